@@ -1,0 +1,53 @@
+"""Operations endpoints: health and Prometheus metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse, Response
+
+from liveinsight import __version__
+from liveinsight.app import services
+
+router = APIRouter(tags=["ops"])
+
+
+def _status(request: Request) -> tuple[str, dict[str, Any]]:
+    svc = services(request)
+    writer = svc.writer
+    checks: dict[str, Any] = {
+        "store": "ok" if writer.healthy else "failing",
+        "write_ahead_log_bytes": svc.wal.total_bytes,
+        "write_ahead_log_quota_bytes": svc.wal.max_bytes,
+    }
+    if writer.last_error and not writer.healthy:
+        checks["store_error"] = writer.last_error
+    status = "ok" if writer.healthy else "degraded"
+    return status, checks
+
+
+@router.get("/health", summary="Liveness and a one-word status")
+async def health(request: Request) -> JSONResponse:
+    """``ok``, or ``degraded`` while events wait in the log because ClickHouse fails. The
+    collector keeps accepting events while degraded, so this answers 200 either way."""
+    status, _ = _status(request)
+    return JSONResponse({"status": status, "version": __version__})
+
+
+@router.get("/health/detailed", summary="Status of each component")
+async def health_detailed(request: Request) -> JSONResponse:
+    status, checks = _status(request)
+    svc = services(request)
+    checks["store_ping"] = await run_in_threadpool(svc.store.ping)
+    return JSONResponse({"status": status, "version": __version__, "checks": checks,
+                         "node_id": svc.node_id, "started_at": svc.started_at.isoformat()})
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(request: Request) -> Response:
+    svc = services(request)
+    svc.metrics.wal_bytes.set(svc.wal.total_bytes)
+    return Response(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)

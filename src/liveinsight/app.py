@@ -1,0 +1,160 @@
+"""The ASGI application: ``create_app(settings)`` wires storage, metadata, the write-ahead log,
+the writer and every router. Nothing is opened at import time; the lifespan opens and closes
+everything in order.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Request
+
+from liveinsight import __version__, errors
+from liveinsight.ingest.service import Ingestor
+from liveinsight.ingest.wal import WriteAheadLog
+from liveinsight.ingest.writer import BatchWriter
+from liveinsight.meta.db import make_engine, upgrade
+from liveinsight.meta.repo import Metadata, SiteDirectory
+from liveinsight.ops.metrics import Metrics
+from liveinsight.settings import Settings
+from liveinsight.storage import Store, open_store
+from liveinsight.storage.migrate import migrate
+
+log = logging.getLogger("liveinsight.app")
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    """Everything a request handler may need, built once per app in the lifespan."""
+
+    settings: Settings
+    metrics: Metrics
+    clock: Clock
+    store: Store
+    meta: Metadata
+    sites: SiteDirectory
+    wal: WriteAheadLog
+    writer: BatchWriter
+    ingestor: Ingestor
+    secret: bytes
+    node_id: str
+    started_at: datetime
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def services(request: Request) -> Services:
+    svc: Services = request.app.state.services
+    return svc
+
+
+def _node_id(settings: Settings) -> str:
+    path = settings.data_dir / "node_id"
+    if not path.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(6))
+    return path.read_text().strip()
+
+
+def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
+    """Open storage, metadata and the log, apply migrations, replay what the log holds."""
+    from liveinsight.ingest.pipeline import build_pipeline
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    metrics = Metrics()
+    engine = make_engine(settings.metadata_url)
+    upgrade(engine)
+    meta = Metadata(engine)
+    sites = SiteDirectory(meta)
+    store = open_store(settings)
+    migrate(store)
+    wal = WriteAheadLog(
+        settings.wal_dir,
+        fsync=settings.wal_fsync,
+        interval_s=settings.wal_fsync_interval_ms / 1000,
+        max_bytes=settings.wal_max_bytes,
+    )
+    if wal.repaired_bytes:
+        log.warning("write-ahead log: truncated %d torn bytes after a crash", wal.repaired_bytes)
+    node_id = _node_id(settings)
+
+    def _ingested(_segment: object, seconds: float) -> None:
+        metrics.segments_ingested.inc()
+        metrics.segment_ingest_seconds.observe(seconds)
+
+    writer = BatchWriter(
+        wal,
+        store,
+        node_id=node_id,
+        batch_rows=settings.writer_batch_rows,
+        flush_s=settings.writer_flush_ms / 1000,
+        retry_max_s=settings.writer_retry_max_seconds,
+        on_ingested=_ingested,
+        on_error=lambda _exc: metrics.store_errors.inc(),
+    )
+    pipeline = build_pipeline(settings=settings, meta=meta, sites=sites, metrics=metrics,
+                              store=store, clock=clock)
+    ingestor = Ingestor(pipeline, wal, metrics)
+    return Services(
+        settings=settings,
+        metrics=metrics,
+        clock=clock,
+        store=store,
+        meta=meta,
+        sites=sites,
+        wal=wal,
+        writer=writer,
+        ingestor=ingestor,
+        secret=settings.resolved_secret(),
+        node_id=node_id,
+        started_at=clock(),
+    )
+
+
+def close_services(svc: Services) -> None:
+    """Graceful stop: ingest what the log holds (what cannot be ingested stays for next
+    start), then close the log, the store and the metadata engine."""
+    svc.writer.stop(flush=True, timeout=30)
+    svc.wal.close()
+    svc.store.close()
+    svc.meta.engine.dispose()
+
+
+def create_app(settings: Settings, *, clock: Clock = utc_now) -> FastAPI:
+    from liveinsight.api import routers
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        svc = open_services(settings, clock)
+        app.state.services = svc
+        svc.writer.start()
+        for hook in routers.STARTUP:
+            await hook(svc)
+        try:
+            yield
+        finally:
+            for hook in routers.SHUTDOWN:
+                await hook(svc)
+            close_services(svc)
+
+    app = FastAPI(
+        title="LiveInsight",
+        version=__version__,
+        summary="Self-hosted, real-time, privacy-friendly web analytics.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    for router in routers.all_routers():
+        app.include_router(router)
+    return app

@@ -1,0 +1,162 @@
+"""The ``liveinsight`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from liveinsight.settings import ConfigError, Settings, load_settings
+
+app = typer.Typer(help="LiveInsight: self-hosted, real-time web analytics.", no_args_is_help=True)
+console = Console()
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+def _meta(settings: Settings):  # type: ignore[no-untyped-def]
+    from liveinsight.meta.db import make_engine, upgrade
+    from liveinsight.meta.repo import Metadata
+
+    engine = make_engine(settings.metadata_url)
+    upgrade(engine)
+    return Metadata(engine)
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Run the server (collector, APIs, dashboard) on granian."""
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    settings = _settings()
+    h, p = host or settings.host, port or settings.port
+    console.print(f"LiveInsight listening on [bold]http://{h}:{p}[/bold]")
+    Granian(
+        "liveinsight.asgi:app",
+        address=h,
+        port=p,
+        interface=Interfaces.ASGI,
+        factory=True,
+        workers=1,  # the embedded engine is owned by one process; scale out with more nodes
+        log_access=False,
+    ).serve()
+
+
+@app.command()
+def migrate() -> None:
+    """Apply pending metadata and ClickHouse schema migrations."""
+    from liveinsight.storage import open_store
+    from liveinsight.storage.migrate import migrate as run
+
+    settings = _settings()
+    _meta(settings)
+    store = open_store(settings)
+    try:
+        applied = run(store)
+    finally:
+        store.close()
+    console.print(f"metadata: up to date; ClickHouse: applied {applied or 'nothing new'}")
+
+
+@app.command("create-site")
+def create_site(
+    domain: Annotated[str, typer.Argument(help="The site's domain, e.g. example.com")],
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    timezone: Annotated[str, typer.Option(help="IANA time zone for reports.")] = "UTC",
+    alias: Annotated[list[str] | None, typer.Option(help="Other domains of the site.")] = None,
+    retention_days: Annotated[int, typer.Option(help="Keep events this long (0: keep).")] = 0,
+) -> None:
+    """Add a site to track."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from liveinsight.meta.repo import MetaError
+
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _fail(f"unknown time zone {timezone!r}") from None
+    try:
+        site = _meta(_settings()).create_site(
+            domain, name=name or domain, timezone=timezone, aliases=alias or [],
+            retention_days=retention_days)
+    except MetaError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"created site [bold]{site.domain}[/bold] id={site.id} uuid={site.uuid}")
+
+
+@app.command("list-sites")
+def list_sites(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List sites."""
+    sites = _meta(_settings()).sites()
+    if as_json:
+        print(json.dumps([{"id": s.id, "domain": s.domain, "uuid": s.uuid} for s in sites]))
+        return
+    table = Table("id", "domain", "uuid", "time zone")
+    for s in sites:
+        table.add_row(str(s.id), s.domain, s.uuid, s.timezone)
+    console.print(table)
+
+
+@app.command("create-user")
+def create_user(
+    email: Annotated[str, typer.Argument(help="Login e-mail.")],
+    password: Annotated[str | None, typer.Option(help="Password (prompted when omitted).")] = None,
+    role: Annotated[str, typer.Option(help="admin or viewer.")] = "viewer",
+) -> None:
+    """Add a dashboard user."""
+    from liveinsight.meta.repo import MetaError
+
+    if password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = _meta(_settings()).create_user(email, password, role)
+    except MetaError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"created {user.role} [bold]{user.email}[/bold]")
+
+
+@app.command("create-api-key")
+def create_api_key(
+    name: Annotated[str, typer.Argument(help="What the key is for.")],
+    scope: Annotated[list[str] | None, typer.Option(help="ingest, stats, admin.")] = None,
+    site: Annotated[list[int] | None, typer.Option(help="Limit to these site ids.")] = None,
+) -> None:
+    """Create an API key (shown once)."""
+    from liveinsight.meta.repo import MetaError
+
+    try:
+        plaintext, key = _meta(_settings()).create_api_key(name, scope or None, site or None)
+    except MetaError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"API key [bold]{key.name}[/bold] scopes={','.join(key.scopes)}")
+    print(plaintext)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

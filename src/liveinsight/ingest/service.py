@@ -1,0 +1,83 @@
+"""The ingest service: raw events in, enriched rows durably in the write-ahead log out.
+
+This is the single entry point the collector endpoints call. A successful return means every
+accepted event is in the log (the promise behind a 2xx); dropped events are counted by reason
+and otherwise treated as accepted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import msgspec
+
+from liveinsight.ingest.wal import WalFull, WalUnavailable, WriteAheadLog
+from liveinsight.ops.metrics import Metrics
+from liveinsight.types import DropReason, EventRow, RawEvent, SessionRow
+
+
+class Enricher(Protocol):
+    """The enrichment pipeline (``ingest/pipeline.py``)."""
+
+    def run(self, raw: RawEvent) -> tuple[EventRow, list[SessionRow]] | DropReason:
+        """Enrich one event: its row and the session rows it changes, or why it is dropped."""
+
+
+@dataclass(slots=True)
+class IngestResult:
+    accepted: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    rows: list[EventRow] = field(default_factory=list)
+
+
+class Ingestor:
+    def __init__(
+        self, pipeline: Enricher, wal: WriteAheadLog, metrics: Metrics,
+        on_appended: "Callable[[list[EventRow]], None] | None" = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.wal = wal
+        self.metrics = metrics
+        self._encoder = msgspec.json.Encoder()
+        self._on_appended = on_appended
+
+    def ingest(self, raws: Sequence[RawEvent], endpoint: str) -> IngestResult:
+        """Enrich ``raws`` and append the result to the log as one frame.
+
+        Raises :class:`WalUnavailable` (or :class:`WalFull`) when the log cannot take them:
+        then nothing was kept and the caller must answer 503.
+        """
+        result = IngestResult()
+        lines: list[bytes] = []
+        for raw in raws:
+            out = self.pipeline.run(raw)
+            if isinstance(out, DropReason):
+                result.dropped[out.value] = result.dropped.get(out.value, 0) + 1
+                continue
+            row, sessions = out
+            lines.append(self._encoder.encode(row))
+            lines.extend(self._encoder.encode(s) for s in sessions)
+            result.rows.append(row)
+        if lines:
+            lines.append(b"")
+            try:
+                self.wal.append(b"\n".join(lines), len(result.rows))
+            except WalFull:
+                self.metrics.wal_append_failures.labels("quota").inc()
+                raise
+            except WalUnavailable:
+                self.metrics.wal_append_failures.labels("io").inc()
+                raise
+        result.accepted = len(result.rows)
+        if result.accepted:
+            self.metrics.events_accepted.labels(endpoint).inc(result.accepted)
+        for reason, count in result.dropped.items():
+            self.metrics.events_dropped.labels(reason).inc(count)
+        if self._on_appended is not None and result.rows:
+            self._on_appended(result.rows)
+        return result
+
+
+from collections.abc import Callable  # noqa: E402

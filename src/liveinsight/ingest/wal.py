@@ -1,0 +1,303 @@
+"""The write-ahead log: every accepted event is on disk here before the collector answers.
+
+Layout: ``<wal_dir>/<20-digit ns>.wal`` segment files. Exactly one segment is open for appends;
+the writer closes it (``rotate``), ingests closed segments into ClickHouse and deletes each
+only after the store confirmed it.
+
+Record format: a segment is JSON lines that ClickHouse reads directly (``_k`` = ``e`` for an
+event row, ``s`` for a session row). Each append is one *frame*: its lines followed by a
+trailer line ``{"_k":"c","n":<bytes>,"crc":<crc32>}`` covering the frame's lines. The trailer
+is filtered out at insert time. At open, every segment left from a previous run is checked
+frame by frame; bytes after the last intact frame (a torn tail from a crash) are truncated,
+so a half-written record is never misread. A frame is all-or-nothing.
+
+Durability (``fsync`` policy): every append reaches the kernel (``os.write``) before the call
+returns, so a killed process loses nothing acknowledged. ``always`` fsyncs before returning
+(survives power loss, slowest); ``interval`` fsyncs at most ``interval_s`` later (up to that
+much exposure to power loss or a kernel crash); ``never`` leaves it to the OS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import threading
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+SUFFIX = ".wal"
+_TRAILER_PREFIX = b'{"_k":"c"'
+
+
+class WalUnavailable(Exception):
+    """The log cannot take this append (I/O error, disk full, quota); answer 503."""
+
+    def __init__(self, message: str, *, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class WalFull(WalUnavailable):
+    """The log reached its disk quota (``wal_max_bytes``) while the store catches up."""
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    path: Path
+
+    @property
+    def token(self) -> str:
+        return self.path.stem
+
+
+def _trailer(payload: bytes) -> bytes:
+    return orjson.dumps({"_k": "c", "n": len(payload), "crc": zlib.crc32(payload)}) + b"\n"
+
+
+def frame(payload: bytes) -> bytes:
+    """``payload`` (complete JSON lines) plus its trailer: one append's bytes."""
+    return payload + _trailer(payload)
+
+
+def valid_length(data: bytes) -> tuple[int, int]:
+    """``(bytes, frames)``: the length of the longest prefix of ``data`` made of intact frames,
+    and how many frames it holds. Anything after it is a torn or corrupt tail."""
+    good = frames = start = 0
+    pos = 0
+    while True:
+        nl = data.find(b"\n", pos)
+        if nl < 0:
+            return good, frames
+        line = data[pos:nl]
+        pos = nl + 1
+        if not line.startswith(_TRAILER_PREFIX):
+            continue
+        try:
+            meta = orjson.loads(line)
+            payload = data[start : start + int(meta["n"])]
+            intact = start + int(meta["n"]) == nl - len(line) and zlib.crc32(payload) == meta["crc"]
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            intact = False
+        if not intact:
+            return good, frames
+        good = start = pos
+        frames += 1
+
+
+def repair(path: Path) -> int:
+    """Truncate ``path`` after its last intact frame; return the bytes removed."""
+    data = path.read_bytes()
+    good, _ = valid_length(data)
+    if good < len(data):
+        with open(path, "r+b") as fh:
+            fh.truncate(good)
+            os.fsync(fh.fileno())
+    return len(data) - good
+
+
+class WriteAheadLog:
+    """Append-only, segmented, checksummed log. Thread-safe."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        fsync: str = "interval",
+        interval_s: float = 1.0,
+        max_bytes: int = 1 << 30,
+    ) -> None:
+        if fsync not in ("always", "interval", "never"):
+            raise ValueError(f"unknown fsync policy {fsync!r}")
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.fsync_policy = fsync
+        self.interval_s = interval_s
+        self.max_bytes = max_bytes
+        self.repaired_bytes = 0
+        self._lock = threading.Lock()
+        self._closed_bytes = 0
+        for seg in self._segments_on_disk():
+            self.repaired_bytes += repair(seg)
+            if seg.stat().st_size == 0:
+                seg.unlink()
+            else:
+                self._closed_bytes += seg.stat().st_size
+        self._fd = -1
+        self._path: Path | None = None
+        self._size = 0
+        self._rows = 0
+        self._first_append = 0.0
+        self._dirty = False
+        self._broken = False
+        self._stop = threading.Event()
+        self._syncer: threading.Thread | None = None
+        self._open_new()
+        if fsync == "interval":
+            self._syncer = threading.Thread(target=self._sync_loop, name="wal-fsync", daemon=True)
+            self._syncer.start()
+
+    # --- appends ---------------------------------------------------------------------------
+
+    def append(self, payload: bytes, rows: int) -> None:
+        """Durably append ``payload`` (complete JSON lines holding ``rows`` event rows).
+
+        Returns once the bytes are in the kernel (and on disk with ``fsync=always``). Raises
+        :class:`WalFull` past the quota and :class:`WalUnavailable` on any I/O error; in both
+        cases nothing of the payload is kept.
+        """
+        data = frame(payload)
+        with self._lock:
+            if self._closed_bytes + self._size + len(data) > self.max_bytes:
+                raise WalFull("the write-ahead log is full while the store catches up")
+            if self._broken:
+                self._reopen_after_error()
+            try:
+                self._write_all(data)
+            except OSError as exc:
+                self._undo_partial_write()
+                raise WalUnavailable(f"cannot write the write-ahead log: {exc.strerror}") from exc
+            if self._rows == 0:
+                self._first_append = time.monotonic()
+            self._size += len(data)
+            self._rows += rows
+            self._dirty = True
+            if self.fsync_policy == "always":
+                try:
+                    os.fsync(self._fd)
+                except OSError as exc:
+                    self._undo_partial_write()
+                    raise WalUnavailable(f"cannot fsync the write-ahead log: {exc}") from exc
+                self._dirty = False
+
+    def _write_all(self, data: bytes) -> None:
+        if self._fd < 0:
+            raise OSError(errno.EIO, "the write-ahead log has no open segment")
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+
+    def _undo_partial_write(self) -> None:
+        try:
+            os.ftruncate(self._fd, self._size)
+            os.lseek(self._fd, self._size, os.SEEK_SET)
+        except OSError:
+            self._broken = True
+
+    def _reopen_after_error(self) -> None:
+        """After a write we could not undo, seal the damaged segment and start a new one."""
+        try:
+            self._seal_current()
+            self._open_new()
+            self._broken = False
+        except OSError as exc:
+            raise WalUnavailable(f"cannot write the write-ahead log: {exc.strerror}") from exc
+
+    # --- segments --------------------------------------------------------------------------
+
+    def _segments_on_disk(self) -> list[Path]:
+        return sorted(self.directory.glob(f"*{SUFFIX}"))
+
+    def _open_new(self) -> None:
+        name = time.time_ns()
+        existing = self._segments_on_disk()
+        if existing:
+            name = max(name, int(existing[-1].stem) + 1)
+        path = self.directory / f"{name:020d}{SUFFIX}"
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._path = path
+        self._size = 0
+        self._rows = 0
+        self._dirty = False
+        with contextlib.suppress(OSError):  # a directory fsync is best effort on some FSes
+            dir_fd = os.open(self.directory, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+
+    def _seal_current(self) -> None:
+        if self._fd >= 0:
+            if self.fsync_policy != "never" and self._dirty:
+                os.fsync(self._fd)
+            os.close(self._fd)
+            self._fd = -1
+            if self._broken and self._path is not None:
+                repair(self._path)
+            if self._path is not None:
+                size = self._path.stat().st_size
+                if size == 0:
+                    self._path.unlink()
+                else:
+                    self._closed_bytes += size
+
+    def rotate(self) -> Segment | None:
+        """Close the open segment if it holds anything and start a new one; return the closed
+        segment (already fsynced unless the policy is ``never``), or ``None`` if it was empty.
+        Raises ``OSError`` if a new segment cannot be opened (appends then raise too)."""
+        with self._lock:
+            if self._size == 0 and not self._broken:
+                return None
+            closed = self._path
+            self._seal_current()
+            self._broken = False
+            self._open_new()
+        return Segment(closed) if closed is not None and closed.exists() else None
+
+    def closed_segments(self) -> list[Segment]:
+        """Closed segments in append order (the writer ingests them in this order)."""
+        with self._lock:
+            current = self._path
+        return [Segment(p) for p in self._segments_on_disk() if p != current]
+
+    def delete(self, segment: Segment) -> None:
+        """Remove a segment the store has confirmed."""
+        with self._lock:
+            try:
+                size = segment.path.stat().st_size
+                segment.path.unlink()
+            except FileNotFoundError:
+                return
+            self._closed_bytes -= size
+
+    # --- state -----------------------------------------------------------------------------
+
+    @property
+    def pending_rows(self) -> int:
+        """Event rows in the open segment."""
+        return self._rows
+
+    @property
+    def oldest_age_s(self) -> float:
+        """Age of the open segment's first row (0 when empty)."""
+        return time.monotonic() - self._first_append if self._rows else 0.0
+
+    @property
+    def total_bytes(self) -> int:
+        return self._closed_bytes + self._size
+
+    def sync(self) -> None:
+        with self._lock:
+            if self._dirty and self._fd >= 0:
+                try:
+                    os.fsync(self._fd)
+                    self._dirty = False
+                except OSError:
+                    self._broken = True
+
+    def _sync_loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.sync()
+
+    def close(self) -> None:
+        """Fsync and close the open segment (it is ingested at the next start if left)."""
+        self._stop.set()
+        if self._syncer is not None:
+            self._syncer.join(timeout=5)
+        with self._lock:
+            self._seal_current()

@@ -1,0 +1,140 @@
+"""The batch writer: moves write-ahead-log segments into ClickHouse.
+
+A background thread closes the open segment when it holds ``batch_rows`` rows or its oldest
+row is ``flush_s`` old (whichever comes first), then ingests closed segments oldest first and
+deletes each only after the store confirmed the insert. Segments left by an earlier run are
+ingested at start. Each insert carries the segment's deduplication token, so a crash between
+insert and delete never double-counts on replay.
+
+While the store fails, segments stay on disk and the writer retries with exponential back-off
+(capped at ``retry_max_s``); the log's quota bounds what can wait.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from liveinsight.ingest.wal import Segment, WriteAheadLog
+from liveinsight.storage.protocol import Store, StoreError, StoreUnavailable
+
+log = logging.getLogger("liveinsight.writer")
+
+
+class BatchWriter:
+    """Owns the thread that drains the log into the store."""
+
+    def __init__(
+        self,
+        wal: WriteAheadLog,
+        store: Store,
+        *,
+        node_id: str,
+        batch_rows: int = 100_000,
+        flush_s: float = 0.5,
+        retry_max_s: float = 30.0,
+        on_ingested: Callable[[Segment, float], None] | None = None,
+        on_error: Callable[[Exception], None] | None = None,
+    ) -> None:
+        self.wal = wal
+        self.store = store
+        self.node_id = node_id
+        self.batch_rows = batch_rows
+        self.flush_s = flush_s
+        self.retry_max_s = retry_max_s
+        self._on_ingested = on_ingested
+        self._on_error = on_error
+        self._wake = threading.Event()
+        self._drain_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.healthy = True
+        self.last_error: str | None = None
+        self.failures = 0
+        self.ingested_segments = 0
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="wal-writer", daemon=True)
+        self._thread.start()
+
+    def nudge(self) -> None:
+        """Ask the writer to look at the log now (e.g. a batch filled up)."""
+        self._wake.set()
+
+    def stop(self, *, flush: bool = True, timeout: float = 30.0) -> None:
+        """Stop the thread; with ``flush``, first ingest everything in the log (best effort
+        within ``timeout``: what cannot be ingested stays in the log for the next start)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=timeout)
+        if flush:
+            deadline = time.monotonic() + timeout
+            self._flush_all(deadline)
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Synchronously rotate and ingest everything; True when the log is empty after."""
+        return self._flush_all(time.monotonic() + timeout)
+
+    def _flush_all(self, deadline: float) -> bool:
+        try:
+            self.wal.rotate()
+        except OSError as exc:
+            self._failed(exc)
+        while time.monotonic() < deadline:
+            if self._drain_once():
+                return True
+            time.sleep(0.05)
+        return False
+
+    def _due(self) -> bool:
+        rows = self.wal.pending_rows
+        return rows >= self.batch_rows or (rows > 0 and self.wal.oldest_age_s >= self.flush_s)
+
+    def _run(self) -> None:
+        backoff = 0.0
+        while not self._stop.is_set():
+            if self._due():
+                try:
+                    self.wal.rotate()
+                except OSError as exc:
+                    self._failed(exc)
+            if self._drain_once():
+                backoff = 0.0
+                self._wake.wait(min(0.05, self.flush_s / 4))
+                self._wake.clear()
+            else:
+                backoff = min(max(backoff * 2, 0.1), self.retry_max_s)
+                self._stop.wait(backoff)
+
+    def _drain_once(self) -> bool:
+        """Ingest every closed segment in order; False at the first failure."""
+        with self._drain_lock:
+            return self._drain_locked()
+
+    def _drain_locked(self) -> bool:
+        for segment in self.wal.closed_segments():
+            started = time.monotonic()
+            try:
+                self.store.ingest_segment(segment.path, f"{self.node_id}-{segment.token}")
+            except (StoreUnavailable, StoreError, OSError) as exc:
+                self._failed(exc)
+                return False
+            self.wal.delete(segment)
+            self.ingested_segments += 1
+            self.healthy = True
+            self.failures = 0
+            if self._on_ingested is not None:
+                self._on_ingested(segment, time.monotonic() - started)
+        return True
+
+    def _failed(self, exc: Exception) -> None:
+        self.failures += 1
+        self.healthy = False
+        self.last_error = str(exc)[:500]
+        if self.failures in (1, 10) or self.failures % 100 == 0:
+            log.warning("writer: store insert failed (%d in a row): %s", self.failures, exc)
+        if self._on_error is not None:
+            self._on_error(exc)

@@ -1,0 +1,370 @@
+"""The metadata repository: every read and write of sites, users, API keys, salts and goals.
+
+Hot-path readers (the collector) use :class:`SiteDirectory`, an in-memory snapshot of the
+sites refreshed on every change made through this process and every ``refresh_s`` seconds
+(so changes made by another node show up within that time).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Engine, delete, select
+from sqlalchemy.exc import IntegrityError
+
+from liveinsight.meta import models
+from liveinsight.meta.db import session_factory
+
+ROLES = ("admin", "viewer")
+SCOPES = ("ingest", "stats", "admin")
+_hasher = PasswordHasher()
+
+
+class MetaError(Exception):
+    """A metadata change that cannot be made (duplicate, not found, invalid value)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SiteInfo:
+    id: int
+    uuid: str
+    domain: str
+    name: str
+    aliases: tuple[str, ...]
+    timezone: str
+    currency: str
+    retention_days: int
+    enabled: bool
+    public: bool
+    require_signed_ingest: bool
+    blocked_ips: tuple[str, ...]
+    blocked_paths: tuple[str, ...]
+    blocked_hosts: tuple[str, ...]
+
+    @classmethod
+    def of(cls, site: models.Site) -> SiteInfo:
+        return cls(
+            id=site.id,
+            uuid=site.uuid,
+            domain=site.domain,
+            name=site.name or site.domain,
+            aliases=tuple(site.aliases or ()),
+            timezone=site.timezone,
+            currency=site.currency,
+            retention_days=site.retention_days,
+            enabled=site.enabled,
+            public=site.public,
+            require_signed_ingest=site.require_signed_ingest,
+            blocked_ips=tuple(site.blocked_ips or ()),
+            blocked_paths=tuple(site.blocked_paths or ()),
+            blocked_hosts=tuple(site.blocked_hosts or ()),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class UserInfo:
+    id: int
+    email: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyInfo:
+    id: int
+    name: str
+    prefix: str
+    scopes: tuple[str, ...]
+    site_ids: tuple[int, ...] | None  # None: every site
+
+    def allows(self, scope: str, site_id: int | None = None) -> bool:
+        if scope not in self.scopes:
+            return False
+        return site_id is None or self.site_ids is None or site_id in self.site_ids
+
+
+def normalize_domain(domain: str) -> str:
+    """``https://www.Example.com/`` → ``example.com``; raises MetaError when empty."""
+    value = domain.strip().lower()
+    for prefix in ("https://", "http://"):
+        if value.startswith(prefix):
+            value = value[len(prefix) :]
+    value = value.split("/", 1)[0].removeprefix("www.")
+    if not value or " " in value:
+        raise MetaError(f"{domain!r} is not a domain")
+    return value
+
+
+class Metadata:
+    """All metadata reads and writes. Thread-safe; every method is one short transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = session_factory(engine)
+
+    # --- sites -----------------------------------------------------------------------------
+
+    def create_site(self, domain: str, **fields: Any) -> SiteInfo:
+        site = models.Site(domain=normalize_domain(domain), **fields)
+        if "aliases" in fields:
+            site.aliases = [normalize_domain(a) for a in fields["aliases"]]
+        with self._sessions() as s:
+            s.add(site)
+            try:
+                s.commit()
+            except IntegrityError as exc:
+                raise MetaError(f"a site with domain {site.domain!r} already exists") from exc
+            return SiteInfo.of(site)
+
+    def update_site(self, site_id: int, **fields: Any) -> SiteInfo:
+        with self._sessions() as s:
+            site = s.get(models.Site, site_id)
+            if site is None:
+                raise MetaError(f"no site with id {site_id}")
+            if "domain" in fields:
+                fields["domain"] = normalize_domain(fields["domain"])
+            if "aliases" in fields:
+                fields["aliases"] = [normalize_domain(a) for a in fields["aliases"]]
+            for key, value in fields.items():
+                if not hasattr(models.Site, key) or key in ("id", "uuid", "created_at"):
+                    raise MetaError(f"site has no editable field {key!r}")
+                setattr(site, key, value)
+            try:
+                s.commit()
+            except IntegrityError as exc:
+                raise MetaError("another site already uses that domain") from exc
+            return SiteInfo.of(site)
+
+    def delete_site(self, site_id: int) -> None:
+        with self._sessions() as s:
+            s.execute(delete(models.Site).where(models.Site.id == site_id))
+            s.commit()
+
+    def sites(self) -> list[SiteInfo]:
+        with self._sessions() as s:
+            rows = s.scalars(select(models.Site).order_by(models.Site.id)).all()
+            return [SiteInfo.of(r) for r in rows]
+
+    def site(self, site_id: int) -> SiteInfo | None:
+        with self._sessions() as s:
+            row = s.get(models.Site, site_id)
+            return SiteInfo.of(row) if row else None
+
+    # --- users -----------------------------------------------------------------------------
+
+    def create_user(self, email: str, password: str, role: str = "viewer") -> UserInfo:
+        if role not in ROLES:
+            raise MetaError(f"role must be one of {', '.join(ROLES)}")
+        if len(password) < 8:
+            raise MetaError("password must be at least 8 characters")
+        user = models.User(email=email.strip().lower(), password_hash=_hasher.hash(password))
+        user.role = role
+        with self._sessions() as s:
+            s.add(user)
+            try:
+                s.commit()
+            except IntegrityError as exc:
+                raise MetaError(f"a user {user.email!r} already exists") from exc
+            return UserInfo(user.id, user.email, user.role)
+
+    def set_password(self, email: str, password: str) -> None:
+        with self._sessions() as s:
+            user = s.scalar(select(models.User).where(models.User.email == email.lower()))
+            if user is None:
+                raise MetaError(f"no user {email!r}")
+            user.password_hash = _hasher.hash(password)
+            s.commit()
+
+    def authenticate(self, email: str, password: str) -> UserInfo | None:
+        """The user when the password matches, else None (same cost either way)."""
+        with self._sessions() as s:
+            user = s.scalar(select(models.User).where(models.User.email == email.strip().lower()))
+            stored = user.password_hash if user else _DUMMY_HASH
+            try:
+                _hasher.verify(stored, password)
+            except (VerificationError, InvalidHashError):
+                return None
+            if user is None:
+                return None
+            user.last_login_at = datetime.now(UTC)
+            s.commit()
+            return UserInfo(user.id, user.email, user.role)
+
+    def user(self, user_id: int) -> UserInfo | None:
+        with self._sessions() as s:
+            user = s.get(models.User, user_id)
+            return UserInfo(user.id, user.email, user.role) if user else None
+
+    def users(self) -> list[UserInfo]:
+        with self._sessions() as s:
+            rows = s.scalars(select(models.User).order_by(models.User.id)).all()
+            return [UserInfo(u.id, u.email, u.role) for u in rows]
+
+    # --- API keys --------------------------------------------------------------------------
+
+    def create_api_key(
+        self,
+        name: str,
+        scopes: list[str] | None = None,
+        site_ids: list[int] | None = None,
+        user_id: int | None = None,
+    ) -> tuple[str, ApiKeyInfo]:
+        """A new key; the plaintext ``li_<prefix>_<secret>`` is returned once, only its hash
+        is kept."""
+        scopes = scopes or ["ingest", "stats"]
+        bad = [x for x in scopes if x not in SCOPES]
+        if bad:
+            raise MetaError(f"unknown scope(s) {bad}; scopes are {', '.join(SCOPES)}")
+        prefix = secrets.token_hex(4)
+        plaintext = f"li_{prefix}_{secrets.token_urlsafe(24)}"
+        row = models.ApiKey(
+            name=name,
+            prefix=prefix,
+            key_hash=hashlib.sha256(plaintext.encode()).hexdigest(),
+            scopes=scopes,
+            site_ids=site_ids,
+            user_id=user_id,
+        )
+        with self._sessions() as s:
+            s.add(row)
+            s.commit()
+            return plaintext, _key_info(row)
+
+    def verify_api_key(self, plaintext: str) -> ApiKeyInfo | None:
+        parts = plaintext.split("_")
+        if len(parts) < 3 or parts[0] != "li":
+            return None
+        digest = hashlib.sha256(plaintext.encode()).hexdigest()
+        with self._sessions() as s:
+            row = s.scalar(select(models.ApiKey).where(models.ApiKey.prefix == parts[1]))
+            if row is None or row.revoked_at is not None:
+                return None
+            if not hmac.compare_digest(row.key_hash, digest):
+                return None
+            return _key_info(row)
+
+    def revoke_api_key(self, key_id: int) -> None:
+        with self._sessions() as s:
+            row = s.get(models.ApiKey, key_id)
+            if row is None:
+                raise MetaError(f"no API key with id {key_id}")
+            row.revoked_at = datetime.now(UTC)
+            s.commit()
+
+    def api_keys(self) -> list[ApiKeyInfo]:
+        with self._sessions() as s:
+            rows = s.scalars(select(models.ApiKey).where(models.ApiKey.revoked_at.is_(None)))
+            return [_key_info(r) for r in rows]
+
+    # --- salts -----------------------------------------------------------------------------
+
+    def salts(self, today: date) -> tuple[bytes, bytes | None]:
+        """``(today's salt, yesterday's salt or None)``. Creates today's salt when missing and
+        deletes every salt older than yesterday, so old visitor ids cannot be recomputed."""
+        yesterday = today - timedelta(days=1)
+        with self._sessions() as s:
+            s.execute(delete(models.Salt).where(models.Salt.day < yesterday))
+            current = s.get(models.Salt, today)
+            if current is None:
+                current = models.Salt(day=today, salt=secrets.token_bytes(32))
+                s.add(current)
+                try:
+                    s.commit()
+                except IntegrityError:  # another node made it first
+                    s.rollback()
+                    current = s.get(models.Salt, today)
+                    assert current is not None
+            else:
+                s.commit()
+            previous = s.get(models.Salt, yesterday)
+            return current.salt, previous.salt if previous else None
+
+    # --- goals -----------------------------------------------------------------------------
+
+    def create_goal(
+        self,
+        site_id: int,
+        *,
+        event_name: str | None = None,
+        page_path: str | None = None,
+        display_name: str | None = None,
+    ) -> models.Goal:
+        if bool(event_name) == bool(page_path):
+            raise MetaError("a goal has either an event name or a page path")
+        goal = models.Goal(
+            site_id=site_id,
+            event_name=event_name,
+            page_path=page_path,
+            display_name=display_name or event_name or f"Visit {page_path}",
+        )
+        with self._sessions() as s:
+            s.add(goal)
+            s.commit()
+            return goal
+
+    def goals(self, site_id: int) -> list[models.Goal]:
+        with self._sessions() as s:
+            q = select(models.Goal).where(models.Goal.site_id == site_id).order_by(models.Goal.id)
+            return list(s.scalars(q).all())
+
+
+_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+def _key_info(row: models.ApiKey) -> ApiKeyInfo:
+    site_ids = tuple(row.site_ids) if row.site_ids is not None else None
+    return ApiKeyInfo(row.id, row.name, row.prefix, tuple(row.scopes), site_ids)
+
+
+class SiteDirectory:
+    """In-memory lookup of sites by domain, alias, UUID and id, for the hot path."""
+
+    def __init__(self, meta: Metadata, refresh_s: float = 10.0) -> None:
+        self._meta = meta
+        self._refresh_s = refresh_s
+        self._lock = threading.Lock()
+        self._loaded_at = 0.0
+        self._by_domain: dict[str, SiteInfo] = {}
+        self._by_uuid: dict[str, SiteInfo] = {}
+        self._by_id: dict[int, SiteInfo] = {}
+        self.reload()
+
+    def reload(self) -> None:
+        by_domain, by_uuid, by_id = {}, {}, {}
+        for site in self._meta.sites():
+            by_id[site.id] = site
+            by_uuid[site.uuid] = site
+            by_domain[site.domain] = site
+            for alias in site.aliases:
+                by_domain.setdefault(alias, site)
+        with self._lock:
+            self._by_domain, self._by_uuid, self._by_id = by_domain, by_uuid, by_id
+            self._loaded_at = time.monotonic()
+
+    def _fresh(self) -> None:
+        if time.monotonic() - self._loaded_at > self._refresh_s:
+            self.reload()
+
+    def by_domain(self, domain: str) -> SiteInfo | None:
+        self._fresh()
+        return self._by_domain.get(domain.lower().removeprefix("www."))
+
+    def by_uuid(self, value: str) -> SiteInfo | None:
+        self._fresh()
+        return self._by_uuid.get(value.lower())
+
+    def by_id(self, site_id: int) -> SiteInfo | None:
+        self._fresh()
+        return self._by_id.get(site_id)
+
+    def all(self) -> list[SiteInfo]:
+        self._fresh()
+        return sorted(self._by_id.values(), key=lambda s: s.id)

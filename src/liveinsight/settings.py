@@ -1,0 +1,181 @@
+"""Every setting LiveInsight reads, declared once with its default and help text.
+
+Settings come from ``LIVEINSIGHT_*`` environment variables (or a ``.env`` file in the
+working directory), are read once at start by :func:`load_settings`, and are passed into
+``create_app``; nothing else reads the environment. ``docs/settings.md`` documents each one
+(a test fails when a setting is missing there).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(Exception):
+    """Raised at start for configuration that cannot work; the message says how to fix it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="LIVEINSIGHT_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    # --- where things live -------------------------------------------------------------
+    data_dir: Path = Field(
+        Path("data"),
+        description="Directory for the embedded ClickHouse data, the write-ahead log, the "
+        "SQLite metadata file and the generated secret key.",
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the metadata database. Empty: SQLite at "
+        "`<data_dir>/liveinsight.db`. For PostgreSQL: `postgresql+psycopg://user@host/db`.",
+    )
+    clickhouse_url: str | None = Field(
+        None,
+        description="ClickHouse server URL (`http://user:password@host:8123`). Empty: the "
+        "embedded chDB engine with its data in `<data_dir>/chdb`.",
+    )
+    clickhouse_database: str = Field(
+        "liveinsight", description="ClickHouse database holding the events and sessions tables."
+    )
+    redis_url: str | None = Field(
+        None,
+        description="Redis URL for the shared cache, rate limits and live fan-out when running "
+        "several app nodes. Empty: in-process.",
+    )
+    secret_key: str | None = Field(
+        None,
+        description="Secret for session cookies and signed ingest tokens. Empty: generated "
+        "once and kept in `<data_dir>/secret_key`. Set the same value on every node.",
+    )
+
+    # --- HTTP server -------------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Address `liveinsight serve` listens on.")
+    port: int = Field(8000, description="Port `liveinsight serve` listens on.")
+    public_url: str | None = Field(
+        None,
+        description="URL users reach this server at (used in tracking snippets). Empty: "
+        "derived from each request.",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or CIDR ranges of reverse proxies whose X-Forwarded-For, "
+        "Forwarded and CF-Connecting-IP headers are believed (JSON list or comma-separated).",
+    )
+    max_body_bytes: int = Field(
+        65536, description="Largest accepted request body on the collector endpoints (413 above)."
+    )
+    max_batch_events: int = Field(
+        1000, description="Largest batch accepted by `POST /api/events` and `/api/batch`."
+    )
+
+    # --- ingest ------------------------------------------------------------------------
+    session_timeout_minutes: int = Field(
+        30, description="A visitor's events further apart than this start a new session."
+    )
+    api_key_rate: float = Field(
+        1000.0, description="Events per second each API key may send (token bucket refill)."
+    )
+    api_key_burst: int = Field(2000, description="Token bucket size for each API key.")
+    csrf_token_ttl_seconds: int = Field(
+        3600, description="Lifetime of tokens issued by `POST /api/csrf-token`."
+    )
+
+    # --- write-ahead log and writer -------------------------------------------------------
+    wal_fsync: Literal["always", "interval", "never"] = Field(
+        "interval",
+        description="When the write-ahead log is fsynced: `always` before every answer, "
+        "`interval` at most every `wal_fsync_interval_ms`, `never` (left to the OS).",
+    )
+    wal_fsync_interval_ms: int = Field(
+        1000, description="With `wal_fsync=interval`, the longest time between fsyncs."
+    )
+    wal_max_bytes: int = Field(
+        1 << 30,
+        description="Disk quota for the write-ahead log; past it the collector answers 503.",
+    )
+    writer_batch_rows: int = Field(
+        100_000, description="The writer inserts a log segment once it holds this many rows..."
+    )
+    writer_flush_ms: int = Field(
+        500, description="...or once its oldest row is this old, whichever comes first."
+    )
+    writer_retry_max_seconds: float = Field(
+        30.0, description="Longest back-off between insert retries while ClickHouse fails."
+    )
+
+    # --- queries -----------------------------------------------------------------------
+    query_timeout_seconds: float = Field(
+        10.0, description="Time limit for one analytics query (400 with a clear error past it)."
+    )
+
+    # --- logging -----------------------------------------------------------------------
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Lowest level of log records written."
+    )
+    log_format: Literal["json", "console"] = Field(
+        "console", description="`json` for one JSON object per line, `console` for people."
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str) and not value.lstrip().startswith("["):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{item!r} is not an IP address or CIDR range") from exc
+        return value
+
+    # --- derived -----------------------------------------------------------------------
+    @property
+    def metadata_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'liveinsight.db').resolve()}"
+
+    @property
+    def chdb_path(self) -> Path:
+        return self.data_dir / "chdb"
+
+    @property
+    def wal_dir(self) -> Path:
+        return self.data_dir / "wal"
+
+    def resolved_secret(self) -> bytes:
+        """The secret key: the setting, else the one kept in the data dir (made on first use)."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip().encode()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment, with ``overrides`` on top.
+
+    Raises :class:`ConfigError` naming each bad variable and what it expects.
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = "LIVEINSIGHT_" + "_".join(str(p) for p in err["loc"][:1]).upper()
+            lines.append(f"{name}: {err['msg']}")
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None

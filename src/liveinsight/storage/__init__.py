@@ -1,0 +1,19 @@
+"""ClickHouse storage: one protocol, two transports (embedded chDB, ClickHouse over HTTP)."""
+
+from liveinsight.storage.protocol import QueryResult, Store, StoreError, StoreUnavailable
+
+__all__ = ["QueryResult", "Store", "StoreError", "StoreUnavailable", "open_store"]
+
+
+def open_store(settings: "Settings") -> Store:  # noqa: F821
+    """The store the settings ask for: chDB by default, ClickHouse over HTTP with a URL."""
+    if settings.clickhouse_url:
+        from liveinsight.storage.http import HttpStore
+
+        return HttpStore(settings.clickhouse_url, settings.clickhouse_database)
+    from liveinsight.storage.embedded import EmbeddedStore
+
+    return EmbeddedStore(settings.chdb_path, settings.clickhouse_database)
+
+
+from liveinsight.settings import Settings  # noqa: E402

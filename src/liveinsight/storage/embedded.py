@@ -1,0 +1,116 @@
+"""The embedded transport: chDB, the ClickHouse engine inside this process.
+
+chDB allows one engine per process and one open data path at a time, so an app process owns
+its data directory; connections on that path query in parallel and release the GIL.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import chdb
+import orjson
+
+from liveinsight.storage import schema
+from liveinsight.storage.protocol import QueryResult, StoreError, StoreUnavailable
+
+_OPEN_PATHS: set[str] = set()
+_OPEN_LOCK = threading.Lock()
+
+
+def _with_settings(sql: str, settings: Mapping[str, Any]) -> str:
+    if not settings:
+        return sql
+    return sql + " SETTINGS " + ", ".join(f"{key} = {value}" for key, value in settings.items())
+
+
+class EmbeddedStore:
+    """A chDB data directory. Only one may be open in a process at a time."""
+
+    def __init__(self, path: Path, database: str) -> None:
+        self.path = Path(path).resolve()
+        self.database = database
+        with _OPEN_LOCK:
+            if _OPEN_PATHS and str(self.path) not in _OPEN_PATHS:
+                raise StoreError(
+                    f"chDB already has {next(iter(_OPEN_PATHS))} open in this process; "
+                    "close that store before opening another data directory"
+                )
+            _OPEN_PATHS.add(str(self.path))
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._conns: list[Any] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        self.command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+
+    def _conn(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._closed:
+                raise StoreUnavailable("the embedded store is closed")
+            conn = chdb.connect(str(self.path))
+            self._local.conn = conn
+            with self._lock:
+                self._conns.append(conn)
+        return conn
+
+    def _run(self, sql: str, params: Mapping[str, Any] | None, fmt: str) -> Any:
+        try:
+            if params:
+                return self._conn().query(sql, fmt, params=dict(params))
+            return self._conn().query(sql, fmt)
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(str(exc).strip()) from exc
+
+    def query(
+        self, sql: str, params: Mapping[str, Any] | None = None, *, timeout: float | None = None
+    ) -> QueryResult:
+        if timeout:
+            sql = _with_settings(sql, {"max_execution_time": timeout})
+        result = self._run(sql, params, "JSONCompact")
+        raw = result.bytes()
+        if not raw:
+            return QueryResult((), (), [])
+        doc = orjson.loads(raw)
+        meta = doc["meta"]
+        return QueryResult(
+            tuple(m["name"] for m in meta), tuple(m["type"] for m in meta), doc["data"]
+        )
+
+    def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        self._run(sql, params, "CSV")
+
+    def ingest_segment(self, path: Path, token: str) -> None:
+        src = str(Path(path).resolve()).replace("\\", "\\\\").replace("'", "\\'")
+        inserts = schema.segment_inserts(
+            self.database, lambda structure: f"file('{src}', 'JSONEachRow', '{structure}')"
+        )
+        for table, sql in inserts:
+            settings = {**schema.SEGMENT_INSERT_SETTINGS}
+            self.command(
+                _with_settings(sql, settings) + f", insert_deduplication_token = '{token}:{table}'"
+            )
+
+    def ping(self) -> bool:
+        try:
+            return self.query("SELECT 1").scalar() == 1
+        except StoreError:
+            return False
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            conns, self._conns = self._conns, []
+        for conn in conns:
+            try:
+                conn.close()
+            except Exception:  # noqa: S110 - closing a broken connection is best effort
+                pass
+        with _OPEN_LOCK:
+            _OPEN_PATHS.discard(str(self.path))

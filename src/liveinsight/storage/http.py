@@ -1,0 +1,81 @@
+"""The server transport: a ClickHouse server or cluster over HTTP (clickhouse-connect)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import clickhouse_connect
+from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
+
+from liveinsight.storage import schema
+from liveinsight.storage.protocol import QueryResult, StoreError, StoreUnavailable
+
+
+class HttpStore:
+    """A ClickHouse server reached at ``url`` (``http[s]://user:password@host:port``)."""
+
+    def __init__(self, url: str, database: str) -> None:
+        parts = urlsplit(url)
+        self.database = database
+        try:
+            self._client = clickhouse_connect.get_client(
+                host=parts.hostname or "127.0.0.1",
+                port=parts.port or (8443 if parts.scheme == "https" else 8123),
+                username=parts.username or "default",
+                password=parts.password or "",
+                secure=parts.scheme == "https",
+                autogenerate_session_id=False,
+            )
+            self._client.command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+        except OperationalError as exc:
+            raise StoreUnavailable(f"cannot reach ClickHouse at {parts.hostname}: {exc}") from exc
+
+    def query(
+        self, sql: str, params: Mapping[str, Any] | None = None, *, timeout: float | None = None
+    ) -> QueryResult:
+        settings = {"max_execution_time": timeout} if timeout else None
+        try:
+            result = self._client.query(sql, parameters=dict(params or {}), settings=settings)
+        except OperationalError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        except ClickHouseError as exc:
+            raise StoreError(str(exc)) from exc
+        types = tuple(t.name for t in result.column_types)
+        return QueryResult(tuple(result.column_names), types, [list(r) for r in result.result_rows])
+
+    def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        try:
+            self._client.command(sql, parameters=dict(params or {}))
+        except OperationalError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        except ClickHouseError as exc:
+            raise StoreError(str(exc)) from exc
+
+    def ingest_segment(self, path: Path, token: str) -> None:
+        data = Path(path).read_bytes()
+        inserts = schema.segment_inserts(
+            self.database, lambda structure: f"input('{structure}')"
+        )
+        for table, sql in inserts:
+            settings: dict[str, Any] = {
+                **schema.SEGMENT_INSERT_SETTINGS,
+                "insert_deduplication_token": f"{token}:{table}",
+            }
+            try:
+                self._client.command(sql + " FORMAT JSONEachRow", data=data, settings=settings)
+            except OperationalError as exc:
+                raise StoreUnavailable(str(exc)) from exc
+            except ClickHouseError as exc:
+                raise StoreError(str(exc)) from exc
+
+    def ping(self) -> bool:
+        try:
+            return bool(self._client.ping())
+        except Exception:
+            return False
+
+    def close(self) -> None:
+        self._client.close()

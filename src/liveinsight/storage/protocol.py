@@ -1,0 +1,62 @@
+"""The storage seam: "a ClickHouse that executes SQL and ingests log segments"."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+
+class StoreError(Exception):
+    """A query or insert the store refused (bad SQL, bad data, time limit)."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be reached or is not working; retrying later may succeed."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    columns: tuple[str, ...]
+    types: tuple[str, ...]
+    rows: list[list[Any]]
+
+    def dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+    def scalar(self) -> Any:
+        return self.rows[0][0] if self.rows else None
+
+
+class Store(Protocol):
+    """A ClickHouse, embedded or remote. Every method is blocking and thread-safe.
+
+    Values are always bound as typed query parameters (``{name:Type}`` in the SQL, the value
+    in ``params``), never formatted into the SQL text.
+    """
+
+    database: str
+
+    def query(
+        self, sql: str, params: Mapping[str, Any] | None = None, *, timeout: float | None = None
+    ) -> QueryResult:
+        """Run a SELECT. Raises ``StoreError`` (bad query, time limit) or ``StoreUnavailable``."""
+
+    def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        """Run DDL or another statement without a result."""
+
+    def ingest_segment(self, path: Path, token: str) -> None:
+        """Insert a write-ahead-log segment (JSON lines, see ``ingest/wal.py``) into the
+        ``events`` and ``sessions`` tables; ClickHouse reads the file itself.
+
+        Each insert carries the deduplication token ``f"{token}:{table}"``, so ingesting the
+        same segment twice stores its rows once. Raises ``StoreUnavailable`` when the store
+        cannot take it now (the caller keeps the segment and retries) and ``StoreError`` when
+        the segment itself is refused.
+        """
+
+    def ping(self) -> bool:
+        """True when the store answers a trivial query."""
+
+    def close(self) -> None: ...

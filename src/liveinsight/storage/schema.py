@@ -1,0 +1,159 @@
+"""The ClickHouse schema, declared once, and its versioned migrations.
+
+Columns are declared here as ``(name, type)`` pairs; the DDL, the structure ClickHouse uses
+to read write-ahead-log segments, and the segment insert statements are all derived from
+them, so adding a column is one line plus a migration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+_LC = "LowCardinality(String)"
+_TS = "DateTime64(3, 'UTC')"
+
+_VISIT_COLUMNS: list[tuple[str, str]] = [
+    ("referrer", "String"),
+    ("referrer_source", _LC),
+    ("channel", _LC),
+    ("utm_source", _LC),
+    ("utm_medium", _LC),
+    ("utm_campaign", _LC),
+    ("utm_content", "String"),
+    ("utm_term", "String"),
+    ("country_code", _LC),
+    ("region", _LC),
+    ("city", _LC),
+    ("device", _LC),
+    ("browser", _LC),
+    ("browser_version", _LC),
+    ("os", _LC),
+    ("os_version", _LC),
+    ("screen", _LC),
+]
+
+EVENT_COLUMNS: list[tuple[str, str]] = [
+    ("timestamp", _TS),
+    ("site_id", "UInt32"),
+    ("name", _LC),
+    ("visitor_id", "UInt64"),
+    ("session_id", "UInt64"),
+    ("hostname", _LC),
+    ("pathname", "String"),
+    *_VISIT_COLUMNS,
+    ("props", "Map(String, String)"),
+    ("revenue", "Decimal64(4)"),
+    ("revenue_currency", _LC),
+    ("engagement_ms", "UInt32"),
+    ("scroll_depth", "UInt8"),
+    ("retention_days", "UInt16"),
+]
+
+SESSION_COLUMNS: list[tuple[str, str]] = [
+    ("site_id", "UInt32"),
+    ("session_id", "UInt64"),
+    ("visitor_id", "UInt64"),
+    ("sign", "Int8"),
+    ("version", "UInt32"),
+    ("start", _TS),
+    ("timestamp", _TS),
+    ("hostname", _LC),
+    ("entry_page", "String"),
+    ("exit_page", "String"),
+    ("pageviews", "UInt32"),
+    ("events", "UInt32"),
+    ("duration", "UInt32"),
+    ("is_bounce", "UInt8"),
+    *_VISIT_COLUMNS,
+    ("retention_days", "UInt16"),
+]
+
+# Rows whose retention_days is 0 are kept 50 years (a DateTime cannot pass 2106).
+_TTL = "TTL toDateTime({col}) + toIntervalDay(if(retention_days = 0, 18250, retention_days))"
+_DEDUP = "non_replicated_deduplication_window = 10000"
+
+
+def _columns_ddl(columns: list[tuple[str, str]]) -> str:
+    return ",\n    ".join(f"`{name}` {type_}" for name, type_ in columns)
+
+
+def _events_ddl(db: str) -> str:
+    return (
+        f"CREATE TABLE IF NOT EXISTS `{db}`.events (\n    {_columns_ddl(EVENT_COLUMNS)}\n)"
+        " ENGINE = MergeTree PARTITION BY toYYYYMM(timestamp)"
+        " ORDER BY (site_id, toDate(timestamp), name, visitor_id, timestamp) "
+        + _TTL.format(col="timestamp")
+        + f" SETTINGS {_DEDUP}"
+    )
+
+
+def _sessions_ddl(db: str) -> str:
+    return (
+        f"CREATE TABLE IF NOT EXISTS `{db}`.sessions (\n    {_columns_ddl(SESSION_COLUMNS)}\n)"
+        " ENGINE = VersionedCollapsingMergeTree(sign, version) PARTITION BY toYYYYMM(start)"
+        " ORDER BY (site_id, toDate(start), session_id) "
+        + _TTL.format(col="start")
+        + f" SETTINGS {_DEDUP}"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    description: str
+    statements: Callable[[str], list[str]]
+
+
+MIGRATIONS: list[Migration] = [
+    Migration(1, "events and sessions tables", lambda db: [_events_ddl(db), _sessions_ddl(db)]),
+]
+
+# --- reading write-ahead-log segments --------------------------------------------------------
+
+SEGMENT_TARGETS: list[tuple[str, str, list[tuple[str, str]]]] = [
+    ("events", "e", EVENT_COLUMNS),
+    ("sessions", "s", SESSION_COLUMNS),
+]
+
+# Settings that make an INSERT ... SELECT from a segment form the same blocks every time, so a
+# replay's deduplication token matches the first attempt's blocks.
+SEGMENT_INSERT_SETTINGS: dict[str, int] = {
+    "max_threads": 1,
+    "max_insert_threads": 1,
+    "input_format_parallel_parsing": 0,
+    "min_insert_block_size_rows": 10_000_000,
+    "min_insert_block_size_bytes": 1 << 30,
+    "max_insert_block_size": 10_000_000,
+    "input_format_skip_unknown_fields": 1,
+    "input_format_defaults_for_omitted_fields": 1,
+    "insert_deduplicate": 1,
+}
+
+
+def segment_structure(columns: list[tuple[str, str]]) -> str:
+    """The structure string ClickHouse reads a segment with, for one target table, escaped to
+    sit inside a single-quoted SQL string literal."""
+    text = ", ".join(["_k String", *(f"{name} {type_}" for name, type_ in columns)])
+    return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def segment_inserts(db: str, source: Callable[[str], str]) -> list[tuple[str, str]]:
+    """``(table, sql)`` for each table a segment feeds. ``source(structure)`` returns the
+    table function that reads the segment (``file(...)`` embedded, ``input(...)`` over HTTP).
+    """
+    out = []
+    for table, kind, columns in SEGMENT_TARGETS:
+        names = ", ".join(f"`{name}`" for name, _ in columns)
+        sql = (
+            f"INSERT INTO `{db}`.{table} ({names}) SELECT {names} "
+            f"FROM {source(segment_structure(columns))} WHERE _k = '{kind}'"
+        )
+        out.append((table, sql))
+    return out
+
+
+MIGRATIONS_TABLE_DDL = (
+    "CREATE TABLE IF NOT EXISTS `{db}`.schema_migrations (version UInt32, description String,"
+    " applied_at DateTime DEFAULT now()) ENGINE = MergeTree ORDER BY version"
+)

@@ -1,0 +1,138 @@
+"""The shared vocabulary: what the collector hands the pipeline, what the pipeline hands the
+write-ahead log, and why an event may be dropped.
+
+``EventRow`` and ``SessionRow`` field names are the ClickHouse column names (see
+``storage/schema.py``); they are encoded as JSON lines into the write-ahead log and ingested
+by ClickHouse itself, so no Python touches rows between the log and the store.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import msgspec
+
+
+class DropReason(enum.StrEnum):
+    """Why an accepted request produced no stored event (a metric label)."""
+
+    UNKNOWN_SITE = "unknown_site"
+    SITE_DISABLED = "site_disabled"
+    BOT = "bot"
+    SPAM_REFERRER = "spam_referrer"
+    BLOCKED_IP = "blocked_ip"
+    BLOCKED_PATH = "blocked_path"
+    BLOCKED_HOST = "blocked_host"
+    INVALID = "invalid"
+
+
+class RawEvent(msgspec.Struct, kw_only=True):
+    """One event as the collector understood the request, before enrichment.
+
+    ``ip`` and ``user_agent`` live only in memory: the pipeline turns them into a visitor id,
+    geo and device fields, and they are never written anywhere.
+    """
+
+    name: str
+    url: str
+    timestamp: datetime
+    ip: str
+    user_agent: str
+    domain: str | None = None  # Plausible `d`: one site domain (already split on commas)
+    site_id: int | None = None  # native/Umami senders identify the site directly
+    referrer: str = ""
+    props: dict[str, str] = {}
+    revenue_amount: str | None = None  # decimal as string, converted to site currency later
+    revenue_currency: str | None = None
+    hash_mode: bool = False
+    screen: str = ""
+    language: str = ""
+    title: str = ""
+    engagement_ms: int = 0
+    scroll_depth: int = 0
+    interactive: bool = True
+
+
+class EventRow(msgspec.Struct, kw_only=True, omit_defaults=False):
+    """One enriched event, exactly as stored in the ``events`` table."""
+
+    _k: str = "e"
+    timestamp: str  # "YYYY-MM-DD hh:mm:ss.fff" in UTC
+    site_id: int
+    name: str
+    visitor_id: int
+    session_id: int
+    hostname: str
+    pathname: str
+    referrer: str = ""
+    referrer_source: str = ""
+    channel: str = "Direct"
+    utm_source: str = ""
+    utm_medium: str = ""
+    utm_campaign: str = ""
+    utm_content: str = ""
+    utm_term: str = ""
+    country_code: str = ""
+    region: str = ""
+    city: str = ""
+    device: str = ""
+    browser: str = ""
+    browser_version: str = ""
+    os: str = ""
+    os_version: str = ""
+    screen: str = ""
+    props: dict[str, str] = {}
+    revenue: str = "0"
+    revenue_currency: str = ""
+    engagement_ms: int = 0
+    scroll_depth: int = 0
+    retention_days: int = 0
+
+
+class SessionRow(msgspec.Struct, kw_only=True, omit_defaults=False):
+    """One version of a session, as stored in the ``sessions`` table.
+
+    The table is a VersionedCollapsingMergeTree: each change of a session writes the previous
+    state with ``sign=-1`` and the new state with ``sign=1`` and ``version`` one higher, so
+    ``sum(sign * x)`` is correct before and after merges.
+    """
+
+    _k: str = "s"
+    site_id: int
+    session_id: int
+    visitor_id: int
+    sign: int
+    version: int
+    start: str
+    timestamp: str  # time of the last event
+    hostname: str
+    entry_page: str
+    exit_page: str
+    pageviews: int
+    events: int
+    duration: int  # seconds between first and last event
+    is_bounce: int
+    referrer: str = ""
+    referrer_source: str = ""
+    channel: str = "Direct"
+    utm_source: str = ""
+    utm_medium: str = ""
+    utm_campaign: str = ""
+    utm_content: str = ""
+    utm_term: str = ""
+    country_code: str = ""
+    region: str = ""
+    city: str = ""
+    device: str = ""
+    browser: str = ""
+    browser_version: str = ""
+    os: str = ""
+    os_version: str = ""
+    screen: str = ""
+    retention_days: int = 0
+
+
+def format_ts(value: datetime) -> str:
+    """UTC ``datetime`` → the text ClickHouse parses as ``DateTime64(3)``."""
+    return value.strftime("%Y-%m-%d %H:%M:%S.") + f"{value.microsecond // 1000:03d}"

@@ -1,0 +1,112 @@
+"""Shared test factories. Tests use the real engines: chDB in a temp dir, real SQLite, and
+real Redis/PostgreSQL when reachable (required when CI=true)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from fastapi.testclient import TestClient
+
+from liveinsight.app import Services, create_app
+from liveinsight.settings import Settings
+
+REDIS_URL = os.environ.get("LIVEINSIGHT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+POSTGRES_URL = os.environ.get(
+    "LIVEINSIGHT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+CLICKHOUSE_URL = os.environ.get("LIVEINSIGHT_TEST_CLICKHOUSE_URL")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parts = urlsplit(url.replace("postgresql+psycopg", "postgresql"))
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port),
+                                      timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, url: str | None, port: int) -> None:
+    """Skip when the service is not reachable on a user's machine; fail in CI."""
+    if url and _reachable(url, port):
+        return
+    message = f"{name} is not reachable at {url!r}"
+    if IN_CI and name != "ClickHouse":
+        pytest.fail(f"{message} (CI=true: services are required)")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    require_service("Redis", REDIS_URL, 6379)
+    return REDIS_URL
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    require_service("PostgreSQL", POSTGRES_URL, 5432)
+    return POSTGRES_URL
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    base: dict[str, Any] = {
+        "data_dir": tmp_path / "data",
+        "secret_key": "test-secret-key-with-enough-entropy",
+        "writer_flush_ms": 100,
+        "wal_fsync": "never",
+        "log_format": "console",
+    }
+    base.update(overrides)
+    return Settings(_env_file=None, **base)  # type: ignore[call-arg]
+
+
+@contextmanager
+def make_client(tmp_path: Path, **overrides: Any) -> Iterator[TestClient]:
+    """A TestClient over a fully started app (lifespan run) with its own data dir."""
+    clock = overrides.pop("clock", None)
+    app = create_app(make_settings(tmp_path, **overrides),
+                     **({"clock": clock} if clock else {}))
+    with TestClient(app, base_url="http://testserver") as client:
+        yield client
+
+
+def svc_of(client: TestClient) -> Services:
+    services: Services = client.app.state.services  # type: ignore[attr-defined]
+    return services
+
+
+def make_site(client: TestClient, domain: str = "example.com", **fields: Any) -> Any:
+    svc = svc_of(client)
+    site = svc.meta.create_site(domain, **fields)
+    svc.sites.reload()
+    return site
+
+
+def stored_events(client: TestClient, where: str = "1") -> list[dict[str, Any]]:
+    """Flush the log into the store and read the events back."""
+    svc = svc_of(client)
+    assert svc.writer.flush(timeout=30), svc.writer.last_error
+    return svc.store.query(
+        f"SELECT * FROM `{svc.store.database}`.events WHERE {where} ORDER BY timestamp"
+    ).dicts()
+
+
+def fixed_clock(value: datetime | None = None) -> Any:
+    moment = value or datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    return lambda: moment
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    with make_client(tmp_path) as c:
+        yield c
