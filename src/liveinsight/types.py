@@ -40,7 +40,8 @@ class RawEvent(msgspec.Struct, kw_only=True):
     ip: str
     user_agent: str
     domain: str | None = None  # Plausible `d`: one site domain (already split on commas)
-    site_id: int | None = None  # native/Umami senders identify the site directly
+    site_id: int | None = None  # native senders may name the site by id
+    site_uuid: str | None = None  # Umami `website` (the site UUID)
     referrer: str = ""
     props: dict[str, str] = {}
     revenue_amount: str | None = None  # decimal as string, converted to site currency later
