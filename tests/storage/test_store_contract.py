@@ -1,0 +1,123 @@
+"""One contract suite for the Store protocol, run against every transport: chDB always, a
+ClickHouse server when LIVEINSIGHT_TEST_CLICKHOUSE_URL is set."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from liveinsight.ingest.wal import frame
+from liveinsight.storage import Store, StoreError
+from liveinsight.storage.embedded import EmbeddedStore
+from liveinsight.storage.migrate import applied_versions, migrate
+from liveinsight.storage.schema import MIGRATIONS
+from liveinsight.types import EventRow, SessionRow
+from tests.conftest import CLICKHOUSE_URL, require_service
+
+
+@pytest.fixture(params=["chdb", "clickhouse"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    database = f"t_{uuid.uuid4().hex[:10]}"
+    if request.param == "chdb":
+        s: Store = EmbeddedStore(tmp_path / "chdb", database)
+    else:
+        require_service("ClickHouse", CLICKHOUSE_URL, 8123)
+        from liveinsight.storage.http import HttpStore
+
+        assert CLICKHOUSE_URL
+        s = HttpStore(CLICKHOUSE_URL, database)
+    migrate(s)
+    yield s
+    if request.param == "clickhouse":
+        s.command(f"DROP DATABASE IF EXISTS `{database}`")
+    s.close()
+
+
+def _event(i: int, **kw: object) -> EventRow:
+    base = dict(timestamp="2026-11-20 10:00:00.000", site_id=1, name="pageview", visitor_id=i,
+                session_id=i, hostname="example.com", pathname=f"/p/{i}")
+    base.update(kw)
+    return EventRow(**base)  # type: ignore[arg-type]
+
+
+def _session(i: int, sign: int = 1, version: int = 1, pageviews: int = 1) -> SessionRow:
+    return SessionRow(site_id=1, session_id=i, visitor_id=i, sign=sign, version=version,
+                      start="2026-11-20 10:00:00.000", timestamp="2026-11-20 10:00:00.000",
+                      hostname="example.com", entry_page="/", exit_page="/", pageviews=pageviews,
+                      events=pageviews, duration=0, is_bounce=int(pageviews <= 1))
+
+
+def _segment(path: Path, rows: list[msgspec.Struct]) -> Path:
+    enc = msgspec.json.Encoder()
+    path.write_bytes(frame(b"".join(enc.encode(r) + b"\n" for r in rows)))
+    return path
+
+
+def test_migrations_are_recorded_and_idempotent(store: Store) -> None:
+    assert applied_versions(store) == {m.version for m in MIGRATIONS}
+    assert migrate(store) == []
+
+
+def test_parameters_are_bound_not_formatted(store: Store) -> None:
+    hostile = "x'); DROP TABLE events; --"
+    result = store.query("SELECT {v:String} AS v, {n:UInt32} + 1 AS n", {"v": hostile, "n": 41})
+    assert result.dicts() == [{"v": hostile, "n": 42}]
+
+
+def test_ingest_segment_stores_events_and_sessions(store: Store, tmp_path: Path) -> None:
+    rows: list[msgspec.Struct] = []
+    for i in range(100):
+        rows += [_event(i, props={"plan": "pro"}, revenue="12.5", revenue_currency="EUR"),
+                 _session(i)]
+    store.ingest_segment(_segment(tmp_path / "a.wal", rows), "tok-a")
+    db = store.database
+    got = store.query(f"SELECT count(), sum(revenue), any(props['plan']) FROM `{db}`.events")
+    assert got.rows[0][0] == 100
+    assert float(got.rows[0][1]) == 1250.0
+    assert got.rows[0][2] == "pro"
+    assert store.query(f"SELECT sum(sign) FROM `{db}`.sessions").scalar() == 100
+
+
+def test_replaying_a_segment_never_double_counts(store: Store, tmp_path: Path) -> None:
+    seg = _segment(tmp_path / "b.wal", [_event(i) for i in range(50)])
+    store.ingest_segment(seg, "tok-b")
+    store.ingest_segment(seg, "tok-b")
+    assert store.query(f"SELECT count() FROM `{store.database}`.events").scalar() == 50
+    store.ingest_segment(seg, "tok-c")  # another segment with equal content is new data
+    assert store.query(f"SELECT count() FROM `{store.database}`.events").scalar() == 100
+
+
+def test_identical_rows_in_different_segments_are_both_kept(store: Store, tmp_path: Path) -> None:
+    for n in range(3):
+        store.ingest_segment(_segment(tmp_path / f"s{n}.wal", [_event(7)]), f"tok-{n}")
+    assert store.query(f"SELECT count() FROM `{store.database}`.events").scalar() == 3
+
+
+def test_collapsing_sessions_read_correctly_before_merges(store: Store, tmp_path: Path) -> None:
+    rows = [_session(1), _session(1, sign=-1), _session(1, version=2, pageviews=3)]
+    for n, row in enumerate(rows):
+        store.ingest_segment(_segment(tmp_path / f"c{n}.wal", [row]), f"c{n}")
+    got = store.query(
+        f"SELECT sum(sign), sum(sign * pageviews), sum(sign * is_bounce) "
+        f"FROM `{store.database}`.sessions"
+    )
+    assert got.rows == [[1, 3, 0]]
+
+
+def test_bad_sql_raises_store_error(store: Store) -> None:
+    with pytest.raises(StoreError):
+        store.query("SELEC nonsense")
+
+
+def test_time_limit_is_enforced(store: Store) -> None:
+    with pytest.raises(StoreError):
+        store.query("SELECT count() FROM numbers(100000000000) WHERE sleepEachRow(0)=0 "
+                    "OR number % 7 = 3", timeout=0.5)
+
+
+def test_ping(store: Store) -> None:
+    assert store.ping()
