@@ -15,7 +15,7 @@ def test_every_setting_is_documented() -> None:
     assert not missing, f"add these to docs/settings.md: {missing}"
 
 
-def test_bad_config_fails_with_a_message_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_config_fails_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LIVEINSIGHT_WAL_FSYNC", "sometimes")
     with pytest.raises(ConfigError, match="LIVEINSIGHT_WAL_FSYNC"):
         load_settings()

@@ -7,6 +7,7 @@ Handlers installed by :func:`install` turn every failure into that shape: bad in
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -27,7 +28,7 @@ class ApiError(Exception):
         message: str,
         *,
         field: str | None = None,
-        headers: dict[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -48,7 +49,7 @@ def bad_request(message: str, field: str | None = None, code: str = "invalid") -
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
+                   headers: Mapping[str, str] | None = None) -> JSONResponse:
     return JSONResponse(ApiError(status, code, message, field=field).body(), status, headers)
 
 

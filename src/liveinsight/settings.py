@@ -9,9 +9,9 @@ working directory), are read once at start by :func:`load_settings`, and are pas
 from __future__ import annotations
 
 import ipaddress
+import json
 import secrets
 from pathlib import Path
-import json
 from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator

@@ -94,7 +94,7 @@ def test_salts_rotate_daily_and_old_ones_are_deleted(meta: Metadata) -> None:
     assert meta.salts(d1) == (s1, None)
     s2, prev2 = meta.salts(d2)
     assert prev2 == s1 and s2 != s1
-    s3, prev3 = meta.salts(d3)
+    _s3, prev3 = meta.salts(d3)
     assert prev3 == s2
     # d1's salt is gone: asking for d2 again cannot see it as "yesterday"
     assert meta.salts(d2)[1] is None

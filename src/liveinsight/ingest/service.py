@@ -7,7 +7,7 @@ and otherwise treated as accepted.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -35,7 +35,7 @@ class IngestResult:
 class Ingestor:
     def __init__(
         self, pipeline: Enricher, wal: WriteAheadLog, metrics: Metrics,
-        on_appended: "Callable[[list[EventRow]], None] | None" = None,
+        on_appended: Callable[[list[EventRow]], None] | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.wal = wal
@@ -79,5 +79,3 @@ class Ingestor:
             self._on_appended(result.rows)
         return result
 
-
-from collections.abc import Callable  # noqa: E402

@@ -6,6 +6,7 @@ its data directory; connections on that path query in parallel and release the G
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -52,7 +53,7 @@ class EmbeddedStore:
         if conn is None:
             if self._closed:
                 raise StoreUnavailable("the embedded store is closed")
-            conn = chdb.connect(str(self.path))
+            conn = chdb.connect(str(self.path))  # type: ignore[no-untyped-call]
             self._local.conn = conn
             with self._lock:
                 self._conns.append(conn)
@@ -99,7 +100,7 @@ class EmbeddedStore:
 
     def ping(self) -> bool:
         try:
-            return self.query("SELECT 1").scalar() == 1
+            return bool(self.query("SELECT 1").scalar() == 1)
         except StoreError:
             return False
 
@@ -108,9 +109,7 @@ class EmbeddedStore:
             self._closed = True
             conns, self._conns = self._conns, []
         for conn in conns:
-            try:
+            with contextlib.suppress(Exception):  # closing a broken connection: best effort
                 conn.close()
-            except Exception:  # noqa: S110 - closing a broken connection is best effort
-                pass
         with _OPEN_LOCK:
             _OPEN_PATHS.discard(str(self.path))
