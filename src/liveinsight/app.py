@@ -21,6 +21,7 @@ from liveinsight.ingest.wal import WriteAheadLog
 from liveinsight.ingest.writer import BatchWriter
 from liveinsight.meta.db import make_engine, upgrade
 from liveinsight.meta.repo import Metadata, SiteDirectory
+from liveinsight.ops.logging import configure as configure_logging
 from liveinsight.ops.metrics import Metrics
 from liveinsight.settings import Settings
 from liveinsight.storage import Store, open_store
@@ -133,6 +134,8 @@ def close_services(svc: Services) -> None:
 
 def create_app(settings: Settings, *, clock: Clock = utc_now) -> FastAPI:
     from liveinsight.api import routers
+
+    configure_logging(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

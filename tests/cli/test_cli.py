@@ -1,0 +1,60 @@
+"""The CLI commands against a real data dir."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from liveinsight.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("LIVEINSIGHT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path / "data"
+
+
+def test_create_and_list_sites(env: Path) -> None:
+    result = runner.invoke(app, ["create-site", "www.example.com", "--timezone", "Europe/Berlin"])
+    assert result.exit_code == 0, result.output
+    assert "example.com" in result.output
+    again = runner.invoke(app, ["create-site", "example.com"])
+    assert again.exit_code == 1 and "already exists" in again.output
+    bad_tz = runner.invoke(app, ["create-site", "other.com", "--timezone", "Mars/Olympus"])
+    assert bad_tz.exit_code == 1 and "time zone" in bad_tz.output
+    listed = runner.invoke(app, ["list-sites", "--json"])
+    assert [s["domain"] for s in json.loads(listed.stdout)] == ["example.com"]
+
+
+def test_create_user_and_api_key(env: Path) -> None:
+    ok = runner.invoke(app, ["create-user", "a@example.com", "--password", "long-enough",
+                             "--role", "admin"])
+    assert ok.exit_code == 0 and "admin" in ok.output
+    short = runner.invoke(app, ["create-user", "b@example.com", "--password", "short"])
+    assert short.exit_code == 1
+    key = runner.invoke(app, ["create-api-key", "server", "--scope", "ingest"])
+    assert key.exit_code == 0
+    assert key.stdout.strip().splitlines()[-1].startswith("li_")
+    bad = runner.invoke(app, ["create-api-key", "x", "--scope", "root"])
+    assert bad.exit_code == 1 and "unknown scope" in bad.output
+
+
+def test_migrate_creates_the_clickhouse_schema(env: Path) -> None:
+    first = runner.invoke(app, ["migrate"])
+    assert first.exit_code == 0, first.output
+    assert "[1]" in first.output
+    second = runner.invoke(app, ["migrate"])
+    assert "nothing new" in second.output
+
+
+def test_bad_configuration_exits_with_a_message(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIVEINSIGHT_WAL_FSYNC", "sometimes")
+    result = runner.invoke(app, ["list-sites"])
+    assert result.exit_code == 2
+    assert "LIVEINSIGHT_WAL_FSYNC" in result.output
