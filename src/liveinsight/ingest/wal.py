@@ -158,21 +158,20 @@ class WriteAheadLog:
                 self._reopen_after_error()
             try:
                 self._write_all(data)
+                if self.fsync_policy == "always":
+                    os.fsync(self._fd)
             except OSError as exc:
+                # Truncate back to the last acknowledged frame: a frame whose write or fsync
+                # failed must not stay in the log, since its caller answers 503.
                 self._undo_partial_write()
-                raise WalUnavailable(f"cannot write the write-ahead log: {exc.strerror}") from exc
+                raise WalUnavailable(
+                    f"cannot write the write-ahead log: {exc.strerror or exc}"
+                ) from exc
             if self._rows == 0:
                 self._first_append = time.monotonic()
             self._size += len(data)
             self._rows += rows
-            self._dirty = True
-            if self.fsync_policy == "always":
-                try:
-                    os.fsync(self._fd)
-                except OSError as exc:
-                    self._undo_partial_write()
-                    raise WalUnavailable(f"cannot fsync the write-ahead log: {exc}") from exc
-                self._dirty = False
+            self._dirty = self.fsync_policy != "always"
 
     def _write_all(self, data: bytes) -> None:
         if self._fd < 0:

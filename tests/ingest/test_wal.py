@@ -1,0 +1,445 @@
+"""The write-ahead log: frame format, torn-tail repair, quota, I/O errors and fsync policies.
+
+I/O errors are real where the kernel can give them: a directory on a tiny tmpfs fills up for
+real (needs ``mount``, i.e. root; skipped elsewhere unless CI=true). An fsync that fails is
+simulated by replacing ``os.fsync``, the only way to make the kernel report one on demand.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from liveinsight.ingest.wal import (
+    SUFFIX,
+    WalFull,
+    WalUnavailable,
+    WriteAheadLog,
+    frame,
+    repair,
+    valid_length,
+)
+from tests.conftest import IN_CI
+
+
+def _payload(*markers: str) -> bytes:
+    return b"".join(orjson.dumps({"_k": "e", "pathname": m}) + b"\n" for m in markers)
+
+
+def _markers(data: bytes) -> list[str]:
+    """The event rows in a segment's bytes (trailers skipped)."""
+    rows = [orjson.loads(line) for line in data.splitlines() if line]
+    return [r["pathname"] for r in rows if r["_k"] == "e"]
+
+
+def _segments(directory: Path) -> list[Path]:
+    return sorted(directory.glob(f"*{SUFFIX}"))
+
+
+@contextlib.contextmanager
+def _wal(directory: Path, **kw: object) -> Iterator[WriteAheadLog]:
+    wal = WriteAheadLog(directory, **kw)  # type: ignore[arg-type]
+    try:
+        yield wal
+    finally:
+        wal.close()
+
+
+def _three_frames(tmp_path: Path) -> tuple[Path, list[int]]:
+    """A closed segment with three frames; returns it and the frame end offsets."""
+    with _wal(tmp_path / "wal", fsync="never") as wal:
+        for i in range(3):
+            wal.append(_payload(f"/f{i}/a", f"/f{i}/b"), 2)
+    (segment,) = _segments(tmp_path / "wal")
+    data = segment.read_bytes()
+    ends = []
+    for i in range(3):
+        ends.append((ends[-1] if ends else 0) + len(frame(_payload(f"/f{i}/a", f"/f{i}/b"))))
+    assert ends[-1] == len(data)
+    return segment, ends
+
+
+# --- frame format --------------------------------------------------------------------------
+
+
+def test_frame_is_payload_then_a_trailer_with_length_and_crc() -> None:
+    payload = _payload("/a", "/b")
+    data = frame(payload)
+    assert data.startswith(payload)
+    trailer = data[len(payload):]
+    assert trailer.endswith(b"\n") and trailer.count(b"\n") == 1
+    assert orjson.loads(trailer) == {"_k": "c", "n": len(payload), "crc": zlib.crc32(payload)}
+
+
+def test_valid_length_counts_intact_frames() -> None:
+    frames = [frame(_payload(f"/{i}")) for i in range(4)]
+    data = b"".join(frames)
+    assert valid_length(data) == (len(data), 4)
+    assert valid_length(b"") == (0, 0)
+    assert valid_length(_payload("/no-trailer")) == (0, 0)
+
+
+def test_valid_length_of_every_prefix_ends_at_a_frame_boundary() -> None:
+    frames = [frame(_payload(f"/{i}", f"/{i}/x")) for i in range(3)]
+    data = b"".join(frames)
+    boundaries = [0]
+    for f in frames:
+        boundaries.append(boundaries[-1] + len(f))
+    for cut in range(len(data) + 1):
+        good, count = valid_length(data[:cut])
+        expected = max(b for b in boundaries if b <= cut)
+        assert (good, count) == (expected, boundaries.index(expected)), cut
+
+
+def test_any_corrupt_byte_invalidates_its_frame_and_what_follows() -> None:
+    frames = [frame(_payload(f"/{i}", f"/{i}/x")) for i in range(3)]
+    data = b"".join(frames)
+    first_end = len(frames[0])
+    for pos in range(first_end, len(data)):
+        bad = bytearray(data)
+        bad[pos] ^= 0x01
+        good, _ = valid_length(bytes(bad))
+        assert good <= first_end + (len(frames[1]) if pos >= first_end + len(frames[1]) else 0)
+        assert _markers(bytes(bad[:good])) == _markers(data[:good])
+
+
+def test_a_payload_line_that_looks_like_a_trailer_is_not_trusted() -> None:
+    forged = b'{"_k":"c","n":0,"crc":0}\n'
+    data = frame(_payload("/ok")) + forged + frame(_payload("/next"))
+    good, count = valid_length(data)
+    # The forged line is an intact zero-length frame, and the real frame after it too: no
+    # bytes are misattributed, and the event row of each frame is kept exactly once.
+    assert (good, count) == (len(data), 3)
+    assert _markers(data[:good]) == ["/ok", "/next"]
+
+
+# --- appends and segments ------------------------------------------------------------------
+
+
+def test_appends_land_in_one_segment_until_rotated(tmp_path: Path) -> None:
+    with _wal(tmp_path, fsync="never") as wal:
+        wal.append(_payload("/1"), 1)
+        wal.append(_payload("/2", "/3"), 2)
+        assert wal.pending_rows == 3
+        assert wal.closed_segments() == []
+        closed = wal.rotate()
+        assert closed is not None and wal.pending_rows == 0
+        assert wal.rotate() is None  # nothing appended since
+        assert wal.closed_segments() == [closed]
+        data = closed.path.read_bytes()
+        assert valid_length(data) == (len(data), 2)
+        assert _markers(data) == ["/1", "/2", "/3"]
+        wal.append(_payload("/4"), 1)
+        second = wal.rotate()
+        assert second is not None and second.token > closed.token
+        assert [s.path for s in wal.closed_segments()] == [closed.path, second.path]
+        wal.delete(closed)
+        wal.delete(closed)  # deleting twice is harmless
+        assert [s.path for s in wal.closed_segments()] == [second.path]
+        assert wal.total_bytes == second.path.stat().st_size
+
+
+def test_segments_left_by_a_previous_run_are_closed_and_kept_in_order(tmp_path: Path) -> None:
+    with _wal(tmp_path, fsync="never") as wal:
+        wal.append(_payload("/a"), 1)
+        wal.rotate()
+        wal.append(_payload("/b"), 1)
+    with _wal(tmp_path, fsync="never") as wal:
+        left = wal.closed_segments()
+        assert [_markers(s.path.read_bytes()) for s in left] == [["/a"], ["/b"]]
+        wal.append(_payload("/c"), 1)
+        new = wal.rotate()
+        assert new is not None and new.token > left[-1].token
+        assert wal.total_bytes == sum(s.path.stat().st_size for s in [*left, new])
+
+
+# --- torn tails ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["mid_payload", "after_payload", "mid_trailer", "crc_byte",
+                                   "last_newline"])
+def test_reopen_truncates_a_torn_tail_to_the_last_intact_frame(
+    tmp_path: Path, where: str
+) -> None:
+    segment, ends = _three_frames(tmp_path)
+    data = segment.read_bytes()
+    last_payload = _payload("/f2/a", "/f2/b")
+    trailer_at = ends[1] + len(last_payload)
+    if where == "mid_payload":
+        damaged = data[: ends[1] + 7]
+    elif where == "after_payload":
+        damaged = data[:trailer_at]
+    elif where == "mid_trailer":
+        damaged = data[: trailer_at + 12]
+    elif where == "crc_byte":
+        crc_at = data.index(b'"crc":', trailer_at) + 7
+        flipped = (data[crc_at] - ord("0") + 1) % 10 + ord("0")
+        damaged = data[:crc_at] + bytes([flipped]) + data[crc_at + 1 :]
+    else:
+        damaged = data[:-1]
+    segment.write_bytes(damaged)
+
+    with _wal(tmp_path / "wal", fsync="never") as wal:
+        assert wal.repaired_bytes == len(damaged) - ends[1]
+        assert segment.read_bytes() == data[: ends[1]]
+        assert [s.path for s in wal.closed_segments()] == [segment]
+        assert _markers(segment.read_bytes()) == ["/f0/a", "/f0/b", "/f1/a", "/f1/b"]
+        # Appends after the repair go to a new segment and are intact.
+        wal.append(_payload("/after"), 1)
+        fresh = wal.rotate()
+        assert fresh is not None and _markers(fresh.path.read_bytes()) == ["/after"]
+
+
+def test_a_segment_with_no_intact_frame_is_removed(tmp_path: Path) -> None:
+    segment, ends = _three_frames(tmp_path)
+    segment.write_bytes(segment.read_bytes()[: ends[0] - 3])
+    with _wal(tmp_path / "wal", fsync="never") as wal:
+        assert wal.closed_segments() == []
+        assert not segment.exists()
+        assert wal.total_bytes == 0
+
+
+def test_repair_is_a_no_op_on_an_intact_segment(tmp_path: Path) -> None:
+    segment, ends = _three_frames(tmp_path)
+    assert repair(segment) == 0
+    assert segment.stat().st_size == ends[-1]
+
+
+# --- quota ---------------------------------------------------------------------------------
+
+
+def test_quota_refuses_appends_until_segments_are_deleted(tmp_path: Path) -> None:
+    sizes = [len(frame(_payload(f"/{i:04d}"))) for i in range(7)]
+    with _wal(tmp_path, fsync="never", max_bytes=sum(sizes[:5]) + sizes[5] - 1) as wal:
+        for i in range(5):
+            wal.append(_payload(f"/{i:04d}"), 1)
+        closed = wal.rotate()
+        assert closed is not None
+        with pytest.raises(WalFull) as info:
+            wal.append(_payload("/0005"), 1)
+        assert isinstance(info.value, WalUnavailable) and info.value.retry_after > 0
+        assert wal.total_bytes == sum(sizes[:5])
+        assert _markers(closed.path.read_bytes()) == [f"/{i:04d}" for i in range(5)]
+        wal.delete(closed)  # the writer confirmed it: space is back
+        wal.append(_payload("/0006"), 1)
+        assert wal.total_bytes == sizes[6]
+
+
+def test_quota_counts_segments_left_by_a_previous_run(tmp_path: Path) -> None:
+    quota = len(frame(_payload("/0000"))) + len(frame(_payload("/0001")))
+    with _wal(tmp_path, fsync="never", max_bytes=quota) as wal:
+        wal.append(_payload("/0000"), 1)
+        wal.append(_payload("/0001"), 1)
+    with _wal(tmp_path, fsync="never", max_bytes=quota) as wal:
+        with pytest.raises(WalFull):
+            wal.append(_payload("/0002"), 1)
+        for segment in wal.closed_segments():
+            wal.delete(segment)
+        wal.append(_payload("/0002"), 1)
+
+
+# --- I/O errors ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tiny_fs(tmp_path: Path) -> Iterator[Path]:
+    """A 64 KiB tmpfs: a disk that really fills up."""
+    mount_point = tmp_path / "tiny"
+    mount_point.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount_point)],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        message = f"cannot mount a tmpfs: {proc.stderr.strip()}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_disk_full_answers_unavailable_and_keeps_no_partial_frame(tiny_fs: Path) -> None:
+    big = "x" * 9000
+    with _wal(tiny_fs / "wal", fsync="always") as wal:
+        acknowledged = []
+        with pytest.raises(WalUnavailable) as info:
+            for i in range(100):
+                wal.append(_payload(f"/{i}/{big}"), 1)
+                acknowledged.append(f"/{i}/{big}")
+        assert not isinstance(info.value, WalFull)
+        assert "No space left" in str(info.value)
+        assert 0 < len(acknowledged) < 100
+        for segment in _segments(tiny_fs / "wal"):
+            data = segment.read_bytes()
+            assert valid_length(data)[0] == len(data)
+        kept = [m for s in _segments(tiny_fs / "wal") for m in _markers(s.read_bytes())]
+        assert kept == acknowledged
+        with pytest.raises(WalUnavailable):  # still full: refused again, still nothing kept
+            wal.append(_payload(f"/refused/{big}"), 1)
+        assert [m for s in _segments(tiny_fs / "wal") for m in _markers(s.read_bytes())] == kept
+
+        # The writer ingests and deletes the closed segments: space is back, appends work.
+        closed = wal.rotate()
+        assert closed is not None
+        wal.delete(closed)
+        wal.append(_payload("/back"), 1)
+        again = wal.rotate()
+        assert again is not None and _markers(again.path.read_bytes()) == ["/back"]
+
+
+def test_a_write_error_leaves_no_partial_frame_and_the_log_recovers(tmp_path: Path) -> None:
+    with _wal(tmp_path, fsync="never") as wal:
+        wal.append(_payload("/kept"), 1)
+        assert wal._path is not None
+        good_fd = wal._fd
+        wal._fd = os.open(wal._path, os.O_RDONLY)  # a descriptor that cannot be written
+        try:
+            with pytest.raises(WalUnavailable):
+                wal.append(_payload("/refused"), 1)
+        finally:
+            os.close(good_fd)
+        assert wal.pending_rows == 1
+        wal.append(_payload("/after"), 1)  # the log seals the damaged segment, opens a new one
+        wal.rotate()
+        kept = [m for s in wal.closed_segments() for m in _markers(s.path.read_bytes())]
+        assert kept == ["/kept", "/after"]
+        for segment in wal.closed_segments():
+            data = segment.path.read_bytes()
+            assert valid_length(data)[0] == len(data)
+
+
+def test_a_failed_fsync_under_always_keeps_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with _wal(tmp_path, fsync="always") as wal:
+        wal.append(_payload("/kept"), 1)
+        real_fsync = os.fsync
+
+        def failing(fd: int) -> None:
+            raise OSError(5, "Input/output error")
+
+        monkeypatch.setattr(os, "fsync", failing)
+        with pytest.raises(WalUnavailable):
+            wal.append(_payload("/refused"), 1)
+        monkeypatch.setattr(os, "fsync", real_fsync)
+        assert wal.pending_rows == 1
+        wal.append(_payload("/after"), 1)
+        closed = wal.rotate()
+        assert closed is not None
+        assert _markers(closed.path.read_bytes()) == ["/kept", "/after"]
+
+
+# --- fsync policies ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fsyncs(monkeypatch: pytest.MonkeyPatch) -> Callable[[], list[float]]:
+    """Record when ``os.fsync`` runs on a regular file (the real fsync still runs)."""
+    calls: list[float] = []
+    real = os.fsync
+
+    def counting(fd: int) -> None:
+        real(fd)
+        if os.path.isfile(f"/proc/self/fd/{fd}"):
+            calls.append(time.monotonic())
+
+    monkeypatch.setattr(os, "fsync", counting)
+    return lambda: list(calls)
+
+
+def test_fsync_always_syncs_before_every_append_returns(
+    tmp_path: Path, fsyncs: Callable[[], list[float]]
+) -> None:
+    with _wal(tmp_path, fsync="always") as wal:
+        before = len(fsyncs())
+        for i in range(5):
+            wal.append(_payload(f"/{i}"), 1)
+            assert len(fsyncs()) == before + i + 1
+
+
+def test_fsync_interval_syncs_in_the_background_within_the_interval(
+    tmp_path: Path, fsyncs: Callable[[], list[float]]
+) -> None:
+    with _wal(tmp_path, fsync="interval", interval_s=0.1) as wal:
+        before = len(fsyncs())
+        started = time.monotonic()
+        for i in range(200):
+            wal.append(_payload(f"/{i}"), 1)
+        appended = time.monotonic()
+        deadline = appended + 2
+        while wal._dirty and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not wal._dirty
+        calls = fsyncs()[before:]
+        assert 1 <= len(calls) < 200
+        assert calls[-1] - appended <= 0.1 + 0.5  # one interval plus scheduling slack
+        assert all(c >= started for c in calls)
+        idle = len(fsyncs())
+        time.sleep(0.3)
+        assert len(fsyncs()) == idle  # nothing dirty: no needless fsyncs
+
+
+def test_fsync_never_leaves_syncing_to_the_os(
+    tmp_path: Path, fsyncs: Callable[[], list[float]]
+) -> None:
+    wal = WriteAheadLog(tmp_path, fsync="never", interval_s=0.05)
+    before = len(fsyncs())
+    for i in range(20):
+        wal.append(_payload(f"/{i}"), 1)
+    time.sleep(0.2)
+    wal.rotate()
+    wal.close()
+    assert len(fsyncs()) == before
+    assert [t.name for t in threading.enumerate() if t.name == "wal-fsync"] == []
+
+
+def test_rotate_and_close_sync_under_interval(
+    tmp_path: Path, fsyncs: Callable[[], list[float]]
+) -> None:
+    with _wal(tmp_path, fsync="interval", interval_s=60) as wal:
+        wal.append(_payload("/a"), 1)
+        before = len(fsyncs())
+        wal.rotate()
+        assert len(fsyncs()) == before + 1
+        wal.append(_payload("/b"), 1)
+        before = len(fsyncs())
+    assert len(fsyncs()) == before + 1
+
+
+def test_unknown_fsync_policy_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="fsync"):
+        WriteAheadLog(tmp_path, fsync="sometimes")
+
+
+def test_concurrent_appends_are_whole_frames(tmp_path: Path) -> None:
+    with _wal(tmp_path, fsync="never") as wal:
+
+        def worker(n: int) -> None:
+            for i in range(200):
+                wal.append(_payload(f"/{n}/{i}", f"/{n}/{i}/x"), 2)
+                if i % 50 == 0:
+                    wal.rotate()
+
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wal.rotate()
+        kept = []
+        for segment in wal.closed_segments():
+            data = segment.path.read_bytes()
+            assert valid_length(data)[0] == len(data)
+            kept += _markers(data)
+    assert sorted(kept) == sorted(f"/{n}/{i}{x}" for n in range(4) for i in range(200)
+                                  for x in ("", "/x"))
