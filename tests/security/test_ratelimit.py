@@ -1,0 +1,103 @@
+"""Token buckets per API key: the in-process limiter and the Redis one (real Redis) obey the
+same contract."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+
+import pytest
+
+from liveinsight.security.ratelimit import (
+    MemoryRateLimiter,
+    RedisRateLimiter,
+    open_rate_limiter,
+    retry_after,
+)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_memory_bucket_spends_refills_and_caps() -> None:
+    clock = FakeClock()
+    limiter = MemoryRateLimiter(rate=10.0, burst=20, clock=clock)
+    assert limiter.take_now("k", 15) == 0.0
+    assert limiter.take_now("k", 10) == pytest.approx(0.5)  # 5 left, 5 missing at 10/s
+    assert limiter.take_now("k", 5) == 0.0  # the refused request took nothing
+    clock.now += 1.0
+    assert limiter.take_now("k", 10) == 0.0
+    clock.now += 60.0
+    assert limiter.take_now("k", 20) == 0.0  # refilled to the burst, not beyond
+    assert limiter.take_now("k", 1) == pytest.approx(0.1)
+    assert limiter.take_now("other", 20) == 0.0  # keys are independent
+
+
+def test_a_batch_larger_than_the_bucket_costs_a_full_bucket() -> None:
+    clock = FakeClock()
+    limiter = MemoryRateLimiter(rate=1.0, burst=5, clock=clock)
+    assert limiter.take_now("k", 50) == 0.0
+    assert limiter.take_now("k", 1) == pytest.approx(1.0)
+
+
+def test_memory_limiter_bounds_its_keys() -> None:
+    limiter = MemoryRateLimiter(rate=1.0, burst=1, clock=FakeClock(), max_keys=3)
+    for key in "abcd":
+        assert limiter.take_now(key) == 0.0
+    assert limiter.take_now("a") == 0.0  # "a" was evicted, so it has a full bucket again
+
+
+def test_retry_after_is_whole_seconds() -> None:
+    assert [retry_after(x) for x in (0.01, 1.0, 1.2)] == ["1", "1", "2"]
+
+
+def test_open_rate_limiter_picks_the_backend() -> None:
+    assert isinstance(open_rate_limiter(None, 1.0, 1), MemoryRateLimiter)
+
+
+@pytest.mark.redis
+def test_redis_buckets_are_shared_between_nodes(redis_url: str) -> None:
+    async def run() -> list[float]:
+        prefix = f"li:test:{secrets.token_hex(4)}:"
+        node_a = RedisRateLimiter(redis_url, rate=2.0, burst=10, prefix=prefix)
+        node_b = RedisRateLimiter(redis_url, rate=2.0, burst=10, prefix=prefix)
+        try:
+            return [await node_a.take("key1", 6), await node_b.take("key1", 4),
+                    await node_b.take("key1", 3), await node_a.take("key2", 10)]
+        finally:
+            await node_a.close()
+            await node_b.close()
+
+    first, second, third, other = asyncio.run(run())
+    assert (first, second, other) == (0.0, 0.0, 0.0)
+    assert 1.0 < third <= 1.5  # about 0 tokens left, 3 missing at 2/s
+
+
+@pytest.mark.redis
+def test_redis_limiter_is_atomic_under_concurrency(redis_url: str) -> None:
+    async def run() -> list[float]:
+        limiter = RedisRateLimiter(redis_url, rate=0.001, burst=50,
+                                   prefix=f"li:test:{secrets.token_hex(4)}:")
+        try:
+            return list(await asyncio.gather(*(limiter.take("k") for _ in range(80))))
+        finally:
+            await limiter.close()
+
+    waits = asyncio.run(run())
+    assert sum(1 for w in waits if w == 0.0) == 50
+
+
+def test_redis_limiter_fails_open_when_redis_is_down() -> None:
+    async def run() -> float:
+        limiter = RedisRateLimiter("redis://127.0.0.1:1/0", rate=1.0, burst=1)
+        try:
+            return await limiter.take("k", 1)
+        finally:
+            await limiter.close()
+
+    assert asyncio.run(run()) == 0.0
