@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     csrf_token_ttl_seconds: int = Field(
         3600, description="Lifetime of tokens issued by `POST /api/csrf-token`."
     )
+    api_key_cache_seconds: float = Field(
+        30.0, description="How long the collector remembers a verified (or unknown) API key "
+        "before asking the metadata database again: a revoked key keeps working this long."
+    )
 
     # --- write-ahead log and writer -------------------------------------------------------
     wal_fsync: Literal["always", "interval", "never"] = Field(
