@@ -228,9 +228,9 @@ def test_umami_bad_bodies(body: Any, field: str) -> None:
 
 def test_umami_batch_keeps_valid_items_and_reports_the_rest() -> None:
     bad = {"type": "event", "payload": {**SEND["payload"], "website": "x"}}
-    events, errors = parse_umami_batch(_body([SEND, bad, SEND]), "application/json", CLIENT, 5)
-    assert len(events) == 2
-    assert [(e.index, e.error.field) for e in errors] == [(1, "[1].payload.website")]
+    batch = parse_umami_batch(_body([SEND, bad, SEND]), "application/json", CLIENT, 5)
+    assert (batch.size, len(batch.events)) == (3, 2)
+    assert [(e.index, e.error.field) for e in batch.errors] == [(1, "[1].payload.website")]
     err = refused(parse_umami_batch, _body([SEND] * 6), "application/json", CLIENT, 5)
     assert (err.status, err.field) == (413, "body")
     assert refused(parse_umami_batch, _body(SEND), "", CLIENT, 5).field == "body"
@@ -341,7 +341,7 @@ def _parse_all(body: bytes, content_type: str) -> None:
         except ApiError as exc:
             assert exc.status in (400, 403, 413, 415) and exc.field
             continue
-        events = out[0] if isinstance(out, tuple) else out
+        events = out if isinstance(out, list) else out.events
         assert all(isinstance(e, RawEvent) for e in events)
 
 

@@ -19,6 +19,6 @@ SHUTDOWN: list[Hook] = []
 
 
 def all_routers() -> list[APIRouter]:
-    from liveinsight.api import ops
+    from liveinsight.api import collect, ops, tracker
 
-    return [ops.router]
+    return [ops.router, collect.router, tracker.router]

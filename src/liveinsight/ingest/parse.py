@@ -346,9 +346,16 @@ class BatchItemError:
     error: ApiError
 
 
+@dataclass(frozen=True, slots=True)
+class UmamiBatch:
+    size: int  # items in the batch
+    events: list[RawEvent]
+    errors: list[BatchItemError]
+
+
 def parse_umami_batch(
     body: bytes, content_type: str, client: Client, max_events: int
-) -> tuple[list[RawEvent], list[BatchItemError]]:
+) -> UmamiBatch:
     """An Umami v2 batch (a JSON array of ``/api/send`` bodies). As Umami does, valid items
     are kept and each invalid one is reported with its index instead of failing the batch."""
     items = decode_json(body, content_type)
@@ -362,7 +369,7 @@ def parse_umami_batch(
             events.extend(_umami_one(item, client, f"[{index}]."))
         except ApiError as exc:
             errors.append(BatchItemError(index, exc))
-    return events, errors
+    return UmamiBatch(len(items), events, errors)
 
 
 def _check_batch_size(count: int, max_events: int) -> None:

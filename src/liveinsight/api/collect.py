@@ -1,0 +1,346 @@
+"""The collector: ``POST /api/event`` (Plausible), ``/api/send`` and ``/api/batch`` (Umami),
+``/api/events`` (native), ``/api/csrf-token``, and their CORS preflights.
+
+Each handler: read the body (bounded), parse it (``ingest/parse.py``), check who may send it,
+hand the events to the ingestor, answer. A 2xx is sent only once the events are in the
+write-ahead log; when the log cannot take them the answer is 503 with ``Retry-After``.
+Dropped events (bots, unknown sites...) get the same answer as accepted ones. Every refusal
+is JSON ``{"error": {"code", "message", "field"?}}`` with CORS headers (so a browser tracker
+can read it) and is counted in ``liveinsight_ingest_rejected_total{endpoint,status}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from liveinsight.api import routers
+from liveinsight.app import Services, services
+from liveinsight.errors import ApiError
+from liveinsight.ingest.parse import (
+    Client,
+    parse_native,
+    parse_plausible,
+    parse_umami,
+    parse_umami_batch,
+)
+from liveinsight.ingest.wal import WalFull, WalUnavailable
+from liveinsight.meta.repo import ApiKeyInfo
+from liveinsight.security import csrf
+from liveinsight.security.client_ip import ClientIpResolver
+from liveinsight.security.key_cache import ApiKeyCache
+from liveinsight.security.ratelimit import RateLimiter, open_rate_limiter, retry_after
+from liveinsight.types import RawEvent
+
+router = APIRouter(tags=["collector"])
+
+ALLOWED_HEADERS = "Content-Type, Authorization, X-CSRF-Token, X-Session-ID, X-Umami-Cache"
+_CORS = {"access-control-allow-origin": "*"}
+_PREFLIGHT = {
+    **_CORS,
+    "access-control-allow-methods": "POST, OPTIONS",
+    "access-control-allow-headers": ALLOWED_HEADERS,
+    "access-control-max-age": "86400",
+}
+_STATE = "collector"
+_JSON = "application/json"
+
+
+@dataclass(slots=True)
+class Collector:
+    """The collector's per-app state, built at start."""
+
+    ips: ClientIpResolver
+    limiter: RateLimiter
+    keys: ApiKeyCache
+    threaded: bool  # fsync=always blocks: append from a worker thread, not the event loop
+
+
+async def _open(svc: Services) -> None:
+    s = svc.settings
+    svc.extras[_STATE] = Collector(
+        ips=ClientIpResolver(s.trusted_proxies),
+        limiter=open_rate_limiter(s.redis_url, s.api_key_rate, s.api_key_burst),
+        keys=ApiKeyCache(svc.meta.verify_api_key, s.api_key_cache_seconds),
+        threaded=s.wal_fsync == "always",
+    )
+
+
+async def _close(svc: Services) -> None:
+    state = svc.extras.pop(_STATE, None)
+    if isinstance(state, Collector):
+        await state.limiter.close()
+
+
+routers.STARTUP.append(_open)
+routers.SHUTDOWN.append(_close)
+
+
+# --- plumbing ----------------------------------------------------------------------------
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refusing (413) past ``limit`` bytes without reading the rest: first by
+    ``Content-Length``, then while streaming (a chunked or lying sender)."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.strip().isdigit():
+            raise ApiError(400, "invalid", "Content-Length is not a number",
+                           field="content-length")
+        if int(declared) > limit:
+            raise _too_large(limit)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise _too_large(limit)
+    return bytes(body)
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, "too_large", f"the request body is larger than {limit} bytes",
+                    field="body")
+
+
+def _client(request: Request, svc: Services, state: Collector) -> Client:
+    peer = request.client.host if request.client else None
+    return Client(state.ips.resolve(peer, request.headers),
+                  request.headers.get("user-agent", "")[:1000], svc.clock())
+
+
+async def _ingest(svc: Services, state: Collector, raws: Sequence[RawEvent],
+                  endpoint: str) -> None:
+    if not raws:
+        return
+    if state.threaded:
+        await run_in_threadpool(svc.ingestor.ingest, raws, endpoint)
+    else:
+        svc.ingestor.ingest(raws, endpoint)
+
+
+def _json(status: int, value: Any, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(value), status, {**_CORS, **(headers or {})}, _JSON)
+
+
+async def _answer(request: Request, endpoint: str,
+                  work: Callable[[Services, Collector], Awaitable[Response]]) -> Response:
+    """Run ``work``; turn refusals into JSON errors with CORS headers and count them."""
+    svc = services(request)
+    state: Collector = svc.extras[_STATE]
+    try:
+        return await work(svc, state)
+    except ApiError as exc:
+        status, body, headers = exc.status, exc.body(), exc.headers or {}
+    except WalUnavailable as exc:
+        status, headers = 503, {"retry-after": str(exc.retry_after)}
+        code = "log_full" if isinstance(exc, WalFull) else "unavailable"
+        body = {"error": {"code": code, "message": f"{exc}; retry later"}}
+    svc.metrics.requests_rejected.labels(endpoint, str(status)).inc()
+    return _json(status, body, headers)
+
+
+def _check_token(request: Request, svc: Services) -> None:
+    """A valid ``X-CSRF-Token`` for ``X-Session-ID``, else 403 (400 for a bad session id)."""
+    session_id = request.headers.get("x-session-id", "")
+    token = request.headers.get("x-csrf-token", "")
+    if not csrf.valid_session_id(session_id):
+        raise ApiError(403, "forbidden", "a signed request needs X-Session-ID (1-128 "
+                       "printable characters) and its X-CSRF-Token", field="X-Session-ID")
+    try:
+        csrf.verify(svc.secret, session_id, token, svc.clock().timestamp())
+    except csrf.TokenError as exc:
+        raise ApiError(403, "forbidden", str(exc), field="X-CSRF-Token") from None
+
+
+def _require_signed(request: Request, svc: Services, raws: Sequence[RawEvent]) -> None:
+    """Sites with ``require_signed_ingest`` accept tracker events only with a valid token."""
+    for raw in raws:
+        site = (svc.sites.by_domain(raw.domain) if raw.domain else
+                svc.sites.by_uuid(raw.site_uuid) if raw.site_uuid else None)
+        if site is not None and site.require_signed_ingest:
+            _check_token(request, svc)
+            return
+
+
+# --- tracker endpoints -------------------------------------------------------------------
+
+_PLAUSIBLE_DOC: dict[str, Any] = {"requestBody": {"required": True, "content": {
+    "text/plain": {"schema": {"type": "object", "example": {
+        "n": "pageview", "u": "https://example.com/pricing", "d": "example.com",
+        "r": "https://www.google.com/", "p": {"plan": "pro"}}}}}}}
+
+
+@router.post("/api/event", status_code=202, openapi_extra=_PLAUSIBLE_DOC,
+             summary="Record an event (Plausible-compatible)",
+             responses={202: {"content": {"text/plain": {"example": "ok"}}}})
+async def plausible_event(request: Request) -> Response:
+    """Body as Plausible's tracker sends it (``n, u, d, r, p/m, h, i, e, sd, revenue``),
+    ``text/plain`` or ``application/json``. 202 ``ok`` once stored (or dropped)."""
+
+    async def work(svc: Services, state: Collector) -> Response:
+        body = await read_body(request, svc.settings.max_body_bytes)
+        raws = parse_plausible(body, request.headers.get("content-type", ""),
+                               _client(request, svc, state))
+        _require_signed(request, svc, raws)
+        await _ingest(svc, state, raws, "event")
+        return Response(b"ok", 202, _CORS, "text/plain")
+
+    return await _answer(request, "event", work)
+
+
+_UMAMI_OK = orjson.dumps({"disabled": False})
+_UMAMI_DOC: dict[str, Any] = {"requestBody": {"required": True, "content": {
+    _JSON: {"schema": {"type": "object", "example": {"type": "event", "payload": {
+        "website": "6f1c2a4e-8b1d-4c3e-9f20-1a2b3c4d5e6f", "hostname": "example.com",
+        "url": "/pricing", "referrer": "https://www.google.com/", "title": "Pricing",
+        "screen": "1920x1080", "language": "en-GB"}}}}}}}
+
+
+@router.post("/api/send", openapi_extra=_UMAMI_DOC, summary="Record an event (Umami-compatible)")
+async def umami_send(request: Request) -> Response:
+    """``{type: "event" | "identify", payload: {website, hostname, url, ...}}``. Answers
+    ``{"disabled": false}``, which Umami's tracker reads after each send."""
+
+    async def work(svc: Services, state: Collector) -> Response:
+        body = await read_body(request, svc.settings.max_body_bytes)
+        raws = parse_umami(body, request.headers.get("content-type", ""),
+                           _client(request, svc, state))
+        _require_signed(request, svc, raws)
+        await _ingest(svc, state, raws, "send")
+        return Response(_UMAMI_OK, 200, _CORS, _JSON)
+
+    return await _answer(request, "send", work)
+
+
+@router.post("/api/batch", summary="Record several Umami events")
+async def umami_batch(request: Request) -> Response:
+    """A JSON array of ``/api/send`` bodies (at most ``max_batch_events``). As Umami does,
+    valid items are stored and invalid ones reported: ``{size, processed, errors, details:
+    [{index, error}]}``."""
+
+    async def work(svc: Services, state: Collector) -> Response:
+        body = await read_body(request, svc.settings.max_body_bytes)
+        batch = parse_umami_batch(body, request.headers.get("content-type", ""),
+                                  _client(request, svc, state), svc.settings.max_batch_events)
+        _require_signed(request, svc, batch.events)
+        await _ingest(svc, state, batch.events, "batch")
+        if batch.errors:
+            svc.metrics.requests_rejected.labels("batch", "400").inc(len(batch.errors))
+        details = [{"index": e.index, **e.error.body()} for e in batch.errors]
+        return _json(200, {"size": batch.size, "processed": batch.size - len(batch.errors),
+                           "errors": len(batch.errors), "details": details})
+
+    return await _answer(request, "batch", work)
+
+
+# --- native endpoint ---------------------------------------------------------------------
+
+
+async def _authenticate(request: Request, svc: Services, state: Collector) -> ApiKeyInfo | None:
+    """The API key (``Authorization: Bearer``), None for a valid signed browser request;
+    401 without credentials or with an unknown key, 403 for a forged or expired token."""
+    authorization = request.headers.get("authorization")
+    if authorization is None:
+        if "x-csrf-token" not in request.headers:
+            raise ApiError(401, "unauthorized", "send Authorization: Bearer <API key>, or "
+                           "X-CSRF-Token with X-Session-ID", field="Authorization",
+                           headers={"www-authenticate": "Bearer"})
+        _check_token(request, svc)
+        return None
+    scheme, _, key = authorization.partition(" ")
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key:
+        raise ApiError(401, "unauthorized", "Authorization must be 'Bearer <API key>'",
+                       field="Authorization", headers={"www-authenticate": "Bearer"})
+    hit, info = state.keys.cached(key)
+    if not hit:
+        info = await run_in_threadpool(state.keys.verify, key)
+    if info is None:
+        raise ApiError(401, "unauthorized", "the API key is not valid", field="Authorization",
+                       headers={"www-authenticate": "Bearer"})
+    if not info.allows("ingest"):
+        raise ApiError(403, "forbidden", "the API key lacks the 'ingest' scope",
+                       field="Authorization")
+    return info
+
+
+def _check_sites(svc: Services, key: ApiKeyInfo, raws: Sequence[RawEvent], batch: bool) -> None:
+    if key.site_ids is None:
+        return
+    for index, raw in enumerate(raws):
+        site = svc.sites.by_id(raw.site_id) if raw.site_id else (
+            svc.sites.by_domain(raw.domain) if raw.domain else None)
+        if site is None or not key.allows("ingest", site.id):
+            field = "site_id" if raw.site_id else "domain"
+            raise ApiError(403, "forbidden", "the API key may not send events for this site",
+                           field=f"[{index}].{field}" if batch else field)
+
+
+_NATIVE_DOC: dict[str, Any] = {"requestBody": {"required": True, "content": {
+    _JSON: {"schema": {"type": "object", "example": {
+        "event_type": "purchase", "page_url": "https://example.com/checkout",
+        "domain": "example.com", "props": {"plan": "pro"},
+        "revenue": {"amount": "49.00", "currency": "EUR"},
+        "timestamp": "2026-11-20T12:00:00Z"}}}}}}
+
+
+@router.post("/api/events", status_code=202, openapi_extra=_NATIVE_DOC,
+             summary="Record events (native; one object or a list)")
+async def native_events(request: Request) -> Response:
+    """Authenticated by ``Authorization: Bearer <API key>`` (scope ``ingest``; rate limited
+    per key) or by ``X-CSRF-Token`` + ``X-Session-ID``. 202 ``{"received": n}``."""
+
+    async def work(svc: Services, state: Collector) -> Response:
+        key = await _authenticate(request, svc, state)
+        body = await read_body(request, svc.settings.max_body_bytes)
+        raws = parse_native(body, request.headers.get("content-type", ""),
+                            _client(request, svc, state),
+                            max_events=svc.settings.max_batch_events, trusted=key is not None)
+        if key is not None:
+            _check_sites(svc, key, raws, body.lstrip().startswith(b"["))
+            wait = await state.limiter.take(f"key:{key.id}", len(raws))
+            if wait:
+                raise ApiError(429, "rate_limited", "this API key is sending too fast",
+                               headers={"retry-after": retry_after(wait)})
+        await _ingest(svc, state, raws, "events")
+        return _json(202, {"received": len(raws)})
+
+    return await _answer(request, "events", work)
+
+
+@router.post("/api/csrf-token", summary="Issue a signed ingest token for a session id")
+async def csrf_token(request: Request) -> Response:
+    """Send ``X-Session-ID`` (1-128 printable characters, e.g. a random id the page keeps in
+    sessionStorage). Answers ``{token, expires_at, expires_in}``; send the token back as
+    ``X-CSRF-Token`` with the same ``X-Session-ID``."""
+
+    async def work(svc: Services, _state: Collector) -> Response:
+        session_id = request.headers.get("x-session-id", "")
+        if not csrf.valid_session_id(session_id):
+            raise ApiError(400, "invalid", "X-Session-ID must be 1-128 printable characters",
+                           field="X-Session-ID")
+        ttl = svc.settings.csrf_token_ttl_seconds
+        token = csrf.issue(svc.secret, session_id, svc.clock().timestamp(), ttl)
+        expires = datetime.fromtimestamp(token.expires_at, UTC).isoformat()
+        return _json(200, {"token": token.value, "expires_at": expires, "expires_in": ttl},
+                     {"cache-control": "no-store"})
+
+    return await _answer(request, "csrf-token", work)
+
+
+# --- CORS preflights ---------------------------------------------------------------------
+
+
+async def preflight(_: Request) -> Response:
+    return Response(None, 204, _PREFLIGHT)
+
+
+for _path in ("/api/event", "/api/send", "/api/batch", "/api/events", "/api/csrf-token"):
+    router.add_api_route(_path, preflight, methods=["OPTIONS"], include_in_schema=False)
