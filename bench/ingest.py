@@ -322,6 +322,34 @@ def _finish_profile(spy: tuple[subprocess.Popen[bytes], Path]) -> list[str]:
     return lines
 
 
+# --- the log alone ---------------------------------------------------------------------------
+
+
+def _wal_costs(seconds: float = 1.5) -> None:
+    """Appends per second and append latency of the write-ahead log alone, per fsync policy
+    (one thread, a 2 KB frame: about one enriched event with its session rows)."""
+    sys.path.insert(0, str(BENCH.parent / "src"))
+    from liveinsight.ingest.wal import WriteAheadLog
+
+    payload = b'{"_k":"e","pathname":"' + b"x" * 1800 + b'"}\n'
+    for policy in ("never", "interval", "always"):
+        directory = Path(tempfile.mkdtemp(prefix="liveinsight-wal-"))
+        wal = WriteAheadLog(directory, fsync=policy)
+        latencies = []
+        started = time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            t = time.perf_counter()
+            wal.append(payload, 1)
+            latencies.append(time.perf_counter() - t)
+        elapsed = time.perf_counter() - started
+        wal.close()
+        shutil.rmtree(directory, ignore_errors=True)
+        latencies.sort()
+        p50, p99 = latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99)]
+        print(f"  fsync={policy:8} {len(latencies) / elapsed:>9,.0f} appends/s, "
+              f"p50 {p50 * 1e6:,.0f} us, p99 {p99 * 1e6:,.0f} us", flush=True)
+
+
 # --- report ----------------------------------------------------------------------------------
 
 
@@ -347,6 +375,7 @@ def main() -> None:
     parser.add_argument("--skip-bare", action="store_true")
     parser.add_argument("--skip-single", action="store_true")
     parser.add_argument("--skip-batch", action="store_true")
+    parser.add_argument("--skip-wal", action="store_true")
     parser.add_argument("--profile", action="store_true", help="py-spy the server under load")
     args = parser.parse_args()
     args.batch_duration = args.batch_duration or args.duration
@@ -355,6 +384,9 @@ def main() -> None:
 
     print(f"ingest benchmark: wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s, "
           f"{os.cpu_count()} CPUs, fsync={args.fsync}", flush=True)
+    if not args.skip_wal:
+        print("write-ahead log alone (one thread, 2 KB frames):", flush=True)
+        _wal_costs()
     bare = None
     if not args.skip_bare:
         print("floor: bare ASGI app on granian", flush=True)
