@@ -1,0 +1,183 @@
+"""Running queries: the only I/O of the query layer.
+
+``QueryRunner.run(query)`` returns a :class:`Result` value; ``query_key(query)`` is a stable
+string naming the question, so a cache can wrap ``run`` without knowing its internals. Each
+query runs with the configured time limit and is timed into ``liveinsight_query_seconds``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any
+
+import orjson
+
+from liveinsight.errors import ApiError
+from liveinsight.ops.metrics import Metrics
+from liveinsight.query import sql
+from liveinsight.query.model import (
+    DateRange,
+    Query,
+    auto_interval,
+    interval_problem,
+    local_range,
+    shift_range,
+)
+from liveinsight.query.timeline import time_labels
+from liveinsight.storage.protocol import Store, StoreError, StoreUnavailable
+
+log = logging.getLogger("liveinsight.query")
+
+_TIME_LIMIT_MARKERS = ("TIMEOUT_EXCEEDED", "Timeout exceeded", "MEMORY_LIMIT_EXCEEDED",
+                       "TOO_MANY_ROWS", "Code: 159.")
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    dimensions: tuple[Any, ...]
+    metrics: tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """The answer to a query. ``comparison`` holds the comparison period's rows aligned with
+    ``rows`` (same dimensions, or the same bucket position for time dimensions)."""
+
+    query: Query
+    rows: tuple[Row, ...]
+    comparison: tuple[Row, ...] | None = None
+    comparison_range: DateRange | None = None
+    total_rows: int | None = None
+    time_labels: tuple[str, ...] | None = None
+
+
+def query_key(q: Query) -> str:
+    """A stable key for ``q``: equal queries give equal keys, in any process."""
+    blob = orjson.dumps(q, default=_plain,
+                        option=orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_SORT_KEYS)
+    return "q1:" + hashlib.sha256(blob).hexdigest()
+
+
+def _plain(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        fields = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+        return {"_": type(obj).__name__, **fields}
+    raise TypeError(type(obj).__name__)
+
+
+class QueryRunner:
+    def __init__(self, store: Store, metrics: Metrics, timeout_s: float) -> None:
+        self.store = store
+        self.metrics = metrics
+        self.timeout_s = timeout_s
+
+    def run(self, q: Query, kind: str = "stats") -> Result:
+        """Answer ``q`` (and its comparison when it asks for one).
+
+        Raises ``ApiError`` 400 when the query passes the time or memory limit, 503 when the
+        store is unavailable or fails.
+        """
+        if q.date_range.period == "all":
+            q = self._narrow_all(q)
+        rows, total = self._rows(q, kind)
+        labels = tuple(time_labels(q)) if q.include.time_labels else None
+        if q.include.comparison is None:
+            return Result(q, rows, total_rows=total, time_labels=labels)
+        other = shift_range(q.date_range, q.include.comparison, q.timezone)
+        previous, _ = self._rows(q.with_range(other), kind)
+        aligned = _align(q, rows, previous, labels)
+        return Result(q, rows, aligned, other, total, labels)
+
+    def raw(self, sql_text: str, params: dict[str, Any], kind: str) -> list[list[Any]]:
+        """Run one SELECT with the time limit, timing and error mapping of every query."""
+        began = time.perf_counter()
+        try:
+            return self.store.query(sql_text, params, timeout=self.timeout_s).rows
+        except StoreUnavailable as exc:
+            raise ApiError(503, "store_unavailable", "the event store is unavailable; retry "
+                           "shortly", headers={"Retry-After": "5"}) from exc
+        except StoreError as exc:
+            text = str(exc)
+            if any(marker in text for marker in _TIME_LIMIT_MARKERS):
+                raise ApiError(400, "query_too_expensive", "the query passed the time limit of "
+                               f"{self.timeout_s:g} s; narrow the date range or filters",
+                               field="date_range") from exc
+            log.error("query failed: %s", text)
+            raise ApiError(503, "query_failed", "the query failed; it has been logged",
+                           headers={"Retry-After": "5"}) from exc
+        finally:
+            self.metrics.query_seconds.labels(kind).observe(time.perf_counter() - began)
+
+    def _rows(self, q: Query, kind: str) -> tuple[tuple[Row, ...], int | None]:
+        text, params = sql.build(q, self.store.database)
+        data = self.raw(text, params, kind)
+        n = len(q.dimensions)
+        m = len(q.metrics)
+        rows = tuple(Row(tuple(r[:n]), tuple(_number(v) for v in r[n:n + m])) for r in data)
+        total = None
+        if q.include.total_rows:
+            total = int(data[0][n + m]) if data else 0
+        return rows, total
+
+    def _narrow_all(self, q: Query) -> Query:
+        """``all`` starts at the site's first event (today when it has none)."""
+        text = (f"SELECT toString(min(toDate(toTimeZone(timestamp, {{tz:String}}))))"
+                f" FROM `{self.store.database}`.events WHERE site_id = {{site:UInt32}}")
+        data = self.raw(text, {"tz": q.timezone, "site": q.site_id}, "all_range")
+        first = q.date_range.last
+        if data and data[0][0] and data[0][0] > "1970-01-01":
+            first = min(first, date.fromisoformat(data[0][0]))
+        narrowed = local_range("all", first, q.date_range.last, q.timezone)
+        interval = auto_interval(narrowed) if "time" in q.dimensions else q.interval
+        problem = q.time_dimension() and interval_problem(interval, narrowed)
+        if problem:
+            raise ApiError(400, "invalid", problem, field="dimensions")
+        return replace(q, date_range=narrowed, interval=interval)
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, str):  # 64-bit integers arrive quoted in JSON
+        try:
+            return int(value)
+        except ValueError:
+            return float(value)
+    return value
+
+
+def _align(q: Query, rows: tuple[Row, ...], previous: tuple[Row, ...],
+           labels: tuple[str, ...] | None) -> tuple[Row, ...]:
+    zero = tuple(0 for _ in q.metrics)
+    time_dim = q.time_dimension()
+    if time_dim is None:
+        by_dims = {r.dimensions: r for r in previous}
+        return tuple(by_dims.get(r.dimensions, Row(r.dimensions, zero)) for r in rows)
+    # Time buckets line up by position: bucket i of this period against bucket i before.
+    index = q.dimensions.index(time_dim)
+    own = labels or tuple(time_labels(q))
+    other_q = q.with_range(shift_range(q.date_range, q.include.comparison or "previous_period",
+                                       q.timezone))
+    other = time_labels(other_q)
+    other_at = {label: i for i, label in enumerate(other)}
+    position = {label: i for i, label in enumerate(own)}
+    prev_by = {}
+    for r in previous:
+        key = r.dimensions[:index] + r.dimensions[index + 1:]
+        if r.dimensions[index] in other_at:
+            prev_by[(other_at[r.dimensions[index]], key)] = r
+    out = []
+    for r in rows:
+        key = r.dimensions[:index] + r.dimensions[index + 1:]
+        pos = position.get(r.dimensions[index], -1)
+        match = prev_by.get((pos, key))
+        if match is not None:
+            out.append(match)
+            continue
+        label = other[pos] if 0 <= pos < len(other) else None
+        dims = (*r.dimensions[:index], label, *r.dimensions[index + 1:])
+        out.append(Row(dims, zero))
+    return tuple(out)

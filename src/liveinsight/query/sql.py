@@ -1,0 +1,291 @@
+"""Query → ClickHouse SQL, a pure function.
+
+Event metrics (visitors, pageviews, events, scroll depth, time on page, conversions) are read
+from ``events``; session metrics (visits, bounce rate, visit duration, views per visit) from
+``sessions``, whose VersionedCollapsingMergeTree rows are summed with their ``sign`` so the
+answer is right before merges. When both are asked for, the two grouped subqueries are
+joined on the dimension columns ``d0, d1, ...``.
+
+Session counting rule: a visit belongs to the range its first event (``start``) falls in.
+Filters on event dimensions restrict sessions with ``session_id IN (SELECT session_id FROM
+events WHERE ...)``; filters on entry/exit pages restrict events the other way round.
+Every user value is a typed parameter; the SQL text holds only names from the allow-lists in
+``model``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from liveinsight.query.filters import (
+    Params,
+    compile_filter,
+    goal_condition,
+    goal_predicate,
+    match_values,
+    without_goals,
+)
+from liveinsight.query.model import (
+    ENTRY_EXIT,
+    EVENT_COLUMNS,
+    GOAL,
+    PROPS_PREFIX,
+    SESSION_METRICS,
+    VISIT_COLUMNS,
+    And,
+    Condition,
+    Filter,
+    Query,
+    conditions,
+    is_event_dimension,
+    is_time_dimension,
+)
+
+_TS = "DateTime64(3, 'UTC')"
+_BUCKETS = {
+    "minute": "formatDateTime(toStartOfMinute({t}), '%Y-%m-%d %H:%i:%S')",
+    "hour": "formatDateTime(toStartOfHour({t}), '%Y-%m-%d %H:%i:%S')",
+    "day": "toString(toDate({t}))",
+    "week": "toString(toMonday({t}))",
+    "month": "toString(toStartOfMonth({t}))",
+}
+_EVENT_METRICS = {
+    "visitors": "uniqExact(visitor_id)",
+    "pageviews": "countIf(name = 'pageview')",
+    "events": "countIf(name != 'engagement')",
+    "scroll_depth": "avgIf(scroll_depth, name = 'engagement' AND scroll_depth > 0)",
+    "time_on_page": "sumIf(engagement_ms, name = 'engagement') / 1000"
+                    " / nullIf(uniqExactIf(visitor_id, name = 'engagement'), 0)",
+}
+_SESSION_METRICS = {
+    "visitors": "uniqExact(visitor_id)",  # only over collapsed sessions (see _session_source)
+    "pageviews": "sum(sign * pageviews)",
+    "visits": "sum(sign)",
+    "bounce_rate": "sum(sign * is_bounce) * 100 / nullIf(sum(sign), 0)",
+    "visit_duration": "sum(sign * duration) / nullIf(sum(sign), 0)",
+    "views_per_visit": "sum(sign * pageviews) / nullIf(sum(sign), 0)",
+}
+_OUTER = {
+    "visitors": "toUInt64(m_visitors)",
+    "visits": "toInt64(m_visits)",
+    "pageviews": "toInt64(m_pageviews)",
+    "events": "toUInt64(m_events)",
+    "bounce_rate": "toUInt32(round(ifNull(m_bounce_rate, 0)))",
+    "visit_duration": "toUInt32(round(ifNull(m_visit_duration, 0)))",
+    "views_per_visit": "round(ifNull(m_views_per_visit, 0), 2)",
+    "scroll_depth": "if(isNaN(m_scroll_depth), NULL, toUInt32(round(m_scroll_depth)))",
+    "time_on_page": "if(isNull(m_time_on_page), NULL, toUInt32(round(m_time_on_page)))",
+    "percentage": "round(m_visitors * 100 / nullIf({total}, 0), 1)",
+    "conversion_rate": "round(m_visitors * 100 / nullIf({total}, 0), 2)",
+}
+_COLLAPSED = ("visitor_id", "entry_page", "exit_page", "pageviews", "events", "duration",
+              "is_bounce", "hostname", *VISIT_COLUMNS.values())
+
+
+def build(q: Query, database: str) -> tuple[str, dict[str, Any]]:
+    """The SQL answering ``q`` and its parameters.
+
+    Result columns: ``d0..dN`` (one per dimension, as strings), then one column per metric
+    named after it, then ``_total_rows`` when ``q.include.total_rows``. Rows are ordered and
+    paginated as ``q`` asks.
+    """
+    return _Builder(q, database).sql()
+
+
+class _Builder:
+    def __init__(self, q: Query, database: str) -> None:
+        self.q = q
+        self.db = f"`{database}`"
+        self.p = Params()
+        self.site = self.p.add(q.site_id, "UInt32")
+        self.start = self.p.add(q.date_range.start.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3], _TS)
+        self.end = self.p.add(q.date_range.end.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3], _TS)
+        self.tz = self.p.add(q.timezone, "String")
+        self.dims = [f"d{i}" for i in range(len(q.dimensions))]
+        self.from_sessions = any(d in ENTRY_EXIT for d in q.dimensions)
+
+    # --- plan ------------------------------------------------------------------------------
+
+    def sql(self) -> tuple[str, dict[str, Any]]:
+        q = self.q
+        inner = {"percentage", "conversion_rate"}
+        wanted = {m for m in q.metrics if m not in inner}
+        if inner & set(q.metrics):
+            wanted.add("visitors")
+        session_side = {m for m in wanted if m in SESSION_METRICS}
+        event_side = wanted - session_side
+        if self.from_sessions:
+            session_side, event_side = session_side | event_side, set()
+        parts = []
+        if event_side:
+            parts.append(self._events_query(sorted(event_side)))
+        if session_side or not parts:
+            parts.append(self._sessions_query(sorted(session_side)))
+        source = self._join(parts)
+        outer = [*self.dims, *(self._outer(m) + f" AS {m}" for m in q.metrics)]
+        if q.include.total_rows:
+            outer.append("count() OVER () AS _total_rows")
+        sql = (
+            f"SELECT {', '.join(outer)} FROM {source}"
+            f" ORDER BY {self._order()}"
+            f" LIMIT {self.p.add(q.limit, 'UInt64')} OFFSET {self.p.add(q.offset, 'UInt64')}"
+        )
+        return sql, self.p.values
+
+    def _join(self, parts: list[str]) -> str:
+        if len(parts) == 1:
+            return f"({parts[0]})"
+        if not self.dims:
+            return f"({parts[0]}) AS e CROSS JOIN ({parts[1]}) AS s"
+        return f"({parts[0]}) AS e FULL OUTER JOIN ({parts[1]}) AS s USING ({', '.join(self.dims)})"
+
+    def _outer(self, metric: str) -> str:
+        expr = _OUTER[metric]
+        if metric == "percentage":
+            return expr.format(total=self._total_visitors(self.q.filters))
+        if metric == "conversion_rate":
+            return expr.format(total=self._total_visitors(without_goals(self.q.filters)))
+        return expr
+
+    def _order(self) -> str:
+        q = self.q
+        names = {d: f"d{i}" for i, d in enumerate(q.dimensions)}
+        keys = [f"{names.get(k, k)} {d.upper()}" for k, d in q.order_by]
+        if not keys:
+            time_dim = q.time_dimension()
+            if time_dim is not None:
+                keys.append(f"{names[time_dim]} ASC")
+            elif q.metrics:
+                first = "visitors" if "visitors" in q.metrics else q.metrics[0]
+                keys.append(f"{first} DESC")
+        keys.extend(f"{d} ASC" for d in self.dims if not any(k.startswith(d + " ") for k in keys))
+        return ", ".join(keys) or "1"
+
+    # --- events side -----------------------------------------------------------------------
+
+    def _events_where(self, node: Filter | None) -> str:
+        where = (f"site_id = {self.site} AND timestamp >= {self.start}"
+                 f" AND timestamp < {self.end}")
+        return f"{where} AND {compile_filter(node, self._event_leaf)}"
+
+    def _events_query(self, metrics: list[str]) -> str:
+        cols = [f"{self._event_dim(d)} AS d{i}" for i, d in enumerate(self.q.dimensions)]
+        cols += [f"{_EVENT_METRICS[m]} AS m_{m}" for m in metrics]
+        return (f"SELECT {', '.join(cols)} FROM {self.db}.events"
+                f" WHERE {self._events_where(self.q.filters)}{self._group()}")
+
+    def _total_visitors(self, node: Filter | None) -> str:
+        if self.from_sessions:
+            return (f"(SELECT uniqExact(visitor_id) FROM {self._session_source()}"
+                    f" WHERE {self._sessions_where(node)})")
+        return (f"(SELECT uniqExact(visitor_id) FROM {self.db}.events"
+                f" WHERE {self._events_where(node)})")
+
+    def _event_dim(self, dim: str) -> str:
+        if is_time_dimension(dim):
+            return self._bucket(dim, "timestamp")
+        if dim == GOAL:
+            goals = self.q.goals
+            items = ", ".join(
+                f"if({goal_predicate(g, self.p)}, {self.p.add(g.name, 'String')}, '')"
+                for g in goals
+            )
+            return f"arrayJoin(arrayFilter(x -> x != '', [{items}]))" if goals else \
+                "arrayJoin(CAST([], 'Array(String)'))"
+        return self._column(dim)
+
+    def _column(self, dim: str) -> str:
+        """A dimension's value on a row of either table (``events`` or ``sessions``)."""
+        if dim.startswith(PROPS_PREFIX):
+            key = self.p.add(dim[len(PROPS_PREFIX):], "String")
+            return f"if(mapContains(props, {key}), props[{key}], '(none)')"
+        column = EVENT_COLUMNS.get(dim) or VISIT_COLUMNS.get(dim) or ENTRY_EXIT[dim]
+        if dim in ("visit:source", "visit:referrer"):
+            return f"if({column} = '', 'Direct / None', {column})"
+        return column
+
+    def _event_leaf(self, cond: Condition) -> str:
+        if cond.dimension == GOAL:
+            return goal_condition(cond, self.q.goals, self.p)
+        if cond.dimension in ENTRY_EXIT:
+            col = f"argMax({ENTRY_EXIT[cond.dimension]}, version)"
+            return (f"session_id IN (SELECT session_id FROM {self.db}.sessions"
+                    f" WHERE site_id = {self.site} AND start >= {self.start} - INTERVAL 1 DAY"
+                    f" AND start < {self.end} GROUP BY session_id"
+                    f" HAVING sum(sign) > 0 AND {match_values(col, cond, self.p)})")
+        return match_values(self._column(cond.dimension), cond, self.p)
+
+    # --- sessions side ---------------------------------------------------------------------
+
+    def _session_source(self) -> str:
+        """``sessions``, or its collapsed form (one row per live session, ``sign = 1``) when
+        visitors are counted from sessions: a cancelled row must not count a visitor."""
+        if not {"visitors", "percentage"} & set(self.q.metrics) or not self.from_sessions:
+            return f"{self.db}.sessions"
+        cols = ", ".join(f"argMax({c}, version) AS {c}" for c in _COLLAPSED)
+        return (f"(SELECT session_id, any(site_id) AS site_id, toInt8(1) AS sign,"
+                f" min(start) AS start, {cols}"
+                f" FROM (SELECT * FROM {self.db}.sessions WHERE site_id = {self.site}"
+                f" AND start >= {self.start} AND start < {self.end})"
+                f" GROUP BY session_id HAVING sum(sign) > 0)")
+
+    def _sessions_where(self, node: Filter | None) -> str:
+        where = f"site_id = {self.site} AND start >= {self.start} AND start < {self.end}"
+        return f"{where} AND {compile_filter(node, self._session_leaf)}"
+
+    def _sessions_query(self, metrics: list[str]) -> str:
+        q = self.q
+        event_dims = [d for d in q.dimensions if is_event_dimension(d)]
+        cols = [
+            (f"_e.d{i}" if is_event_dimension(d) else self._session_dim(d)) + f" AS d{i}"
+            for i, d in enumerate(q.dimensions)
+        ]
+        cols += [f"{_SESSION_METRICS[m]} AS m_{m}" for m in metrics or ["visits"]]
+        source = self._session_source()
+        if event_dims:
+            source += f" INNER JOIN ({self._session_event_dims()}) AS _e ON session_id = _e._sid"
+        having = " HAVING sum(sign) > 0" if self.dims else ""
+        return (f"SELECT {', '.join(cols)} FROM {source}"
+                f" WHERE {self._sessions_where(q.filters)}{self._group()}{having}")
+
+    def _session_event_dims(self) -> str:
+        """Distinct (session, event-dimension values): a visit counts once under every page
+        (goal, event name, ...) it had. Conditions on event dimensions that are required
+        (the whole filter, or top-level AND members) narrow the values too."""
+        q = self.q
+        cols = [f"{self._event_dim(d)} AS d{i}" for i, d in enumerate(q.dimensions)
+                if is_event_dimension(d)]
+        node = q.filters
+        members = list(node.children) if isinstance(node, And) else [node] if node else []
+        narrowing = tuple(
+            m for m in members if all(is_event_dimension(c.dimension) for c in conditions(m))
+        )
+        where = (f"site_id = {self.site} AND timestamp >= {self.start}"
+                 f" AND timestamp < {self.end} + INTERVAL 1 DAY"
+                 f" AND {compile_filter(And(narrowing), self._event_leaf)}")
+        return (f"SELECT DISTINCT session_id AS _sid, {', '.join(cols)}"
+                f" FROM {self.db}.events WHERE {where}")
+
+    def _session_dim(self, dim: str) -> str:
+        if is_time_dimension(dim):
+            return self._bucket(dim, "start")
+        return self._column(dim)
+
+    def _session_leaf(self, cond: Condition) -> str:
+        if not is_event_dimension(cond.dimension):
+            return match_values(self._column(cond.dimension), cond, self.p)
+        if cond.dimension == GOAL:
+            pred = goal_condition(cond, self.q.goals, self.p)
+        else:
+            pred = match_values(self._column(cond.dimension), cond, self.p)
+        return (f"session_id IN (SELECT session_id FROM {self.db}.events"
+                f" WHERE site_id = {self.site} AND timestamp >= {self.start}"
+                f" AND timestamp < {self.end} + INTERVAL 1 DAY AND {pred})")
+
+    # --- shared ----------------------------------------------------------------------------
+
+    def _bucket(self, dim: str, column: str) -> str:
+        return _BUCKETS[self.q.bucket(dim)].format(t=f"toTimeZone({column}, {self.tz})")
+
+    def _group(self) -> str:
+        return f" GROUP BY {', '.join(self.dims)}" if self.dims else ""

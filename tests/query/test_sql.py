@@ -1,0 +1,77 @@
+"""The SQL builder is pure: shape of the SQL it writes, and user values only as parameters."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from liveinsight.query import sql
+from liveinsight.query.model import Goal
+from liveinsight.query.parser import parse_v2
+
+HOSTILE = "x'); DROP TABLE events; --"
+
+
+def build(**body: Any) -> tuple[str, dict[str, Any]]:
+    body.setdefault("date_range", "7d")
+    q = parse_v2(body, site_id=7, timezone="Europe/Berlin", today=date(2026, 11, 20),
+                 goals=(Goal(HOSTILE, event_name=HOSTILE), Goal("Page", page_path="/a/*")))
+    return sql.build(q, "liveinsight")
+
+
+def test_user_values_only_appear_as_parameters() -> None:
+    text, params = build(
+        metrics=["visitors", "visits", "conversion_rate"],
+        dimensions=["event:props:" + HOSTILE, "visit:source", "event:goal"],
+        filters=[["is", "visit:country", [HOSTILE]], ["contains", "event:page", [HOSTILE]],
+                 ["matches", "visit:browser", ["^" + "a{2}"]],
+                 ["is", "event:goal", [HOSTILE]], ["is", "visit:entry_page", [HOSTILE]]],
+        pagination={"limit": 17, "offset": 33},
+    )
+    assert HOSTILE not in text and "DROP" not in text
+    assert HOSTILE in params.values()
+    assert "Europe/Berlin" not in text and params["p3"] == "Europe/Berlin"
+    assert " 17" not in text and " 33" not in text
+    assert 17 in params.values() and 33 in params.values()
+
+
+def test_event_metrics_read_events_only() -> None:
+    text, _ = build(metrics=["visitors", "pageviews"], dimensions=["event:page"])
+    assert "liveinsight`.events" in text and "sessions" not in text
+    assert "uniqExact(visitor_id)" in text and "GROUP BY d0" in text
+
+
+def test_session_metrics_read_sessions_with_sign() -> None:
+    text, _ = build(metrics=["visits", "bounce_rate"], dimensions=["visit:source"])
+    assert "`liveinsight`.sessions" in text and "`liveinsight`.events" not in text
+    assert "sum(sign)" in text and "sum(sign * is_bounce)" in text
+    assert "HAVING sum(sign) > 0" in text
+
+
+def test_mixed_metrics_join_on_dimensions() -> None:
+    text, _ = build(metrics=["visitors", "visits"], dimensions=["visit:device"])
+    assert "FULL OUTER JOIN" in text and "USING (d0)" in text
+    text, _ = build(metrics=["visitors", "visits"])
+    assert "CROSS JOIN" in text
+
+
+def test_event_filter_on_session_metrics_is_a_session_subquery() -> None:
+    text, _ = build(metrics=["visits"], filters=[["is", "event:page", ["/x"]]])
+    assert "session_id IN (SELECT session_id FROM `liveinsight`.events" in text
+
+
+def test_entry_page_filter_on_event_metrics_reads_latest_session_version() -> None:
+    text, _ = build(metrics=["pageviews"], filters=[["is", "visit:exit_page", ["/x"]]])
+    assert "argMax(exit_page, version)" in text
+    assert "session_id IN (SELECT session_id FROM `liveinsight`.sessions" in text
+
+
+def test_time_buckets_use_the_site_time_zone() -> None:
+    text, params = build(metrics=["visitors"], dimensions=["time:hour"])
+    assert "toStartOfHour(toTimeZone(timestamp, {p3:String}))" in text
+    assert params["p3"] == "Europe/Berlin"
+
+
+def test_event_dimensions_with_session_metrics_join_distinct_sessions() -> None:
+    text, _ = build(metrics=["visits", "bounce_rate"], dimensions=["event:page"])
+    assert "INNER JOIN (SELECT DISTINCT session_id AS _sid" in text
