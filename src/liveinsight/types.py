@@ -25,6 +25,7 @@ class DropReason(enum.StrEnum):
     BLOCKED_PATH = "blocked_path"
     BLOCKED_HOST = "blocked_host"
     INVALID = "invalid"
+    NO_SESSION = "no_session"  # an engagement event for a visitor with no live session
 
 
 class RawEvent(msgspec.Struct, kw_only=True):

@@ -1,0 +1,57 @@
+"""The per-event state the enrichment steps fill in, and what the steps may use.
+
+Each step reads the fields earlier steps set and sets its own; the runner builds the final
+``EventRow`` from the context once every step has run. A context lives for one event only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from liveinsight.types import EventRow, RawEvent, SessionRow
+
+if TYPE_CHECKING:
+    from liveinsight.ingest.sessions import SessionTracker
+    from liveinsight.ingest.ua import Agent
+    from liveinsight.ingest.visitor import SaltCache
+    from liveinsight.meta.repo import SiteDirectory, SiteInfo
+
+
+@dataclass(slots=True)
+class Env:
+    """What the steps may use besides the event: lookups, the clock and in-memory state."""
+
+    sites: SiteDirectory
+    salts: SaltCache
+    tracker: SessionTracker
+    clock: Callable[[], datetime]
+
+
+@dataclass(slots=True)
+class Context:
+    raw: RawEvent
+    site: SiteInfo | None = None
+    hostname: str = ""
+    pathname: str = "/"
+    query: dict[str, str] = field(default_factory=dict)  # first value of each query key
+    utm_source: str = ""
+    utm_medium: str = ""
+    utm_campaign: str = ""
+    utm_content: str = ""
+    utm_term: str = ""
+    agent: Agent | None = None
+    country_code: str = ""
+    region: str = ""
+    city: str = ""
+    referrer_host: str = ""  # lowercase, "www." stripped; "" without a usable referrer
+    referrer_path: str = ""
+    referrer: str = ""
+    referrer_source: str = ""
+    channel: str = "Direct"
+    visitor_id: int = 0
+    previous_visitor_id: int | None = None  # the same visitor under yesterday's salt
+    row: EventRow | None = None  # built by the row step, completed by the session step
+    session_rows: list[SessionRow] = field(default_factory=list)

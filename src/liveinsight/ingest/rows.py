@@ -1,0 +1,73 @@
+"""The ``row`` step: the stored ``EventRow`` from everything the earlier steps found."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+from liveinsight.ingest.context import Context, Env
+from liveinsight.types import DropReason, EventRow, format_ts
+
+_CENTS = Decimal("0.0001")  # the column is Decimal64(4)
+_MAX_REVENUE = Decimal("1e14")
+_MAX_UINT32 = 2**32 - 1
+
+
+def utc(value: datetime) -> datetime:
+    """Aware UTC; a naive value is taken to be UTC already."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def revenue_of(amount: str | None, currency: str | None, default: str) -> tuple[str, str]:
+    """``(decimal text, currency)``: ``("0", "")`` without a usable amount. The amount is
+    kept in the currency it came in (``default``, the site's, when none was given)."""
+    if not amount:
+        return "0", ""
+    try:
+        value = Decimal(str(amount).strip()).quantize(_CENTS, rounding=ROUND_HALF_EVEN)
+    except (InvalidOperation, ValueError):
+        return "0", ""
+    if not value.is_finite() or abs(value) >= _MAX_REVENUE:
+        return "0", ""
+    return format(value.normalize(), "f"), (currency or default).strip().upper()[:3]
+
+
+def build_row(ctx: Context, env: Env) -> DropReason | None:
+    site, agent, raw = ctx.site, ctx.agent, ctx.raw
+    assert site is not None and agent is not None
+    revenue, currency = revenue_of(raw.revenue_amount, raw.revenue_currency, site.currency)
+    ctx.row = EventRow(
+        timestamp=format_ts(utc(raw.timestamp)),
+        site_id=site.id,
+        name=raw.name,
+        visitor_id=ctx.visitor_id,
+        session_id=0,  # set by the session step
+        hostname=ctx.hostname,
+        pathname=ctx.pathname,
+        referrer=ctx.referrer,
+        referrer_source=ctx.referrer_source,
+        channel=ctx.channel,
+        utm_source=ctx.utm_source,
+        utm_medium=ctx.utm_medium,
+        utm_campaign=ctx.utm_campaign,
+        utm_content=ctx.utm_content,
+        utm_term=ctx.utm_term,
+        country_code=ctx.country_code,
+        region=ctx.region,
+        city=ctx.city,
+        device=agent.device,
+        browser=agent.browser,
+        browser_version=agent.browser_version,
+        os=agent.os,
+        os_version=agent.os_version,
+        screen=raw.screen,
+        props=raw.props,
+        revenue=revenue,
+        revenue_currency=currency,
+        engagement_ms=min(max(raw.engagement_ms, 0), _MAX_UINT32),
+        scroll_depth=min(max(raw.scroll_depth, 0), 100),
+        retention_days=site.retention_days,
+    )
+    return None

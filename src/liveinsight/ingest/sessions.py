@@ -1,0 +1,268 @@
+"""The ``session`` step: which session an event belongs to, and the session rows it writes.
+
+A session is a visitor's run of events with gaps no longer than the session timeout (event
+time, ``RawEvent.timestamp``). Live sessions are kept in memory by :class:`SessionTracker`,
+keyed by ``(site_id, visitor_id)``; each event writes the session's new state to the
+``sessions`` table (a VersionedCollapsingMergeTree): a new session one row (``sign=1,
+version=1``), a continued one the previous state with ``sign=-1`` and the new state with
+``sign=1`` and ``version`` one higher.
+
+Bounded memory: a session not touched (wall clock) for the timeout is forgotten; the check is
+O(1) per event because entries are kept in touch order. On start the tracker is warmed from
+the store with sessions whose last event is within the timeout, so a restart does not split
+live sessions (events still in the write-ahead log at start are not seen by that query).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from liveinsight.ingest.context import Context, Env
+from liveinsight.ingest.rows import utc
+from liveinsight.storage.protocol import Store, StoreError
+from liveinsight.types import DropReason, EventRow, SessionRow, format_ts
+
+log = logging.getLogger("liveinsight.ingest.sessions")
+
+PAGEVIEW = "pageview"
+ENGAGEMENT = "engagement"
+# Session columns taken from the session's first event.
+VISIT_FIELDS = (
+    "referrer", "referrer_source", "channel", "utm_source", "utm_medium", "utm_campaign",
+    "utm_content", "utm_term", "country_code", "region", "city", "device", "browser",
+    "browser_version", "os", "os_version", "screen",
+)
+
+Key = tuple[int, int]
+
+
+@dataclass(slots=True)
+class Session:
+    site_id: int
+    session_id: int
+    visitor_id: int
+    version: int
+    start: datetime
+    last: datetime
+    start_text: str  # format_ts(start), kept to format each time once
+    last_text: str
+    hostname: str
+    entry_page: str
+    exit_page: str
+    pageviews: int
+    events: int
+    interacted: bool  # an interactive custom event happened (not a bounce)
+    retention_days: int
+    visit: dict[str, str]
+
+    def row(self, sign: int) -> SessionRow:
+        return SessionRow(
+            site_id=self.site_id,
+            session_id=self.session_id,
+            visitor_id=self.visitor_id,
+            sign=sign,
+            version=self.version,
+            start=self.start_text,
+            timestamp=self.last_text,
+            hostname=self.hostname,
+            entry_page=self.entry_page,
+            exit_page=self.exit_page,
+            pageviews=self.pageviews,
+            events=self.events,
+            duration=int((self.last - self.start).total_seconds()),
+            is_bounce=int(self.pageviews <= 1 and not self.interacted),
+            retention_days=self.retention_days,
+            **self.visit,
+        )
+
+    def add(self, name: str, when: datetime, when_text: str, pathname: str,
+            interactive: bool) -> None:
+        """Account one more event (already known to belong to this session)."""
+        if when < self.start:
+            self.start, self.start_text = when, when_text
+        latest = when >= self.last
+        if latest:
+            self.last, self.last_text = when, when_text
+        if name == ENGAGEMENT:
+            return
+        self.events += 1
+        if name == PAGEVIEW:
+            if self.pageviews == 0:
+                self.entry_page = pathname
+            if latest or self.pageviews == 0:
+                self.exit_page = pathname
+            self.pageviews += 1
+        elif interactive:
+            self.interacted = True
+
+
+def new_session(row: EventRow, when: datetime, interactive: bool) -> Session:
+    """A session started by ``row`` (whose ``timestamp`` is ``when`` formatted)."""
+    session = Session(
+        site_id=row.site_id,
+        session_id=random.getrandbits(63) or 1,
+        visitor_id=row.visitor_id,
+        version=1,
+        start=when,
+        last=when,
+        start_text=row.timestamp,
+        last_text=row.timestamp,
+        hostname=row.hostname,
+        entry_page=row.pathname,
+        exit_page=row.pathname,
+        pageviews=0,
+        events=0,
+        interacted=False,
+        retention_days=row.retention_days,
+        visit={name: getattr(row, name) for name in VISIT_FIELDS},
+    )
+    session.add(row.name, when, row.timestamp, row.pathname, interactive)
+    return session
+
+
+class SessionTracker:
+    """Live sessions in memory. Not thread-safe: the pipeline runs on one event loop."""
+
+    def __init__(self, timeout: timedelta, clock: Callable[[], datetime]) -> None:
+        self.timeout = timeout
+        self._clock = clock
+        self._live: OrderedDict[Key, tuple[datetime, Session]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def find(self, site_id: int, visitor_id: int, when: datetime) -> Session | None:
+        entry = self._live.get((site_id, visitor_id))
+        if entry is None or when - entry[1].last > self.timeout:
+            return None
+        return entry[1]
+
+    def record(
+        self, row: EventRow, when: datetime, *, previous_visitor_id: int | None = None,
+        interactive: bool = True,
+    ) -> list[SessionRow] | None:
+        """Put ``row`` into its session: sets ``row.session_id`` (and ``row.visitor_id`` to
+        the session's when it continues one that started under yesterday's salt) and returns
+        the session rows to write. ``when`` is the event time, ``row.timestamp`` formatted.
+        Returns None for an engagement event without a live
+        session (it has nothing to attach to)."""
+        key = (row.site_id, row.visitor_id)
+        session = self.find(row.site_id, row.visitor_id, when)
+        if session is None and previous_visitor_id is not None:
+            session = self.find(row.site_id, previous_visitor_id, when)
+        if session is None:
+            if row.name == ENGAGEMENT:
+                return None
+            session = new_session(row, when, interactive)
+            rows = [session.row(1)]
+        else:
+            before = session.row(-1)
+            session.add(row.name, when, row.timestamp, row.pathname, interactive)
+            session.version += 1
+            rows = [before, session.row(1)]
+        row.session_id = session.session_id
+        row.visitor_id = session.visitor_id
+        self._touch(key, session)
+        return rows
+
+    def warm(self, sessions: list[Session]) -> None:
+        """Adopt sessions loaded from the store (oldest first keeps eviction order)."""
+        for session in sorted(sessions, key=lambda s: s.last):
+            self._live[(session.site_id, session.visitor_id)] = (session.last, session)
+            self._live.move_to_end((session.site_id, session.visitor_id))
+
+    def _touch(self, key: Key, session: Session) -> None:
+        now = self._clock()
+        self._live[key] = (now, session)
+        self._live.move_to_end(key)
+        cutoff = now - self.timeout
+        while self._live:
+            oldest = next(iter(self._live.values()))
+            if oldest[0] >= cutoff:
+                break
+            self._live.popitem(last=False)
+
+
+def register_session(ctx: Context, env: Env) -> DropReason | None:
+    row = ctx.row
+    assert row is not None
+    rows = env.tracker.record(
+        row, utc(ctx.raw.timestamp), previous_visitor_id=ctx.previous_visitor_id,
+        interactive=ctx.raw.interactive,
+    )
+    if rows is None:
+        return DropReason.NO_SESSION
+    ctx.session_rows = rows
+    return None
+
+
+# --- warm start ------------------------------------------------------------------------------
+
+_STATE_COLUMNS = (
+    "visitor_id", "version", "start", "timestamp", "hostname", "entry_page", "exit_page",
+    "pageviews", "events", "is_bounce", "retention_days", *VISIT_FIELDS,
+)
+
+
+def live_sessions_sql(database: str) -> str:
+    """The latest state of every session still open (``sum(sign) > 0``) whose last event is
+    at or after ``{since}``. Rows of one version share their timestamp, so filtering on it
+    keeps or drops whole versions and ``sum(sign)`` stays right."""
+    picks = ", ".join(f"argMaxIf(`{c}`, version, sign = 1) AS `{c}`" for c in _STATE_COLUMNS)
+    return (
+        f"SELECT site_id, session_id, {picks} FROM `{database}`.sessions "
+        "WHERE timestamp >= {since:DateTime64(3, 'UTC')} "
+        "GROUP BY site_id, session_id HAVING sum(sign) > 0"
+    )
+
+
+def load_live_sessions(store: Store, now: datetime, timeout: timedelta) -> list[Session]:
+    """Sessions whose last event is within ``timeout`` of ``now``, from the store."""
+    since = format_ts(utc(now) - timeout)
+    result = store.query(live_sessions_sql(store.database), {"since": since})
+    return [_session_of(record) for record in result.dicts()]
+
+
+def _session_of(record: dict[str, Any]) -> Session:
+    pageviews = int(record["pageviews"])
+    return Session(
+        site_id=int(record["site_id"]),
+        session_id=int(record["session_id"]),
+        visitor_id=int(record["visitor_id"]),
+        version=int(record["version"]),
+        start=_parse_ts(record["start"]),
+        last=_parse_ts(record["timestamp"]),
+        start_text=format_ts(_parse_ts(record["start"])),
+        last_text=format_ts(_parse_ts(record["timestamp"])),
+        hostname=record["hostname"],
+        entry_page=record["entry_page"],
+        exit_page=record["exit_page"],
+        pageviews=pageviews,
+        events=int(record["events"]),
+        interacted=int(record["is_bounce"]) == 0 and pageviews <= 1,
+        retention_days=int(record["retention_days"]),
+        visit={name: str(record[name]) for name in VISIT_FIELDS},
+    )
+
+
+def _parse_ts(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def warm_tracker(tracker: SessionTracker, store: Store, now: datetime) -> int:
+    """Load live sessions into ``tracker``; returns how many. A store that cannot answer
+    leaves the tracker empty (sessions then restart), with a warning."""
+    try:
+        sessions = load_live_sessions(store, now, tracker.timeout)
+    except StoreError as exc:
+        log.warning("session warm start skipped, the store did not answer: %s", exc)
+        return 0
+    tracker.warm(sessions)
+    return len(sessions)
+

@@ -1,0 +1,58 @@
+"""The ``visitor`` step: a cookieless visitor id from a daily salt, the site, IP and UA.
+
+``visitor_id = blake2b(site_id, IP, User-Agent; key = today's salt)`` truncated to 64 bits.
+Salts rotate every UTC day (``Metadata.salts`` creates today's and deletes older than
+yesterday's), so an id cannot be linked across days once yesterday's salt is gone. The id
+under yesterday's salt is computed too, so a session crossing midnight can continue. The IP
+is only hashed: never stored, cached or logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+
+from liveinsight.ingest.context import Context, Env
+from liveinsight.meta.repo import Metadata
+from liveinsight.types import DropReason
+
+
+class SaltCache:
+    """Today's and yesterday's salt, read from the metadata store once per UTC day.
+
+    The first event of a day makes one short metadata transaction (creating the salt when
+    this node is first); every other event reads memory.
+    """
+
+    def __init__(self, meta: Metadata, clock: Callable[[], datetime]) -> None:
+        self._meta = meta
+        self._clock = clock
+        self._state: tuple[date, bytes, bytes | None] | None = None
+
+    def current(self) -> tuple[bytes, bytes | None]:
+        """``(today's salt, yesterday's salt or None)`` for the clock's UTC day."""
+        today = self._clock().astimezone(UTC).date()
+        state = self._state
+        if state is None or state[0] != today:
+            salt, previous = self._meta.salts(today)
+            state = self._state = (today, salt, previous)
+        return state[1], state[2]
+
+
+def visitor_id(salt: bytes, site_id: int, ip: str, user_agent: str) -> int:
+    """A 64-bit unsigned id; the same inputs and salt always give the same id."""
+    digest = hashlib.blake2b(
+        f"{site_id}\x00{ip}\x00{user_agent}".encode(), digest_size=8, key=salt
+    ).digest()
+    return int.from_bytes(digest, "big")
+
+
+def put_visitor(ctx: Context, env: Env) -> DropReason | None:
+    assert ctx.site is not None
+    raw = ctx.raw
+    salt, previous = env.salts.current()
+    ctx.visitor_id = visitor_id(salt, ctx.site.id, raw.ip, raw.user_agent)
+    if previous is not None:
+        ctx.previous_visitor_id = visitor_id(previous, ctx.site.id, raw.ip, raw.user_agent)
+    return None
