@@ -1,0 +1,349 @@
+"""The ingest promise, tested with real processes: ``liveinsight serve`` is started as a
+subprocess, loaded over HTTP from this process, killed for real (SIGKILL of its whole process
+group), restarted, stopped with SIGTERM; then its data dir is opened here and every event
+that was answered 2xx must be stored exactly once.
+
+Each request carries a unique marker in its path (``/p/<run>-<worker>-<seq>``), so the check
+is per event, not per count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from liveinsight.storage.embedded import EmbeddedStore
+from tests.conftest import IN_CI
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+
+LIVEINSIGHT = Path(sys.executable).parent / "liveinsight"
+AGENTS = [
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/18.1 Safari/605.1.15",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """``liveinsight serve`` in its own process group, on a data dir that outlives it."""
+
+    def __init__(self, tmp_path: Path, **settings: str) -> None:
+        self.data_dir = tmp_path / "data"
+        self.log_path = tmp_path / "server.log"
+        self.env = {
+            **os.environ,
+            "LIVEINSIGHT_DATA_DIR": str(self.data_dir),
+            "LIVEINSIGHT_SECRET_KEY": "e2e-secret-key-with-enough-entropy-0123456789",
+            "LIVEINSIGHT_TRUSTED_PROXIES": "127.0.0.1",
+            "LIVEINSIGHT_LOG_LEVEL": "warning",
+            **{f"LIVEINSIGHT_{k.upper()}": v for k, v in settings.items()},
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = 0
+        self.starts = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def cli(self, *argv: str) -> str:
+        proc = subprocess.run([str(LIVEINSIGHT), *argv], env=self.env, capture_output=True,
+                              text=True, timeout=60, check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return proc.stdout
+
+    def start(self, timeout: float = 45) -> None:
+        self.port = _free_port()
+        self.starts += 1
+        with open(self.log_path, "ab") as log:
+            log.write(f"--- start {self.starts} on port {self.port}\n".encode())
+            self.proc = subprocess.Popen(
+                [str(LIVEINSIGHT), "serve", "--port", str(self.port)], env=self.env,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"the server exited with {self.proc.returncode}:\n{self.log()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return
+            time.sleep(0.1)
+        self.kill()
+        pytest.fail(f"the server did not answer /health within {timeout:.0f} s:\n{self.log()}")
+
+    def kill(self) -> None:
+        """SIGKILL the server and every process it started (no cleanup runs)."""
+        assert self.proc is not None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=30)
+        self._wait_group_gone()
+
+    def terminate(self, timeout: float = 60) -> int:
+        """SIGTERM the server's main process (as a supervisor does); its exit status."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            pytest.fail(f"the server did not stop within {timeout:.0f} s of SIGTERM")
+        self._wait_group_gone()
+        return code
+
+    def _wait_group_gone(self) -> None:
+        assert self.proc is not None
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(self.proc.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        pytest.fail("a server process outlived its parent")
+
+    def metrics(self) -> str:
+        return httpx.get(self.url + "/metrics", timeout=10).text
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+    def wal_bytes(self) -> int:
+        return sum(p.stat().st_size for p in (self.data_dir / "wal").glob("*.wal"))
+
+    def stored(self) -> dict[str, int]:
+        """``pathname → count`` of the events table, read from the data dir (server stopped)."""
+        store = EmbeddedStore(self.data_dir / "chdb", "liveinsight")
+        try:
+            rows = store.query("SELECT pathname, count() FROM liveinsight.events "
+                               "GROUP BY pathname").rows
+        finally:
+            store.close()
+        return {r[0]: int(r[1]) for r in rows}
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
+    made: list[Server] = []
+
+    def make(**settings: str) -> Server:
+        s = Server(tmp_path, **settings)
+        s.cli("create-site", "example.com")
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        if s.proc is not None and s.proc.poll() is None:
+            s.kill()
+
+
+@dataclass
+class Load:
+    """Plausible events posted by ``workers`` concurrent senders from a thread of this
+    process until :meth:`stop`. Each attempt has a fresh marker; a marker is *acknowledged*
+    only when its answer was 2xx."""
+
+    url: Callable[[], str]
+    workers: int = 12
+    run: str = "r"
+    acked: list[str] = field(default_factory=list)
+    refused: list[tuple[str, int, str | None]] = field(default_factory=list)
+    transport_errors: int = 0
+    ack_times: list[float] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> Load:
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        assert self._thread is not None
+        self._thread.join(timeout=30)
+
+    def acked_since(self, moment: float) -> int:
+        return sum(1 for t in self.ack_times if t >= moment)
+
+    async def _main(self) -> None:
+        limits = httpx.Limits(max_connections=self.workers)
+        async with httpx.AsyncClient(timeout=5, limits=limits) as client:
+            await asyncio.gather(*(self._sender(client, w) for w in range(self.workers)))
+
+    async def _sender(self, client: httpx.AsyncClient, w: int) -> None:
+        seq = 0
+        while not self._stop.is_set():
+            seq += 1
+            marker = f"/p/{self.run}-{w}-{seq}"
+            headers = {"Content-Type": "text/plain", "User-Agent": AGENTS[seq % len(AGENTS)],
+                       "X-Forwarded-For": f"10.{w}.{seq // 250 % 250}.{seq % 250 + 1}"}
+            body = {"n": "pageview", "u": f"https://example.com{marker}", "d": "example.com"}
+            try:
+                resp = await client.post(self.url() + "/api/event", json=body, headers=headers)
+            except httpx.TransportError:
+                self.transport_errors += 1
+                await asyncio.sleep(0.05)
+                continue
+            if 200 <= resp.status_code < 300:
+                self.acked.append(marker)
+                self.ack_times.append(time.monotonic())
+            else:
+                self.refused.append((marker, resp.status_code, resp.headers.get("retry-after")))
+                await asyncio.sleep(0.02)
+
+
+def _wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def _assert_exactly_once(stored: dict[str, int], acked: list[str]) -> None:
+    assert len(acked) == len(set(acked))
+    duplicated = {m: c for m, c in stored.items() if c > 1}
+    assert not duplicated, f"{len(duplicated)} markers stored more than once"
+    missing = [m for m in acked if stored.get(m) != 1]
+    assert not missing, f"{len(missing)} of {len(acked)} acknowledged events were lost"
+
+
+# --- SIGKILL -------------------------------------------------------------------------------
+
+
+def test_sigkill_under_load_loses_no_acknowledged_event(
+    server: Callable[..., Server]
+) -> None:
+    srv = server()
+    srv.start()
+    load = Load(lambda: srv.url, run="k").start()
+    wal_at_kill = []
+    try:
+        for _ in range(3):
+            since = time.monotonic()
+            _wait_for(lambda s=since: load.acked_since(s) >= 200, 20,  # type: ignore[misc]
+                      "acknowledged events")
+            srv.kill()
+            wal_at_kill.append(srv.wal_bytes())
+            srv.start()
+        since = time.monotonic()
+        _wait_for(lambda: load.acked_since(since) >= 200, 20, "events after the last restart")
+    finally:
+        load.stop()
+    assert srv.terminate() == 0, srv.log()
+    assert srv.wal_bytes() == 0
+
+    assert any(wal_at_kill), "no kill left rows in the log: the replay path was not exercised"
+    assert load.transport_errors > 0  # the kills really cut requests off
+    stored = srv.stored()
+    _assert_exactly_once(stored, load.acked)
+    assert all(m.startswith("/p/k-") for m in stored)
+    assert [s for s in load.refused if s[1] >= 500] == []
+
+
+# --- SIGTERM -------------------------------------------------------------------------------
+
+
+def test_sigterm_under_load_flushes_the_log_into_the_store(
+    server: Callable[..., Server]
+) -> None:
+    # The writer never flushes on its own here: only the graceful stop moves the rows.
+    srv = server(writer_flush_ms="600000", writer_batch_rows="1000000000")
+    srv.start()
+    load = Load(lambda: srv.url, run="t").start()
+    try:
+        _wait_for(lambda: len(load.acked) >= 500, 20, "acknowledged events")
+        assert "liveinsight_wal_segments_ingested_total 0.0" in srv.metrics()
+        assert srv.wal_bytes() > 0
+        started = time.monotonic()
+        code = srv.terminate()
+        stop_s = time.monotonic() - started
+    finally:
+        load.stop()
+    assert code == 0, srv.log()
+    assert stop_s < 30
+    assert srv.wal_bytes() == 0
+    _assert_exactly_once(srv.stored(), load.acked)
+
+
+# --- disk full -----------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _tiny_tmpfs(path: Path, size: str) -> Iterator[None]:
+    path.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        message = f"cannot mount a tmpfs: {proc.stderr.strip()}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+@pytest.mark.parametrize("limit", ["quota", "tmpfs"])
+def test_a_full_log_answers_503_then_recovers_when_the_writer_drains(
+    server: Callable[..., Server], tmp_path: Path, limit: str
+) -> None:
+    # Segments are ingested only once their oldest row is 3 s old, so the log fills up
+    # between two flushes: refused with 503 while full, accepted again once drained.
+    settings = {"writer_flush_ms": "3000"}
+    if limit == "quota":
+        settings["wal_max_bytes"] = str(96 * 1024)
+    srv = server(**settings)
+    mount: contextlib.AbstractContextManager[None] = (
+        _tiny_tmpfs(srv.data_dir / "wal", "96k") if limit == "tmpfs"
+        else contextlib.nullcontext())
+    with mount:
+        srv.start()
+        load = Load(lambda: srv.url, run="f", workers=8).start()
+        try:
+            _wait_for(lambda: load.refused, 20, "a refusal")
+            first_refusal = time.monotonic()
+            _wait_for(lambda: load.acked_since(first_refusal) >= 50, 30,
+                      "accepted events after the log drained")
+            metrics = srv.metrics()
+        finally:
+            load.stop()
+        assert srv.terminate() == 0, srv.log()
+        assert srv.wal_bytes() == 0
+    assert {status for _, status, _ in load.refused} == {503}
+    assert all(ra is not None and int(ra) > 0 for _, _, ra in load.refused)
+    reason = "quota" if limit == "quota" else "io"
+    assert f'liveinsight_wal_append_failures_total{{reason="{reason}"}}' in metrics
+    stored = srv.stored()
+    _assert_exactly_once(stored, load.acked)
+    never_kept = [m for m, _, _ in load.refused if m in stored]
+    assert not never_kept, f"{len(never_kept)} events answered 503 were stored"
