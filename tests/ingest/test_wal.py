@@ -61,7 +61,7 @@ def _three_frames(tmp_path: Path) -> tuple[Path, list[int]]:
             wal.append(_payload(f"/f{i}/a", f"/f{i}/b"), 2)
     (segment,) = _segments(tmp_path / "wal")
     data = segment.read_bytes()
-    ends = []
+    ends: list[int] = []
     for i in range(3):
         ends.append((ends[-1] if ends else 0) + len(frame(_payload(f"/f{i}/a", f"/f{i}/b"))))
     assert ends[-1] == len(data)

@@ -22,10 +22,11 @@ from liveinsight.api import ops
 from liveinsight.ingest.wal import WriteAheadLog
 from liveinsight.ingest.writer import BatchWriter
 from liveinsight.ops.metrics import Metrics
-from liveinsight.storage import QueryResult, StoreUnavailable, schema
+from liveinsight.storage import QueryResult, Store, StoreUnavailable, schema
 from liveinsight.storage.embedded import EmbeddedStore
 from liveinsight.storage.migrate import migrate
 from liveinsight.types import EventRow, SessionRow
+from tests.conftest import make_client, make_site, stored_events, svc_of
 
 _ENC = msgspec.json.Encoder()
 NODE = "node-a"
@@ -82,7 +83,7 @@ class OutageStore:
     """The real store behind an outage: ``ingest_segment`` raises ``StoreUnavailable`` until
     ``down_s`` seconds after creation (or until :meth:`restore`), then delegates."""
 
-    def __init__(self, inner: EmbeddedStore, down_s: float) -> None:
+    def __init__(self, inner: Store, down_s: float) -> None:
         self.inner = inner
         self.database = inner.database
         self.up_at = time.monotonic() + down_s
@@ -327,3 +328,32 @@ def test_stop_while_the_store_is_down_keeps_the_rows_for_the_next_start(
         writer = BatchWriter(wal, store, node_id=NODE)
         assert writer.flush(timeout=10)
     assert _stored(store) == ["/k/1", "/k/2"]
+
+
+# --- the whole app ---------------------------------------------------------------------------
+
+
+def test_the_app_keeps_accepting_while_the_store_is_down(tmp_path: Path) -> None:
+    agent = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+             "Chrome/126.0.0.0 Safari/537.36")
+    with make_client(tmp_path, writer_retry_max_seconds=0.3) as client:
+        make_site(client, "example.com")
+        svc = svc_of(client)
+        outage = OutageStore(svc.store, down_s=3600)
+        svc.writer.store = outage
+        acked = []
+        for i in range(60):
+            marker = f"/app/{i}"
+            response = client.post(
+                "/api/event", headers={"user-agent": agent, "content-type": "text/plain"},
+                json={"n": "pageview", "u": f"https://example.com{marker}", "d": "example.com"})
+            assert response.status_code == 202
+            acked.append(marker)
+            if i == 30:
+                assert _wait(lambda: not svc.writer.healthy)
+                assert client.get("/health").json()["status"] == "degraded"
+        assert svc.wal.total_bytes > 0
+        outage.restore()
+        assert _wait(lambda: svc.writer.healthy and not svc.wal.closed_segments())
+        assert client.get("/health").json()["status"] == "ok"
+        assert sorted(r["pathname"] for r in stored_events(client)) == sorted(acked)
