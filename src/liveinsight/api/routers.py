@@ -19,6 +19,6 @@ SHUTDOWN: list[Hook] = []
 
 
 def all_routers() -> list[APIRouter]:
-    from liveinsight.api import collect, ops, tracker
+    from liveinsight.api import collect, ops, realtime, stats, tracker
 
-    return [ops.router, collect.router, tracker.router]
+    return [ops.router, collect.router, tracker.router, stats.router, realtime.router]

@@ -15,7 +15,7 @@ from typing import Any, Literal, cast
 
 import orjson
 
-from liveinsight.errors import ApiError, bad_request
+from liveinsight.errors import bad_request
 from liveinsight.query.model import (
     ENTRY_EXIT,
     FILTER_OPS,
@@ -353,5 +353,3 @@ def _datetime(raw: str, field: str) -> datetime:
         raise bad_request(f"{raw!r} needs a UTC offset", field)
     return value
 
-
-__all__ = ["ApiError", "parse_date_range", "parse_simple", "parse_v2", "validate"]

@@ -1,0 +1,125 @@
+"""Results → JSON documents: the Plausible v2 shape and the simple ``/api/stats/*`` shapes.
+
+Pure functions of a :class:`Result`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from liveinsight.query.model import DateRange, Query
+from liveinsight.query.runner import Result, Row
+
+# Metrics that are already percentages: their change is the difference in points.
+_POINTS = {"bounce_rate", "conversion_rate", "percentage"}
+
+
+def change(metric: str, current: Any, previous: Any) -> Any:
+    """Plausible's ``change``: percent change, or points for percentage metrics."""
+    if current is None or previous is None:
+        return None
+    if metric in _POINTS:
+        return round(float(current) - float(previous), 1)
+    if previous == 0:
+        return 100 if current > 0 else 0
+    return round((float(current) - float(previous)) * 100 / float(previous))
+
+
+def iso_range(dr: DateRange, timezone: str) -> list[str]:
+    """``[first instant, last second]`` as local ISO 8601 datetimes with their offsets."""
+    tz = ZoneInfo(timezone)
+    last = dr.end - timedelta(seconds=1)
+    return [_iso(dr.start.astimezone(tz)), _iso(last.astimezone(tz))]
+
+
+def _iso(value: datetime) -> str:
+    return value.replace(microsecond=0).isoformat()
+
+
+def v2(result: Result, echo: dict[str, Any]) -> dict[str, Any]:
+    """``{"results": [{"metrics", "dimensions", "comparison"?}], "meta", "query"}``."""
+    q = result.query
+    rows = []
+    for i, row in enumerate(result.rows):
+        item: dict[str, Any] = {"metrics": list(row.metrics), "dimensions": list(row.dimensions)}
+        if result.comparison is not None:
+            other = result.comparison[i]
+            item["comparison"] = {
+                "dimensions": list(other.dimensions),
+                "metrics": list(other.metrics),
+                "change": [change(m, a, b) for m, a, b in zip(q.metrics, row.metrics,
+                                                              other.metrics, strict=True)],
+            }
+        rows.append(item)
+    meta: dict[str, Any] = {"imports_included": False}
+    if result.time_labels is not None:
+        meta["time_labels"] = list(result.time_labels)
+    if result.total_rows is not None:
+        meta["total_rows"] = result.total_rows
+    if result.comparison_range is not None:
+        meta["comparison_date_range"] = iso_range(result.comparison_range, q.timezone)
+    return {"results": rows, "meta": meta,
+            "query": {**echo, "date_range": iso_range(q.date_range, q.timezone)}}
+
+
+def aggregate(result: Result) -> dict[str, Any]:
+    """``{"results": {metric: {"value", "comparison_value"?, "change"?}}}``."""
+    q = result.query
+    values = result.rows[0].metrics if result.rows else tuple(0 for _ in q.metrics)
+    out: dict[str, Any] = {}
+    for i, metric in enumerate(q.metrics):
+        entry: dict[str, Any] = {"value": values[i]}
+        if result.comparison is not None:
+            previous = result.comparison[0].metrics[i] if result.comparison else 0
+            entry["comparison_value"] = previous
+            entry["change"] = change(metric, values[i], previous)
+        out[metric] = entry
+    doc: dict[str, Any] = {"results": out}
+    if result.comparison_range is not None:
+        doc["comparison_date_range"] = iso_range(result.comparison_range, q.timezone)
+    return doc
+
+
+def timeseries(result: Result) -> dict[str, Any]:
+    """``{"results": [{"date", metric...}]}`` with every bucket of the range (zeros where
+    nothing happened), and ``comparison`` beside it when asked."""
+    q = result.query
+    labels = result.time_labels or tuple(str(r.dimensions[0]) for r in result.rows)
+    by_label = {r.dimensions[0]: r for r in result.rows}
+    out = []
+    for label in labels:
+        row = by_label.get(label)
+        out.append({"date": label, **_metrics(q, row)})
+    doc: dict[str, Any] = {"results": out, "interval": q.bucket(q.dimensions[0])}
+    if result.comparison is not None and result.comparison_range is not None:
+        pairs = {r.dimensions[0]: c for r, c in zip(result.rows, result.comparison, strict=True)}
+        doc["comparison"] = [
+            {"date": pairs[label].dimensions[0] if label in pairs else None,
+             **_metrics(q, pairs.get(label))} for label in labels
+        ]
+        doc["comparison_date_range"] = iso_range(result.comparison_range, q.timezone)
+    return doc
+
+
+def breakdown(result: Result) -> dict[str, Any]:
+    """``{"results": [{<property name>: value, metric...}]}``."""
+    q = result.query
+    name = q.dimensions[0].rsplit(":", 1)[1]
+    rows = []
+    for i, row in enumerate(result.rows):
+        item = {name: row.dimensions[0], **_metrics(q, row)}
+        if result.comparison is not None:
+            item["comparison"] = _metrics(q, result.comparison[i])
+        rows.append(item)
+    doc: dict[str, Any] = {"results": rows}
+    if result.total_rows is not None:
+        doc["total_rows"] = result.total_rows
+    return doc
+
+
+def _metrics(q: Query, row: Row | None) -> dict[str, Any]:
+    if row is None:
+        return {m: 0 if m not in ("scroll_depth", "time_on_page") else None for m in q.metrics}
+    return dict(zip(q.metrics, row.metrics, strict=True))

@@ -1,0 +1,172 @@
+"""The stats read API over a real app: auth, the Plausible v2 shape, the simple endpoints,
+errors naming the bad field."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import fixed_clock, make_client, make_site, svc_of
+from tests.query.rows import ingest, visit
+
+NOW = datetime(2026, 11, 11, 18, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    with make_client(tmp_path, clock=fixed_clock(NOW)) as client:
+        site = make_site(client, "example.com")
+        make_site(client, "other.org")
+        svc = svc_of(client)
+        sid = site.id
+        ingest(svc.store, tmp_path / "segments", [
+            visit(sid, 1, [("2026-11-10T10:00:00", "pageview", "/"),
+                           ("2026-11-10T10:01:00", "pageview", "/pricing"),
+                           ("2026-11-10T10:02:00", "Signup", "/pricing")],
+                  referrer_source="Google", country_code="DE"),
+            visit(sid, 2, [("2026-11-10T12:00:00", "pageview", "/blog")],
+                  referrer_source="Twitter", country_code="US"),
+            visit(sid, 2, [("2026-11-11T09:00:00", "pageview", "/")], country_code="US"),
+        ])
+        svc.meta.create_goal(sid, event_name="Signup")
+        key, _ = svc.meta.create_api_key("stats", ["stats"], [sid])
+        yield client, {"authorization": f"Bearer {key}"}
+
+
+def test_v2_query_plausible_example(app: tuple[TestClient, dict[str, str]]) -> None:
+    client, auth = app
+    body = {"site_id": "example.com", "metrics": ["visitors", "pageviews", "bounce_rate"],
+            "date_range": ["2026-11-10", "2026-11-11"], "dimensions": ["visit:source"],
+            "filters": [["is_not", "visit:country", ["FR"]]], "order_by": [["visitors", "desc"],
+                                                                           ["visit:source", "asc"]]}
+    r = client.post("/api/v2/query", json=body, headers=auth)
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["results"] == [
+        {"metrics": [1, 1, 100], "dimensions": ["Direct / None"]},
+        {"metrics": [1, 2, 0], "dimensions": ["Google"]},
+        {"metrics": [1, 1, 100], "dimensions": ["Twitter"]},
+    ]
+    assert doc["query"]["date_range"] == ["2026-11-10T00:00:00+00:00",
+                                          "2026-11-11T23:59:59+00:00"]
+    assert doc["query"]["site_id"] == "example.com"
+    assert doc["meta"] == {"imports_included": False}
+
+
+def test_v2_comparison_goals_and_meta(app: tuple[TestClient, dict[str, str]]) -> None:
+    client, auth = app
+    r = client.post("/api/v2/query", headers=auth, json={
+        "site_id": "example.com", "metrics": ["visitors", "conversion_rate"], "date_range": "day",
+        "date": "2026-11-10", "dimensions": ["event:goal"],
+        "include": {"comparisons": {"mode": "previous_period"}, "total_rows": True}})
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["results"] == [{"metrics": [1, 50.0], "dimensions": ["Signup"],
+                               "comparison": {"dimensions": ["Signup"], "metrics": [0, 0],
+                                              "change": [100, 50.0]}}]
+    assert doc["meta"]["total_rows"] == len(doc["results"])
+    assert doc["meta"]["comparison_date_range"][0] == "2026-11-09T00:00:00+00:00"
+
+
+@pytest.mark.parametrize(("body", "status", "field"), [
+    ({"metrics": ["visitors"], "date_range": "7d"}, 400, "site_id"),
+    ({"site_id": "nope.com", "metrics": ["visitors"], "date_range": "7d"}, 400, "site_id"),
+    ({"site_id": "example.com", "metrics": ["visits", "nope"], "date_range": "7d"}, 400,
+     "metrics"),
+    ({"site_id": "example.com", "metrics": ["visitors"], "date_range": "soon"}, 400,
+     "date_range"),
+    ({"site_id": "example.com", "metrics": ["visitors"], "date_range": "30d",
+      "dimensions": ["time:minute"]}, 400, "dimensions"),
+    ({"site_id": "example.com", "metrics": ["visitors"], "date_range": "7d",
+      "filters": [["is", "visit:nowhere", ["x"]]]}, 400, "filters"),
+    ({"site_id": "other.org", "metrics": ["visitors"], "date_range": "7d"}, 403, "site_id"),
+])
+def test_v2_errors_name_the_field(app: tuple[TestClient, dict[str, str]], body: dict[str, Any],
+                                  status: int, field: str) -> None:
+    client, auth = app
+    r = client.post("/api/v2/query", json=body, headers=auth)
+    assert r.status_code == status, r.text
+    assert r.json()["error"]["field"] == field
+
+
+def test_auth(app: tuple[TestClient, dict[str, str]]) -> None:
+    client, _ = app
+    body = {"site_id": "example.com", "metrics": ["visitors"], "date_range": "7d"}
+    assert client.post("/api/v2/query", json=body).status_code == 401
+    bad = client.post("/api/v2/query", json=body, headers={"authorization": "Bearer li_x_y"})
+    assert bad.status_code == 401 and bad.json()["error"]["field"] == "Authorization"
+    svc = svc_of(client)
+    ingest_only, _ = svc.meta.create_api_key("ingest", ["ingest"])
+    r = client.post("/api/v2/query", json=body, headers={"authorization": f"Bearer {ingest_only}"})
+    assert r.status_code == 403
+    every_site, _ = svc.meta.create_api_key("all", ["stats"])
+    r = client.get("/api/stats/aggregate?site_id=other.org&period=day",
+                   headers={"authorization": f"Bearer {every_site}"})
+    assert r.status_code == 200 and r.json()["results"]["visitors"]["value"] == 0
+
+
+def test_aggregate_with_compare(app: tuple[TestClient, dict[str, str]]) -> None:
+    client, auth = app
+    r = client.get("/api/stats/aggregate", headers=auth, params={
+        "site_id": "example.com", "period": "day", "metrics": "visitors,visits,pageviews",
+        "compare": "previous_period"})
+    assert r.status_code == 200, r.text
+    assert r.json()["results"] == {
+        "visitors": {"value": 1, "comparison_value": 2, "change": -50},
+        "visits": {"value": 1, "comparison_value": 2, "change": -50},
+        "pageviews": {"value": 1, "comparison_value": 3, "change": -67},
+    }
+
+
+def test_timeseries_fills_empty_buckets(app: tuple[TestClient, dict[str, str]]) -> None:
+    client, auth = app
+    r = client.get("/api/stats/timeseries", headers=auth, params={
+        "site_id": "example.com", "period": "7d", "metrics": "visitors,pageviews"})
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert [x["date"] for x in results][-2:] == ["2026-11-10", "2026-11-11"]
+    assert len(results) == 7 and results[0] == {"date": "2026-11-05", "visitors": 0,
+                                                "pageviews": 0}
+    assert results[-2:] == [{"date": "2026-11-10", "visitors": 2, "pageviews": 3},
+                            {"date": "2026-11-11", "visitors": 1, "pageviews": 1}]
+    hourly = client.get("/api/stats/timeseries", headers=auth, params={
+        "site_id": "example.com", "period": "day", "interval": "hour"}).json()
+    assert len(hourly["results"]) == 24 and hourly["interval"] == "hour"
+
+
+def test_breakdown(app: tuple[TestClient, dict[str, str]]) -> None:
+    client, auth = app
+    r = client.get("/api/stats/breakdown", headers=auth, params={
+        "site_id": "example.com", "period": "7d", "property": "event:page",
+        "metrics": "visitors,pageviews", "filters": "visit:country==US|DE", "limit": "2"})
+    assert r.status_code == 200, r.text
+    assert r.json()["results"] == [{"page": "/", "visitors": 2, "pageviews": 2},
+                                   {"page": "/blog", "visitors": 1, "pageviews": 1}]
+    page2 = client.get("/api/stats/breakdown", headers=auth, params={
+        "site_id": "example.com", "period": "7d", "property": "event:page", "limit": "2",
+        "page": "2"})
+    assert page2.json()["results"] == [{"page": "/pricing", "visitors": 1, "pageviews": 1}]
+    bad = client.get("/api/stats/breakdown", headers=auth, params={
+        "site_id": "example.com", "property": "visit:colour"})
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "dimensions"
+    missing = client.get("/api/stats/breakdown", headers=auth, params={"site_id": "example.com"})
+    assert missing.status_code == 400 and missing.json()["error"]["field"] == "property"
+
+
+def test_openapi_documents_the_read_routes(app: tuple[TestClient, dict[str, str]]) -> None:
+    client, _ = app
+    with warnings.catch_warnings():  # another router's duplicate operation ids warn
+        warnings.simplefilter("ignore")
+        spec = client.app.openapi()  # type: ignore[attr-defined]
+    for path in ("/api/v2/query", "/api/stats/aggregate", "/api/stats/timeseries",
+                 "/api/stats/breakdown", "/api/realtime", "/api/realtime/stream"):
+        assert path in spec["paths"]
+        op = next(iter(spec["paths"][path].values()))
+        assert op["summary"]
+    assert "V2Response" in spec["components"]["schemas"]
