@@ -43,9 +43,10 @@ DESKTOP_CHROME = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, li
 # What the walk below stores: pageviews in order, custom events, and as each tracked page is
 # left, an engagement event.
 PAGEVIEWS = ["/index.html", "/app/settings", "/hash.html", "/hash.html#/pricing", "/signup.html",
-             "/thanks.html", "/missing.html", "/thanks.html"]
+             "/thanks.html", "/missing.html", "/plausible.html", "/plausible.html#/x",
+             "/thanks.html"]
 CUSTOM = ["Queued", "Signup", "Purchase", "File Download", "Outbound Link: Click", "Newsletter",
-          "404"]
+          "404", "Legacy", "Free Trial", "Outbound Link: Click"]
 # Each tracked page sends an engagement event as it is left.
 EXPECTED_MIN = len(PAGEVIEWS) + len(CUSTOM) + len(PAGEVIEWS)
 
@@ -180,6 +181,15 @@ liveinsight('Queued', {{props: {{early: 'yes'}}}})</script>
         "optout.html": """{tracker}<button id="optout-event" onclick="liveinsight('Ignored',
   {callback: function (r) { window.ignoredResult = r === undefined ? 'no answer' : r }})"
 >x</button>""",
+        # A Plausible snippet with only the host changed: script.hash.local.js sets hash mode
+        # and allows this local page; plausible() and plausible-event-* classes work.
+        "plausible.html": f"""
+<script>window.plausible = window.plausible || function () {{
+  (window.plausible.q = window.plausible.q || []).push(arguments) }}
+plausible('Legacy', {{props: {{via: 'plausible'}}}})</script>
+<script defer data-domain="example.com" src="{server}/js/script.hash.local.js"></script>
+<button id="trial" class="plausible-event-name--Free+Trial plausible-event-tier--gold">Try</button>
+<a id="x" href="#/x">x</a> <a id="partner" href="{outbound}">partner</a>""",
         "files/report.pdf": "%PDF-1.4 test",
     }
 
@@ -275,6 +285,15 @@ def _walk(server: Server, site: str) -> tuple[Any, Any, list[str]]:
             ignored_result = page.evaluate("window.ignoredResult")
             page.evaluate("localStorage.removeItem('liveinsight_ignore')")
 
+            page.goto(site + "/plausible.html")
+            page.wait_for_function("window.plausible && window.plausible.l === 1")
+            page.click("#trial")
+            page.click("#x")
+            page.wait_for_url("**/plausible.html#/x")
+            with page.context.expect_page() as opened:
+                page.click("#partner", button="middle")  # auxclick: opens a background tab
+            opened.value.close()
+
             page.goto(site + "/thanks.html?again=1")
             page.wait_for_function("window.liveinsight && window.liveinsight.l === 1")
             time.sleep(0.2)
@@ -368,10 +387,12 @@ def test_file_download(journey: Journey) -> None:
 
 
 def test_outbound_link_click_sent_while_the_page_navigates_away(journey: Journey) -> None:
-    [outbound] = _named(journey, "Outbound Link: Click")
-    assert outbound["pathname"] == "/app/settings"
-    url = _props(outbound)["url"]
-    assert url.startswith("http://localhost:") and url.endswith("/landing.html?from=li")
+    clicked, middle_clicked = _named(journey, "Outbound Link: Click")
+    assert clicked["pathname"] == "/app/settings"
+    assert middle_clicked["pathname"] == "/plausible.html#/x"
+    for event in (clicked, middle_clicked):
+        url = _props(event)["url"]
+        assert url.startswith("http://localhost:") and url.endswith("/landing.html?from=li")
 
 
 def test_tagged_form_submission(journey: Journey) -> None:
@@ -397,6 +418,14 @@ def test_engagement_time_and_scroll_depth(journey: Journey) -> None:
     assert all(0 < e["scroll_depth"] <= 100 for e in engagements)
 
 
+def test_plausible_snippets_work_with_only_the_host_changed(journey: Journey) -> None:
+    [legacy] = _named(journey, "Legacy")
+    assert (legacy["pathname"], _props(legacy)) == ("/plausible.html", {"via": "plausible"})
+    [trial] = _named(journey, "Free Trial")
+    assert _props(trial) == {"tier": "gold"}
+    assert "/plausible.html#/x" in [e["pathname"] for e in _named(journey, "pageview")]
+
+
 def test_local_pages_in_automation_and_opted_out_visitors_send_nothing(
         journey: Journey) -> None:
     paths = {e["pathname"] for e in journey.events}
@@ -409,4 +438,4 @@ def test_local_pages_in_automation_and_opted_out_visitors_send_nothing(
 def test_pages_load_the_versioned_script(journey: Journey) -> None:
     assert journey.script_requests
     assert {url.split("/js/")[1] for url in journey.script_requests} == {
-        tracker_path().removeprefix("/js/")}
+        tracker_path().removeprefix("/js/"), "script.hash.local.js"}
