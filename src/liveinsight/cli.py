@@ -151,6 +151,38 @@ def create_api_key(
     print(plaintext)
 
 
+@app.command()
+def demo(
+    days: Annotated[int, typer.Option(help="Days of history to generate.")] = 30,
+    scale: Annotated[float, typer.Option(help="Traffic volume multiplier.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 7,
+    reset: Annotated[bool, typer.Option(help="Delete the demo sites' data and regenerate.")]
+    = False,
+    serve_after: Annotated[bool, typer.Option("--serve", help="Then run the server.")] = False,
+    live: Annotated[bool, typer.Option(
+        help="Send a live trickle of visits to the server (with --serve: to the one started; "
+        "alone: to a server already running, without generating).")] = False,
+    live_rate: Annotated[float, typer.Option(help="New live visitors per second.")] = 0.5,
+    host: Annotated[str | None, typer.Option(help="Address to serve on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to serve on.")] = None,
+) -> None:
+    """Create demo sites with a month of realistic traffic (skipped when their data exists)."""
+    from liveinsight.demo_cli import generate, trickle_forever
+
+    settings = _settings()
+    base_url = f"http://{host or settings.host}:{port or settings.port}"
+    if live and not serve_after:
+        trickle_forever(console, base_url, live_rate)
+        return
+    generate(console, settings, days=days, scale=scale, seed=seed, reset=reset)
+    if serve_after:
+        if live:
+            from liveinsight import demo_live
+
+            demo_live.start(base_url, visits_per_second=live_rate)
+        serve(host=host, port=port)
+
+
 def main() -> None:
     try:
         app()
