@@ -214,7 +214,9 @@ def live_sessions_sql(database: str) -> str:
     """The latest state of every session still open (``sum(sign) > 0``) whose last event is
     at or after ``{since}``. Rows of one version share their timestamp, so filtering on it
     keeps or drops whole versions and ``sum(sign)`` stays right."""
-    picks = ", ".join(f"argMaxIf(`{c}`, version, sign = 1) AS `{c}`" for c in _STATE_COLUMNS)
+    # Aliases differ from column names: ClickHouse would otherwise read the WHERE's
+    # `timestamp` as the aggregate.
+    picks = ", ".join(f"argMaxIf(`{c}`, version, sign = 1) AS `last_{c}`" for c in _STATE_COLUMNS)
     return (
         f"SELECT site_id, session_id, {picks} FROM `{database}`.sessions "
         "WHERE timestamp >= {since:DateTime64(3, 'UTC')} "
@@ -226,7 +228,11 @@ def load_live_sessions(store: Store, now: datetime, timeout: timedelta) -> list[
     """Sessions whose last event is within ``timeout`` of ``now``, from the store."""
     since = format_ts(utc(now) - timeout)
     result = store.query(live_sessions_sql(store.database), {"since": since})
-    return [_session_of(record) for record in result.dicts()]
+    return [_session_of(_unprefixed(record)) for record in result.dicts()]
+
+
+def _unprefixed(record: dict[str, Any]) -> dict[str, Any]:
+    return {key.removeprefix("last_"): value for key, value in record.items()}
 
 
 def _session_of(record: dict[str, Any]) -> Session:

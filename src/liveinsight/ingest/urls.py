@@ -6,6 +6,7 @@ Follows Plausible: the hostname is lowercased without ``www.``; the pathname is 
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from liveinsight.ingest.context import Context, Env
@@ -13,6 +14,7 @@ from liveinsight.types import DropReason
 
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
 _MAX_VALUE = 2000
+_HOST = re.compile(r"[\w.:-]*")  # letters (IDN too), digits, dots, hyphens, IPv6 colons
 
 
 def parse_url(ctx: Context, env: Env) -> DropReason | None:
@@ -54,6 +56,8 @@ def _split(url: str) -> tuple[str, str, str, str] | None:
         parts = urlsplit(url)
         host = parts.hostname or ""
     except ValueError:
+        return None
+    if not _HOST.fullmatch(host):
         return None
     return host.removeprefix("www."), parts.path, parts.query, parts.fragment
 

@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from liveinsight.ingest.sessions import SessionTracker
+from liveinsight.types import EventRow, format_ts
+
+from .enrich_factories import NOW
+
+TIMEOUT = timedelta(minutes=30)
+
+
+def event(name: str = "pageview", path: str = "/", at: datetime = NOW, visitor: int = 7,
+          **fields: object) -> EventRow:
+    return EventRow(timestamp=format_ts(at), site_id=1, name=name, visitor_id=visitor,
+                    session_id=0, hostname="example.com", pathname=path, **fields)  # type: ignore[arg-type]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def tracker(clock: Clock | None = None) -> SessionTracker:
+    return SessionTracker(TIMEOUT, clock or Clock())
+
+
+def test_new_session_writes_one_row() -> None:
+    t = tracker()
+    row = event(referrer_source="Google", channel="Organic Search", country_code="GB")
+    rows = t.record(row, NOW)
+    assert rows is not None and len(rows) == 1
+    s = rows[0]
+    assert (s.sign, s.version, s.session_id, s.visitor_id) == (1, 1, row.session_id, 7)
+    assert 0 < row.session_id < 2**63
+    assert (s.entry_page, s.exit_page, s.pageviews, s.events, s.duration, s.is_bounce) == (
+        "/", "/", 1, 1, 0, 1)
+    assert (s.referrer_source, s.channel, s.country_code) == ("Google", "Organic Search", "GB")
+    assert s.start == s.timestamp == "2026-11-22 10:00:00.000"
+
+
+def test_continued_session_cancels_and_rewrites() -> None:
+    t = tracker()
+    first = event(path="/a", referrer_source="Google")
+    t.record(first, NOW)
+    later = NOW + timedelta(minutes=10)
+    second = event(path="/b", at=later, referrer_source="Bing")
+    rows = t.record(second, later)
+    assert rows is not None
+    cancel, new = rows
+    assert second.session_id == first.session_id
+    assert (cancel.sign, cancel.version, cancel.pageviews, cancel.timestamp) == (
+        -1, 1, 1, "2026-11-22 10:00:00.000")
+    assert (new.sign, new.version, new.pageviews, new.events, new.duration, new.is_bounce) == (
+        1, 2, 2, 2, 600, 0)
+    assert (new.entry_page, new.exit_page) == ("/a", "/b")
+    assert new.referrer_source == "Google"  # the first event's source stays
+
+
+def test_gap_longer_than_the_timeout_starts_a_new_session() -> None:
+    t = tracker()
+    first = event()
+    t.record(first, NOW)
+    late = NOW + TIMEOUT + timedelta(seconds=1)
+    second = event(at=late)
+    rows = t.record(second, late)
+    assert rows is not None and [r.sign for r in rows] == [1]
+    assert second.session_id != first.session_id
+
+
+def test_custom_events_and_bounces() -> None:
+    t = tracker()
+    t.record(event(), NOW)
+    passive = t.record(event(name="Video Autoplay"), NOW, interactive=False)
+    assert passive is not None and (passive[1].events, passive[1].is_bounce) == (2, 1)
+    clicked = t.record(event(name="Signup"), NOW)
+    assert clicked is not None and (clicked[1].pageviews, clicked[1].is_bounce) == (1, 0)
+
+
+def test_engagement_extends_duration_but_counts_nothing() -> None:
+    t = tracker()
+    t.record(event(), NOW)
+    at = NOW + timedelta(seconds=45)
+    rows = t.record(event(name="engagement", at=at, engagement_ms=45000), at)
+    assert rows is not None
+    new = rows[1]
+    assert (new.pageviews, new.events, new.duration, new.timestamp) == (
+        1, 1, 45, "2026-11-22 10:00:45.000")
+
+
+def test_engagement_without_a_session_is_refused() -> None:
+    assert tracker().record(event(name="engagement"), NOW) is None
+
+
+def test_entry_page_is_the_first_pageview() -> None:
+    t = tracker()
+    t.record(event(name="Outbound Link: Click", path="/from"), NOW)
+    rows = t.record(event(path="/landing"), NOW + timedelta(seconds=1))
+    assert rows is not None and (rows[1].entry_page, rows[1].exit_page) == (
+        "/landing", "/landing")
+
+
+def test_midnight_crossing_continues_under_yesterdays_id() -> None:
+    t = tracker()
+    before = NOW.replace(hour=23, minute=55)
+    first = event(visitor=111, at=before)
+    t.record(first, before)
+    after = before + timedelta(minutes=10)
+    second = event(visitor=222, at=after)
+    rows = t.record(second, after, previous_visitor_id=111)
+    assert rows is not None and len(rows) == 2
+    assert (second.session_id, second.visitor_id) == (first.session_id, 111)
+    third = event(visitor=222, at=after + timedelta(minutes=1))
+    t.record(third, after + timedelta(minutes=1), previous_visitor_id=111)
+    assert (third.session_id, third.visitor_id) == (first.session_id, 111)
+
+
+def test_idle_sessions_are_evicted() -> None:
+    clock = Clock()
+    t = tracker(clock)
+    for visitor in range(100):
+        t.record(event(visitor=visitor), NOW)
+    assert len(t) == 100
+    clock.now = NOW + TIMEOUT + timedelta(seconds=1)
+    late = event(visitor=1000, at=clock.now)
+    t.record(late, clock.now)
+    assert len(t) == 1
