@@ -65,27 +65,31 @@ def test_plausible_event_lands_as_a_row(app: TestClient) -> None:
     response = plausible(app, PV)
     assert (response.status_code, response.text) == (202, "ok")
     assert response.headers["access-control-allow-origin"] == "*"
-    [row] = stored_events(app)
-    assert (row["site_id"], row["name"], row["hostname"], row["pathname"]) == (
+    plain = {**PV, "u": "https://example.com/about", "p": {}}
+    assert plausible(app, plain, **{"user-agent": UA + " 2"}).status_code == 202
+    tagged, untagged = sorted(stored_events(app), key=lambda r: str(r["pathname"]), reverse=True)
+    assert (tagged["site_id"], tagged["name"], tagged["hostname"], tagged["pathname"]) == (
         site.id, "pageview", "example.com", "/pricing")
-    assert row["referrer_source"] == "Google"
-    assert (row["utm_source"], row["utm_medium"], row["utm_campaign"]) == (
+    assert (tagged["utm_source"], tagged["utm_medium"], tagged["utm_campaign"]) == (
         "newsletter", "email", "launch")
-    assert dict(row["props"]) == {"plan": "pro", "seats": "3"}
+    assert tagged["referrer_source"] == "newsletter"  # utm_source wins, as in Plausible
+    assert dict(tagged["props"]) == {"plan": "pro", "seats": "3"}
+    assert (untagged["site_id"], untagged["pathname"], untagged["referrer_source"]) == (
+        site.id, "/about", "Google")
 
 
 def test_umami_event_lands_as_a_row(app: TestClient) -> None:
     site = make_site(app, "example.com")
     body = {"type": "event", "payload": {
-        "website": site.uuid, "hostname": "example.com", "url": "/docs/start?utm_source=gh",
+        "website": site.uuid, "hostname": "example.com", "url": "/docs/start?utm_campaign=spring",
         "referrer": "https://news.ycombinator.com/item?id=1", "title": "Start",
         "screen": "1920x1080", "language": "en-GB", "name": "signup",
         "data": {"plan": "team"}}}
     response = app.post("/api/send", json=body, headers=HEADERS)
     assert (response.status_code, response.json()) == (200, {"disabled": False})
     [row] = stored_events(app)
-    assert (row["site_id"], row["name"], row["pathname"], row["utm_source"]) == (
-        site.id, "signup", "/docs/start", "gh")
+    assert (row["site_id"], row["name"], row["pathname"], row["utm_campaign"]) == (
+        site.id, "signup", "/docs/start", "spring")
     assert row["referrer_source"] == "Hacker News"
     assert dict(row["props"]) == {"plan": "team"}
 
