@@ -128,3 +128,27 @@ def test_idle_sessions_are_evicted() -> None:
     late = event(visitor=1000, at=clock.now)
     t.record(late, clock.now)
     assert len(t) == 1
+
+
+def test_concurrent_events_of_one_session_get_distinct_versions() -> None:
+    import threading
+
+    t = tracker()
+    t.record(event(), NOW)
+    versions: list[int] = []
+    lock = threading.Lock()
+
+    def worker(n: int) -> None:
+        for i in range(50):
+            at = NOW + timedelta(seconds=n * 50 + i)
+            rows = t.record(event(path=f"/{n}/{i}", at=at), at)
+            assert rows is not None
+            with lock:
+                versions.append(rows[1].version)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert sorted(versions) == list(range(2, 202))

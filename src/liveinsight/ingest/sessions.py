@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -127,17 +128,20 @@ def new_session(row: EventRow, when: datetime, interactive: bool) -> Session:
 
 
 class SessionTracker:
-    """Live sessions in memory. Not thread-safe: the pipeline runs on one event loop."""
+    """Live sessions in memory. Thread-safe: the collector runs the pipeline on worker
+    threads when the log fsyncs on every append, and two events of one session must not
+    both write the same next version."""
 
     def __init__(self, timeout: timedelta, clock: Callable[[], datetime]) -> None:
         self.timeout = timeout
         self._clock = clock
         self._live: OrderedDict[Key, tuple[datetime, Session]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._live)
 
-    def find(self, site_id: int, visitor_id: int, when: datetime) -> Session | None:
+    def _find(self, site_id: int, visitor_id: int, when: datetime) -> Session | None:
         entry = self._live.get((site_id, visitor_id))
         if entry is None or when - entry[1].last > self.timeout:
             return None
@@ -150,32 +154,34 @@ class SessionTracker:
         """Put ``row`` into its session: sets ``row.session_id`` (and ``row.visitor_id`` to
         the session's when it continues one that started under yesterday's salt) and returns
         the session rows to write. ``when`` is the event time, ``row.timestamp`` formatted.
-        Returns None for an engagement event without a live
-        session (it has nothing to attach to)."""
-        key = (row.site_id, row.visitor_id)
-        session = self.find(row.site_id, row.visitor_id, when)
-        if session is None and previous_visitor_id is not None:
-            session = self.find(row.site_id, previous_visitor_id, when)
-        if session is None:
-            if row.name == ENGAGEMENT:
-                return None
-            session = new_session(row, when, interactive)
-            rows = [session.row(1)]
-        else:
-            before = session.row(-1)
-            session.add(row.name, when, row.timestamp, row.pathname, interactive)
-            session.version += 1
-            rows = [before, session.row(1)]
+        Returns None for an engagement event without a live session (it has nothing to
+        attach to)."""
+        with self._lock:
+            session = self._find(row.site_id, row.visitor_id, when)
+            if session is None and previous_visitor_id is not None:
+                session = self._find(row.site_id, previous_visitor_id, when)
+            if session is None:
+                if row.name == ENGAGEMENT:
+                    return None
+                session = new_session(row, when, interactive)
+                rows = [session.row(1)]
+            else:
+                before = session.row(-1)
+                session.add(row.name, when, row.timestamp, row.pathname, interactive)
+                session.version += 1
+                rows = [before, session.row(1)]
+            self._touch((row.site_id, row.visitor_id), session)
         row.session_id = session.session_id
         row.visitor_id = session.visitor_id
-        self._touch(key, session)
         return rows
 
     def warm(self, sessions: list[Session]) -> None:
         """Adopt sessions loaded from the store (oldest first keeps eviction order)."""
-        for session in sorted(sessions, key=lambda s: s.last):
-            self._live[(session.site_id, session.visitor_id)] = (session.last, session)
-            self._live.move_to_end((session.site_id, session.visitor_id))
+        with self._lock:
+            for session in sorted(sessions, key=lambda s: s.last):
+                key = (session.site_id, session.visitor_id)
+                self._live[key] = (session.last, session)
+                self._live.move_to_end(key)
 
     def _touch(self, key: Key, session: Session) -> None:
         now = self._clock()
