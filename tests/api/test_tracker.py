@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import itertools
 import json
 import re
 import subprocess
@@ -32,6 +33,12 @@ def test_served_script_is_at_most_1536_bytes_gzipped() -> None:
     body = (TRACKER_DIR / "script.js").read_bytes()
     assert len(gzip.compress(body, 9)) <= 1536
     assert len(tracker.tracker_asset().gzipped) <= 1536
+
+
+def test_plausible_variant_files_stay_within_the_budget() -> None:
+    for n in range(1, len(tracker.VARIANT_ATTRIBUTES) + 1):
+        for flags in itertools.combinations(tracker.VARIANT_ATTRIBUTES, n):
+            assert len(tracker._variant_asset(frozenset(flags)).gzipped) <= 1536, flags
 
 
 def test_committed_build_matches_its_source() -> None:

@@ -17,7 +17,7 @@
   // Plausible-style file names (script.hash.local.js) set these attributes: see api/tracker.py.
   const flag = (name) => attr(name) != null
 
-  const endpoint = attr('api') || new URL(script.src).origin + '/api/event'
+  const endpoint = attr('api') || new URL('/api/event', script.src) // fetch takes a URL
   const domain = attr('domain') || loc.hostname
   const hashMode = flag('hash') ? 1 : undefined // undefined: left out of the JSON body
   const allowLocal = flag('allow-local')
@@ -34,7 +34,7 @@
     }
     return !allowLocal && (
       /^(localhost|127\.|\[::1?\])/.test(loc.hostname) || loc.protocol == 'file:' ||
-      navigator.webdriver || w.Cypress
+      navigator.webdriver
     )
   }
 
@@ -67,7 +67,7 @@
       sentPx = seenPx
       send({
         ...page, n: 'engagement', i: false, e: engagedMs,
-        sd: Math.min(100, Math.round(seenPx / docHeight() * 100))
+        sd: Math.round(seenPx / docHeight() * 100) // over 100 when the page shrank: clamped by the collector
       })
       engagedMs = 0
     }
@@ -82,7 +82,7 @@
     }
     const body = {
       n: name, u: options.u || loc.href, d: domain, r: doc.referrer, p: options.props,
-      revenue: options.revenue, h: hashMode
+      revenue: options.revenue, h: hashMode, i: options.interactive // false: not a bounce-breaker
     }
     if (isPageview) {
       page = body
