@@ -1,7 +1,8 @@
 /*
- * LiveInsight tracker, readable source (ES2018). The served file is script.js, built from this
- * one by scripts/build-tracker.sh (terser); its banner holds this file's sha256 so a test
- * catches a stale build. Behaviour follows Plausible's script: bodies are Plausible-compatible
+ * LiveInsight tracker, readable source (ES2020). The served file is script.js, built from this
+ * one by scripts/build-tracker.sh (terser), which records both files' sha256 in build.json so a
+ * test catches a stale build. Budget: 1536 bytes gzipped, checked by tests/api/test_tracker.py.
+ * Behaviour follows Plausible's script: bodies are Plausible-compatible
  * ({n,u,d,r,p,h,revenue,i,e,sd}) and sent as text/plain JSON with fetch keepalive, so they
  * survive the page being left and need no CORS preflight. Documented in docs/tracker.md.
  */
