@@ -26,6 +26,11 @@ def parsed(**event: object):  # type: ignore[no-untyped-def]
         ("https://example.com/#", True, "example.com", "/"),
         ("http://blog.example.com:8080/x?y=1", False, "blog.example.com", "/x"),
         ("example.com/no-scheme", False, "example.com", "/no-scheme"),
+        ("https://user:pw@Example.com:8443/p?q=1#f", False, "example.com", "/p"),
+        ("//example.com/relative-scheme", False, "example.com", "/relative-scheme"),
+        ("example.com?next=http://other.net/x", False, "example.com", "/"),
+        ("https://[2001:db8::1]:8080/v6", False, "2001:db8::1", "/v6"),
+        ("android-app://com.example.app/screen", False, "com.example.app", "/screen"),
     ],
 )
 def test_hostname_and_pathname(url: str, hash_mode: bool, host: str, path: str) -> None:
@@ -57,3 +62,10 @@ def test_referrer_parts() -> None:
     assert (ctx.referrer_host, ctx.referrer_path) == ("news.ycombinator.com", "/item")
     assert parsed(referrer="not a url at all").referrer_host == ""
     assert parsed(referrer="").referrer_host == ""
+
+
+def test_query_decoding() -> None:
+    ctx = parsed(url="https://example.com/?utm_campaign=spring%20sale&utm_term=a+b&empty="
+                     "&utm_source=&utm_source=%20x%20&=novalue&novalue")
+    assert (ctx.utm_campaign, ctx.utm_term, ctx.utm_source) == ("spring sale", "a b", "x")
+    assert "empty" not in ctx.query and "novalue" not in ctx.query

@@ -15,6 +15,8 @@ _MAX_UINT32 = 2**32 - 1
 
 def utc(value: datetime) -> datetime:
     """Aware UTC; a naive value is taken to be UTC already."""
+    if value.tzinfo is UTC:
+        return value
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)

@@ -20,9 +20,10 @@ import random
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import msgspec
 
 from liveinsight.ingest.context import Context, Env
 from liveinsight.ingest.rows import utc
@@ -43,8 +44,11 @@ VISIT_FIELDS = (
 Key = tuple[int, int]
 
 
-@dataclass(slots=True)
-class Session:
+class Session(msgspec.Struct, gc=False):
+    """One live session. ``gc=False``: the tracker may hold hundreds of thousands of these
+    and they never form reference cycles, so the cyclic collector need not scan them (with
+    it, full collections stalled the event loop for milliseconds)."""
+
     site_id: int
     session_id: int
     visitor_id: int
