@@ -130,6 +130,7 @@ def test_step_durations_are_exposed(meta: Metadata, store: EmbeddedStore) -> Non
     text = generate_latest(metrics.registry).decode()
     for name, _ in STEPS:
         assert f'liveinsight_pipeline_step_seconds_count{{step="{name}"}} 2.0' in text
+    assert "liveinsight_sessions_live 1.0" in text  # one visitor, one live session
 
 
 def ingest(store: EmbeddedStore, tmp_path: Path, name: str,

@@ -107,5 +107,6 @@ def build_pipeline(
     warmed = warm_tracker(tracker, store, clock())
     if warmed:
         log.info("session tracker warmed with %d live sessions", warmed)
+    metrics.sessions_live.set_function(lambda: len(tracker))
     env = Env(sites=sites, salts=SaltCache(meta, clock), tracker=tracker, clock=clock)
     return Pipeline(env, metrics)

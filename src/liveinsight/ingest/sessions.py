@@ -45,90 +45,71 @@ Key = tuple[int, int]
 
 
 class Session(msgspec.Struct, gc=False):
-    """One live session. ``gc=False``: the tracker may hold hundreds of thousands of these
+    """One live session: its current state as the row last written (``sign=1``) plus what
+    that row cannot say. ``gc=False``: the tracker may hold hundreds of thousands of these
     and they never form reference cycles, so the cyclic collector need not scan them (with
-    it, full collections stalled the event loop for milliseconds)."""
+    them tracked, full collections stalled the event loop for milliseconds)."""
 
-    site_id: int
-    session_id: int
-    visitor_id: int
-    version: int
     start: datetime
     last: datetime
-    start_text: str  # format_ts(start), kept to format each time once
-    last_text: str
-    hostname: str
-    entry_page: str
-    exit_page: str
-    pageviews: int
-    events: int
     interacted: bool  # an interactive custom event happened (not a bounce)
-    retention_days: int
-    visit: dict[str, str]
+    state: SessionRow
 
-    def row(self, sign: int) -> SessionRow:
-        return SessionRow(
-            site_id=self.site_id,
-            session_id=self.session_id,
-            visitor_id=self.visitor_id,
-            sign=sign,
-            version=self.version,
-            start=self.start_text,
-            timestamp=self.last_text,
-            hostname=self.hostname,
-            entry_page=self.entry_page,
-            exit_page=self.exit_page,
-            pageviews=self.pageviews,
-            events=self.events,
-            duration=int((self.last - self.start).total_seconds()),
-            is_bounce=int(self.pageviews <= 1 and not self.interacted),
-            retention_days=self.retention_days,
-            **self.visit,
-        )
-
-    def add(self, name: str, when: datetime, when_text: str, pathname: str,
-            interactive: bool) -> None:
-        """Account one more event (already known to belong to this session)."""
+    def add(self, row: EventRow, when: datetime, interactive: bool) -> list[SessionRow]:
+        """Account ``row`` (an event of this session at ``when``); returns the rows that
+        record the change: the previous state cancelled, the new state."""
+        state = self.state
+        before = msgspec.structs.replace(state, sign=-1)
+        start_text, last_text = state.start, state.timestamp
         if when < self.start:
-            self.start, self.start_text = when, when_text
+            self.start, start_text = when, row.timestamp
         latest = when >= self.last
         if latest:
-            self.last, self.last_text = when, when_text
-        if name == ENGAGEMENT:
-            return
-        self.events += 1
-        if name == PAGEVIEW:
-            if self.pageviews == 0:
-                self.entry_page = pathname
-            if latest or self.pageviews == 0:
-                self.exit_page = pathname
-            self.pageviews += 1
-        elif interactive:
-            self.interacted = True
+            self.last, last_text = when, row.timestamp
+        entry, exit_, pageviews, events = (
+            state.entry_page, state.exit_page, state.pageviews, state.events)
+        if row.name != ENGAGEMENT:
+            events += 1
+            if row.name == PAGEVIEW:
+                if pageviews == 0:
+                    entry = row.pathname
+                if latest or pageviews == 0:
+                    exit_ = row.pathname
+                pageviews += 1
+            elif interactive:
+                self.interacted = True
+        self.state = msgspec.structs.replace(
+            state, version=state.version + 1, start=start_text, timestamp=last_text,
+            entry_page=entry, exit_page=exit_, pageviews=pageviews, events=events,
+            duration=int((self.last - self.start).total_seconds()),
+            is_bounce=int(pageviews <= 1 and not self.interacted),
+        )
+        return [before, self.state]
 
 
 def new_session(row: EventRow, when: datetime, interactive: bool) -> Session:
     """A session started by ``row`` (whose ``timestamp`` is ``when`` formatted)."""
-    session = Session(
+    pageview = row.name == PAGEVIEW
+    interacted = not pageview and interactive
+    state = SessionRow(
         site_id=row.site_id,
         session_id=random.getrandbits(63) or 1,
         visitor_id=row.visitor_id,
+        sign=1,
         version=1,
-        start=when,
-        last=when,
-        start_text=row.timestamp,
-        last_text=row.timestamp,
+        start=row.timestamp,
+        timestamp=row.timestamp,
         hostname=row.hostname,
         entry_page=row.pathname,
         exit_page=row.pathname,
-        pageviews=0,
-        events=0,
-        interacted=False,
+        pageviews=int(pageview),
+        events=1,
+        duration=0,
+        is_bounce=int(not interacted),
         retention_days=row.retention_days,
-        visit={name: getattr(row, name) for name in VISIT_FIELDS},
+        **{name: getattr(row, name) for name in VISIT_FIELDS},
     )
-    session.add(row.name, when, row.timestamp, row.pathname, interactive)
-    return session
+    return Session(start=when, last=when, interacted=interacted, state=state)
 
 
 class SessionTracker:
@@ -168,22 +149,19 @@ class SessionTracker:
                 if row.name == ENGAGEMENT:
                     return None
                 session = new_session(row, when, interactive)
-                rows = [session.row(1)]
+                rows = [session.state]
             else:
-                before = session.row(-1)
-                session.add(row.name, when, row.timestamp, row.pathname, interactive)
-                session.version += 1
-                rows = [before, session.row(1)]
+                rows = session.add(row, when, interactive)
             self._touch((row.site_id, row.visitor_id), session)
-        row.session_id = session.session_id
-        row.visitor_id = session.visitor_id
+        row.session_id = session.state.session_id
+        row.visitor_id = session.state.visitor_id
         return rows
 
     def warm(self, sessions: list[Session]) -> None:
         """Adopt sessions loaded from the store (oldest first keeps eviction order)."""
         with self._lock:
             for session in sorted(sessions, key=lambda s: s.last):
-                key = (session.site_id, session.visitor_id)
+                key = (session.state.site_id, session.state.visitor_id)
                 self._live[key] = (session.last, session)
                 self._live.move_to_end(key)
 
@@ -216,7 +194,7 @@ def register_session(ctx: Context, env: Env) -> DropReason | None:
 
 _STATE_COLUMNS = (
     "visitor_id", "version", "start", "timestamp", "hostname", "entry_page", "exit_page",
-    "pageviews", "events", "is_bounce", "retention_days", *VISIT_FIELDS,
+    "pageviews", "events", "duration", "is_bounce", "retention_days", *VISIT_FIELDS,
 )
 
 
@@ -246,24 +224,28 @@ def _unprefixed(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _session_of(record: dict[str, Any]) -> Session:
-    pageviews = int(record["pageviews"])
-    return Session(
+    pageviews, is_bounce = int(record["pageviews"]), int(record["is_bounce"])
+    state = SessionRow(
         site_id=int(record["site_id"]),
         session_id=int(record["session_id"]),
         visitor_id=int(record["visitor_id"]),
+        sign=1,
         version=int(record["version"]),
-        start=_parse_ts(record["start"]),
-        last=_parse_ts(record["timestamp"]),
-        start_text=format_ts(_parse_ts(record["start"])),
-        last_text=format_ts(_parse_ts(record["timestamp"])),
+        start=format_ts(_parse_ts(record["start"])),
+        timestamp=format_ts(_parse_ts(record["timestamp"])),
         hostname=record["hostname"],
         entry_page=record["entry_page"],
         exit_page=record["exit_page"],
         pageviews=pageviews,
         events=int(record["events"]),
-        interacted=int(record["is_bounce"]) == 0 and pageviews <= 1,
+        duration=int(record["duration"]),
+        is_bounce=is_bounce,
         retention_days=int(record["retention_days"]),
-        visit={name: str(record[name]) for name in VISIT_FIELDS},
+        **{name: str(record[name]) for name in VISIT_FIELDS},
+    )
+    return Session(
+        start=_parse_ts(record["start"]), last=_parse_ts(record["timestamp"]),
+        interacted=is_bounce == 0 and pageviews <= 1, state=state,
     )
 
 

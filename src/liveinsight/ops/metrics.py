@@ -28,6 +28,9 @@ class Metrics:
         self.pipeline_step_seconds = Histogram(
             "liveinsight_pipeline_step_seconds", "Time spent in each enrichment step",
             ["step"], buckets=_FAST, registry=r)
+        self.sessions_live = Gauge(
+            "liveinsight_sessions_live", "Sessions held in memory by the session tracker",
+            registry=r)
         self.wal_bytes = Gauge(
             "liveinsight_wal_bytes", "Bytes waiting in the write-ahead log", registry=r)
         self.wal_append_failures = Counter(
