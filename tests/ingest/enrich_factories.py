@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +56,6 @@ def make_meta(tmp_path: Path) -> Metadata:
 
 
 def make_env(meta: Metadata, clock: Any = lambda: NOW, timeout_minutes: int = 30) -> Env:
-    from datetime import timedelta
-
     return Env(
         sites=SiteDirectory(meta), salts=SaltCache(meta, clock),
         tracker=SessionTracker(timedelta(minutes=timeout_minutes), clock), clock=clock,

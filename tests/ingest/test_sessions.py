@@ -152,3 +152,18 @@ def test_concurrent_events_of_one_session_get_distinct_versions() -> None:
     for th in threads:
         th.join()
     assert sorted(versions) == list(range(2, 202))
+
+
+def test_warm_rows_from_either_transport() -> None:
+    from liveinsight.ingest.sessions import VISIT_FIELDS, _session_of
+
+    record: dict[str, object] = {
+        "site_id": "1", "session_id": "99", "visitor_id": "18446744073709551615",
+        "version": 3, "start": "2026-11-22 09:50:00.000", "hostname": "example.com",
+        "entry_page": "/a", "exit_page": "/b", "pageviews": 2, "events": 3, "duration": 600,
+        "is_bounce": 0, "retention_days": 0, **{name: "" for name in VISIT_FIELDS},
+    }
+    text = _session_of({**record, "timestamp": "2026-11-22 10:00:00.000"})
+    native = _session_of({**record, "timestamp": NOW})
+    assert text.state == native.state and text.last == native.last == NOW
+    assert text.state.visitor_id == 2**64 - 1 and text.state.timestamp == "2026-11-22 10:00:00.000"

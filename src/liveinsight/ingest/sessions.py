@@ -249,8 +249,11 @@ def _session_of(record: dict[str, Any]) -> Session:
     )
 
 
-def _parse_ts(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+def _parse_ts(value: str | datetime) -> datetime:
+    """chDB answers DateTime64 as text, clickhouse-connect as ``datetime``; both are UTC."""
+    if isinstance(value, datetime):
+        return utc(value)
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
 def warm_tracker(tracker: SessionTracker, store: Store, now: datetime) -> int:
