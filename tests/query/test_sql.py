@@ -38,7 +38,8 @@ def test_user_values_only_appear_as_parameters() -> None:
 def test_event_metrics_read_events_only() -> None:
     text, _ = build(metrics=["visitors", "pageviews"], dimensions=["event:page"])
     assert "liveinsight`.events" in text and "sessions" not in text
-    assert "uniqExact(visitor_id)" in text and "GROUP BY d0" in text
+    assert "uniq(visitor_id)" in text and "GROUP BY k0" in text
+    assert "name != 'engagement'" in text
 
 
 def test_session_metrics_read_sessions_with_sign() -> None:
@@ -50,7 +51,7 @@ def test_session_metrics_read_sessions_with_sign() -> None:
 
 def test_mixed_metrics_join_on_dimensions() -> None:
     text, _ = build(metrics=["visitors", "visits"], dimensions=["visit:device"])
-    assert "FULL OUTER JOIN" in text and "USING (d0)" in text
+    assert "FULL OUTER JOIN" in text and "USING (k0)" in text
     text, _ = build(metrics=["visitors", "visits"])
     assert "CROSS JOIN" in text
 
@@ -68,7 +69,7 @@ def test_entry_page_filter_on_event_metrics_reads_latest_session_version() -> No
 
 def test_time_buckets_use_the_site_time_zone() -> None:
     text, params = build(metrics=["visitors"], dimensions=["time:hour"])
-    assert "toStartOfHour(toTimeZone(timestamp, {p3:String}))" in text
+    assert "intDiv(toYYYYMMDDhhmmss(toTimeZone(timestamp, {p3:String})), 10000)" in text
     assert params["p3"] == "Europe/Berlin"
 
 

@@ -42,23 +42,37 @@ from liveinsight.query.model import (
 )
 
 _TS = "DateTime64(3, 'UTC')"
+# Time buckets group on numbers (cheap) and are formatted once per result row. Minutes and
+# hours are local wall-clock numbers (YYYYMMDDhhmm), so the hour repeated when clocks go back
+# is one bucket.
+_WALL = "toYYYYMMDDhhmmss({t})"
 _BUCKETS = {
-    "minute": "formatDateTime(toStartOfMinute({t}), '%Y-%m-%d %H:%i:%S')",
-    "hour": "formatDateTime(toStartOfHour({t}), '%Y-%m-%d %H:%i:%S')",
-    "day": "toString(toDate({t}))",
-    "week": "toString(toMonday({t}))",
-    "month": "toString(toStartOfMonth({t}))",
+    "minute": f"intDiv({_WALL}, 100)",
+    "hour": f"intDiv({_WALL}, 10000)",
+    "day": "toDate({t})",
+    "week": "toMonday({t})",
+    "month": "toStartOfMonth({t})",
 }
+_CLOCK = ("concat(substring({s}, 1, 4), '-', substring({s}, 5, 2), '-', substring({s}, 7, 2),"
+          " ' ', substring({s}, 9, 2), ':', {minute}, ':00')")
+_LABELS = {
+    "minute": _CLOCK.format(s="toString({k})", minute="substring(toString({k}), 11, 2)"),
+    "hour": _CLOCK.format(s="toString({k})", minute="'00'"),
+    "day": "toString({k})",
+    "week": "toString({k})",
+    "month": "toString({k})",
+}
+_DIRECT = "if({k} = '', 'Direct / None', {k})"
 _EVENT_METRICS = {
-    "visitors": "uniqExact(visitor_id)",
+    "visitors": "uniq(visitor_id)",
     "pageviews": "countIf(name = 'pageview')",
     "events": "countIf(name != 'engagement')",
     "scroll_depth": "avgIf(scroll_depth, name = 'engagement' AND scroll_depth > 0)",
     "time_on_page": "sumIf(engagement_ms, name = 'engagement') / 1000"
-                    " / nullIf(uniqExactIf(visitor_id, name = 'engagement'), 0)",
+                    " / nullIf(uniqIf(visitor_id, name = 'engagement'), 0)",
 }
 _SESSION_METRICS = {
-    "visitors": "uniqExact(visitor_id)",  # only over collapsed sessions (see _session_source)
+    "visitors": "uniq(visitor_id)",  # only over collapsed sessions (see _session_source)
     "pageviews": "sum(sign * pageviews)",
     "visits": "sum(sign)",
     "bounce_rate": "sum(sign * is_bounce) * 100 / nullIf(sum(sign), 0)",
@@ -101,7 +115,7 @@ class _Builder:
         self.start = self.p.add(q.date_range.start.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3], _TS)
         self.end = self.p.add(q.date_range.end.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3], _TS)
         self.tz = self.p.add(q.timezone, "String")
-        self.dims = [f"d{i}" for i in range(len(q.dimensions))]
+        self.keys = [f"k{i}" for i in range(len(q.dimensions))]
         self.from_sessions = any(d in ENTRY_EXIT for d in q.dimensions)
 
     # --- plan ------------------------------------------------------------------------------
@@ -122,7 +136,8 @@ class _Builder:
         if session_side or not parts:
             parts.append(self._sessions_query(sorted(session_side)))
         source = self._join(parts)
-        outer = [*self.dims, *(self._outer(m) + f" AS {m}" for m in q.metrics)]
+        outer = [*(f"{self._label(d, f'k{i}')} AS d{i}" for i, d in enumerate(q.dimensions)),
+                 *(self._outer(m) + f" AS {m}" for m in q.metrics)]
         if q.include.total_rows:
             outer.append("count() OVER () AS _total_rows")
         sql = (
@@ -135,9 +150,17 @@ class _Builder:
     def _join(self, parts: list[str]) -> str:
         if len(parts) == 1:
             return f"({parts[0]})"
-        if not self.dims:
+        if not self.keys:
             return f"({parts[0]}) AS e CROSS JOIN ({parts[1]}) AS s"
-        return f"({parts[0]}) AS e FULL OUTER JOIN ({parts[1]}) AS s USING ({', '.join(self.dims)})"
+        return f"({parts[0]}) AS e FULL OUTER JOIN ({parts[1]}) AS s USING ({', '.join(self.keys)})"
+
+    def _label(self, dim: str, key: str) -> str:
+        """A dimension's value as answered, from its grouping key."""
+        if dim in ("visit:source", "visit:referrer"):
+            return _DIRECT.format(k=key)
+        if is_time_dimension(dim):
+            return _LABELS[self.q.bucket(dim)].format(k=key)
+        return key
 
     def _outer(self, metric: str) -> str:
         expr = _OUTER[metric]
@@ -158,30 +181,42 @@ class _Builder:
             elif q.metrics:
                 first = "visitors" if "visitors" in q.metrics else q.metrics[0]
                 keys.append(f"{first} DESC")
-        keys.extend(f"{d} ASC" for d in self.dims if not any(k.startswith(d + " ") for k in keys))
+        dims = [f"d{i}" for i in range(len(q.dimensions))]
+        keys.extend(f"{d} ASC" for d in dims if not any(k.startswith(d + " ") for k in keys))
         return ", ".join(keys) or "1"
 
     # --- events side -----------------------------------------------------------------------
 
     def _events_where(self, node: Filter | None) -> str:
         where = (f"site_id = {self.site} AND timestamp >= {self.start}"
-                 f" AND timestamp < {self.end}")
+                 f" AND timestamp < {self.end}{self._skip_engagement()}")
         return f"{where} AND {compile_filter(node, self._event_leaf)}"
 
+    def _skip_engagement(self) -> str:
+        """Engagement events only feed scroll depth and time on page; every one follows a
+        pageview of the same visitor, so leaving them out changes no other metric and halves
+        the rows read."""
+        if {"scroll_depth", "time_on_page"} & set(self.q.metrics):
+            return ""
+        return " AND name != 'engagement'"
+
     def _events_query(self, metrics: list[str]) -> str:
-        cols = [f"{self._event_dim(d)} AS d{i}" for i, d in enumerate(self.q.dimensions)]
+        cols = [f"{self._event_dim(d, group=True)} AS k{i}"
+                for i, d in enumerate(self.q.dimensions)]
         cols += [f"{_EVENT_METRICS[m]} AS m_{m}" for m in metrics]
         return (f"SELECT {', '.join(cols)} FROM {self.db}.events"
                 f" WHERE {self._events_where(self.q.filters)}{self._group()}")
 
     def _total_visitors(self, node: Filter | None) -> str:
         if self.from_sessions:
-            return (f"(SELECT uniqExact(visitor_id) FROM {self._session_source()}"
+            return (f"(SELECT uniq(visitor_id) FROM {self._session_source()}"
                     f" WHERE {self._sessions_where(node)})")
-        return (f"(SELECT uniqExact(visitor_id) FROM {self.db}.events"
+        return (f"(SELECT uniq(visitor_id) FROM {self.db}.events"
                 f" WHERE {self._events_where(node)})")
 
-    def _event_dim(self, dim: str) -> str:
+    def _event_dim(self, dim: str, group: bool = False) -> str:
+        if group and dim in ("visit:source", "visit:referrer"):
+            return VISIT_COLUMNS[dim]
         if is_time_dimension(dim):
             return self._bucket(dim, "timestamp")
         if dim == GOAL:
@@ -220,7 +255,11 @@ class _Builder:
     def _session_source(self) -> str:
         """``sessions``, or its collapsed form (one row per live session, ``sign = 1``) when
         visitors are counted from sessions: a cancelled row must not count a visitor."""
-        if not {"visitors", "percentage"} & set(self.q.metrics) or not self.from_sessions:
+        changing = "visit:exit_page"  # the only visit attribute that changes as a visit goes on
+        exit_used = changing in self.q.dimensions or any(
+            c.dimension == changing for c in conditions(self.q.filters))
+        counted = {"visitors", "percentage"} & set(self.q.metrics)
+        if not (counted and self.from_sessions and exit_used):
             return f"{self.db}.sessions"
         cols = ", ".join(f"argMax({c}, version) AS {c}" for c in _COLLAPSED)
         return (f"(SELECT session_id, any(site_id) AS site_id, toInt8(1) AS sign,"
@@ -237,14 +276,14 @@ class _Builder:
         q = self.q
         event_dims = [d for d in q.dimensions if is_event_dimension(d)]
         cols = [
-            (f"_e.d{i}" if is_event_dimension(d) else self._session_dim(d)) + f" AS d{i}"
+            (f"_e.k{i}" if is_event_dimension(d) else self._session_dim(d)) + f" AS k{i}"
             for i, d in enumerate(q.dimensions)
         ]
         cols += [f"{_SESSION_METRICS[m]} AS m_{m}" for m in metrics or ["visits"]]
         source = self._session_source()
         if event_dims:
             source += f" INNER JOIN ({self._session_event_dims()}) AS _e ON session_id = _e._sid"
-        having = " HAVING sum(sign) > 0" if self.dims else ""
+        having = " HAVING sum(sign) > 0" if self.keys else ""
         return (f"SELECT {', '.join(cols)} FROM {source}"
                 f" WHERE {self._sessions_where(q.filters)}{self._group()}{having}")
 
@@ -253,7 +292,7 @@ class _Builder:
         (goal, event name, ...) it had. Conditions on event dimensions that are required
         (the whole filter, or top-level AND members) narrow the values too."""
         q = self.q
-        cols = [f"{self._event_dim(d)} AS d{i}" for i, d in enumerate(q.dimensions)
+        cols = [f"{self._event_dim(d)} AS k{i}" for i, d in enumerate(q.dimensions)
                 if is_event_dimension(d)]
         node = q.filters
         members = list(node.children) if isinstance(node, And) else [node] if node else []
@@ -261,7 +300,7 @@ class _Builder:
             m for m in members if all(is_event_dimension(c.dimension) for c in conditions(m))
         )
         where = (f"site_id = {self.site} AND timestamp >= {self.start}"
-                 f" AND timestamp < {self.end} + INTERVAL 1 DAY"
+                 f" AND timestamp < {self.end} + INTERVAL 1 DAY{self._skip_engagement()}"
                  f" AND {compile_filter(And(narrowing), self._event_leaf)}")
         return (f"SELECT DISTINCT session_id AS _sid, {', '.join(cols)}"
                 f" FROM {self.db}.events WHERE {where}")
@@ -269,6 +308,8 @@ class _Builder:
     def _session_dim(self, dim: str) -> str:
         if is_time_dimension(dim):
             return self._bucket(dim, "start")
+        if dim in ("visit:source", "visit:referrer"):
+            return VISIT_COLUMNS[dim]
         return self._column(dim)
 
     def _session_leaf(self, cond: Condition) -> str:
@@ -280,7 +321,8 @@ class _Builder:
             pred = match_values(self._column(cond.dimension), cond, self.p)
         return (f"session_id IN (SELECT session_id FROM {self.db}.events"
                 f" WHERE site_id = {self.site} AND timestamp >= {self.start}"
-                f" AND timestamp < {self.end} + INTERVAL 1 DAY AND {pred})")
+                f" AND timestamp < {self.end} + INTERVAL 1 DAY AND name != 'engagement'"
+                f" AND {pred})")
 
     # --- shared ----------------------------------------------------------------------------
 
@@ -288,4 +330,4 @@ class _Builder:
         return _BUCKETS[self.q.bucket(dim)].format(t=f"toTimeZone({column}, {self.tz})")
 
     def _group(self) -> str:
-        return f" GROUP BY {', '.join(self.dims)}" if self.dims else ""
+        return f" GROUP BY {', '.join(self.keys)}" if self.keys else ""
