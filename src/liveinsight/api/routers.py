@@ -19,6 +19,7 @@ SHUTDOWN: list[Hook] = []
 
 
 def all_routers() -> list[APIRouter]:
-    from liveinsight.api import collect, ops, realtime, stats, tracker
+    from liveinsight.api import collect, dashboard, ops, realtime, stats, tracker
 
-    return [ops.router, collect.router, tracker.router, stats.router, realtime.router]
+    return [ops.router, collect.router, tracker.router, stats.router, realtime.router,
+            dashboard.router]

@@ -1,9 +1,9 @@
 """Who may read a site's stats.
 
 :func:`require_stats_access` is the one check every read endpoint (stats, realtime, v2 query)
-makes. Today it accepts an API key with the ``stats`` scope (``Authorization: Bearer``)
-limited to the key's sites; the dashboard adds its logged-in session here, so every read API
-accepts both without the endpoints changing.
+makes. It accepts an API key with the ``stats`` scope (``Authorization: Bearer``) limited to
+the key's sites, or the dashboard's session cookie of a logged-in user (who reads every
+site), so every read API accepts both without the endpoints changing.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from liveinsight.app import Services, services
 from liveinsight.errors import ApiError
 from liveinsight.meta.repo import ApiKeyInfo, SiteInfo
+from liveinsight.security import sessions
 from liveinsight.security.key_cache import ApiKeyCache
 
 _KEYS = "stats_api_keys"
@@ -28,7 +29,7 @@ class Access:
     """A granted read: of which site, and by what credential."""
 
     site: SiteInfo
-    via: Literal["api_key"]
+    via: Literal["api_key", "session"]
     key: ApiKeyInfo | None = None
 
 
@@ -50,6 +51,12 @@ async def require_stats_access(request: Request, site: SiteInfo) -> Access:
     credential does not cover this site or lacks the ``stats`` scope."""
     svc = services(request)
     authorization = request.headers.get("authorization")
+    if authorization is None and request.cookies.get(sessions.COOKIE):
+        # The dashboard's logged-in user (any role) reads every site.
+        from liveinsight.security.auth import current_viewer
+
+        if await current_viewer(request) is not None:
+            return Access(site, "session")
     if authorization is None:
         raise ApiError(401, "unauthorized", "send Authorization: Bearer <API key>",
                        field="Authorization", headers=_BEARER)

@@ -1,0 +1,265 @@
+"""The dashboard's pages: login, sites, a site's live dashboard and its settings.
+
+Pages are server-rendered (Jinja2) and carry no data beyond the site's identity: the page's
+own scripts load every number from the stats and realtime APIs, which accept the session
+cookie set here. Forms carry a CSRF token bound to the session; changing a site needs the
+``admin`` role.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+
+from liveinsight import __version__
+from liveinsight.app import services
+from liveinsight.errors import ApiError
+from liveinsight.meta.repo import MetaError, SiteInfo
+from liveinsight.security import auth
+from liveinsight.security.auth import Viewer
+
+router = APIRouter(include_in_schema=False)
+
+_HERE = Path(__file__).resolve().parent.parent / "dashboard"
+STATIC = _HERE / "static"
+templates = Jinja2Templates(directory=str(_HERE / "templates"))
+templates.env.globals["version"] = __version__
+
+_HEADERS = {
+    "content-security-policy": "default-src 'self'; img-src 'self' data:; "
+    "style-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'; form-action 'self'",
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "same-origin",
+    "cache-control": "no-store",
+}
+_ZONES = sorted(z for z in available_timezones() if "/" in z or z == "UTC")
+
+
+def _page(request: Request, name: str, context: dict[str, Any], status: int = 200
+          ) -> HTMLResponse:
+    response = templates.TemplateResponse(request, name, context, status_code=status)
+    response.headers.update(_HEADERS)
+    return response
+
+
+def _to_login(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+
+def _safe_next(value: str | None) -> str:
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/sites"
+
+
+async def _site(request: Request, site_id: int) -> SiteInfo:
+    site = await run_in_threadpool(services(request).meta.site, site_id)
+    if site is None:
+        raise ApiError(404, "not_found", f"no site with id {site_id}")
+    return site
+
+
+# --- login ---------------------------------------------------------------------------------
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    viewer = await auth.current_viewer(request)
+    return RedirectResponse("/sites" if viewer else "/login", status_code=303)
+
+
+@router.get("/login")
+async def login_form(request: Request, next: str | None = None) -> Response:
+    return _login_page(request, next, None, 200)
+
+
+def _login_page(request: Request, next_url: str | None, error: str | None, status: int,
+                email: str = "") -> Response:
+    token = auth.login_csrf_token(request)
+    response = _page(request, "login.html", {"next": _safe_next(next_url), "error": error,
+                                             "email": email, "csrf": token}, status)
+    auth.set_login_csrf(request, response, token)
+    return response
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    form = await request.form()
+    email, password = str(form.get("email", "")), str(form.get("password", ""))
+    next_url = _safe_next(str(form.get("next", "")))
+    limiter = auth.limiter(services(request))
+    ip = auth.client_ip(request)
+    wait = limiter.retry_after(ip, time.monotonic())
+    if wait:
+        response = _login_page(request, next_url, "Too many attempts. Try again in "
+                               f"{max(1, wait // 60)} minute(s).", 429, email)
+        response.headers["retry-after"] = str(wait)
+        return response
+    if not auth.check_login_csrf(request, str(form.get("csrf", ""))):
+        return _login_page(request, next_url, "The form expired. Please try again.", 400, email)
+    user = await auth.authenticate(request, email, password)
+    if user is None:
+        limiter.failed(ip, time.monotonic())
+        return _login_page(request, next_url, "Wrong e-mail or password.", 401, email)
+    limiter.succeeded(ip)
+    response = RedirectResponse(next_url, status_code=303)
+    auth.start_session(request, response, user)
+    response.delete_cookie(auth.LOGIN_CSRF_COOKIE, path="/login")
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    viewer = await auth.current_viewer(request)
+    form = await request.form()
+    if viewer is not None and not auth.check_csrf(request, viewer, str(form.get("csrf", ""))):
+        raise ApiError(403, "forbidden", "invalid CSRF token", field="csrf")
+    response = RedirectResponse("/login", status_code=303)
+    auth.end_session(request, response)
+    return response
+
+
+# --- sites ---------------------------------------------------------------------------------
+
+
+@router.get("/sites")
+async def sites(request: Request) -> Response:
+    viewer = await auth.current_viewer(request)
+    if viewer is None:
+        return _to_login(request)
+    all_sites = await run_in_threadpool(services(request).meta.sites)
+    return _page(request, "sites.html", {"viewer": viewer, "sites": all_sites,
+                                         "zones": _ZONES, "error": None})
+
+
+@router.post("/sites")
+async def add_site(request: Request) -> Response:
+    viewer, form = await _admin_form(request)
+    try:
+        site = await run_in_threadpool(
+            lambda: services(request).meta.create_site(
+                str(form.get("domain", "")), name=str(form.get("name", "")).strip()
+                or str(form.get("domain", "")).strip(),
+                timezone=_zone(str(form.get("timezone", "UTC")))))
+    except (MetaError, ValueError) as exc:
+        all_sites = await run_in_threadpool(services(request).meta.sites)
+        return _page(request, "sites.html", {"viewer": viewer, "sites": all_sites,
+                                             "zones": _ZONES, "error": str(exc)}, 400)
+    services(request).sites.reload()
+    return RedirectResponse(f"/sites/{site.id}/settings?created=1", status_code=303)
+
+
+@router.get("/sites/{site_id}")
+async def dashboard(request: Request, site_id: int) -> Response:
+    viewer = await auth.current_viewer(request)
+    if viewer is None:
+        return _to_login(request)
+    site = await _site(request, site_id)
+    props = await run_in_threadpool(_prop_keys, request, site)
+    return _page(request, "site.html", {"viewer": viewer, "site": site, "prop_keys": props})
+
+
+def _prop_keys(request: Request, site: SiteInfo) -> dict[str, list[str]]:
+    """Custom event names → the property keys seen on them in the last 90 days, so the
+    events card can offer a breakdown by each."""
+    store = services(request).store
+    rows = store.query(
+        f"SELECT name, arraySort(groupUniqArrayArray(50)(mapKeys(props))) FROM "
+        f"`{store.database}`.events WHERE site_id = {{site:UInt32}} AND name != 'pageview' "
+        "AND timestamp >= now() - INTERVAL 90 DAY GROUP BY name ORDER BY count() DESC "
+        "LIMIT 100", {"site": site.id}).rows
+    return {str(name): list(keys) for name, keys in rows}
+
+
+# --- site settings ---------------------------------------------------------------------------
+
+
+@router.get("/sites/{site_id}/settings")
+async def site_settings(request: Request, site_id: int, saved: int = 0, created: int = 0
+                        ) -> Response:
+    viewer = await auth.current_viewer(request)
+    if viewer is None:
+        return _to_login(request)
+    site = await _site(request, site_id)
+    return _settings_page(request, viewer, site, None, 200, saved=bool(saved),
+                          created=bool(created))
+
+
+def _settings_page(request: Request, viewer: Viewer, site: SiteInfo, error: str | None,
+                   status: int, *, saved: bool = False, created: bool = False) -> Response:
+    from liveinsight.api.tracker import tracker_url
+
+    svc = services(request)
+    base = (svc.settings.public_url or str(request.base_url)).rstrip("/")
+    return _page(request, "settings.html", {
+        "viewer": viewer, "site": site, "zones": _ZONES, "error": error, "saved": saved,
+        "created": created, "script_url": tracker_url(request), "base_url": base,
+    }, status)
+
+
+@router.post("/sites/{site_id}/settings")
+async def save_settings(request: Request, site_id: int) -> Response:
+    viewer, form = await _admin_form(request)
+    site = await _site(request, site_id)
+    aliases = [a.strip() for a in str(form.get("aliases", "")).replace(",", "\n").splitlines()
+               if a.strip()]
+    try:
+        retention = int(str(form.get("retention_days", "0")) or 0)
+        if not 0 <= retention <= 36500:
+            raise ValueError("retention must be between 0 (keep) and 36500 days")
+        fields = {
+            "name": str(form.get("name", "")).strip() or site.domain,
+            "domain": str(form.get("domain", site.domain)),
+            "aliases": aliases,
+            "timezone": _zone(str(form.get("timezone", site.timezone))),
+            "retention_days": retention,
+            "enabled": form.get("enabled") == "on",
+        }
+        await run_in_threadpool(lambda: services(request).meta.update_site(site.id, **fields))
+    except (MetaError, ValueError) as exc:
+        return _settings_page(request, viewer, site, str(exc), 400)
+    services(request).sites.reload()
+    return RedirectResponse(f"/sites/{site.id}/settings?saved=1", status_code=303)
+
+
+def _zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}") from None
+    return name
+
+
+async def _admin_form(request: Request) -> tuple[Viewer, Any]:
+    viewer = await auth.current_viewer(request)
+    if viewer is None:
+        raise ApiError(401, "unauthorized", "log in first")
+    form = await request.form()
+    if not auth.check_csrf(request, viewer, str(form.get("csrf", ""))):
+        raise ApiError(403, "forbidden", "invalid CSRF token", field="csrf")
+    if not viewer.is_admin:
+        raise ApiError(403, "forbidden", "changing sites needs the admin role")
+    return viewer, form
+
+
+# --- static files ----------------------------------------------------------------------------
+
+
+@router.get("/static/{path:path}")
+async def static(path: str) -> Response:
+    target = (STATIC / path).resolve()
+    if not target.is_relative_to(STATIC) or not target.is_file():
+        raise ApiError(404, "not_found", "no such file")
+    return FileResponse(target, headers={"cache-control": "public, max-age=3600",
+                                         "x-content-type-options": "nosniff"})

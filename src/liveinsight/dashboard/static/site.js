@@ -1,0 +1,487 @@
+/* LiveInsight site dashboard. Every number comes from the stats and realtime APIs (the
+ * session cookie authorises them). The view state (range, comparison, filters, metric,
+ * interval) lives in the URL, so a dashboard link is shareable; each card loads on its own. */
+(function () {
+  'use strict';
+  const root = document.getElementById('dash');
+  const SITE = root.dataset.siteId;
+  const DOMAIN = root.dataset.domain;
+  const PROP_KEYS = JSON.parse(document.getElementById('prop-keys').textContent || '{}');
+  const regionNames = window.Intl && Intl.DisplayNames ? new Intl.DisplayNames(['en'], { type: 'region' }) : null;
+
+  const METRIC_LABELS = {
+    visitors: 'Unique visitors', visits: 'Total visits', pageviews: 'Total pageviews',
+    views_per_visit: 'Views per visit', bounce_rate: 'Bounce rate', visit_duration: 'Visit duration',
+  };
+  const TOP_METRICS = Object.keys(METRIC_LABELS);
+  const LOWER_IS_BETTER = new Set(['bounce_rate']);
+  const INTERVALS = {
+    day: ['minute', 'hour'], yesterday: ['minute', 'hour'], '7d': ['hour', 'day'],
+    '30d': ['day', 'week'], month: ['day', 'week'], '6mo': ['day', 'week', 'month'],
+    '12mo': ['day', 'week', 'month'], custom: ['day', 'week', 'month'],
+  };
+  const DEFAULT_INTERVAL = { day: 'hour', yesterday: 'hour', '7d': 'day', '30d': 'day', month: 'day', '6mo': 'month', '12mo': 'month', custom: 'day' };
+  const FILTER_LABELS = {
+    'visit:source': 'Source', 'visit:channel': 'Channel', 'visit:referrer': 'Referrer',
+    'visit:utm_source': 'UTM source', 'visit:utm_medium': 'UTM medium', 'visit:utm_campaign': 'UTM campaign',
+    'event:page': 'Page', 'visit:entry_page': 'Entry page', 'visit:exit_page': 'Exit page',
+    'visit:country': 'Country', 'visit:region': 'Region', 'visit:city': 'City',
+    'visit:browser': 'Browser', 'visit:os': 'OS', 'visit:device': 'Device',
+    'event:goal': 'Goal', 'event:name': 'Event',
+  };
+
+  // Card views: [tab label, property, metrics, extra filter]
+  const CARDS = {
+    sources: [['Channels', 'visit:channel'], ['Sources', 'visit:source'], ['Campaigns', 'visit:utm_campaign'],
+      ['UTM source', 'visit:utm_source'], ['UTM medium', 'visit:utm_medium']],
+    pages: [['Top pages', 'event:page', 'visitors,pageviews'], ['Entry pages', 'visit:entry_page', 'visitors,visits'],
+      ['Exit pages', 'visit:exit_page', 'visitors,visits']],
+    locations: [['Map', 'visit:country', 'visitors', null, 'map'], ['Countries', 'visit:country'],
+      ['Regions', 'visit:region'], ['Cities', 'visit:city']],
+    devices: [['Browsers', 'visit:browser'], ['OS', 'visit:os'], ['Devices', 'visit:device']],
+    events: [['Goals', 'event:goal', 'visitors,events,conversion_rate'],
+      ['Custom events', 'event:name', 'visitors,events', 'event:name!=pageview|engagement'],
+      ['Properties', 'props', 'visitors,events', null, 'props']],
+  };
+
+  // --- state in the URL ------------------------------------------------------------------
+  function readState() {
+    const q = new URLSearchParams(location.search);
+    const period = q.get('period') || '30d';
+    const state = {
+      period: INTERVALS[period] ? period : '30d',
+      from: q.get('from') || '', to: q.get('to') || '',
+      compare: q.get('compare') === 'previous_period',
+      filters: parseFilters(q.get('filters') || ''),
+      metric: TOP_METRICS.includes(q.get('metric')) ? q.get('metric') : 'visitors',
+      interval: q.get('interval') || '',
+      tabs: {},
+    };
+    for (const card of Object.keys(CARDS)) {
+      const tab = Number(q.get('tab_' + card) || 0);
+      state.tabs[card] = tab >= 0 && tab < CARDS[card].length ? tab : 0;
+    }
+    if (!INTERVALS[state.period].includes(state.interval)) state.interval = DEFAULT_INTERVAL[state.period];
+    return state;
+  }
+
+  function writeState(replace) {
+    const q = new URLSearchParams();
+    q.set('period', state.period);
+    if (state.period === 'custom') { q.set('from', state.from); q.set('to', state.to); }
+    if (state.compare) q.set('compare', 'previous_period');
+    if (state.filters.length) q.set('filters', serializeFilters(state.filters));
+    if (state.metric !== 'visitors') q.set('metric', state.metric);
+    if (state.interval !== DEFAULT_INTERVAL[state.period]) q.set('interval', state.interval);
+    for (const [card, tab] of Object.entries(state.tabs)) if (tab) q.set('tab_' + card, tab);
+    const url = location.pathname + '?' + q.toString();
+    if (replace) history.replaceState(null, '', url); else history.pushState(null, '', url);
+  }
+
+  function parseFilters(text) {
+    return text.split(';').filter(Boolean).map((part) => {
+      const m = part.match(/^([a-z_:]+?)(==|!=|~)(.*)$/);
+      return m ? { dim: m[1], op: m[2], value: m[3] } : null;
+    }).filter(Boolean);
+  }
+  function serializeFilters(list) { return list.map((f) => f.dim + f.op + f.value).join(';'); }
+
+  let state = readState();
+
+  // --- API -------------------------------------------------------------------------------
+  function rangeParams() {
+    const p = {};
+    if (state.period === 'yesterday') {
+      const d = new Date(Date.now() - 86400000);
+      p.period = 'day'; p.date = d.toISOString().slice(0, 10);
+    } else if (state.period === 'custom') {
+      p.period = 'custom'; p.date = state.from + ',' + state.to;
+    } else {
+      p.period = state.period;
+    }
+    return p;
+  }
+
+  function apiUrl(kind, params, extraFilter) {
+    const q = new URLSearchParams({ site_id: SITE, ...rangeParams(), ...params });
+    const filters = serializeFilters(state.filters);
+    const all = [filters, extraFilter].filter(Boolean).join(';');
+    if (all) q.set('filters', all);
+    return '/api/stats/' + kind + '?' + q.toString();
+  }
+
+  async function getJSON(url, signal) {
+    const res = await fetch(url, { credentials: 'same-origin', signal, headers: { accept: 'application/json' } });
+    if (res.status === 401) { location.href = '/login?next=' + encodeURIComponent(location.pathname + location.search); throw new Error('logged out'); }
+    const body = await res.json().catch(() => ({}));
+    if (!res.ok) throw new Error((body.error && body.error.message) || res.statusText);
+    return body;
+  }
+
+  // --- formatting ------------------------------------------------------------------------
+  const nf = new Intl.NumberFormat('en');
+  function compact(n) {
+    if (n == null) return '–';
+    if (Math.abs(n) >= 10000) return new Intl.NumberFormat('en', { notation: 'compact', maximumFractionDigits: 1 }).format(n);
+    return nf.format(Math.round(n * 100) / 100);
+  }
+  function duration(s) {
+    if (s == null) return '–';
+    s = Math.round(s);
+    const m = Math.floor(s / 60), r = s % 60;
+    if (m >= 60) return Math.floor(m / 60) + 'h ' + (m % 60) + 'm';
+    return m ? m + 'm ' + r + 's' : r + 's';
+  }
+  function metricText(metric, v) {
+    if (v == null) return '–';
+    if (metric === 'bounce_rate' || metric === 'conversion_rate') return Math.round(v * 10) / 10 + '%';
+    if (metric === 'visit_duration') return duration(v);
+    if (metric === 'views_per_visit') return (Math.round(v * 100) / 100).toFixed(2);
+    return compact(v);
+  }
+  function flag(code) {
+    if (!/^[A-Z]{2}$/.test(code || '')) return '';
+    return String.fromCodePoint(...[...code].map((c) => 0x1f1a5 + c.charCodeAt(0)));
+  }
+  function countryName(code) {
+    try { return (regionNames && code && regionNames.of(code)) || code; } catch (e) { return code; }
+  }
+  function displayValue(dim, value) {
+    if (value === '' || value == null) return dim === 'visit:source' ? 'Direct / None' : '(none)';
+    if (dim === 'visit:country') return flag(value) + ' ' + countryName(value);
+    return String(value);
+  }
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === 'class') node.className = v; else if (k === 'text') node.textContent = v;
+      else if (k.startsWith('on')) node.addEventListener(k.slice(2), v); else node.setAttribute(k, v);
+    }
+    for (const c of children) if (c != null) node.append(c);
+    return node;
+  }
+
+  // --- filters ---------------------------------------------------------------------------
+  function renderChips() {
+    const box = document.getElementById('filters');
+    box.replaceChildren();
+    for (const f of state.filters) {
+      const label = (FILTER_LABELS[f.dim] || f.dim.replace(/^event:props:/, 'Property ')) + ' ' +
+        (f.op === '==' ? 'is' : f.op === '!=' ? 'is not' : 'contains') + ' ' + displayValue(f.dim, f.value);
+      box.append(el('span', { class: 'chip', 'data-filter': f.dim },
+        el('span', { text: label }),
+        el('button', { type: 'button', 'aria-label': 'Remove filter ' + label, text: '×', onclick: () => removeFilter(f.dim) })));
+    }
+    if (state.filters.length > 1) {
+      box.append(el('button', { class: 'btn ghost small', type: 'button', text: 'Clear all', onclick: () => { state.filters = []; changed(); } }));
+    }
+  }
+  function addFilter(dim, value, extra) {
+    state.filters = state.filters.filter((f) => f.dim !== dim);
+    state.filters.push({ dim, op: '==', value: String(value) });
+    if (extra) { state.filters = state.filters.filter((f) => f.dim !== extra.dim); state.filters.push(extra); }
+    changed();
+  }
+  function removeFilter(dim) { state.filters = state.filters.filter((f) => f.dim !== dim); changed(); }
+
+  // --- top tiles and graph ---------------------------------------------------------------
+  let topAbort = null;
+  async function loadTop() {
+    if (topAbort) topAbort.abort();
+    topAbort = new AbortController();
+    const signal = topAbort.signal;
+    const tiles = document.querySelectorAll('.tile');
+    tiles.forEach((t) => { t.setAttribute('aria-pressed', String(t.dataset.metric === state.metric)); t.classList.add('loading'); });
+    document.getElementById('graph-title').textContent = METRIC_LABELS[state.metric];
+    try {
+      const agg = await getJSON(apiUrl('aggregate', { metrics: TOP_METRICS.join(','), compare: 'previous_period' }), signal);
+      const label = document.getElementById('range-label');
+      label.textContent = agg.comparison_date_range ? 'compared with ' + agg.comparison_date_range.map((d) => d.slice(0, 10)).join(' – ') : '';
+      for (const tile of tiles) {
+        const m = tile.dataset.metric;
+        const r = agg.results[m] || {};
+        tile.querySelector('[data-value]').textContent = metricText(m, r.value);
+        const ch = tile.querySelector('[data-change]');
+        tile.classList.remove('loading');
+        if (r.change == null || !r.comparison_value) {
+          ch.className = 'tile-change flat';
+          ch.textContent = r.comparison_value === 0 ? 'no data before' : '';
+          continue;
+        }
+        const better = LOWER_IS_BETTER.has(m) ? r.change < 0 : r.change > 0;
+        ch.className = 'tile-change ' + (r.change === 0 ? 'flat' : better ? 'up' : 'down');
+        const unit = m === 'bounce_rate' ? ' pts' : '%';
+        ch.textContent = (r.change > 0 ? '↑ ' : r.change < 0 ? '↓ ' : '') + Math.abs(r.change) + unit;
+        ch.setAttribute('aria-label', 'change ' + r.change + unit + ' against the previous period');
+      }
+    } catch (e) { if (e.name !== 'AbortError') tiles.forEach((t) => { t.querySelector('[data-value]').textContent = '!'; t.title = e.message; }); }
+    loadGraph(signal);
+  }
+
+  let chart = null;
+  function intervalOptions() {
+    const select = document.getElementById('interval');
+    select.replaceChildren(...INTERVALS[state.period].map((i) => el('option', { value: i, text: i[0].toUpperCase() + i.slice(1) })));
+    select.value = state.interval;
+  }
+  function tickLabel(label, interval) {
+    if (!label) return '';
+    if (interval === 'minute' || interval === 'hour') return label.slice(11, 16);
+    const d = new Date(label.slice(0, 10) + 'T00:00:00Z');
+    if (interval === 'month') return d.toLocaleDateString('en', { month: 'short', year: '2-digit', timeZone: 'UTC' });
+    return d.toLocaleDateString('en', { month: 'short', day: 'numeric', timeZone: 'UTC' });
+  }
+  async function loadGraph(signal) {
+    const box = document.getElementById('graph');
+    try {
+      const params = { metrics: state.metric, interval: state.interval };
+      if (state.compare) params.compare = 'previous_period';
+      const ts = await getJSON(apiUrl('timeseries', params), signal);
+      const labels = ts.results.map((r) => r.date);
+      const xs = labels.map((_, i) => i);
+      const ys = ts.results.map((r) => r[state.metric]);
+      const data = [xs, ys];
+      const series = [{}, { label: METRIC_LABELS[state.metric], stroke: '#4f46e5', width: 2, fill: 'rgba(79,70,229,.08)', value: (u, v) => metricText(state.metric, v) }];
+      if (state.compare && ts.comparison) {
+        data.push(ts.comparison.map((r) => r[state.metric]));
+        series.push({ label: 'Previous period', stroke: '#9aa3b5', width: 1.5, dash: [6, 4], value: (u, v) => metricText(state.metric, v) });
+      }
+      const width = Math.max(280, box.clientWidth);
+      const opts = {
+        width, height: window.innerWidth < 560 ? 220 : 280,
+        series, legend: { live: true },
+        cursor: { points: { size: 7 } },
+        scales: { x: { time: false }, y: { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+        axes: [
+          { values: (u, splits) => splits.map((i) => tickLabel(labels[Math.round(i)], ts.interval)), grid: { show: false }, stroke: '#5a6275' },
+          { values: (u, splits) => splits.map((v) => metricText(state.metric, v)), grid: { stroke: '#eceef4' }, stroke: '#5a6275', size: 60 },
+        ],
+      };
+      series[0] = { label: 'Time', value: (u, i) => (i == null ? '' : labels[Math.round(i)] || '') };
+      if (chart) chart.destroy();
+      box.replaceChildren();
+      chart = new uPlot(opts, data, box);
+      box.setAttribute('aria-label', METRIC_LABELS[state.metric] + ' per ' + ts.interval + ', ' + labels.length + ' points');
+    } catch (e) { if (e.name !== 'AbortError') box.replaceChildren(el('p', { class: 'empty-body', text: 'Could not load the graph: ' + e.message })); }
+  }
+  window.addEventListener('resize', () => { if (chart) chart.setSize({ width: Math.max(280, document.getElementById('graph').clientWidth), height: chart.height }); });
+
+  // --- breakdown cards -------------------------------------------------------------------
+  const cardData = {};
+  const cardAbort = {};
+  let maps = {};
+
+  function setupCard(section) {
+    const name = section.dataset.card;
+    const tabs = section.querySelector('.tabs');
+    CARDS[name].forEach(([label], i) => {
+      tabs.append(el('button', { type: 'button', 'aria-pressed': String(i === state.tabs[name]), text: label,
+        onclick: () => { state.tabs[name] = i; writeState(false); tabs.querySelectorAll('button').forEach((b, j) => b.setAttribute('aria-pressed', String(i === j))); loadCard(section); } }));
+    });
+    section.querySelector('.export').addEventListener('click', () => exportCard(section));
+  }
+
+  function propsChoice(section) {
+    const extra = section.querySelector('.extra');
+    const options = [];
+    for (const [event, keys] of Object.entries(PROP_KEYS)) for (const key of keys) options.push([event, key]);
+    if (!extra.querySelector('select')) {
+      const select = el('select', { id: 'prop-select', 'aria-label': 'Event property' },
+        ...options.map(([e, k]) => el('option', { value: e + '\u0000' + k, text: e + ' → ' + k })));
+      select.addEventListener('change', () => loadCard(section));
+      extra.replaceChildren(el('label', { for: 'prop-select', class: 'hint', text: 'Property ' }), select);
+    }
+    const value = extra.querySelector('select').value;
+    if (!value) return null;
+    const [event, key] = value.split('\u0000');
+    return { event, key };
+  }
+
+  function cardQuery(section, limit) {
+    const name = section.dataset.card;
+    const [, prop, metrics, extraFilter, mode] = CARDS[name][state.tabs[name]];
+    let property = prop, extra = extraFilter || '', event = null;
+    const shown = section.querySelector('.extra');
+    shown.hidden = mode !== 'props';
+    if (mode === 'props') {
+      const choice = propsChoice(section);
+      if (!choice) return null;
+      property = 'event:props:' + choice.key;
+      event = choice.event;
+      extra = 'event:name==' + choice.event;
+    }
+    return { property, mode, event, metrics: metrics || 'visitors', url: apiUrl('breakdown', { property, metrics: metrics || 'visitors', limit: String(limit) }, extra) };
+  }
+
+  async function loadCard(section) {
+    const name = section.dataset.card;
+    if (cardAbort[name]) cardAbort[name].abort();
+    const ctl = cardAbort[name] = new AbortController();
+    const body = section.querySelector('.card-body');
+    const q = cardQuery(section, 9);
+    if (!q) { body.replaceChildren(el('p', { class: 'empty-body', text: 'No custom event properties in the last 90 days.' })); return; }
+    body.setAttribute('aria-busy', 'true');
+    try {
+      const doc = await getJSON(q.url, ctl.signal);
+      cardData[name] = { q, rows: doc.results };
+      renderCard(section, q, doc.results);
+    } catch (e) {
+      if (e.name !== 'AbortError') body.replaceChildren(el('p', { class: 'empty-body', text: 'Could not load: ' + e.message }));
+    } finally { body.removeAttribute('aria-busy'); }
+  }
+
+  function renderCard(section, q, rows) {
+    const body = section.querySelector('.card-body');
+    const key = q.property.split(':').pop();
+    const metrics = q.metrics.split(',');
+    section.querySelector('.col-head').textContent = metrics.map((m) => (METRIC_LABELS[m] || m.replace('_', ' '))).join(' · ');
+    if (!rows.length) { body.replaceChildren(el('p', { class: 'empty-body', text: 'No data for this range.' })); return; }
+    if (q.mode === 'map') { renderMap(section, rows); return; }
+    const max = Math.max(...rows.map((r) => r[metrics[0]] || 0), 1);
+    const list = el('ol', { class: 'rows' });
+    for (const r of rows) {
+      const value = r[key];
+      const label = displayValue(q.property, value);
+      const nums = el('span', { class: 'num' }, metricText(metrics[0], r[metrics[0]]),
+        ...metrics.slice(1).map((m) => el('small', { text: metricText(m, r[m]) })));
+      const dim = q.property;
+      const extra = q.event ? { dim: 'event:name', op: '==', value: q.event } : null;
+      const button = el('button', { class: 'row', type: 'button', title: 'Filter by ' + label, 'aria-label': 'Filter by ' + label + ': ' + nums.textContent,
+        onclick: () => addFilter(dim, value, extra) },
+        el('span', { class: 'bar', style: 'width:' + Math.max(2, (100 * (r[metrics[0]] || 0)) / max) + '%' }),
+        el('span', { class: 'label', text: label }), nums);
+      list.append(el('li', {}, button));
+    }
+    body.replaceChildren(list);
+  }
+
+  function renderMap(section, rows) {
+    const body = section.querySelector('.card-body');
+    const values = {};
+    for (const r of rows) if (r.country) values[r.country] = r.visitors;
+    const holder = el('div', { class: 'map', id: 'world-map', role: 'img', 'aria-label': 'World map of visitors by country; switch to Countries for a list' });
+    body.replaceChildren(holder);
+    if (!window.jsVectorMap) { holder.textContent = 'Map unavailable'; return; }
+    const all = Object.keys(values);
+    try {
+      maps.world = new jsVectorMap({
+        selector: '#world-map', map: 'world', zoomButtons: false, zoomOnScroll: false,
+        regionStyle: { initial: { fill: '#e7e9f0', stroke: '#fff', strokeWidth: 0.4 }, hover: { fillOpacity: 0.8, cursor: 'pointer' } },
+        visualizeData: all.length ? { scale: ['#c7d2fe', '#3730a3'], values } : undefined,
+        onRegionTooltipShow(event, tooltip, code) {
+          tooltip.text(countryName(code) + ': ' + nf.format(values[code] || 0) + ' visitors');
+        },
+        onRegionClick(event, code) { if (values[code]) addFilter('visit:country', code); },
+      });
+    } catch (e) { holder.textContent = 'Map unavailable: ' + e.message; }
+  }
+
+  async function exportCard(section) {
+    const q = cardQuery(section, 1000);
+    if (!q) return;
+    const doc = await getJSON(q.url);
+    const key = q.property.split(':').pop();
+    const metrics = q.metrics.split(',');
+    const esc = (v) => { const s = v == null ? '' : String(v); return /[",\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s; };
+    const lines = [[key, ...metrics].join(',')].concat(doc.results.map((r) => [r[key], ...metrics.map((m) => r[m])].map(esc).join(',')));
+    const blob = new Blob([lines.join('\n') + '\n'], { type: 'text/csv' });
+    const a = el('a', { href: URL.createObjectURL(blob), download: DOMAIN + '-' + key + '-' + (state.period === 'custom' ? state.from + '_' + state.to : state.period) + '.csv' });
+    document.body.append(a); a.click(); a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+  }
+
+  // --- live counter and feed -------------------------------------------------------------
+  function startLive() {
+    const count = document.getElementById('live-count');
+    const feed = document.getElementById('feed');
+    let source = null;
+    function connect() {
+      source = new EventSource('/api/realtime/stream?site_id=' + encodeURIComponent(SITE));
+      source.addEventListener('realtime', (ev) => {
+        const doc = JSON.parse(ev.data);
+        count.textContent = nf.format(doc.visitors);
+        count.dataset.value = String(doc.visitors);
+        count.nextElementSibling.textContent = doc.visitors === 1 ? 'current visitor' : 'current visitors';
+      });
+      source.addEventListener('events', (ev) => {
+        const items = JSON.parse(ev.data);
+        const placeholder = feed.querySelector('.muted');
+        if (placeholder) placeholder.remove();
+        for (const item of items) {
+          const when = new Date(item.timestamp.replace(' ', 'T') + 'Z');
+          const what = item.name === 'pageview' ? item.pathname : item.name + ' on ' + item.pathname;
+          const meta = [flag(item.country_code) + ' ' + (item.city || countryName(item.country_code) || ''), item.browser, item.device, item.referrer_source || 'Direct'].filter((x) => x && x.trim()).join(' · ');
+          const li = el('li', { class: 'new' }, el('time', { datetime: when.toISOString(), text: when.toLocaleTimeString('en-GB') }),
+            el('span', { class: 'what', text: what }), el('span', { class: 'meta', text: meta }));
+          feed.prepend(li);
+        }
+        while (feed.children.length > 50) feed.lastElementChild.remove();
+      });
+      source.onerror = () => { count.textContent = count.dataset.value ? nf.format(Number(count.dataset.value)) : '–'; };
+    }
+    connect();
+    document.addEventListener('visibilitychange', () => {
+      if (document.hidden && source) { source.close(); source = null; } else if (!document.hidden && !source) connect();
+    });
+  }
+
+  // --- controls --------------------------------------------------------------------------
+  function syncControls() {
+    document.getElementById('period').value = state.period;
+    document.getElementById('compare').checked = state.compare;
+    const custom = document.getElementById('custom-range');
+    custom.hidden = state.period !== 'custom';
+    if (state.period === 'custom') { document.getElementById('from').value = state.from; document.getElementById('to').value = state.to; }
+    intervalOptions();
+    renderChips();
+  }
+
+  function changed(replace) {
+    writeState(replace);
+    refresh();
+  }
+
+  function refresh() {
+    syncControls();
+    loadTop();
+    document.querySelectorAll('.breakdown').forEach(loadCard);
+  }
+
+  document.getElementById('period').addEventListener('change', (e) => {
+    const value = e.target.value;
+    if (value === 'custom') {
+      const to = new Date(), from = new Date(Date.now() - 13 * 86400000);
+      state.from = state.from || from.toISOString().slice(0, 10);
+      state.to = state.to || to.toISOString().slice(0, 10);
+      document.getElementById('custom-range').hidden = false;
+      document.getElementById('from').value = state.from;
+      document.getElementById('to').value = state.to;
+      document.getElementById('from').focus();
+      return;
+    }
+    state.period = value;
+    state.interval = DEFAULT_INTERVAL[value];
+    changed();
+  });
+  document.getElementById('apply-range').addEventListener('click', () => {
+    const from = document.getElementById('from').value, to = document.getElementById('to').value;
+    if (!from || !to || from > to) { document.getElementById('range-label').textContent = 'Pick a start date before the end date.'; return; }
+    state.period = 'custom'; state.from = from; state.to = to; state.interval = DEFAULT_INTERVAL.custom;
+    changed();
+  });
+  document.getElementById('compare').addEventListener('change', (e) => { state.compare = e.target.checked; writeState(false); loadTop(); });
+  document.getElementById('interval').addEventListener('change', (e) => { state.interval = e.target.value; writeState(false); loadGraph(); });
+  document.querySelectorAll('.tile').forEach((tile) => tile.addEventListener('click', () => {
+    state.metric = tile.dataset.metric;
+    document.querySelectorAll('.tile').forEach((t) => t.setAttribute('aria-pressed', String(t === tile)));
+    document.getElementById('graph-title').textContent = METRIC_LABELS[state.metric];
+    writeState(false);
+    loadGraph();
+  }));
+  window.addEventListener('popstate', () => { state = readState(); refresh(); });
+
+  document.querySelectorAll('.breakdown').forEach(setupCard);
+  writeState(true);
+  refresh();
+  startLive();
+})();

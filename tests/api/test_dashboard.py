@@ -1,0 +1,181 @@
+"""Dashboard pages and sign-in through the app: login, cookies, CSRF, roles, rate limits, and
+the stats API accepting the session."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from liveinsight.security import sessions
+from tests.conftest import make_client, make_site, svc_of
+
+ADMIN = ("admin@example.com", "correct horse battery")
+VIEWER = ("viewer@example.com", "viewer password 1")
+
+
+def _users(client: TestClient) -> None:
+    meta = svc_of(client).meta
+    meta.create_user(*ADMIN, role="admin")
+    meta.create_user(*VIEWER, role="viewer")
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, "no CSRF field in the page"
+    return found.group(1)
+
+
+def _login(client: TestClient, email: str, password: str, **extra: str) -> object:
+    token = _csrf(client.get("/login").text)
+    return client.post("/login", data={"email": email, "password": password, "csrf": token,
+                                       "next": "/sites", **extra}, follow_redirects=False)
+
+
+def test_login_sets_a_hardened_session_cookie(tmp_path: Path) -> None:
+    with make_client(tmp_path) as client:
+        _users(client)
+        assert client.get("/sites", follow_redirects=False).headers["location"].startswith(
+            "/login?next=")
+        res = _login(client, *ADMIN)
+        assert res.status_code == 303 and res.headers["location"] == "/sites"
+        cookie = next(c for c in res.headers.get_list("set-cookie")
+                      if c.startswith(sessions.COOKIE + "="))
+        assert "HttpOnly" in cookie and "samesite=lax" in cookie.lower()
+        assert "Secure" not in cookie
+        page = client.get("/sites")
+        assert page.status_code == 200 and "admin@example.com" in page.text
+        assert "default-src 'self'" in page.headers["content-security-policy"]
+
+
+def test_the_cookie_is_secure_over_https(tmp_path: Path) -> None:
+    with make_client(tmp_path) as client:
+        _users(client)
+        token = _csrf(client.get("https://testserver/login").text)
+        res = client.post("https://testserver/login", data={
+            "email": ADMIN[0], "password": ADMIN[1], "csrf": token}, follow_redirects=False)
+        cookie = next(c for c in res.headers.get_list("set-cookie")
+                      if c.startswith(sessions.COOKIE + "="))
+        assert "Secure" in cookie
+
+
+def test_bad_password_and_unknown_user_are_refused_alike(tmp_path: Path) -> None:
+    with make_client(tmp_path) as client:
+        _users(client)
+        wrong = _login(client, ADMIN[0], "not the password")
+        unknown = _login(client, "nobody@example.com", "whatever123")
+        for res in (wrong, unknown):
+            assert res.status_code == 401  # type: ignore[attr-defined]
+            assert "Wrong e-mail or password" in res.text  # type: ignore[attr-defined]
+        assert sessions.COOKIE not in client.cookies
+
+
+def test_login_without_the_form_token_is_refused(tmp_path: Path) -> None:
+    with make_client(tmp_path) as client:
+        _users(client)
+        client.get("/login")
+        res = client.post("/login", data={"email": ADMIN[0], "password": ADMIN[1],
+                                           "csrf": "forged"}, follow_redirects=False)
+        assert res.status_code == 400 and sessions.COOKIE not in client.cookies
+
+
+def test_a_tampered_cookie_is_not_a_session(tmp_path: Path) -> None:
+    with make_client(tmp_path) as client:
+        _users(client)
+        _login(client, *VIEWER)
+        token = client.cookies[sessions.COOKIE]
+        payload, signature = token.split(".")
+        client.cookies.clear()
+        client.cookies.set(sessions.COOKIE, payload + "." + signature[::-1])
+        assert client.get("/sites", follow_redirects=False).status_code == 303
+        site = make_site(client, "example.com")
+        res = client.get("/api/stats/aggregate", params={"site_id": site.domain})
+        assert res.status_code == 401
+        client.cookies.clear()
+        client.cookies.set(sessions.COOKIE, token)
+        assert client.get("/sites", follow_redirects=False).status_code == 200
+
+
+def test_the_stats_api_accepts_the_session(tmp_path: Path) -> None:
+    with make_client(tmp_path) as client:
+        _users(client)
+        site = make_site(client, "example.com")
+        assert client.get("/api/stats/aggregate", params={"site_id": site.domain}
+                          ).status_code == 401
+        _login(client, *VIEWER)
+        res = client.get("/api/stats/aggregate", params={"site_id": site.domain,
+                                                         "metrics": "visitors"})
+        assert res.status_code == 200 and res.json()["results"]["visitors"]["value"] == 0
+
+
+def test_viewers_read_but_only_admins_change_settings(tmp_path: Path) -> None:
+    with make_client(tmp_path) as client:
+        _users(client)
+        site = make_site(client, "example.com")
+        _login(client, *VIEWER)
+        page = client.get(f"/sites/{site.id}/settings")
+        assert page.status_code == 200 and 'data-domain="example.com"' in page.text
+        assert site.uuid in page.text and "<fieldset disabled>" in page.text
+        form = {"csrf": _csrf(page.text), "name": "Hacked", "domain": "example.com",
+                "timezone": "UTC", "retention_days": "0"}
+        assert client.post(f"/sites/{site.id}/settings", data=form).status_code == 403
+        client.cookies.clear()
+        _login(client, *ADMIN)
+        page = client.get(f"/sites/{site.id}/settings")
+        form.update(csrf=_csrf(page.text), name="Example", aliases="www2.example.com\n",
+                    timezone="Europe/Paris", retention_days="400", enabled="on")
+        res = client.post(f"/sites/{site.id}/settings", data=form, follow_redirects=False)
+        assert res.status_code == 303
+        saved = svc_of(client).meta.site(site.id)
+        assert saved is not None
+        assert (saved.name, saved.timezone, saved.retention_days, saved.aliases) == (
+            "Example", "Europe/Paris", 400, ("www2.example.com",))
+
+
+def test_forms_need_the_session_csrf_token(tmp_path: Path) -> None:
+    with make_client(tmp_path) as client:
+        _users(client)
+        site = make_site(client, "example.com")
+        _login(client, *ADMIN)
+        form = {"csrf": "nope", "name": "X", "domain": "example.com", "timezone": "UTC"}
+        assert client.post(f"/sites/{site.id}/settings", data=form).status_code == 403
+        assert client.post("/sites", data={"csrf": "", "domain": "new.example"}
+                           ).status_code == 403
+        assert client.post("/logout", data={"csrf": "nope"}).status_code == 403
+        token = _csrf(client.get("/sites").text)
+        res = client.post("/sites", data={"csrf": token, "domain": "https://new.example/",
+                                          "timezone": "UTC"}, follow_redirects=False)
+        assert res.status_code == 303
+        assert svc_of(client).sites.by_domain("new.example") is not None
+        res = client.post("/logout", data={"csrf": token}, follow_redirects=False)
+        assert res.status_code == 303 and sessions.COOKIE not in client.cookies
+        assert client.get("/sites", follow_redirects=False).status_code == 303
+
+
+def test_login_attempts_are_rate_limited_per_address(tmp_path: Path) -> None:
+    with make_client(tmp_path) as client:
+        _users(client)
+        for _ in range(10):
+            assert _login(client, ADMIN[0], "wrong password").status_code == 401  # type: ignore[attr-defined]
+        blocked = _login(client, *ADMIN)
+        assert blocked.status_code == 429  # type: ignore[attr-defined]
+        assert int(blocked.headers["retry-after"]) > 0  # type: ignore[attr-defined]
+
+
+def test_next_only_leads_within_the_dashboard(tmp_path: Path) -> None:
+    with make_client(tmp_path) as client:
+        _users(client)
+        for target, expected in (("//evil.example/x", "/sites"), ("https://evil.example", "/sites"),
+                                 ("/sites/1", "/sites/1")):
+            client.cookies.clear()
+            res = _login(client, *ADMIN, next=target)
+            assert res.headers["location"] == expected  # type: ignore[attr-defined]
+
+
+def test_static_files_stay_inside_the_static_dir(tmp_path: Path) -> None:
+    with make_client(tmp_path) as client:
+        assert client.get("/static/app.css").status_code == 200
+        assert client.get("/static/vendor/uPlot.iife.min.js").status_code == 200
+        assert client.get("/static/../templates/base.html").status_code == 404
+        assert client.get("/static/%2e%2e/templates/base.html").status_code == 404
