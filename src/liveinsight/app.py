@@ -124,10 +124,11 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
 
 
 def close_services(svc: Services) -> None:
-    """Graceful stop: ingest what the log holds (what cannot be ingested stays for next
-    start), then close the log, the store and the metadata engine."""
-    svc.writer.stop(flush=True, timeout=30)
+    """Graceful stop: close the log to appends (requests still running get 503), ingest
+    everything it holds (what cannot be ingested stays for next start), then close the
+    store and the metadata engine."""
     svc.wal.close()
+    svc.writer.stop(flush=True, timeout=30)
     svc.store.close()
     svc.meta.engine.dispose()
 

@@ -291,7 +291,11 @@ def test_sigterm_under_load_flushes_the_log_into_the_store(
     assert code == 0, srv.log()
     assert stop_s < 30
     assert srv.wal_bytes() == 0
-    _assert_exactly_once(srv.stored(), load.acked)
+    stored = srv.stored()
+    _assert_exactly_once(stored, load.acked)
+    # Requests still running while the server stops are refused (503), never half-kept.
+    assert {status for _, status, _ in load.refused} <= {503}
+    assert not [m for m, _, _ in load.refused if m in stored]
 
 
 # --- disk full -----------------------------------------------------------------------------

@@ -162,6 +162,27 @@ def test_segments_left_by_a_previous_run_are_closed_and_kept_in_order(tmp_path: 
         assert wal.total_bytes == sum(s.path.stat().st_size for s in [*left, new])
 
 
+def test_a_closed_log_refuses_appends_and_hands_every_segment_to_the_writer(
+    tmp_path: Path,
+) -> None:
+    wal = WriteAheadLog(tmp_path, fsync="interval")
+    wal.append(_payload("/a"), 1)
+    wal.rotate()
+    wal.append(_payload("/b"), 1)
+    wal.close()
+    for _ in range(3):  # refused every time: a closed log never reopens itself
+        with pytest.raises(WalUnavailable, match="closed"):
+            wal.append(_payload("/late"), 1)
+    assert wal.rotate() is None
+    segments = wal.closed_segments()
+    assert [_markers(s.path.read_bytes()) for s in segments] == [["/a"], ["/b"]]
+    assert wal.total_bytes == sum(s.path.stat().st_size for s in segments)
+    for segment in segments:
+        wal.delete(segment)
+    assert wal.total_bytes == 0 and _segments(tmp_path) == []
+    wal.close()  # closing twice is harmless
+
+
 # --- torn tails ----------------------------------------------------------------------------
 
 

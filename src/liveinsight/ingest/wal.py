@@ -134,6 +134,7 @@ class WriteAheadLog:
         self._first_append = 0.0
         self._dirty = False
         self._broken = False
+        self._closed = False
         self._stop = threading.Event()
         self._syncer: threading.Thread | None = None
         self._open_new()
@@ -152,6 +153,8 @@ class WriteAheadLog:
         """
         data = frame(payload)
         with self._lock:
+            if self._closed:
+                raise WalUnavailable("the write-ahead log is closed: the server is stopping")
             if self._closed_bytes + self._size + len(data) > self.max_bytes:
                 raise WalFull("the write-ahead log is full while the store catches up")
             if self._broken:
@@ -240,7 +243,7 @@ class WriteAheadLog:
         segment (already fsynced unless the policy is ``never``), or ``None`` if it was empty.
         Raises ``OSError`` if a new segment cannot be opened (appends then raise too)."""
         with self._lock:
-            if self._size == 0 and not self._broken:
+            if self._closed or (self._size == 0 and not self._broken):
                 return None
             closed = self._path
             self._seal_current()
@@ -294,9 +297,13 @@ class WriteAheadLog:
             self.sync()
 
     def close(self) -> None:
-        """Fsync and close the open segment (it is ingested at the next start if left)."""
+        """Fsync and close the open segment; from then on appends raise
+        :class:`WalUnavailable` and every segment is a closed one, which the writer can still
+        ingest and delete (what it does not is ingested at the next start)."""
         self._stop.set()
         if self._syncer is not None:
             self._syncer.join(timeout=5)
         with self._lock:
+            self._closed = True
             self._seal_current()
+            self._path, self._size, self._rows = None, 0, 0
