@@ -12,6 +12,8 @@ import pytest
 from prometheus_client import generate_latest
 
 from liveinsight.ingest.pipeline import STEPS, Pipeline, build_pipeline
+from liveinsight.ingest.service import Ingestor
+from liveinsight.ingest.wal import WriteAheadLog
 from liveinsight.meta.repo import Metadata, SiteDirectory
 from liveinsight.ops.metrics import Metrics
 from liveinsight.settings import Settings
@@ -52,9 +54,9 @@ class Clock:
 
 def pipeline(meta: Metadata, store: EmbeddedStore, clock: Clock,
              metrics: Metrics | None = None) -> Pipeline:
-    return build_pipeline(settings=Settings(_env_file=None), meta=meta,  # type: ignore[call-arg]
-                          sites=SiteDirectory(meta), metrics=metrics or Metrics(),
-                          store=store, clock=clock)
+    settings = Settings(_env_file=None, data_dir=store.path.parent)  # type: ignore[call-arg]
+    return build_pipeline(settings=settings, meta=meta, sites=SiteDirectory(meta),
+                          metrics=metrics or Metrics(), store=store, clock=clock)
 
 
 def accepted(p: Pipeline, **event: Any) -> tuple[EventRow, list[SessionRow]]:
@@ -195,3 +197,26 @@ def test_raw_event_fields_used(meta: Metadata, store: EmbeddedStore) -> None:
     row, sessions = out
     assert (row.revenue, row.revenue_currency, row.screen) == ("12.5", "EUR", "Desktop")
     assert (sessions[0].pageviews, sessions[0].events, sessions[0].is_bounce) == (0, 1, 0)
+
+
+def test_restart_after_a_crash_continues_sessions_still_in_the_log(
+        meta: Metadata, store: EmbeddedStore) -> None:
+    clock = Clock()
+    first = pipeline(meta, store, clock)
+    wal = WriteAheadLog(store.path.parent / "wal", fsync="never")
+    ingestor = Ingestor(first, wal, Metrics())
+    ingestor.ingest([raw(url="https://example.com/a"),
+                     raw(url="https://example.com/b", timestamp=NOW + timedelta(minutes=1))],
+                    "event")
+    wal.close()  # nothing reached the store: as after a crash before the writer's insert
+
+    clock.now = NOW + timedelta(minutes=3)
+    restarted = pipeline(meta, store, clock)
+    assert len(restarted.env.tracker) == 1
+    row, changes = accepted(restarted, url="https://example.com/c", timestamp=clock.now)
+    assert row.session_id == changes[0].session_id
+    assert [(s.sign, s.version) for s in changes] == [(-1, 2), (1, 3)]
+    assert (changes[1].entry_page, changes[1].pageviews) == ("/a", 3)
+
+    clock.now = NOW + timedelta(minutes=40)
+    assert len(pipeline(meta, store, clock).env.tracker) == 0  # too old to continue

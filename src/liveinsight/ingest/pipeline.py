@@ -101,10 +101,11 @@ def build_pipeline(
     clock: Callable[[], datetime],
 ) -> Pipeline:
     """The pipeline for one app: salts from ``meta``, sites from ``sites``, and a session
-    tracker warmed from ``store`` with the sessions still live at ``clock()``."""
+    tracker warmed with the sessions still live at ``clock()``, from ``store`` and from the
+    write-ahead log's segments in ``settings.wal_dir`` (rows not ingested yet)."""
     timeout = timedelta(minutes=settings.session_timeout_minutes)
     tracker = SessionTracker(timeout, clock)
-    warmed = warm_tracker(tracker, store, clock())
+    warmed = warm_tracker(tracker, store, clock(), wal_dir=settings.wal_dir)
     if warmed:
         log.info("session tracker warmed with %d live sessions", warmed)
     metrics.sessions_live.set_function(lambda: len(tracker))
