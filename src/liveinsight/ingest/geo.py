@@ -2,9 +2,10 @@
 
 ``iptocc`` ships its own IP-to-country table (built from the regional internet registries'
 delegation files; the table's date is the package version's) and answers in well under a
-microsecond. It has no region or city data, and no installed package ships a city database
-we may bundle (``geoip2fast``'s bundled files are country and ASN only; MaxMind's GeoLite2
-needs an account), so ``region`` and ``city`` stay empty. Non-public addresses (private,
+microsecond. It has no region or city data, and no package ships a current city database
+(``geoip2fast`` and ``python-geoacumen`` bundle country data only; ``maxminddb-geolite2``'s
+GeoLite2-City dates from 2018; current GeoLite2 needs a MaxMind account), so ``region`` and
+``city`` stay empty (see docs/enrichment.md). Non-public addresses (private,
 loopback, link-local, reserved) get no country. Addresses are never cached or kept.
 """
 
