@@ -199,24 +199,34 @@ _STATE_COLUMNS = (
 )
 
 
+# Sessions that started longer ago than this are not warmed (the filter on `start` lets
+# ClickHouse skip old partitions and granules; a human visit does not last two days).
+WARM_MAX_AGE = timedelta(days=2)
+WARM_QUERY_TIMEOUT_S = 30.0
+
+
 def live_sessions_sql(database: str) -> str:
     """The latest state of every session still open (``sum(sign) > 0``) whose last event is
-    at or after ``{since}``. Rows of one version share their timestamp, so filtering on it
-    keeps or drops whole versions and ``sum(sign)`` stays right."""
+    at or after ``{since}`` and that started at or after ``{oldest}``. Rows of one version
+    share their timestamp, so filtering on it keeps or drops whole versions and
+    ``sum(sign)`` stays right."""
     # Aliases differ from column names: ClickHouse would otherwise read the WHERE's
     # `timestamp` as the aggregate.
     picks = ", ".join(f"argMaxIf(`{c}`, version, sign = 1) AS `last_{c}`" for c in _STATE_COLUMNS)
     return (
         f"SELECT site_id, session_id, {picks} FROM `{database}`.sessions "
-        "WHERE timestamp >= {since:DateTime64(3, 'UTC')} "
+        "WHERE start >= {oldest:DateTime64(3, 'UTC')} "
+        "AND timestamp >= {since:DateTime64(3, 'UTC')} "
         "GROUP BY site_id, session_id HAVING sum(sign) > 0"
     )
 
 
 def load_live_sessions(store: Store, now: datetime, timeout: timedelta) -> list[Session]:
     """Sessions whose last event is within ``timeout`` of ``now``, from the store."""
-    since = format_ts(utc(now) - timeout)
-    result = store.query(live_sessions_sql(store.database), {"since": since})
+    params = {"since": format_ts(utc(now) - timeout),
+              "oldest": format_ts(utc(now) - WARM_MAX_AGE)}
+    result = store.query(live_sessions_sql(store.database), params,
+                         timeout=WARM_QUERY_TIMEOUT_S)
     return [_session_of(_unprefixed(record)) for record in result.dicts()]
 
 
