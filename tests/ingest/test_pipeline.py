@@ -220,3 +220,15 @@ def test_restart_after_a_crash_continues_sessions_still_in_the_log(
 
     clock.now = NOW + timedelta(minutes=40)
     assert len(pipeline(meta, store, clock).env.tracker) == 0  # too old to continue
+
+
+def test_a_failing_step_drops_only_that_event(meta: Metadata, store: EmbeddedStore,
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    def explode(ctx: object, env: object) -> None:
+        raise RuntimeError("boom")
+
+    base = pipeline(meta, store, Clock())
+    broken = Pipeline(base.env, Metrics(), [*STEPS[:2], ("explode", explode), *STEPS[2:]])
+    assert broken.run(raw()) is DropReason.INVALID
+    assert "'explode' failed" in caplog.text and PUBLIC_IP not in caplog.text
+    assert not isinstance(base.run(raw()), DropReason)
