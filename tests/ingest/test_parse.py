@@ -262,6 +262,12 @@ def test_native_batch_defaults_and_site_id() -> None:
     assert events[1].timestamp == datetime(2026, 11, 20, 10, 30, tzinfo=UTC)
 
 
+def test_native_domain_is_normalized() -> None:
+    [event] = native({**NATIVE, "domain": "https://www.Example.com/shop"})
+    assert event.domain == "example.com"
+    assert refused(native, {**NATIVE, "domain": "a b"}).field == "domain"
+
+
 def test_native_naive_timestamp_is_utc() -> None:
     [event] = native({**NATIVE, "timestamp": "2026-11-20T13:00:00+02:00"})
     assert event.timestamp == datetime(2026, 11, 20, 11, 0, tzinfo=UTC)

@@ -24,6 +24,7 @@ from urllib.parse import urljoin, urlsplit
 import msgspec
 
 from liveinsight.errors import ApiError, bad_request
+from liveinsight.meta.repo import MetaError, normalize_domain
 from liveinsight.types import RawEvent
 
 MAX_URL_CHARS = 2000
@@ -414,7 +415,10 @@ def _site(data: dict[str, Any], prefix: str) -> dict[str, Any]:
         return {"site_id": site_id}
     if not isinstance(domain, str) or not domain.strip():
         raise bad_request(f"{prefix}domain or {prefix}site_id is required", f"{prefix}domain")
-    return {"domain": domain.strip().lower().removeprefix("www.")}
+    try:
+        return {"domain": normalize_domain(domain)}  # also takes "https://www.x.com/"
+    except MetaError:
+        raise bad_request(f"{prefix}domain is not a domain", f"{prefix}domain") from None
 
 
 def _overrides(data: dict[str, Any], client: Client, trusted: bool, prefix: str) -> Client:
