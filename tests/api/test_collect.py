@@ -14,7 +14,8 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import make_client, make_site, stored_events, svc_of
+from liveinsight.app import create_app
+from tests.conftest import make_client, make_settings, make_site, stored_events, svc_of
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 UA = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -186,6 +187,18 @@ def test_cors_preflight(app: TestClient) -> None:
         allowed = response.headers["access-control-allow-headers"].lower()
         assert {"content-type", "x-csrf-token", "x-session-id", "authorization"} <= {
             h.strip() for h in allowed.split(",")}
+
+
+def test_client_ip_from_trusted_proxies_reaches_the_pipeline(tmp_path: Path) -> None:
+    app = create_app(make_settings(tmp_path, trusted_proxies=["10.0.0.0/8"]))
+    forwarded = {"x-forwarded-for": "203.0.113.9, 10.1.1.1"}
+    with TestClient(app, client=("10.0.0.2", 40000)) as proxied:
+        make_site(proxied, "example.com", blocked_ips=["203.0.113.0/24"])
+        assert plausible(proxied, PV, **forwarded).status_code == 202  # blocked: dropped
+        assert stored_events(proxied) == []
+    with TestClient(app, client=("198.51.100.3", 40000)) as direct:
+        assert plausible(direct, PV, **forwarded).status_code == 202  # header not believed
+        assert len(stored_events(direct)) == 1
 
 
 # --- native endpoint: auth, sites, rate limits ---------------------------------------------

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
+from functools import lru_cache
 
 from starlette.datastructures import Headers
 
@@ -26,6 +27,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 UNKNOWN = "0.0.0.0"  # the server gave no peer address (a Unix socket, a test client)
 
 
+@lru_cache(maxsize=8192)  # proxies and returning visitors repeat; parsing is pure Python
 def parse_ip(value: str) -> IPAddress | None:
     """An address from ``1.2.3.4``, ``1.2.3.4:80``, ``[::1]:80``, ``"[::1]"``, ``::1``;
     IPv4-mapped IPv6 becomes IPv4. None when it is not an address."""
