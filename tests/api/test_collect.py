@@ -107,6 +107,7 @@ def test_umami_batch_and_identify(app: TestClient) -> None:
     assert response.json()["details"][0]["index"] == 1
     assert response.json()["details"][0]["error"]["field"] == "[1].payload.website"
     assert [r["pathname"] for r in stored_events(app)] == ["/a"]
+    assert rejected(app, "batch_item", 400) == 1
     assert app.post("/api/batch", json=[one] * 6, headers=HEADERS).status_code == 413
 
 

@@ -226,7 +226,7 @@ async def umami_batch(request: Request, svc: Services, state: Collector) -> Resp
     _require_signed(request, svc, batch.events)
     await _ingest(svc, state, batch.events, "batch")
     if batch.errors:
-        svc.metrics.requests_rejected.labels("batch", "400").inc(len(batch.errors))
+        svc.metrics.requests_rejected.labels("batch_item", "400").inc(len(batch.errors))
     details = [{"index": e.index, **e.error.body()} for e in batch.errors]
     return _json(200, {"size": batch.size, "processed": batch.size - len(batch.errors),
                        "errors": len(batch.errors), "details": details})
