@@ -163,7 +163,7 @@ def _endpoint(name: str) -> Callable[[Work], Callable[[Request], Awaitable[Respo
 
 
 def _check_token(request: Request, svc: Services) -> None:
-    """A valid ``X-CSRF-Token`` for ``X-Session-ID``, else 403 (400 for a bad session id)."""
+    """Return when ``X-CSRF-Token`` is valid for ``X-Session-ID``; else 403 naming which."""
     session_id = request.headers.get("x-session-id", "")
     token = request.headers.get("x-csrf-token", "")
     if not csrf.valid_session_id(session_id):
