@@ -154,6 +154,8 @@ def test_goals_and_conversion_rate(runner: QueryRunner) -> None:
     goals = ask(runner, metrics=["visitors", "events", "conversion_rate"],
                 dimensions=["event:goal"])
     assert table(goals) == {"Visit /pricing": (3, 3, 75.0), "Signup": (2, 2, 50.0)}
+    visits = ask(runner, metrics=["visits", "visitors"], dimensions=["event:goal"])
+    assert table(visits) == {"Visit /pricing": (3, 3), "Signup": (2, 2)}
     signup = ask(runner, metrics=["visitors", "conversion_rate"],
                  filters=[["is", "event:goal", ["Signup"]]])
     assert one(signup) == (2, 50.0)
