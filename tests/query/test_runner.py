@@ -14,6 +14,7 @@ from liveinsight.ops.metrics import Metrics
 from liveinsight.query.parser import parse_v2
 from liveinsight.query.runner import QueryRunner
 from liveinsight.storage.protocol import QueryResult, Store, StoreError, StoreUnavailable
+from tests.query.rows import ingest, visit
 
 
 def test_time_limit_is_a_400_naming_the_range(store: Store) -> None:
@@ -78,3 +79,14 @@ def test_queries_are_timed_by_kind(store: Store) -> None:
     assert result.rows[0].metrics == (0, 0)
     assert metrics.registry.get_sample_value("liveinsight_query_seconds_count",
                                              {"kind": "v2"}) == 1
+
+
+def test_regular_expressions_re2_rejects_are_a_400(store: Store, segments: Path) -> None:
+    ingest(store, segments, [visit(1, 1, [("2026-11-19T10:00:00", "pageview", "/blog")])])
+    runner = QueryRunner(store, Metrics(), timeout_s=5)
+    q = parse_v2({"metrics": ["visitors"], "date_range": "7d",
+                  "filters": [["matches", "event:page", ["^/(?=blog)"]]]}, site_id=1,
+                 timezone="UTC", goals=(), today=date(2026, 11, 20))
+    with pytest.raises(ApiError) as info:
+        runner.run(q)
+    assert (info.value.status, info.value.field) == (400, "filters")

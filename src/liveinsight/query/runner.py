@@ -109,6 +109,10 @@ class QueryRunner:
                 raise ApiError(400, "query_too_expensive", "the query passed the time limit of "
                                f"{self.timeout_s:g} s; narrow the date range or filters",
                                field="date_range") from exc
+            if "CANNOT_COMPILE_REGEXP" in text:  # valid for Python's re, not for RE2
+                raise ApiError(400, "invalid", "a regular expression in the filters is not "
+                               "valid RE2 syntax (no look-arounds or back-references)",
+                               field="filters") from exc
             log.error("query failed: %s", text)
             raise ApiError(503, "query_failed", "the query failed; it has been logged",
                            headers={"Retry-After": "5"}) from exc
