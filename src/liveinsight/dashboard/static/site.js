@@ -139,16 +139,15 @@
     if (metric === 'views_per_visit') return (Math.round(v * 100) / 100).toFixed(2);
     return compact(v);
   }
-  function flag(code) {
-    if (!/^[A-Z]{2}$/.test(code || '')) return '';
-    return String.fromCodePoint(...[...code].map((c) => 0x1f1a5 + c.charCodeAt(0)));
+  function badge(code) {
+    return /^[A-Z]{2}$/.test(code || '') ? el('span', { class: 'cc', 'aria-hidden': 'true', text: code }) : null;
   }
   function countryName(code) {
     try { return (regionNames && code && regionNames.of(code)) || code; } catch (e) { return code; }
   }
   function displayValue(dim, value) {
     if (value === '' || value == null) return dim === 'visit:source' ? 'Direct / None' : '(none)';
-    if (dim === 'visit:country') return flag(value) + ' ' + countryName(value);
+    if (dim === 'visit:country') return countryName(value);
     return String(value);
   }
   function el(tag, attrs, ...children) {
@@ -196,11 +195,14 @@
     try {
       const agg = await getJSON(apiUrl('aggregate', { metrics: TOP_METRICS.join(','), compare: 'previous_period' }), signal);
       const label = document.getElementById('range-label');
-      label.textContent = agg.comparison_date_range ? 'compared with ' + agg.comparison_date_range.map((d) => d.slice(0, 10)).join(' – ') : '';
+      label.textContent = agg.comparison_date_range ? 'changes against ' + agg.comparison_date_range.map((d) => d.slice(0, 10)).join(' – ') : '';
       for (const tile of tiles) {
         const m = tile.dataset.metric;
         const r = agg.results[m] || {};
-        tile.querySelector('[data-value]').textContent = metricText(m, r.value);
+        const value = tile.querySelector('[data-value]');
+        value.textContent = metricText(m, r.value);
+        value.dataset.raw = String(r.value);
+        value.title = r.value == null ? '' : nf.format(r.value);
         const ch = tile.querySelector('[data-change]');
         tile.classList.remove('loading');
         if (r.change == null || !r.comparison_value) {
@@ -253,7 +255,8 @@
         cursor: { points: { size: 7 } },
         scales: { x: { time: false }, y: { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] } },
         axes: [
-          { values: (u, splits) => splits.map((i) => tickLabel(labels[Math.round(i)], ts.interval)), grid: { show: false }, stroke: '#5a6275' },
+          { values: (u, splits) => splits.map((i) => (Number.isInteger(i) ? tickLabel(labels[i], ts.interval) : '')),
+            incrs: [1, 2, 3, 4, 6, 7, 12, 14, 24, 30, 48, 60, 120], space: 56, grid: { show: false }, stroke: '#5a6275' },
           { values: (u, splits) => splits.map((v) => metricText(state.metric, v)), grid: { stroke: '#eceef4' }, stroke: '#5a6275', size: 60 },
         ],
       };
@@ -349,7 +352,7 @@
       const button = el('button', { class: 'row', type: 'button', title: 'Filter by ' + label, 'aria-label': 'Filter by ' + label + ': ' + nums.textContent,
         onclick: () => addFilter(dim, value, extra) },
         el('span', { class: 'bar', style: 'width:' + Math.max(2, (100 * (r[metrics[0]] || 0)) / max) + '%' }),
-        el('span', { class: 'label', text: label }), nums);
+        el('span', { class: 'label' }, q.property === 'visit:country' ? badge(value) : null, label), nums);
       list.append(el('li', {}, button));
     }
     body.replaceChildren(list);
@@ -410,9 +413,9 @@
         for (const item of items) {
           const when = new Date(item.timestamp.replace(' ', 'T') + 'Z');
           const what = item.name === 'pageview' ? item.pathname : item.name + ' on ' + item.pathname;
-          const meta = [flag(item.country_code) + ' ' + (item.city || countryName(item.country_code) || ''), item.browser, item.device, item.referrer_source || 'Direct'].filter((x) => x && x.trim()).join(' · ');
+          const meta = [item.city || countryName(item.country_code) || '', item.browser, item.device, item.referrer_source || 'Direct'].filter((x) => x && x.trim()).join(' · ');
           const li = el('li', { class: 'new' }, el('time', { datetime: when.toISOString(), text: when.toLocaleTimeString('en-GB') }),
-            el('span', { class: 'what', text: what }), el('span', { class: 'meta', text: meta }));
+            el('span', { class: 'what', text: what }), el('span', { class: 'meta' }, badge(item.country_code), meta));
           feed.prepend(li);
         }
         while (feed.children.length > 50) feed.lastElementChild.remove();

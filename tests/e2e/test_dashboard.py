@@ -1,0 +1,252 @@
+"""The dashboard in a real browser against a real server with demo data.
+
+``liveinsight demo`` fills a fresh data dir (30 days, a third of the default volume),
+``liveinsight create-user`` adds an admin, and ``liveinsight serve`` runs as a subprocess
+that believes ``X-Forwarded-For`` from this machine (so sent events come from distinct
+visitors). Headless Chromium (Playwright) logs in and uses the dashboard; numbers on the
+page are checked against the stats API read with the same session cookie.
+
+Screenshots go to a temporary dir, or to ``$LIVEINSIGHT_SCREENSHOT_DIR`` (the docs use
+``docs/images``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from tests.conftest import IN_CI
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
+
+CHROMIUM = Path("/usr/bin/chromium")
+LIVEINSIGHT = Path(sys.executable).parent / "liveinsight"
+ADMIN = ("admin@localhost", "e2e-admin-password")
+SITE = "demo.liveinsight.dev"
+DESKTOP_CHROME = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                  "Chrome/131.0.0.0 Safari/537.36")
+
+
+def _require_browser() -> None:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing = "Playwright is not installed"
+    else:
+        if CHROMIUM.exists():
+            return
+        missing = f"Chromium is not installed at {CHROMIUM}"
+    if IN_CI:
+        pytest.fail(f"{missing} (CI=true: browser tests are required)")
+    pytest.skip(missing)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    _require_browser()
+    data = tmp_path_factory.mktemp("dashboard") / "data"
+    env = {**os.environ, "LIVEINSIGHT_DATA_DIR": str(data), "LIVEINSIGHT_WAL_FSYNC": "never",
+           "LIVEINSIGHT_TRUSTED_PROXIES": "127.0.0.1", "LIVEINSIGHT_LOG_LEVEL": "warning"}
+    for args in (["demo", "--days", "30", "--scale", "0.3"],
+                 ["create-user", ADMIN[0], "--password", ADMIN[1], "--role", "admin"]):
+        subprocess.run([str(LIVEINSIGHT), *args], env=env, check=True, capture_output=True,
+                       timeout=240)
+    port = _free_port()
+    log = (data / "server.log").open("wb")
+    proc = subprocess.Popen([str(LIVEINSIGHT), "serve", "--port", str(port)], env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    else:
+        proc.terminate()
+        pytest.fail("the server did not start: " + (data / "server.log").read_text()[-2000:])
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = os.environ.get("LIVEINSIGHT_SCREENSHOT_DIR")
+    path = Path(target) if target else tmp_path_factory.mktemp("shots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield chromium
+        chromium.close()
+
+
+def _api(page: Any, server: str, kind: str, **params: str) -> Any:
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    res = httpx.get(f"{server}/api/stats/{kind}", params={"site_id": SITE, **params},
+                    cookies=cookies, timeout=30)
+    assert res.status_code == 200, res.text
+    return res.json()
+
+
+def _realtime(page: Any, server: str) -> Any:
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    return httpx.get(f"{server}/api/realtime", params={"site_id": SITE}, cookies=cookies,
+                     timeout=30).json()["visitors"]
+
+
+def _tile(page: Any, metric: str, expected: Any) -> None:
+    page.wait_for_function(
+        "([m, v]) => document.querySelector(`.tile[data-metric=${m}] [data-value]`)"
+        "?.dataset.raw === String(v)", arg=[metric, expected], timeout=30_000)
+
+
+def _query(page: Any) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(page.url).query)
+
+
+def _login(page: Any, server: str, shots: Path | None = None) -> None:
+    page.goto(f"{server}/login")
+    if shots is not None:
+        page.screenshot(path=str(shots / "login.png"))
+    page.get_by_label("E-mail").fill(ADMIN[0])
+    page.get_by_label("Password").fill(ADMIN[1])
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/sites")
+
+
+def test_dashboard_journey(server: str, browser: Any, shots: Path) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    # log in and open the site
+    _login(page, server, shots)
+    page.get_by_role("link", name="LiveInsight demo").click()
+    page.wait_for_url("**/sites/*")
+
+    # the headline numbers are the stats API's
+    total = _api(page, server, "aggregate", period="30d", metrics="visitors,pageviews")
+    _tile(page, "visitors", total["results"]["visitors"]["value"])
+    _tile(page, "pageviews", total["results"]["pageviews"]["value"])
+    page.locator(".breakdown .row").first.wait_for()
+    page.wait_for_selector("#world-map svg")
+    page.wait_for_selector("#graph canvas")
+
+    # filter by clicking a row, then remove the filter
+    sources = page.locator('[data-card="sources"]')
+    first = sources.locator(".row").first
+    channel = first.locator(".label").inner_text()
+    first.click()
+    chip = page.locator(".chip")
+    chip.wait_for()
+    assert channel in chip.inner_text()
+    assert _query(page)["filters"] == [f"visit:channel=={channel}"]
+    filtered = _api(page, server, "aggregate", period="30d", metrics="visitors",
+                    filters=f"visit:channel=={channel}")["results"]["visitors"]["value"]
+    assert 0 < filtered < total["results"]["visitors"]["value"]
+    _tile(page, "visitors", filtered)
+    page.screenshot(path=str(shots / "dashboard-filtered.png"))
+    chip.get_by_role("button").click()
+    page.wait_for_function("() => !document.querySelector('.chip')")
+    assert "filters" not in _query(page)
+    _tile(page, "visitors", total["results"]["visitors"]["value"])
+
+    # change the range
+    page.get_by_label("Date range").select_option("7d")
+    page.wait_for_url("**period=7d**")
+    week = _api(page, server, "aggregate", period="7d", metrics="visitors")
+    _tile(page, "visitors", week["results"]["visitors"]["value"])
+
+    # export a card as CSV
+    with page.expect_download() as download:
+        sources.get_by_role("button", name="Export CSV").click()
+    rows = list(csv.reader(io.StringIO(Path(download.value.path()).read_text())))
+    api_rows = _api(page, server, "breakdown", period="7d", property="visit:channel",
+                    metrics="visitors", limit="1000")["results"]
+    assert rows[0] == ["channel", "visitors"]
+    assert rows[1:] == [[r["channel"], str(r["visitors"])] for r in api_rows]
+
+    # the live counter moves when visitors arrive
+    count = page.locator("#live-count")
+    page.wait_for_function("() => document.querySelector('#live-count').dataset.value")
+    before = int(count.get_attribute("data-value") or 0)
+    pages = ["/pricing", "/docs/getting-started", "/blog/cookieless-analytics", "/features",
+             "/", "/docs/self-hosting"]
+    for i, path in enumerate(pages):
+        res = httpx.post(f"{server}/api/event", headers={
+            "user-agent": DESKTOP_CHROME, "x-forwarded-for": f"81.2.69.{10 + i}",
+            "content-type": "text/plain"}, content=(
+            f'{{"n":"pageview","u":"https://{SITE}{path}","d":"{SITE}",'
+            f'"r":"https://news.ycombinator.com/"}}'), timeout=10)
+        assert res.status_code < 300
+    page.wait_for_function("() => document.querySelectorAll('#feed li.new').length >= 6",
+                           timeout=10_000)
+    after, deadline = before, time.monotonic() + 20
+    while after < before + len(pages) and time.monotonic() < deadline:
+        page.wait_for_timeout(250)
+        after = int(count.get_attribute("data-value") or 0)
+    assert after >= before + len(pages), (before, after, _realtime(page, server))
+    assert count.inner_text() == f"{after:,}"
+    assert "/docs/self-hosting" in page.locator("#feed").inner_text()
+    page.screenshot(path=str(shots / "dashboard.png"), full_page=True)
+    assert not errors, errors
+    context.close()
+
+
+def test_settings_and_phone_views(server: str, browser: Any, shots: Path) -> None:
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    _login(page, server)
+    page.goto(f"{server}/sites/1/settings")
+    snippet = page.locator("#snippet-plausible").input_value()
+    assert f'data-domain="{SITE}"' in snippet and "/js/script." in snippet
+    assert "data-website-id=" in page.locator("#snippet-umami").input_value()
+    page.screenshot(path=str(shots / "settings.png"), full_page=True)
+    page.goto(f"{server}/sites")
+    page.wait_for_function("() => document.querySelector('[data-spark] svg')")
+    page.screenshot(path=str(shots / "sites.png"))
+    context.close()
+
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                has_touch=True, device_scale_factor=2)
+    page = phone.new_page()
+    _login(page, server)
+    page.goto(f"{server}/sites/1?period=7d")
+    page.locator(".breakdown .row").first.wait_for()
+    page.wait_for_selector("#graph canvas")
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
+    page.screenshot(path=str(shots / "phone.png"))
+    phone.close()
