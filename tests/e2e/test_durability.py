@@ -272,11 +272,12 @@ def test_sigkill_under_load_loses_no_acknowledged_event(
 # --- SIGTERM -------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("fsync", ["interval", "always"])  # always: appends from threads
 def test_sigterm_under_load_flushes_the_log_into_the_store(
-    server: Callable[..., Server]
+    server: Callable[..., Server], fsync: str
 ) -> None:
     # The writer never flushes on its own here: only the graceful stop moves the rows.
-    srv = server(writer_flush_ms="600000", writer_batch_rows="1000000000")
+    srv = server(writer_flush_ms="600000", writer_batch_rows="1000000000", wal_fsync=fsync)
     srv.start()
     load = Load(lambda: srv.url, run="t").start()
     try:
