@@ -110,6 +110,13 @@ def test_session_across_midnight_counts_on_its_start_day(runner: QueryRunner) ->
                      date_range=["2026-11-11", "2026-11-11"])
     # C's 00:10 pageview counts on the 11th; C's visit started on the 10th.
     assert one(second_day) == (3, 2, 4)
+    # Read from sessions alone (visit dimensions, no pageviews): the same visitors.
+    countries = ask(runner, metrics=["visitors", "visits"], dimensions=["visit:country"],
+                    date_range=["2026-11-11", "2026-11-11"])
+    assert table(countries) == {"US": (1, 1), "GB": (1, 1), "FR": (1, 0)}
+    first_day = ask(runner, metrics=["visitors", "visits", "bounce_rate"],
+                    date_range=["2026-11-10", "2026-11-10"])
+    assert one(first_day) == (3, 3, 33)
 
 
 def test_breakdown_by_page(runner: QueryRunner) -> None:

@@ -45,14 +45,27 @@ def test_event_metrics_read_events_only() -> None:
 def test_session_metrics_read_sessions_with_sign() -> None:
     text, _ = build(metrics=["visits", "bounce_rate"], dimensions=["visit:source"])
     assert "`liveinsight`.sessions" in text and "`liveinsight`.events" not in text
-    assert "sum(sign)" in text and "sum(sign * is_bounce)" in text
+    assert "sum(sign * toInt8(start >= {p1:DateTime64(3, 'UTC')}))" in text
     assert "HAVING sum(sign) > 0" in text
 
 
+def test_visit_only_queries_count_visitors_from_overlapping_sessions() -> None:
+    text, _ = build(metrics=["visitors", "visits"], dimensions=["visit:country"])
+    assert "`liveinsight`.events" not in text
+    assert "uniqIf(visitor_id, timestamp >= {p1:DateTime64(3, 'UTC')})" in text
+    assert "(start >= {p1:DateTime64(3, 'UTC')} OR timestamp >= {p1:" in text
+    # Pageviews, time buckets and event filters keep visitors on the events table.
+    for body in ({"metrics": ["visitors", "pageviews"], "dimensions": ["visit:country"]},
+                 {"metrics": ["visitors"], "dimensions": ["time:day"]},
+                 {"metrics": ["visitors"], "filters": [["is", "event:page", ["/"]]]}):
+        text, _ = build(**body)
+        assert "FROM `liveinsight`.events" in text
+
+
 def test_mixed_metrics_join_on_dimensions() -> None:
-    text, _ = build(metrics=["visitors", "visits"], dimensions=["visit:device"])
+    text, _ = build(metrics=["pageviews", "visits"], dimensions=["visit:device"])
     assert "FULL OUTER JOIN" in text and "USING (k0)" in text
-    text, _ = build(metrics=["visitors", "visits"])
+    text, _ = build(metrics=["pageviews", "visits"])
     assert "CROSS JOIN" in text
 
 

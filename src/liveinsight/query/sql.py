@@ -71,14 +71,18 @@ _EVENT_METRICS = {
     "time_on_page": "sumIf(engagement_ms, name = 'engagement') / 1000"
                     " / nullIf(uniqIf(visitor_id, name = 'engagement'), 0)",
 }
+# ``{w}`` weighs a row 1 when its visit started in the range (always so, except in overlap
+# mode, where sessions that started the day before are read for their visitors only).
 _SESSION_METRICS = {
-    "visitors": "uniq(visitor_id)",  # only over collapsed sessions (see _session_source)
-    "pageviews": "sum(sign * pageviews)",
-    "visits": "sum(sign)",
-    "bounce_rate": "sum(sign * is_bounce) * 100 / nullIf(sum(sign), 0)",
-    "visit_duration": "sum(sign * duration) / nullIf(sum(sign), 0)",
-    "views_per_visit": "sum(sign * pageviews) / nullIf(sum(sign), 0)",
+    "visitors": "uniq(visitor_id)",  # cancelled rows never add a visitor (see _session_source)
+    "pageviews": "sum(sign{w} * pageviews)",
+    "visits": "sum(sign{w})",
+    "bounce_rate": "sum(sign{w} * is_bounce) * 100 / nullIf(sum(sign{w}), 0)",
+    "visit_duration": "sum(sign{w} * duration) / nullIf(sum(sign{w}), 0)",
+    "views_per_visit": "sum(sign{w} * pageviews) / nullIf(sum(sign{w}), 0)",
 }
+# Metrics the sessions table answers alone when every dimension is a visit attribute.
+_SESSION_ANSWERABLE = frozenset({"visitors", "percentage", *SESSION_METRICS})
 _OUTER = {
     "visitors": "toUInt64(m_visitors)",
     "visits": "toInt64(m_visits)",
@@ -116,7 +120,18 @@ class _Builder:
         self.end = self.p.add(q.date_range.end.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3], _TS)
         self.tz = self.p.add(q.timezone, "String")
         self.keys = [f"k{i}" for i in range(len(q.dimensions))]
-        self.from_sessions = any(d in ENTRY_EXIT for d in q.dimensions)
+        leaves = conditions(q.filters)
+        visit_only = (
+            not q.date_range.exact
+            and not any(is_time_dimension(d) or is_event_dimension(d) for d in q.dimensions)
+            and not any(is_event_dimension(c.dimension) for c in leaves)
+        )
+        # Visitors from sessions: far fewer rows than events. A visitor counts when one of
+        # their visits overlaps the range (started before its end, last event after its
+        # start), the same visitors the events table holds for day-aligned ranges.
+        self.overlap = visit_only and set(q.metrics) <= _SESSION_ANSWERABLE
+        self.from_sessions = self.overlap or any(d in ENTRY_EXIT for d in q.dimensions)
+        self.weight = f" * toInt8(start >= {self.start})" if self.overlap else ""
 
     # --- plan ------------------------------------------------------------------------------
 
@@ -209,7 +224,7 @@ class _Builder:
 
     def _total_visitors(self, node: Filter | None) -> str:
         if self.from_sessions:
-            return (f"(SELECT uniq(visitor_id) FROM {self._session_source()}"
+            return (f"(SELECT {self._session_metric('visitors')} FROM {self._session_source()}"
                     f" WHERE {self._sessions_where(node)})")
         return (f"(SELECT uniq(visitor_id) FROM {self.db}.events"
                 f" WHERE {self._events_where(node)})")
@@ -263,14 +278,18 @@ class _Builder:
             return f"{self.db}.sessions"
         cols = ", ".join(f"argMax({c}, version) AS {c}" for c in _COLLAPSED)
         return (f"(SELECT session_id, any(site_id) AS site_id, toInt8(1) AS sign,"
-                f" min(start) AS start, {cols}"
-                f" FROM (SELECT * FROM {self.db}.sessions WHERE site_id = {self.site}"
-                f" AND start >= {self.start} AND start < {self.end})"
+                f" min(start) AS start, max(timestamp) AS timestamp, {cols}"
+                f" FROM (SELECT * FROM {self.db}.sessions WHERE {self._session_range()})"
                 f" GROUP BY session_id HAVING sum(sign) > 0)")
 
     def _sessions_where(self, node: Filter | None) -> str:
-        where = f"site_id = {self.site} AND start >= {self.start} AND start < {self.end}"
-        return f"{where} AND {compile_filter(node, self._session_leaf)}"
+        return f"{self._session_range()} AND {compile_filter(node, self._session_leaf)}"
+
+    def _session_range(self) -> str:
+        if not self.overlap:
+            return f"site_id = {self.site} AND start >= {self.start} AND start < {self.end}"
+        return (f"site_id = {self.site} AND start >= {self.start} - INTERVAL 1 DAY"
+                f" AND start < {self.end} AND (start >= {self.start} OR timestamp >= {self.start})")
 
     def _sessions_query(self, metrics: list[str]) -> str:
         q = self.q
@@ -279,13 +298,18 @@ class _Builder:
             (f"_e.k{i}" if is_event_dimension(d) else self._session_dim(d)) + f" AS k{i}"
             for i, d in enumerate(q.dimensions)
         ]
-        cols += [f"{_SESSION_METRICS[m]} AS m_{m}" for m in metrics or ["visits"]]
+        cols += [f"{self._session_metric(m)} AS m_{m}" for m in metrics or ["visits"]]
         source = self._session_source()
         if event_dims:
             source += f" INNER JOIN ({self._session_event_dims()}) AS _e ON session_id = _e._sid"
         having = " HAVING sum(sign) > 0" if self.keys else ""
         return (f"SELECT {', '.join(cols)} FROM {source}"
                 f" WHERE {self._sessions_where(q.filters)}{self._group()}{having}")
+
+    def _session_metric(self, metric: str) -> str:
+        if metric == "visitors" and self.overlap:
+            return f"uniqIf(visitor_id, timestamp >= {self.start})"
+        return _SESSION_METRICS[metric].format(w=self.weight)
 
     def _session_event_dims(self) -> str:
         """Distinct (session, event-dimension values): a visit counts once under every page
