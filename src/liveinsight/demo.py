@@ -141,7 +141,7 @@ def _pieces(row: msgspec.Struct, slots: list[tuple[str, object]]) -> list[bytes]
 
 class Templates:
     """The JSON text of rows, pre-split: per site the constant pieces of its event and
-    session rows, per (source, place, device) the visit's span.
+    session rows, per source, place and device their part of a visit's span.
 
     Rows are written as exactly the JSON ``msgspec`` gives for their ``EventRow`` and
     ``SessionRow`` (a test decodes and re-encodes every line), assembled from these pieces
@@ -149,7 +149,7 @@ class Templates:
 
     def __init__(self) -> None:
         self._sites: dict[int, tuple[list[bytes], list[bytes]]] = {}
-        self._visits: dict[tuple[int, int, int, int], bytes] = {}
+        self._parts: dict[tuple[str, tuple[str, ...]], bytes] = {}
 
     def site(self, site: SiteInfo) -> tuple[list[bytes], list[bytes]]:
         hit = self._sites.get(site.id)
@@ -165,15 +165,22 @@ class Templates:
                                           _pieces(session, _SESSION_SLOTS))
         return hit
 
-    def visit(self, sources: list[cat.Source], key: tuple[int, int, int, int]) -> bytes:
-        """The JSON text from the referrer's value to the screen's value."""
-        hit = self._visits.get(key)
+    def _part(self, fields: tuple[str, ...], values: tuple[str, ...]) -> bytes:
+        hit = self._parts.get((fields[0], values))
         if hit is None:
-            src, place, tech = sources[key[1]], cat.PLACES[key[2]], cat.TECH[key[3]]
-            values = (*src[:8], *place[:3], *tech[:6])
-            text = _ENCODER.encode(dict(zip(_VISIT_FIELDS, values, strict=True)))
-            hit = self._visits[key] = text[len(b'{"referrer":'):-1]
+            text = _ENCODER.encode(dict(zip(fields, values, strict=True)))[1:-1]
+            hit = self._parts[(fields[0], values)] = text
         return hit
+
+    def visits(self, sources: list[cat.Source], source: np.ndarray, place: np.ndarray,
+               tech: np.ndarray) -> list[bytes]:
+        """Per visit, the JSON text from the referrer's value to the screen's value."""
+        skip = len(b'"referrer":')
+        src = [self._part(_VISIT_FIELDS[:8], s[:8])[skip:] for s in sources]
+        places = [self._part(_VISIT_FIELDS[8:11], p[:3]) for p in cat.PLACES]
+        techs = [self._part(_VISIT_FIELDS[11:], t[:6]) for t in cat.TECH]
+        return [b"".join((src[a], b",", places[b], b",", techs[c])) for a, b, c in
+                zip(source.tolist(), place.tolist(), tech.tolist(), strict=True)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,40 +317,49 @@ def generate_day(
         return DayRows(b"", 0, 0)
     stamps = format_ms(e.time)
     ev_p, se_p = templates.site(site)
-    visits: dict[int, tuple[bytes, bytes, bytes]] = {}
-    for i, src, place, tech, vid, sid in zip(range(len(v.start)), v.source.tolist(),
-                                             v.place.tolist(), v.tech.tolist(),
-                                             v.visitor.tolist(), v.session.tolist(), strict=True):
-        visits[i] = (templates.visit(model.sources, (site.id, src, place, tech)),
-                     b"%d" % vid, b"%d" % sid)
+    chunks = templates.visits(model.sources, v.source, v.place, v.tech)
+    vids = [b"%d" % x for x in v.visitor.tolist()]
+    sids = [b"%d" % x for x in v.session.tolist()]
     enc = _ENCODER.encode
     paths = [enc(p) for p in model.pages]
+    p = ev_p
+    # A row is p0 stamp p1 name p2 vid p3 sid p4 path p5 visit p7 props p8 revenue p9
+    # currency p10; per visit, the parts around the path are fixed for its pageviews.
+    heads = [b"".join((vid, p[3], sid, p[4])) for vid, sid in zip(vids, sids, strict=True)]
+    pv_mid = b"".join((p[1], enc("pageview"), p[2]))
+    pv_tail = b"".join((p[7], b"{}", p[8], enc("0"), p[9], enc(""), p[10]))
+    tails = [b"".join((p[5], chunk, pv_tail)) for chunk in chunks]
+    is_pv = e.kind == 0
+    pv = np.flatnonzero(is_pv)
+    lines = [b"".join((p[0], stamps[i], pv_mid, heads[visit], paths[page], tails[visit]))
+             for i, visit, page in zip(pv.tolist(), e.visit[pv].tolist(), e.page[pv].tolist(),
+                                       strict=True)]
     customs = [(enc(name), [enc(p) for p in props], [enc(r) for r in revenue] or [enc("0")],
                 enc(site.currency if revenue else "")) for _, name, props, _, revenue in
                model.customs]
-    pageview, no_props, no_revenue, no_currency = enc("pageview"), b"{}", enc("0"), enc("")
-    lines: list[bytes] = []
-    add = lines.append
-    p = ev_p
-    for visit, kind, page, choice, stamp in zip(e.visit.tolist(), e.kind.tolist(),
-                                                e.page.tolist(), e.choice.tolist(), stamps,
-                                                strict=True):
-        chunk, vid, sid = visits[visit]
-        if kind == 0:
-            name, props, revenue, currency = pageview, no_props, no_revenue, no_currency
-        else:
-            name, prop_list, revenues, currency = customs[kind - 1]
-            props, revenue = prop_list[choice % len(prop_list)], revenues[choice % len(revenues)]
-        add(b"".join((p[0], stamp, p[1], name, p[2], vid, p[3], sid, p[4], paths[page], p[5],
-                      chunk, p[7], props, p[8], revenue, p[9], currency, p[10])))
-    lines.extend(_session_lines(e, se_p, stamps, visits, paths))
+    other = np.flatnonzero(~is_pv)
+    for i, visit, kind, page, choice in zip(other.tolist(), e.visit[other].tolist(),
+                                            e.kind[other].tolist(), e.page[other].tolist(),
+                                            e.choice[other].tolist(), strict=True):
+        name, props, revenues, currency = customs[kind - 1]
+        lines.append(b"".join((
+            p[0], stamps[i], p[1], name, p[2], heads[visit], paths[page], p[5], chunks[visit],
+            p[7], props[choice % len(props)], p[8], revenues[choice % len(revenues)], p[9],
+            currency, p[10])))
+    lines.extend(_session_lines(e, se_p, stamps, chunks, vids, sids, paths))
     lines.append(b"")
     return DayRows(b"\n".join(lines), len(e.visit), len(lines) - 1 - len(e.visit))
 
 
-def _session_lines(e: _Events, q: list[bytes], stamps: list[bytes],
-                   visits: dict[int, tuple[bytes, bytes, bytes]], paths: list[bytes]
-                   ) -> list[bytes]:
+_INTS = [b"%d" % i for i in range(20_000)]
+
+
+def _int(value: int) -> bytes:
+    return _INTS[value] if 0 <= value < 20_000 else b"%d" % value
+
+
+def _session_lines(e: _Events, q: list[bytes], stamps: list[bytes], chunks: list[bytes],
+                   vids: list[bytes], sids: list[bytes], paths: list[bytes]) -> list[bytes]:
     """One line per visit: its final ``SessionRow`` (``sign=1``, ``version`` = its events)."""
     bounds = np.flatnonzero(np.diff(e.visit)) + 1
     firsts = np.concatenate(([0], bounds))
@@ -355,17 +371,15 @@ def _session_lines(e: _Events, q: list[bytes], stamps: list[bytes],
     counts = lasts - firsts + 1
     pageviews = np.add.reduceat(is_pv.astype(np.int64), firsts)
     durations = (e.time[lasts] - e.time[firsts]) // 1000
-    out = []
-    for visit, first, last, count, pvs, duration, exit_page in zip(
+    return [b"".join((
+        q[0], sids[visit], q[1], vids[visit], q[2], _int(count), q[3], stamps[first], q[4],
+        stamps[last], q[5], paths[entry], q[6], paths[exit_page], q[7], _int(pvs), q[8],
+        _int(count), q[9], _int(duration), q[10], b"1" if count == 1 else b"0", q[11],
+        chunks[visit], q[13]))
+        for visit, first, last, count, pvs, duration, entry, exit_page in zip(
             e.visit[firsts].tolist(), firsts.tolist(), lasts.tolist(), counts.tolist(),
-            pageviews.tolist(), durations.tolist(), e.page[last_pv].tolist(), strict=True):
-        chunk, vid, sid = visits[visit]
-        out.append(b"".join((
-            q[0], sid, q[1], vid, q[2], b"%d" % count, q[3], stamps[first], q[4], stamps[last],
-            q[5], paths[int(e.page[first])], q[6], paths[exit_page], q[7], b"%d" % pvs, q[8],
-            b"%d" % count, q[9], b"%d" % duration, q[10], b"1" if count == 1 else b"0", q[11],
-            chunk, q[13])))
-    return out
+            pageviews.tolist(), durations.tolist(), e.page[firsts].tolist(),
+            e.page[last_pv].tolist(), strict=True)]
 
 
 @dataclass(frozen=True, slots=True)
