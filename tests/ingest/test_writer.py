@@ -138,10 +138,11 @@ def test_rows_appended_reach_the_store_and_segments_are_deleted(
             markers = [f"/p/{i}" for i in range(50)]
             for i in range(0, 50, 5):
                 wal.append(_lines(*markers[i:i + 5]), 5)
-            assert _wait(lambda: len(_stored(store)) == 50), writer.last_error
+            # A segment is deleted only after both tables took it.
+            assert _wait(lambda: wal.pending_rows == 0 and wal.closed_segments() == []
+                         and len(_stored(store)) == 50), writer.last_error
             assert _stored(store) == sorted(markers)
             assert _stored(store, "sessions", "entry_page") == sorted(markers)
-            assert _wait(lambda: wal.closed_segments() == [] and wal.pending_rows == 0)
             assert wal.total_bytes == 0
             assert writer.healthy and ingested and writer.ingested_segments == len(ingested)
         finally:
@@ -160,6 +161,14 @@ def test_a_full_batch_is_ingested_before_the_flush_interval(
             assert _wait(lambda: len(_stored(store)) == 10, timeout=5)
         finally:
             writer.stop()
+
+
+def test_inserted_parts_reach_the_disk_before_their_segment_is_deleted(
+    store: EmbeddedStore,
+) -> None:
+    for table in ("events", "sessions"):
+        ddl = store.query(f"SHOW CREATE TABLE `{store.database}`.{table}").scalar()
+        assert "fsync_after_insert = 1" in ddl and "fsync_part_directory = 1" in ddl, table
 
 
 # --- dedup on replay -----------------------------------------------------------------------
