@@ -89,11 +89,16 @@
   let state = readState();
 
   // --- API -------------------------------------------------------------------------------
+  // YYYY-MM-DD in the site's time zone, ``days`` from today.
+  function siteDate(days) {
+    const fmt = new Intl.DateTimeFormat('en-CA', { timeZone: root.dataset.timezone, year: 'numeric', month: '2-digit', day: '2-digit' });
+    return fmt.format(new Date(Date.now() + days * 86400000));
+  }
+
   function rangeParams() {
     const p = {};
     if (state.period === 'yesterday') {
-      const d = new Date(Date.now() - 86400000);
-      p.period = 'day'; p.date = d.toISOString().slice(0, 10);
+      p.period = 'day'; p.date = siteDate(-1);
     } else if (state.period === 'custom') {
       p.period = 'custom'; p.date = state.from + ',' + state.to;
     } else {
@@ -146,7 +151,10 @@
     try { return (regionNames && code && regionNames.of(code)) || code; } catch (e) { return code; }
   }
   function displayValue(dim, value) {
-    if (value === '' || value == null) return dim === 'visit:source' ? 'Direct / None' : '(none)';
+    if (value === '' || value == null) {
+      if (dim === 'visit:source') return 'Direct / None';
+      return /^visit:(country|region|city)$/.test(dim) ? '(unknown)' : '(none)';
+    }
     if (dim === 'visit:country') return countryName(value);
     return String(value);
   }
@@ -335,6 +343,8 @@
 
   function renderCard(section, q, rows) {
     const body = section.querySelector('.card-body');
+    // Visits without UTM tags are not a campaign: list only tagged ones.
+    if (q.property.startsWith('visit:utm_')) rows = rows.filter((r) => r[q.property.split(':').pop()] !== '');
     const key = q.property.split(':').pop();
     const metrics = q.metrics.split(',');
     section.querySelector('.col-head').textContent = metrics.map((m) => (METRIC_LABELS[m] || m.replace('_', ' '))).join(' · ');
@@ -453,9 +463,8 @@
   document.getElementById('period').addEventListener('change', (e) => {
     const value = e.target.value;
     if (value === 'custom') {
-      const to = new Date(), from = new Date(Date.now() - 13 * 86400000);
-      state.from = state.from || from.toISOString().slice(0, 10);
-      state.to = state.to || to.toISOString().slice(0, 10);
+      state.from = state.from || siteDate(-13);
+      state.to = state.to || siteDate(0);
       document.getElementById('custom-range').hidden = false;
       document.getElementById('from').value = state.from;
       document.getElementById('to').value = state.to;
