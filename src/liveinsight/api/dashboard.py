@@ -8,6 +8,7 @@ cookie set here. Forms carry a CSRF token bound to the session; changing a site 
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,10 @@ from liveinsight.errors import ApiError
 from liveinsight.meta.repo import MetaError, SiteInfo
 from liveinsight.security import auth
 from liveinsight.security.auth import Viewer
+from liveinsight.storage import StoreError
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger("liveinsight.dashboard")
 
 _HERE = Path(__file__).resolve().parent.parent / "dashboard"
 STATIC = _HERE / "static"
@@ -173,13 +176,19 @@ async def dashboard(request: Request, site_id: int) -> Response:
 def _prop_keys(request: Request, site: SiteInfo) -> dict[str, list[str]]:
     """Custom event names → the property keys seen on them in the last 90 days, so the
     events card can offer a breakdown by each."""
-    store = services(request).store
-    rows = store.query(
-        f"SELECT name, arraySort(groupUniqArrayArray(50)(mapKeys(props))) FROM "
-        f"`{store.database}`.events WHERE site_id = {{site:UInt32}} AND name != 'pageview' "
-        "AND timestamp >= now() - INTERVAL 90 DAY GROUP BY name ORDER BY count() DESC "
-        "LIMIT 100", {"site": site.id}).rows
-    return {str(name): list(keys) for name, keys in rows}
+    svc = services(request)
+    try:
+        rows = svc.store.query(
+            f"SELECT name, arraySort(groupUniqArrayArray(50)(mapKeys(props))) FROM "
+            f"`{svc.store.database}`.events WHERE site_id = {{site:UInt32}} AND name NOT IN "
+            "('pageview', 'engagement') AND timestamp >= now() - INTERVAL 90 DAY GROUP BY name "
+            "ORDER BY count() DESC LIMIT 100", {"site": site.id},
+            timeout=svc.settings.query_timeout_seconds).rows
+    except StoreError:
+        log.warning("dashboard: could not list event properties of site %d", site.id,
+                    exc_info=True)
+        return {}  # the page still works; the properties view says there are none
+    return {str(name): list(keys) for name, keys in rows if keys}
 
 
 # --- site settings ---------------------------------------------------------------------------
