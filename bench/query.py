@@ -8,7 +8,8 @@
    with ``INSERT ... SELECT ... FROM numbers(N)``; reused when the data dir already has them.
 2. In a fresh process (cold: first run after opening the store), times the dashboard's query
    set through the real runner — aggregate with comparison, timeseries, 8 breakdowns — then
-   ``--repeat`` more times (warm, the median is printed). Each figure is also printed as a
+   ``--repeat`` more times (warm: the median and the best are printed, the best being the
+   fairest figure on a shared machine). Each figure is also printed as a
    ratio against a floor measured in the same run: ``SELECT count()`` of the site's events
    over the same range (a scan of the index and one column).
 3. Freshness: starts ``liveinsight serve``, sends events to ``/api/event`` one at a time from
@@ -167,6 +168,7 @@ def time_queries(data: Path, repeat: int) -> dict[str, object]:
     sessions = store.query("SELECT count() FROM `liveinsight`.sessions").scalar()
     store.close()
     return {"cold": cold, "warm": {k: statistics.median(v) for k, v in warm.items()},
+            "best": {k: min(v) for k, v in warm.items()}, "floor_best": min(floors),
             "floor_cold": floor_cold, "floor": statistics.median(floors),
             "events": int(count), "session_rows": int(sessions)}
 
@@ -265,16 +267,18 @@ def main() -> None:
     print(f"events: {res['events']:,}  session rows: {res['session_rows']:,}  "
           f"range: 30 days, time zone {TZ}")
     floor, floor_cold = res["floor"], res["floor_cold"]
+    floor_best = res["floor_best"]
     print(f"floor (count() of the range's events): cold {floor_cold * 1000:.0f} ms, "
-          f"warm {floor * 1000:.0f} ms")
-    print(f"{'query':32} {'cold ms':>8} {'warm ms':>8} {'cold/floor':>10} {'warm/floor':>10}")
+          f"warm {floor * 1000:.0f} ms, best {floor_best * 1000:.0f} ms")
+    print(f"{'query':28} {'cold ms':>8} {'warm ms':>8} {'best ms':>8} {'cold/floor':>10}"
+          f" {'warm/floor':>10} {'best/floor':>10}")
     for name, cold in res["cold"].items():
-        warm = res["warm"][name]
-        print(f"{name:32} {cold * 1000:8.0f} {warm * 1000:8.0f} {cold / floor_cold:10.1f}"
-              f" {warm / floor:10.1f}")
-    tc, tw = sum(res["cold"].values()), sum(res["warm"].values())
-    print(f"{'total':32} {tc * 1000:8.0f} {tw * 1000:8.0f} {tc / floor_cold:10.1f}"
-          f" {tw / floor:10.1f}")
+        warm, best = res["warm"][name], res["best"][name]
+        print(f"{name:28} {cold * 1000:8.0f} {warm * 1000:8.0f} {best * 1000:8.0f}"
+              f" {cold / floor_cold:10.1f} {warm / floor:10.1f} {best / floor_best:10.1f}")
+    tc, tw, tb = (sum(res[k].values()) for k in ("cold", "warm", "best"))
+    print(f"{'total':28} {tc * 1000:8.0f} {tw * 1000:8.0f} {tb * 1000:8.0f}"
+          f" {tc / floor_cold:10.1f} {tw / floor:10.1f} {tb / floor_best:10.1f}")
     if args.freshness:
         lat = sorted(freshness(args.freshness))
         p95 = lat[min(len(lat) - 1, int(len(lat) * 0.95))]

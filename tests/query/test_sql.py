@@ -38,7 +38,7 @@ def test_user_values_only_appear_as_parameters() -> None:
 def test_event_metrics_read_events_only() -> None:
     text, _ = build(metrics=["visitors", "pageviews"], dimensions=["event:page"])
     assert "liveinsight`.events" in text and "sessions" not in text
-    assert "uniq(visitor_id)" in text and "GROUP BY k0" in text
+    assert "uniqCombined(visitor_id)" in text and "GROUP BY k0" in text
     assert "name != 'engagement'" in text
 
 
@@ -52,7 +52,7 @@ def test_session_metrics_read_sessions_with_sign() -> None:
 def test_visit_only_queries_count_visitors_from_overlapping_sessions() -> None:
     text, _ = build(metrics=["visitors", "visits"], dimensions=["visit:country"])
     assert "`liveinsight`.events" not in text
-    assert "uniqIf(visitor_id, timestamp >= {p1:DateTime64(3, 'UTC')})" in text
+    assert "uniqCombinedIf(visitor_id, timestamp >= {p1:DateTime64(3, 'UTC')})" in text
     assert "(start >= {p1:DateTime64(3, 'UTC')} OR timestamp >= {p1:" in text
     # Pageviews, time buckets and event filters keep visitors on the events table.
     for body in ({"metrics": ["visitors", "pageviews"], "dimensions": ["visit:country"]},

@@ -64,17 +64,18 @@ _LABELS = {
 }
 _DIRECT = "if({k} = '', 'Direct / None', {k})"
 _EVENT_METRICS = {
-    "visitors": "uniq(visitor_id)",
+    "visitors": "uniqCombined(visitor_id)",
     "pageviews": "countIf(name = 'pageview')",
     "events": "countIf(name != 'engagement')",
     "scroll_depth": "avgIf(scroll_depth, name = 'engagement' AND scroll_depth > 0)",
     "time_on_page": "sumIf(engagement_ms, name = 'engagement') / 1000"
-                    " / nullIf(uniqIf(visitor_id, name = 'engagement'), 0)",
+                    " / nullIf(uniqCombinedIf(visitor_id, name = 'engagement'), 0)",
 }
 # ``{w}`` weighs a row 1 when its visit started in the range (always so, except in overlap
 # mode, where sessions that started the day before are read for their visitors only).
 _SESSION_METRICS = {
-    "visitors": "uniq(visitor_id)",  # cancelled rows never add a visitor (see _session_source)
+    # Cancelled rows never add a visitor (see _session_source).
+    "visitors": "uniqCombined(visitor_id)",
     "pageviews": "sum(sign{w} * pageviews)",
     "visits": "sum(sign{w})",
     "bounce_rate": "sum(sign{w} * is_bounce) * 100 / nullIf(sum(sign{w}), 0)",
@@ -226,7 +227,7 @@ class _Builder:
         if self.from_sessions:
             return (f"(SELECT {self._session_metric('visitors')} FROM {self._session_source()}"
                     f" WHERE {self._sessions_where(node)})")
-        return (f"(SELECT uniq(visitor_id) FROM {self.db}.events"
+        return (f"(SELECT uniqCombined(visitor_id) FROM {self.db}.events"
                 f" WHERE {self._events_where(node)})")
 
     def _event_dim(self, dim: str, group: bool = False) -> str:
@@ -308,7 +309,7 @@ class _Builder:
 
     def _session_metric(self, metric: str) -> str:
         if metric == "visitors" and self.overlap:
-            return f"uniqIf(visitor_id, timestamp >= {self.start})"
+            return f"uniqCombinedIf(visitor_id, timestamp >= {self.start})"
         return _SESSION_METRICS[metric].format(w=self.weight)
 
     def _session_event_dims(self) -> str:
