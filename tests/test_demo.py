@@ -124,6 +124,20 @@ def test_demo_rows_land_in_clickhouse_once(tmp_path: Path) -> None:
     assert not list(settings.wal_dir.glob("*.wal"))
 
 
+def test_reset_replaces_the_demo_data(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    first = demo.write_demo(settings, days=2, scale=0.02, now=NOW)
+    again = demo.write_demo(settings, days=2, scale=0.02, seed=8, now=NOW, reset=True)
+    assert not again.skipped and again.events != first.events
+    store = open_store(settings)
+    try:
+        db = store.database
+        assert store.query(f"SELECT count() FROM `{db}`.events").scalar() == again.events
+        assert store.query(f"SELECT sum(sign) FROM `{db}`.sessions").scalar() == again.sessions
+    finally:
+        store.close()
+
+
 def test_goals_are_created_with_the_sites(tmp_path: Path) -> None:
     from liveinsight.meta.db import make_engine, upgrade
     from liveinsight.meta.repo import Metadata
