@@ -410,6 +410,35 @@ def test_fsync_interval_syncs_in_the_background_within_the_interval(
         assert len(fsyncs()) == idle  # nothing dirty: no needless fsyncs
 
 
+def test_appends_do_not_wait_for_a_background_fsync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = os.fsync
+    syncing = threading.Event()
+
+    def slow(fd: int) -> None:
+        syncing.set()
+        time.sleep(0.5)  # a disk busy with other writes
+        real(fd)
+
+    with _wal(tmp_path, fsync="interval", interval_s=3600) as wal:
+        wal.append(_payload("/a"), 1)
+        monkeypatch.setattr(os, "fsync", slow)
+        syncer = threading.Thread(target=wal.sync)
+        syncer.start()
+        assert syncing.wait(5)
+        started = time.monotonic()
+        wal.append(_payload("/b"), 1)
+        wal.append(_payload("/c"), 1)
+        waited = time.monotonic() - started
+        syncer.join()
+        monkeypatch.setattr(os, "fsync", real)
+        assert waited < 0.25
+        assert wal._dirty  # the appends after the fsync started are left for the next one
+        closed = wal.rotate()
+        assert closed is not None and _markers(closed.path.read_bytes()) == ["/a", "/b", "/c"]
+
+
 def test_fsync_never_leaves_syncing_to_the_os(
     tmp_path: Path, fsyncs: Callable[[], list[float]]
 ) -> None:

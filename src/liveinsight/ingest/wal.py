@@ -284,13 +284,25 @@ class WriteAheadLog:
         return self._closed_bytes + self._size
 
     def sync(self) -> None:
+        """Fsync what was appended so far. The fsync runs on a duplicate descriptor outside
+        the append lock, so appends (on the event loop) never wait for the disk; a rotation
+        meanwhile is harmless (the sealed segment is fsynced, or deleted, all the same)."""
         with self._lock:
-            if self._dirty and self._fd >= 0:
-                try:
-                    os.fsync(self._fd)
-                    self._dirty = False
-                except OSError:
-                    self._broken = True
+            if not self._dirty or self._fd < 0:
+                return
+            try:
+                fd = os.dup(self._fd)
+            except OSError:
+                self._broken = True
+                return
+            self._dirty = False
+        try:
+            os.fsync(fd)
+        except OSError:
+            with self._lock:
+                self._broken = True
+        finally:
+            os.close(fd)
 
     def _sync_loop(self) -> None:
         while not self._stop.wait(self.interval_s):
