@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 
@@ -26,6 +26,9 @@ from liveinsight.ops.metrics import Metrics
 from liveinsight.settings import Settings
 from liveinsight.storage import Store, open_store
 from liveinsight.storage.migrate import migrate
+
+if TYPE_CHECKING:
+    from liveinsight.api.frontdoor import FrontDoor
 
 log = logging.getLogger("liveinsight.app")
 
@@ -133,8 +136,10 @@ def close_services(svc: Services) -> None:
     svc.meta.engine.dispose()
 
 
-def create_app(settings: Settings, *, clock: Clock = utc_now) -> FastAPI:
-    from liveinsight.api import routers
+def create_app(settings: Settings, *, clock: Clock = utc_now) -> FrontDoor:
+    """The ASGI app: the collector's front door in front of the FastAPI app."""
+    from liveinsight.api import collect, routers
+    from liveinsight.api.frontdoor import FrontDoor
 
     configure_logging(settings)
 
@@ -161,4 +166,4 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> FastAPI:
     errors.install(app)
     for router in routers.all_routers():
         app.include_router(router)
-    return app
+    return FrontDoor(app, collect.POST_ROUTES)

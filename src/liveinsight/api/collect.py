@@ -346,16 +346,17 @@ _DOCS: dict[str, dict[str, Any]] = {
                         "timestamp": "2026-11-20T12:00:00Z"})},
     "/api/csrf-token": {"summary": "Issue a signed ingest token for a session id"},
 }
-_POSTS = {"/api/event": plausible_event, "/api/send": umami_send, "/api/batch": umami_batch,
+POST_ROUTES = {"/api/event": plausible_event, "/api/send": umami_send, "/api/batch": umami_batch,
           "/api/events": native_events, "/api/csrf-token": csrf_token}
 
-# The hot path is served by plain Starlette routes: a FastAPI route (dependency solving and
-# its validation wrapper) ran at about 0.7 of their rate for /api/event under wrk (see
-# bench/collector_routes.py and docs/api.md). The routes come first, so they answer; the
-# FastAPI routes added after them, with the same endpoints, only describe them in the
-# OpenAPI document.
-for _path, _post in _POSTS.items():
+# The hot path: ``create_app`` puts ``api/frontdoor.py`` in front of FastAPI, which answers
+# these POSTs by exact path before FastAPI's middleware and router (bench/collector_routes.py
+# measured a FastAPI route at 0.21 and a Starlette route inside FastAPI at 0.29 of a bare
+# app's rate, raw ASGI at 0.63). The plain Starlette routes below serve the same endpoints
+# when the FastAPI app is mounted without the front door; the FastAPI routes added after
+# them only describe the endpoints in the OpenAPI document.
+for _path, _post in POST_ROUTES.items():
     router.add_route(_path, _post, methods=["POST"], include_in_schema=False)
     router.add_route(_path, preflight, methods=["OPTIONS"], include_in_schema=False)
-for _path, _post in _POSTS.items():
+for _path, _post in POST_ROUTES.items():
     router.add_api_route(_path, _post, methods=["POST"], **_DOCS[_path])
