@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import fixed_clock, make_client, make_site, svc_of
 from tests.query.rows import ingest, visit
@@ -170,3 +172,50 @@ def test_openapi_documents_the_read_routes(app: tuple[TestClient, dict[str, str]
         op = next(iter(spec["paths"][path].values()))
         assert op["summary"]
     assert "V2Response" in spec["components"]["schemas"]
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 10**12) | st.text(max_size=12)
+    | st.sampled_from(["visitors", "visits", "event:page", "visit:source", "time:minute", "is",
+                       "and", "not", "matches", "7d", "all", "2026-11-10", "(", "[", "*"]),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.sampled_from(["metrics", "date_range", "dimensions", "filters",
+                                       "order_by", "include", "pagination", "date", "mode",
+                                       "limit", "comparisons"]), children, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.dictionaries(st.sampled_from(["metrics", "date_range", "dimensions", "filters",
+                                             "order_by", "include", "pagination", "date"]),
+                            _json, max_size=6))
+def test_v2_never_answers_500(app: tuple[TestClient, dict[str, str]], body: dict[str, Any]
+                              ) -> None:
+    client, auth = app
+    r = client.post("/api/v2/query", json={"site_id": "example.com", **body}, headers=auth)
+    assert r.status_code in (200, 400), r.text
+    if r.status_code == 400:
+        assert r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(("query", "field"), [
+    ("period=custom&date=2026-01-01,bad", "date"), ("limit=abc", "limit"),
+    ("filters=[", "filters"), ("filters=visit:country", "filters"), ("period=custom", "date"),
+    ("date=yesterday", "date"), ("metrics=", "metrics"), ("compare=sideways", "compare"),
+    ("page=0", "page"), ("filters=[[\"is\"]]", "filters[0]"), ("period=fortnight", "period"),
+])
+def test_simple_endpoints_bad_params_are_400(app: tuple[TestClient, dict[str, str]],
+                                             query: str, field: str) -> None:
+    client, auth = app
+    for kind in ("aggregate", "timeseries", "breakdown"):
+        prop = "&property=event:page" if kind == "breakdown" else ""
+        r = client.get(f"/api/stats/{kind}?site_id=example.com&{query}{prop}", headers=auth)
+        if field in ("limit", "page") and kind != "breakdown":
+            continue  # only breakdowns paginate
+        assert r.status_code == 400, (kind, query, r.text)
+        assert r.json()["error"]["field"] == field
+    series = client.get("/api/stats/timeseries?site_id=example.com&period=year&interval=minute",
+                        headers=auth)
+    assert series.status_code == 400 and series.json()["error"]["field"] == "dimensions"

@@ -89,7 +89,8 @@ def parse_simple(params: Mapping[str, str], kind: Literal["aggregate", "timeseri
         anchor = today
     else:
         spec, anchor = period, (_date(raw_date, "date") if raw_date else today)
-    date_range = parse_date_range(spec, timezone, anchor, "period")
+    date_range = parse_date_range(spec, timezone, anchor,
+                                  "date" if period == "custom" else "period")
     default_metrics = "visitors,pageviews" if kind == "breakdown" else "visitors"
     metrics = [m.strip() for m in params.get("metrics", default_metrics).split(",") if m.strip()]
     dimensions: list[str] = []
