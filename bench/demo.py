@@ -56,9 +56,12 @@ def main() -> None:
     generate_s = time.perf_counter() - started
 
     rows = [line for payload in sample for line in payload.splitlines()]
-    built: list[EventRow | SessionRow] = [
-        msgspec.json.decode(line, type=EventRow if line.startswith(b'{"_k":"e"') else SessionRow)
-        for line in rows]
+    built: list[EventRow | SessionRow] = []
+    for line in rows:
+        if line.startswith(b'{"_k":"e"'):
+            built.append(msgspec.json.decode(line, type=EventRow))
+        else:
+            built.append(msgspec.json.decode(line, type=SessionRow))
     copies = (events + sessions) // len(built) + 1
     encoder = msgspec.json.Encoder()
     started = time.perf_counter()

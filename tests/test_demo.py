@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from liveinsight import demo, demo_catalog, demo_live
+from liveinsight.demo_rows import DayRows, format_ms
 from liveinsight.meta.repo import SiteInfo
 from liveinsight.storage import open_store
 from liveinsight.types import EventRow, SessionRow, format_ts
@@ -27,7 +28,7 @@ def _site(domain: str, site_id: int = 1) -> SiteInfo:
 
 
 def _day(domain: str = "shop.example", sessions: int = 1500, back: int = 1,
-         spike: int = 0) -> tuple[demo.DayRows, list[EventRow], list[SessionRow]]:
+         spike: int = 0) -> tuple[DayRows, list[EventRow], list[SessionRow]]:
     start = NOW.replace(hour=0, minute=30) - timedelta(days=back, minutes=30)
     rows = demo.generate_day(_site(domain), start, sessions, NOW, np.random.default_rng(3),
                              spike=spike)
@@ -170,4 +171,4 @@ def test_live_trickle_sends_plausible_events_like_browsers() -> None:
 @pytest.mark.parametrize("ms", [0, 86_399_999, 1_763_651_234_567])
 def test_timestamps_match_format_ts(ms: int) -> None:
     expected = format_ts(datetime.fromtimestamp(ms / 1000, UTC))
-    assert demo.format_ms(np.array([ms], dtype=np.int64)) == [f'"{expected}"'.encode()]
+    assert format_ms(np.array([ms], dtype=np.int64)) == [f'"{expected}"'.encode()]

@@ -1,0 +1,229 @@
+"""Demo rows as write-ahead-log JSON lines, assembled fast.
+
+Rows are written as exactly the JSON text ``msgspec`` gives for their ``EventRow`` and
+``SessionRow`` (a test decodes and re-encodes every line), but assembled from pre-encoded
+pieces (per site, per source, place and device, per visit) instead of building a Struct per
+row: this is what lets ``liveinsight demo`` generate a few hundred thousand events a second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import msgspec
+import numpy as np
+
+from liveinsight import demo_catalog as cat
+from liveinsight.meta.repo import SiteInfo
+from liveinsight.types import EventRow, SessionRow
+
+_DAY_MS = 86_400_000
+_replace = msgspec.structs.replace
+_HMS = [f"{h:02d}:{m:02d}:{s:02d}".encode() for h in range(24) for m in range(60)
+        for s in range(60)]
+_MS = [f'.{i:03d}"'.encode() for i in range(1000)]
+
+
+def format_ms(values: np.ndarray) -> list[bytes]:
+    """Epoch milliseconds → ``"YYYY-MM-DD hh:mm:ss.fff"`` (UTC, as a JSON string), the text
+    ``types.format_ts`` writes."""
+    day = values // _DAY_MS
+    rest = values - day * _DAY_MS
+    days = {int(d): f'"{np.datetime64(int(d), "D")} '.encode() for d in np.unique(day)}
+    return [days[d] + _HMS[s] + _MS[m] for d, s, m in
+            zip(day.tolist(), (rest // 1000).tolist(), (rest % 1000).tolist(), strict=True)]
+
+
+_ENCODER = msgspec.json.Encoder()
+_VISIT_FIELDS = ("referrer", "referrer_source", "channel", "utm_source", "utm_medium",
+                 "utm_campaign", "utm_content", "utm_term", "country_code", "region", "city",
+                 "device", "browser", "browser_version", "os", "os_version", "screen")
+# Per-row fields, in field order, with stand-in values whose JSON text occurs nowhere else
+# in a row; a row's JSON is its template's text with these spans replaced. The visit's
+# fields (referrer ... screen) are one span.
+_EVENT_SLOTS: list[tuple[str, object]] = [
+    ("timestamp", "\x01"), ("name", "\x02"), ("visitor_id", 1111111111111111111),
+    ("session_id", 2222222222222222222), ("pathname", "\x03"), ("referrer", "\x07"),
+    ("screen", "\x08"), ("props", {"\x04": ""}), ("revenue", "\x05"),
+    ("revenue_currency", "\x06"),
+]
+_SESSION_SLOTS: list[tuple[str, object]] = [
+    ("session_id", 3333333333333333333), ("visitor_id", 4444444444444444444),
+    ("version", 555555551), ("start", "\x01"), ("timestamp", "\x02"), ("entry_page", "\x03"),
+    ("exit_page", "\x04"), ("pageviews", 555555552), ("events", 555555553),
+    ("duration", 555555554), ("is_bounce", 555555555), ("referrer", "\x07"),
+    ("screen", "\x08"),
+]
+
+
+def _pieces(row: msgspec.Struct, slots: list[tuple[str, object]]) -> list[bytes]:
+    text = _ENCODER.encode(_replace(row, **dict(slots)))
+    pieces = []
+    for _, value in slots:
+        head, text = text.split(_ENCODER.encode(value), 1)
+        pieces.append(head)
+    return [*pieces, text]
+
+
+class Templates:
+    """The JSON text of rows, pre-split: per site the constant pieces of its event and
+    session rows, per source, place and device their part of a visit's span.
+
+    Rows are written as exactly the JSON ``msgspec`` gives for their ``EventRow`` and
+    ``SessionRow`` (a test decodes and re-encodes every line), assembled from these pieces
+    and the per-row values, so no Struct is built per row."""
+
+    def __init__(self) -> None:
+        self._sites: dict[int, tuple[list[bytes], list[bytes]]] = {}
+        self._parts: dict[tuple[str, tuple[str, ...]], bytes] = {}
+
+    def site(self, site: SiteInfo) -> tuple[list[bytes], list[bytes]]:
+        hit = self._sites.get(site.id)
+        if hit is None:
+            event = EventRow(timestamp="", site_id=site.id, name="", visitor_id=0,
+                             session_id=0, hostname=site.domain, pathname="",
+                             retention_days=site.retention_days)
+            session = SessionRow(site_id=site.id, session_id=0, visitor_id=0, sign=1,
+                                 version=1, start="", timestamp="", hostname=site.domain,
+                                 entry_page="", exit_page="", pageviews=0, events=0,
+                                 duration=0, is_bounce=0, retention_days=site.retention_days)
+            hit = self._sites[site.id] = (_pieces(event, _EVENT_SLOTS),
+                                          _pieces(session, _SESSION_SLOTS))
+        return hit
+
+    def _part(self, fields: tuple[str, ...], values: tuple[str, ...]) -> bytes:
+        hit = self._parts.get((fields[0], values))
+        if hit is None:
+            text = _ENCODER.encode(dict(zip(fields, values, strict=True)))[1:-1]
+            hit = self._parts[(fields[0], values)] = text
+        return hit
+
+    def visits(self, sources: list[cat.Source], source: np.ndarray, place: np.ndarray,
+               tech: np.ndarray) -> list[bytes]:
+        """Per visit, the JSON text from the referrer's value to the screen's value."""
+        skip = len(b'"referrer":')
+        src = [self._part(_VISIT_FIELDS[:8], s[:8])[skip:] for s in sources]
+        places = [self._part(_VISIT_FIELDS[8:11], p[:3]) for p in cat.PLACES]
+        techs = [self._part(_VISIT_FIELDS[11:], t[:6]) for t in cat.TECH]
+        return [b"".join((src[a], b",", places[b], b",", techs[c])) for a, b, c in
+                zip(source.tolist(), place.tolist(), tech.tolist(), strict=True)]
+
+
+@dataclass(frozen=True, slots=True)
+class DayRows:
+    """One site-day as write-ahead-log JSON lines: ``events`` event rows (each the encoding
+    of an ``EventRow``), then ``sessions`` session rows (each a ``SessionRow``)."""
+
+    lines: bytes
+    events: int
+    sessions: int
+
+    def rows(self) -> tuple[list[EventRow], list[SessionRow]]:
+        text = self.lines.splitlines()
+        return ([msgspec.json.decode(line, type=EventRow) for line in text[:self.events]],
+                [msgspec.json.decode(line, type=SessionRow) for line in text[self.events:]])
+
+
+@dataclass
+class Visits:
+    """Per-visit draws for one site-day (arrays of length n)."""
+
+    start: np.ndarray
+    source: np.ndarray
+    place: np.ndarray
+    tech: np.ndarray
+    visitor: np.ndarray
+    session: np.ndarray
+    pageviews: np.ndarray
+    pages: np.ndarray  # visits x max pageviews: the page of each pageview
+    gaps: np.ndarray  # visits x max pageviews: ms since the previous pageview
+
+
+@dataclass
+class Events:
+    """Per-event arrays for one site-day, sorted by visit then time."""
+
+    visit: np.ndarray
+    time: np.ndarray
+    page: np.ndarray
+    kind: np.ndarray  # 0: pageview, i > 0: the site's customs[i - 1]
+    choice: np.ndarray  # which props / revenue value of the custom event
+
+
+Custom = tuple[int, str, list[dict[str, str]], float, list[str]]  # page (-1: any), name, ...
+
+
+def encode_day(site: SiteInfo, templates: Templates, pages: list[str],
+               sources: list[cat.Source], customs: list[Custom], v: Visits, e: Events
+               ) -> DayRows:
+    """The JSON lines of one site-day: a line per event of ``e``, then a line per visit
+    that has events (its final session version)."""
+    if not len(e.visit):
+        return DayRows(b"", 0, 0)
+    stamps = format_ms(e.time)
+    ev_p, se_p = templates.site(site)
+    chunks = templates.visits(sources, v.source, v.place, v.tech)
+    vids = [b"%d" % x for x in v.visitor.tolist()]
+    sids = [b"%d" % x for x in v.session.tolist()]
+    enc = _ENCODER.encode
+    paths = [enc(p) for p in pages]
+    p = ev_p
+    # A row is p0 stamp p1 name p2 vid p3 sid p4 path p5 visit p7 props p8 revenue p9
+    # currency p10; per visit, the parts around the path are fixed for its pageviews.
+    heads = [b"".join((vid, p[3], sid, p[4])) for vid, sid in zip(vids, sids, strict=True)]
+    pv_mid = b"".join((p[1], enc("pageview"), p[2]))
+    pv_tail = b"".join((p[7], b"{}", p[8], enc("0"), p[9], enc(""), p[10]))
+    tails = [b"".join((p[5], chunk, pv_tail)) for chunk in chunks]
+    is_pv = e.kind == 0
+    pv = np.flatnonzero(is_pv)
+    lines = [b"".join((p[0], stamps[i], pv_mid, heads[visit], paths[page], tails[visit]))
+             for i, visit, page in zip(pv.tolist(), e.visit[pv].tolist(), e.page[pv].tolist(),
+                                       strict=True)]
+    encoded = [(enc(name), [enc(p) for p in props], [enc(r) for r in revenue] or [enc("0")],
+                enc(site.currency if revenue else "")) for _, name, props, _, revenue in
+               customs]
+    other = np.flatnonzero(~is_pv)
+    for i, visit, kind, page, choice in zip(other.tolist(), e.visit[other].tolist(),
+                                            e.kind[other].tolist(), e.page[other].tolist(),
+                                            e.choice[other].tolist(), strict=True):
+        name, props, revenues, currency = encoded[kind - 1]
+        lines.append(b"".join((
+            p[0], stamps[i], p[1], name, p[2], heads[visit], paths[page], p[5], chunks[visit],
+            p[7], props[choice % len(props)], p[8], revenues[choice % len(revenues)], p[9],
+            currency, p[10])))
+    lines.extend(_session_lines(e, se_p, stamps, chunks, vids, sids, paths))
+    lines.append(b"")
+    return DayRows(b"\n".join(lines), len(e.visit), len(lines) - 1 - len(e.visit))
+
+
+_INTS = [b"%d" % i for i in range(20_000)]
+
+
+def _int(value: int) -> bytes:
+    return _INTS[value] if 0 <= value < 20_000 else b"%d" % value
+
+
+def _session_lines(e: Events, q: list[bytes], stamps: list[bytes], chunks: list[bytes],
+                   vids: list[bytes], sids: list[bytes], paths: list[bytes]) -> list[bytes]:
+    """One line per visit: its final ``SessionRow`` (``sign=1``, ``version`` = its events)."""
+    bounds = np.flatnonzero(np.diff(e.visit)) + 1
+    firsts = np.concatenate(([0], bounds))
+    lasts = np.concatenate((bounds - 1, [len(e.visit) - 1]))
+    is_pv = e.kind == 0
+    pv_idx = np.flatnonzero(is_pv)
+    last_pv = pv_idx[np.concatenate((np.flatnonzero(np.diff(e.visit[pv_idx])),
+                                     [len(pv_idx) - 1]))]
+    counts = lasts - firsts + 1
+    pageviews = np.add.reduceat(is_pv.astype(np.int64), firsts)
+    durations = (e.time[lasts] - e.time[firsts]) // 1000
+    return [b"".join((
+        q[0], sids[visit], q[1], vids[visit], q[2], _int(count), q[3], stamps[first], q[4],
+        stamps[last], q[5], paths[entry], q[6], paths[exit_page], q[7], _int(pvs), q[8],
+        _int(count), q[9], _int(duration), q[10], b"1" if count == 1 else b"0", q[11],
+        chunks[visit], q[13]))
+        for visit, first, last, count, pvs, duration, entry, exit_page in zip(
+            e.visit[firsts].tolist(), firsts.tolist(), lasts.tolist(), counts.tolist(),
+            pageviews.tolist(), durations.tolist(), e.page[firsts].tolist(),
+            e.page[last_pv].tolist(), strict=True)]
+
+
