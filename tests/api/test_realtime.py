@@ -134,3 +134,24 @@ def test_stream_pushes_a_sent_event(tmp_path: Path) -> None:
         while feed.subscribers(site.id) and time.monotonic() < deadline:
             time.sleep(0.01)
         assert feed.subscribers(site.id) == 0
+
+
+def test_stream_subscribers_share_snapshots(tmp_path: Path) -> None:
+    with make_client(tmp_path, clock=fixed_clock(NOW)) as client:
+        site = make_site(client, "example.com")
+        svc = svc_of(client)
+        shared = svc.extras["realtime_snapshots"]
+
+        def queries() -> float:
+            value = svc.metrics.registry.get_sample_value(
+                "liveinsight_query_seconds_count", {"kind": "realtime"})
+            return value or 0.0
+
+        first = shared.get(svc, site, 5, time.monotonic())
+        assert queries() == 4
+        assert shared.get(svc, site, 5, time.monotonic() - 60) is first
+        assert queries() == 4
+        shared.get(svc, site, 5, time.monotonic())
+        assert queries() == 8
+        shared.get(svc, site, 30, 0.0)
+        assert queries() == 12

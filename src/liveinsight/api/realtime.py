@@ -10,6 +10,8 @@ event into ClickHouse (``writer_flush_ms`` later) and every 15 s.
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,12 +35,14 @@ from liveinsight.types import EventRow
 
 router = APIRouter(tags=["realtime"])
 _FEED = "live_feed"
+_SHARED = "realtime_snapshots"
 HEARTBEAT_S = 15.0
 
 
 async def _open(svc: Services) -> None:
     feed = LiveFeed(asyncio.get_running_loop())
     svc.extras[_FEED] = feed
+    svc.extras[_SHARED] = SharedSnapshots()
     # The ingestor has one callback: chain whatever another feature set before us.
     previous: Callable[[list[EventRow]], None] | None = svc.ingestor._on_appended
 
@@ -86,6 +90,32 @@ def snapshot(runner: QueryRunner, site: SiteInfo, now: datetime, window: int) ->
         "top_sources": [{"source": r.dimensions[0], "visitors": r.metrics[0]}
                         for r in sources.rows],
     }
+
+
+class SharedSnapshots:
+    """Stream subscribers of one site share snapshots: one taken at or after the moment a
+    caller needs is reused, and concurrent callers wait for the one being taken, so many
+    open dashboards on a busy site cost one set of queries, not one per viewer."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[tuple[int, int], threading.Lock] = {}
+        self._docs: dict[tuple[int, int], tuple[float, dict[str, Any]]] = {}
+
+    def get(self, svc: Services, site: SiteInfo, window: int, not_before: float
+            ) -> dict[str, Any]:
+        """A snapshot taken at ``time.monotonic() >= not_before``. Blocking."""
+        key = (site.id, window)
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            taken = self._docs.get(key)
+            if taken is not None and taken[0] >= not_before:
+                return taken[1]
+            began = time.monotonic()
+            doc = snapshot(runner_of(svc), site, svc.clock(), window)
+            self._docs[key] = (began, doc)
+            return doc
 
 
 class MinuteCount(BaseModel):
@@ -156,12 +186,15 @@ async def _messages(svc: Services, site: SiteInfo, window: int, feed: LiveFeed,
     loop = asyncio.get_running_loop()
     visible_after = svc.settings.writer_flush_ms / 1000 + 0.1
 
-    async def numbers() -> bytes:
-        doc = await run_in_threadpool(snapshot, runner_of(svc), site, svc.clock(), window)
+    shared: SharedSnapshots = svc.extras[_SHARED]
+
+    async def numbers(max_age: float = 0.0) -> bytes:
+        not_before = time.monotonic() - max_age
+        doc = await run_in_threadpool(shared.get, svc, site, window, not_before)
         return _sse("realtime", doc)
 
     try:
-        yield await numbers()
+        yield await numbers(max_age=1.0)
         refresh_at: float | None = None
         give_up_at = 0.0
         next_beat = loop.time() + HEARTBEAT_S
@@ -187,7 +220,7 @@ async def _messages(svc: Services, site: SiteInfo, window: int, feed: LiveFeed,
                     yield await numbers()
             if loop.time() >= next_beat:
                 next_beat = loop.time() + HEARTBEAT_S
-                yield await numbers()
+                yield await numbers(max_age=1.0)
     finally:
         feed.unsubscribe(site.id, queue)
 
