@@ -54,12 +54,15 @@ def test_visit_only_queries_count_visitors_from_overlapping_sessions() -> None:
     assert "`liveinsight`.events" not in text
     assert "uniqCombinedIf(visitor_id, timestamp >= {p1:DateTime64(3, 'UTC')})" in text
     assert "(start >= {p1:DateTime64(3, 'UTC')} OR timestamp >= {p1:" in text
-    # Pageviews, time buckets and event filters keep visitors on the events table.
-    for body in ({"metrics": ["visitors", "pageviews"], "dimensions": ["visit:country"]},
-                 {"metrics": ["visitors"], "dimensions": ["time:day"]},
+    # Pageviews still come from events; visitors stay with the sessions.
+    text, _ = build(metrics=["visitors", "pageviews"], dimensions=["visit:country"])
+    assert "countIf(name = 'pageview')" in text and "uniqCombinedIf(visitor_id" in text
+    # Time buckets, event dimensions and event filters keep visitors on the events table.
+    for body in ({"metrics": ["visitors"], "dimensions": ["time:day"]},
+                 {"metrics": ["visitors"], "dimensions": ["event:page"]},
                  {"metrics": ["visitors"], "filters": [["is", "event:page", ["/"]]]}):
         text, _ = build(**body)
-        assert "FROM `liveinsight`.events" in text
+        assert "uniqCombined(visitor_id) AS m_visitors FROM `liveinsight`.events" in text
 
 
 def test_mixed_metrics_join_on_dimensions() -> None:

@@ -82,8 +82,6 @@ _SESSION_METRICS = {
     "visit_duration": "sum(sign{w} * duration) / nullIf(sum(sign{w}), 0)",
     "views_per_visit": "sum(sign{w} * pageviews) / nullIf(sum(sign{w}), 0)",
 }
-# Metrics the sessions table answers alone when every dimension is a visit attribute.
-_SESSION_ANSWERABLE = frozenset({"visitors", "percentage", *SESSION_METRICS})
 _OUTER = {
     "visitors": "toUInt64(m_visitors)",
     "visits": "toInt64(m_visits)",
@@ -130,8 +128,9 @@ class _Builder:
         # Visitors from sessions: far fewer rows than events. A visitor counts when one of
         # their visits overlaps the range (started before its end, last event after its
         # start), the same visitors the events table holds for day-aligned ranges.
-        self.overlap = visit_only and set(q.metrics) <= _SESSION_ANSWERABLE
-        self.from_sessions = self.overlap or any(d in ENTRY_EXIT for d in q.dimensions)
+        self.overlap = visit_only
+        self.entry_exit = any(d in ENTRY_EXIT for d in q.dimensions)
+        self.from_sessions = self.overlap or self.entry_exit
         self.weight = f" * toInt8(start >= {self.start})" if self.overlap else ""
 
     # --- plan ------------------------------------------------------------------------------
@@ -143,9 +142,11 @@ class _Builder:
         if inner & set(q.metrics):
             wanted.add("visitors")
         session_side = {m for m in wanted if m in SESSION_METRICS}
+        if self.entry_exit:  # only sessions know entry and exit pages
+            session_side = wanted
+        elif self.from_sessions:
+            session_side |= wanted & {"visitors"}
         event_side = wanted - session_side
-        if self.from_sessions:
-            session_side, event_side = session_side | event_side, set()
         parts = []
         if event_side:
             parts.append(self._events_query(sorted(event_side)))
