@@ -189,6 +189,11 @@ def test_dashboard_journey(server: str, browser: Any, shots: Path) -> None:
     week = _api(page, server, "aggregate", period="7d", metrics="visitors")
     _tile(page, "visitors", week["results"]["visitors"]["value"])
 
+    # compare with the previous period: a second line on the graph, kept in the URL
+    page.get_by_label("Compare with").select_option("previous_period")
+    page.wait_for_url("**compare=previous_period**")
+    page.locator(".u-legend").get_by_text("Previous period", exact=True).wait_for()
+
     # export a card as CSV
     with page.expect_download() as download:
         sources.get_by_role("button", name="Export CSV").click()

@@ -51,7 +51,7 @@
     const state = {
       period: INTERVALS[period] ? period : '30d',
       from: q.get('from') || '', to: q.get('to') || '',
-      compare: q.get('compare') === 'previous_period',
+      compare: ['previous_period', 'year_over_year'].includes(q.get('compare')) ? q.get('compare') : '',
       filters: parseFilters(q.get('filters') || ''),
       metric: TOP_METRICS.includes(q.get('metric')) ? q.get('metric') : 'visitors',
       interval: q.get('interval') || '',
@@ -69,7 +69,7 @@
     const q = new URLSearchParams();
     q.set('period', state.period);
     if (state.period === 'custom') { q.set('from', state.from); q.set('to', state.to); }
-    if (state.compare) q.set('compare', 'previous_period');
+    if (state.compare) q.set('compare', state.compare);
     if (state.filters.length) q.set('filters', serializeFilters(state.filters));
     if (state.metric !== 'visitors') q.set('metric', state.metric);
     if (state.interval !== DEFAULT_INTERVAL[state.period]) q.set('interval', state.interval);
@@ -201,7 +201,8 @@
     tiles.forEach((t) => { t.setAttribute('aria-pressed', String(t.dataset.metric === state.metric)); t.classList.add('loading'); });
     document.getElementById('graph-title').textContent = METRIC_LABELS[state.metric];
     try {
-      const agg = await getJSON(apiUrl('aggregate', { metrics: TOP_METRICS.join(','), compare: 'previous_period' }), signal);
+      // Changes under the numbers are against the chosen comparison, else the previous period.
+      const agg = await getJSON(apiUrl('aggregate', { metrics: TOP_METRICS.join(','), compare: state.compare || 'previous_period' }), signal);
       const label = document.getElementById('range-label');
       label.textContent = agg.comparison_date_range ? 'changes against ' + agg.comparison_date_range.map((d) => d.slice(0, 10)).join(' – ') : '';
       for (const tile of tiles) {
@@ -245,7 +246,7 @@
     const box = document.getElementById('graph');
     try {
       const params = { metrics: state.metric, interval: state.interval };
-      if (state.compare) params.compare = 'previous_period';
+      if (state.compare) params.compare = state.compare;
       const ts = await getJSON(apiUrl('timeseries', params), signal);
       const labels = ts.results.map((r) => r.date);
       const xs = labels.map((_, i) => i);
@@ -254,7 +255,7 @@
       const series = [{}, { label: METRIC_LABELS[state.metric], stroke: '#4f46e5', width: 2, fill: 'rgba(79,70,229,.08)', value: (u, v) => metricText(state.metric, v) }];
       if (state.compare && ts.comparison) {
         data.push(ts.comparison.map((r) => r[state.metric]));
-        series.push({ label: 'Previous period', stroke: '#9aa3b5', width: 1.5, dash: [6, 4], value: (u, v) => metricText(state.metric, v) });
+        series.push({ label: state.compare === 'year_over_year' ? 'Last year' : 'Previous period', stroke: '#9aa3b5', width: 1.5, dash: [6, 4], value: (u, v) => metricText(state.metric, v) });
       }
       const width = Math.max(280, box.clientWidth);
       const opts = {
@@ -441,7 +442,7 @@
   // --- controls --------------------------------------------------------------------------
   function syncControls() {
     document.getElementById('period').value = state.period;
-    document.getElementById('compare').checked = state.compare;
+    document.getElementById('compare').value = state.compare;
     const custom = document.getElementById('custom-range');
     custom.hidden = state.period !== 'custom';
     if (state.period === 'custom') { document.getElementById('from').value = state.from; document.getElementById('to').value = state.to; }
@@ -481,7 +482,7 @@
     state.period = 'custom'; state.from = from; state.to = to; state.interval = DEFAULT_INTERVAL.custom;
     changed();
   });
-  document.getElementById('compare').addEventListener('change', (e) => { state.compare = e.target.checked; writeState(false); loadTop(); });
+  document.getElementById('compare').addEventListener('change', (e) => { state.compare = e.target.value; writeState(false); loadTop(); });
   document.getElementById('interval').addEventListener('change', (e) => { state.interval = e.target.value; writeState(false); loadGraph(); });
   document.querySelectorAll('.tile').forEach((tile) => tile.addEventListener('click', () => {
     state.metric = tile.dataset.metric;
