@@ -179,3 +179,32 @@ def test_static_files_stay_inside_the_static_dir(tmp_path: Path) -> None:
         assert client.get("/static/vendor/uPlot.iife.min.js").status_code == 200
         assert client.get("/static/../templates/base.html").status_code == 404
         assert client.get("/static/%2e%2e/templates/base.html").status_code == 404
+
+
+def test_bad_settings_are_refused_with_a_message(tmp_path: Path) -> None:
+    with make_client(tmp_path) as client:
+        _users(client)
+        site = make_site(client, "example.com")
+        make_site(client, "other.example")
+        _login(client, *ADMIN)
+        token = _csrf(client.get(f"/sites/{site.id}/settings").text)
+        base = {"csrf": token, "name": "X", "domain": "example.com", "timezone": "UTC",
+                "retention_days": "0"}
+        for change, message in (({"domain": "other.example"}, "already uses that domain"),
+                                ({"timezone": "Mars/Olympus"}, "unknown time zone"),
+                                ({"retention_days": "-3"}, "retention must be")):
+            res = client.post(f"/sites/{site.id}/settings", data={**base, **change})
+            assert res.status_code == 400 and message in res.text
+        saved = svc_of(client).meta.site(site.id)
+        assert saved is not None and saved.domain == "example.com"
+
+
+def test_unknown_sites_and_logged_in_login(tmp_path: Path) -> None:
+    with make_client(tmp_path) as client:
+        _users(client)
+        _login(client, *VIEWER)
+        for path in ("/sites/999", "/sites/999/settings"):
+            res = client.get(path)
+            assert res.status_code == 404 and "no site with id 999" in res.text
+        res = client.get("/login", follow_redirects=False)
+        assert res.status_code == 303 and res.headers["location"] == "/sites"

@@ -73,6 +73,15 @@ async def _site(request: Request, site_id: int) -> SiteInfo:
     return site
 
 
+async def _site_or_page(request: Request, viewer: Viewer, site_id: int
+                        ) -> SiteInfo | HTMLResponse:
+    site = await run_in_threadpool(services(request).meta.site, site_id)
+    if site is None:
+        return _page(request, "missing.html", {
+            "viewer": viewer, "message": f"There is no site with id {site_id}."}, 404)
+    return site
+
+
 # --- login ---------------------------------------------------------------------------------
 
 
@@ -84,6 +93,8 @@ async def home(request: Request) -> Response:
 
 @router.get("/login")
 async def login_form(request: Request, next: str | None = None) -> Response:
+    if await auth.current_viewer(request) is not None:
+        return RedirectResponse(_safe_next(next), status_code=303)
     return _login_page(request, next, None, 200)
 
 
@@ -168,7 +179,9 @@ async def dashboard(request: Request, site_id: int) -> Response:
     viewer = await auth.current_viewer(request)
     if viewer is None:
         return _to_login(request)
-    site = await _site(request, site_id)
+    site = await _site_or_page(request, viewer, site_id)
+    if isinstance(site, HTMLResponse):
+        return site
     props = await run_in_threadpool(_prop_keys, request, site)
     return _page(request, "site.html", {"viewer": viewer, "site": site, "prop_keys": props})
 
@@ -200,7 +213,9 @@ async def site_settings(request: Request, site_id: int, saved: int = 0, created:
     viewer = await auth.current_viewer(request)
     if viewer is None:
         return _to_login(request)
-    site = await _site(request, site_id)
+    site = await _site_or_page(request, viewer, site_id)
+    if isinstance(site, HTMLResponse):
+        return site
     return _settings_page(request, viewer, site, None, 200, saved=bool(saved),
                           created=bool(created))
 
