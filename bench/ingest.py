@@ -263,8 +263,8 @@ def _run_bare(args: argparse.Namespace) -> tuple[dict[str, Any], RssSampler]:
     port = _free_port()
     proc = subprocess.Popen(
         [str(BIN / "granian"), "--interface", "asgi", "--host", "127.0.0.1", "--port",
-         str(port), "--workers", "1", "--no-access-log", "--log-level", "warning",
-         "--working-dir", str(BENCH), "bare_app:app"],
+         str(port), "--workers", "1", "--loop", "uvloop", "--no-access-log", "--log-level",
+         "warning", "--working-dir", str(BENCH), "bare_app:app"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         _wait_http(f"http://127.0.0.1:{port}/", proc)

@@ -15,6 +15,10 @@ from liveinsight.settings import ConfigError, Settings, load_settings
 app = typer.Typer(help="LiveInsight: self-hosted, real-time web analytics.", no_args_is_help=True)
 console = Console()
 
+# `serve`: seconds granian gives its worker to stop after SIGTERM before killing it. Longer
+# than the lifespan shutdown's flush (the writer's 30 s budget in app.close_services).
+WORKERS_KILL_TIMEOUT_S = 45
+
 
 def _settings() -> Settings:
     try:
@@ -45,7 +49,7 @@ def serve(
 ) -> None:
     """Run the server (collector, APIs, dashboard) on granian."""
     from granian import Granian
-    from granian.constants import Interfaces
+    from granian.constants import Interfaces, Loops
 
     settings = _settings()
     h, p = host or settings.host, port or settings.port
@@ -57,6 +61,14 @@ def serve(
         interface=Interfaces.ASGI,
         factory=True,
         workers=1,  # the embedded engine is owned by one process; scale out with more nodes
+        # uvloop: asyncio's own loop costs more per request than the collector's work
+        # (bench/ingest.py, docs/performance.md).
+        loop=Loops.uvloop,
+        # A saturated worker can miss SIGTERM (granian issue #875): kill it after this
+        # long. The lifespan shutdown (close the log, flush it to the store within the
+        # writer's 30 s, see app.close_services) fits inside it; whatever a kill interrupts
+        # is in the log and is ingested at the next start.
+        workers_kill_timeout=WORKERS_KILL_TIMEOUT_S,
         log_access=False,
     ).serve()
 

@@ -64,14 +64,16 @@ class BatchWriter:
         self._wake.set()
 
     def stop(self, *, flush: bool = True, timeout: float = 30.0) -> None:
-        """Stop the thread; with ``flush``, first ingest everything in the log (best effort
-        within ``timeout``: what cannot be ingested stays in the log for the next start)."""
+        """Stop the thread; with ``flush``, first ingest everything in the log (best effort:
+        what cannot be ingested stays in the log for the next start). The whole stop takes
+        at most ``timeout`` seconds plus one insert in progress, so it ends before the
+        server's ``workers_kill_timeout`` (see ``liveinsight serve``)."""
+        deadline = time.monotonic() + timeout
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=timeout)
         if flush:
-            deadline = time.monotonic() + timeout
             self._flush_all(deadline)
 
     def flush(self, timeout: float = 30.0) -> bool:
