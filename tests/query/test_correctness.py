@@ -267,6 +267,16 @@ def test_week_and_month_buckets(runner: QueryRunner) -> None:
     assert table(months) == {"2026-11-01": (4,)}
 
 
+def test_buckets_count_visits_where_they_started(runner: QueryRunner) -> None:
+    # C's visit started on the 10th (same week) and ran into the 11th: a visitor on the 11th,
+    # not a visit of it.
+    week = ask(runner, metrics=["visitors", "visits"], dimensions=["time:week"],
+               date_range=["2026-11-11", "2026-11-11"])
+    assert table(week) == {"2026-11-09": (3, 2)}
+    days = ask(runner, metrics=["visitors", "visits", "bounce_rate"], dimensions=["time:day"])
+    assert table(days) == {"2026-11-10": (3, 3, 33), "2026-11-11": (3, 2, 0)}
+
+
 def test_all_time_starts_at_first_event(runner: QueryRunner) -> None:
     result = ask(runner, metrics=["visitors"], date_range="all", dimensions=["time"],
                  include={"time_labels": True})

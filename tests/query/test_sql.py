@@ -57,8 +57,10 @@ def test_visit_only_queries_count_visitors_from_overlapping_sessions() -> None:
     # Pageviews still come from events; visitors stay with the sessions.
     text, _ = build(metrics=["visitors", "pageviews"], dimensions=["visit:country"])
     assert "countIf(name = 'pageview')" in text and "uniqCombinedIf(visitor_id" in text
-    # Time buckets, event dimensions and event filters keep visitors on the events table.
-    for body in ({"metrics": ["visitors"], "dimensions": ["time:day"]},
+    # Hours, event dimensions and event filters keep visitors on the events table.
+    text, _ = build(metrics=["visitors"], dimensions=["time:day"])
+    assert "arrayJoin(arrayFilter(d -> d >= {p4:Date}" in text and "events" not in text
+    for body in ({"metrics": ["visitors"], "dimensions": ["time:hour"]},
                  {"metrics": ["visitors"], "dimensions": ["event:page"]},
                  {"metrics": ["visitors"], "filters": [["is", "event:page", ["/"]]]}):
         text, _ = build(**body)

@@ -63,6 +63,7 @@ _LABELS = {
     "month": "toString({k})",
 }
 _DIRECT = "if({k} = '', 'Direct / None', {k})"
+_DAY_BUCKETS = ("day", "week", "month")
 _EVENT_METRICS = {
     "visitors": "uniqCombined(visitor_id)",
     "pageviews": "countIf(name = 'pageview')",
@@ -120,9 +121,12 @@ class _Builder:
         self.tz = self.p.add(q.timezone, "String")
         self.keys = [f"k{i}" for i in range(len(q.dimensions))]
         leaves = conditions(q.filters)
+        time_dim = q.time_dimension()
+        self.day_buckets = time_dim is not None and q.bucket(time_dim) in _DAY_BUCKETS
         visit_only = (
             not q.date_range.exact
-            and not any(is_time_dimension(d) or is_event_dimension(d) for d in q.dimensions)
+            and (time_dim is None or self.day_buckets)
+            and not any(is_event_dimension(d) for d in q.dimensions)
             and not any(is_event_dimension(c.dimension) for c in leaves)
         )
         # Visitors from sessions: far fewer rows than events. A visitor counts when one of
@@ -131,7 +135,15 @@ class _Builder:
         self.overlap = visit_only
         self.entry_exit = any(d in ENTRY_EXIT for d in q.dimensions)
         self.from_sessions = self.overlap or self.entry_exit
-        self.weight = f" * toInt8(start >= {self.start})" if self.overlap else ""
+        self.weight = ""
+        if self.overlap:
+            # A visit counts once: in the range only if it started there, and in the bucket
+            # holding its start.
+            started = f"start >= {self.start}"
+            if time_dim is not None:
+                key = f"k{q.dimensions.index(time_dim)}"
+                started += f" AND {key} = {self._bucket(time_dim, 'start')}"
+            self.weight = f" * toInt8({started})"
 
     # --- plan ------------------------------------------------------------------------------
 
@@ -332,6 +344,8 @@ class _Builder:
                 f" FROM {self.db}.events WHERE {where}")
 
     def _session_dim(self, dim: str) -> str:
+        if is_time_dimension(dim) and self.overlap:
+            return self._days_touched(dim)
         if is_time_dimension(dim):
             return self._bucket(dim, "start")
         if dim in ("visit:source", "visit:referrer"):
@@ -349,6 +363,22 @@ class _Builder:
                 f" WHERE site_id = {self.site} AND timestamp >= {self.start}"
                 f" AND timestamp < {self.end} + INTERVAL 1 DAY AND name != 'engagement'"
                 f" AND {pred})")
+
+    def _days_touched(self, dim: str) -> str:
+        """Every day (week, month) of the range a visit touched, one row each. A visit has
+        an event on every day between its first and last (events of a visit are at most a
+        session timeout apart), so its visitor counts in each of those buckets."""
+        first = self.p.add(self.q.date_range.first.isoformat(), "Date")
+        last = self.p.add(self.q.date_range.last.isoformat(), "Date")
+        begin = f"toDate(toTimeZone(start, {self.tz}))"
+        finish = f"toDate(toTimeZone(timestamp, {self.tz}))"
+        days = (f"arrayFilter(d -> d >= {first} AND d <= {last}, arrayMap(i -> {begin} + i,"
+                f" range(toUInt32(greatest(dateDiff('day', {begin}, {finish}), 0) + 1))))")
+        interval = self.q.bucket(dim)
+        if interval == "day":
+            return f"arrayJoin({days})"
+        fn = "toMonday" if interval == "week" else "toStartOfMonth"
+        return f"arrayJoin(arrayDistinct(arrayMap(d -> {fn}(d), {days})))"
 
     # --- shared ----------------------------------------------------------------------------
 
