@@ -63,7 +63,9 @@ if [ ! -s "$PASSWORD_FILE" ]; then
   fi
 fi
 
-echo "==> demo data, then the server"
+echo "==> demo data"
+"$LI" demo ${RESET[@]+"${RESET[@]}"}
+
 URL="http://$LIVEINSIGHT_HOST:$LIVEINSIGHT_PORT"
 cat <<MSG
 
@@ -72,4 +74,4 @@ cat <<MSG
     (Ctrl-C stops the server; live demo visits keep the realtime view moving)
 
 MSG
-exec "$LI" demo ${RESET[@]+"${RESET[@]}"} --serve --live
+exec "$LI" demo --serve --live

@@ -13,7 +13,7 @@ from liveinsight.settings import Settings
 
 
 def generate(console: Console, settings: Settings, *, days: int, scale: float, seed: int,
-             reset: bool) -> None:
+             reset: bool, quiet_if_stored: bool = False) -> None:
     from liveinsight.demo import write_demo
 
     columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
@@ -35,6 +35,8 @@ def generate(console: Console, settings: Settings, *, days: int, scale: float, s
             raise typer.Exit(1) from None
     names = ", ".join(s.domain for s in report.sites)
     if report.skipped:
+        if quiet_if_stored:
+            return
         console.print(f"demo data already stored for {names} (use --reset to regenerate)")
         return
     console.print(
