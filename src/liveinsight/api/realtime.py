@@ -25,6 +25,7 @@ from starlette.responses import StreamingResponse
 from liveinsight.api import routers
 from liveinsight.api.stats import runner_of
 from liveinsight.app import Services, services
+from liveinsight.errors import bad_request
 from liveinsight.meta.repo import SiteInfo
 from liveinsight.query import model
 from liveinsight.query.live import LiveFeed
@@ -152,8 +153,6 @@ async def _access(request: Request, site_id: str | None, window: int
     site = resolve_site(svc, site_id)
     await require_stats_access(request, site)
     if window not in (5, 30):
-        from liveinsight.errors import bad_request
-
         raise bad_request("window must be 5 or 30", "window")
     return svc, site
 

@@ -6,6 +6,7 @@ column, an expression, a ``session_id IN (...)`` subquery) through ``leaf``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -74,8 +75,6 @@ def goal_condition(cond: Condition, goals: tuple[Goal, ...], params: Params) -> 
 
 
 def _name_matches(name: str, cond: Condition) -> bool:
-    import re
-
     text = name if cond.case_sensitive else name.lower()
     values = cond.values if cond.case_sensitive else tuple(v.lower() for v in cond.values)
     if cond.op == "is":
