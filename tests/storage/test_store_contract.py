@@ -62,10 +62,19 @@ def test_migrations_are_recorded_and_idempotent(store: Store) -> None:
     assert migrate(store) == []
 
 
-def test_parameters_are_bound_not_formatted(store: Store) -> None:
-    hostile = "x'); DROP TABLE events; --"
-    result = store.query("SELECT {v:String} AS v, {n:UInt32} + 1 AS n", {"v": hostile, "n": 41})
-    assert result.dicts() == [{"v": hostile, "n": 42}]
+@pytest.mark.parametrize("value", [
+    "x'); DROP TABLE events; --", "back\\slash \\b", "tab\there", "new\nline", "\\", "",
+    "quote\\'s", "unicode ✓ ü",
+])
+def test_parameters_are_bound_not_formatted(store: Store, value: str) -> None:
+    result = store.query("SELECT {v:String} AS v, {n:UInt32} + 1 AS n", {"v": value, "n": 41})
+    assert result.dicts() == [{"v": value, "n": 42}]
+
+
+def test_array_and_regex_parameters(store: Store) -> None:
+    values = ["a", "b'c", "d\\e", "tab\t"]
+    assert store.query("SELECT {a:Array(String)}", {"a": values}).scalar() == values
+    assert store.query("SELECT match('word here', {r:String})", {"r": "\\bhere"}).scalar() == 1
 
 
 def test_ingest_segment_stores_events_and_sessions(store: Store, tmp_path: Path) -> None:
@@ -117,6 +126,7 @@ def test_time_limit_is_enforced(store: Store) -> None:
     with pytest.raises(StoreError):
         store.query("SELECT count() FROM numbers(100000000000) WHERE sleepEachRow(0)=0 "
                     "OR number % 7 = 3", timeout=0.5)
+    assert store.query("SELECT 42").scalar() == 42  # the connection is usable after it
 
 
 def test_ping(store: Store) -> None:

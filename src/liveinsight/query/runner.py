@@ -7,7 +7,6 @@ query runs with the configured time limit and is timed into ``liveinsight_query_
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -105,7 +104,6 @@ class QueryRunner:
         except StoreError as exc:
             text = str(exc)
             if any(marker in text for marker in _TIME_LIMIT_MARKERS):
-                self._drain()
                 raise ApiError(400, "query_too_expensive", "the query passed the time limit of "
                                f"{self.timeout_s:g} s; narrow the date range or filters",
                                field="date_range") from exc
@@ -122,12 +120,6 @@ class QueryRunner:
                            headers={"Retry-After": "5"}) from exc
         finally:
             self.metrics.query_seconds.labels(kind).observe(time.perf_counter() - began)
-
-    def _drain(self) -> None:
-        """chDB leaves the output of a query stopped by its time limit on the thread's
-        connection, in front of the next answer; one throwaway query takes it off."""
-        with contextlib.suppress(Exception):
-            self.store.query("SELECT 1")
 
     def _rows(self, q: Query, kind: str) -> tuple[tuple[Row, ...], int | None]:
         text, params = sql.build(q, self.store.database)

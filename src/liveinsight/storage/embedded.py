@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,31 @@ from liveinsight.storage.protocol import QueryResult, StoreError, StoreUnavailab
 
 _OPEN_PATHS: set[str] = set()
 _OPEN_LOCK = threading.Lock()
+
+
+_TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r",
+                              "\0": "\\0"})
+
+
+def _quoted(value: Any) -> str:
+    if isinstance(value, str):
+        return "'" + value.translate(_TSV_ESCAPES).replace("'", "\\'") + "'"
+    return _param_text(value)
+
+
+def _param_text(value: Any) -> str:
+    """A Python value as the text ClickHouse parses a ``{name:Type}`` parameter from
+    (its "escaped" format: chDB passes the text through as it is, unlike the HTTP
+    interface's clients, so backslashes, tabs and newlines must be escaped here)."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return str(value.isoformat(sep=" "))
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_quoted(v) for v in value) + "]"
+    return str(value).translate(_TSV_ESCAPES)
 
 
 def _with_settings(sql: str, settings: Mapping[str, Any]) -> str:
@@ -62,12 +88,21 @@ class EmbeddedStore:
     def _run(self, sql: str, params: Mapping[str, Any] | None, fmt: str) -> Any:
         try:
             if params:
-                return self._conn().query(sql, fmt, params=dict(params))
+                text = {key: _param_text(value) for key, value in params.items()}
+                return self._conn().query(sql, fmt, params=text)
             return self._conn().query(sql, fmt)
         except StoreError:
             raise
         except Exception as exc:
+            if "TIMEOUT_EXCEEDED" in str(exc):
+                self._drain()
             raise StoreError(str(exc).strip()) from exc
+
+    def _drain(self) -> None:
+        """chDB leaves the output of a query stopped by its time limit on the thread's
+        connection, in front of the next answer; one throwaway query takes it off."""
+        with contextlib.suppress(Exception):
+            self._conn().query("SELECT 1", "CSV")
 
     def query(
         self, sql: str, params: Mapping[str, Any] | None = None, *, timeout: float | None = None
