@@ -19,11 +19,14 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import numpy as np
 
 from liveinsight import demo_catalog as cat
 from liveinsight.demo_rows import DayRows, Events, Templates, Visits, encode_day
+from liveinsight.ingest.channels import channel_for
+from liveinsight.ingest.referrer import source_of_host, source_of_param
 from liveinsight.ingest.wal import WalUnavailable, WriteAheadLog
 from liveinsight.ingest.writer import BatchWriter
 from liveinsight.meta.db import make_engine, upgrade
@@ -78,11 +81,27 @@ class _SiteModel:
         return cls(
             spec=spec, pages=pages, popularity=pop, entry=entry / entry.sum(),
             next_cum=next_cum,
-            sources=[*spec.sources, spec.spike_source or spec.sources[0]],
+            sources=[_as_collected(s) for s in (*spec.sources,
+                                                spec.spike_source or spec.sources[0])],
             source_p=_probs([s[8] for s in spec.sources]),
             spike_entries=[1, 2, 3] if len(pages) > 3 else [0],
             customs=customs,
         )
+
+
+def _as_collected(src: cat.Source) -> cat.Source:
+    """A catalogue source as the pipeline stores it: the referrer as host and path, the
+    source and channel named by the pipeline's own referrer and channel rules."""
+    url, _, _, utm_source, utm_medium, utm_campaign, content, term, weight = src
+    parts = urlsplit(url)
+    host = (parts.hostname or "").removeprefix("www.")
+    referrer = host + (parts.path if parts.path not in ("", "/") else "") if host else ""
+    known = source_of_param(utm_source) if utm_source else source_of_host(host) if host else None
+    source = known.name if known else utm_source or host
+    channel = channel_for(category=known.category if known else "", source=source,
+                          medium=utm_medium, campaign=utm_campaign)
+    return (referrer, source, channel, utm_source, utm_medium, utm_campaign, content, term,
+            weight)
 
 
 _PLACE_P = _probs([p[3] for p in cat.PLACES])

@@ -2,8 +2,10 @@
 sources, places and devices visitors come with. Pure data, read by ``demo.py``.
 
 Weights are relative within each list. Names follow what the enrichment pipeline stores:
-channels and referrer sources as Plausible names them, ISO country codes, region and city
-names, device classes ``Desktop``/``Mobile``/``Tablet``.
+ISO country codes, region and city names, device classes ``Desktop``/``Mobile``/``Tablet``,
+browser and OS names as its user-agent step writes them. A source is given as the referrer
+URL and UTM tags a browser would send; ``demo.py`` derives the stored referrer, source name
+and channel from them with the pipeline's own rules (the names here are for reading).
 """
 
 from __future__ import annotations
