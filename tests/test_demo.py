@@ -55,11 +55,12 @@ def test_sessions_are_final_versions_consistent_with_their_events() -> None:
     for s in sessions:
         mine = sorted(by_session[s.session_id], key=lambda e: e.timestamp)
         views = [e for e in mine if e.name == "pageview"]
-        assert (s.sign, s.version, s.events) == (1, len(mine), len(mine))
+        counted = [e for e in mine if e.name != "engagement"]  # as the session logic counts
+        assert (s.sign, s.version, s.events) == (1, len(mine), len(counted))
         assert s.pageviews == len(views)
         assert s.start == mine[0].timestamp and s.timestamp == mine[-1].timestamp
         assert s.entry_page == views[0].pathname and s.exit_page == views[-1].pathname
-        assert s.is_bounce == int(len(mine) == 1)
+        assert s.is_bounce == int(len(counted) == 1)
         assert {e.visitor_id for e in mine} == {s.visitor_id}
         assert (s.channel, s.country_code, s.browser) == (mine[0].channel, mine[0].country_code,
                                                           mine[0].browser)
@@ -83,7 +84,13 @@ def test_a_day_of_traffic_looks_like_real_traffic() -> None:
     purchases = [e for e in events if e.name == "Purchase"]
     assert all(float(e.revenue) > 0 and e.revenue_currency == "USD" for e in purchases)
     assert all(e.revenue == "0" for e in events if e.name != "Purchase")
-    assert all(e.props for e in events if e.name != "pageview")
+    assert all(e.props for e in events if e.name not in ("pageview", "engagement"))
+    engaged = [e for e in events if e.name == "engagement"]
+    assert 0.9 < len(engaged) / names["pageview"] <= 1.0  # one per page left
+    assert all(e.engagement_ms >= 100 and 0 <= e.scroll_depth <= 100 for e in engaged)
+    assert all(e.engagement_ms == e.scroll_depth == 0 for e in events
+               if e.name != "engagement")
+    assert 15 < sum(s.duration for s in sessions) / len(sessions) < 300
     assert all(e.pathname == "/checkout/thank-you" for e in purchases)
     assert sum(1 for e in events if e.utm_campaign == "winter-sale") > 0
     returning = Counter(s.visitor_id for s in sessions)

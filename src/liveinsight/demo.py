@@ -158,17 +158,28 @@ def _draw_events(model: _SiteModel, v: Visits, now_ms: int,
     offsets = np.cumsum(v.gaps, axis=1)
     time_ = v.start[visit] + offsets[visit, step]
     page = v.pages[visit, step]
-    parts = [(visit, time_, page, np.zeros(total, np.int64), np.zeros(total, np.int64))]
+    zeros = np.zeros(total, np.int64)
+    parts = [(visit, time_, page, zeros, zeros, zeros, zeros)]
     last_step = v.gaps.shape[1] - 1
+    is_last = step + 1 >= v.pageviews[visit]
+    # ms until the visitor leaves the page: the next pageview, or reading the last page
+    reading = (np.clip(np.exp(rng.normal(3.3, 1.0, total)), 1.0, 1800.0) * 1000).astype(
+        np.int64)
+    room = np.where(is_last, reading, v.gaps[visit, np.minimum(step + 1, last_step)])
     for i, (on_page, _name, props, chance, revenue) in enumerate(model.customs, start=1):
         hit = (rng.random(total) < chance) & ((page == on_page) if on_page >= 0 else True)
         idx = np.flatnonzero(hit)
-        nxt = np.minimum(step[idx] + 1, last_step)
-        room = np.where(step[idx] + 1 < v.pageviews[visit[idx]], v.gaps[visit[idx], nxt], 30_000)
-        delay = 500 + (rng.random(len(idx)) * np.minimum(room * 0.8, 20_000)).astype(np.int64)
+        delay = 200 + (rng.random(len(idx)) * np.minimum(room[idx] * 0.8, 20_000)).astype(
+            np.int64)
         options = max(len(props), len(revenue), 1)
+        none = np.zeros(len(idx), np.int64)
         parts.append((visit[idx], time_[idx] + delay, page[idx], np.full(len(idx), i),
-                      rng.integers(0, options, len(idx))))
+                      rng.integers(0, options, len(idx)), none, none))
+    # The tracker's engagement event as each page is left: time on it and how far it was
+    # scrolled.
+    engaged = np.maximum(room - rng.integers(100, 900, total), 100)
+    scroll = (rng.beta(2.2, 1.4, total) * 100).astype(np.int64)
+    parts.append((visit, time_ + engaged, page, np.full(total, -1), zeros, engaged, scroll))
     cols = [np.concatenate(c) for c in zip(*parts, strict=True)]
     keep = cols[1] <= now_ms
     cols = [c[keep] for c in cols]

@@ -45,7 +45,7 @@ _EVENT_SLOTS: list[tuple[str, object]] = [
     ("timestamp", "\x01"), ("name", "\x02"), ("visitor_id", 1111111111111111111),
     ("session_id", 2222222222222222222), ("pathname", "\x03"), ("referrer", "\x07"),
     ("screen", "\x08"), ("props", {"\x04": ""}), ("revenue", "\x05"),
-    ("revenue_currency", "\x06"),
+    ("revenue_currency", "\x06"), ("engagement_ms", 555555561), ("scroll_depth", 555555562),
 ]
 _SESSION_SLOTS: list[tuple[str, object]] = [
     ("session_id", 3333333333333333333), ("visitor_id", 4444444444444444444),
@@ -146,8 +146,10 @@ class Events:
     visit: np.ndarray
     time: np.ndarray
     page: np.ndarray
-    kind: np.ndarray  # 0: pageview, i > 0: the site's customs[i - 1]
+    kind: np.ndarray  # 0: pageview, i > 0: the site's customs[i - 1], -1: engagement
     choice: np.ndarray  # which props / revenue value of the custom event
+    engaged: np.ndarray  # engagement: ms on the page (0 for other rows)
+    scroll: np.ndarray  # engagement: scroll depth in percent (0 for other rows)
 
 
 Custom = tuple[int, str, list[dict[str, str]], float, list[str]]  # page (-1: any), name, ...
@@ -157,7 +159,9 @@ def encode_day(site: SiteInfo, templates: Templates, pages: list[str],
                sources: list[cat.Source], customs: list[Custom], v: Visits, e: Events
                ) -> DayRows:
     """The JSON lines of one site-day: a line per event of ``e``, then a line per visit
-    that has events (its final session version)."""
+    that has events (its final session version). Engagement rows (``kind`` -1) are what the
+    tracker sends as a page is left: they extend the visit's duration but are not counted
+    as its events, as the session logic does."""
     if not len(e.visit):
         return DayRows(b"", 0, 0)
     stamps = format_ms(e.time)
@@ -169,10 +173,14 @@ def encode_day(site: SiteInfo, templates: Templates, pages: list[str],
     paths = [enc(p) for p in pages]
     p = ev_p
     # A row is p0 stamp p1 name p2 vid p3 sid p4 path p5 visit p7 props p8 revenue p9
-    # currency p10; per visit, the parts around the path are fixed for its pageviews.
+    # currency p10 engagement_ms p11 scroll_depth p12; per visit, the parts around the path
+    # are fixed for its pageviews.
     heads = [b"".join((vid, p[3], sid, p[4])) for vid, sid in zip(vids, sids, strict=True)]
     pv_mid = b"".join((p[1], enc("pageview"), p[2]))
-    pv_tail = b"".join((p[7], b"{}", p[8], enc("0"), p[9], enc(""), p[10]))
+    pv_tail = b"".join((p[7], b"{}", p[8], enc("0"), p[9], enc(""), p[10], b"0", p[11], b"0",
+                        p[12]))
+    engaged_mid = b"".join((p[1], enc("engagement"), p[2]))
+    engaged_tail = b"".join((p[7], b"{}", p[8], enc("0"), p[9], enc(""), p[10]))
     tails = [b"".join((p[5], chunk, pv_tail)) for chunk in chunks]
     is_pv = e.kind == 0
     pv = np.flatnonzero(is_pv)
@@ -182,7 +190,14 @@ def encode_day(site: SiteInfo, templates: Templates, pages: list[str],
     encoded = [(enc(name), [enc(p) for p in props], [enc(r) for r in revenue] or [enc("0")],
                 enc(site.currency if revenue else "")) for _, name, props, _, revenue in
                customs]
-    other = np.flatnonzero(~is_pv)
+    engaged = np.flatnonzero(e.kind < 0)
+    lines.extend(b"".join((
+        p[0], stamps[i], engaged_mid, heads[visit], paths[page], p[5], chunks[visit],
+        engaged_tail, _int(ms), p[11], _int(depth), p[12]))
+        for i, visit, page, ms, depth in zip(
+            engaged.tolist(), e.visit[engaged].tolist(), e.page[engaged].tolist(),
+            e.engaged[engaged].tolist(), e.scroll[engaged].tolist(), strict=True))
+    other = np.flatnonzero(e.kind > 0)
     for i, visit, kind, page, choice in zip(other.tolist(), e.visit[other].tolist(),
                                             e.kind[other].tolist(), e.page[other].tolist(),
                                             e.choice[other].tolist(), strict=True):
@@ -190,7 +205,7 @@ def encode_day(site: SiteInfo, templates: Templates, pages: list[str],
         lines.append(b"".join((
             p[0], stamps[i], p[1], name, p[2], heads[visit], paths[page], p[5], chunks[visit],
             p[7], props[choice % len(props)], p[8], revenues[choice % len(revenues)], p[9],
-            currency, p[10])))
+            currency, p[10], b"0", p[11], b"0", p[12])))
     lines.extend(_session_lines(e, se_p, stamps, chunks, vids, sids, paths))
     lines.append(b"")
     return DayRows(b"\n".join(lines), len(e.visit), len(lines) - 1 - len(e.visit))
@@ -205,7 +220,8 @@ def _int(value: int) -> bytes:
 
 def _session_lines(e: Events, q: list[bytes], stamps: list[bytes], chunks: list[bytes],
                    vids: list[bytes], sids: list[bytes], paths: list[bytes]) -> list[bytes]:
-    """One line per visit: its final ``SessionRow`` (``sign=1``, ``version`` = its events)."""
+    """One line per visit: its final ``SessionRow`` (``sign=1``; ``version`` counts every
+    row, as each one made a new version; ``events`` leaves engagement rows out)."""
     bounds = np.flatnonzero(np.diff(e.visit)) + 1
     firsts = np.concatenate(([0], bounds))
     lasts = np.concatenate((bounds - 1, [len(e.visit) - 1]))
@@ -213,17 +229,18 @@ def _session_lines(e: Events, q: list[bytes], stamps: list[bytes], chunks: list[
     pv_idx = np.flatnonzero(is_pv)
     last_pv = pv_idx[np.concatenate((np.flatnonzero(np.diff(e.visit[pv_idx])),
                                      [len(pv_idx) - 1]))]
-    counts = lasts - firsts + 1
+    versions = lasts - firsts + 1
+    counts = np.add.reduceat((e.kind >= 0).astype(np.int64), firsts)
     pageviews = np.add.reduceat(is_pv.astype(np.int64), firsts)
     durations = (e.time[lasts] - e.time[firsts]) // 1000
     return [b"".join((
-        q[0], sids[visit], q[1], vids[visit], q[2], _int(count), q[3], stamps[first], q[4],
+        q[0], sids[visit], q[1], vids[visit], q[2], _int(version), q[3], stamps[first], q[4],
         stamps[last], q[5], paths[entry], q[6], paths[exit_page], q[7], _int(pvs), q[8],
         _int(count), q[9], _int(duration), q[10], b"1" if count == 1 else b"0", q[11],
         chunks[visit], q[13]))
-        for visit, first, last, count, pvs, duration, entry, exit_page in zip(
-            e.visit[firsts].tolist(), firsts.tolist(), lasts.tolist(), counts.tolist(),
-            pageviews.tolist(), durations.tolist(), e.page[firsts].tolist(),
+        for visit, first, last, version, count, pvs, duration, entry, exit_page in zip(
+            e.visit[firsts].tolist(), firsts.tolist(), lasts.tolist(), versions.tolist(),
+            counts.tolist(), pageviews.tolist(), durations.tolist(), e.page[firsts].tolist(),
             e.page[last_pv].tolist(), strict=True)]
 
 
