@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from liveinsight.api import routers
@@ -96,12 +97,20 @@ async def read_body(request: Request, limit: int) -> bytes:
                            field="content-length")
         if int(declared) > limit:
             raise _too_large(limit)
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
+    # Straight from ``receive``: ``Request.stream()`` is an async generator, which costs
+    # more than the usual one-message body is worth.
+    receive = request.receive
+    body = b""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk: bytes = message.get("body", b"")
+        body = body + chunk if body else chunk
         if len(body) > limit:
             raise _too_large(limit)
-    return bytes(body)
+        if not message.get("more_body", False):
+            return body
 
 
 def _too_large(limit: int) -> ApiError:
@@ -197,10 +206,13 @@ async def plausible_event(request: Request, svc: Services, state: Collector) -> 
                            _client(request, svc, state))
     _require_signed(request, svc, raws)
     await _ingest(svc, state, raws, "event")
-    return Response(b"ok", 202, _CORS, "text/plain")
+    return _ACCEPTED
 
 
-_UMAMI_OK = orjson.dumps({"disabled": False})
+# Built once: the answers that never vary are sent by every tracker request (a Response is
+# only read when sent, so one object serves them all).
+_ACCEPTED = Response(b"ok", 202, _CORS, "text/plain")
+_UMAMI_OK = Response(orjson.dumps({"disabled": False}), 200, _CORS, _JSON)
 
 
 @_endpoint("send")
@@ -212,7 +224,7 @@ async def umami_send(request: Request, svc: Services, state: Collector) -> Respo
                        _client(request, svc, state))
     _require_signed(request, svc, raws)
     await _ingest(svc, state, raws, "send")
-    return Response(_UMAMI_OK, 200, _CORS, _JSON)
+    return _UMAMI_OK
 
 
 @_endpoint("batch")

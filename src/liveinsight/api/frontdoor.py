@@ -47,9 +47,20 @@ class FrontDoor:
                     log.exception("unhandled error on POST %s", scope["path"], exc_info=exc)
                     response = error_response(500, "internal", "internal error; it has "
                                               "been logged")
-                await response(scope, receive, send)
+                await _respond(response, scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.app, name)
+
+
+async def _respond(response: Response, scope: Scope, receive: Receive, send: Send) -> None:
+    """Send ``response``: a plain one as two raw ASGI messages (what ``Response.__call__``
+    does, without its per-call dict and background-task plumbing), anything else as usual."""
+    if type(response) is not Response or response.background is not None:
+        await response(scope, receive, send)
+        return
+    await send({"type": "http.response.start", "status": response.status_code,
+                "headers": response.raw_headers})
+    await send({"type": "http.response.body", "body": response.body})

@@ -8,6 +8,7 @@ order; the first that matches wins.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _PAID_MEDIUM = re.compile(r"^(?:.*cp.*|ppc|retargeting|paid.*)$")
 _SHOP_CAMPAIGN = re.compile(r"^.*(?:(?:[^a-df-z]|^)shop|shopping).*$")
@@ -41,6 +42,7 @@ def click_of(query: dict[str, str]) -> tuple[str, str] | None:
     return None
 
 
+@lru_cache(maxsize=4096)  # few distinct (category, source, medium, campaign) tuples
 def channel_for(*, category: str, source: str, medium: str, campaign: str,
                 click: str = "") -> str:
     """The channel name. ``category`` is one of search, social, email, paid (ad networks),

@@ -90,6 +90,7 @@ def _expand(host: str, macros: dict[str, list[str]]) -> list[str]:
     return [host]
 
 
+@lru_cache(maxsize=4096)  # referrer hosts repeat
 def source_of_host(host: str) -> Source | None:
     """The listed source for ``host`` or its closest listed parent domain."""
     by_host = _directory().by_host
@@ -101,6 +102,7 @@ def source_of_host(host: str) -> Source | None:
     return None
 
 
+@lru_cache(maxsize=4096)  # utm_source values repeat
 def source_of_param(value: str) -> Source | None:
     """A ``utm_source``-style value as a known source: by name, alias or host."""
     key = value.strip().lower()

@@ -108,7 +108,13 @@ def new_session(row: EventRow, when: datetime, interactive: bool) -> Session:
         duration=0,
         is_bounce=int(not interacted),
         retention_days=row.retention_days,
-        **{name: getattr(row, name) for name in VISIT_FIELDS},
+        # VISIT_FIELDS, spelled out: a comprehension over getattr cost ~3 µs per session
+        referrer=row.referrer, referrer_source=row.referrer_source, channel=row.channel,
+        utm_source=row.utm_source, utm_medium=row.utm_medium,
+        utm_campaign=row.utm_campaign, utm_content=row.utm_content, utm_term=row.utm_term,
+        country_code=row.country_code, region=row.region, city=row.city,
+        device=row.device, browser=row.browser, browser_version=row.browser_version,
+        os=row.os, os_version=row.os_version, screen=row.screen,
     )
     return Session(start=when, last=when, interacted=interacted, state=state)
 

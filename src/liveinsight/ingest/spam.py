@@ -24,6 +24,7 @@ def spam_domains() -> frozenset[str]:
     )
 
 
+@lru_cache(maxsize=4096)  # referrer hosts repeat (search engines, social sites)
 def is_spam_host(host: str) -> bool:
     """True when ``host`` or one of its parent domains is a known spam domain."""
     domains = spam_domains()

@@ -7,6 +7,7 @@ Follows Plausible: the hostname is lowercased without ``www.``; the pathname is 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import unquote, unquote_plus
 
 from liveinsight.ingest.context import Context, Env
@@ -22,29 +23,47 @@ def parse_url(ctx: Context, env: Env) -> DropReason | None:
     """Fill hostname, pathname, query and UTM fields from the page URL, and the referrer's
     host and path. A page URL without a host falls back to the site's domain."""
     raw = ctx.raw
-    parts = _split(raw.url)
-    if parts is None:
+    page = _page(raw.url, raw.hash_mode)
+    if page is None:
         return DropReason.INVALID
-    host, path, query, fragment = parts
+    host, ctx.pathname, query = page
     ctx.hostname = host or (ctx.site.domain if ctx.site else "")
-    pathname = unquote(path).strip() or "/"
-    if raw.hash_mode and fragment:
-        pathname += "#" + unquote(fragment)
-    ctx.pathname = pathname[:_MAX_VALUE]
     if query:
-        ctx.query = _first_values(query)
-        q = ctx.query
-        ctx.utm_source = q.get("utm_source", "")
-        ctx.utm_medium = q.get("utm_medium", "")
-        ctx.utm_campaign = q.get("utm_campaign", "")
-        ctx.utm_content = q.get("utm_content", "")
-        ctx.utm_term = q.get("utm_term", "")
+        ctx.query = query
+        ctx.utm_source = query.get("utm_source", "")
+        ctx.utm_medium = query.get("utm_medium", "")
+        ctx.utm_campaign = query.get("utm_campaign", "")
+        ctx.utm_content = query.get("utm_content", "")
+        ctx.utm_term = query.get("utm_term", "")
     if raw.referrer:
-        ref = _split(raw.referrer)
-        if ref is not None and ref[0]:
-            ctx.referrer_host = ref[0]
-            ctx.referrer_path = ref[1].rstrip("/")
+        ref = _referrer(raw.referrer)
+        if ref is not None:
+            ctx.referrer_host, ctx.referrer_path = ref
     return None
+
+
+# Pages and referrers repeat across events, and splitting and decoding them is the step's
+# whole cost. The cached query dicts are shared between events: read them, never write.
+@lru_cache(maxsize=8192)
+def _page(url: str, hash_mode: bool) -> tuple[str, str, dict[str, str]] | None:
+    """``(host, pathname, query)`` of a page URL, None when it is not a URL."""
+    parts = _split(url)
+    if parts is None:
+        return None
+    host, path, query, fragment = parts
+    pathname = unquote(path).strip() or "/"
+    if hash_mode and fragment:
+        pathname += "#" + unquote(fragment)
+    return host, pathname[:_MAX_VALUE], _first_values(query) if query else {}
+
+
+@lru_cache(maxsize=4096)
+def _referrer(url: str) -> tuple[str, str] | None:
+    """``(host, path without trailing /)`` of a referrer with a host, else None."""
+    parts = _split(url)
+    if parts is None or not parts[0]:
+        return None
+    return parts[0], parts[1].rstrip("/")
 
 
 def _split(url: str) -> tuple[str, str, str, str] | None:

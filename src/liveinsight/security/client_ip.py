@@ -25,6 +25,7 @@ from starlette.datastructures import Headers
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 UNKNOWN = "0.0.0.0"  # the server gave no peer address (a Unix socket, a test client)
+_MAX_VERDICTS = 8192
 
 
 @lru_cache(maxsize=8192)  # proxies and returning visitors repeat; parsing is pure Python
@@ -45,6 +46,11 @@ def parse_ip(value: str) -> IPAddress | None:
     return address
 
 
+@lru_cache(maxsize=8192)  # IPv4Address.__str__ is pure Python too
+def _text(address: IPAddress) -> str:
+    return str(address)
+
+
 def forwarded_for(header: str) -> list[str]:
     """The ``for=`` values of a ``Forwarded`` header, in order (RFC 7239)."""
     hops = []
@@ -56,14 +62,38 @@ def forwarded_for(header: str) -> list[str]:
     return hops
 
 
+_FORWARDED, _X_FORWARDED_FOR, _CF_CONNECTING_IP = b"forwarded", b"x-forwarded-for", \
+    b"cf-connecting-ip"
+_FORWARDING = frozenset({_FORWARDED, _X_FORWARDED_FOR, _CF_CONNECTING_IP})
+
+
+def _forwarding(raw: list[tuple[bytes, bytes]]) -> dict[bytes, list[str]]:
+    """The forwarding headers' values by name, in order, from one pass over the raw
+    (lowercase-named) headers: three ``name in headers`` checks cost three passes."""
+    found: dict[bytes, list[str]] = {}
+    for name, value in raw:
+        if name in _FORWARDING:
+            found.setdefault(name, []).append(value.decode("latin-1"))
+    return found
+
+
 class ClientIpResolver:
     """Resolves the client address of a request; built once from ``trusted_proxies``."""
 
     def __init__(self, trusted_proxies: Iterable[str]) -> None:
         self._networks = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
+        # Verdicts per address: the proxy asks on every request and visitors return, while
+        # `address in network` is pure Python (a few µs per network).
+        self._verdicts: dict[IPAddress, bool] = {}
 
     def trusted(self, address: IPAddress) -> bool:
-        return any(address in network for network in self._networks)
+        verdict = self._verdicts.get(address)
+        if verdict is None:
+            verdict = any(address in network for network in self._networks)
+            if len(self._verdicts) >= _MAX_VERDICTS:
+                self._verdicts.clear()  # bounded; refilled by the next requests
+            self._verdicts[address] = verdict
+        return verdict
 
     def resolve(self, peer: str | None, headers: Headers) -> str:
         """The client IP as text, for a request from ``peer`` with ``headers`` (a header
@@ -72,16 +102,17 @@ class ClientIpResolver:
         if address is None:
             return UNKNOWN
         if not self._networks or not self.trusted(address):
-            return str(address)
-        if "forwarded" in headers:
-            joined = ",".join(headers.getlist("forwarded"))
-            return str(self._walk(forwarded_for(joined), address))
-        if "x-forwarded-for" in headers:
-            joined = ",".join(headers.getlist("x-forwarded-for"))
-            return str(self._walk(joined.split(","), address))
-        if "cf-connecting-ip" in headers:
-            return str(parse_ip(headers["cf-connecting-ip"]) or address)
-        return str(address)
+            return _text(address)
+        found = _forwarding(headers.raw)
+        if _FORWARDED in found:
+            joined = ",".join(found[_FORWARDED])
+            return _text(self._walk(forwarded_for(joined), address))
+        if _X_FORWARDED_FOR in found:
+            joined = ",".join(found[_X_FORWARDED_FOR])
+            return _text(self._walk(joined.split(","), address))
+        if _CF_CONNECTING_IP in found:
+            return _text(parse_ip(found[_CF_CONNECTING_IP][0]) or address)
+        return _text(address)
 
     def _walk(self, hops: list[str], peer: IPAddress) -> IPAddress:
         current = peer
