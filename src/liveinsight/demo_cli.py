@@ -40,7 +40,7 @@ def generate(console: Console, settings: Settings, *, days: int, scale: float, s
         console.print(f"demo data already stored for {names} (use --reset to regenerate)")
         return
     console.print(
-        f"demo data: {report.events:,} events in {report.sessions:,} visits over {days} days "
+        f"demo data: {report.events:,} event rows in {report.sessions:,} visits over {days} days "
         f"for {names}\n"
         f"  generated into the write-ahead log at {report.logged_per_second:,.0f} events/s; "
         f"stored in ClickHouse at {report.events_per_second:,.0f} events/s "
