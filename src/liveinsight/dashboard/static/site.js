@@ -14,6 +14,7 @@
     views_per_visit: 'Views per visit', bounce_rate: 'Bounce rate', visit_duration: 'Visit duration',
   };
   const TOP_METRICS = Object.keys(METRIC_LABELS);
+  const COLUMN_LABELS = { ...METRIC_LABELS, events: 'Events', conversion_rate: 'Conversion rate', time_on_page: 'Time on page', scroll_depth: 'Scroll depth' };
   const LOWER_IS_BETTER = new Set(['bounce_rate']);
   const INTERVALS = {
     day: ['minute', 'hour'], yesterday: ['minute', 'hour'], '7d': ['hour', 'day'],
@@ -35,7 +36,7 @@
     sources: [['Channels', 'visit:channel'], ['Sources', 'visit:source'], ['Campaigns', 'visit:utm_campaign'],
       ['UTM source', 'visit:utm_source'], ['UTM medium', 'visit:utm_medium']],
     pages: [['Top pages', 'event:page', 'visitors,pageviews'], ['Entry pages', 'visit:entry_page', 'visitors,visits'],
-      ['Exit pages', 'visit:exit_page', 'visitors,visits']],
+      ['Exit pages', 'visit:exit_page', 'visitors,visits'], ['Engagement', 'event:page', 'visitors,time_on_page,scroll_depth']],
     locations: [['Map', 'visit:country', 'visitors', null, 'map'], ['Countries', 'visit:country'],
       ['Regions', 'visit:region'], ['Cities', 'visit:city']],
     devices: [['Browsers', 'visit:browser'], ['OS', 'visit:os'], ['Devices', 'visit:device']],
@@ -140,7 +141,8 @@
   function metricText(metric, v) {
     if (v == null) return '–';
     if (metric === 'bounce_rate' || metric === 'conversion_rate') return Math.round(v * 10) / 10 + '%';
-    if (metric === 'visit_duration') return duration(v);
+    if (metric === 'visit_duration' || metric === 'time_on_page') return duration(v);
+    if (metric === 'scroll_depth') return Math.round(v) + '%';
     if (metric === 'views_per_visit') return (Math.round(v * 100) / 100).toFixed(2);
     return compact(v);
   }
@@ -348,7 +350,7 @@
     if (q.property.startsWith('visit:utm_')) rows = rows.filter((r) => r[q.property.split(':').pop()] !== '');
     const key = q.property.split(':').pop();
     const metrics = q.metrics.split(',');
-    section.querySelector('.col-head').textContent = metrics.map((m) => (METRIC_LABELS[m] || m.replace('_', ' '))).join(' · ');
+    section.querySelector('.col-head').textContent = metrics.map((m) => COLUMN_LABELS[m] || m).join(' · ');
     if (!rows.length) { body.replaceChildren(el('p', { class: 'empty-body', text: 'No data for this range.' })); return; }
     if (q.mode === 'map') { renderMap(section, rows); return; }
     const max = Math.max(...rows.map((r) => r[metrics[0]] || 0), 1);
