@@ -6,8 +6,8 @@
 #   scripts/quickstart.sh --reset    # regenerate the demo data
 #
 # Needs Python 3.11+ (set PYTHON=/path/to/python otherwise). Data lives in ./data (or
-# $LIVEINSIGHT_DATA_DIR). The admin's password is printed once and kept in
-# <data dir>/admin-password.txt.
+# $LIVEINSIGHT_DATA_DIR); another port: LIVEINSIGHT_PORT=8080. The admin's password is
+# printed once and kept in <data dir>/admin-password.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,7 +15,7 @@ RESET=()
 for arg in "$@"; do
   case "$arg" in
     --reset) RESET=(--reset) ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "unknown option: $arg (try --help)" >&2; exit 2 ;;
   esac
 done
