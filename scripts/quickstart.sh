@@ -15,7 +15,7 @@ RESET=()
 for arg in "$@"; do
   case "$arg" in
     --reset) RESET=(--reset) ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "unknown option: $arg (try --help)" >&2; exit 2 ;;
   esac
 done
