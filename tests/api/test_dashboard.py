@@ -208,3 +208,19 @@ def test_unknown_sites_and_logged_in_login(tmp_path: Path) -> None:
             assert res.status_code == 404 and "no site with id 999" in res.text
         res = client.get("/login", follow_redirects=False)
         assert res.status_code == 303 and res.headers["location"] == "/sites"
+
+
+def test_the_login_limit_follows_the_client_behind_a_trusted_proxy(tmp_path: Path) -> None:
+    with make_client(tmp_path, trusted_proxies=["127.0.0.1"]) as direct:
+        _users(direct)
+        proxy = TestClient(direct.app, client=("127.0.0.1", 40000))
+
+        def attempt(ip: str, password: str) -> int:
+            proxy.headers["x-forwarded-for"] = ip
+            proxy.cookies.clear()
+            return _login(proxy, ADMIN[0], password).status_code  # type: ignore[attr-defined,no-any-return]
+
+        for _ in range(10):
+            assert attempt("198.51.100.7", "wrong password") == 401
+        assert attempt("198.51.100.7", ADMIN[1]) == 429
+        assert attempt("198.51.100.8", ADMIN[1]) == 303  # another client behind the proxy

@@ -21,9 +21,11 @@ from starlette.concurrency import run_in_threadpool
 from liveinsight.app import Services, services
 from liveinsight.meta.repo import UserInfo
 from liveinsight.security import sessions
+from liveinsight.security.client_ip import ClientIpResolver
 
 LOGIN_CSRF_COOKIE = "li_login_csrf"
 _LIMITER = "login_limiter"
+_RESOLVER = "login_client_ip"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +84,13 @@ def limiter(svc: Services) -> LoginLimiter:
 
 
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's address, believing forwarding headers from ``trusted_proxies`` only
+    (behind a reverse proxy every login would otherwise share the proxy's address)."""
+    svc = services(request)
+    resolver = svc.extras.get(_RESOLVER)
+    if not isinstance(resolver, ClientIpResolver):
+        resolver = svc.extras[_RESOLVER] = ClientIpResolver(svc.settings.trusted_proxies)
+    return resolver.resolve(request.client.host if request.client else None, request.headers)
 
 
 def is_https(request: Request) -> bool:
