@@ -25,6 +25,7 @@ from starlette.responses import Response
 from liveinsight.api import routers
 from liveinsight.app import Services, services
 from liveinsight.errors import ApiError
+from liveinsight.ingest.group import GroupAppender
 from liveinsight.ingest.parse import (
     Client,
     parse_native,
@@ -61,7 +62,7 @@ class Collector:
     ips: ClientIpResolver
     limiter: RateLimiter
     keys: ApiKeyCache
-    threaded: bool  # fsync=always blocks: append from a worker thread, not the event loop
+    appender: GroupAppender  # fsync=always blocks: it then appends from a worker thread
 
 
 async def _open(svc: Services) -> None:
@@ -70,7 +71,7 @@ async def _open(svc: Services) -> None:
         ips=ClientIpResolver(s.trusted_proxies),
         limiter=open_rate_limiter(s.redis_url, s.api_key_rate, s.api_key_burst),
         keys=ApiKeyCache(svc.meta.verify_api_key, s.api_key_cache_seconds),
-        threaded=s.wal_fsync == "always",
+        appender=GroupAppender(svc.wal, svc.metrics, threaded=s.wal_fsync == "always"),
     )
 
 
@@ -126,12 +127,14 @@ def _client(request: Request, svc: Services, state: Collector) -> Client:
 
 async def _ingest(svc: Services, state: Collector, raws: Sequence[RawEvent],
                   endpoint: str) -> None:
+    """Enrich on the loop (in memory), then append with the requests of the same moment
+    (``ingest/group.py``); returns once the events are in the log."""
     if not raws:
         return
-    if state.threaded:
-        await run_in_threadpool(svc.ingestor.ingest, raws, endpoint)
-    else:
-        svc.ingestor.ingest(raws, endpoint)
+    payload, result = svc.ingestor.enrich(raws)
+    if payload:
+        await state.appender.append(payload, result.accepted)
+    svc.ingestor.record(result, endpoint)
 
 
 def _json(status: int, value: Any, headers: Mapping[str, str] | None = None) -> Response:

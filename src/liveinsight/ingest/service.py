@@ -54,6 +54,15 @@ class Ingestor:
         Raises :class:`WalUnavailable` (or :class:`WalFull`) when the log cannot take them:
         then nothing was kept and the caller must answer 503.
         """
+        payload, result = self.enrich(raws)
+        if payload:
+            self._append(payload, len(result.rows))
+        self.record(result, endpoint)
+        return result
+
+    def enrich(self, raws: Sequence[RawEvent]) -> tuple[bytes, IngestResult]:
+        """The log lines for ``raws`` (b"" when every event was dropped) and what became of
+        each, without touching the log. Append the lines, then :meth:`record` the result."""
         result = IngestResult()
         lines: list[EventRow | SessionRow] = []
         run = self.pipeline.run
@@ -66,16 +75,17 @@ class Ingestor:
             lines.append(row)
             lines.extend(sessions)
             result.rows.append(row)
-        if lines:
-            self._append(self._encoder.encode_lines(lines), len(result.rows))
         result.accepted = len(result.rows)
+        return (self._encoder.encode_lines(lines) if lines else b""), result
+
+    def record(self, result: IngestResult, endpoint: str) -> None:
+        """Count ``result`` and announce its rows: call once its lines are in the log."""
         if result.accepted:
             _child(self._accepted, self.metrics.events_accepted, endpoint).inc(result.accepted)
         for reason, count in result.dropped.items():
             _child(self._dropped, self.metrics.events_dropped, reason).inc(count)
         if self._on_appended is not None and result.rows:
             self._on_appended(result.rows)
-        return result
 
     def _append(self, payload: bytes, rows: int) -> None:
         try:
