@@ -25,6 +25,7 @@ import msgspec
 
 from liveinsight.errors import ApiError, bad_request
 from liveinsight.meta.repo import MetaError, normalize_domain
+from liveinsight.security.client_ip import DOTTED_QUAD
 from liveinsight.types import RawEvent
 
 MAX_URL_CHARS = 2000
@@ -438,8 +439,8 @@ def _overrides(data: dict[str, Any], client: Client, trusted: bool, prefix: str)
     if not trusted:
         raise ApiError(403, "forbidden", f"{field} may only be set by senders using an API "
                        "key", field=field)
-    if ip is not None:
-        try:
+    if ip is not None and not (isinstance(ip, str) and DOTTED_QUAD.fullmatch(ip)):
+        try:  # a dotted quad is already in canonical form; the rest goes through ipaddress
             ip = str(ipaddress.ip_address(ip if isinstance(ip, str) else ""))
         except ValueError:
             raise bad_request(f"{prefix}ip must be an IP address", f"{prefix}ip") from None
