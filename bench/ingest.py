@@ -7,7 +7,7 @@
 Runs, one after the other on this machine:
 
 1. the floor: ``bench/bare_app.py`` (reads the body, answers 202) on granian, configured as
-   ``liveinsight serve`` runs LiveInsight (ASGI, one worker);
+   ``liveinsight serve`` runs LiveInsight (ASGI, one worker, uvloop);
 2. ``liveinsight serve`` on a fresh data dir (default fsync policy ``interval``, trusted proxy
    127.0.0.1), with ``wrk -t2 -c1000`` posting varied Plausible events (``bench/ingest.lua``);
 3. the batch mode: native 1000-event batches to ``/api/events`` with an API key
