@@ -25,6 +25,7 @@ from starlette.responses import Response
 from liveinsight.api import routers
 from liveinsight.app import Services, services
 from liveinsight.errors import ApiError
+from liveinsight.ingest import bots
 from liveinsight.ingest.group import GroupAppender
 from liveinsight.ingest.parse import (
     Client,
@@ -67,6 +68,7 @@ class Collector:
 
 async def _open(svc: Services) -> None:
     s = svc.settings
+    bots.warm()
     svc.extras[_STATE] = Collector(
         ips=ClientIpResolver(s.trusted_proxies),
         limiter=open_rate_limiter(s.redis_url, s.api_key_rate, s.api_key_burst),

@@ -48,6 +48,13 @@ def is_bot(user_agent: str) -> bool:
     return parse_agent(ua).is_spider
 
 
+def warm() -> None:
+    """Build the crawler pattern set and ua-parser's resolver now (~0.2 s, once per
+    process) instead of inside the first requests, which would all wait for it."""
+    _crawlers()
+    parse_agent("")
+
+
 def drop_bots(ctx: Context, env: Env) -> DropReason | None:
     if is_bot(ctx.raw.user_agent):
         return DropReason.BOT

@@ -95,9 +95,17 @@ class ClientIpResolver:
 
     def __init__(self, trusted_proxies: Iterable[str]) -> None:
         self._networks = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
+        # (version, network bits, mask bits): `address in network` as integer arithmetic,
+        # since ipaddress's __contains__ re-reads two properties per call, on every request.
+        self._ranges = [(n.version, int(n.network_address), int(n.netmask))
+                        for n in self._networks]
 
     def trusted(self, address: IPAddress) -> bool:
-        return any(address in network for network in self._networks)
+        version, bits = address.version, int(address)
+        for net_version, network, mask in self._ranges:
+            if net_version == version and bits & mask == network:
+                return True
+        return False
 
     def resolve(self, peer: str | None, headers: Headers) -> str:
         """The client IP as text, for a request from ``peer`` with ``headers`` (a header
