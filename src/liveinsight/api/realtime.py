@@ -2,7 +2,7 @@
 Events pushing the snapshot and a live event feed as events arrive, no polling).
 
 The stream is fed by the ingestor: at start, a :class:`LiveFeed` is hooked to its
-``on_appended`` callback, so an accepted event reaches subscribers at once (``events``
+``subscribe`` hook, so an accepted event reaches subscribers at once (``events``
 messages); the numbers (``realtime`` messages) are re-read once the writer has moved the
 event into ClickHouse (``writer_flush_ms`` later) and every 15 s.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,7 +32,6 @@ from liveinsight.query.live import LiveFeed
 from liveinsight.query.runner import QueryRunner
 from liveinsight.query.timeline import time_labels
 from liveinsight.security.access import require_stats_access, resolve_site
-from liveinsight.types import EventRow
 
 router = APIRouter(tags=["realtime"])
 _FEED = "live_feed"
@@ -44,15 +43,7 @@ async def _open(svc: Services) -> None:
     feed = LiveFeed(asyncio.get_running_loop())
     svc.extras[_FEED] = feed
     svc.extras[_SHARED] = SharedSnapshots()
-    # The ingestor has one callback: chain whatever another feature set before us.
-    previous: Callable[[list[EventRow]], None] | None = svc.ingestor._on_appended
-
-    def fan_out(rows: list[EventRow]) -> None:
-        if previous is not None:
-            previous(rows)
-        feed.publish(rows)
-
-    svc.ingestor._on_appended = fan_out
+    svc.ingestor.subscribe(feed.publish)
 
 
 routers.STARTUP.append(_open)

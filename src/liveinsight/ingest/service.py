@@ -34,15 +34,12 @@ class IngestResult:
 
 
 class Ingestor:
-    def __init__(
-        self, pipeline: Enricher, wal: WriteAheadLog, metrics: Metrics,
-        on_appended: Callable[[list[EventRow]], None] | None = None,
-    ) -> None:
+    def __init__(self, pipeline: Enricher, wal: WriteAheadLog, metrics: Metrics) -> None:
         self.pipeline = pipeline
         self.wal = wal
         self.metrics = metrics
         self._encoder = msgspec.json.Encoder()
-        self._on_appended = on_appended
+        self._listeners: list[Callable[[list[EventRow]], None]] = []
         # Label children bound once per label value: `.labels()` costs a lock and a dict
         # lookup per call, about as much as a cheap enrichment step.
         self._accepted: dict[str, Counter] = {}
@@ -84,8 +81,14 @@ class Ingestor:
             _child(self._accepted, self.metrics.events_accepted, endpoint).inc(result.accepted)
         for reason, count in result.dropped.items():
             _child(self._dropped, self.metrics.events_dropped, reason).inc(count)
-        if self._on_appended is not None and result.rows:
-            self._on_appended(result.rows)
+        if result.rows:
+            for listener in self._listeners:
+                listener(result.rows)
+
+    def subscribe(self, listener: Callable[[list[EventRow]], None]) -> None:
+        """Call ``listener(rows)`` with the rows of each append once they are in the log (on
+        the event loop, so it must be quick and must not raise)."""
+        self._listeners.append(listener)
 
     def _append(self, payload: bytes, rows: int) -> None:
         try:
