@@ -115,16 +115,18 @@ def _serve(request: Request, asset: Asset, cache_control: str) -> Response:
                     media_type="text/javascript; charset=utf-8", headers=headers)
 
 
-@router.api_route("/js/script.js", methods=["GET", "HEAD"], summary="The tracker script")
+# GET is described in the OpenAPI document; HEAD (same answer, no body) is served too but
+# left out of it, since one operation id per path cannot name both methods.
+@router.get("/js/script.js", summary="The tracker script")
+@router.head("/js/script.js", include_in_schema=False)
 @router.api_route("/js/plausible.js", methods=["GET", "HEAD"], include_in_schema=False)
 async def script(request: Request) -> Response:
     return _serve(request, tracker_asset(), SHORT_CACHE)
 
 
-@router.api_route(
-    "/js/script.{variant}.js", methods=["GET", "HEAD"],
-    summary="The tracker script, versioned (immutable) or a Plausible variant name",
-)
+@router.get("/js/script.{variant}.js",
+            summary="The tracker script, versioned (immutable) or a Plausible variant name")
+@router.head("/js/script.{variant}.js", include_in_schema=False)
 @router.api_route("/js/plausible.{variant}.js", methods=["GET", "HEAD"], include_in_schema=False)
 async def script_variant(request: Request, variant: str) -> Response:
     """``variant`` is the current content hash (immutable for a year), or dot-separated
