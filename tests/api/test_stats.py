@@ -219,3 +219,16 @@ def test_simple_endpoints_bad_params_are_400(app: tuple[TestClient, dict[str, st
     series = client.get("/api/stats/timeseries?site_id=example.com&period=year&interval=minute",
                         headers=auth)
     assert series.status_code == 400 and series.json()["error"]["field"] == "dimensions"
+
+
+def test_without_credentials_no_site_is_named(tmp_path: Path) -> None:
+    """401 comes before the site lookup: a caller without credentials cannot tell an existing
+    site from an unknown one."""
+    with make_client(tmp_path) as c:
+        site = make_site(c, "example.com")
+        for name in (str(site.id), "example.com", "999", "nope.example"):
+            response = c.get("/api/stats/aggregate", params={"site_id": name})
+            assert response.status_code == 401, name
+            assert response.json()["error"]["field"] == "Authorization"
+            realtime = c.get("/api/realtime", params={"site_id": name})
+            assert realtime.status_code == 401, name

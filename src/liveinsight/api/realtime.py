@@ -31,7 +31,7 @@ from liveinsight.query import model
 from liveinsight.query.live import LiveFeed
 from liveinsight.query.runner import QueryRunner
 from liveinsight.query.timeline import time_labels
-from liveinsight.security.access import require_stats_access, resolve_site
+from liveinsight.security.access import stats_access
 
 router = APIRouter(tags=["realtime"])
 _FEED = "live_feed"
@@ -141,8 +141,7 @@ _Window = Query(5, description="Minutes the top pages and sources cover: 5 or 30
 async def _access(request: Request, site_id: str | None, window: int
                   ) -> tuple[Services, SiteInfo]:
     svc = services(request)
-    site = resolve_site(svc, site_id)
-    await require_stats_access(request, site)
+    site = (await stats_access(request, site_id)).site
     if window not in (5, 30):
         raise bad_request("window must be 5 or 30", "window")
     return svc, site

@@ -21,7 +21,7 @@ from liveinsight.app import Services, services
 from liveinsight.meta.repo import SiteInfo
 from liveinsight.query import model, parser, response
 from liveinsight.query.runner import QueryRunner, Result
-from liveinsight.security.access import require_stats_access, resolve_site
+from liveinsight.security.access import stats_access
 
 router = APIRouter(tags=["stats"])
 _RUNNER = "query_runner"
@@ -54,8 +54,7 @@ def site_goals(svc: Services, site_id: int) -> tuple[model.Goal, ...]:
 async def _site_and_goals(request: Request, raw_site: object
                           ) -> tuple[Services, SiteInfo, tuple[model.Goal, ...]]:
     svc = services(request)
-    site = resolve_site(svc, raw_site)
-    await require_stats_access(request, site)
+    site = (await stats_access(request, raw_site)).site
     goals = await run_in_threadpool(site_goals, svc, site.id)
     return svc, site, goals
 

@@ -1,6 +1,6 @@
 """Who may read a site's stats.
 
-:func:`require_stats_access` is the one check every read endpoint (stats, realtime, v2 query)
+:func:`stats_access` is the one check every read endpoint (stats, realtime, v2 query)
 makes. It accepts an API key with the ``stats`` scope (``Authorization: Bearer``) limited to
 the key's sites, or the dashboard's session cookie of a logged-in user (who reads every
 site), so every read API accepts both without the endpoints changing.
@@ -46,17 +46,26 @@ def resolve_site(svc: Services, raw: object, field: str = "site_id") -> SiteInfo
     return site
 
 
-async def require_stats_access(request: Request, site: SiteInfo) -> Access:
-    """Allow reading ``site``'s stats or raise: 401 without valid credentials, 403 when the
-    credential does not cover this site or lacks the ``stats`` scope."""
+async def stats_access(request: Request, raw_site: object, field: str = "site_id") -> Access:
+    """Allow reading the site named by ``raw_site`` (domain, id or UUID) or raise. The
+    credential is checked before the site is looked up, so a caller without one cannot learn
+    which sites exist: 401 without valid credentials, then 400 for an unknown site, then 403
+    when the credential does not cover it."""
     svc = services(request)
+    key = await _credential(request, svc)
+    site = resolve_site(svc, raw_site, field)
+    return _grant(site, key, field)
+
+
+async def _credential(request: Request, svc: Services) -> ApiKeyInfo | None:
+    """The API key with the ``stats`` scope, or None for a logged-in dashboard user (who
+    reads every site); 401/403 otherwise."""
     authorization = request.headers.get("authorization")
     if authorization is None and request.cookies.get(sessions.COOKIE):
-        # The dashboard's logged-in user (any role) reads every site.
         from liveinsight.security.auth import current_viewer
 
         if await current_viewer(request) is not None:
-            return Access(site, "session")
+            return None
     if authorization is None:
         raise ApiError(401, "unauthorized", "send Authorization: Bearer <API key>",
                        field="Authorization", headers=_BEARER)
@@ -75,9 +84,14 @@ async def require_stats_access(request: Request, site: SiteInfo) -> Access:
     if not key.allows("stats"):
         raise ApiError(403, "forbidden", "the API key lacks the 'stats' scope",
                        field="Authorization")
+    return key
+
+
+def _grant(site: SiteInfo, key: ApiKeyInfo | None, field: str) -> Access:
+    if key is None:
+        return Access(site, "session")
     if not key.allows("stats", site.id):
-        raise ApiError(403, "forbidden", "the API key does not cover this site",
-                       field="site_id")
+        raise ApiError(403, "forbidden", "the API key does not cover this site", field=field)
     return Access(site, "api_key", key)
 
 
