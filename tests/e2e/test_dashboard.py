@@ -29,43 +29,18 @@ import httpx
 import pytest
 
 from liveinsight import demo_catalog, demo_live
-from tests.conftest import IN_CI
+from tests.support import free_port, launch_chromium, require_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 
-CHROMIUM = Path("/usr/bin/chromium")
 LIVEINSIGHT = Path(sys.executable).parent / "liveinsight"
 ADMIN = ("admin@localhost", "e2e-admin-password")
 SITE = "demo.liveinsight.dev"
-DESKTOP_CHROME = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-                  "Chrome/131.0.0.0 Safari/537.36")
-
-
-def _require_browser() -> None:
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        missing = "Playwright is not installed"
-    else:
-        if CHROMIUM.exists():
-            return
-        missing = f"Chromium is not installed at {CHROMIUM}"
-    if IN_CI:
-        pytest.fail(f"{missing} (CI=true: browser tests are required)")
-    pytest.skip(missing)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    _require_browser()
+    require_browser()
     data = tmp_path_factory.mktemp("dashboard") / "data"
     env = {**os.environ, "LIVEINSIGHT_DATA_DIR": str(data), "LIVEINSIGHT_WAL_FSYNC": "never",
            "LIVEINSIGHT_TRUSTED_PROXIES": "127.0.0.1", "LIVEINSIGHT_LOG_LEVEL": "warning"}
@@ -73,7 +48,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                  ["create-user", ADMIN[0], "--password", ADMIN[1], "--role", "admin"]):
         subprocess.run([str(LIVEINSIGHT), *args], env=env, check=True, capture_output=True,
                        timeout=240)
-    port = _free_port()
+    port = free_port()
     log = (data / "server.log").open("wb")
     proc = subprocess.Popen([str(LIVEINSIGHT), "serve", "--port", str(port)], env=env,
                             stdout=log, stderr=subprocess.STDOUT)
@@ -107,9 +82,7 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        chromium = launch_chromium(p)
         yield chromium
         chromium.close()
 

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -27,7 +26,7 @@ import httpx
 import pytest
 
 from liveinsight.storage.embedded import EmbeddedStore
-from tests.conftest import IN_CI
+from tests.support import free_port, tiny_tmpfs
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -39,12 +38,6 @@ AGENTS = [
     "Version/18.1 Safari/605.1.15",
     "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Server:
@@ -76,7 +69,7 @@ class Server:
         return proc.stdout
 
     def start(self, timeout: float = 45) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.starts += 1
         with open(self.log_path, "ab") as log:
             log.write(f"--- start {self.starts} on port {self.port}\n".encode())
@@ -302,22 +295,6 @@ def test_sigterm_under_load_flushes_the_log_into_the_store(
 # --- disk full -----------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _tiny_tmpfs(path: Path, size: str) -> Iterator[None]:
-    path.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                          capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        message = f"cannot mount a tmpfs: {proc.stderr.strip()}"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    try:
-        yield
-    finally:
-        subprocess.run(["umount", "-l", str(path)], check=False)
-
-
 @pytest.mark.parametrize("limit", ["quota", "tmpfs"])
 def test_a_full_log_answers_503_then_recovers_when_the_writer_drains(
     server: Callable[..., Server], tmp_path: Path, limit: str
@@ -328,8 +305,8 @@ def test_a_full_log_answers_503_then_recovers_when_the_writer_drains(
     if limit == "quota":
         settings["wal_max_bytes"] = str(96 * 1024)
     srv = server(**settings)
-    mount: contextlib.AbstractContextManager[None] = (
-        _tiny_tmpfs(srv.data_dir / "wal", "96k") if limit == "tmpfs"
+    mount: contextlib.AbstractContextManager[object] = (
+        tiny_tmpfs(srv.data_dir / "wal", "96k") if limit == "tmpfs"
         else contextlib.nullcontext())
     with mount:
         srv.start()

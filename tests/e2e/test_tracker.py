@@ -15,7 +15,6 @@ import functools
 import http.server
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -31,15 +30,11 @@ import pytest
 
 from liveinsight.api.tracker import tracker_path
 from liveinsight.storage.embedded import EmbeddedStore
-from tests.conftest import IN_CI
+from tests.support import DESKTOP_CHROME, free_port, launch_chromium, require_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
 
-CHROMIUM = Path("/usr/bin/chromium")
 LIVEINSIGHT = Path(sys.executable).parent / "liveinsight"
-# Headless Chromium says "HeadlessChrome", which the bot filter drops, as it should.
-DESKTOP_CHROME = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-                  "Chrome/131.0.0.0 Safari/537.36")
 # What the walk below stores: pageviews in order, custom events, and as each tracked page is
 # left, an engagement event.
 PAGEVIEWS = ["/index.html", "/app/settings", "/hash.html", "/hash.html#/pricing", "/signup.html",
@@ -51,26 +46,6 @@ CUSTOM = ["Queued", "Signup", "Purchase", "File Download", "Outbound Link: Click
 EXPECTED_MIN = len(PAGEVIEWS) + len(CUSTOM) + len(PAGEVIEWS)
 
 
-def _require_browser() -> None:
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        missing = "Playwright is not installed"
-    else:
-        if CHROMIUM.exists():
-            return
-        missing = f"Chromium is not installed at {CHROMIUM}"
-    if IN_CI:
-        pytest.fail(f"{missing} (CI=true: browser tests are required)")
-    pytest.skip(missing)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 # --- the server --------------------------------------------------------------------------
 
 
@@ -78,7 +53,7 @@ def _free_port() -> int:
 class Server:
     data_dir: Path
     log_path: Path
-    port: int = field(default_factory=_free_port)
+    port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -232,12 +207,7 @@ def _walk(server: Server, site: str) -> tuple[Any, Any, list[str]]:
 
     script_requests: list[str] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True,
-            # The user agent is set on the command line: a context override does not reach
-            # the keepalive requests a closing page leaves to the browser process.
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  f"--user-agent={DESKTOP_CHROME}"])
+        browser = launch_chromium(pw, DESKTOP_CHROME)
         try:
             context = browser.new_context(accept_downloads=True,
                                           viewport={"width": 1280, "height": 720})
@@ -306,7 +276,7 @@ def _walk(server: Server, site: str) -> tuple[Any, Any, list[str]]:
 
 @pytest.fixture(scope="module")
 def journey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Journey]:
-    _require_browser()
+    require_browser()
     tmp = tmp_path_factory.mktemp("tracker")
     server = Server(tmp / "data", tmp / "server.log")
     server.create_site("example.com")

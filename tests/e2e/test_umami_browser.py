@@ -18,14 +18,8 @@ from pathlib import Path
 import pytest
 
 from liveinsight.storage.embedded import EmbeddedStore
-from tests.e2e.test_tracker import (
-    CHROMIUM,
-    DESKTOP_CHROME,
-    LIVEINSIGHT,
-    Server,
-    _handler,
-    _require_browser,
-)
+from tests.e2e.test_tracker import LIVEINSIGHT, Server, _handler
+from tests.support import DESKTOP_CHROME, launch_chromium, require_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -54,7 +48,7 @@ def _site_uuid(server: Server) -> str:
 
 
 def test_umami_request_from_a_browser_page_is_stored_enriched(tmp_path: Path) -> None:
-    _require_browser()
+    require_browser()
     from playwright.sync_api import sync_playwright
 
     server = Server(tmp_path / "data", tmp_path / "server.log")
@@ -68,10 +62,7 @@ def test_umami_request_from_a_browser_page_is_stored_enriched(tmp_path: Path) ->
     try:
         server.start()
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True,
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                      f"--user-agent={DESKTOP_CHROME}"])
+            browser = launch_chromium(pw, DESKTOP_CHROME)
             try:
                 page = browser.new_page()
                 page.goto(f"http://127.0.0.1:{httpd.server_address[1]}/pricing.html")

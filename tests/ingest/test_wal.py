@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 import threading
 import time
 import zlib
@@ -28,7 +27,7 @@ from liveinsight.ingest.wal import (
     repair,
     valid_length,
 )
-from tests.conftest import IN_CI
+from tests.support import tiny_tmpfs
 
 
 def _payload(*markers: str) -> bytes:
@@ -274,19 +273,8 @@ def test_quota_counts_segments_left_by_a_previous_run(tmp_path: Path) -> None:
 @pytest.fixture
 def tiny_fs(tmp_path: Path) -> Iterator[Path]:
     """A 64 KiB tmpfs: a disk that really fills up."""
-    mount_point = tmp_path / "tiny"
-    mount_point.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount_point)],
-                          capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        message = f"cannot mount a tmpfs: {proc.stderr.strip()}"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    try:
+    with tiny_tmpfs(tmp_path / "tiny", "64k") as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
 def test_disk_full_answers_unavailable_and_keeps_no_partial_frame(tiny_fs: Path) -> None:
