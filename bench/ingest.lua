@@ -46,11 +46,4 @@ function request()
   }, body)
 end
 
-function done(summary, latency, requests)
-  io.write(string.format(
-    'WRK_JSON {"requests":%d,"duration_us":%d,"status_errors":%d,"connect_errors":%d,' ..
-    '"read_errors":%d,"write_errors":%d,"timeouts":%d,"p50_us":%d,"p99_us":%d,"max_us":%d}\n',
-    summary.requests, summary.duration, summary.errors.status, summary.errors.connect,
-    summary.errors.read, summary.errors.write, summary.errors.timeout,
-    latency:percentile(50), latency:percentile(99), latency.max))
-end
+dofile(os.getenv("BENCH_DIR") .. "/wrk_report.lua")

@@ -154,7 +154,7 @@ def _wrk(url: str, script: str, args: argparse.Namespace, connections: int,
            "10s", "-s", str(BENCH / script), url]
     print("  $", " ".join(cmd), flush=True)
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False,
-                          env={**os.environ, **(env or {})})
+                          env={**os.environ, "BENCH_DIR": str(BENCH), **(env or {})})
     for line in proc.stdout.splitlines():
         if line.startswith("WRK_JSON "):
             result: dict[str, Any] = json.loads(line.removeprefix("WRK_JSON "))

@@ -29,7 +29,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ingest import (
-    BENCH,
     BIN,
     _cli,
     _env,
@@ -107,7 +106,7 @@ def main() -> None:
         watcher = threading.Thread(target=sample_soak, daemon=True)
         watcher.start()
         soak = _wrk(base, "soak.lua", args, SOAK_CONNECTIONS, args.minutes * 60,
-                    {"BENCH_DIR": str(BENCH), "SOAK_DELAY_MS": str(delay_ms)})
+                    {"SOAK_DELAY_MS": str(delay_ms)})
         done.set()
         watcher.join()
         print(f"  half load: aimed at {target:,.0f} req/s, got {soak['rate']:,.0f} req/s, "
