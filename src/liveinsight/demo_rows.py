@@ -38,22 +38,22 @@ _ENCODER = msgspec.json.Encoder()
 _VISIT_FIELDS = ("referrer", "referrer_source", "channel", "utm_source", "utm_medium",
                  "utm_campaign", "utm_content", "utm_term", "country_code", "region", "city",
                  "device", "browser", "browser_version", "os", "os_version", "screen")
-# Per-row fields, in field order, with stand-in values whose JSON text occurs nowhere else
-# in a row; a row's JSON is its template's text with these spans replaced. The visit's
-# fields (referrer ... screen) are one span.
+# The fields every row has, in field order, with stand-in values whose JSON text occurs
+# nowhere else in a row; a row's JSON is its template's text with these spans replaced and
+# its optional fields (each ``,"name":value``, left out at its default, as ``omit_defaults``
+# does) inserted before the last piece, which is ``retention_days`` (when set) and ``}``.
 _EVENT_SLOTS: list[tuple[str, object]] = [
     ("timestamp", "\x01"), ("name", "\x02"), ("visitor_id", 1111111111111111111),
-    ("session_id", 2222222222222222222), ("pathname", "\x03"), ("referrer", "\x07"),
-    ("screen", "\x08"), ("props", {"\x04": ""}), ("revenue", "\x05"),
-    ("revenue_currency", "\x06"), ("engagement_ms", 555555561), ("scroll_depth", 555555562),
+    ("session_id", 2222222222222222222), ("pathname", "\x03"),
 ]
 _SESSION_SLOTS: list[tuple[str, object]] = [
     ("session_id", 3333333333333333333), ("visitor_id", 4444444444444444444),
     ("version", 555555551), ("start", "\x01"), ("timestamp", "\x02"), ("entry_page", "\x03"),
     ("exit_page", "\x04"), ("pageviews", 555555552), ("events", 555555553),
-    ("duration", 555555554), ("is_bounce", 555555555), ("referrer", "\x07"),
-    ("screen", "\x08"),
+    ("duration", 555555554), ("is_bounce", 555555555),
 ]
+_DEFAULTS = EventRow(timestamp="", site_id=0, name="", visitor_id=0, session_id=0,
+                     hostname="", pathname="")
 
 
 def _pieces(row: msgspec.Struct, slots: list[tuple[str, object]]) -> list[bytes]:
@@ -65,9 +65,17 @@ def _pieces(row: msgspec.Struct, slots: list[tuple[str, object]]) -> list[bytes]
     return [*pieces, text]
 
 
+def _field(name: str, value: object) -> bytes:
+    """``,"name":value`` as msgspec writes it, or nothing when ``value`` equals the field's
+    default: a line without it decodes to the default itself, which msgspec leaves out."""
+    if value == getattr(_DEFAULTS, name):
+        return b""
+    return b',"%s":%s' % (name.encode(), _ENCODER.encode(value))
+
+
 class Templates:
     """The JSON text of rows, pre-split: per site the constant pieces of its event and
-    session rows, per source, place and device their part of a visit's span.
+    session rows, per source, place and device their part of a visit's fields.
 
     Rows are written as exactly the JSON ``msgspec`` gives for their ``EventRow`` and
     ``SessionRow`` (a test decodes and re-encodes every line), assembled from these pieces
@@ -94,18 +102,18 @@ class Templates:
     def _part(self, fields: tuple[str, ...], values: tuple[str, ...]) -> bytes:
         hit = self._parts.get((fields[0], values))
         if hit is None:
-            text = _ENCODER.encode(dict(zip(fields, values, strict=True)))[1:-1]
+            text = b"".join(_field(f, v) for f, v in zip(fields, values, strict=True))
             hit = self._parts[(fields[0], values)] = text
         return hit
 
     def visits(self, sources: list[cat.Source], source: np.ndarray, place: np.ndarray,
                tech: np.ndarray) -> list[bytes]:
-        """Per visit, the JSON text from the referrer's value to the screen's value."""
-        skip = len(b'"referrer":')
-        src = [self._part(_VISIT_FIELDS[:8], s[:8])[skip:] for s in sources]
+        """Per visit, the JSON text of its fields (``referrer`` ... ``screen``) that are not
+        at their default, each with its leading comma."""
+        src = [self._part(_VISIT_FIELDS[:8], s[:8]) for s in sources]
         places = [self._part(_VISIT_FIELDS[8:11], p[:3]) for p in cat.PLACES]
         techs = [self._part(_VISIT_FIELDS[11:], t[:6]) for t in cat.TECH]
-        return [b"".join((src[a], b",", places[b], b",", techs[c])) for a, b, c in
+        return [b"".join((src[a], places[b], techs[c])) for a, b, c in
                 zip(source.tolist(), place.tolist(), tech.tolist(), strict=True)]
 
 
@@ -165,35 +173,33 @@ def encode_day(site: SiteInfo, templates: Templates, pages: list[str],
     if not len(e.visit):
         return DayRows(b"", 0, 0)
     stamps = format_ms(e.time)
-    ev_p, se_p = templates.site(site)
+    p, se_p = templates.site(site)
     chunks = templates.visits(sources, v.source, v.place, v.tech)
     vids = [b"%d" % x for x in v.visitor.tolist()]
     sids = [b"%d" % x for x in v.session.tolist()]
     enc = _ENCODER.encode
     paths = [enc(p) for p in pages]
-    p = ev_p
-    # A row is p0 stamp p1 name p2 vid p3 sid p4 path p5 visit p7 props p8 revenue p9
-    # currency p10 engagement_ms p11 scroll_depth p12; per visit, the parts around the path
-    # are fixed for its pageviews.
+    # A row is p0 stamp p1 name p2 vid p3 sid p4 path, the visit's fields, the row's other
+    # fields that are not at their default, p5; per visit, the parts around the path are
+    # fixed for its pageviews.
     heads = [b"".join((vid, p[3], sid, p[4])) for vid, sid in zip(vids, sids, strict=True)]
     pv_mid = b"".join((p[1], enc("pageview"), p[2]))
-    pv_tail = b"".join((p[7], b"{}", p[8], enc("0"), p[9], enc(""), p[10], b"0", p[11], b"0",
-                        p[12]))
     engaged_mid = b"".join((p[1], enc("engagement"), p[2]))
-    engaged_tail = b"".join((p[7], b"{}", p[8], enc("0"), p[9], enc(""), p[10]))
-    tails = [b"".join((p[5], chunk, pv_tail)) for chunk in chunks]
+    tails = [chunk + p[5] for chunk in chunks]
     is_pv = e.kind == 0
     pv = np.flatnonzero(is_pv)
     lines = [b"".join((p[0], stamps[i], pv_mid, heads[visit], paths[page], tails[visit]))
              for i, visit, page in zip(pv.tolist(), e.visit[pv].tolist(), e.page[pv].tolist(),
                                        strict=True)]
-    encoded = [(enc(name), [enc(p) for p in props], [enc(r) for r in revenue] or [enc("0")],
-                enc(site.currency if revenue else "")) for _, name, props, _, revenue in
-               customs]
+    encoded = [(enc(name), [_field("props", p) for p in props],
+                [_field("revenue", r) for r in revenue] or [b""],
+                _field("revenue_currency", site.currency if revenue else ""))
+               for _, name, props, _, revenue in customs]
     engaged = np.flatnonzero(e.kind < 0)
     lines.extend(b"".join((
-        p[0], stamps[i], engaged_mid, heads[visit], paths[page], p[5], chunks[visit],
-        engaged_tail, _int(ms), p[11], _int(depth), p[12]))
+        p[0], stamps[i], engaged_mid, heads[visit], paths[page], chunks[visit],
+        b',"engagement_ms":' + _int(ms) if ms else b"",
+        b',"scroll_depth":' + _int(depth) if depth else b"", p[5]))
         for i, visit, page, ms, depth in zip(
             engaged.tolist(), e.visit[engaged].tolist(), e.page[engaged].tolist(),
             e.engaged[engaged].tolist(), e.scroll[engaged].tolist(), strict=True))
@@ -203,9 +209,8 @@ def encode_day(site: SiteInfo, templates: Templates, pages: list[str],
                                             e.choice[other].tolist(), strict=True):
         name, props, revenues, currency = encoded[kind - 1]
         lines.append(b"".join((
-            p[0], stamps[i], p[1], name, p[2], heads[visit], paths[page], p[5], chunks[visit],
-            p[7], props[choice % len(props)], p[8], revenues[choice % len(revenues)], p[9],
-            currency, p[10], b"0", p[11], b"0", p[12])))
+            p[0], stamps[i], p[1], name, p[2], heads[visit], paths[page], chunks[visit],
+            props[choice % len(props)], revenues[choice % len(revenues)], currency, p[5])))
     lines.extend(_session_lines(e, se_p, stamps, chunks, vids, sids, paths))
     lines.append(b"")
     return DayRows(b"\n".join(lines), len(e.visit), len(lines) - 1 - len(e.visit))
@@ -236,8 +241,8 @@ def _session_lines(e: Events, q: list[bytes], stamps: list[bytes], chunks: list[
     return [b"".join((
         q[0], sids[visit], q[1], vids[visit], q[2], _int(version), q[3], stamps[first], q[4],
         stamps[last], q[5], paths[entry], q[6], paths[exit_page], q[7], _int(pvs), q[8],
-        _int(count), q[9], _int(duration), q[10], b"1" if count == 1 else b"0", q[11],
-        chunks[visit], q[13]))
+        _int(count), q[9], _int(duration), q[10], b"1" if count == 1 else b"0",
+        chunks[visit], q[11]))
         for visit, first, last, version, count, pvs, duration, entry, exit_page in zip(
             e.visit[firsts].tolist(), firsts.tolist(), lasts.tolist(), versions.tolist(),
             counts.tolist(), pageviews.tolist(), durations.tolist(), e.page[firsts].tolist(),

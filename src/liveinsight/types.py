@@ -56,10 +56,17 @@ class RawEvent(msgspec.Struct, kw_only=True):
     interactive: bool = True
 
 
-class EventRow(msgspec.Struct, kw_only=True, omit_defaults=False):
-    """One enriched event, exactly as stored in the ``events`` table."""
+class EventRow(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="_k", tag="e"):
+    """One enriched event, exactly as stored in the ``events`` table.
 
-    _k: str = "e"
+    Encoded as one log line: ``"_k":"e"`` (the tag, always first, always written), then the
+    fields, leaving out a field whose value is its default. msgspec decides that by identity
+    (and emptiness for ``props``): ``""``, ``0`` and ``{}`` are always left out, ``"Direct"``
+    and ``"0"`` when they are the literal default. ClickHouse fills an omitted column with
+    the same value (``storage/schema.py``: the type's zero, or ``SEGMENT_DEFAULTS``), so
+    both forms store the same row; decoding a line fills the struct's defaults.
+    """
+
     timestamp: str  # "YYYY-MM-DD hh:mm:ss.fff" in UTC
     site_id: int
     name: str
@@ -92,15 +99,15 @@ class EventRow(msgspec.Struct, kw_only=True, omit_defaults=False):
     retention_days: int = 0
 
 
-class SessionRow(msgspec.Struct, kw_only=True, omit_defaults=False):
+class SessionRow(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="_k", tag="s"):
     """One version of a session, as stored in the ``sessions`` table.
 
     The table is a VersionedCollapsingMergeTree: each change of a session writes the previous
     state with ``sign=-1`` and the new state with ``sign=1`` and ``version`` one higher, so
-    ``sum(sign * x)`` is correct before and after merges.
+    ``sum(sign * x)`` is correct before and after merges. Encoded like ``EventRow``, with
+    the tag ``"_k":"s"``.
     """
 
-    _k: str = "s"
     site_id: int
     session_id: int
     visitor_id: int

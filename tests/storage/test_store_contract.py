@@ -17,6 +17,7 @@ from liveinsight.storage.migrate import applied_versions, migrate
 from liveinsight.storage.schema import MIGRATIONS
 from liveinsight.types import EventRow, SessionRow
 from tests.conftest import CLICKHOUSE_URL, require_service
+from tests.full_lines import FULL_EVENT, FULL_SESSION
 
 
 @pytest.fixture(params=["chdb", "clickhouse"])
@@ -131,3 +132,51 @@ def test_time_limit_is_enforced(store: Store) -> None:
 
 def test_ping(store: Store) -> None:
     assert store.ping()
+
+
+def _stored(store: Store, table: str) -> list[dict[str, object]]:
+    """Every column of every row (``revenue`` as text: each transport has its own Decimal)."""
+    columns = "* EXCEPT revenue, toString(revenue) AS revenue" if table == "events" else "*"
+    return store.query(f"SELECT {columns} FROM `{store.database}`.{table} "
+                       "ORDER BY session_id, timestamp").dicts()
+
+
+def test_fields_left_out_of_a_line_are_stored_as_the_struct_defaults(
+        store: Store, tmp_path: Path) -> None:
+    rows: list[msgspec.Struct] = [_event(1), _session(1)]
+    lines = _segment(tmp_path / "d.wal", rows).read_bytes()
+    assert b'"referrer"' not in lines and b'"channel"' not in lines and b'"props"' not in lines
+    store.ingest_segment(tmp_path / "d.wal", "tok-d")
+    for row, table in zip(rows, ("events", "sessions"), strict=True):
+        got = _stored(store, table)[0]
+        for field in msgspec.structs.fields(row):
+            if field.required:
+                continue
+            default = getattr(row, field.name)
+            if field.name == "revenue":
+                assert float(str(got["revenue"])) == float(default), field.name
+            elif isinstance(default, int):
+                assert int(str(got[field.name])) == default, field.name
+            else:
+                assert got[field.name] == default, field.name
+
+
+def test_segments_of_full_lines_still_ingest_as_the_same_rows(
+        store: Store, tmp_path: Path) -> None:
+    old = tmp_path / "old.wal"
+    old.write_bytes(frame(FULL_EVENT + FULL_SESSION))
+    store.ingest_segment(old, "tok-old")
+    before = {table: _stored(store, table) for table in ("events", "sessions")}
+    assert [len(rows) for rows in before.values()] == [1, 1]
+    assert before["events"][0]["channel"] == before["sessions"][0]["channel"] == "Direct"
+    assert before["events"][0]["country_code"] == "DE"
+
+    # the same rows, as this version writes them, store identically
+    event = msgspec.json.decode(FULL_EVENT, type=EventRow)
+    session = msgspec.json.decode(FULL_SESSION, type=SessionRow)
+    new = _segment(tmp_path / "new.wal", [event, session])
+    assert b'"referrer"' not in new.read_bytes()
+    store.command(f"TRUNCATE TABLE `{store.database}`.events")
+    store.command(f"TRUNCATE TABLE `{store.database}`.sessions")
+    store.ingest_segment(new, "tok-new")
+    assert {table: _stored(store, table) for table in ("events", "sessions")} == before

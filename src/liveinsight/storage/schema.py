@@ -139,10 +139,20 @@ SEGMENT_INSERT_SETTINGS: dict[str, int] = {
 }
 
 
+# Log lines leave out default-valued fields (``types.EventRow``); ClickHouse fills an omitted
+# column with its type's zero ("", 0, {}), or with this where the struct's default differs.
+SEGMENT_DEFAULTS: dict[str, str] = {"channel": "'Direct'"}
+
+
+def _read_as(name: str, type_: str) -> str:
+    default = SEGMENT_DEFAULTS.get(name)
+    return f"{name} {type_}" + (f" DEFAULT {default}" if default else "")
+
+
 def segment_structure(columns: list[tuple[str, str]]) -> str:
     """The structure string ClickHouse reads a segment with, for one target table, escaped to
     sit inside a single-quoted SQL string literal."""
-    text = ", ".join(["_k String", *(f"{name} {type_}" for name, type_ in columns)])
+    text = ", ".join(["_k String", *(_read_as(name, type_) for name, type_ in columns)])
     return text.replace("\\", "\\\\").replace("'", "\\'")
 
 
