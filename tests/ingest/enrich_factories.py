@@ -46,7 +46,8 @@ def site_info(**overrides: Any) -> SiteInfo:
 
 
 def context(event: RawEvent | None = None, **site: Any) -> Context:
-    return Context(event or raw(), site=site_info(**site))
+    event = event or raw()
+    return Context(event, event.timestamp, site=site_info(**site))
 
 
 def make_meta(tmp_path: Path) -> Metadata:

@@ -61,11 +61,11 @@ def test_step_sets_todays_and_yesterdays_ids(tmp_path: Path) -> None:
     meta = make_meta(tmp_path)
     now = [NOW - timedelta(days=1)]
     env = make_env(meta, clock=lambda: now[0])
-    first = Context(raw(), site=site_info())
+    first = Context(raw(), now[0], site=site_info())
     put_visitor(first, env)
     assert first.previous_visitor_id is None
     now[0] = NOW
-    second = Context(raw(), site=site_info())
+    second = Context(raw(), now[0], site=site_info())
     put_visitor(second, env)
     assert second.previous_visitor_id == first.visitor_id
     assert second.visitor_id != first.visitor_id

@@ -90,10 +90,18 @@ routers.SHUTDOWN.append(_close)
 # --- plumbing ----------------------------------------------------------------------------
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+def header_map(request: Request) -> dict[bytes, bytes]:
+    """The request's raw headers by (lowercase) name, the first of a repeated one: one dict
+    built in C, where each ``Request.headers.get`` scans the header list in Python (four of
+    them cost more than the dict)."""
+    return dict(reversed(request.scope["headers"]))
+
+
+async def read_body(request: Request, limit: int, headers: Mapping[bytes, bytes]) -> bytes:
     """The body, refusing (413) past ``limit`` bytes without reading the rest: first by
     ``Content-Length``, then while streaming (a chunked or lying sender)."""
-    declared = request.headers.get("content-length")
+    raw = headers.get(b"content-length")
+    declared = None if raw is None else raw.decode("latin-1")
     if declared is not None:
         if not declared.strip().isdigit():
             raise ApiError(400, "invalid", "Content-Length is not a number",
@@ -121,19 +129,24 @@ def _too_large(limit: int) -> ApiError:
                     field="body")
 
 
-def _client(request: Request, svc: Services, state: Collector) -> Client:
-    peer = request.client.host if request.client else None
-    return Client(state.ips.resolve(peer, request.headers),
-                  request.headers.get("user-agent", "")[:1000], svc.clock())
+def _client(request: Request, svc: Services, state: Collector,
+            headers: Mapping[bytes, bytes]) -> Client:
+    peer = request.scope.get("client")
+    return Client(state.ips.resolve(peer[0] if peer else None, request.headers),
+                  headers.get(b"user-agent", b"")[:1000].decode("latin-1"), svc.clock())
+
+
+def _content_type(headers: Mapping[bytes, bytes]) -> str:
+    return headers.get(b"content-type", b"").decode("latin-1")
 
 
 async def _ingest(svc: Services, state: Collector, raws: Sequence[RawEvent],
-                  endpoint: str) -> None:
+                  endpoint: str, now: datetime) -> None:
     """Enrich on the loop (in memory), then append with the requests of the same moment
     (``ingest/group.py``); returns once the events are in the log."""
     if not raws:
         return
-    payload, result = svc.ingestor.enrich(raws)
+    payload, result = svc.ingestor.enrich(raws, now)
     if payload:
         await state.appender.append(payload, result.accepted)
     svc.ingestor.record(result, endpoint)
@@ -206,11 +219,12 @@ def _require_signed(request: Request, svc: Services, raws: Sequence[RawEvent]) -
 async def plausible_event(request: Request, svc: Services, state: Collector) -> Response:
     """Body as Plausible's tracker sends it (``n, u, d, r, p/m, h, i, e, sd, revenue``),
     ``text/plain`` or ``application/json``. 202 ``ok`` once stored (or dropped)."""
-    body = await read_body(request, svc.settings.max_body_bytes)
-    raws = parse_plausible(body, request.headers.get("content-type", ""),
-                           _client(request, svc, state))
+    headers = header_map(request)
+    body = await read_body(request, svc.settings.max_body_bytes, headers)
+    client = _client(request, svc, state, headers)
+    raws = parse_plausible(body, _content_type(headers), client)
     _require_signed(request, svc, raws)
-    await _ingest(svc, state, raws, "event")
+    await _ingest(svc, state, raws, "event", client.now)
     return _ACCEPTED
 
 
@@ -224,11 +238,12 @@ _UMAMI_OK = Response(orjson.dumps({"disabled": False}), 200, _CORS, _JSON)
 async def umami_send(request: Request, svc: Services, state: Collector) -> Response:
     """``{type: "event" | "identify", payload: {website, hostname, url, ...}}``. Answers
     ``{"disabled": false}``, which Umami's tracker reads after each send."""
-    body = await read_body(request, svc.settings.max_body_bytes)
-    raws = parse_umami(body, request.headers.get("content-type", ""),
-                       _client(request, svc, state))
+    headers = header_map(request)
+    body = await read_body(request, svc.settings.max_body_bytes, headers)
+    client = _client(request, svc, state, headers)
+    raws = parse_umami(body, _content_type(headers), client)
     _require_signed(request, svc, raws)
-    await _ingest(svc, state, raws, "send")
+    await _ingest(svc, state, raws, "send", client.now)
     return _UMAMI_OK
 
 
@@ -237,11 +252,13 @@ async def umami_batch(request: Request, svc: Services, state: Collector) -> Resp
     """A JSON array of ``/api/send`` bodies (at most ``max_batch_events``). As Umami does,
     valid items are stored and invalid ones reported: ``{size, processed, errors, details:
     [{index, error}]}``."""
-    body = await read_body(request, svc.settings.max_body_bytes)
-    batch = parse_umami_batch(body, request.headers.get("content-type", ""),
-                              _client(request, svc, state), svc.settings.max_batch_events)
+    headers = header_map(request)
+    body = await read_body(request, svc.settings.max_body_bytes, headers)
+    client = _client(request, svc, state, headers)
+    batch = parse_umami_batch(body, _content_type(headers), client,
+                              svc.settings.max_batch_events)
     _require_signed(request, svc, batch.events)
-    await _ingest(svc, state, batch.events, "batch")
+    await _ingest(svc, state, batch.events, "batch", client.now)
     if batch.errors:
         svc.metrics.requests_rejected.labels("batch_item", "400").inc(len(batch.errors))
     details = [{"index": e.index, **e.error.body()} for e in batch.errors]
@@ -297,9 +314,10 @@ async def native_events(request: Request, svc: Services, state: Collector) -> Re
     """Authenticated by ``Authorization: Bearer <API key>`` (scope ``ingest``; rate limited
     per key) or by ``X-CSRF-Token`` + ``X-Session-ID``. 202 ``{"received": n}``."""
     key = await _authenticate(request, svc, state)
-    body = await read_body(request, svc.settings.max_body_bytes)
-    raws = parse_native(body, request.headers.get("content-type", ""),
-                        _client(request, svc, state),
+    headers = header_map(request)
+    body = await read_body(request, svc.settings.max_body_bytes, headers)
+    client = _client(request, svc, state, headers)
+    raws = parse_native(body, _content_type(headers), client,
                         max_events=svc.settings.max_batch_events, trusted=key is not None)
     if key is not None:
         _check_sites(svc, key, raws, body.lstrip().startswith(b"["))
@@ -307,7 +325,7 @@ async def native_events(request: Request, svc: Services, state: Collector) -> Re
         if wait:
             raise ApiError(429, "rate_limited", "this API key is sending too fast",
                            headers={"retry-after": retry_after(wait)})
-    await _ingest(svc, state, raws, "events")
+    await _ingest(svc, state, raws, "events", client.now)
     return _json(202, {"received": len(raws)})
 
 

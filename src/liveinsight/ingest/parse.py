@@ -247,22 +247,26 @@ def parse_plausible(body: bytes, content_type: str, client: Client) -> list[RawE
     revenue = parse_revenue(_first(data, "revenue", "$"))
     hash_mode = _first(data, "h", "hashMode")
     interactive = _first(data, "i", "interactive")
-    common: dict[str, Any] = {
-        "name": name,
-        "url": url,
-        "timestamp": client.now,
-        "ip": client.ip,
-        "user_agent": client.user_agent,
-        "referrer": _text(_first(data, "r", "referrer"), MAX_URL_CHARS),
-        "props": clean_props(_first(data, "p", "props", "m", "meta")),
-        "revenue_amount": revenue[0] if revenue else None,
-        "revenue_currency": revenue[1] if revenue else None,
-        "hash_mode": hash_mode is True or (_int_field(hash_mode) == 1),
-        "interactive": interactive if isinstance(interactive, bool) else True,
-        "engagement_ms": engagement_ms,
-        "scroll_depth": scroll_depth,
-    }
-    return [RawEvent(domain=domain, **common) for domain in domains]
+    event = RawEvent(
+        name=name,
+        url=url,
+        timestamp=client.now,
+        ip=client.ip,
+        user_agent=client.user_agent,
+        domain=domains[0],
+        referrer=_text(_first(data, "r", "referrer"), MAX_URL_CHARS),
+        props=clean_props(_first(data, "p", "props", "m", "meta")),
+        revenue_amount=revenue[0] if revenue else None,
+        revenue_currency=revenue[1] if revenue else None,
+        hash_mode=hash_mode is True or (_int_field(hash_mode) == 1),
+        interactive=interactive if isinstance(interactive, bool) else True,
+        engagement_ms=engagement_ms,
+        scroll_depth=scroll_depth,
+    )
+    if len(domains) == 1:
+        return [event]
+    # Shared field values (props included) are never mutated after parsing.
+    return [event, *(msgspec.structs.replace(event, domain=d) for d in domains[1:])]
 
 
 # --- Umami: POST /api/send and /api/batch ------------------------------------------------

@@ -66,14 +66,17 @@ class Pipeline:
         self._sample_every = max(sample_every, 1)
         self._count = 0
 
-    def run(self, raw: RawEvent) -> tuple[EventRow, list[SessionRow]] | DropReason:
-        """The event's row and the session rows it changes, or why it is dropped.
+    def run(
+        self, raw: RawEvent, now: datetime | None = None,
+    ) -> tuple[EventRow, list[SessionRow]] | DropReason:
+        """The event's row and the session rows it changes, or why it is dropped. ``now`` is
+        the clock's reading for the request that brought the event (read here when None).
 
         A step that raises on an event it cannot handle drops that event as ``invalid``
         (logged with the step's name) rather than failing the whole request.
         """
-        ctx = Context(raw)
         env = self.env
+        ctx = Context(raw, now if now is not None else env.clock())
         self._count += 1
         timed = self._count % self._sample_every == 0
         for name, step, observe in self._steps:

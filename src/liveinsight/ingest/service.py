@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 import msgspec
@@ -22,8 +23,11 @@ from liveinsight.types import DropReason, EventRow, RawEvent, SessionRow
 class Enricher(Protocol):
     """The enrichment pipeline (``ingest/pipeline.py``)."""
 
-    def run(self, raw: RawEvent) -> tuple[EventRow, list[SessionRow]] | DropReason:
-        """Enrich one event: its row and the session rows it changes, or why it is dropped."""
+    def run(
+        self, raw: RawEvent, now: datetime | None = None,
+    ) -> tuple[EventRow, list[SessionRow]] | DropReason:
+        """Enrich one event (taken in at ``now``, the clock's reading when None): its row and
+        the session rows it changes, or why it is dropped."""
 
 
 @dataclass(slots=True)
@@ -45,26 +49,29 @@ class Ingestor:
         self._accepted: dict[str, Counter] = {}
         self._dropped: dict[str, Counter] = {}
 
-    def ingest(self, raws: Sequence[RawEvent], endpoint: str) -> IngestResult:
+    def ingest(self, raws: Sequence[RawEvent], endpoint: str,
+               now: datetime | None = None) -> IngestResult:
         """Enrich ``raws`` and append the result to the log as one frame.
 
         Raises :class:`WalUnavailable` (or :class:`WalFull`) when the log cannot take them:
         then nothing was kept and the caller must answer 503.
         """
-        payload, result = self.enrich(raws)
+        payload, result = self.enrich(raws, now)
         if payload:
             self._append(payload, len(result.rows))
         self.record(result, endpoint)
         return result
 
-    def enrich(self, raws: Sequence[RawEvent]) -> tuple[bytes, IngestResult]:
+    def enrich(self, raws: Sequence[RawEvent],
+               now: datetime | None = None) -> tuple[bytes, IngestResult]:
         """The log lines for ``raws`` (b"" when every event was dropped) and what became of
-        each, without touching the log. Append the lines, then :meth:`record` the result."""
+        each, without touching the log. Append the lines, then :meth:`record` the result.
+        ``now``: the clock's reading for the request (read once per event when None)."""
         result = IngestResult()
         lines: list[EventRow | SessionRow] = []
         run = self.pipeline.run
         for raw in raws:
-            out = run(raw)
+            out = run(raw, now)
             if isinstance(out, DropReason):
                 result.dropped[out.value] = result.dropped.get(out.value, 0) + 1
                 continue

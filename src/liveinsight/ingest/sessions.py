@@ -141,13 +141,13 @@ class SessionTracker:
 
     def record(
         self, row: EventRow, when: datetime, *, previous_visitor_id: int | None = None,
-        interactive: bool = True,
+        interactive: bool = True, now: datetime | None = None,
     ) -> list[SessionRow] | None:
         """Put ``row`` into its session: sets ``row.session_id`` (and ``row.visitor_id`` to
         the session's when it continues one that started under yesterday's salt) and returns
         the session rows to write. ``when`` is the event time, ``row.timestamp`` formatted.
         Returns None for an engagement event without a live session (it has nothing to
-        attach to)."""
+        attach to). ``now`` is the clock's reading (read here when None)."""
         with self._lock:
             session = self._find(row.site_id, row.visitor_id, when)
             if session is None and previous_visitor_id is not None:
@@ -159,7 +159,8 @@ class SessionTracker:
                 rows = [session.state]
             else:
                 rows = session.add(row, when, interactive)
-            self._touch((row.site_id, row.visitor_id), session)
+            self._touch((row.site_id, row.visitor_id), session,
+                        now if now is not None else self._clock())
         row.session_id = session.state.session_id
         row.visitor_id = session.state.visitor_id
         return rows
@@ -172,8 +173,7 @@ class SessionTracker:
                 self._live[key] = (session.last, session)
                 self._live.move_to_end(key)
 
-    def _touch(self, key: Key, session: Session) -> None:
-        now = self._clock()
+    def _touch(self, key: Key, session: Session, now: datetime) -> None:
         self._live[key] = (now, session)
         self._live.move_to_end(key)
         cutoff = now - self.timeout
@@ -189,7 +189,7 @@ def register_session(ctx: Context, env: Env) -> DropReason | None:
     assert row is not None
     rows = env.tracker.record(
         row, utc(ctx.raw.timestamp), previous_visitor_id=ctx.previous_visitor_id,
-        interactive=ctx.raw.interactive,
+        interactive=ctx.raw.interactive, now=ctx.now,
     )
     if rows is None:
         return DropReason.NO_SESSION

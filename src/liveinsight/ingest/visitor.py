@@ -30,9 +30,10 @@ class SaltCache:
         self._clock = clock
         self._state: tuple[date, bytes, bytes | None] | None = None
 
-    def current(self) -> tuple[bytes, bytes | None]:
-        """``(today's salt, yesterday's salt or None)`` for the clock's UTC day."""
-        today = self._clock().astimezone(UTC).date()
+    def current(self, now: datetime | None = None) -> tuple[bytes, bytes | None]:
+        """``(today's salt, yesterday's salt or None)`` for the UTC day of ``now`` (the
+        clock's reading when None)."""
+        today = (now if now is not None else self._clock()).astimezone(UTC).date()
         state = self._state
         if state is None or state[0] != today:
             salt, previous = self._meta.salts(today)
@@ -51,7 +52,7 @@ def visitor_id(salt: bytes, site_id: int, ip: str, user_agent: str) -> int:
 def put_visitor(ctx: Context, env: Env) -> DropReason | None:
     assert ctx.site is not None
     raw = ctx.raw
-    salt, previous = env.salts.current()
+    salt, previous = env.salts.current(ctx.now)
     ctx.visitor_id = visitor_id(salt, ctx.site.id, raw.ip, raw.user_agent)
     if previous is not None:
         ctx.previous_visitor_id = visitor_id(previous, ctx.site.id, raw.ip, raw.user_agent)
