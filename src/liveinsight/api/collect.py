@@ -26,7 +26,7 @@ from liveinsight.api import routers
 from liveinsight.app import Services, services
 from liveinsight.errors import ApiError
 from liveinsight.ingest import bots
-from liveinsight.ingest.group import GroupAppender
+from liveinsight.ingest.group import GroupIngest
 from liveinsight.ingest.parse import (
     Client,
     parse_native,
@@ -63,7 +63,7 @@ class Collector:
     ips: ClientIpResolver
     limiter: RateLimiter
     keys: ApiKeyCache
-    appender: GroupAppender  # fsync=always blocks: it then appends from a worker thread
+    group: GroupIngest  # fsync=always blocks: it then appends from a worker thread
 
 
 async def _open(svc: Services) -> None:
@@ -73,7 +73,7 @@ async def _open(svc: Services) -> None:
         ips=ClientIpResolver(s.trusted_proxies),
         limiter=open_rate_limiter(s.redis_url, s.api_key_rate, s.api_key_burst),
         keys=ApiKeyCache(svc.meta.verify_api_key, s.api_key_cache_seconds),
-        appender=GroupAppender(svc.wal, svc.metrics, threaded=s.wal_fsync == "always"),
+        group=GroupIngest(svc.ingestor, threaded=s.wal_fsync == "always"),
     )
 
 
@@ -140,16 +140,12 @@ def _content_type(headers: Mapping[bytes, bytes]) -> str:
     return headers.get(b"content-type", b"").decode("latin-1")
 
 
-async def _ingest(svc: Services, state: Collector, raws: Sequence[RawEvent],
-                  endpoint: str, now: datetime) -> None:
-    """Enrich on the loop (in memory), then append with the requests of the same moment
-    (``ingest/group.py``); returns once the events are in the log."""
-    if not raws:
-        return
-    payload, result = svc.ingestor.enrich(raws, now)
-    if payload:
-        await state.appender.append(payload, result.accepted)
-    svc.ingestor.record(result, endpoint)
+async def _ingest(state: Collector, raws: Sequence[RawEvent], endpoint: str,
+                  now: datetime) -> None:
+    """Enrich and append with the requests of the same moment (``ingest/group.py``);
+    returns once the events are in the log."""
+    if raws:
+        await state.group.ingest(raws, now, endpoint)
 
 
 def _json(status: int, value: Any, headers: Mapping[str, str] | None = None) -> Response:
@@ -224,7 +220,7 @@ async def plausible_event(request: Request, svc: Services, state: Collector) -> 
     client = _client(request, svc, state, headers)
     raws = parse_plausible(body, _content_type(headers), client)
     _require_signed(request, svc, raws)
-    await _ingest(svc, state, raws, "event", client.now)
+    await _ingest(state, raws, "event", client.now)
     return _ACCEPTED
 
 
@@ -243,7 +239,7 @@ async def umami_send(request: Request, svc: Services, state: Collector) -> Respo
     client = _client(request, svc, state, headers)
     raws = parse_umami(body, _content_type(headers), client)
     _require_signed(request, svc, raws)
-    await _ingest(svc, state, raws, "send", client.now)
+    await _ingest(state, raws, "send", client.now)
     return _UMAMI_OK
 
 
@@ -258,7 +254,7 @@ async def umami_batch(request: Request, svc: Services, state: Collector) -> Resp
     batch = parse_umami_batch(body, _content_type(headers), client,
                               svc.settings.max_batch_events)
     _require_signed(request, svc, batch.events)
-    await _ingest(svc, state, batch.events, "batch", client.now)
+    await _ingest(state, batch.events, "batch", client.now)
     if batch.errors:
         svc.metrics.requests_rejected.labels("batch_item", "400").inc(len(batch.errors))
     details = [{"index": e.index, **e.error.body()} for e in batch.errors]
@@ -325,7 +321,7 @@ async def native_events(request: Request, svc: Services, state: Collector) -> Re
         if wait:
             raise ApiError(429, "rate_limited", "this API key is sending too fast",
                            headers={"retry-after": retry_after(wait)})
-    await _ingest(svc, state, raws, "events", client.now)
+    await _ingest(state, raws, "events", client.now)
     return _json(202, {"received": len(raws)})
 
 

@@ -58,7 +58,7 @@ class Ingestor:
         """
         payload, result = self.enrich(raws, now)
         if payload:
-            self._append(payload, len(result.rows))
+            self.append(payload, len(result.rows))
         self.record(result, endpoint)
         return result
 
@@ -97,14 +97,16 @@ class Ingestor:
         the event loop, so it must be quick and must not raise)."""
         self._listeners.append(listener)
 
-    def _append(self, payload: bytes, rows: int) -> None:
+    def append(self, payload: bytes, rows: int, *, requests: int = 1) -> None:
+        """Append ``payload`` (the lines of ``requests`` requests, ``rows`` event rows) to
+        the log as one frame; failures are counted per request and re-raised."""
         try:
             self.wal.append(payload, rows)
         except WalFull:
-            self.metrics.wal_append_failures.labels("quota").inc()
+            self.metrics.wal_append_failures.labels("quota").inc(requests)
             raise
         except WalUnavailable:
-            self.metrics.wal_append_failures.labels("io").inc()
+            self.metrics.wal_append_failures.labels("io").inc(requests)
             raise
 
 
