@@ -65,6 +65,9 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "writer_flush_ms": 100,
         "wal_fsync": "never",
         "log_format": "console",
+        # gc.collect + freeze cost ~0.1 s per app start; the served app (and the e2e tests'
+        # `liveinsight serve` processes) keep the default, tests/ops/test_gc.py checks it.
+        "gc_tuning": False,
     }
     base.update(overrides)
     return Settings(_env_file=None, **base)  # type: ignore[call-arg]

@@ -5,6 +5,7 @@ everything in order.
 
 from __future__ import annotations
 
+import gc
 import logging
 import secrets
 from collections.abc import AsyncIterator, Callable
@@ -136,6 +137,33 @@ def close_services(svc: Services) -> None:
     svc.meta.engine.dispose()
 
 
+# Youngest-generation threshold while serving (CPython's default is 700 allocations).
+GC_GEN0_THRESHOLD = 10_000
+
+
+def tune_gc() -> Callable[[], None]:
+    """Tune the cyclic garbage collector for serving; returns what undoes it.
+
+    Start-up leaves ~200,000 tracked objects (the app, its libraries, chDB's bindings, data
+    sets) that live as long as the process. Each full collection walked all of them: in
+    process, 500 concurrent collector requests spent 74 µs of their ~125 µs of CPU per request
+    in the collector, nearly all in full collections. ``gc.freeze`` moves them to the
+    permanent generation, which collections skip, and a higher youngest-generation
+    threshold makes collections of the in-flight requests' objects rarer (down to ~4-8 µs
+    per request). Reference cycles are still collected, a little later.
+    """
+    thresholds = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_GEN0_THRESHOLD, *thresholds[1:])
+
+    def restore() -> None:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
+
+    return restore
+
+
 def create_app(settings: Settings, *, clock: Clock = utc_now) -> FrontDoor:
     """The ASGI app: the collector's front door in front of the FastAPI app."""
     from liveinsight.api import collect, routers
@@ -150,9 +178,12 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> FrontDoor:
         svc.writer.start()
         for hook in routers.STARTUP:
             await hook(svc)
+        restore_gc = tune_gc() if settings.gc_tuning else None
         try:
             yield
         finally:
+            if restore_gc is not None:
+                restore_gc()
             for hook in routers.SHUTDOWN:
                 await hook(svc)
             close_services(svc)

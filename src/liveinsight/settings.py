@@ -76,6 +76,13 @@ class Settings(BaseSettings):
     max_batch_events: int = Field(
         1000, description="Largest batch accepted by `POST /api/events` and `/api/batch`."
     )
+    gc_tuning: bool = Field(
+        True,
+        description="Once started, hide the start-up heap from Python's cyclic garbage "
+        "collector (`gc.freeze`) and run its youngest generation every 10,000 allocations "
+        "instead of 700. Under load, full collections over the start-up heap otherwise cost "
+        "about half the CPU of a collector request. Restored at shutdown.",
+    )
 
     # --- ingest ------------------------------------------------------------------------
     session_timeout_minutes: int = Field(

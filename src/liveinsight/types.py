@@ -56,7 +56,8 @@ class RawEvent(msgspec.Struct, kw_only=True):
     interactive: bool = True
 
 
-class EventRow(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="_k", tag="e"):
+class EventRow(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="_k", tag="e",
+               gc=False):
     """One enriched event, exactly as stored in the ``events`` table.
 
     Encoded as one log line: ``"_k":"e"`` (the tag, always first, always written), then the
@@ -65,6 +66,10 @@ class EventRow(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="_k",
     and ``"0"`` when they are the literal default. ClickHouse fills an omitted column with
     the same value (``storage/schema.py``: the type's zero, or ``SEGMENT_DEFAULTS``), so
     both forms store the same row; decoding a line fills the struct's defaults.
+
+    ``gc=False`` (also on ``SessionRow``): rows hold only strings, numbers and a string map,
+    so they never form reference cycles, and the cyclic garbage collector need not walk the
+    hundreds of thousands of them the session tracker and in-flight requests hold.
     """
 
     timestamp: str  # "YYYY-MM-DD hh:mm:ss.fff" in UTC
@@ -99,7 +104,8 @@ class EventRow(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="_k",
     retention_days: int = 0
 
 
-class SessionRow(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="_k", tag="s"):
+class SessionRow(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="_k", tag="s",
+                 gc=False):
     """One version of a session, as stored in the ``sessions`` table.
 
     The table is a VersionedCollapsingMergeTree: each change of a session writes the previous
