@@ -1,7 +1,7 @@
 """Query benchmark: the dashboard's query set over 10M events, and ingest-to-realtime freshness.
 
     .venv/bin/python bench/query.py [--events 10000000] [--data /tmp/li-bench-query]
-                                    [--repeat 5] [--freshness 40]
+                                    [--repeat 5] [--freshness 40] [--raw]
 
 1. Generates ``--events`` realistic events for one site over 30 days (and their sessions, with
    the cancelled versions an unmerged VersionedCollapsingMergeTree holds) straight into chDB
@@ -131,15 +131,17 @@ def dashboard_queries() -> list[tuple[str, dict[str, object]]]:
     return out
 
 
-def time_queries(data: Path, repeat: int) -> dict[str, object]:
+def time_queries(data: Path, repeat: int, rollups: bool) -> dict[str, object]:
     """Run in a fresh process: open the store, time the set cold, then warm."""
     from liveinsight.ops.metrics import Metrics
     from liveinsight.query.parser import parse_v2
     from liveinsight.query.runner import QueryRunner
     from liveinsight.storage.embedded import EmbeddedStore
+    from liveinsight.storage.migrate import migrate
 
     store = EmbeddedStore(data, "liveinsight")
-    runner = QueryRunner(store, Metrics(), timeout_s=60)
+    migrate(store)  # as the app does at start (a data dir from before the rollups: backfill)
+    runner = QueryRunner(store, Metrics(), timeout_s=60, rollups=rollups)
     queries = [(name, parse_v2(body, site_id=SITE, timezone=TZ, goals=(), today=LAST_DAY))
                for name, body in dashboard_queries()]
     q0 = queries[0][1]
@@ -243,10 +245,12 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=Path("/tmp/li-bench-query"))
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--freshness", type=int, default=40, help="samples (0 to skip)")
+    ap.add_argument("--raw", action="store_true",
+                    help="read the raw tables only (no rollups), to compare")
     ap.add_argument("--time-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.time_only:
-        print(json.dumps(time_queries(args.data, args.repeat)))
+        print(json.dumps(time_queries(args.data, args.repeat, rollups=not args.raw)))
         return
     marker = args.data / f"generated-{args.events}"
     if not marker.exists():
@@ -261,11 +265,12 @@ def main() -> None:
         marker.touch()
         print(f"generated in {time.perf_counter() - began:.1f} s")
     out = subprocess.run([sys.executable, __file__, "--time-only", "--data", str(args.data),
-                          "--repeat", str(args.repeat)], capture_output=True, text=True,
+                          "--repeat", str(args.repeat), *(["--raw"] if args.raw else [])],
+                         capture_output=True, text=True,
                          check=True)
     res = json.loads(out.stdout.strip().splitlines()[-1])
     print(f"events: {res['events']:,}  session rows: {res['session_rows']:,}  "
-          f"range: 30 days, time zone {TZ}")
+          f"range: 30 days, time zone {TZ}, {'raw tables' if args.raw else 'rollups'}")
     floor, floor_cold = res["floor"], res["floor_cold"]
     floor_best = res["floor_best"]
     print(f"floor (count() of the range's events): cold {floor_cold * 1000:.0f} ms, "

@@ -68,9 +68,16 @@ def _site2() -> list[Any]:
 
 
 @pytest.fixture(scope="module")
-def runner(store: Store, segments: Path) -> QueryRunner:
+def stored(store: Store, segments: Path) -> Store:
     ingest(store, segments, _site1() + _site2())
-    return QueryRunner(store, Metrics(), timeout_s=10)
+    return store
+
+
+@pytest.fixture(scope="module", params=["rollups", "raw"])
+def runner(stored: Store, request: pytest.FixtureRequest) -> QueryRunner:
+    """Every exact number holds on both paths: the rollups where a query can use them, and
+    the raw tables alone."""
+    return QueryRunner(stored, Metrics(), timeout_s=10, rollups=request.param == "rollups")
 
 
 def ask(runner: QueryRunner, site: int = 1, tz: str = "UTC", **body: Any) -> Result:

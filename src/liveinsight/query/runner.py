@@ -71,10 +71,12 @@ def _plain(obj: Any) -> Any:
 
 
 class QueryRunner:
-    def __init__(self, store: Store, metrics: Metrics, timeout_s: float) -> None:
+    def __init__(self, store: Store, metrics: Metrics, timeout_s: float,
+                 rollups: bool = True) -> None:
         self.store = store
         self.metrics = metrics
         self.timeout_s = timeout_s
+        self.rollups = rollups  # False: always the raw tables (tests compare both paths)
 
     def run(self, q: Query, kind: str = "stats") -> Result:
         """Answer ``q`` (and its comparison when it asks for one).
@@ -122,7 +124,7 @@ class QueryRunner:
             self.metrics.query_seconds.labels(kind).observe(time.perf_counter() - began)
 
     def _rows(self, q: Query, kind: str) -> tuple[tuple[Row, ...], int | None]:
-        text, params = sql.build(q, self.store.database)
+        text, params = sql.build(q, self.store.database, rollups=self.rollups)
         data = self.raw(text, params, kind)
         n = len(q.dimensions)
         m = len(q.metrics)

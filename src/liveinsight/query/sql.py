@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from liveinsight.query import rollup
 from liveinsight.query.filters import (
     Params,
     compile_filter,
@@ -100,14 +101,18 @@ _COLLAPSED = ("visitor_id", "entry_page", "exit_page", "pageviews", "events", "d
               "is_bounce", "hostname", *VISIT_COLUMNS.values())
 
 
-def build(q: Query, database: str) -> tuple[str, dict[str, Any]]:
-    """The SQL answering ``q`` and its parameters.
+def build(q: Query, database: str, rollups: bool = True) -> tuple[str, dict[str, Any]]:
+    """The SQL answering ``q`` and its parameters; it reads the rollups when ``rollups`` and
+    ``rollup.usable(q)`` (the same answer, fewer rows), the raw tables otherwise.
 
     Result columns: ``d0..dN`` (one per dimension, as strings), then one column per metric
     named after it, then ``_total_rows`` when ``q.include.total_rows``. Rows are ordered and
     paginated as ``q`` asks.
     """
-    return _Builder(q, database).sql()
+    builder = _Builder(q, database)
+    if rollups and rollup.usable(q):
+        return builder.rollup_sql()
+    return builder.sql()
 
 
 class _Builder:
@@ -164,7 +169,10 @@ class _Builder:
             parts.append(self._events_query(sorted(event_side)))
         if session_side or not parts:
             parts.append(self._sessions_query(sorted(session_side)))
-        source = self._join(parts)
+        return self._outer_query(self._join(parts))
+
+    def _outer_query(self, source: str) -> tuple[str, dict[str, Any]]:
+        q = self.q
         outer = [*(f"{self._label(d, f'k{i}')} AS d{i}" for i, d in enumerate(q.dimensions)),
                  *(self._outer(m) + f" AS {m}" for m in q.metrics)]
         if q.include.total_rows:
@@ -213,6 +221,37 @@ class _Builder:
         dims = [f"d{i}" for i in range(len(q.dimensions))]
         keys.extend(f"{d} ASC" for d in dims if not any(k.startswith(d + " ") for k in keys))
         return ", ".join(keys) or "1"
+
+    # --- rollups (see ``rollup``) ------------------------------------------------------------
+
+    def rollup_sql(self) -> tuple[str, dict[str, Any]]:
+        """The events rollup (visitors, pageviews, events; it also holds every group the raw
+        path answers), left-joined with the sessions rollup when session metrics are asked."""
+        return self._outer_query(self._rollup_source())
+
+    def _rollup_source(self) -> str:
+        q = self.q
+        metrics = set(q.metrics)
+        dim = rollup.rollup_dim(q)
+        time_dim = q.time_dimension()
+        key = "value" if time_dim is None else self._bucket(time_dim, "bucket")
+        cover = rollup.cover_sql(q.date_range, time_dim is not None, self.p)
+        where = f"site_id = {self.site} AND dim = {self.p.add(dim, 'String')} AND ({cover})"
+        group = " GROUP BY k0" if self.keys else ""
+        cols = [f"{key} AS k0"] if self.keys else []
+        events = [*cols, *(f"{rollup.EVENT_SQL[m]} AS m_{m}"
+                           for m in sorted(metrics & rollup.EVENT_METRICS) or ["events"])]
+        parts = [f"SELECT {', '.join(events)} FROM {self.db}.events_rollup WHERE {where}{group}"]
+        if metrics & SESSION_METRICS:
+            sessions = [*cols, *(f"{rollup.SESSION_SQL[m]} AS m_{m}"
+                                 for m in sorted(metrics & SESSION_METRICS))]
+            parts.append(f"SELECT {', '.join(sessions)} FROM {self.db}.sessions_rollup"
+                         f" WHERE {where}{group}")
+        if len(parts) == 1:
+            return f"({parts[0]})"
+        if not self.keys:
+            return f"({parts[0]}) AS e CROSS JOIN ({parts[1]}) AS s"
+        return f"({parts[0]}) AS e LEFT JOIN ({parts[1]}) AS s USING (k0)"
 
     # --- events side -----------------------------------------------------------------------
 

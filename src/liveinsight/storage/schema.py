@@ -40,7 +40,7 @@ EVENT_COLUMNS: list[tuple[str, str]] = [
     ("visitor_id", "UInt64"),
     ("session_id", "UInt64"),
     ("hostname", _LC),
-    ("pathname", "String"),
+    ("pathname", _LC),
     *_VISIT_COLUMNS,
     ("props", "Map(String, String)"),
     ("revenue", "Decimal64(4)"),
@@ -59,8 +59,8 @@ SESSION_COLUMNS: list[tuple[str, str]] = [
     ("start", _TS),
     ("timestamp", _TS),
     ("hostname", _LC),
-    ("entry_page", "String"),
-    ("exit_page", "String"),
+    ("entry_page", _LC),
+    ("exit_page", _LC),
     ("pageviews", "UInt32"),
     ("events", "UInt32"),
     ("duration", "UInt32"),
@@ -110,12 +110,102 @@ class Migration:
 # what the deleted segment held). One fsync per insert, a few per second.
 _FSYNC_PARTS = "fsync_after_insert = 1, fsync_part_directory = 1"
 
+# --- rollups ----------------------------------------------------------------------------------
+# Materialized views keep per-(site, bucket, dimension value) aggregates of every inserted
+# block: ``events_rollup`` (non-engagement events: a uniqCombined state of visitors,
+# pageviews, events) and ``sessions_rollup`` (session rows summed with their sign: visits,
+# bounces, seconds, pageviews), both bucketed in UTC at three levels (0 hour, 1 day, 2 week
+# starting Monday) so a long range merges few states. The query builder reads them when a
+# query can be answered exactly the same from them (``liveinsight.query.rollup``).
+# ``dim`` is the query dimension (``''`` for the site total), ``value`` its raw column value.
+# Only site totals for now: per page, source, country, ... merging a range's states cost as
+# much as scanning the raw rows over 10 M events (see docs/performance.md, "Queries").
+
+EVENT_ROLLUP_DIMS: dict[str, str] = {"": "''"}
+SESSION_ROLLUP_DIMS: dict[str, str] = {"": "''"}
+ROLLUP_LEVELS = ("hour", "day", "week")
+_ROLLUP_KEY = ("site_id UInt32, level UInt8, bucket DateTime('UTC'), dim LowCardinality(String),"
+               " value String, retention_days UInt16")
+
+
+def _rollup_ddl(db: str, table: str, values: str) -> str:
+    return (
+        f"CREATE TABLE IF NOT EXISTS `{db}`.{table} ({_ROLLUP_KEY}, {values})"
+        " ENGINE = AggregatingMergeTree PARTITION BY toYYYYMM(bucket)"
+        " ORDER BY (site_id, dim, level, bucket, value, retention_days) "
+        + _TTL.format(col="bucket") + f" SETTINGS {_DEDUP}, {_FSYNC_PARTS}"
+    )
+
+
+def _rollup_select(db: str, source: str, time_col: str, dims: dict[str, str],
+                   values: str, where: str = "") -> str:
+    t = f"toDateTime({time_col}, 'UTC')"
+    levels = (f"[(0, toStartOfHour({t})), (1, toStartOfDay({t})),"
+              f" (2, toDateTime(toMonday({t}), 'UTC'))]")
+    pairs = ", ".join(f"('{dim}', toString({col}))" for dim, col in dims.items())
+    return (f"SELECT site_id, _l.1 AS level, _l.2 AS bucket, _d.1 AS dim, _d.2 AS value,"
+            f" retention_days, {values} FROM `{db}`.{source}"
+            f" ARRAY JOIN [{pairs}] AS _d ARRAY JOIN {levels} AS _l{where}"
+            " GROUP BY site_id, level, bucket, dim, value, retention_days")
+
+
+_EVENTS_ROLLUP = ("visitors AggregateFunction(uniqCombined, UInt64),"
+                  " pageviews SimpleAggregateFunction(sum, UInt64),"
+                  " events SimpleAggregateFunction(sum, UInt64)")
+_SESSIONS_ROLLUP = ("visits SimpleAggregateFunction(sum, Int64),"
+                    " bounces SimpleAggregateFunction(sum, Int64),"
+                    " seconds SimpleAggregateFunction(sum, Int64),"
+                    " views SimpleAggregateFunction(sum, Int64)")
+
+
+def _events_rollup_select(db: str) -> str:
+    return _rollup_select(
+        db, "events", "timestamp", EVENT_ROLLUP_DIMS,
+        "uniqCombinedState(visitor_id) AS visitors, countIf(name = 'pageview') AS pageviews,"
+        " count() AS events", " WHERE name != 'engagement'")
+
+
+def _sessions_rollup_select(db: str) -> str:
+    return _rollup_select(
+        db, "sessions", "start", SESSION_ROLLUP_DIMS,
+        "sum(sign) AS visits, sum(sign * is_bounce) AS bounces, sum(sign * duration) AS seconds,"
+        " sum(sign * pageviews) AS views")
+
+
+def _rollups(db: str) -> list[str]:
+    """Tables, views, then a backfill from the rows already stored. Re-runnable: the
+    backfill starts from empty tables. Runs before the writer starts (app start,
+    ``liveinsight migrate``): a row inserted between a view's creation and its table's
+    backfill would be counted twice."""
+    out = [_rollup_ddl(db, "events_rollup", _EVENTS_ROLLUP),
+           _rollup_ddl(db, "sessions_rollup", _SESSIONS_ROLLUP)]
+    for name, select in (("events_rollup", _events_rollup_select(db)),
+                         ("sessions_rollup", _sessions_rollup_select(db))):
+        out += [f"CREATE MATERIALIZED VIEW IF NOT EXISTS `{db}`.{name}_mv TO `{db}`.{name}"
+                f" AS {select}",
+                f"TRUNCATE TABLE `{db}`.{name}",
+                f"INSERT INTO `{db}`.{name} {select}"]
+    return out
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "events and sessions tables", lambda db: [_events_ddl(db), _sessions_ddl(db)]),
     Migration(2, "fsync inserted parts (the log deletes a segment after its insert)",
               lambda db: [f"ALTER TABLE `{db}`.{t} MODIFY SETTING {_FSYNC_PARTS}"
                           for t in ("events", "sessions")]),
+    Migration(3, "hourly/daily/weekly rollups of events and sessions (backfilled)", _rollups),
+    Migration(4, "pages as LowCardinality(String) (grouping by page: no string hashing)",
+              lambda db: [
+                  f"ALTER TABLE `{db}`.events MODIFY COLUMN pathname {_LC}"
+                  " SETTINGS mutations_sync = 2",
+                  f"ALTER TABLE `{db}`.sessions MODIFY COLUMN entry_page {_LC},"
+                  f" MODIFY COLUMN exit_page {_LC} SETTINGS mutations_sync = 2",
+              ]),
 ]
+
+SITE_DATA_TABLES = ("events", "sessions", "events_rollup", "sessions_rollup")
+"""Every table holding a site's data: deleting a site's rows must delete them from each
+(the rollups are fed by inserts only; an ``ALTER TABLE events DELETE`` does not reach them)."""
 
 # --- reading write-ahead-log segments --------------------------------------------------------
 
@@ -136,6 +226,8 @@ SEGMENT_INSERT_SETTINGS: dict[str, int] = {
     "input_format_skip_unknown_fields": 1,
     "input_format_defaults_for_omitted_fields": 1,
     "insert_deduplicate": 1,
+    # A replayed block is skipped in the rollups fed by materialized views too.
+    "deduplicate_blocks_in_dependent_materialized_views": 1,
 }
 
 
