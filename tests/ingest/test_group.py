@@ -72,7 +72,9 @@ def test_concurrent_requests_share_one_frame(threaded: bool) -> None:
     assert rows == 3
     paths = [msgspec.json.decode(line)["pathname"] for line in payload.splitlines()]
     assert paths == ["a", "b", "c"]
-    assert [[r.pathname for r in batch] for batch in seen] == [["a"], ["b", "c"]]
+    assert [[r.pathname for r in batch] for batch in seen] == [["a", "b", "c"]]  # announced once
+    assert ingestor.metrics.events_accepted.labels("event")._value.get() == 3
+    assert ingestor.metrics.events_dropped.labels("bot")._value.get() == 1
 
 
 def test_a_failed_append_fails_the_requests_with_lines_only() -> None:

@@ -127,7 +127,7 @@ def test_site_by_uuid_and_alias(meta: Metadata, store: EmbeddedStore) -> None:
 def test_step_durations_are_exposed(meta: Metadata, store: EmbeddedStore) -> None:
     metrics = Metrics()
     p = pipeline(meta, store, Clock(), metrics)
-    for i in range(32):
+    for i in range(128):
         p.run(raw(url=f"https://example.com/{i}"))
     text = generate_latest(metrics.registry).decode()
     for name, _ in STEPS:

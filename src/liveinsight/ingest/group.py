@@ -122,12 +122,12 @@ class GroupIngest:
 
     def _finish(self, group: list[_Job], error: WalUnavailable | None) -> None:
         """Wake every member: those with lines with ``error`` when the append failed, the
-        rest (events appended, or all dropped) counted and announced."""
-        record = self.ingestor.record
+        rest (events appended, or all dropped) counted and announced together."""
+        self.ingestor.record_group([
+            (job.result, job.endpoint) for job in group
+            if job.result is not None and not (error is not None and job.payload)])
         for job in group:
             failed = error is not None and job.payload
-            if not failed and job.result is not None:
-                record(job.result, job.endpoint)
             done = job.done
             if done.done():
                 continue  # its request was cancelled (client gone): nothing to answer

@@ -3,8 +3,8 @@
 ``STEPS`` is the whole pipeline, in order. Each step takes the event's :class:`Context` and
 the shared :class:`Env`, fills in its part, and returns None or a :class:`DropReason`; the
 runner stops at the first drop. Step durations are observed in
-``liveinsight_pipeline_step_seconds{step=...}`` for one event in ``sample_every`` (16 by
-default): a Prometheus observation costs about as much as a cheap step, and a 1-in-16 sample
+``liveinsight_pipeline_step_seconds{step=...}`` for one event in ``sample_every`` (64 by
+default): a Prometheus observation costs about as much as a cheap step, and a 1-in-64 sample
 describes the distribution as well at a fraction of the cost.
 """
 
@@ -58,7 +58,7 @@ class Pipeline:
 
     def __init__(
         self, env: Env, metrics: Metrics, steps: list[tuple[str, Step]] = STEPS,
-        *, sample_every: int = 16,
+        *, sample_every: int = 64,
     ) -> None:
         self.env = env
         histogram = metrics.pipeline_step_seconds

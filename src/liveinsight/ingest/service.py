@@ -84,13 +84,27 @@ class Ingestor:
 
     def record(self, result: IngestResult, endpoint: str) -> None:
         """Count ``result`` and announce its rows: call once its lines are in the log."""
-        if result.accepted:
-            _child(self._accepted, self.metrics.events_accepted, endpoint).inc(result.accepted)
-        for reason, count in result.dropped.items():
+        self.record_group([(result, endpoint)])
+
+    def record_group(self, results: Sequence[tuple[IngestResult, str]]) -> None:
+        """Count and announce the results of requests appended together, each with its
+        endpoint: one counter increment per endpoint and drop reason, one announcement."""
+        accepted: dict[str, int] = {}
+        dropped: dict[str, int] = {}
+        rows: list[EventRow] = []
+        for result, endpoint in results:
+            if result.accepted:
+                accepted[endpoint] = accepted.get(endpoint, 0) + result.accepted
+                rows.extend(result.rows)
+            for reason, count in result.dropped.items():
+                dropped[reason] = dropped.get(reason, 0) + count
+        for endpoint, count in accepted.items():
+            _child(self._accepted, self.metrics.events_accepted, endpoint).inc(count)
+        for reason, count in dropped.items():
             _child(self._dropped, self.metrics.events_dropped, reason).inc(count)
-        if result.rows:
+        if rows:
             for listener in self._listeners:
-                listener(result.rows)
+                listener(rows)
 
     def subscribe(self, listener: Callable[[list[EventRow]], None]) -> None:
         """Call ``listener(rows)`` with the rows of each append once they are in the log (on
