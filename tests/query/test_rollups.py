@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from liveinsight.ops.metrics import Metrics
@@ -120,3 +121,23 @@ def test_migration_backfills_the_rollups(stored: Store) -> None:
     total = stored.query(f"SELECT sum(pageviews) FROM `{db}`.events_rollup"
                          f" WHERE site_id = {SITE} AND dim = '' AND level = 0").scalar()
     assert int(total) == int(pageviews) > 0
+
+
+def test_an_engagement_ping_alone_counts_no_visitor_in_the_rollups(stored: Store,
+                                                                    segments: Path) -> None:
+    """The session tracker moves a visit's ``timestamp`` for an engagement event; the raw
+    visit-only path then counts the visitor on the ping's day, the rollups (the documented
+    rule: a pageview or custom event in the range) do not."""
+    events, sessions = visit(4, 7, [("2026-11-01T23:59:00", "pageview", "/"),
+                                    ("2026-11-02T00:00:30", "engagement", "/",
+                                     {"engagement_ms": 30000})])
+    moved = msgspec.structs.replace(sessions[0], sign=-1)
+    last = msgspec.structs.replace(sessions[0], version=2, timestamp="2026-11-02 00:00:30.000",
+                                   duration=90)
+    ingest(stored, segments, [(events, [sessions[0], moved, last])])
+    body: dict[str, Any] = {"metrics": ["visitors"], "date_range": ["2026-11-02", "2026-11-02"]}
+    q = parse_v2(body, site_id=4, timezone="UTC", goals=(), today=TODAY)
+    raw = QueryRunner(stored, Metrics(), timeout_s=30, rollups=False).run(q)
+    fast = QueryRunner(stored, Metrics(), timeout_s=30).run(q)
+    assert [r.metrics for r in raw.rows] == [(1,)]
+    assert [r.metrics for r in fast.rows] == [(0,)]

@@ -14,8 +14,10 @@ sums. A query is answered from them only when the answer is exactly the raw tabl
 
 Visitors of visit-only queries are counted from sessions that overlap the range on the raw
 path and from non-engagement events in the range here: the same visitors, since a visit's
-non-engagement events are at most a session timeout apart and its first and last are its
-``start`` and ``timestamp``.
+events are at most a session timeout apart. One exception: the session tracker also moves a
+visit's ``timestamp`` for an engagement event (time on page), so a visit whose last pageview
+was before the range and whose engagement ping fell inside it counts its visitor on the raw
+path and not here; here is the documented rule (a pageview or custom event in the range).
 """
 
 from __future__ import annotations
