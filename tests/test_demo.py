@@ -144,6 +144,12 @@ def test_reset_replaces_the_demo_data(tmp_path: Path) -> None:
         db = store.database
         assert store.query(f"SELECT count() FROM `{db}`.events").scalar() == again.events
         assert store.query(f"SELECT sum(sign) FROM `{db}`.sessions").scalar() == again.sessions
+        # the rollups were reset too: they total what the tables hold (hour level)
+        rolled = store.query(f"SELECT sum(visits) FROM `{db}`.sessions_rollup WHERE level = 0")
+        assert rolled.scalar() == again.sessions
+        pageviews = store.query(f"SELECT countIf(name = 'pageview') FROM `{db}`.events").scalar()
+        rolled = store.query(f"SELECT sum(pageviews) FROM `{db}`.events_rollup WHERE level = 0")
+        assert rolled.scalar() == pageviews
     finally:
         store.close()
 

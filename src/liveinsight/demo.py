@@ -34,6 +34,7 @@ from liveinsight.meta.repo import Metadata, SiteInfo
 from liveinsight.settings import Settings
 from liveinsight.storage import Store, open_store
 from liveinsight.storage.migrate import migrate
+from liveinsight.storage.schema import SITE_DATA_TABLES
 
 log = logging.getLogger("liveinsight.demo")
 
@@ -286,7 +287,7 @@ def stored_events(store: Store, site_ids: list[int]) -> int:
 
 
 def _delete(store: Store, site_ids: list[int]) -> None:
-    for table in ("events", "sessions"):
+    for table in SITE_DATA_TABLES:  # the rollups too: a DELETE on events does not reach them
         store.command(
             f"ALTER TABLE `{store.database}`.{table} DELETE WHERE has({{ids:Array(UInt32)}}, "
             "site_id) SETTINGS mutations_sync = 2", {"ids": site_ids})
