@@ -161,6 +161,14 @@ def test_fields_left_out_of_a_line_are_stored_as_the_struct_defaults(
                 assert got[field.name] == default, field.name
 
 
+def test_a_field_written_as_empty_is_stored_empty_not_as_the_default(
+        store: Store, tmp_path: Path) -> None:
+    rows: list[msgspec.Struct] = [_event(1, channel=""), _event(2)]
+    assert b'"channel":""' in _segment(tmp_path / "e.wal", rows).read_bytes()
+    store.ingest_segment(tmp_path / "e.wal", "tok-e")
+    assert [row["channel"] for row in _stored(store, "events")] == ["", "Direct"]
+
+
 def test_segments_of_full_lines_still_ingest_as_the_same_rows(
         store: Store, tmp_path: Path) -> None:
     old = tmp_path / "old.wal"

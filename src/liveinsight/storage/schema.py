@@ -233,12 +233,22 @@ SEGMENT_INSERT_SETTINGS: dict[str, int] = {
 
 # Log lines leave out default-valued fields (``types.EventRow``); ClickHouse fills an omitted
 # column with its type's zero ("", 0, {}), or with this where the struct's default differs.
+# Such a column is read as Nullable (omitted: NULL) and the SELECT puts the default in: a
+# DEFAULT in the structure is applied by file() but not by a server's input() (ClickHouse
+# issue #84691), which would store '' where the line meant 'Direct'.
 SEGMENT_DEFAULTS: dict[str, str] = {"channel": "'Direct'"}
 
 
 def _read_as(name: str, type_: str) -> str:
+    if name not in SEGMENT_DEFAULTS:
+        return f"{name} {type_}"
+    lc = type_.startswith("LowCardinality(")  # Nullable goes inside LowCardinality
+    return f"{name} Nullable({type_[15:-1] if lc else type_})"
+
+
+def _selected(name: str) -> str:
     default = SEGMENT_DEFAULTS.get(name)
-    return f"{name} {type_}" + (f" DEFAULT {default}" if default else "")
+    return f"ifNull(`{name}`, {default})" if default else f"`{name}`"
 
 
 def segment_structure(columns: list[tuple[str, str]]) -> str:
@@ -255,8 +265,9 @@ def segment_inserts(db: str, source: Callable[[str], str]) -> list[tuple[str, st
     out = []
     for table, kind, columns in SEGMENT_TARGETS:
         names = ", ".join(f"`{name}`" for name, _ in columns)
+        values = ", ".join(_selected(name) for name, _ in columns)
         sql = (
-            f"INSERT INTO `{db}`.{table} ({names}) SELECT {names} "
+            f"INSERT INTO `{db}`.{table} ({names}) SELECT {values} "
             f"FROM {source(segment_structure(columns))} WHERE _k = '{kind}'"
         )
         out.append((table, sql))
