@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import clickhouse_connect
 from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
@@ -15,7 +15,12 @@ from liveinsight.storage.protocol import QueryResult, StoreError, StoreUnavailab
 
 
 class HttpStore:
-    """A ClickHouse server reached at ``url`` (``http[s]://user:password@host:port``)."""
+    """A ClickHouse server reached at ``url`` (``http[s]://user:password@host:port``; a user
+    or password holding ``@ : / % ? #`` is percent-encoded in the URL, as URLs require).
+
+    Raises ``StoreUnavailable`` when the server cannot be reached and ``StoreError`` when it
+    refuses the connection (wrong user or password, no right to create ``database``).
+    """
 
     def __init__(self, url: str, database: str) -> None:
         parts = urlsplit(url)
@@ -24,14 +29,17 @@ class HttpStore:
             self._client = clickhouse_connect.get_client(
                 host=parts.hostname or "127.0.0.1",
                 port=parts.port or (8443 if parts.scheme == "https" else 8123),
-                username=parts.username or "default",
-                password=parts.password or "",
+                username=unquote(parts.username or "default"),
+                password=unquote(parts.password or ""),
                 secure=parts.scheme == "https",
                 autogenerate_session_id=False,
             )
             self._client.command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
         except OperationalError as exc:
             raise StoreUnavailable(f"cannot reach ClickHouse at {parts.hostname}: {exc}") from exc
+        except ClickHouseError as exc:
+            raise StoreError(f"ClickHouse at {parts.hostname} refused the connection: {exc}"
+                             ) from exc
 
     def query(
         self, sql: str, params: Mapping[str, Any] | None = None, *, timeout: float | None = None
