@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
@@ -23,6 +25,11 @@ POSTGRES_URL = os.environ.get(
     "LIVEINSIGHT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 CLICKHOUSE_URL = os.environ.get("LIVEINSIGHT_TEST_CLICKHOUSE_URL")
+# Without a server, the ClickHouse-server runs go to tests/chdb_http.py: ClickHouse's HTTP
+# interface emulated over chDB (the real engine, not a real server), named so in test ids.
+CLICKHOUSE_ID = "clickhouse" if CLICKHOUSE_URL else "clickhouse-http-emulated-over-chdb"
+# URL-reserved characters: the emulator's password reaches it only if the URL's is decoded.
+EMULATOR_PASSWORD = "p@ss:w/rd%?#"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -44,6 +51,37 @@ def require_service(name: str, url: str | None, port: int) -> None:
     if IN_CI and name != "ClickHouse":
         pytest.fail(f"{message} (CI=true: services are required)")
     pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def clickhouse_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """LIVEINSIGHT_TEST_CLICKHOUSE_URL when set (a real server), else the URL of a
+    ``tests/chdb_http.py`` process (the HTTP interface emulated over chDB) for the session."""
+    if CLICKHOUSE_URL:
+        require_service("ClickHouse", CLICKHOUSE_URL, 8123)
+        yield CLICKHOUSE_URL
+        return
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = tmp_path_factory.mktemp("chdb-http")
+    log = data / "emulator.log"
+    with log.open("wb") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("chdb_http.py")), "--port", str(port),
+             "--data", str(data), "--user", "li", "--password", EMULATOR_PASSWORD],
+            stdout=subprocess.PIPE, stderr=log_file, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line.startswith("listening"):
+        proc.kill()
+        pytest.fail(f"the ClickHouse HTTP emulator did not start: {line}{log.read_text()}")
+    try:
+        yield f"http://li:{quote(EMULATOR_PASSWORD, safe='')}@127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        proc.stdout.close()
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-"""A store per test module, embedded chDB and (when LIVEINSIGHT_TEST_CLICKHOUSE_URL is set)
-a live ClickHouse server, so the correctness suite runs on both engines."""
+"""A store per test module, embedded chDB and the HTTP transport (a ClickHouse server when
+LIVEINSIGHT_TEST_CLICKHOUSE_URL is set, else ClickHouse's HTTP interface emulated over chDB,
+``tests/chdb_http.py``), so the correctness suite runs on both transports."""
 
 from __future__ import annotations
 
@@ -11,20 +12,19 @@ import pytest
 
 from liveinsight.storage.migrate import migrate
 from liveinsight.storage.protocol import Store
-from tests.conftest import CLICKHOUSE_URL, require_service
+from tests.conftest import CLICKHOUSE_ID
 
 
-@pytest.fixture(scope="module", params=["chdb", pytest.param("clickhouse",
+@pytest.fixture(scope="module", params=["chdb", pytest.param("clickhouse", id=CLICKHOUSE_ID,
                                                              marks=pytest.mark.clickhouse)])
 def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
           ) -> Iterator[Store]:
     opened: Store
     if request.param == "clickhouse":
-        require_service("ClickHouse", CLICKHOUSE_URL, 8123)
         from liveinsight.storage.http import HttpStore
 
-        assert CLICKHOUSE_URL is not None
-        opened = HttpStore(CLICKHOUSE_URL, f"test_{uuid.uuid4().hex[:12]}")
+        opened = HttpStore(request.getfixturevalue("clickhouse_url"),
+                           f"test_{uuid.uuid4().hex[:12]}")
     else:
         from liveinsight.storage.embedded import EmbeddedStore
 

@@ -1,11 +1,13 @@
-"""One contract suite for the Store protocol, run against every transport: chDB always, a
-ClickHouse server when LIVEINSIGHT_TEST_CLICKHOUSE_URL is set."""
+"""One contract suite for the Store protocol, run against every transport: chDB always, and the
+HTTP transport against a ClickHouse server when LIVEINSIGHT_TEST_CLICKHOUSE_URL is set, else
+against ClickHouse's HTTP interface emulated over chDB (``tests/chdb_http.py``)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 import pytest
@@ -16,21 +18,19 @@ from liveinsight.storage.embedded import EmbeddedStore
 from liveinsight.storage.migrate import applied_versions, migrate
 from liveinsight.storage.schema import MIGRATIONS
 from liveinsight.types import EventRow, SessionRow
-from tests.conftest import CLICKHOUSE_URL, require_service
+from tests.conftest import CLICKHOUSE_ID
 from tests.full_lines import FULL_EVENT, FULL_SESSION
 
 
-@pytest.fixture(params=["chdb", "clickhouse"])
+@pytest.fixture(params=["chdb", pytest.param("clickhouse", id=CLICKHOUSE_ID)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     database = f"t_{uuid.uuid4().hex[:10]}"
     if request.param == "chdb":
         s: Store = EmbeddedStore(tmp_path / "chdb", database)
     else:
-        require_service("ClickHouse", CLICKHOUSE_URL, 8123)
         from liveinsight.storage.http import HttpStore
 
-        assert CLICKHOUSE_URL
-        s = HttpStore(CLICKHOUSE_URL, database)
+        s = HttpStore(request.getfixturevalue("clickhouse_url"), database)
     migrate(s)
     yield s
     if request.param == "clickhouse":
@@ -132,6 +132,17 @@ def test_time_limit_is_enforced(store: Store) -> None:
 
 def test_ping(store: Store) -> None:
     assert store.ping()
+
+
+@pytest.mark.parametrize("server", [CLICKHOUSE_ID])
+def test_a_wrong_password_is_a_store_error_that_says_so(clickhouse_url: str, server: str) -> None:
+    from liveinsight.storage.http import HttpStore
+
+    parts = urlsplit(clickhouse_url)
+    wrong = parts._replace(netloc=f"{parts.username or 'default'}:wrong-{uuid.uuid4().hex[:6]}"
+                                  f"@{parts.hostname}:{parts.port or 8123}")
+    with pytest.raises(StoreError, match=r"AUTHENTICATION_FAILED|Authentication failed"):
+        HttpStore(urlunsplit(wrong), "t_never")
 
 
 def _stored(store: Store, table: str) -> list[dict[str, object]]:

@@ -1,0 +1,378 @@
+"""A test-only emulation of ClickHouse's HTTP interface, backed by the real ClickHouse engine
+in chDB, so ``storage/http.py`` and clickhouse-connect run against a real engine in CI where no
+ClickHouse server is installed. It is NOT a ClickHouse server: only the subset of the HTTP
+interface clickhouse-connect uses is emulated, and where it differs from a server it says so.
+
+Run it in its own process (chDB allows one engine per process)::
+
+    python tests/chdb_http.py --port 8123 --data /tmp/chdb-http
+
+What it does, per request (``POST /`` or ``GET /``; ``GET /ping`` answers ``Ok.``):
+
+- the SQL is the ``query`` URL parameter followed by the body, as on a server; an INSERT whose
+  SQL ends in ``FORMAT <fmt>`` takes the rest of the body as its data: the data is written to
+  a temporary file and read with ``FROM INFILE`` (``INSERT INTO t FORMAT f``) or ``file(tmp,
+  f, structure)`` in place of ``input(structure)`` (``INSERT ... SELECT ... FROM input(...)``);
+- ``param_<name>`` values are passed to chDB's query parameters as they are (both take the
+  "escaped" text form ClickHouse parses ``{name:Type}`` parameters from);
+- ``database`` is applied with ``USE``; every other URL parameter that is not one of the HTTP
+  interface's own (``query_id``, ``session_id``, ``wait_end_of_query``, ...) is applied as a
+  setting with ``SET`` on a pooled chDB connection for the request (an unknown setting fails
+  the request, as on a server) and reset afterwards;
+- the answer is in the query's ``FORMAT`` (else ``default_format``, else TabSeparated), never
+  compressed: the client reads an answer without ``Content-Encoding`` as it is. Request bodies
+  sent with ``Content-Encoding`` gzip, deflate or lz4 are decompressed;
+- errors are HTTP 500 (400 for syntax and unknown names, 404 for unknown tables and
+  databases, as a server answers) with the ClickHouse exception text and
+  ``X-ClickHouse-Exception-Code``.
+
+Started with ``--password``, every request but ``/ping`` must carry that user and password
+(basic auth, ``X-ClickHouse-User``/``X-ClickHouse-Key`` or the ``user``/``password``
+parameters), else it fails with 516 AUTHENTICATION_FAILED (HTTP 401), as a server does.
+
+Not emulated: sessions (``session_id`` is ignored: every request runs on its own), users'
+rights and quotas, progress headers while a query runs, the Native format's
+``client_protocol_version`` block info (clickhouse-connect's probe sees it missing and reads
+Native without it, as it does behind proxies that drop the parameter), multipart (external
+data) requests, cancelling a query when the client disconnects.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import gzip
+import json
+import os
+import queue
+import re
+import tempfile
+import threading
+import time
+import uuid
+import zlib
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import chdb
+
+# URL parameters that belong to the HTTP interface itself, not to the query's settings.
+_HTTP_PARAMS = frozenset({
+    "query", "database", "default_format", "query_id", "session_id", "session_timeout",
+    "session_check", "wait_end_of_query", "client_protocol_version", "compress", "decompress",
+    "buffer_size", "user", "password", "quota_key", "role", "stacktrace", "with_stacktrace",
+    "enable_http_compression", "http_zlib_compression_level", "send_progress_in_http_headers",
+    "http_headers_progress_interval_ms", "cancel_http_readonly_queries_on_client_close",
+    "http_wait_end_of_query", "http_response_buffer_size",
+})
+_CONTENT_TYPES = {
+    "Native": "application/octet-stream", "RowBinary": "application/octet-stream",
+    "RowBinaryWithNames": "application/octet-stream",
+    "RowBinaryWithNamesAndTypes": "application/octet-stream",
+    "Arrow": "application/octet-stream", "ArrowStream": "application/octet-stream",
+    "Parquet": "application/octet-stream", "JSON": "application/json; charset=UTF-8",
+    "JSONCompact": "application/json; charset=UTF-8",
+}
+_FORMAT_AT_END = re.compile(r"\bFORMAT\s+(\w+)\s*;?\s*$", re.IGNORECASE)
+_INSERT = re.compile(r"^\s*INSERT\b", re.IGNORECASE)
+# An INSERT written with its data in the body: the SQL ends at the line that names the format.
+_INSERT_HEAD = re.compile(rb"^\s*INSERT\b.*?\bFORMAT\s+(\w+)[ \t]*(\r?\n|$)",
+                          re.IGNORECASE | re.DOTALL)
+_INPUT = re.compile(r"\binput\s*\(\s*('(?:[^'\\]|\\.)*')\s*\)", re.IGNORECASE)
+_CODE = re.compile(r"Code: (\d+)\.")
+_BAD_REQUEST = {27, 36, 43, 44, 46, 47, 62, 70, 115, 117, 130, 386}  # parse/type/name errors
+_NOT_FOUND = {60, 81}  # UNKNOWN_TABLE, UNKNOWN_DATABASE
+
+
+class QueryFailed(Exception):
+    """The engine refused the request; ``str()`` is ClickHouse's exception text."""
+
+
+class Engine:
+    """One chDB data directory, with a pool of connections: a request borrows one, sets its
+    database and settings, and they are reset before it goes back."""
+
+    def __init__(self, path: Path, connections: int) -> None:
+        self.path = str(path)
+        self._pool: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        for _ in range(connections):
+            self._pool.put(chdb.connect(self.path))  # type: ignore[no-untyped-call]
+        self.version, self.timezone = self.run(
+            "SELECT version(), timezone()", {}, {}, None, "TSV"
+        )[0].decode().strip().split("\t")
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[Any]:
+        conn = self._pool.get()
+        try:
+            yield conn
+        finally:
+            self._pool.put(conn)
+
+    def run(self, sql: str, params: dict[str, str], settings: dict[str, str],
+            database: str | None, fmt: str) -> tuple[bytes, Any]:
+        """Run ``sql``; returns chDB's answer (bytes) and the result (for its counters).
+        Raises QueryFailed."""
+        with self._connection() as conn:
+            applied: list[str] = []
+            try:
+                if database:
+                    conn.query(f"USE `{database.replace('`', '``')}`", "TSV")
+                for key, value in settings.items():
+                    conn.query(f"SET `{key}` = {_literal(value)}", "TSV")
+                    applied.append(key)
+                result = conn.query(sql, fmt, params=params) if params else conn.query(sql, fmt)
+                return result.bytes(), result
+            except Exception as exc:
+                text = str(exc).strip()
+                if "TIMEOUT_EXCEEDED" in text:  # see EmbeddedStore._drain
+                    with contextlib.suppress(Exception):
+                        conn.query("SELECT 1", "TSV")
+                raise QueryFailed(text) from exc
+            finally:
+                for key in applied:
+                    with contextlib.suppress(Exception):
+                        conn.query(f"SET `{key}` = DEFAULT", "TSV")
+                if database:
+                    with contextlib.suppress(Exception):
+                        conn.query("USE default", "TSV")
+
+
+def _literal(value: str) -> str:
+    """A setting's URL text as a SQL literal: numbers as they are, anything else quoted."""
+    if re.fullmatch(r"-?\d+(\.\d+)?", value):
+        return value
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _quoted(path: str) -> str:
+    return "'" + path.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def split_request(query_param: str, body: bytes) -> tuple[str, bytes | None]:
+    """``(sql, insert data or None)`` from the ``query`` parameter and the body: a server reads
+    the SQL from their concatenation and an INSERT's data from what follows its FORMAT."""
+    if query_param:
+        if body and _INSERT.match(query_param) and _FORMAT_AT_END.search(query_param):
+            return query_param, body
+        return query_param + body.decode(), None
+    head = _INSERT_HEAD.match(body)
+    if head:
+        return body[: head.end(1)].decode(), body[head.end():]
+    return body.decode(), None
+
+
+def _top_level(text: str, sep: str) -> list[str]:
+    """``text`` split at each ``sep`` outside parentheses and quotes."""
+    parts, depth, quote, start, i = [], 0, "", 0, 0
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == "\\":
+                i += 1
+            elif ch == quote:
+                quote = ""
+        elif ch in "'`\"":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif depth == 0 and text.startswith(sep, i):
+            parts.append(text[start:i])
+            start = i + len(sep)
+            i = start
+            continue
+        i += 1
+    return [*parts, text[start:]]
+
+
+def without_defaults(structure: str) -> str:
+    """An ``input()`` structure (a SQL string literal) with its columns' DEFAULT expressions
+    removed: a server's ``input()`` parses them and then does not apply them (an omitted
+    field gets its type's zero; ClickHouse issue #84691; ``getSourceFromInputFormat`` adds
+    no ``AddingDefaultsTransform`` for ``input()``), where ``file()`` applies them."""
+    text = re.sub(r"\\(.)", r"\1", structure[1:-1].replace("''", "\\'"))
+    columns = [_top_level(column, " DEFAULT ")[0] for column in _top_level(text, ",")]
+    return _quoted(",".join(columns))
+
+
+def with_data(sql: str, data: bytes, tmp: Path) -> str:
+    """Rewrite an INSERT whose data came in the body to read it from ``tmp``: ``input(s)``
+    becomes ``file(tmp, fmt, s)`` (without s's DEFAULTs, see ``without_defaults``);
+    ``INSERT INTO t FORMAT f`` becomes ``... FROM INFILE``."""
+    fmt_match = _FORMAT_AT_END.search(sql)
+    if not fmt_match:
+        raise QueryFailed("Code: 62. DB::Exception: the emulator needs INSERT ... FORMAT <fmt> "
+                          "for an INSERT with data in the body. (SYNTAX_ERROR)")
+    fmt = fmt_match.group(1)
+    tmp.write_bytes(data)
+    head = sql[: fmt_match.start()]
+    if _INPUT.search(head):
+        return _INPUT.sub(
+            lambda m: f"file({_quoted(str(tmp))}, '{fmt}', {without_defaults(m.group(1))})", head)
+    return f"{head} FROM INFILE {_quoted(str(tmp))} FORMAT {fmt}"
+
+
+def _decoded(body: bytes, encoding: str | None) -> bytes:
+    if not encoding or encoding == "identity":
+        return body
+    if encoding == "gzip":
+        return gzip.decompress(body)
+    if encoding == "deflate":
+        return zlib.decompress(body)
+    if encoding == "lz4":
+        import lz4.frame
+
+        return bytes(lz4.frame.decompress(body))
+    raise QueryFailed(f"Code: 36. DB::Exception: the emulator cannot decode Content-Encoding "
+                      f"{encoding}. (BAD_ARGUMENTS)")
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "chdb-http-emulator"
+    engine: Engine
+    tmp_dir: Path
+    credentials: tuple[str, str] | None = None
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if os.environ.get("CHDB_HTTP_LOG"):
+            super().log_message(format, *args)
+
+    def do_GET(self) -> None:
+        path, params = self._target()
+        if path in ("/ping", "/") and "query" not in params:
+            self._send(200, b"Ok.\n", {"Content-Type": "text/html; charset=UTF-8"})
+            return
+        self._execute(params, b"")
+
+    def do_POST(self) -> None:
+        _, params = self._target()
+        try:
+            body = _decoded(self._body(), self.headers.get("Content-Encoding"))
+        except QueryFailed as exc:
+            self._error(exc)
+            return
+        self._execute(params, body)
+
+    def _target(self) -> tuple[str, dict[str, str]]:
+        parts = urlsplit(self.path)
+        return parts.path, dict(parse_qsl(parts.query, keep_blank_values=True))
+
+    def _body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks: list[bytes] = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    self.rfile.readline()
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def _authenticated(self, params: dict[str, str]) -> bool:
+        if self.credentials is None:
+            return True
+        user = self.headers.get("X-ClickHouse-User") or params.get("user", "default")
+        password = self.headers.get("X-ClickHouse-Key") or params.get("password", "")
+        auth = self.headers.get("Authorization", "")
+        if auth.startswith("Basic "):
+            user, _, password = base64.b64decode(auth[6:]).decode().partition(":")
+        return (user, password) == self.credentials
+
+    def _execute(self, params: dict[str, str], body: bytes) -> None:
+        if not self._authenticated(params):
+            self._error(QueryFailed("Code: 516. DB::Exception: Authentication failed: password is "
+                                    "incorrect, or there is no user with such name. "
+                                    "(AUTHENTICATION_FAILED)"))
+            return
+        if self.headers.get("Content-Type", "").startswith("multipart/"):
+            self._error(QueryFailed("Code: 48. DB::Exception: the emulator does not take "
+                                    "multipart requests (external data). (NOT_IMPLEMENTED)"))
+            return
+        query_id = params.get("query_id") or str(uuid.uuid4())
+        tmp = self.tmp_dir / f"{query_id}-{threading.get_ident()}.data"
+        started = time.monotonic()
+        try:
+            sql, data = split_request(params.get("query", ""), body)
+            if data is not None:
+                sql = with_data(sql, data, tmp)
+            named = _FORMAT_AT_END.search(sql)
+            fmt = named.group(1) if named else params.get("default_format", "TabSeparated")
+            out, result = self.engine.run(
+                sql,
+                {k[6:]: v for k, v in params.items() if k.startswith("param_")},
+                {k: v for k, v in params.items()
+                 if k not in _HTTP_PARAMS and not k.startswith("param_")},
+                params.get("database"), fmt,
+            )
+        except QueryFailed as exc:
+            self._error(exc)
+            return
+        finally:
+            tmp.unlink(missing_ok=True)
+        summary = {
+            "read_rows": str(result.rows_read()), "read_bytes": str(result.bytes_read()),
+            "written_rows": "0", "written_bytes": "0", "total_rows_to_read": "0",
+            "result_rows": str(result.rows_read()), "result_bytes": str(len(out)),
+            "elapsed_ns": str(int((time.monotonic() - started) * 1e9)),
+        }
+        self._send(200, out, {
+            "Content-Type": _CONTENT_TYPES.get(fmt, "text/plain; charset=UTF-8"),
+            "X-ClickHouse-Format": fmt, "X-ClickHouse-Query-Id": query_id,
+            "X-ClickHouse-Timezone": self.engine.timezone,
+            "X-ClickHouse-Summary": json.dumps(summary),
+        })
+
+    def _error(self, exc: QueryFailed) -> None:
+        text = str(exc)
+        match = _CODE.search(text)
+        code = int(match.group(1)) if match else 1001
+        status = (400 if code in _BAD_REQUEST else 404 if code in _NOT_FOUND
+                  else 401 if code == 516 else 500)
+        body = f"{text} (version {self.engine.version})\n".encode()
+        self._send(status, body, {"Content-Type": "text/plain; charset=UTF-8",
+                                  "X-ClickHouse-Exception-Code": str(code)})
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("X-ClickHouse-Server-Display-Name", "chdb-http-emulator")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def serve(port: int, data: Path, credentials: tuple[str, str] | None = None,
+          connections: int = 8) -> None:
+    """Serve ``data`` on 127.0.0.1:``port`` until the process is stopped."""
+    data.mkdir(parents=True, exist_ok=True)
+    Handler.credentials = credentials
+    Handler.engine = Engine(data / "chdb", connections)
+    Handler.tmp_dir = Path(tempfile.mkdtemp(prefix="inserts-", dir=data))
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server.daemon_threads = True
+    print(f"listening on {port}", flush=True)  # the fixture waits for this line, then
+    os.dup2(2, 1)  # anything else written to stdout (chDB too) goes to the log, not a full pipe
+    server.serve_forever()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--user", default="default")
+    parser.add_argument("--password", help="require this user and password")
+    args = parser.parse_args(argv)
+    serve(args.port, args.data, None if args.password is None else (args.user, args.password))
+
+
+if __name__ == "__main__":
+    main()
