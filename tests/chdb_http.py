@@ -7,6 +7,9 @@ Run it in its own process (chDB allows one engine per process)::
 
     python tests/chdb_http.py --port 8123 --data /tmp/chdb-http
 
+The server's timezone (``timezone()``, ``X-ClickHouse-Timezone``) is the process's, as on a
+server: ``TZ=America/New_York python tests/chdb_http.py ...`` emulates a server not in UTC.
+
 What it does, per request (``POST /`` or ``GET /``; ``GET /ping`` answers ``Ok.``):
 
 - the SQL is the ``query`` URL parameter followed by the body, as on a server; an INSERT whose
@@ -319,8 +322,8 @@ class Handler(BaseHTTPRequestHandler):
             tmp.unlink(missing_ok=True)
         summary = {
             "read_rows": str(result.rows_read()), "read_bytes": str(result.bytes_read()),
-            "written_rows": "0", "written_bytes": "0", "total_rows_to_read": "0",
-            "result_rows": str(result.rows_read()), "result_bytes": str(len(out)),
+            "written_rows": str(result.rows_written()),
+            "written_bytes": str(result.bytes_written()),
             "elapsed_ns": str(int((time.monotonic() - started) * 1e9)),
         }
         self._send(200, out, {

@@ -30,6 +30,8 @@ CLICKHOUSE_URL = os.environ.get("LIVEINSIGHT_TEST_CLICKHOUSE_URL")
 CLICKHOUSE_ID = "clickhouse" if CLICKHOUSE_URL else "clickhouse-http-emulated-over-chdb"
 # URL-reserved characters: the emulator's password reaches it only if the URL's is decoded.
 EMULATOR_PASSWORD = "p@ss:w/rd%?#"
+# A server's timezone need not be UTC; nothing may depend on it (DST, behind UTC).
+EMULATOR_TIMEZONE = "America/New_York"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -56,7 +58,8 @@ def require_service(name: str, url: str | None, port: int) -> None:
 @pytest.fixture(scope="session")
 def clickhouse_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """LIVEINSIGHT_TEST_CLICKHOUSE_URL when set (a real server), else the URL of a
-    ``tests/chdb_http.py`` process (the HTTP interface emulated over chDB) for the session."""
+    ``tests/chdb_http.py`` process (the HTTP interface emulated over chDB) for the session,
+    with a password and a timezone a real deployment may have (see the constants)."""
     if CLICKHOUSE_URL:
         require_service("ClickHouse", CLICKHOUSE_URL, 8123)
         yield CLICKHOUSE_URL
@@ -70,7 +73,8 @@ def clickhouse_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         proc = subprocess.Popen(
             [sys.executable, str(Path(__file__).with_name("chdb_http.py")), "--port", str(port),
              "--data", str(data), "--user", "li", "--password", EMULATOR_PASSWORD],
-            stdout=subprocess.PIPE, stderr=log_file, text=True)
+            stdout=subprocess.PIPE, stderr=log_file, text=True,
+            env={**os.environ, "TZ": EMULATOR_TIMEZONE})
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if not line.startswith("listening"):
