@@ -15,7 +15,8 @@ What it does, per request (``POST /`` or ``GET /``; ``GET /ping`` answers ``Ok.`
 - the SQL is the ``query`` URL parameter followed by the body, as on a server; an INSERT whose
   SQL ends in ``FORMAT <fmt>`` takes the rest of the body as its data: the data is written to
   a temporary file and read with ``FROM INFILE`` (``INSERT INTO t FORMAT f``) or ``file(tmp,
-  f, structure)`` in place of ``input(structure)`` (``INSERT ... SELECT ... FROM input(...)``);
+  f, structure)`` in place of ``input(structure)`` (``INSERT ... SELECT ... FROM input(...)``),
+  without the structure's DEFAULT expressions, which a server's ``input()`` does not apply;
 - ``param_<name>`` values are passed to chDB's query parameters as they are (both take the
   "escaped" text form ClickHouse parses ``{name:Type}`` parameters from);
 - ``database`` is applied with ``USE``; every other URL parameter that is not one of the HTTP
@@ -34,10 +35,13 @@ Started with ``--password``, every request but ``/ping`` must carry that user an
 parameters), else it fails with 516 AUTHENTICATION_FAILED (HTTP 401), as a server does.
 
 Not emulated: sessions (``session_id`` is ignored: every request runs on its own), users'
-rights and quotas, progress headers while a query runs, the Native format's
+rights and quotas, read-only GET requests (clickhouse-connect sends every query by POST),
+progress headers while a query runs, the Native format's
 ``client_protocol_version`` block info (clickhouse-connect's probe sees it missing and reads
 Native without it, as it does behind proxies that drop the parameter), multipart (external
-data) requests, cancelling a query when the client disconnects.
+data) requests, an exception in the middle of a streamed answer (the emulator answers once
+the query has ended: an error is always an HTTP error), cancelling a query when the client
+disconnects, compressed answers.
 """
 
 from __future__ import annotations
@@ -162,7 +166,7 @@ def split_request(query_param: str, body: bytes) -> tuple[str, bytes | None]:
     if query_param:
         if body and _INSERT.match(query_param) and _FORMAT_AT_END.search(query_param):
             return query_param, body
-        return query_param + body.decode(), None
+        return query_param + "\n" + body.decode(), None
     head = _INSERT_HEAD.match(body)
     if head:
         return body[: head.end(1)].decode(), body[head.end():]
