@@ -48,3 +48,18 @@ def test_row_fields() -> None:
     assert row.props == {"plan": "pro"} and row.screen == "Desktop"
     assert (row.engagement_ms, row.scroll_depth, row.retention_days) == (0, 100, 90)
     assert (row.browser, row.os, row.device) == ("Chrome", "Windows", "Desktop")
+
+
+def test_row_ts_is_format_ts_whatever_the_caches_hold() -> None:
+    from datetime import UTC
+
+    from liveinsight.ingest.rows import row_ts
+    from liveinsight.types import format_ts
+
+    base = datetime(2026, 11, 22, 23, 59, 58, 999_999, tzinfo=UTC)
+    values = [base + timedelta(microseconds=n * 333_333) for n in range(12)]
+    for value in values + values[::-1]:  # each object twice in a row, then out of order
+        assert row_ts(value) == format_ts(value)
+        assert row_ts(value) == format_ts(value)
+    again = datetime(2026, 11, 23, 0, 0, 1, 666_665, tzinfo=UTC)  # equal, not the same object
+    assert row_ts(again) == format_ts(again)

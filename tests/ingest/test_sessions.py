@@ -118,6 +118,26 @@ def test_midnight_crossing_continues_under_yesterdays_id() -> None:
     assert (third.session_id, third.visitor_id) == (first.session_id, 111)
 
 
+def test_yesterdays_id_is_computed_only_without_a_live_session_today() -> None:
+    t = tracker()
+    calls: list[int] = []
+
+    def previous() -> int:
+        calls.append(1)
+        return 111
+
+    before = NOW.replace(hour=23, minute=55)
+    first = event(visitor=111, at=before)
+    t.record(first, before)
+    after = before + timedelta(minutes=10)
+    second = event(visitor=222, at=after)
+    t.record(second, after, previous_visitor_id=previous)  # no session under 222 yet
+    assert calls == [1] and second.session_id == first.session_id
+    third = event(visitor=222, at=after + timedelta(minutes=1))
+    t.record(third, after + timedelta(minutes=1), previous_visitor_id=previous)
+    assert calls == [1] and third.session_id == first.session_id  # found under 222
+
+
 def test_idle_sessions_are_evicted() -> None:
     clock = Clock()
     t = tracker(clock)

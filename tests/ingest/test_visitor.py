@@ -63,9 +63,13 @@ def test_step_sets_todays_and_yesterdays_ids(tmp_path: Path) -> None:
     env = make_env(meta, clock=lambda: now[0])
     first = Context(raw(), now[0], site=site_info())
     put_visitor(first, env)
-    assert first.previous_visitor_id is None
+    assert first.previous_salt is None
     now[0] = NOW
     second = Context(raw(), now[0], site=site_info())
     put_visitor(second, env)
-    assert second.previous_visitor_id == first.visitor_id
+    assert second.previous_salt is not None
+    raw_ = second.raw
+    assert second.site is not None
+    assert visitor_id(second.previous_salt, second.site.id, raw_.ip,
+                      raw_.user_agent) == first.visitor_id
     assert second.visitor_id != first.visitor_id

@@ -58,6 +58,6 @@ class Context(msgspec.Struct, gc=False):
     referrer_source: str = ""
     channel: str = "Direct"
     visitor_id: int = 0
-    previous_visitor_id: int | None = None  # the same visitor under yesterday's salt
+    previous_salt: bytes | None = None  # yesterday's salt, for the visitor's id under it
     row: EventRow | None = None  # built by the row step, completed by the session step
     session_rows: list[SessionRow] = []

@@ -13,19 +13,27 @@ _MAX_REVENUE = Decimal("1e14")
 _MAX_UINT32 = 2**32 - 1
 _SECONDS: dict[int, str] = {}  # Unix second → its text up to the "."
 _MAX_SECONDS = 4096
+_LAST: list[tuple[datetime | None, str]] = [(None, "")]
 
 
 def row_ts(value: datetime) -> str:
     """``types.format_ts`` of an aware UTC ``value`` (the same text), with the part up to
     the second cached: ``strftime`` costs ~3 µs and the events of one second share it
-    (keyed by an integer second, exact and cheaper to look up than a datetime)."""
+    (keyed by an integer second, exact and cheaper to look up than a datetime). The events
+    of one request usually share one datetime object (the request's arrival): the last
+    answer is kept for it (datetimes are immutable, so the same object is the same time)."""
+    last = _LAST[0]
+    if last[0] is value:
+        return last[1]
     second = value.toordinal() * 86400 + value.hour * 3600 + value.minute * 60 + value.second
     text = _SECONDS.get(second)
     if text is None:
         if len(_SECONDS) >= _MAX_SECONDS:
             _SECONDS.clear()  # bounded; events arrive in time order, so few misses follow
         text = _SECONDS[second] = value.strftime("%Y-%m-%d %H:%M:%S.")
-    return f"{text}{value.microsecond // 1000:03d}"
+    out = f"{text}{value.microsecond // 1000:03d}"
+    _LAST[0] = (value, out)  # one tuple swapped in: a reader sees the old pair or the new
+    return out
 
 
 def utc(value: datetime) -> datetime:

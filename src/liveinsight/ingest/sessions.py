@@ -21,6 +21,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ import msgspec
 
 from liveinsight.ingest.context import Context, Env
 from liveinsight.ingest.rows import utc
+from liveinsight.ingest.visitor import visitor_id
 from liveinsight.storage.protocol import Store, StoreError
 from liveinsight.types import DropReason, EventRow, SessionRow, format_ts
 
@@ -128,6 +130,8 @@ class SessionTracker:
         self.timeout = timeout
         self._clock = clock
         self._live: OrderedDict[Key, tuple[datetime, Session]] = OrderedDict()
+        # When the oldest entry falls out (at the latest): until then a touch skips the check.
+        self._next_expiry = datetime.min.replace(tzinfo=UTC)
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -140,18 +144,23 @@ class SessionTracker:
         return entry[1]
 
     def record(
-        self, row: EventRow, when: datetime, *, previous_visitor_id: int | None = None,
+        self, row: EventRow, when: datetime, *,
+        previous_visitor_id: int | Callable[[], int] | None = None,
         interactive: bool = True, now: datetime | None = None,
     ) -> list[SessionRow] | None:
         """Put ``row`` into its session: sets ``row.session_id`` (and ``row.visitor_id`` to
         the session's when it continues one that started under yesterday's salt) and returns
         the session rows to write. ``when`` is the event time, ``row.timestamp`` formatted.
-        Returns None for an engagement event without a live session (it has nothing to
-        attach to). ``now`` is the clock's reading (read here when None)."""
+        ``previous_visitor_id`` (yesterday's id of the visitor, or what computes it: only
+        needed when today's id has no live session) may be None. Returns None for an
+        engagement event without a live session (it has nothing to attach to). ``now`` is
+        the clock's reading (read here when None)."""
         with self._lock:
             session = self._find(row.site_id, row.visitor_id, when)
             if session is None and previous_visitor_id is not None:
-                session = self._find(row.site_id, previous_visitor_id, when)
+                previous = (previous_visitor_id() if callable(previous_visitor_id)
+                            else previous_visitor_id)
+                session = self._find(row.site_id, previous, when)
             if session is None:
                 if row.name == ENGAGEMENT:
                     return None
@@ -168,27 +177,36 @@ class SessionTracker:
     def warm(self, sessions: list[Session]) -> None:
         """Adopt sessions loaded from the store (oldest first keeps eviction order)."""
         with self._lock:
+            self._next_expiry = datetime.min.replace(tzinfo=UTC)  # check at the next touch
             for session in sorted(sessions, key=lambda s: s.last):
                 key = (session.state.site_id, session.state.visitor_id)
                 self._live[key] = (session.last, session)
                 self._live.move_to_end(key)
 
     def _touch(self, key: Key, session: Session, now: datetime) -> None:
-        self._live[key] = (now, session)
-        self._live.move_to_end(key)
+        live = self._live
+        live[key] = (now, session)
+        live.move_to_end(key)
+        if now < self._next_expiry:
+            return  # the oldest entry (or an older one since touched again) is not due yet
         cutoff = now - self.timeout
-        while self._live:
-            oldest = next(iter(self._live.values()))
+        while live:
+            oldest = next(iter(live.values()))
             if oldest[0] >= cutoff:
+                self._next_expiry = oldest[0] + self.timeout
                 break
-            self._live.popitem(last=False)
+            live.popitem(last=False)
 
 
 def register_session(ctx: Context, env: Env) -> DropReason | None:
     row = ctx.row
     assert row is not None
+    previous = None
+    if ctx.previous_salt is not None:  # computed only when today's id has no live session
+        previous = partial(visitor_id, ctx.previous_salt, row.site_id, ctx.raw.ip,
+                           ctx.raw.user_agent)
     rows = env.tracker.record(
-        row, utc(ctx.raw.timestamp), previous_visitor_id=ctx.previous_visitor_id,
+        row, utc(ctx.raw.timestamp), previous_visitor_id=previous,
         interactive=ctx.raw.interactive, now=ctx.now,
     )
     if rows is None:

@@ -3,8 +3,9 @@
 ``visitor_id = blake2b(site_id, IP, User-Agent; key = today's salt)`` truncated to 64 bits.
 Salts rotate every UTC day (``Metadata.salts`` creates today's and deletes older than
 yesterday's), so an id cannot be linked across days once yesterday's salt is gone. The id
-under yesterday's salt is computed too, so a session crossing midnight can continue. The IP
-is only hashed: never stored, cached or logged.
+under yesterday's salt lets a session crossing midnight continue: the session step computes
+it, and only for an event whose id under today's salt has no live session. The IP is only
+hashed: never stored, cached or logged.
 """
 
 from __future__ import annotations
@@ -54,6 +55,5 @@ def put_visitor(ctx: Context, env: Env) -> DropReason | None:
     raw = ctx.raw
     salt, previous = env.salts.current(ctx.now)
     ctx.visitor_id = visitor_id(salt, ctx.site.id, raw.ip, raw.user_agent)
-    if previous is not None:
-        ctx.previous_visitor_id = visitor_id(previous, ctx.site.id, raw.ip, raw.user_agent)
+    ctx.previous_salt = previous  # the session step hashes with it only if it needs to
     return None
