@@ -80,3 +80,32 @@ def test_errors_carry_the_clickhouse_code(emulated: Client) -> None:
 def test_the_server_timezone_is_not_utc(emulated: Client) -> None:
     assert str(emulated.server_tz) == "America/New_York"
     assert emulated.command("SELECT timezone()") == "America/New_York"
+
+
+def test_a_server_exception_mid_stream_is_a_query_error_not_an_outage() -> None:
+    """A time limit reached after the first blocks were streamed arrives as clickhouse-connect's
+    StreamFailureError carrying the server's code: the runner must see a failed query (400
+    for a time limit), not an unavailable store (503)."""
+    from clickhouse_connect.driver.exceptions import StreamFailureError
+
+    from liveinsight.storage.http import HttpStore
+    from liveinsight.storage.protocol import StoreError, StoreUnavailable
+
+    class FailingClient:
+        def __init__(self, exc: Exception) -> None:
+            self.exc = exc
+
+        def query(self, *args: object, **kwargs: object) -> None:
+            raise self.exc
+
+    store = HttpStore.__new__(HttpStore)
+    store._client = FailingClient(StreamFailureError(  # type: ignore[assignment]
+        "DB::Exception: Timeout exceeded: elapsed 10.1 seconds (TIMEOUT_EXCEEDED)", code=159))
+    with pytest.raises(StoreError) as failed:
+        store.query("SELECT 1", timeout=10)
+    assert not isinstance(failed.value, StoreUnavailable)
+    assert "Code: 159." in str(failed.value)
+    store._client = FailingClient(StreamFailureError(  # type: ignore[assignment]
+        "Stream ended unexpectedly (connection closed by server)"))
+    with pytest.raises(StoreUnavailable):
+        store.query("SELECT 1")

@@ -8,7 +8,11 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import clickhouse_connect
-from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
+from clickhouse_connect.driver.exceptions import (
+    ClickHouseError,
+    OperationalError,
+    StreamFailureError,
+)
 
 from liveinsight.storage import schema
 from liveinsight.storage.protocol import QueryResult, StoreError, StoreUnavailable
@@ -47,6 +51,14 @@ class HttpStore:
         settings = {"max_execution_time": timeout} if timeout else None
         try:
             result = self._client.query(sql, parameters=dict(params or {}), settings=settings)
+        except StreamFailureError as exc:
+            if exc.code is None:  # the connection broke mid-answer
+                raise StoreUnavailable(str(exc)) from exc
+            # The server's own exception in the middle of a streamed answer (a time limit
+            # reached after the first blocks were sent, say): the query failed, not the server.
+            text = str(exc)
+            raise StoreError(text if f"Code: {exc.code}." in text
+                             else f"Code: {exc.code}. {text}") from exc
         except OperationalError as exc:
             raise StoreUnavailable(str(exc)) from exc
         except ClickHouseError as exc:
