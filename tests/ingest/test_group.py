@@ -95,3 +95,11 @@ def test_an_enrichment_bug_fails_its_request_alone() -> None:
     assert results[0] is None and results[2] is None
     assert isinstance(results[1], RuntimeError)
     assert wal.frames[0][1] == 2
+
+
+@pytest.mark.parametrize("threaded", [False, True])
+def test_an_unexpected_append_error_answers_every_request(threaded: bool) -> None:
+    wal = Wal(fail=OSError("a bug: not wrapped as WalUnavailable"))
+    group, _ = make(wal, threaded)
+    results = asyncio.run(asyncio.wait_for(_gather(group, events("a"), events("b")), 5))
+    assert all(isinstance(r, OSError) for r in results)  # answered (500), not left hanging

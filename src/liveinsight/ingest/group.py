@@ -78,15 +78,21 @@ class GroupIngest:
     def _flush(self) -> None:
         group, self._queued = self._queued, []
         self._busy = False
-        group = self._enrich(group)
-        self._finish(group, self._write(group))
+        try:
+            group = self._enrich(group)
+            self._finish(group, self._write(group))
+        except Exception as exc:  # a bug: answer every waiting request rather than hang it
+            _fail(group, exc)
 
     async def _flush_threaded(self) -> None:
         try:
             while self._queued:
                 group, self._queued = self._queued, []
-                group = self._enrich(group)
-                self._finish(group, await asyncio.to_thread(self._write, group))
+                try:
+                    group = self._enrich(group)
+                    self._finish(group, await asyncio.to_thread(self._write, group))
+                except Exception as exc:  # as in _flush
+                    _fail(group, exc)
         finally:
             self._busy = False
 
@@ -137,4 +143,8 @@ class GroupIngest:
                 done.set_result(None)
 
 
-
+def _fail(group: list[_Job], exc: Exception) -> None:
+    log.exception("group ingest failed; its waiting requests get a 500", exc_info=exc)
+    for job in group:
+        if not job.done.done():
+            job.done.set_exception(exc)
