@@ -386,7 +386,8 @@ def test_fsync_interval_syncs_in_the_background_within_the_interval(
             wal.append(_payload(f"/{i}"), 1)
         appended = time.monotonic()
         deadline = appended + 2
-        while wal._dirty and time.monotonic() < deadline:
+        # sync() clears _dirty before its fsync runs (outside the lock): wait for the call
+        while (wal._dirty or len(fsyncs()) == before) and time.monotonic() < deadline:
             time.sleep(0.01)
         assert not wal._dirty
         calls = fsyncs()[before:]
