@@ -90,7 +90,7 @@ routers.SHUTDOWN.append(_close)
 # --- plumbing ----------------------------------------------------------------------------
 
 
-def header_map(request: Request) -> dict[bytes, bytes]:
+def _header_map(request: Request) -> dict[bytes, bytes]:
     """The request's raw headers by (lowercase) name, the first of a repeated one: one dict
     built in C, where each ``Request.headers.get`` scans the header list in Python (four of
     them cost more than the dict)."""
@@ -136,8 +136,13 @@ def _client(request: Request, svc: Services, state: Collector,
                   headers.get(b"user-agent", b"")[:1000].decode("latin-1"), svc.clock())
 
 
-def _content_type(headers: Mapping[bytes, bytes]) -> str:
-    return headers.get(b"content-type", b"").decode("latin-1")
+async def _read(request: Request, svc: Services, state: Collector) -> tuple[bytes, str, Client]:
+    """The body (bounded), its content type and who sent it, from one pass over the
+    headers."""
+    headers = _header_map(request)
+    body = await read_body(request, svc.settings.max_body_bytes, headers)
+    content_type = headers.get(b"content-type", b"").decode("latin-1")
+    return body, content_type, _client(request, svc, state, headers)
 
 
 async def _ingest(state: Collector, raws: Sequence[RawEvent], endpoint: str,
@@ -215,10 +220,8 @@ def _require_signed(request: Request, svc: Services, raws: Sequence[RawEvent]) -
 async def plausible_event(request: Request, svc: Services, state: Collector) -> Response:
     """Body as Plausible's tracker sends it (``n, u, d, r, p/m, h, i, e, sd, revenue``),
     ``text/plain`` or ``application/json``. 202 ``ok`` once stored (or dropped)."""
-    headers = header_map(request)
-    body = await read_body(request, svc.settings.max_body_bytes, headers)
-    client = _client(request, svc, state, headers)
-    raws = parse_plausible(body, _content_type(headers), client)
+    body, content_type, client = await _read(request, svc, state)
+    raws = parse_plausible(body, content_type, client)
     _require_signed(request, svc, raws)
     await _ingest(state, raws, "event", client.now)
     return _ACCEPTED
@@ -234,10 +237,8 @@ _UMAMI_OK = Response(orjson.dumps({"disabled": False}), 200, _CORS, _JSON)
 async def umami_send(request: Request, svc: Services, state: Collector) -> Response:
     """``{type: "event" | "identify", payload: {website, hostname, url, ...}}``. Answers
     ``{"disabled": false}``, which Umami's tracker reads after each send."""
-    headers = header_map(request)
-    body = await read_body(request, svc.settings.max_body_bytes, headers)
-    client = _client(request, svc, state, headers)
-    raws = parse_umami(body, _content_type(headers), client)
+    body, content_type, client = await _read(request, svc, state)
+    raws = parse_umami(body, content_type, client)
     _require_signed(request, svc, raws)
     await _ingest(state, raws, "send", client.now)
     return _UMAMI_OK
@@ -248,11 +249,8 @@ async def umami_batch(request: Request, svc: Services, state: Collector) -> Resp
     """A JSON array of ``/api/send`` bodies (at most ``max_batch_events``). As Umami does,
     valid items are stored and invalid ones reported: ``{size, processed, errors, details:
     [{index, error}]}``."""
-    headers = header_map(request)
-    body = await read_body(request, svc.settings.max_body_bytes, headers)
-    client = _client(request, svc, state, headers)
-    batch = parse_umami_batch(body, _content_type(headers), client,
-                              svc.settings.max_batch_events)
+    body, content_type, client = await _read(request, svc, state)
+    batch = parse_umami_batch(body, content_type, client, svc.settings.max_batch_events)
     _require_signed(request, svc, batch.events)
     await _ingest(state, batch.events, "batch", client.now)
     if batch.errors:
@@ -310,10 +308,8 @@ async def native_events(request: Request, svc: Services, state: Collector) -> Re
     """Authenticated by ``Authorization: Bearer <API key>`` (scope ``ingest``; rate limited
     per key) or by ``X-CSRF-Token`` + ``X-Session-ID``. 202 ``{"received": n}``."""
     key = await _authenticate(request, svc, state)
-    headers = header_map(request)
-    body = await read_body(request, svc.settings.max_body_bytes, headers)
-    client = _client(request, svc, state, headers)
-    raws = parse_native(body, _content_type(headers), client,
+    body, content_type, client = await _read(request, svc, state)
+    raws = parse_native(body, content_type, client,
                         max_events=svc.settings.max_batch_events, trusted=key is not None)
     if key is not None:
         _check_sites(svc, key, raws, body.lstrip().startswith(b"["))
