@@ -205,9 +205,10 @@ def test_restart_after_a_crash_continues_sessions_still_in_the_log(
     first = pipeline(meta, store, clock)
     wal = WriteAheadLog(store.path.parent / "wal", fsync="never")
     ingestor = Ingestor(first, wal, Metrics())
-    ingestor.ingest([raw(url="https://example.com/a"),
-                     raw(url="https://example.com/b", timestamp=NOW + timedelta(minutes=1))],
-                    "event")
+    payload, result = ingestor.enrich([
+        raw(url="https://example.com/a"),
+        raw(url="https://example.com/b", timestamp=NOW + timedelta(minutes=1))])
+    ingestor.append(payload, result.accepted)
     wal.close()  # nothing reached the store: as after a crash before the writer's insert
 
     clock.now = NOW + timedelta(minutes=3)

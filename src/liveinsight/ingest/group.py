@@ -129,7 +129,7 @@ class GroupIngest:
     def _finish(self, group: list[_Job], error: WalUnavailable | None) -> None:
         """Wake every member: those with lines with ``error`` when the append failed, the
         rest (events appended, or all dropped) counted and announced together."""
-        self.ingestor.record_group([
+        self.ingestor.record([
             (job.result, job.endpoint) for job in group
             if job.result is not None and not (error is not None and job.payload)])
         for job in group:

@@ -1,8 +1,9 @@
 """The ingest service: raw events in, enriched rows durably in the write-ahead log out.
 
-This is the single entry point the collector endpoints call. A successful return means every
-accepted event is in the log (the promise behind a 2xx); dropped events are counted by reason
-and otherwise treated as accepted.
+Three calls, made in order by ``ingest/group.py`` for the collector endpoints: ``enrich`` the
+events into log lines, ``append`` them (an event is kept once this returns: the promise
+behind a 2xx), then ``record`` what became of them. Dropped events are counted by reason and
+otherwise treated as accepted.
 """
 
 from __future__ import annotations
@@ -49,19 +50,6 @@ class Ingestor:
         self._accepted: dict[str, Counter] = {}
         self._dropped: dict[str, Counter] = {}
 
-    def ingest(self, raws: Sequence[RawEvent], endpoint: str,
-               now: datetime | None = None) -> IngestResult:
-        """Enrich ``raws`` and append the result to the log as one frame.
-
-        Raises :class:`WalUnavailable` (or :class:`WalFull`) when the log cannot take them:
-        then nothing was kept and the caller must answer 503.
-        """
-        payload, result = self.enrich(raws, now)
-        if payload:
-            self.append(payload, len(result.rows))
-        self.record(result, endpoint)
-        return result
-
     def enrich(self, raws: Sequence[RawEvent],
                now: datetime | None = None) -> tuple[bytes, IngestResult]:
         """The log lines for ``raws`` (b"" when every event was dropped) and what became of
@@ -82,13 +70,10 @@ class Ingestor:
         result.accepted = len(result.rows)
         return (self._encoder.encode_lines(lines) if lines else b""), result
 
-    def record(self, result: IngestResult, endpoint: str) -> None:
-        """Count ``result`` and announce its rows: call once its lines are in the log."""
-        self.record_group([(result, endpoint)])
-
-    def record_group(self, results: Sequence[tuple[IngestResult, str]]) -> None:
+    def record(self, results: Sequence[tuple[IngestResult, str]]) -> None:
         """Count and announce the results of requests appended together, each with its
-        endpoint: one counter increment per endpoint and drop reason, one announcement."""
+        endpoint (call once their lines are in the log): one counter increment per endpoint
+        and drop reason, one announcement."""
         accepted: dict[str, int] = {}
         dropped: dict[str, int] = {}
         rows: list[EventRow] = []
@@ -113,7 +98,8 @@ class Ingestor:
 
     def append(self, payload: bytes, rows: int, *, requests: int = 1) -> None:
         """Append ``payload`` (the lines of ``requests`` requests, ``rows`` event rows) to
-        the log as one frame; failures are counted per request and re-raised."""
+        the log as one frame; failures are counted per request and re-raised
+        (:class:`WalUnavailable`, or :class:`WalFull`: nothing of the frame was kept)."""
         try:
             self.wal.append(payload, rows)
         except WalFull:

@@ -45,6 +45,7 @@ VISIT_FIELDS = (
 )
 
 Key = tuple[int, int]
+_LONG_AGO = datetime.min.replace(tzinfo=UTC)
 
 
 class Session(msgspec.Struct, gc=False):
@@ -131,7 +132,7 @@ class SessionTracker:
         self._clock = clock
         self._live: OrderedDict[Key, tuple[datetime, Session]] = OrderedDict()
         # When the oldest entry falls out (at the latest): until then a touch skips the check.
-        self._next_expiry = datetime.min.replace(tzinfo=UTC)
+        self._next_expiry = _LONG_AGO
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -177,7 +178,7 @@ class SessionTracker:
     def warm(self, sessions: list[Session]) -> None:
         """Adopt sessions loaded from the store (oldest first keeps eviction order)."""
         with self._lock:
-            self._next_expiry = datetime.min.replace(tzinfo=UTC)  # check at the next touch
+            self._next_expiry = _LONG_AGO  # check at the next touch
             for session in sorted(sessions, key=lambda s: s.last):
                 key = (session.state.site_id, session.state.visitor_id)
                 self._live[key] = (session.last, session)
