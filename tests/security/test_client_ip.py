@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from starlette.datastructures import Headers
 
 from liveinsight.security.client_ip import UNKNOWN, ClientIpResolver, forwarded_for, parse_ip
 
 PROXIES = ClientIpResolver(["10.0.0.0/8", "2001:db8::/32"])
 
 
-def _headers(*pairs: tuple[str, str]) -> Headers:
-    return Headers(raw=[(k.encode(), v.encode()) for k, v in pairs])
+def _headers(*pairs: tuple[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(k.encode(), v.encode()) for k, v in pairs]
 
 
 def test_without_trusted_proxies_the_peer_is_the_client() -> None:

@@ -132,7 +132,7 @@ def _too_large(limit: int) -> ApiError:
 def _client(request: Request, svc: Services, state: Collector,
             headers: Mapping[bytes, bytes]) -> Client:
     peer = request.scope.get("client")
-    return Client(state.ips.resolve(peer[0] if peer else None, request.headers),
+    return Client(state.ips.resolve(peer[0] if peer else None, request.scope["headers"]),
                   headers.get(b"user-agent", b"")[:1000].decode("latin-1"), svc.clock())
 
 

@@ -90,7 +90,8 @@ def client_ip(request: Request) -> str:
     resolver = svc.extras.get(_RESOLVER)
     if not isinstance(resolver, ClientIpResolver):
         resolver = svc.extras[_RESOLVER] = ClientIpResolver(svc.settings.trusted_proxies)
-    return resolver.resolve(request.client.host if request.client else None, request.headers)
+    return resolver.resolve(request.client.host if request.client else None,
+                            request.headers.raw)
 
 
 def is_https(request: Request) -> bool:

@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
-
-from starlette.datastructures import Headers
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 UNKNOWN = "0.0.0.0"  # the server gave no peer address (a Unix socket, a test client)
@@ -81,7 +79,7 @@ _FORWARDED, _X_FORWARDED_FOR, _CF_CONNECTING_IP = b"forwarded", b"x-forwarded-fo
 _FORWARDING = frozenset({_FORWARDED, _X_FORWARDED_FOR, _CF_CONNECTING_IP})
 
 
-def _forwarding(raw: list[tuple[bytes, bytes]]) -> dict[bytes, list[str]]:
+def _forwarding(raw: Sequence[tuple[bytes, bytes]]) -> dict[bytes, list[str]]:
     """The forwarding headers' values by name, in order, from one pass over the raw
     (lowercase-named) headers: three ``name in headers`` checks cost three passes."""
     found: dict[bytes, list[str]] = {}
@@ -107,15 +105,16 @@ class ClientIpResolver:
                 return True
         return False
 
-    def resolve(self, peer: str | None, headers: Headers) -> str:
-        """The client IP as text, for a request from ``peer`` with ``headers`` (a header
-        sent on several lines counts as one comma-separated list, in order)."""
+    def resolve(self, peer: str | None, headers: Sequence[tuple[bytes, bytes]]) -> str:
+        """The client IP as text, for a request from ``peer`` with ``headers`` (the ASGI
+        scope's raw list, lowercase names; a header sent on several lines counts as one
+        comma-separated list, in order)."""
         found = _address(peer) if peer else None
         if found is None:
             return UNKNOWN
         if not self._ranges or not self._trusted(found[0], found[1]):
             return found[2]
-        hops = _forwarding(headers.raw)
+        hops = _forwarding(headers)
         if _FORWARDED in hops:
             return self._walk(forwarded_for(",".join(hops[_FORWARDED])), found)
         if _X_FORWARDED_FOR in hops:
