@@ -101,7 +101,7 @@ def test_plausible_revenue_interactive_and_integer_name() -> None:
     [event] = plausible({**PV, "n": 404, "revenue": {"amount": "12.50", "currency": "eur"},
                          "i": False})
     assert (event.name, event.revenue_amount, event.revenue_currency, event.interactive) == (
-        "404", "12.50", "EUR", False)
+        "404", "12.5", "EUR", False)
     [event] = plausible({**PV, "$": json.dumps({"amount": 3, "currency": "USD"})})
     assert (event.revenue_amount, event.revenue_currency) == ("3", "USD")
     [event] = plausible({**PV, "revenue": {"amount": "lots", "currency": "EUR"}})

@@ -17,13 +17,13 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import msgspec
 
 from liveinsight.errors import ApiError, bad_request
+from liveinsight.ingest import revenue
 from liveinsight.meta.repo import MetaError, normalize_domain
 from liveinsight.security.client_ip import DOTTED_QUAD
 from liveinsight.types import RawEvent
@@ -33,6 +33,7 @@ MAX_NAME_CHARS = 120
 MAX_PROPS = 30
 MAX_PROP_KEY_CHARS = 300
 MAX_PROP_VALUE_CHARS = 2000
+MAX_REVENUE_JSON_CHARS = 200  # revenue sent as a JSON-encoded string
 MAX_ENGAGEMENT_MS = 30 * 24 * 3600 * 1000  # larger values come from an old Plausible tracker
 MAX_PAST = timedelta(hours=24)  # native `timestamp`: oldest accepted
 MAX_FUTURE = timedelta(minutes=5)  # native `timestamp`: clock skew tolerated
@@ -158,26 +159,24 @@ def clean_props(raw: object) -> dict[str, str]:
 
 def parse_revenue(raw: object) -> tuple[str, str] | None:
     """``(amount, currency)`` from ``{"amount": 12.5 | "12.50", "currency": "EUR"}`` (or the
-    same as a JSON string); None when absent or not valid."""
+    same as a JSON string); None when absent or not valid. The amount is the decimal text
+    ``events.revenue`` stores (``ingest/revenue.py``: bounded, parsed in constant time)."""
     if isinstance(raw, str):
+        if len(raw) > MAX_REVENUE_JSON_CHARS:
+            return None
         try:
             raw = _decode(raw)
         except (msgspec.DecodeError, ValueError, RecursionError):
             return None
     if not isinstance(raw, dict):
         return None
-    amount, currency = raw.get("amount"), raw.get("currency")
-    if isinstance(amount, bool) or not isinstance(amount, str | int | float):
-        return None
+    currency = raw.get("currency")
     if not isinstance(currency, str) or not _CURRENCY.fullmatch(currency.strip().upper()):
         return None
-    try:
-        value = Decimal(str(amount).strip())
-    except InvalidOperation:
+    value = revenue.amount(raw.get("amount"))
+    if value is None:
         return None
-    if not value.is_finite() or abs(value) >= Decimal(10) ** 15:
-        return None
-    return format(value, "f"), currency.strip().upper()
+    return value, currency.strip().upper()
 
 
 def _int_field(value: object) -> int | None:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
+from liveinsight.ingest import revenue
 from liveinsight.ingest.context import Context, Env
 from liveinsight.types import DropReason, EventRow
 
-_CENTS = Decimal("0.0001")  # the column is Decimal64(4)
-_MAX_REVENUE = Decimal("1e14")
 _MAX_UINT32 = 2**32 - 1
 _SECONDS: dict[int, str] = {}  # Unix second → its text up to the "."
 _MAX_SECONDS = 4096
@@ -48,21 +46,16 @@ def utc(value: datetime) -> datetime:
 def revenue_of(amount: str | None, currency: str | None, default: str) -> tuple[str, str]:
     """``(decimal text, currency)``: ``("0", "")`` without a usable amount. The amount is
     kept in the currency it came in (``default``, the site's, when none was given)."""
-    if not amount:
+    value = revenue.amount(amount) if amount else None
+    if value is None:
         return "0", ""
-    try:
-        value = Decimal(str(amount).strip()).quantize(_CENTS, rounding=ROUND_HALF_EVEN)
-    except (InvalidOperation, ValueError):
-        return "0", ""
-    if not value.is_finite() or abs(value) >= _MAX_REVENUE:
-        return "0", ""
-    return format(value.normalize(), "f"), (currency or default).strip().upper()[:3]
+    return value, (currency or default).strip().upper()[:3]
 
 
 def build_row(ctx: Context, env: Env) -> DropReason | None:
     site, agent, raw = ctx.site, ctx.agent, ctx.raw
     assert site is not None and agent is not None
-    revenue, currency = revenue_of(raw.revenue_amount, raw.revenue_currency, site.currency)
+    amount, currency = revenue_of(raw.revenue_amount, raw.revenue_currency, site.currency)
     ctx.row = EventRow(
         timestamp=row_ts(utc(raw.timestamp)),
         site_id=site.id,
@@ -89,7 +82,7 @@ def build_row(ctx: Context, env: Env) -> DropReason | None:
         os_version=agent.os_version,
         screen=raw.screen,
         props=raw.props,
-        revenue=revenue,
+        revenue=amount,
         revenue_currency=currency,
         engagement_ms=min(max(raw.engagement_ms, 0), _MAX_UINT32),
         scroll_depth=min(max(raw.scroll_depth, 0), 100),
