@@ -178,6 +178,24 @@ def test_goals_and_conversion_rate(runner: QueryRunner) -> None:
     assert table(by_source) == {"Google": (1, 25.0), "Newsletter": (1, 25.0)}
 
 
+@pytest.mark.parametrize(("op", "values", "case", "expected"), [
+    ("matches", ["^Sign"], True, (2, 50.0)),
+    ("matches", ["^sign"], False, (2, 50.0)),
+    ("matches", ["^sign"], True, (0, 0.0)),
+    ("matches", ["(.*.*)*Z"], True, (0, 0.0)),  # backtracks for seconds in Python's re
+    ("matches", ["pricing$", "^Signup$"], True, (3, 75.0)),  # either goal
+    ("matches_not", ["pricing"], True, (4, 100.0)),  # events that are not those conversions
+    ("contains", ["pric"], True, (3, 75.0)),
+    ("contains_not", ["up"], False, (4, 100.0)),
+])
+def test_goal_name_filters_run_in_clickhouse(runner: QueryRunner, op: str, values: list[str],
+                                             case: bool, expected: tuple[Any, ...]) -> None:
+    """Goal names are matched by ClickHouse (RE2 for ``matches``), not by Python."""
+    result = ask(runner, metrics=["visitors", "conversion_rate"],
+                 filters=[[op, "event:goal", values, {"case_sensitive": case}]])
+    assert one(result) == expected
+
+
 def test_props(runner: QueryRunner) -> None:
     plans = ask(runner, metrics=["events"], dimensions=["event:props:plan"],
                 filters=[["is", "event:name", ["Signup"]]])

@@ -81,6 +81,19 @@ def test_queries_are_timed_by_kind(store: Store) -> None:
                                              {"kind": "v2"}) == 1
 
 
+@pytest.mark.parametrize("pattern", ["(", "a{2,1}", "[z-a]", "^/(?=blog)", "(?<=x)y", r"(a)\1"])
+def test_a_pattern_re2_cannot_compile_is_a_400_even_over_no_rows(store: Store,
+                                                                 pattern: str) -> None:
+    runner = QueryRunner(store, Metrics(), timeout_s=5)
+    for dimension in ("event:page", "event:goal", "visit:source"):
+        q = parse_v2({"metrics": ["visitors"], "date_range": "7d",
+                      "filters": [["matches", dimension, [pattern]]]}, site_id=12345,
+                     timezone="UTC", goals=(), today=date(2026, 11, 20))
+        with pytest.raises(ApiError) as info:
+            runner.run(q)
+        assert (info.value.status, info.value.field) == (400, "filters"), dimension
+
+
 def test_regular_expressions_re2_rejects_are_a_400(store: Store, segments: Path) -> None:
     ingest(store, segments, [visit(1, 1, [("2026-11-19T10:00:00", "pageview", "/blog")])])
     runner = QueryRunner(store, Metrics(), timeout_s=5)

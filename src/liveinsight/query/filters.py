@@ -6,7 +6,6 @@ column, an expression, a ``session_id IN (...)`` subquery) through ``leaf``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -66,23 +65,15 @@ def goal_predicate(goal: Goal, params: Params) -> str:
 
 
 def goal_condition(cond: Condition, goals: tuple[Goal, ...], params: Params) -> str:
-    """An ``event:goal`` condition: the goals whose names satisfy it, as an event predicate."""
+    """An ``event:goal`` condition as an event predicate: for each goal, whether its name
+    satisfies the condition (evaluated by ClickHouse on a constant, so a ``matches`` pattern
+    runs in RE2 under the query's time limit, never in Python) and its conversions."""
     probe = Condition(cond.op.removesuffix("_not"), cond.dimension, cond.values,
                       cond.case_sensitive)
-    chosen = [g for g in goals if _name_matches(g.name, probe)]
-    sql = " OR ".join(goal_predicate(g, params) for g in chosen) or "0"
+    sql = " OR ".join(
+        f"({match_values(params.add(g.name, 'String'), probe, params)}"
+        f" AND {goal_predicate(g, params)})" for g in goals) or "0"
     return f"({sql})" if not cond.op.endswith("_not") else f"NOT ({sql})"
-
-
-def _name_matches(name: str, cond: Condition) -> bool:
-    text = name if cond.case_sensitive else name.lower()
-    values = cond.values if cond.case_sensitive else tuple(v.lower() for v in cond.values)
-    if cond.op == "is":
-        return text in values
-    if cond.op == "contains":
-        return any(v in text for v in values)
-    flags = 0 if cond.case_sensitive else re.IGNORECASE
-    return any(re.search(v, name, flags) for v in cond.values)
 
 
 def without_goals(node: Filter | None) -> Filter | None:

@@ -7,7 +7,6 @@ problem raises ``ApiError`` 400 whose ``field`` names the offending part of the 
 
 from __future__ import annotations
 
-import re
 from calendar import monthrange
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
@@ -40,9 +39,21 @@ from liveinsight.query.model import (
     is_dimension,
     is_time_dimension,
     local_range,
+    shift_range,
 )
 
 MAX_LIMIT = 10_000
+# Limits on what a caller may ask for (each refused with a 400 naming the field): filters are
+# compiled into SQL, so their depth, count and size bound the query's size and build time.
+MAX_FILTER_DEPTH = 10  # nesting of and / or / not
+MAX_CONDITIONS = 100  # leaves of the filter tree
+MAX_FILTER_VALUES = 500  # values over every condition
+MAX_VALUE_CHARS = 2000  # one value (a URL, a property)
+MAX_PATTERN_CHARS = 1000  # one `matches` pattern (RE2 compiles it, see query/filters.py)
+# Every range queried, comparisons included, lies within these days: ClickHouse's Date and
+# DateTime types hold 1970-2105, and the calendar's edges must not overflow date arithmetic.
+MIN_DATE = date(1970, 1, 1)
+MAX_DATE = date(2099, 12, 31)
 _EVENT_ONLY_METRICS = {"events", "scroll_depth", "time_on_page", "conversion_rate"}
 
 
@@ -118,14 +129,21 @@ def parse_simple(params: Mapping[str, str], kind: Literal["aggregate", "timeseri
                         time_labels=kind == "timeseries"),
         metrics=metrics, dimensions=dimensions, filters=_simple_filters(params.get("filters")),
         order_by=[], limit=limit, offset=(page - 1) * limit, interval=interval,
+        comparison_field="compare",
     )
 
 
 def validate(*, site_id: int, timezone: str, goals: tuple[Goal, ...], date_range: DateRange,
              include: Include, metrics: list[str], dimensions: list[str],
              filters: Filter | None, order_by: list[tuple[str, str]], limit: int, offset: int,
-             interval: Interval | None = None) -> Query:
+             interval: Interval | None = None,
+             comparison_field: str = "include.comparisons") -> Query:
     """Check the parts against each other and build the query."""
+    if include.comparison is not None and date_range.period != "all":  # runner: once narrowed
+        other = shift_range(date_range, include.comparison, timezone)
+        if other.first < MIN_DATE:
+            raise bad_request(f"the comparison would start before {MIN_DATE}",
+                              comparison_field)
     if not metrics:
         raise bad_request("at least one metric is required", "metrics")
     for m in metrics:
@@ -148,6 +166,7 @@ def validate(*, site_id: int, timezone: str, goals: tuple[Goal, ...], date_range
             raise bad_request(f"metric(s) {', '.join(bad)} cannot be broken down by entry or "
                               "exit page", "metrics")
     leaves = conditions(filters)
+    _check_filter_size(leaves)
     for cond in leaves:
         _check_condition(cond, goals)
     if "conversion_rate" in metrics and GOAL not in dimensions and not any(
@@ -214,11 +233,12 @@ def _check_condition(cond: Condition, goals: tuple[Goal, ...]) -> None:
     if is_time_dimension(cond.dimension) or not is_dimension(cond.dimension):
         raise bad_request(f"cannot filter on {cond.dimension!r}", "filters")
     if cond.op.startswith("matches"):
+        # Compiled by ClickHouse (RE2), never by Python's backtracking ``re``: the runner
+        # refuses a pattern RE2 cannot compile (query/runner.py).
         for value in cond.values:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise bad_request(f"bad regular expression {value!r}: {exc}", "filters") from None
+            if len(value) > MAX_PATTERN_CHARS:
+                raise bad_request(f"a regular expression is longer than {MAX_PATTERN_CHARS} "
+                                  "characters", "filters")
     if cond.dimension == GOAL and cond.op in ("is", "is_not"):
         names = {g.name for g in goals}
         missing = [v for v in cond.values if v not in names]
@@ -226,27 +246,44 @@ def _check_condition(cond: Condition, goals: tuple[Goal, ...]) -> None:
             raise bad_request(f"goal(s) {missing} are not configured for this site", "filters")
 
 
+def _check_filter_size(leaves: list[Condition]) -> None:
+    if len(leaves) > MAX_CONDITIONS:
+        raise bad_request(f"at most {MAX_CONDITIONS} filter conditions", "filters")
+    if sum(len(c.values) for c in leaves) > MAX_FILTER_VALUES:
+        raise bad_request(f"at most {MAX_FILTER_VALUES} filter values in all", "filters")
+    if any(len(v) > MAX_VALUE_CHARS for c in leaves for v in c.values):
+        raise bad_request(f"a filter value is longer than {MAX_VALUE_CHARS} characters",
+                          "filters")
+
+
 def _filters(raw: Any, field: str) -> Filter | None:
     if not isinstance(raw, list):
         raise bad_request("filters must be a list", field)
-    parts = tuple(_filter(item, f"{field}[{i}]") for i, item in enumerate(raw))
+    if len(raw) > MAX_CONDITIONS:
+        raise bad_request(f"at most {MAX_CONDITIONS} filter conditions", field)
+    parts = tuple(_filter(item, f"{field}[{i}]", 1) for i, item in enumerate(raw))
     return None if not parts else parts[0] if len(parts) == 1 else And(parts)
 
 
-def _filter(raw: Any, field: str) -> Filter:
+def _filter(raw: Any, field: str, depth: int) -> Filter:
     if not isinstance(raw, list) or not raw or not isinstance(raw[0], str):
         raise bad_request("a filter is [operator, dimension, values] or [and|or|not, ...]",
                           field)
     op = raw[0]
+    if op in ("and", "or", "not") and depth >= MAX_FILTER_DEPTH:
+        raise bad_request(f"filters nest at most {MAX_FILTER_DEPTH} deep", field)
     if op in ("and", "or"):
         if len(raw) != 2 or not isinstance(raw[1], list) or not raw[1]:
             raise bad_request(f"{op} takes a non-empty list of filters", field)
-        children = tuple(_filter(x, f"{field}[1][{i}]") for i, x in enumerate(raw[1]))
+        if len(raw[1]) > MAX_CONDITIONS:
+            raise bad_request(f"at most {MAX_CONDITIONS} filter conditions", field)
+        children = tuple(_filter(x, f"{field}[1][{i}]", depth + 1)
+                         for i, x in enumerate(raw[1]))
         return And(children) if op == "and" else Or(children)
     if op == "not":
         if len(raw) != 2:
             raise bad_request("not takes one filter", field)
-        return Not(_filter(raw[1], f"{field}[1]"))
+        return Not(_filter(raw[1], f"{field}[1]", depth + 1))
     if op not in FILTER_OPS:
         raise bad_request(f"unknown filter operator {op!r}", field)
     if len(raw) not in (3, 4) or not isinstance(raw[1], str) or not isinstance(raw[2], list):
@@ -254,6 +291,8 @@ def _filter(raw: Any, field: str) -> Filter:
     values = raw[2]
     if not values or not all(isinstance(v, str | int | float) for v in values):
         raise bad_request("filter values are a non-empty list of strings", field)
+    if len(values) > MAX_FILTER_VALUES:
+        raise bad_request(f"at most {MAX_FILTER_VALUES} filter values in all", field)
     modifiers = raw[3] if len(raw) == 4 else {}
     if not isinstance(modifiers, dict):
         raise bad_request("filter modifiers are an object", field)
@@ -340,17 +379,25 @@ def _int(raw: Any, field: str, low: int, high: int) -> int:
 
 def _date(raw: Any, field: str) -> date:
     try:
-        return date.fromisoformat(str(raw))
+        value = date.fromisoformat(str(raw)[:40])
     except ValueError:
-        raise bad_request(f"{raw!r} is not a date (YYYY-MM-DD)", field) from None
+        raise bad_request(f"{str(raw)[:40]!r} is not a date (YYYY-MM-DD)", field) from None
+    return _in_calendar(value, field)
 
 
 def _datetime(raw: str, field: str) -> datetime:
     try:
-        value = datetime.fromisoformat(raw)
+        value = datetime.fromisoformat(raw[:60])
     except ValueError:
-        raise bad_request(f"{raw!r} is not an ISO 8601 datetime", field) from None
+        raise bad_request(f"{raw[:60]!r} is not an ISO 8601 datetime", field) from None
     if value.tzinfo is None:
-        raise bad_request(f"{raw!r} needs a UTC offset", field)
+        raise bad_request(f"{raw[:60]!r} needs a UTC offset", field)
+    _in_calendar(value.date(), field)
+    return value
+
+
+def _in_calendar(value: date, field: str) -> date:
+    if not MIN_DATE <= value <= MAX_DATE:
+        raise bad_request(f"dates are between {MIN_DATE} and {MAX_DATE}", field)
     return value
 

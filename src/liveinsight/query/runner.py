@@ -20,14 +20,17 @@ import orjson
 from liveinsight.errors import ApiError
 from liveinsight.ops.metrics import Metrics
 from liveinsight.query import sql
+from liveinsight.query.filters import Params
 from liveinsight.query.model import (
     DateRange,
     Query,
     auto_interval,
+    conditions,
     interval_problem,
     local_range,
     shift_range,
 )
+from liveinsight.query.parser import MIN_DATE
 from liveinsight.query.timeline import time_labels
 from liveinsight.storage.protocol import Store, StoreError, StoreUnavailable
 
@@ -86,11 +89,15 @@ class QueryRunner:
         """
         if q.date_range.period == "all":
             q = self._narrow_all(q)
+        self._check_patterns(q)
         rows, total = self._rows(q, kind)
         labels = tuple(time_labels(q)) if q.include.time_labels else None
         if q.include.comparison is None:
             return Result(q, rows, total_rows=total, time_labels=labels)
         other = shift_range(q.date_range, q.include.comparison, q.timezone)
+        if other.first < MIN_DATE:  # "all", once narrowed (the parser checks the rest)
+            raise ApiError(400, "invalid", f"the comparison would start before {MIN_DATE}",
+                           field="include.comparisons")
         previous, _ = self._rows(q.with_range(other), kind)
         aligned = _align(q, rows, previous, labels)
         return Result(q, rows, aligned, other, total, labels)
@@ -123,6 +130,17 @@ class QueryRunner:
         finally:
             self.metrics.query_seconds.labels(kind).observe(time.perf_counter() - began)
 
+    def _check_patterns(self, q: Query) -> None:
+        """Have ClickHouse compile every ``matches`` pattern of ``q`` (RE2, linear time): a
+        pattern only reaches rows that are read, so one that cannot compile would otherwise
+        pass unnoticed on an empty range. Raises the 400 of :meth:`raw`."""
+        patterns = patterns_of(q)
+        if not patterns:
+            return
+        p = Params()
+        checks = ", ".join(f"match('', {p.add(v, 'String')})" for v in patterns)
+        self.raw(f"SELECT {checks}", p.values, "patterns")
+
     def _rows(self, q: Query, kind: str) -> tuple[tuple[Row, ...], int | None]:
         text, params = sql.build(q, self.store.database, rollups=self.rollups)
         data = self.raw(text, params, kind)
@@ -148,6 +166,12 @@ class QueryRunner:
         if problem:
             raise ApiError(400, "invalid", problem, field="dimensions")
         return replace(q, date_range=narrowed, interval=interval)
+
+
+def patterns_of(q: Query) -> list[str]:
+    """The regular expressions ``q``'s ``matches`` filters run (with their case flag)."""
+    return sorted({("" if c.case_sensitive else "(?i)") + v for c in conditions(q.filters)
+                   if c.op.startswith("matches") for v in c.values})
 
 
 def _number(value: Any) -> Any:
