@@ -1,18 +1,28 @@
-"""Helpers shared by the multi-process and browser tests: free ports, a tiny real disk, and
-Debian's Chromium driven by Playwright."""
+"""Helpers shared by the multi-process and browser tests: ``liveinsight serve`` as a real
+process, waiting for a condition, free ports, a tiny real disk, and Debian's Chromium driven
+by Playwright."""
 
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import socket
 import subprocess
-from collections.abc import Iterator
+import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.conftest import IN_CI
+
+LIVEINSIGHT = Path(sys.executable).parent / "liveinsight"
+# Every test server's /metrics and /health/detailed token (they need one, see settings).
+METRICS_TOKEN = "test-metrics-token"
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Headless Chromium says "HeadlessChrome", which the bot filter drops, as it should.
@@ -63,3 +73,161 @@ def tiny_tmpfs(path: Path, size: str) -> Iterator[Path]:
         yield path
     finally:
         subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, what: str,
+               every: float = 0.05) -> Any:
+    """``predicate()``'s first truthy value, polled every ``every`` s; fails the test after
+    ``timeout`` s naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(every)
+
+
+class Server:
+    """``liveinsight serve`` in its own process group, on a data dir that outlives it.
+
+    ``settings`` become ``LIVEINSIGHT_*`` variables (``wal_fsync="always"`` →
+    ``LIVEINSIGHT_WAL_FSYNC=always``) on top of the defaults below.
+    """
+
+    def __init__(self, data_dir: Path, log_path: Path | None = None, **settings: str) -> None:
+        self.data_dir = data_dir
+        self.log_path = log_path or data_dir.parent / "server.log"
+        self.env = {
+            **os.environ,
+            "LIVEINSIGHT_DATA_DIR": str(self.data_dir),
+            "LIVEINSIGHT_SECRET_KEY": "e2e-secret-key-with-enough-entropy-0123456789",
+            "LIVEINSIGHT_TRUSTED_PROXIES": "127.0.0.1",
+            "LIVEINSIGHT_LOG_LEVEL": "warning",
+            "LIVEINSIGHT_METRICS_TOKEN": METRICS_TOKEN,
+            **{f"LIVEINSIGHT_{k.upper()}": v for k, v in settings.items()},
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = free_port()  # known before start (pages that name the server)
+        self.starts = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def cli(self, *argv: str, timeout: float = 240) -> str:
+        """Run ``liveinsight <argv>`` with this server's settings; its output."""
+        proc = subprocess.run([str(LIVEINSIGHT), *argv], env=self.env, capture_output=True,
+                              text=True, timeout=timeout, check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return proc.stdout
+
+    def start(self, timeout: float = 60) -> Server:
+        """Start (each restart on a new port) and return once /health answers."""
+        if self.starts:
+            self.port = free_port()
+        self.starts += 1
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            log.write(f"--- start {self.starts} on port {self.port}\n".encode())
+            self.proc = subprocess.Popen(
+                [str(LIVEINSIGHT), "serve", "--port", str(self.port)], env=self.env,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"the server exited with {self.proc.returncode}:\n{self.log()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return self
+            time.sleep(0.1)
+        self.kill()
+        pytest.fail(f"the server did not answer /health within {timeout:.0f} s:\n{self.log()}")
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL the server and every process it started (no cleanup runs)."""
+        assert self.proc is not None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=30)
+        self._wait_group_gone()
+
+    def terminate(self, timeout: float = 60) -> int:
+        """SIGTERM the server's main process (as a supervisor does); its exit status. The
+        server moves its log into the store before it exits."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            pytest.fail(f"the server did not stop within {timeout:.0f} s of SIGTERM")
+        self._wait_group_gone()
+        return code
+
+    def stop(self) -> None:
+        """Terminate if running (for fixtures' teardown)."""
+        if self.running():
+            self.terminate()
+
+    def _wait_group_gone(self) -> None:
+        assert self.proc is not None
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(self.proc.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        pytest.fail("a server process outlived its parent")
+
+    def metrics(self) -> str:
+        return httpx.get(self.url + "/metrics", timeout=10,
+                         headers={"authorization": f"Bearer {METRICS_TOKEN}"}).text
+
+    def metric(self, prefix: str) -> float:
+        """The sum of every sample whose line starts with ``prefix`` (name and labels)."""
+        return sum(float(line.rsplit(" ", 1)[1]) for line in self.metrics().splitlines()
+                   if line.startswith(prefix))
+
+    def events_seen(self) -> float:
+        """Events accepted or dropped so far."""
+        return (self.metric("liveinsight_events_accepted_total")
+                + self.metric("liveinsight_events_dropped_total"))
+
+    def settle(self, at_least: int, timeout: float = 20) -> None:
+        """Wait until ``at_least`` events arrived and no more came for half a second."""
+        deadline = time.monotonic() + timeout
+        last, since = -1.0, time.monotonic()
+        while time.monotonic() < deadline:
+            seen = self.events_seen()
+            if seen != last:
+                last, since = seen, time.monotonic()
+            elif seen >= at_least and time.monotonic() - since > 0.5:
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"{last} events arrived, expected at least {at_least}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+    def wal_bytes(self) -> int:
+        return sum(p.stat().st_size for p in (self.data_dir / "wal").glob("*.wal"))
+
+    def stored(self) -> dict[str, int]:
+        """``pathname → count`` of the events table, read from the data dir (server stopped)."""
+        from liveinsight.storage.embedded import EmbeddedStore
+
+        store = EmbeddedStore(self.data_dir / "chdb", "liveinsight")
+        try:
+            rows = store.query("SELECT pathname, count() FROM liveinsight.events "
+                               "GROUP BY pathname").rows
+        finally:
+            store.close()
+        return {r[0]: int(r[1]) for r in rows}

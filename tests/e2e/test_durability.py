@@ -11,26 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from liveinsight.storage.embedded import EmbeddedStore
-from tests.support import free_port, tiny_tmpfs
+from tests.support import Server, tiny_tmpfs, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
-LIVEINSIGHT = Path(sys.executable).parent / "liveinsight"
 AGENTS = [
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/131.0.0.0 Safari/537.36",
@@ -40,112 +33,12 @@ AGENTS = [
 ]
 
 
-class Server:
-    """``liveinsight serve`` in its own process group, on a data dir that outlives it."""
-
-    def __init__(self, tmp_path: Path, **settings: str) -> None:
-        self.data_dir = tmp_path / "data"
-        self.log_path = tmp_path / "server.log"
-        self.env = {
-            **os.environ,
-            "LIVEINSIGHT_DATA_DIR": str(self.data_dir),
-            "LIVEINSIGHT_SECRET_KEY": "e2e-secret-key-with-enough-entropy-0123456789",
-            "LIVEINSIGHT_TRUSTED_PROXIES": "127.0.0.1",
-            "LIVEINSIGHT_LOG_LEVEL": "warning",
-            **{f"LIVEINSIGHT_{k.upper()}": v for k, v in settings.items()},
-        }
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.port = 0
-        self.starts = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def cli(self, *argv: str) -> str:
-        proc = subprocess.run([str(LIVEINSIGHT), *argv], env=self.env, capture_output=True,
-                              text=True, timeout=60, check=False)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        return proc.stdout
-
-    def start(self, timeout: float = 45) -> None:
-        self.port = free_port()
-        self.starts += 1
-        with open(self.log_path, "ab") as log:
-            log.write(f"--- start {self.starts} on port {self.port}\n".encode())
-            self.proc = subprocess.Popen(
-                [str(LIVEINSIGHT), "serve", "--port", str(self.port)], env=self.env,
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"the server exited with {self.proc.returncode}:\n{self.log()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
-                    return
-            time.sleep(0.1)
-        self.kill()
-        pytest.fail(f"the server did not answer /health within {timeout:.0f} s:\n{self.log()}")
-
-    def kill(self) -> None:
-        """SIGKILL the server and every process it started (no cleanup runs)."""
-        assert self.proc is not None
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=30)
-        self._wait_group_gone()
-
-    def terminate(self, timeout: float = 60) -> int:
-        """SIGTERM the server's main process (as a supervisor does); its exit status."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            pytest.fail(f"the server did not stop within {timeout:.0f} s of SIGTERM")
-        self._wait_group_gone()
-        return code
-
-    def _wait_group_gone(self) -> None:
-        assert self.proc is not None
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                os.killpg(self.proc.pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.05)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        pytest.fail("a server process outlived its parent")
-
-    def metrics(self) -> str:
-        return httpx.get(self.url + "/metrics", timeout=10).text
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
-
-    def wal_bytes(self) -> int:
-        return sum(p.stat().st_size for p in (self.data_dir / "wal").glob("*.wal"))
-
-    def stored(self) -> dict[str, int]:
-        """``pathname → count`` of the events table, read from the data dir (server stopped)."""
-        store = EmbeddedStore(self.data_dir / "chdb", "liveinsight")
-        try:
-            rows = store.query("SELECT pathname, count() FROM liveinsight.events "
-                               "GROUP BY pathname").rows
-        finally:
-            store.close()
-        return {r[0]: int(r[1]) for r in rows}
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     made: list[Server] = []
 
     def make(**settings: str) -> Server:
-        s = Server(tmp_path, **settings)
+        s = Server(tmp_path / "data", tmp_path / "server.log", **settings)
         s.cli("create-site", "example.com")
         made.append(s)
         return s
@@ -212,15 +105,6 @@ class Load:
                 await asyncio.sleep(0.02)
 
 
-def _wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what}")
-
-
 def _assert_exactly_once(stored: dict[str, int], acked: list[str]) -> None:
     assert len(acked) == len(set(acked))
     duplicated = {m: c for m, c in stored.items() if c > 1}
@@ -242,13 +126,13 @@ def test_sigkill_under_load_loses_no_acknowledged_event(
     try:
         for _ in range(3):
             since = time.monotonic()
-            _wait_for(lambda s=since: load.acked_since(s) >= 200, 20,  # type: ignore[misc]
+            wait_until(lambda s=since: load.acked_since(s) >= 200, 20,  # type: ignore[misc]
                       "acknowledged events")
             srv.kill()
             wal_at_kill.append(srv.wal_bytes())
             srv.start()
         since = time.monotonic()
-        _wait_for(lambda: load.acked_since(since) >= 200, 20, "events after the last restart")
+        wait_until(lambda: load.acked_since(since) >= 200, 20, "events after the last restart")
     finally:
         load.stop()
     assert srv.terminate() == 0, srv.log()
@@ -274,7 +158,7 @@ def test_sigterm_under_load_flushes_the_log_into_the_store(
     srv.start()
     load = Load(lambda: srv.url, run="t").start()
     try:
-        _wait_for(lambda: len(load.acked) >= 500, 20, "acknowledged events")
+        wait_until(lambda: len(load.acked) >= 500, 20, "acknowledged events")
         assert "liveinsight_wal_segments_ingested_total 0.0" in srv.metrics()
         assert srv.wal_bytes() > 0
         started = time.monotonic()
@@ -312,9 +196,9 @@ def test_a_full_log_answers_503_then_recovers_when_the_writer_drains(
         srv.start()
         load = Load(lambda: srv.url, run="f", workers=8).start()
         try:
-            _wait_for(lambda: load.refused, 20, "a refusal")
+            wait_until(lambda: load.refused, 20, "a refusal")
             first_refusal = time.monotonic()
-            _wait_for(lambda: load.acked_since(first_refusal) >= 50, 30,
+            wait_until(lambda: load.acked_since(first_refusal) >= 50, 30,
                       "accepted events after the log drained")
             metrics = srv.metrics()
         finally:

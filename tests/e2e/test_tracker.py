@@ -13,28 +13,22 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from liveinsight.api.tracker import tracker_path
 from liveinsight.storage.embedded import EmbeddedStore
-from tests.support import DESKTOP_CHROME, free_port, launch_chromium, require_browser
+from tests.support import DESKTOP_CHROME, Server, launch_chromium, require_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
 
-LIVEINSIGHT = Path(sys.executable).parent / "liveinsight"
 # What the walk below stores: pageviews in order, custom events, and as each tracked page is
 # left, an engagement event.
 PAGEVIEWS = ["/index.html", "/app/settings", "/hash.html", "/hash.html#/pricing", "/signup.html",
@@ -47,77 +41,6 @@ EXPECTED_MIN = len(PAGEVIEWS) + len(CUSTOM) + len(PAGEVIEWS)
 
 
 # --- the server --------------------------------------------------------------------------
-
-
-@dataclass
-class Server:
-    data_dir: Path
-    log_path: Path
-    port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def env(self) -> dict[str, str]:
-        return {**os.environ, "LIVEINSIGHT_DATA_DIR": str(self.data_dir),
-                "LIVEINSIGHT_SECRET_KEY": "tracker-e2e-secret-key-with-enough-entropy",
-                "LIVEINSIGHT_LOG_LEVEL": "warning", "LIVEINSIGHT_WAL_FSYNC": "never"}
-
-    def create_site(self, domain: str) -> None:
-        done = subprocess.run([str(LIVEINSIGHT), "create-site", domain], env=self.env,
-                              capture_output=True, text=True, timeout=60, check=False)
-        assert done.returncode == 0, done.stdout + done.stderr
-
-    def start(self) -> None:
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [str(LIVEINSIGHT), "serve", "--port", str(self.port)], env=self.env,
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"server exited:\n{self.log_path.read_text()}"
-            try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"server did not start:\n{self.log_path.read_text()}")
-
-    def events_seen(self) -> float:
-        """Events accepted or dropped so far, from /metrics."""
-        text = httpx.get(self.url + "/metrics", timeout=5).text
-        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                   if line.startswith(("liveinsight_events_accepted_total",
-                                       "liveinsight_events_dropped_total")))
-
-    def settle(self, at_least: int, timeout: float = 20) -> None:
-        """Wait until ``at_least`` events arrived and no more came for half a second."""
-        deadline = time.monotonic() + timeout
-        last, since = -1.0, time.monotonic()
-        while time.monotonic() < deadline:
-            seen = self.events_seen()
-            if seen != last:
-                last, since = seen, time.monotonic()
-            elif seen >= at_least and time.monotonic() - since > 0.5:
-                return
-            time.sleep(0.1)
-        raise AssertionError(f"{last} events arrived, expected at least {at_least}")
-
-    def stop(self) -> None:
-        """SIGTERM: the server moves its log into chDB before it exits."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-            raise AssertionError(f"server ignored SIGTERM:\n{self.log_path.read_text()}") from None
 
 
 # --- the test site -----------------------------------------------------------------------
@@ -278,8 +201,8 @@ def _walk(server: Server, site: str) -> tuple[Any, Any, list[str]]:
 def journey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Journey]:
     require_browser()
     tmp = tmp_path_factory.mktemp("tracker")
-    server = Server(tmp / "data", tmp / "server.log")
-    server.create_site("example.com")
+    server = Server(tmp / "data", tmp / "server.log", wal_fsync="never")
+    server.cli("create-site", "example.com")
     root = tmp / "site"
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(str(root)))
     site = f"http://127.0.0.1:{httpd.server_address[1]}"

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from liveinsight.storage.embedded import EmbeddedStore
-from tests.e2e.test_tracker import LIVEINSIGHT, Server, _handler
-from tests.support import DESKTOP_CHROME, launch_chromium, require_browser
+from tests.e2e.test_tracker import _handler
+from tests.support import DESKTOP_CHROME, LIVEINSIGHT, Server, launch_chromium, require_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -51,8 +51,8 @@ def test_umami_request_from_a_browser_page_is_stored_enriched(tmp_path: Path) ->
     require_browser()
     from playwright.sync_api import sync_playwright
 
-    server = Server(tmp_path / "data", tmp_path / "server.log")
-    server.create_site("127.0.0.1")  # the page's hostname is the site's domain
+    server = Server(tmp_path / "data", tmp_path / "server.log", wal_fsync="never")
+    server.cli("create-site", "127.0.0.1")  # the page's hostname is the site's domain
     website = _site_uuid(server)
     root = tmp_path / "site"
     root.mkdir()
