@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from liveinsight.settings import ConfigError, Settings, load_settings
+from liveinsight.settings import ConfigError, Settings, load_settings, settings_table
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "settings.md"
 
@@ -13,6 +13,7 @@ def test_every_setting_is_documented() -> None:
     text = DOCS.read_text()
     missing = [n for n in Settings.model_fields if f"LIVEINSIGHT_{n.upper()}" not in text]
     assert not missing, f"add these to docs/settings.md: {missing}"
+    assert settings_table() in text, "docs/settings.md is stale: run scripts/settings_doc.py"
 
 
 def test_bad_config_fails_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,25 +5,33 @@ everything in order.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 
 from liveinsight import __version__, errors
 from liveinsight.ingest.service import Ingestor
+from liveinsight.ingest.visitor import SaltCache
 from liveinsight.ingest.wal import WriteAheadLog
 from liveinsight.ingest.writer import BatchWriter
 from liveinsight.meta.db import make_engine, upgrade
+from liveinsight.meta.logins import LoginStore
 from liveinsight.meta.repo import Metadata, SiteDirectory
+from liveinsight.ops import housekeeping
 from liveinsight.ops.logging import configure as configure_logging
+from liveinsight.ops.mail import Mailer
 from liveinsight.ops.metrics import Metrics
+from liveinsight.security.client_ip import ClientIpResolver
+from liveinsight.security.key_cache import ApiKeyCache
+from liveinsight.security.throttle import Limits, LoginThrottle
 from liveinsight.settings import Settings
 from liveinsight.storage import Store, open_store
 from liveinsight.storage.migrate import migrate
@@ -56,6 +64,12 @@ class Services:
     secret: bytes
     node_id: str
     started_at: datetime
+    logins: LoginStore
+    throttle: LoginThrottle
+    mailer: Mailer
+    salts: SaltCache
+    keys: ApiKeyCache  # API key verifications, for the collector and the read APIs
+    ips: ClientIpResolver
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -108,9 +122,15 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         on_ingested=_ingested,
         on_error=lambda _exc: metrics.store_errors.inc(),
     )
+    salts = SaltCache(meta, clock)
     pipeline = build_pipeline(settings=settings, meta=meta, sites=sites, metrics=metrics,
-                              store=store, clock=clock)
+                              store=store, clock=clock, salts=salts)
     ingestor = Ingestor(pipeline, wal, metrics)
+    secret = settings.resolved_secret()
+    logins = LoginStore(engine)
+    throttle = LoginThrottle(logins, secret, Limits(
+        settings.login_account_attempts, settings.login_address_attempts,
+        timedelta(minutes=settings.login_window_minutes)))
     return Services(
         settings=settings,
         metrics=metrics,
@@ -121,9 +141,15 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         wal=wal,
         writer=writer,
         ingestor=ingestor,
-        secret=settings.resolved_secret(),
+        secret=secret,
         node_id=node_id,
         started_at=clock(),
+        logins=logins,
+        throttle=throttle,
+        mailer=Mailer(settings),
+        salts=salts,
+        keys=ApiKeyCache(meta.verify_api_key, settings.api_key_cache_seconds),
+        ips=ClientIpResolver(settings.trusted_proxies),
     )
 
 
@@ -168,6 +194,7 @@ def tune_gc() -> Callable[[], None]:
 def create_app(settings: Settings, *, clock: Clock = utc_now) -> FrontDoor:
     """The ASGI app: the collector's front door in front of the FastAPI app."""
     from liveinsight.api import collect, routers
+    from liveinsight.api.deadline import BodyDeadlines
     from liveinsight.api.frontdoor import FrontDoor
 
     configure_logging(settings)
@@ -179,10 +206,12 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> FrontDoor:
         svc.writer.start()
         for hook in routers.STARTUP:
             await hook(svc)
+        chores = asyncio.create_task(housekeeping.run(svc))
         restore_gc = tune_gc() if settings.gc_tuning else None
         try:
             yield
         finally:
+            chores.cancel()
             if restore_gc is not None:
                 restore_gc()
             for hook in routers.SHUTDOWN:
@@ -198,4 +227,5 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> FrontDoor:
     errors.install(app)
     for router in routers.all_routers():
         app.include_router(router)
-    return FrontDoor(app, collect.POST_ROUTES)
+    return FrontDoor(app, collect.POST_ROUTES, BodyDeadlines(settings.body_timeout_seconds),
+                     settings.max_api_body_bytes)

@@ -146,6 +146,23 @@ def create_user(
     console.print(f"created {user.role} [bold]{user.email}[/bold]")
 
 
+@app.command("end-sessions")
+def end_sessions(
+    email: Annotated[str, typer.Argument(help="The user whose sign-ins to end.")],
+) -> None:
+    """End every dashboard session of a user, on every node (they must log in again)."""
+    from datetime import UTC, datetime
+
+    from liveinsight.meta.logins import LoginStore
+
+    meta = _meta(_settings())
+    user = meta.user_by_email(email)
+    if user is None:
+        raise _fail(f"no user {email!r}")
+    ended = LoginStore(meta.engine).revoke_all(user.id, datetime.now(UTC))
+    console.print(f"ended {ended} session(s) of [bold]{user.email}[/bold]")
+
+
 @app.command("create-api-key")
 def create_api_key(
     name: Annotated[str, typer.Argument(help="What the key is for.")],

@@ -12,8 +12,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
-from starlette.responses import JSONResponse
+from starlette.requests import ClientDisconnect
+from starlette.responses import JSONResponse, Response
+
+from liveinsight.api.deadline import BodyTimeout
 
 log = logging.getLogger("liveinsight.errors")
 
@@ -44,6 +48,37 @@ class ApiError(Exception):
         return {"error": err}
 
 
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: ``{"error": {"code", "message", "field"?}}``."""
+
+    error: ErrorDetail
+
+
+_MEANINGS = {
+    400: "Bad input: `error.field` names what is wrong",
+    401: "No valid credentials (see `WWW-Authenticate`)",
+    403: "The credentials do not allow this (scope, site or role)",
+    404: "No such thing",
+    408: "The request body did not arrive in time",
+    413: "The request body is too large",
+    415: "The content type is not accepted",
+    429: "Too many requests (see `Retry-After`)",
+    503: "Temporarily unavailable (see `Retry-After`)",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` of the given error statuses, each with the error body."""
+    return {status: {"model": ErrorBody, "description": _MEANINGS[status]}
+            for status in statuses}
+
+
 def bad_request(message: str, field: str | None = None, code: str = "invalid") -> ApiError:
     return ApiError(400, code, message, field=field)
 
@@ -69,8 +104,27 @@ async def _validation(_: Request, exc: Exception) -> JSONResponse:
 async def _http(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-            413: "too_large", 429: "rate_limited"}.get(exc.status_code, "error")
-    return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+            408: "timeout", 413: "too_large", 429: "rate_limited"}.get(exc.status_code, "error")
+    field = "body" if exc.status_code in (408, 413) else None
+    return error_response(exc.status_code, code, str(exc.detail), field, headers=exc.headers)
+
+
+def _count_aborted(request: Request, reason: str) -> None:
+    svc = getattr(request.app.state, "services", None)
+    if svc is not None:
+        route = request.scope.get("route")
+        svc.metrics.requests_aborted.labels(getattr(route, "path", "other"), reason).inc()
+
+
+async def _body_timeout(request: Request, exc: Exception) -> JSONResponse:
+    _count_aborted(request, "body_timeout")
+    return await _http(request, exc)
+
+
+async def _client_gone(request: Request, _: Exception) -> Response:
+    """The client went away mid-body: not a server error, counted, not logged."""
+    _count_aborted(request, "disconnect")
+    return Response(status_code=400)  # nobody reads it
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -82,4 +136,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(HTTPException, _http)
+    app.add_exception_handler(BodyTimeout, _body_timeout)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(Exception, _unexpected)

@@ -73,6 +73,14 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         65536, description="Largest accepted request body on the collector endpoints (413 above)."
     )
+    max_api_body_bytes: int = Field(
+        131072, description="Largest accepted request body on every other endpoint (the stats "
+        "API, the dashboard's forms): 413 above."
+    )
+    body_timeout_seconds: float = Field(
+        20.0, gt=0, description="A request's whole body must arrive within this many seconds of "
+        "its first read, else 408: a client that stalls mid-upload holds no handler longer."
+    )
     max_batch_events: int = Field(
         1000, description="Largest batch accepted by `POST /api/events` and `/api/batch`."
     )
@@ -82,6 +90,52 @@ class Settings(BaseSettings):
         "collector (`gc.freeze`) and run its youngest generation every 50,000 allocations "
         "instead of 700. Under load, full collections over the start-up heap otherwise cost "
         "about half the CPU of a collector request. Restored at shutdown.",
+    )
+
+    metrics_token: str | None = Field(
+        None, description="Bearer token that `GET /metrics` and `GET /health/detailed` accept "
+        "(for Prometheus and other scrapers). Either way they also accept an API key with the "
+        "`admin` scope or a logged-in admin; without any of these they answer 401."
+    )
+
+    # --- dashboard sign-in ---------------------------------------------------------------
+    session_lifetime_days: int = Field(
+        14, ge=1, le=90, description="A dashboard sign-in ends this many days after it began."
+    )
+    session_idle_minutes: int = Field(
+        10080, ge=5, le=43200, description="...or once it has not been used for this many "
+        "minutes (default 7 days). Sessions are kept server-side: logging out, changing the "
+        "password or `liveinsight end-sessions` ends them on every node at once."
+    )
+    login_account_attempts: int = Field(
+        10, ge=1, description="Failed sign-ins for one account (from any address) within "
+        "`login_window_minutes` before that account is locked for the rest of the window."
+    )
+    login_address_attempts: int = Field(
+        20, ge=1, description="Failed sign-ins from one client address (for any account) "
+        "within `login_window_minutes` before that address is locked."
+    )
+    login_window_minutes: int = Field(
+        15, ge=1, description="The sliding window of the two sign-in limits above."
+    )
+
+    # --- e-mail ------------------------------------------------------------------------
+    smtp_host: str | None = Field(
+        None, description="SMTP server for e-mail to users (the lockout notice). Empty: no "
+        "e-mail; notices are shown in the dashboard only."
+    )
+    smtp_port: int = Field(587, description="SMTP port (587 for STARTTLS, 465 for TLS).")
+    smtp_username: str | None = Field(None, description="SMTP user, if the server needs one.")
+    smtp_password: str | None = Field(None, description="SMTP password.")
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        "starttls", description="`starttls` (upgrade after connecting), `tls` (TLS from the "
+        "start) or `none` (plain text: only for a relay on the same machine)."
+    )
+    smtp_timeout_seconds: float = Field(
+        10.0, gt=0, description="Give up on a message after this long (it is logged)."
+    )
+    mail_from: str = Field(
+        "LiveInsight <liveinsight@localhost>", description="The From of every message."
     )
 
     # --- ingest ------------------------------------------------------------------------
@@ -96,8 +150,9 @@ class Settings(BaseSettings):
         3600, description="Lifetime of tokens issued by `POST /api/csrf-token`."
     )
     api_key_cache_seconds: float = Field(
-        30.0, description="How long the collector remembers a verified (or unknown) API key "
-        "before asking the metadata database again: a revoked key keeps working this long."
+        1.0, ge=0, description="How long each node remembers a verified (or unknown) API key "
+        "before asking the metadata database again: a revoked key stops working on every node "
+        "within this long."
     )
 
     # --- write-ahead log and writer -------------------------------------------------------
@@ -178,6 +233,21 @@ class Settings(BaseSettings):
             path.write_text(secrets.token_urlsafe(48))
             path.chmod(0o600)
         return path.read_text().strip().encode()
+
+
+def settings_table() -> str:
+    """The Markdown table of every setting (docs/settings.md holds it; a test compares)."""
+    lines = ["| variable | default | what it does |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        if default is None or default == []:
+            shown = "(empty)"
+        elif isinstance(default, bool):
+            shown = f"`{str(default).lower()}`"
+        else:
+            shown = f"`{default}`"
+        lines.append(f"| `LIVEINSIGHT_{name.upper()}` | {shown} | {field.description} |")
+    return "\n".join(lines)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -26,3 +26,31 @@ def test_head_of_the_tracker_still_works(client: TestClient) -> None:
     response = client.head("/js/script.js")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/javascript")
+
+
+ERRORS = {
+    "/api/event": {400, 403, 408, 413, 415, 503}, "/api/send": {400, 403, 408, 413, 415, 503},
+    "/api/batch": {400, 403, 408, 413, 415, 503},
+    "/api/events": {400, 401, 403, 408, 413, 415, 429, 503}, "/api/csrf-token": {400},
+    "/api/v2/query": {400, 401, 403, 408, 413, 503},
+    "/api/stats/aggregate": {400, 401, 403, 503}, "/api/stats/timeseries": {400, 401, 403, 503},
+    "/api/stats/breakdown": {400, 401, 403, 503}, "/api/realtime": {400, 401, 403, 503},
+    "/api/realtime/stream": {400, 401, 403, 503}, "/health/detailed": {401, 403},
+    "/metrics": {401, 403},
+}
+
+
+def test_error_answers_and_tracker_content_types_are_declared(client: TestClient) -> None:
+    """So API fuzzing can check every answer against the document."""
+    spec = client.get("/openapi.json").json()
+    assert "ErrorBody" in spec["components"]["schemas"]
+    for path, statuses in ERRORS.items():
+        op = spec["paths"][path][PUBLIC[path]]
+        declared = {int(s) for s in op["responses"] if s.isdigit()}
+        assert statuses <= declared, (path, statuses - declared)
+        for status in statuses:
+            schema = op["responses"][str(status)]["content"]["application/json"]["schema"]
+            assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (path, status)
+    for path in ("/api/event", "/api/send", "/api/batch"):
+        content = spec["paths"][path]["post"]["requestBody"]["content"]
+        assert {"text/plain", "application/json"} <= set(content), path

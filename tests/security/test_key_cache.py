@@ -46,3 +46,25 @@ def test_the_cache_is_bounded() -> None:
         cache.verify(key)
     assert cache.cached("a") == (False, None)
     assert cache.cached("c") == (True, None)
+
+
+def test_concurrent_misses_of_one_key_make_one_query() -> None:
+    import threading
+    import time
+
+    calls: list[str] = []
+
+    def slow_verify(plaintext: str) -> ApiKeyInfo | None:
+        calls.append(plaintext)
+        time.sleep(0.2)
+        return KEY
+
+    cache = ApiKeyCache(slow_verify, ttl_seconds=30, clock=Clock())
+    answers: list[ApiKeyInfo | None] = []
+    threads = [threading.Thread(target=lambda: answers.append(cache.verify("li_good")))
+               for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert answers == [KEY] * 8 and calls == ["li_good"]

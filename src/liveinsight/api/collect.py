@@ -11,6 +11,7 @@ can read it) and is counted in ``liveinsight_ingest_rejected_total{endpoint,stat
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,8 +24,9 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from liveinsight.api import routers
+from liveinsight.api.deadline import BodyDeadlines, BodyTimeout
 from liveinsight.app import Services, services
-from liveinsight.errors import ApiError
+from liveinsight.errors import ApiError, error_responses
 from liveinsight.ingest import bots
 from liveinsight.ingest.group import GroupIngest
 from liveinsight.ingest.parse import (
@@ -70,9 +72,9 @@ async def _open(svc: Services) -> None:
     s = svc.settings
     bots.warm()
     svc.extras[_STATE] = Collector(
-        ips=ClientIpResolver(s.trusted_proxies),
+        ips=svc.ips,
         limiter=open_rate_limiter(s.redis_url, s.api_key_rate, s.api_key_burst),
-        keys=ApiKeyCache(svc.meta.verify_api_key, s.api_key_cache_seconds),
+        keys=svc.keys,
         group=GroupIngest(svc.ingestor, threaded=s.wal_fsync == "always"),
     )
 
@@ -97,9 +99,11 @@ def _header_map(request: Request) -> dict[bytes, bytes]:
     return dict(reversed(request.scope["headers"]))
 
 
-async def read_body(request: Request, limit: int, headers: Mapping[bytes, bytes]) -> bytes:
+async def read_body(request: Request, limit: int, headers: Mapping[bytes, bytes],
+                    deadlines: BodyDeadlines) -> bytes:
     """The body, refusing (413) past ``limit`` bytes without reading the rest: first by
-    ``Content-Length``, then while streaming (a chunked or lying sender)."""
+    ``Content-Length``, then while streaming (a chunked or lying sender); 408
+    (:class:`BodyTimeout`) when it does not arrive within ``deadlines.timeout``."""
     raw = headers.get(b"content-length")
     declared = None if raw is None else raw.decode("latin-1")
     if declared is not None:
@@ -112,16 +116,25 @@ async def read_body(request: Request, limit: int, headers: Mapping[bytes, bytes]
     # more than the usual one-message body is worth.
     receive = request.receive
     body = b""
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnect()
-        chunk: bytes = message.get("body", b"")
-        body = body + chunk if body else chunk
-        if len(body) > limit:
-            raise _too_large(limit)
-        if not message.get("more_body", False):
-            return body
+    task = deadlines.enter()
+    try:
+        while True:
+            try:
+                message = await receive()
+            except asyncio.CancelledError:
+                if deadlines.timed_out(task):
+                    raise BodyTimeout(deadlines.timeout) from None
+                raise
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect()
+            chunk: bytes = message.get("body", b"")
+            body = body + chunk if body else chunk
+            if len(body) > limit:
+                raise _too_large(limit)
+            if not message.get("more_body", False):
+                return body
+    finally:
+        deadlines.leave(task)
 
 
 def _too_large(limit: int) -> ApiError:
@@ -140,7 +153,8 @@ async def _read(request: Request, svc: Services, state: Collector) -> tuple[byte
     """The body (bounded), its content type and who sent it, from one pass over the
     headers."""
     headers = _header_map(request)
-    body = await read_body(request, svc.settings.max_body_bytes, headers)
+    body = await read_body(request, svc.settings.max_body_bytes, headers,
+                           request.app.state.body_deadlines)
     content_type = headers.get(b"content-type", b"").decode("latin-1")
     return body, content_type, _client(request, svc, state, headers)
 
@@ -168,6 +182,13 @@ async def _answer(request: Request, endpoint: str, work: Work) -> Response:
         return await work(request, svc, state)
     except ApiError as exc:
         status, body, headers = exc.status, exc.body(), exc.headers or {}
+    except ClientDisconnect:
+        svc.metrics.requests_aborted.labels(endpoint, "disconnect").inc()
+        raise  # the front door answers nobody
+    except BodyTimeout as exc:
+        svc.metrics.requests_aborted.labels(endpoint, "body_timeout").inc()
+        status, headers = exc.status_code, dict(exc.headers or {})
+        body = {"error": {"code": "timeout", "message": exc.detail, "field": "body"}}
     except WalUnavailable as exc:
         status, headers = 503, {"retry-after": str(exc.retry_after)}
         code = "log_full" if isinstance(exc, WalFull) else "unavailable"
@@ -345,33 +366,48 @@ async def preflight(_: Request) -> Response:
 # --- routes ------------------------------------------------------------------------------
 
 
-def _body_doc(media: str, example: dict[str, Any]) -> dict[str, Any]:
+def _body_doc(media: str | tuple[str, ...], example: Any) -> dict[str, Any]:
+    """The request body in the OpenAPI document, under each content type the endpoint
+    takes (the tracker sends ``text/plain``; a JSON body may come as either)."""
+    types = (media,) if isinstance(media, str) else media
+    kind = "array" if isinstance(example, list) else "object"
     return {"requestBody": {"required": True, "content": {
-        media: {"schema": {"type": "object", "example": example}}}}}
+        m: {"schema": {"type": kind, "example": example}} for m in types}}}
+
+
+_TRACKER_TYPES = ("text/plain", "application/json")
+_TRACKER_ERRORS = error_responses(400, 403, 408, 413, 415, 503)
 
 
 _DOCS: dict[str, dict[str, Any]] = {
     "/api/event": {"summary": "Record an event (Plausible-compatible)", "status_code": 202,
-                   "openapi_extra": _body_doc("text/plain", {
+                   "responses": _TRACKER_ERRORS,
+                   "openapi_extra": _body_doc(_TRACKER_TYPES, {
                        "n": "pageview", "u": "https://example.com/pricing",
                        "d": "example.com", "r": "https://www.google.com/",
                        "p": {"plan": "pro"}})},
     "/api/send": {"summary": "Record an event (Umami-compatible)",
-                  "openapi_extra": _body_doc(_JSON, {"type": "event", "payload": {
+                  "responses": _TRACKER_ERRORS,
+                  "openapi_extra": _body_doc(_TRACKER_TYPES, {"type": "event", "payload": {
                       "website": "6f1c2a4e-8b1d-4c3e-9f20-1a2b3c4d5e6f",
                       "hostname": "example.com", "url": "/pricing",
                       "referrer": "https://www.google.com/", "title": "Pricing",
                       "screen": "1920x1080", "language": "en-GB"}})},
     "/api/batch": {"summary": "Record several events (Umami v2 batch)",
-                   "openapi_extra": _body_doc(_JSON, {"example": "[<an /api/send body>, ...]"})},
+                   "responses": _TRACKER_ERRORS,
+                   "openapi_extra": _body_doc(_TRACKER_TYPES, [{"type": "event", "payload": {
+                       "website": "6f1c2a4e-8b1d-4c3e-9f20-1a2b3c4d5e6f",
+                       "hostname": "example.com", "url": "/"}}])},
     "/api/events": {"summary": "Record events (native; one object or a list)",
                     "status_code": 202,
-                    "openapi_extra": _body_doc(_JSON, {
+                    "responses": error_responses(400, 401, 403, 408, 413, 415, 429, 503),
+                    "openapi_extra": _body_doc(_TRACKER_TYPES, {
                         "event_type": "purchase", "page_url": "https://example.com/checkout",
                         "domain": "example.com", "props": {"plan": "pro"},
                         "revenue": {"amount": "49.00", "currency": "EUR"},
                         "timestamp": "2026-11-20T12:00:00Z"})},
-    "/api/csrf-token": {"summary": "Issue a signed ingest token for a session id"},
+    "/api/csrf-token": {"summary": "Issue a signed ingest token for a session id",
+                        "responses": error_responses(400)},
 }
 POST_ROUTES = {"/api/event": plausible_event, "/api/send": umami_send, "/api/batch": umami_batch,
           "/api/events": native_events, "/api/csrf-token": csrf_token}

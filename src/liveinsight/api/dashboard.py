@@ -9,7 +9,7 @@ cookie set here. Forms carry a CSRF token bound to the session; changing a site 
 from __future__ import annotations
 
 import logging
-import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -110,25 +110,29 @@ def _login_page(request: Request, next_url: str | None, error: str | None, statu
 @router.post("/login")
 async def login(request: Request) -> Response:
     form = await request.form()
-    email, password = str(form.get("email", "")), str(form.get("password", ""))
+    email, password = str(form.get("email", ""))[:320], str(form.get("password", ""))[:1000]
     next_url = _safe_next(str(form.get("next", "")))
-    limiter = auth.limiter(services(request))
-    ip = auth.client_ip(request)
-    wait = limiter.retry_after(ip, time.monotonic())
-    if wait:
-        response = _login_page(request, next_url, "Too many attempts. Try again in "
-                               f"{max(1, wait // 60)} minute(s).", 429, email)
-        response.headers["retry-after"] = str(wait)
-        return response
+    verdict = await auth.login_allowed(request, email)
+    if verdict.retry_after:
+        refused = _login_page(request, next_url, "Too many attempts. Try again in "
+                              f"{auth.minutes(verdict.retry_after)} minute(s).", 429, email)
+        refused.headers["retry-after"] = str(verdict.retry_after)
+        return refused
     if not auth.check_login_csrf(request, str(form.get("csrf", ""))):
         return _login_page(request, next_url, "The form expired. Please try again.", 400, email)
     user = await auth.authenticate(request, email, password)
     if user is None:
-        limiter.failed(ip, time.monotonic())
+        await auth.login_failed(request, email)
         return _login_page(request, next_url, "Wrong e-mail or password.", 401, email)
-    limiter.succeeded(ip)
-    response = RedirectResponse(next_url, status_code=303)
-    auth.start_session(request, response, user)
+    await auth.login_succeeded(request, email)
+    svc = services(request)
+    notices = await run_in_threadpool(svc.logins.take_notices, user.id, svc.clock())
+    if notices:  # a lockout happened since the last sign-in: say so before going on
+        response: Response = _page(request, "notices.html", {
+            "viewer": None, "notices": notices, "next": next_url})
+    else:
+        response = RedirectResponse(next_url, status_code=303)
+    await auth.start_session(request, response, user)
     response.delete_cookie(auth.LOGIN_CSRF_COOKIE, path="/login")
     return response
 
@@ -140,8 +144,85 @@ async def logout(request: Request) -> Response:
     if viewer is not None and not auth.check_csrf(request, viewer, str(form.get("csrf", ""))):
         raise ApiError(403, "forbidden", "invalid CSRF token", field="csrf")
     response = RedirectResponse("/login", status_code=303)
-    auth.end_session(request, response)
+    await auth.end_session(request, response, viewer)
     return response
+
+
+# --- account: password and sessions ------------------------------------------------------
+
+
+@router.get("/account")
+async def account(request: Request, done: str = "") -> Response:
+    viewer = await auth.current_viewer(request)
+    if viewer is None:
+        return _to_login(request)
+    return await _account_page(request, viewer, None, 200, done)
+
+
+async def _account_page(request: Request, viewer: Viewer, error: str | None, status: int,
+                        done: str = "") -> Response:
+    svc = services(request)
+    now = svc.clock()
+    live = await run_in_threadpool(svc.logins.live_sessions, viewer.user.id, now,
+                                   timedelta(minutes=svc.settings.session_idle_minutes))
+    users = await run_in_threadpool(svc.meta.users) if viewer.is_admin else []
+    messages = {"password": "Your password was changed and your other sessions ended.",
+                "ended": "The session was ended.", "users": "That user's sessions were ended."}
+    return _page(request, "account.html", {
+        "viewer": viewer, "sessions": live, "users": users, "error": error,
+        "done": messages.get(done)}, status)
+
+
+@router.post("/account/password")
+async def change_password(request: Request) -> Response:
+    viewer, form = await _member_form(request)
+    svc = services(request)
+    current, new = str(form.get("current", ""))[:1000], str(form.get("new", ""))[:1000]
+    if await auth.authenticate(request, viewer.user.email, current) is None:
+        return await _account_page(request, viewer, "The current password is wrong.", 400)
+    if new != str(form.get("confirm", "")):
+        return await _account_page(request, viewer, "The two new passwords differ.", 400)
+    try:
+        await run_in_threadpool(svc.meta.set_password, viewer.user.email, new)
+    except MetaError as exc:
+        return await _account_page(request, viewer, str(exc), 400)
+    await run_in_threadpool(svc.logins.revoke_all, viewer.user.id, svc.clock(),
+                            viewer.session.nonce)
+    return RedirectResponse("/account?done=password", status_code=303)
+
+
+@router.post("/account/sessions/{session_id}/end")
+async def end_one_session(request: Request, session_id: int) -> Response:
+    viewer, _ = await _member_form(request)
+    svc = services(request)
+    if not await run_in_threadpool(svc.logins.revoke_id, viewer.user.id, session_id,
+                                   svc.clock()):
+        raise ApiError(404, "not_found", "no such session of yours")
+    if session_id == viewer.record.id:
+        return RedirectResponse("/login", status_code=303)
+    return RedirectResponse("/account?done=ended", status_code=303)
+
+
+@router.post("/account/sessions/end-all")
+async def end_all_sessions(request: Request) -> Response:
+    """Log out everywhere, this browser included."""
+    viewer, _ = await _member_form(request)
+    svc = services(request)
+    await run_in_threadpool(svc.logins.revoke_all, viewer.user.id, svc.clock())
+    response = RedirectResponse("/login", status_code=303)
+    await auth.end_session(request, response, None)
+    return response
+
+
+@router.post("/users/{user_id}/end-sessions")
+async def end_user_sessions(request: Request, user_id: int) -> Response:
+    """An admin ends every session of a user (say, a lost laptop)."""
+    await _admin_form(request)
+    svc = services(request)
+    if await run_in_threadpool(svc.meta.user, user_id) is None:
+        raise ApiError(404, "not_found", f"no user with id {user_id}")
+    await run_in_threadpool(svc.logins.revoke_all, user_id, svc.clock())
+    return RedirectResponse("/account?done=users", status_code=303)
 
 
 # --- sites ---------------------------------------------------------------------------------
@@ -265,13 +346,19 @@ def _zone(name: str) -> str:
     return name
 
 
-async def _admin_form(request: Request) -> tuple[Viewer, Any]:
+async def _member_form(request: Request) -> tuple[Viewer, Any]:
+    """The logged-in viewer and their form, whose CSRF token must be right (401, 403)."""
     viewer = await auth.current_viewer(request)
     if viewer is None:
         raise ApiError(401, "unauthorized", "log in first")
     form = await request.form()
     if not auth.check_csrf(request, viewer, str(form.get("csrf", ""))):
         raise ApiError(403, "forbidden", "invalid CSRF token", field="csrf")
+    return viewer, form
+
+
+async def _admin_form(request: Request) -> tuple[Viewer, Any]:
+    viewer, form = await _member_form(request)
     if not viewer.is_admin:
         raise ApiError(403, "forbidden", "changing sites needs the admin role")
     return viewer, form
@@ -282,8 +369,12 @@ async def _admin_form(request: Request) -> tuple[Viewer, Any]:
 
 @router.get("/static/{path:path}")
 async def static(path: str) -> Response:
-    target = (STATIC / path).resolve()
-    if not target.is_relative_to(STATIC) or not target.is_file():
+    try:
+        target = (STATIC / path).resolve()
+        found = target.is_relative_to(STATIC) and target.is_file()
+    except (ValueError, OSError):  # a null byte, a name too long for the file system
+        found = False
+    if not found:
         raise ApiError(404, "not_found", "no such file")
     return FileResponse(target, headers={"cache-control": "public, max-age=3600",
                                          "x-content-type-options": "nosniff"})

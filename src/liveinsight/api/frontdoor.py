@@ -14,10 +14,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from fastapi import FastAPI
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from liveinsight.api.deadline import BodyDeadlines
 from liveinsight.errors import error_response
 
 log = logging.getLogger("liveinsight.frontdoor")
@@ -27,32 +28,68 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 class FrontDoor:
     """An ASGI app: ``routes`` (exact path → endpoint, POST only) here, the rest to ``app``.
+    Every HTTP request's body is read under ``deadlines`` (``api/deadline.py``), and bodies
+    of the other endpoints are at most ``api_body_limit`` bytes (413 otherwise; the
+    collector's endpoints check their own, ``max_body_bytes``).
 
     Attribute access falls through to the FastAPI app (``state``, ``openapi()``...), so code
     holding the front door can treat it as the app.
     """
 
-    def __init__(self, app: FastAPI, routes: Mapping[str, Endpoint]) -> None:
+    def __init__(self, app: FastAPI, routes: Mapping[str, Endpoint],
+                 deadlines: BodyDeadlines, api_body_limit: int) -> None:
         self.app = app
         self._routes = dict(routes)
+        self._deadlines = deadlines
+        self._api_body_limit = api_body_limit
+        app.state.body_deadlines = deadlines  # the collector's read_body uses them
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
-            endpoint = self._routes.get(scope["path"])
-            if endpoint is not None:
-                scope["app"] = self.app
-                try:
-                    response = await endpoint(Request(scope, receive))
-                except Exception as exc:  # the endpoints answer every expected failure
-                    log.exception("unhandled error on POST %s", scope["path"], exc_info=exc)
-                    response = error_response(500, "internal", "internal error; it has "
-                                              "been logged")
-                await _respond(response, scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        endpoint = self._routes.get(scope["path"]) if scope["method"] == "POST" else None
+        if endpoint is None:
+            await self._other(scope, receive, send)
+            return
+        # The collector's endpoints keep their own body deadline (see api/deadline.py).
+        scope["app"] = self.app
+        try:
+            response = await endpoint(Request(scope, receive))
+        except ClientDisconnect:
+            return  # counted by the endpoint; nobody is left to answer
+        except Exception as exc:  # the endpoints answer every expected failure
+            log.exception("unhandled error on POST %s", scope["path"], exc_info=exc)
+            response = error_response(500, "internal", "internal error; it has "
+                                      "been logged")
+        await _respond(response, scope, receive, send)
+
+    async def _other(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Any other request, its body under the deadline and the size limit."""
+        if _declared_length(scope) > self._api_body_limit:
+            await _respond(_too_large(self._api_body_limit), scope, receive, send)
+            return
+        guard = self._deadlines.guard(receive, self._api_body_limit)
+        try:
+            await self.app(scope, guard, send)
+        finally:
+            guard.release()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.app, name)
+
+
+def _declared_length(scope: Scope) -> int:
+    """The request's Content-Length (0 when absent or not a number)."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else 0
+    return 0
+
+
+def _too_large(limit: int) -> Response:
+    return error_response(413, "too_large", f"the request body is larger than {limit} bytes",
+                          "body", {"connection": "close"})
 
 
 async def _respond(response: Response, scope: Scope, receive: Receive, send: Send) -> None:

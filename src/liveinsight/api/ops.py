@@ -11,6 +11,8 @@ from starlette.responses import JSONResponse, Response
 
 from liveinsight import __version__
 from liveinsight.app import services
+from liveinsight.errors import error_responses
+from liveinsight.security.access import ops_access
 
 router = APIRouter(tags=["ops"])
 
@@ -37,8 +39,12 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": status, "version": __version__})
 
 
-@router.get("/health/detailed", summary="Status of each component")
+@router.get("/health/detailed", summary="Status of each component",
+            responses=error_responses(401, 403))
 async def health_detailed(request: Request) -> JSONResponse:
+    """Each component's state, the node id and its start time. Needs the ``metrics_token``
+    (Bearer), an API key with the ``admin`` scope or a logged-in admin."""
+    await ops_access(request)
     status, checks = _status(request)
     svc = services(request)
     checks["store_ping"] = await run_in_threadpool(svc.store.ping)
@@ -46,8 +52,13 @@ async def health_detailed(request: Request) -> JSONResponse:
                          "node_id": svc.node_id, "started_at": svc.started_at.isoformat()})
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response,
+            responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text "
+                             "exposition format"}, **error_responses(401, 403)})
 async def metrics(request: Request) -> Response:
+    """Prometheus text format. Needs the ``metrics_token`` (Bearer, what a scrape config
+    sends as ``authorization: {credentials: ...}``), an admin API key or a logged-in admin."""
+    await ops_access(request)
     svc = services(request)
     svc.metrics.wal_bytes.set(svc.wal.total_bytes)
     return Response(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -25,7 +25,7 @@ from starlette.responses import StreamingResponse
 from liveinsight.api import routers
 from liveinsight.api.stats import runner_of
 from liveinsight.app import Services, services
-from liveinsight.errors import bad_request
+from liveinsight.errors import bad_request, error_responses
 from liveinsight.meta.repo import SiteInfo
 from liveinsight.query import model
 from liveinsight.query.live import LiveFeed
@@ -148,7 +148,7 @@ async def _access(request: Request, site_id: str | None, window: int
 
 
 @router.get("/api/realtime", summary="Visitors now, pageviews per minute, top pages and sources",
-            response_model=Realtime)
+            response_model=Realtime, responses=error_responses(400, 401, 403, 503))
 async def realtime(request: Request, site_id: str | None = None, window: int = _Window
                    ) -> dict[str, Any]:
     svc, site = await _access(request, site_id, window)
@@ -159,7 +159,8 @@ async def realtime(request: Request, site_id: str | None = None, window: int = _
             response_class=StreamingResponse,
             responses={200: {"content": {"text/event-stream": {}}, "description":
                              "`event: realtime` (the /api/realtime document) and `event: "
-                             "events` (a list of new events) messages"}})
+                             "events` (a list of new events) messages"},
+                       **error_responses(400, 401, 403, 503)})
 async def stream(request: Request, site_id: str | None = None, window: int = _Window
                  ) -> StreamingResponse:
     svc, site = await _access(request, site_id, window)

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from liveinsight.api import routers
 from liveinsight.app import Services, services
+from liveinsight.errors import error_responses
 from liveinsight.meta.repo import SiteInfo
 from liveinsight.query import model, parser, response
 from liveinsight.query.runner import QueryRunner, Result
@@ -113,8 +114,12 @@ class V2Response(BaseModel):
     query: dict[str, Any]
 
 
+_READ_ERRORS = error_responses(400, 401, 403, 408, 413, 503)
+
+
 @router.post("/api/v2/query", summary="Plausible-compatible stats query",
-             response_model=V2Response, response_model_exclude_none=True)
+             response_model=V2Response, response_model_exclude_none=True,
+             responses=_READ_ERRORS)
 async def v2_query(request: Request, body: V2Query = Body()) -> dict[str, Any]:  # noqa: B008
     """Answers a Plausible Stats API v2 query. Auth: ``Authorization: Bearer <API key>`` with
     the ``stats`` scope. Errors are 400 with ``error.field`` naming the bad part."""
@@ -155,7 +160,8 @@ class AggregateResponse(BaseModel):
 
 
 @router.get("/api/stats/aggregate", summary="Totals over a period, with an optional comparison",
-            response_model=AggregateResponse, response_model_exclude_none=True)
+            response_model=AggregateResponse, response_model_exclude_none=True,
+            responses=_READ_ERRORS)
 async def aggregate(request: Request, site_id: str | None = None, period: str = _Period,
                     date: str | None = _Date, metrics: str = "visitors",
                     filters: str | None = _Filters, compare: str | None = None
@@ -166,7 +172,8 @@ async def aggregate(request: Request, site_id: str | None = None, period: str = 
     return response.aggregate(result)
 
 
-@router.get("/api/stats/timeseries", summary="Metrics per time bucket in the site's time zone")
+@router.get("/api/stats/timeseries", summary="Metrics per time bucket in the site's time zone",
+            responses=_READ_ERRORS)
 async def timeseries(request: Request, site_id: str | None = None, period: str = _Period,
                      date: str | None = _Date, metrics: str = "visitors",
                      interval: str | None = Query(None, description="minute, hour, day, week, "
@@ -179,7 +186,8 @@ async def timeseries(request: Request, site_id: str | None = None, period: str =
     return response.timeseries(result)
 
 
-@router.get("/api/stats/breakdown", summary="Metrics grouped by one property")
+@router.get("/api/stats/breakdown", summary="Metrics grouped by one property",
+            responses=_READ_ERRORS)
 async def breakdown(request: Request, site_id: str | None = None, period: str = _Period,
                     date: str | None = _Date, metrics: str = "visitors,pageviews",
                     property: str | None = Query(None, description="A dimension, e.g. "

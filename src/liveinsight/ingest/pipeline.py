@@ -102,6 +102,7 @@ def build_pipeline(
     metrics: Metrics,
     store: Store,
     clock: Callable[[], datetime],
+    salts: SaltCache | None = None,
 ) -> Pipeline:
     """The pipeline for one app: salts from ``meta``, sites from ``sites``, and a session
     tracker warmed with the sessions still live at ``clock()``, from ``store`` and from the
@@ -112,5 +113,5 @@ def build_pipeline(
     if warmed:
         log.info("session tracker warmed with %d live sessions", warmed)
     metrics.sessions_live.set_function(lambda: len(tracker))
-    env = Env(sites=sites, salts=SaltCache(meta, clock), tracker=tracker, clock=clock)
+    env = Env(sites=sites, salts=salts or SaltCache(meta, clock), tracker=tracker, clock=clock)
     return Pipeline(env, metrics)

@@ -42,6 +42,20 @@ class SaltCache:
         return state[1], state[2]
 
 
+    @property
+    def held_day(self) -> date | None:
+        """The UTC day whose salts are held in memory, if any."""
+        return self._state[0] if self._state is not None else None
+
+    def expire(self, now: datetime) -> None:
+        """Forget the salts held in memory once ``now`` is a later UTC day than theirs (the
+        next event reads today's); housekeeping calls this, so no salt outlives its days
+        here either."""
+        state = self._state
+        if state is not None and state[0] < now.astimezone(UTC).date():
+            self._state = None
+
+
 def visitor_id(salt: bytes, site_id: int, ip: str, user_agent: str) -> int:
     """A 64-bit unsigned id; the same inputs and salt always give the same id."""
     digest = hashlib.blake2b(

@@ -203,6 +203,11 @@ class Metadata:
             user = s.get(models.User, user_id)
             return UserInfo(user.id, user.email, user.role) if user else None
 
+    def user_by_email(self, email: str) -> UserInfo | None:
+        with self._sessions() as s:
+            user = s.scalar(select(models.User).where(models.User.email == email.strip().lower()))
+            return UserInfo(user.id, user.email, user.role) if user else None
+
     def users(self) -> list[UserInfo]:
         with self._sessions() as s:
             rows = s.scalars(select(models.User).order_by(models.User.id)).all()
@@ -286,6 +291,15 @@ class Metadata:
                 s.commit()
             previous = s.get(models.Salt, yesterday)
             return current.salt, previous.salt if previous else None
+
+    def delete_old_salts(self, today: date) -> int:
+        """Delete every salt older than yesterday's (also done by :meth:`salts`, which a
+        quiet site does not call); how many."""
+        with self._sessions() as s:
+            done = s.execute(delete(models.Salt).where(
+                models.Salt.day < today - timedelta(days=1)))
+            s.commit()
+            return int(done.rowcount)  # type: ignore[attr-defined]
 
     # --- goals -----------------------------------------------------------------------------
 

@@ -25,6 +25,10 @@ class Metrics:
         self.requests_rejected = Counter(
             "liveinsight_ingest_rejected_total", "Collector requests answered with 4xx/5xx",
             ["endpoint", "status"], registry=r)
+        self.requests_aborted = Counter(
+            "liveinsight_requests_aborted_total", "Requests whose body never arrived whole: "
+            "the client went away (disconnect) or stalled past the deadline (body_timeout)",
+            ["endpoint", "reason"], registry=r)
         self.pipeline_step_seconds = Histogram(
             "liveinsight_pipeline_step_seconds", "Time spent in each enrichment step",
             ["step"], buckets=_FAST, registry=r)

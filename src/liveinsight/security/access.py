@@ -8,6 +8,7 @@ site), so every read API accepts both without the endpoints changing.
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from typing import Literal
 
@@ -18,9 +19,7 @@ from liveinsight.app import Services, services
 from liveinsight.errors import ApiError
 from liveinsight.meta.repo import ApiKeyInfo, SiteInfo
 from liveinsight.security import sessions
-from liveinsight.security.key_cache import ApiKeyCache
 
-_KEYS = "stats_api_keys"
 _BEARER = {"www-authenticate": "Bearer"}
 
 
@@ -35,15 +34,19 @@ class Access:
 
 def resolve_site(svc: Services, raw: object, field: str = "site_id") -> SiteInfo:
     """The site named by domain, numeric id or UUID; 400 naming ``field`` otherwise."""
+    site = _lookup(svc, raw, field)
+    if site is None:
+        raise ApiError(400, "invalid", f"no site {str(raw).strip()!r}", field=field)
+    return site
+
+
+def _lookup(svc: Services, raw: object, field: str) -> SiteInfo | None:
     if not isinstance(raw, str | int) or isinstance(raw, bool) or not str(raw).strip():
         raise ApiError(400, "invalid", "site_id is required (the site's domain or id)",
                        field=field)
     text = str(raw).strip()
-    site = (svc.sites.by_id(int(text)) if text.isdigit() else None) or svc.sites.by_domain(
+    return (svc.sites.by_id(int(text)) if text.isdigit() else None) or svc.sites.by_domain(
         text) or svc.sites.by_uuid(text)
-    if site is None:
-        raise ApiError(400, "invalid", f"no site {text!r}", field=field)
-    return site
 
 
 async def stats_access(request: Request, raw_site: object, field: str = "site_id") -> Access:
@@ -53,8 +56,12 @@ async def stats_access(request: Request, raw_site: object, field: str = "site_id
     when the credential does not cover it."""
     svc = services(request)
     key = await _credential(request, svc)
-    site = resolve_site(svc, raw_site, field)
-    return _grant(site, key, field)
+    if key is not None and key.site_ids is not None:
+        site = _lookup(svc, raw_site, field)
+        if site is None:  # an unknown site answers as another's site does
+            raise _not_covered(field)
+        return _grant(site, key, field)
+    return _grant(resolve_site(svc, raw_site, field), key, field)
 
 
 async def _credential(request: Request, svc: Services) -> ApiKeyInfo | None:
@@ -69,36 +76,66 @@ async def _credential(request: Request, svc: Services) -> ApiKeyInfo | None:
     if authorization is None:
         raise ApiError(401, "unauthorized", "send Authorization: Bearer <API key>",
                        field="Authorization", headers=_BEARER)
-    scheme, _, plaintext = authorization.partition(" ")
-    plaintext = plaintext.strip()
-    if scheme.lower() != "bearer" or not plaintext:
-        raise ApiError(401, "unauthorized", "Authorization must be 'Bearer <API key>'",
-                       field="Authorization", headers=_BEARER)
-    cache = _cache(svc)
-    hit, key = cache.cached(plaintext)
-    if not hit:
-        key = await run_in_threadpool(cache.verify, plaintext)
-    if key is None:
-        raise ApiError(401, "unauthorized", "the API key is not valid", field="Authorization",
-                       headers=_BEARER)
+    key = await _verified_key(svc, authorization)
     if not key.allows("stats"):
         raise ApiError(403, "forbidden", "the API key lacks the 'stats' scope",
                        field="Authorization")
     return key
 
 
+async def _verified_key(svc: Services, authorization: str) -> ApiKeyInfo:
+    """The API key in ``Authorization: Bearer``; 401 when malformed, unknown or revoked."""
+    scheme, _, plaintext = authorization.partition(" ")
+    plaintext = plaintext.strip()
+    if scheme.lower() != "bearer" or not plaintext:
+        raise ApiError(401, "unauthorized", "Authorization must be 'Bearer <API key>'",
+                       field="Authorization", headers=_BEARER)
+    cache = svc.keys
+    hit, key = cache.cached(plaintext)
+    if not hit:
+        key = await run_in_threadpool(cache.verify, plaintext)
+    if key is None:
+        raise ApiError(401, "unauthorized", "the API key is not valid", field="Authorization",
+                       headers=_BEARER)
+    return key
+
+
+async def ops_access(request: Request) -> None:
+    """Allow reading ``/metrics`` and ``/health/detailed`` (node id, error texts) or raise:
+    the ``metrics_token`` setting as a Bearer token (for Prometheus), an API key with the
+    ``admin`` scope, or a logged-in admin. 401 without credentials, 403 with others."""
+    svc = services(request)
+    authorization = request.headers.get("authorization")
+    token = svc.settings.metrics_token
+    if authorization is not None and token:
+        scheme, _, given = authorization.partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(),
+                                                              token.encode()):
+            return
+    if authorization is None and request.cookies.get(sessions.COOKIE):
+        from liveinsight.security.auth import current_viewer
+
+        viewer = await current_viewer(request)
+        if viewer is not None:
+            if not viewer.is_admin:
+                raise ApiError(403, "forbidden", "this needs the admin role")
+            return
+    if authorization is None:
+        raise ApiError(401, "unauthorized", "send Authorization: Bearer <metrics token or "
+                       "admin API key>", field="Authorization", headers=_BEARER)
+    key = await _verified_key(svc, authorization)
+    if not key.allows("admin"):
+        raise ApiError(403, "forbidden", "the API key lacks the 'admin' scope",
+                       field="Authorization")
+
+
 def _grant(site: SiteInfo, key: ApiKeyInfo | None, field: str) -> Access:
     if key is None:
         return Access(site, "session")
     if not key.allows("stats", site.id):
-        raise ApiError(403, "forbidden", "the API key does not cover this site", field=field)
+        raise _not_covered(field)
     return Access(site, "api_key", key)
 
 
-def _cache(svc: Services) -> ApiKeyCache:
-    cache = svc.extras.get(_KEYS)
-    if cache is None:
-        cache = ApiKeyCache(svc.meta.verify_api_key, svc.settings.api_key_cache_seconds)
-        svc.extras[_KEYS] = cache
-    assert isinstance(cache, ApiKeyCache)
-    return cache
+def _not_covered(field: str) -> ApiError:
+    return ApiError(403, "forbidden", "the API key does not cover this site", field=field)

@@ -76,6 +76,7 @@ def forwarded_for(header: str) -> list[str]:
 
 _FORWARDED, _X_FORWARDED_FOR, _CF_CONNECTING_IP = b"forwarded", b"x-forwarded-for", \
     b"cf-connecting-ip"
+_X_FORWARDED_PROTO = b"x-forwarded-proto"
 _FORWARDING = frozenset({_FORWARDED, _X_FORWARDED_FOR, _CF_CONNECTING_IP})
 
 
@@ -123,6 +124,25 @@ class ClientIpResolver:
             return (_address(hops[_CF_CONNECTING_IP][0]) or found)[2]
         return found[2]
 
+    def scheme(self, peer: str | None, headers: Sequence[tuple[bytes, bytes]],
+               default: str) -> str:
+        """The scheme the client used (``http`` or ``https``): from a trusted proxy, the
+        ``proto=`` of the first ``Forwarded`` element or the first ``X-Forwarded-Proto``
+        value (what the proxy the client reached saw); else ``default`` (the connection's)."""
+        found = _address(peer) if peer else None
+        if found is None or not self._ranges or not self._trusted(found[0], found[1]):
+            return default
+        for name, value in headers:
+            if name == _FORWARDED:
+                first = value.decode("latin-1").split(",", 1)[0]
+                for pair in first.split(";"):
+                    key, _, proto = pair.partition("=")
+                    if key.strip().lower() == "proto":
+                        return _scheme(proto, default)
+            elif name == _X_FORWARDED_PROTO:
+                return _scheme(value.decode("latin-1").split(",", 1)[0], default)
+        return default
+
     def _walk(self, hops: list[str], peer: _Found) -> str:
         current = peer
         for hop in reversed(hops):
@@ -133,3 +153,8 @@ class ClientIpResolver:
             if not self._trusted(found[0], found[1]):
                 return found[2]
         return current[2]
+
+
+def _scheme(value: str, default: str) -> str:
+    proto = value.strip().strip('"').lower()
+    return proto if proto in ("http", "https") else default

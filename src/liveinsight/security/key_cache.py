@@ -2,9 +2,11 @@
 
 Verifying a key costs a metadata query; an ingesting server may send thousands of requests a
 second with the same key. Answers (the key's info, or "no such key") are kept for
-``ttl_seconds`` (setting ``api_key_cache_seconds``), so a revoked key keeps working on each
-node for at most that long, and an unknown key costs one query per node per that long.
-Entries are keyed by the SHA-256 of the key, never the key itself.
+``ttl_seconds`` (setting ``api_key_cache_seconds``, default 1 s), so a revoked key stops
+working on every node within that long, and a key costs one query per node per that long.
+Concurrent misses for one key make one query (the others wait for its answer), so an expiry
+under load is one query, not one per request in flight. Entries are keyed by the SHA-256 of
+the key, never the key itself.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class ApiKeyCache:
         self._max = max_entries
         self._entries: dict[bytes, tuple[float, ApiKeyInfo | None]] = {}
         self._lock = threading.Lock()
+        self._flights: dict[bytes, threading.Lock] = {}  # one per key being verified
 
     def cached(self, plaintext: str) -> tuple[bool, ApiKeyInfo | None]:
         """``(hit, info)`` without touching the database."""
@@ -37,15 +40,21 @@ class ApiKeyCache:
         return True, entry[1]
 
     def verify(self, plaintext: str) -> ApiKeyInfo | None:
-        """The key's info, or None for an unknown or revoked key (blocking on a miss)."""
-        hit, info = self.cached(plaintext)
-        if hit:
-            return info
-        info = self._verify(plaintext)
+        """The key's info, or None for an unknown or revoked key (blocking on a miss; one
+        query for concurrent misses of one key)."""
+        digest = _digest(plaintext)
         with self._lock:
-            if len(self._entries) >= self._max:
-                self._entries.pop(next(iter(self._entries)))
-            self._entries[_digest(plaintext)] = (self._clock() + self._ttl, info)
+            flight = self._flights.setdefault(digest, threading.Lock())
+        with flight:
+            hit, info = self.cached(plaintext)
+            if hit:
+                return info
+            info = self._verify(plaintext)
+            with self._lock:
+                if len(self._entries) >= self._max:
+                    self._entries.pop(next(iter(self._entries)))
+                self._entries[digest] = (self._clock() + self._ttl, info)
+                self._flights.pop(digest, None)
         return info
 
     def clear(self) -> None:

@@ -3,8 +3,10 @@
 A session token is ``<payload>.<signature>``: the payload is base64url JSON
 ``{"u": user id, "t": issued at (epoch s), "n": random nonce}`` and the signature is
 HMAC-SHA256 over the payload with a key derived from the server secret (so the cookie key
-differs from every other use of the secret). Nothing secret is in the payload; the user's
-role is looked up on each request, so a role change applies at once.
+differs from every other use of the secret). The nonce (32 random bytes) names the
+server-side session (``meta/logins.py``), which is checked on every request: a signature
+alone never lets anyone in, so logging out or revoking a session ends it for good. The
+user's role is looked up on each request too, so a role change applies at once.
 
 A form's CSRF token is HMAC(key, "csrf:" + nonce): it is bound to one session, and a page
 from another origin can neither read it nor compute it.
@@ -47,7 +49,7 @@ def _mac(secret: bytes, payload: str) -> str:
 
 
 def new_session(user_id: int, now: float) -> SessionData:
-    return SessionData(user_id, int(now), secrets.token_urlsafe(16))
+    return SessionData(user_id, int(now), secrets.token_urlsafe(32))
 
 
 def encode(secret: bytes, data: SessionData) -> str:

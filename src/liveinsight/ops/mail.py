@@ -1,0 +1,46 @@
+"""E-mail to people (security notices; later invitations and alerts) over SMTP, with
+aiosmtplib. Off unless ``smtp_host`` is set: then nothing is sent and callers show the
+message in the dashboard instead.
+
+``send`` never raises: a mail server that is down, slow (``smtp_timeout_seconds``) or
+refuses the message is logged, and the caller goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+from email.message import EmailMessage
+
+import aiosmtplib
+
+from liveinsight.settings import Settings
+
+log = logging.getLogger("liveinsight.mail")
+
+
+class Mailer:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._settings.smtp_host)
+
+    async def send(self, to: str, subject: str, text: str) -> bool:
+        """Send a plain-text message; True once the server accepted it."""
+        s = self._settings
+        if not s.smtp_host:
+            return False
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = s.mail_from, to, subject
+        message.set_content(text)
+        try:
+            await aiosmtplib.send(
+                message, hostname=s.smtp_host, port=s.smtp_port,
+                username=s.smtp_username or None, password=s.smtp_password or None,
+                use_tls=s.smtp_security == "tls", start_tls=s.smtp_security == "starttls",
+                timeout=s.smtp_timeout_seconds)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            log.warning("mail to a user was not sent: %s", exc)
+            return False
+        return True
