@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 
-from liveinsight import __version__, errors
+from liveinsight import __version__
 from liveinsight.ingest.service import Ingestor
 from liveinsight.ingest.visitor import SaltCache
 from liveinsight.ingest.wal import WriteAheadLog
@@ -194,6 +194,7 @@ def tune_gc() -> Callable[[], None]:
 def create_app(settings: Settings, *, clock: Clock = utc_now) -> FrontDoor:
     """The ASGI app: the collector's front door in front of the FastAPI app."""
     from liveinsight.api import collect, routers
+    from liveinsight.api import errors as api_errors
     from liveinsight.api.deadline import BodyDeadlines
     from liveinsight.api.frontdoor import FrontDoor
 
@@ -224,7 +225,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> FrontDoor:
         summary="Self-hosted, real-time, privacy-friendly web analytics.",
         lifespan=lifespan,
     )
-    errors.install(app)
+    api_errors.install(app)
     for router in routers.all_routers():
         app.include_router(router)
     return FrontDoor(app, collect.POST_ROUTES, BodyDeadlines(settings.body_timeout_seconds),

@@ -1,45 +1,29 @@
-"""Errors with a stable JSON shape: ``{"error": {"code", "message", "field"?}}``.
+"""Domain errors: why a request cannot be answered as asked, apart from HTTP.
 
-Handlers installed by :func:`install` turn every failure into that shape: bad input is a
-4xx naming what is wrong, never a 500.
+Domain modules (parsing, queries, access decisions, the collector) raise a :class:`Problem`
+subclass naming the field at fault; one module of the HTTP layer (``api/errors.py``) maps
+each kind to a status code and headers and renders the stable JSON shape
+``{"error": {"code", "message", "field"?}}``. ``code`` is the kind unless a more precise one
+is given (``invalid_scheme``, ``store_unavailable``, ``log_full``...).
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping
-from typing import Any
-
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel
-from starlette.exceptions import HTTPException
-from starlette.requests import ClientDisconnect
-from starlette.responses import JSONResponse, Response
-
-from liveinsight.api.deadline import BodyTimeout
-
-log = logging.getLogger("liveinsight.errors")
+from typing import Any, ClassVar
 
 
-class ApiError(Exception):
-    """An error answered to the client as JSON with ``status``."""
+class Problem(Exception):
+    """A request that cannot be answered as asked."""
 
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        *,
-        field: str | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
+    kind: ClassVar[str] = "invalid"
+
+    def __init__(self, message: str, field: str | None = None, *, code: str | None = None,
+                 retry_after: int | None = None) -> None:
         super().__init__(message)
-        self.status = status
-        self.code = code
         self.message = message
         self.field = field
-        self.headers = headers
+        self.code = code or self.kind
+        self.retry_after = retry_after
 
     def body(self) -> dict[str, Any]:
         err: dict[str, Any] = {"code": self.code, "message": self.message}
@@ -48,94 +32,51 @@ class ApiError(Exception):
         return {"error": err}
 
 
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-    field: str | None = None
+class Invalid(Problem):
+    """Bad input: ``field`` names what is wrong."""
 
 
-class ErrorBody(BaseModel):
-    """Every error answer: ``{"error": {"code", "message", "field"?}}``."""
+class TooExpensive(Problem):
+    """The question passed a time or memory limit; narrow it."""
 
-    error: ErrorDetail
-
-
-_MEANINGS = {
-    400: "Bad input: `error.field` names what is wrong",
-    401: "No valid credentials (see `WWW-Authenticate`)",
-    403: "The credentials do not allow this (scope, site or role)",
-    404: "No such thing",
-    408: "The request body did not arrive in time",
-    413: "The request body is too large",
-    415: "The content type is not accepted",
-    429: "Too many requests (see `Retry-After`)",
-    503: "Temporarily unavailable (see `Retry-After`)",
-}
+    kind = "query_too_expensive"
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """The OpenAPI ``responses`` of the given error statuses, each with the error body."""
-    return {status: {"model": ErrorBody, "description": _MEANINGS[status]}
-            for status in statuses}
+class Unauthorized(Problem):
+    """No valid credentials."""
+
+    kind = "unauthorized"
 
 
-def bad_request(message: str, field: str | None = None, code: str = "invalid") -> ApiError:
-    return ApiError(400, code, message, field=field)
+class Forbidden(Problem):
+    """The credentials do not allow this."""
+
+    kind = "forbidden"
 
 
-def error_response(status: int, code: str, message: str, field: str | None = None,
-                   headers: Mapping[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(ApiError(status, code, message, field=field).body(), status, headers)
+class NotFound(Problem):
+    kind = "not_found"
 
 
-async def _api_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ApiError)
-    return JSONResponse(exc.body(), exc.status, exc.headers)
+class TooLarge(Problem):
+    kind = "too_large"
 
 
-async def _validation(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
-    field = ".".join(loc) or None
-    return error_response(400, "invalid", f"{field or 'request'}: {first.get('msg')}", field)
+class UnsupportedMedia(Problem):
+    kind = "unsupported_media_type"
 
 
-async def _http(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, HTTPException)
-    code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-            408: "timeout", 413: "too_large", 429: "rate_limited"}.get(exc.status_code, "error")
-    field = "body" if exc.status_code in (408, 413) else None
-    return error_response(exc.status_code, code, str(exc.detail), field, headers=exc.headers)
+class RateLimited(Problem):
+    """Too many requests; ``retry_after`` seconds to wait."""
+
+    kind = "rate_limited"
 
 
-def _count_aborted(request: Request, reason: str) -> None:
-    svc = getattr(request.app.state, "services", None)
-    if svc is not None:
-        route = request.scope.get("route")
-        svc.metrics.requests_aborted.labels(getattr(route, "path", "other"), reason).inc()
+class Unavailable(Problem):
+    """A dependency cannot serve this now; retrying after ``retry_after`` may succeed."""
+
+    kind = "unavailable"
 
 
-async def _body_timeout(request: Request, exc: Exception) -> JSONResponse:
-    _count_aborted(request, "body_timeout")
-    return await _http(request, exc)
-
-
-async def _client_gone(request: Request, _: Exception) -> Response:
-    """The client went away mid-body: not a server error, counted, not logged."""
-    _count_aborted(request, "disconnect")
-    return Response(status_code=400)  # nobody reads it
-
-
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(500, "internal", "internal error; it has been logged")
-
-
-def install(app: FastAPI) -> None:
-    app.add_exception_handler(ApiError, _api_error)
-    app.add_exception_handler(RequestValidationError, _validation)
-    app.add_exception_handler(HTTPException, _http)
-    app.add_exception_handler(BodyTimeout, _body_timeout)
-    app.add_exception_handler(ClientDisconnect, _client_gone)
-    app.add_exception_handler(Exception, _unexpected)
+def bad_request(message: str, field: str | None = None, code: str = "invalid") -> Invalid:
+    return Invalid(message, field, code=code)

@@ -1,5 +1,5 @@
 """Collector parsing: every body shape, every bad input with its status and field, and a
-fuzz proving the parsers only ever return events or raise ApiError."""
+fuzz proving the parsers only ever return events or raise Problem."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from liveinsight.errors import ApiError
+from liveinsight.api.errors import status_of
+from liveinsight.errors import Problem
 from liveinsight.ingest.parse import (
     Client,
     clean_props,
@@ -45,8 +46,8 @@ def native(value: Any, trusted: bool = False, max_events: int = 10) -> list[RawE
                         trusted=trusted)
 
 
-def refused(fn: Any, *args: Any, **kwargs: Any) -> ApiError:
-    with pytest.raises(ApiError) as info:
+def refused(fn: Any, *args: Any, **kwargs: Any) -> Problem:
+    with pytest.raises(Problem) as info:
         fn(*args, **kwargs)
     return info.value
 
@@ -123,7 +124,7 @@ def test_plausible_engagement_fields() -> None:
     [event] = plausible({**PV, "n": "engagement", "sd": "40"})
     assert (event.engagement_ms, event.scroll_depth) == (0, 40)
     err = refused(plausible, {**PV, "n": "engagement", "e": -1, "sd": "x"})
-    assert (err.status, err.field) == (400, "e")
+    assert (status_of(err), err.field) == (400, "e")
     [event] = plausible({**PV, "e": 99, "sd": 10})  # only engagement events carry them
     assert (event.engagement_ms, event.scroll_depth) == (0, 0)
 
@@ -149,18 +150,18 @@ def test_plausible_engagement_fields() -> None:
 ])
 def test_plausible_bad_bodies(body: Any, field: str, code: str) -> None:
     err = refused(plausible, body)
-    assert (err.status, err.field, err.code) == (400, field, code)
+    assert (status_of(err), err.field, err.code) == (400, field, code)
 
 
 @pytest.mark.parametrize("raw", [b"", b"   ", b"not json", b'{"n": ', b"\xff\xfe", b"[" * 5000])
 def test_plausible_empty_or_non_json_is_400(raw: bytes) -> None:
     err = refused(parse_plausible, raw, "text/plain", CLIENT)
-    assert (err.status, err.field) == (400, "body")
+    assert (status_of(err), err.field) == (400, "body")
 
 
 def test_unsupported_content_type_is_415() -> None:
     err = refused(parse_plausible, _body(PV), "multipart/form-data; boundary=x", CLIENT)
-    assert (err.status, err.code, err.field) == (415, "unsupported_media_type", "content-type")
+    assert (status_of(err), err.code, err.field) == (415, "unsupported_media_type", "content-type")
     for ok in ("", "application/x-www-form-urlencoded", "application/vnd.api+json"):
         assert parse_plausible(_body(PV), ok, CLIENT)
 
@@ -223,7 +224,7 @@ def test_umami_timestamp() -> None:
 ])
 def test_umami_bad_bodies(body: Any, field: str) -> None:
     err = refused(umami, body)
-    assert (err.status, err.field) == (400, field)
+    assert (status_of(err), err.field) == (400, field)
 
 
 def test_umami_batch_keeps_valid_items_and_reports_the_rest() -> None:
@@ -232,9 +233,9 @@ def test_umami_batch_keeps_valid_items_and_reports_the_rest() -> None:
     assert (batch.size, len(batch.events)) == (3, 2)
     assert [(e.index, e.error.field) for e in batch.errors] == [(1, "[1].payload.website")]
     err = refused(parse_umami_batch, _body([SEND] * 6), "application/json", CLIENT, 5)
-    assert (err.status, err.field) == (413, "body")
+    assert (status_of(err), err.field) == (413, "body")
     assert refused(parse_umami_batch, _body(SEND), "", CLIENT, 5).field == "body"
-    assert refused(parse_umami_batch, b"[]", "", CLIENT, 5).status == 400
+    assert status_of(refused(parse_umami_batch, b"[]", "", CLIENT, 5)) == 400
 
 
 # --- native ------------------------------------------------------------------------------
@@ -280,9 +281,9 @@ def test_native_overrides_need_an_api_key() -> None:
     [event] = native(body, trusted=True)
     assert (event.ip, event.user_agent) == ("198.51.100.4", "curl/8")
     err = refused(native, body)
-    assert (err.status, err.field) == (403, "ip")
+    assert (status_of(err), err.field) == (403, "ip")
     err = refused(native, [NATIVE, {**NATIVE, "user_agent": "x"}])
-    assert (err.status, err.field) == (403, "[1].user_agent")
+    assert (status_of(err), err.field) == (403, "[1].user_agent")
     assert refused(native, {**NATIVE, "ip": "999.1.1.1"}, trusted=True).field == "ip"
 
 
@@ -307,7 +308,7 @@ def test_native_overrides_need_an_api_key() -> None:
 ])
 def test_native_bad_bodies(body: Any, status: int, field: str) -> None:
     err = refused(native, body)
-    assert (err.status, err.field) == (status, field)
+    assert (status_of(err), err.field) == (status, field)
 
 
 def test_native_timestamp_window_edges_are_accepted() -> None:
@@ -344,8 +345,8 @@ def _parse_all(body: bytes, content_type: str) -> None:
     ):
         try:
             out = call()
-        except ApiError as exc:
-            assert exc.status in (400, 403, 413, 415) and exc.field
+        except Problem as exc:
+            assert status_of(exc) in (400, 403, 413, 415) and exc.field
             continue
         events = out if isinstance(out, list) else out.events
         assert all(isinstance(e, RawEvent) for e in events)

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from liveinsight.errors import ApiError
+from liveinsight.api.errors import status_of
+from liveinsight.errors import Problem
 from liveinsight.query.model import And, Condition, Goal, Not, Or
 from liveinsight.query.parser import parse_simple, parse_v2
 from liveinsight.query.runner import query_key
@@ -23,9 +24,9 @@ def v2(**body: Any) -> Any:
 
 
 def field_of(**body: Any) -> str | None:
-    with pytest.raises(ApiError) as info:
+    with pytest.raises(Problem) as info:
         v2(**body)
-    assert info.value.status == 400
+    assert status_of(info.value) == 400
     return info.value.field
 
 
@@ -109,7 +110,7 @@ def test_simple_params() -> None:
     series = parse_simple({"period": "day", "interval": "hour", "compare": "previous_period"},
                           "timeseries", site_id=1, timezone="UTC", goals=(), today=TODAY)
     assert series.dimensions == ("time:hour",) and series.include.comparison == "previous_period"
-    with pytest.raises(ApiError) as info:
+    with pytest.raises(Problem) as info:
         parse_simple({"period": "custom"}, "aggregate", site_id=1, timezone="UTC", goals=(),
                      today=TODAY)
     assert info.value.field == "date"

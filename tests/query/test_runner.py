@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from liveinsight.errors import ApiError
+from liveinsight.api.errors import status_of
+from liveinsight.errors import Problem
 from liveinsight.ops.metrics import Metrics
 from liveinsight.query.parser import parse_v2
 from liveinsight.query.runner import QueryRunner
@@ -19,10 +20,10 @@ from tests.query.rows import ingest, visit
 
 def test_time_limit_is_a_400_naming_the_range(store: Store) -> None:
     runner = QueryRunner(store, Metrics(), timeout_s=0.2)
-    with pytest.raises(ApiError) as info:
+    with pytest.raises(Problem) as info:
         runner.raw("SELECT count() FROM numbers(100000000000) WHERE sipHash64(number) = 1", {},
                    "test")
-    assert (info.value.status, info.value.code, info.value.field) == (
+    assert (status_of(info.value), info.value.code, info.value.field) == (
         400, "query_too_expensive", "date_range")
     # The next query on the same thread answers normally.
     assert runner.raw("SELECT 7", {}, "test") == [[7]]
@@ -62,10 +63,10 @@ def test_store_failures_are_503_with_retry_after(exc: Exception, code: str) -> N
     runner = QueryRunner(_FailingStore(exc), metrics, timeout_s=1)
     q = parse_v2({"metrics": ["visitors"], "date_range": "7d"}, site_id=1, timezone="UTC",
                  goals=(), today=date(2026, 11, 20))
-    with pytest.raises(ApiError) as info:
+    with pytest.raises(Problem) as info:
         runner.run(q)
-    assert (info.value.status, info.value.code) == (503, code)
-    assert info.value.headers == {"Retry-After": "5"}
+    assert (status_of(info.value), info.value.code) == (503, code)
+    assert info.value.retry_after == 5
     assert metrics.registry.get_sample_value("liveinsight_query_seconds_count",
                                              {"kind": "stats"}) == 1
 
@@ -89,9 +90,9 @@ def test_a_pattern_re2_cannot_compile_is_a_400_even_over_no_rows(store: Store,
         q = parse_v2({"metrics": ["visitors"], "date_range": "7d",
                       "filters": [["matches", dimension, [pattern]]]}, site_id=12345,
                      timezone="UTC", goals=(), today=date(2026, 11, 20))
-        with pytest.raises(ApiError) as info:
+        with pytest.raises(Problem) as info:
             runner.run(q)
-        assert (info.value.status, info.value.field) == (400, "filters"), dimension
+        assert (status_of(info.value), info.value.field) == (400, "filters"), dimension
 
 
 def test_regular_expressions_re2_rejects_are_a_400(store: Store, segments: Path) -> None:
@@ -100,6 +101,6 @@ def test_regular_expressions_re2_rejects_are_a_400(store: Store, segments: Path)
     q = parse_v2({"metrics": ["visitors"], "date_range": "7d",
                   "filters": [["matches", "event:page", ["^/(?=blog)"]]]}, site_id=1,
                  timezone="UTC", goals=(), today=date(2026, 11, 20))
-    with pytest.raises(ApiError) as info:
+    with pytest.raises(Problem) as info:
         runner.run(q)
-    assert (info.value.status, info.value.field) == (400, "filters")
+    assert (status_of(info.value), info.value.field) == (400, "filters")

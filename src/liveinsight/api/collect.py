@@ -25,8 +25,9 @@ from starlette.responses import Response
 
 from liveinsight.api import routers
 from liveinsight.api.deadline import BodyDeadlines, BodyTimeout
+from liveinsight.api.errors import error_responses, headers_of, status_of
 from liveinsight.app import Services, services
-from liveinsight.errors import ApiError, error_responses
+from liveinsight.errors import Forbidden, Invalid, Problem, RateLimited, TooLarge, Unauthorized
 from liveinsight.ingest import bots
 from liveinsight.ingest.group import GroupIngest
 from liveinsight.ingest.parse import (
@@ -108,8 +109,7 @@ async def read_body(request: Request, limit: int, headers: Mapping[bytes, bytes]
     declared = None if raw is None else raw.decode("latin-1")
     if declared is not None:
         if not declared.strip().isdigit():
-            raise ApiError(400, "invalid", "Content-Length is not a number",
-                           field="content-length")
+            raise Invalid("Content-Length is not a number", field="content-length")
         if int(declared) > limit:
             raise _too_large(limit)
     # Straight from ``receive``: ``Request.stream()`` is an async generator, which costs
@@ -137,9 +137,8 @@ async def read_body(request: Request, limit: int, headers: Mapping[bytes, bytes]
         deadlines.leave(task)
 
 
-def _too_large(limit: int) -> ApiError:
-    return ApiError(413, "too_large", f"the request body is larger than {limit} bytes",
-                    field="body")
+def _too_large(limit: int) -> TooLarge:
+    return TooLarge(f"the request body is larger than {limit} bytes", field="body")
 
 
 def _client(request: Request, svc: Services, state: Collector,
@@ -180,8 +179,8 @@ async def _answer(request: Request, endpoint: str, work: Work) -> Response:
     state: Collector = svc.extras[_STATE]
     try:
         return await work(request, svc, state)
-    except ApiError as exc:
-        status, body, headers = exc.status, exc.body(), exc.headers or {}
+    except Problem as exc:
+        status, body, headers = status_of(exc), exc.body(), headers_of(exc)
     except ClientDisconnect:
         svc.metrics.requests_aborted.labels(endpoint, "disconnect").inc()
         raise  # the front door answers nobody
@@ -216,12 +215,12 @@ def _check_token(request: Request, svc: Services) -> None:
     session_id = request.headers.get("x-session-id", "")
     token = request.headers.get("x-csrf-token", "")
     if not csrf.valid_session_id(session_id):
-        raise ApiError(403, "forbidden", "a signed request needs X-Session-ID (1-128 "
+        raise Forbidden("a signed request needs X-Session-ID (1-128 "
                        "printable characters) and its X-CSRF-Token", field="X-Session-ID")
     try:
         csrf.verify(svc.secret, session_id, token, svc.clock().timestamp())
     except csrf.TokenError as exc:
-        raise ApiError(403, "forbidden", str(exc), field="X-CSRF-Token") from None
+        raise Forbidden(str(exc), field="X-CSRF-Token") from None
 
 
 def _require_signed(request: Request, svc: Services, raws: Sequence[RawEvent]) -> None:
@@ -290,25 +289,21 @@ async def _authenticate(request: Request, svc: Services, state: Collector) -> Ap
     authorization = request.headers.get("authorization")
     if authorization is None:
         if "x-csrf-token" not in request.headers:
-            raise ApiError(401, "unauthorized", "send Authorization: Bearer <API key>, or "
-                           "X-CSRF-Token with X-Session-ID", field="Authorization",
-                           headers={"www-authenticate": "Bearer"})
+            raise Unauthorized("send Authorization: Bearer <API key>, or "
+                           "X-CSRF-Token with X-Session-ID", field="Authorization")
         _check_token(request, svc)
         return None
     scheme, _, key = authorization.partition(" ")
     key = key.strip()
     if scheme.lower() != "bearer" or not key:
-        raise ApiError(401, "unauthorized", "Authorization must be 'Bearer <API key>'",
-                       field="Authorization", headers={"www-authenticate": "Bearer"})
+        raise Unauthorized("Authorization must be 'Bearer <API key>'", field="Authorization")
     hit, info = state.keys.cached(key)
     if not hit:
         info = await run_in_threadpool(state.keys.verify, key)
     if info is None:
-        raise ApiError(401, "unauthorized", "the API key is not valid", field="Authorization",
-                       headers={"www-authenticate": "Bearer"})
+        raise Unauthorized("the API key is not valid", field="Authorization")
     if not info.allows("ingest"):
-        raise ApiError(403, "forbidden", "the API key lacks the 'ingest' scope",
-                       field="Authorization")
+        raise Forbidden("the API key lacks the 'ingest' scope", field="Authorization")
     return info
 
 
@@ -320,8 +315,8 @@ def _check_sites(svc: Services, key: ApiKeyInfo, raws: Sequence[RawEvent], batch
             svc.sites.by_domain(raw.domain) if raw.domain else None)
         if site is None or not key.allows("ingest", site.id):
             field = "site_id" if raw.site_id else "domain"
-            raise ApiError(403, "forbidden", "the API key may not send events for this site",
-                           field=f"[{index}].{field}" if batch else field)
+            raise Forbidden("the API key may not send events for this site",
+                            field=f"[{index}].{field}" if batch else field)
 
 
 @_endpoint("events")
@@ -336,8 +331,8 @@ async def native_events(request: Request, svc: Services, state: Collector) -> Re
         _check_sites(svc, key, raws, body.lstrip().startswith(b"["))
         wait = await state.limiter.take(f"key:{key.id}", len(raws))
         if wait:
-            raise ApiError(429, "rate_limited", "this API key is sending too fast",
-                           headers={"retry-after": retry_after(wait)})
+            raise RateLimited("this API key is sending too fast",
+                              retry_after=int(retry_after(wait)))
     await _ingest(state, raws, "events", client.now)
     return _json(202, {"received": len(raws)})
 
@@ -349,8 +344,7 @@ async def csrf_token(request: Request, svc: Services, _state: Collector) -> Resp
     ``X-CSRF-Token`` with the same ``X-Session-ID``."""
     session_id = request.headers.get("x-session-id", "")
     if not csrf.valid_session_id(session_id):
-        raise ApiError(400, "invalid", "X-Session-ID must be 1-128 printable characters",
-                       field="X-Session-ID")
+        raise Invalid("X-Session-ID must be 1-128 printable characters", field="X-Session-ID")
     ttl = svc.settings.csrf_token_ttl_seconds
     token = csrf.issue(svc.secret, session_id, svc.clock().timestamp(), ttl)
     expires = datetime.fromtimestamp(token.expires_at, UTC).isoformat()

@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from liveinsight import __version__
 from liveinsight.app import services
-from liveinsight.errors import ApiError
+from liveinsight.errors import Forbidden, NotFound, Unauthorized
 from liveinsight.meta.repo import MetaError, SiteInfo
 from liveinsight.security import auth
 from liveinsight.security.auth import Viewer
@@ -69,7 +69,7 @@ def _safe_next(value: str | None) -> str:
 async def _site(request: Request, site_id: int) -> SiteInfo:
     site = await run_in_threadpool(services(request).meta.site, site_id)
     if site is None:
-        raise ApiError(404, "not_found", f"no site with id {site_id}")
+        raise NotFound(f"no site with id {site_id}")
     return site
 
 
@@ -142,7 +142,7 @@ async def logout(request: Request) -> Response:
     viewer = await auth.current_viewer(request)
     form = await request.form()
     if viewer is not None and not auth.check_csrf(request, viewer, str(form.get("csrf", ""))):
-        raise ApiError(403, "forbidden", "invalid CSRF token", field="csrf")
+        raise Forbidden("invalid CSRF token", field="csrf")
     response = RedirectResponse("/login", status_code=303)
     await auth.end_session(request, response, viewer)
     return response
@@ -197,7 +197,7 @@ async def end_one_session(request: Request, session_id: int) -> Response:
     svc = services(request)
     if not await run_in_threadpool(svc.logins.revoke_id, viewer.user.id, session_id,
                                    svc.clock()):
-        raise ApiError(404, "not_found", "no such session of yours")
+        raise NotFound("no such session of yours")
     if session_id == viewer.record.id:
         return RedirectResponse("/login", status_code=303)
     return RedirectResponse("/account?done=ended", status_code=303)
@@ -220,7 +220,7 @@ async def end_user_sessions(request: Request, user_id: int) -> Response:
     await _admin_form(request)
     svc = services(request)
     if await run_in_threadpool(svc.meta.user, user_id) is None:
-        raise ApiError(404, "not_found", f"no user with id {user_id}")
+        raise NotFound(f"no user with id {user_id}")
     await run_in_threadpool(svc.logins.revoke_all, user_id, svc.clock())
     return RedirectResponse("/account?done=users", status_code=303)
 
@@ -350,17 +350,17 @@ async def _member_form(request: Request) -> tuple[Viewer, Any]:
     """The logged-in viewer and their form, whose CSRF token must be right (401, 403)."""
     viewer = await auth.current_viewer(request)
     if viewer is None:
-        raise ApiError(401, "unauthorized", "log in first")
+        raise Unauthorized("log in first")
     form = await request.form()
     if not auth.check_csrf(request, viewer, str(form.get("csrf", ""))):
-        raise ApiError(403, "forbidden", "invalid CSRF token", field="csrf")
+        raise Forbidden("invalid CSRF token", field="csrf")
     return viewer, form
 
 
 async def _admin_form(request: Request) -> tuple[Viewer, Any]:
     viewer, form = await _member_form(request)
     if not viewer.is_admin:
-        raise ApiError(403, "forbidden", "changing sites needs the admin role")
+        raise Forbidden("changing sites needs the admin role")
     return viewer, form
 
 
@@ -375,6 +375,6 @@ async def static(path: str) -> Response:
     except (ValueError, OSError):  # a null byte, a name too long for the file system
         found = False
     if not found:
-        raise ApiError(404, "not_found", "no such file")
+        raise NotFound("no such file")
     return FileResponse(target, headers={"cache-control": "public, max-age=3600",
                                          "x-content-type-options": "nosniff"})

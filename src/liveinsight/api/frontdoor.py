@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from liveinsight.api.deadline import BodyDeadlines
-from liveinsight.errors import error_response
+from liveinsight.api.errors import error_response
 
 log = logging.getLogger("liveinsight.frontdoor")
 

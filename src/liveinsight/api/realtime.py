@@ -23,9 +23,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
 from liveinsight.api import routers
+from liveinsight.api.errors import error_responses
 from liveinsight.api.stats import runner_of
 from liveinsight.app import Services, services
-from liveinsight.errors import bad_request, error_responses
+from liveinsight.errors import bad_request
 from liveinsight.meta.repo import SiteInfo
 from liveinsight.query import model
 from liveinsight.query.live import LiveFeed

@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from liveinsight.api import routers
+from liveinsight.api.errors import error_responses
 from liveinsight.app import Services, services
-from liveinsight.errors import error_responses
 from liveinsight.meta.repo import SiteInfo
 from liveinsight.query import model, parser, response
 from liveinsight.query.runner import QueryRunner, Result

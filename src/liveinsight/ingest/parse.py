@@ -3,7 +3,8 @@
 Pure functions, one per wire format (Plausible ``/api/event``, Umami ``/api/send`` and
 ``/api/batch``, native ``/api/events``). Each takes the body, its content type and a
 :class:`Client` (IP, User-Agent, the time of arrival) and returns the events, or raises
-:class:`~liveinsight.errors.ApiError` (400, 403, 413 or 415) naming the offending field.
+:class:`~liveinsight.errors.Problem` (``Invalid``, ``Forbidden``, ``TooLarge`` or
+``UnsupportedMedia``) naming the offending field.
 They never raise anything else, whatever the bytes.
 
 What is checked here is the shape of the request; whether the site exists, the event is a
@@ -22,7 +23,7 @@ from urllib.parse import urljoin, urlsplit
 
 import msgspec
 
-from liveinsight.errors import ApiError, bad_request
+from liveinsight.errors import Forbidden, Problem, TooLarge, UnsupportedMedia, bad_request
 from liveinsight.ingest import revenue
 from liveinsight.meta.repo import MetaError, normalize_domain
 from liveinsight.security.client_ip import DOTTED_QUAD
@@ -71,8 +72,7 @@ def decode_json(body: bytes, content_type: str) -> Any:
     """
     media = content_type.split(";", 1)[0].strip().lower()
     if media not in JSON_TYPES and not media.endswith("+json"):
-        raise ApiError(415, "unsupported_media_type",
-                       f"content type {media!r} is not accepted; send JSON as "
+        raise UnsupportedMedia(f"content type {media!r} is not accepted; send JSON as "
                        "application/json or text/plain", field="content-type")
     if not body.strip():
         raise bad_request("the request body is empty; send a JSON object", "body")
@@ -358,7 +358,7 @@ def parse_umami(body: bytes, content_type: str, client: Client) -> list[RawEvent
 @dataclass(frozen=True, slots=True)
 class BatchItemError:
     index: int
-    error: ApiError
+    error: Problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,7 +382,7 @@ def parse_umami_batch(
     for index, item in enumerate(items):
         try:
             events.extend(_umami_one(item, client, f"[{index}]."))
-        except ApiError as exc:
+        except Problem as exc:
             errors.append(BatchItemError(index, exc))
     return UmamiBatch(len(items), events, errors)
 
@@ -391,8 +391,7 @@ def _check_batch_size(count: int, max_events: int) -> None:
     if count == 0:
         raise bad_request("the batch is empty", "body")
     if count > max_events:
-        raise ApiError(413, "too_large", f"a batch holds at most {max_events} events",
-                       field="body")
+        raise TooLarge(f"a batch holds at most {max_events} events", field="body")
 
 
 # --- native: POST /api/events ------------------------------------------------------------
@@ -440,7 +439,7 @@ def _overrides(data: dict[str, Any], client: Client, trusted: bool, prefix: str)
         return client
     field = f"{prefix}ip" if ip is not None else f"{prefix}user_agent"
     if not trusted:
-        raise ApiError(403, "forbidden", f"{field} may only be set by senders using an API "
+        raise Forbidden(f"{field} may only be set by senders using an API "
                        "key", field=field)
     if ip is not None and not (isinstance(ip, str) and DOTTED_QUAD.fullmatch(ip)):
         try:  # a dotted quad is already in canonical form; the rest goes through ipaddress

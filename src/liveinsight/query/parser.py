@@ -2,7 +2,8 @@
 ``/api/stats/*``.
 
 Pure: the site, its goals and today's date (in the site's time zone) are passed in. Every
-problem raises ``ApiError`` 400 whose ``field`` names the offending part of the request.
+problem raises :class:`~liveinsight.errors.Invalid` whose ``field`` names the offending part
+of the request.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from liveinsight.errors import ApiError
+from liveinsight.errors import Invalid, TooExpensive, Unavailable
 from liveinsight.ops.metrics import Metrics
 from liveinsight.query import sql
 from liveinsight.query.filters import Params
@@ -84,7 +84,8 @@ class QueryRunner:
     def run(self, q: Query, kind: str = "stats") -> Result:
         """Answer ``q`` (and its comparison when it asks for one).
 
-        Raises ``ApiError`` 400 when the query passes the time or memory limit, 503 when the
+        Raises ``TooExpensive`` when the query passes the time or memory limit, ``Unavailable``
+        when the
         store is unavailable or fails.
         """
         if q.date_range.period == "all":
@@ -96,8 +97,8 @@ class QueryRunner:
             return Result(q, rows, total_rows=total, time_labels=labels)
         other = shift_range(q.date_range, q.include.comparison, q.timezone)
         if other.first < MIN_DATE:  # "all", once narrowed (the parser checks the rest)
-            raise ApiError(400, "invalid", f"the comparison would start before {MIN_DATE}",
-                           field="include.comparisons")
+            raise Invalid(f"the comparison would start before {MIN_DATE}",
+                          field="include.comparisons")
         previous, _ = self._rows(q.with_range(other), kind)
         aligned = _align(q, rows, previous, labels)
         return Result(q, rows, aligned, other, total, labels)
@@ -108,25 +109,23 @@ class QueryRunner:
         try:
             return self.store.query(sql_text, params, timeout=self.timeout_s).rows
         except StoreUnavailable as exc:
-            raise ApiError(503, "store_unavailable", "the event store is unavailable; retry "
-                           "shortly", headers={"Retry-After": "5"}) from exc
+            raise Unavailable("the event store is unavailable; retry shortly",
+                              code="store_unavailable", retry_after=5) from exc
         except StoreError as exc:
             text = str(exc)
             if any(marker in text for marker in _TIME_LIMIT_MARKERS):
-                raise ApiError(400, "query_too_expensive", "the query passed the time limit of "
-                               f"{self.timeout_s:g} s; narrow the date range or filters",
-                               field="date_range") from exc
+                raise TooExpensive(f"the query passed the time limit of {self.timeout_s:g} s; "
+                                   "narrow the date range or filters", field="date_range") from exc
             if "CANNOT_COMPILE_REGEXP" in text:  # valid for Python's re, not for RE2
-                raise ApiError(400, "invalid", "a regular expression in the filters is not "
-                               "valid RE2 syntax (no look-arounds or back-references)",
-                               field="filters") from exc
+                raise Invalid("a regular expression in the filters is not valid RE2 syntax (no "
+                              "look-arounds or back-references)", field="filters") from exc
             log.error("query failed: %s", text)
-            raise ApiError(503, "query_failed", "the query failed; it has been logged",
-                           headers={"Retry-After": "5"}) from exc
+            raise Unavailable("the query failed; it has been logged", code="query_failed",
+                              retry_after=5) from exc
         except ValueError as exc:  # an answer the transport could not decode
             log.error("query answer unreadable: %s", exc)
-            raise ApiError(503, "query_failed", "the query failed; it has been logged",
-                           headers={"Retry-After": "5"}) from exc
+            raise Unavailable("the query failed; it has been logged", code="query_failed",
+                              retry_after=5) from exc
         finally:
             self.metrics.query_seconds.labels(kind).observe(time.perf_counter() - began)
 
@@ -164,7 +163,7 @@ class QueryRunner:
         interval = auto_interval(narrowed) if "time" in q.dimensions else q.interval
         problem = q.time_dimension() and interval_problem(interval, narrowed)
         if problem:
-            raise ApiError(400, "invalid", problem, field="dimensions")
+            raise Invalid(problem, field="dimensions")
         return replace(q, date_range=narrowed, interval=interval)
 
 

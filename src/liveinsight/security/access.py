@@ -16,11 +16,9 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from liveinsight.app import Services, services
-from liveinsight.errors import ApiError
+from liveinsight.errors import Forbidden, Invalid, Unauthorized
 from liveinsight.meta.repo import ApiKeyInfo, SiteInfo
 from liveinsight.security import sessions
-
-_BEARER = {"www-authenticate": "Bearer"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,14 +34,13 @@ def resolve_site(svc: Services, raw: object, field: str = "site_id") -> SiteInfo
     """The site named by domain, numeric id or UUID; 400 naming ``field`` otherwise."""
     site = _lookup(svc, raw, field)
     if site is None:
-        raise ApiError(400, "invalid", f"no site {str(raw).strip()!r}", field=field)
+        raise Invalid(f"no site {str(raw).strip()!r}", field=field)
     return site
 
 
 def _lookup(svc: Services, raw: object, field: str) -> SiteInfo | None:
     if not isinstance(raw, str | int) or isinstance(raw, bool) or not str(raw).strip():
-        raise ApiError(400, "invalid", "site_id is required (the site's domain or id)",
-                       field=field)
+        raise Invalid("site_id is required (the site's domain or id)", field=field)
     text = str(raw).strip()
     return (svc.sites.by_id(int(text)) if text.isdigit() else None) or svc.sites.by_domain(
         text) or svc.sites.by_uuid(text)
@@ -74,12 +71,10 @@ async def _credential(request: Request, svc: Services) -> ApiKeyInfo | None:
         if await current_viewer(request) is not None:
             return None
     if authorization is None:
-        raise ApiError(401, "unauthorized", "send Authorization: Bearer <API key>",
-                       field="Authorization", headers=_BEARER)
+        raise Unauthorized("send Authorization: Bearer <API key>", field="Authorization")
     key = await _verified_key(svc, authorization)
     if not key.allows("stats"):
-        raise ApiError(403, "forbidden", "the API key lacks the 'stats' scope",
-                       field="Authorization")
+        raise Forbidden("the API key lacks the 'stats' scope", field="Authorization")
     return key
 
 
@@ -88,15 +83,13 @@ async def _verified_key(svc: Services, authorization: str) -> ApiKeyInfo:
     scheme, _, plaintext = authorization.partition(" ")
     plaintext = plaintext.strip()
     if scheme.lower() != "bearer" or not plaintext:
-        raise ApiError(401, "unauthorized", "Authorization must be 'Bearer <API key>'",
-                       field="Authorization", headers=_BEARER)
+        raise Unauthorized("Authorization must be 'Bearer <API key>'", field="Authorization")
     cache = svc.keys
     hit, key = cache.cached(plaintext)
     if not hit:
         key = await run_in_threadpool(cache.verify, plaintext)
     if key is None:
-        raise ApiError(401, "unauthorized", "the API key is not valid", field="Authorization",
-                       headers=_BEARER)
+        raise Unauthorized("the API key is not valid", field="Authorization")
     return key
 
 
@@ -118,15 +111,14 @@ async def ops_access(request: Request) -> None:
         viewer = await current_viewer(request)
         if viewer is not None:
             if not viewer.is_admin:
-                raise ApiError(403, "forbidden", "this needs the admin role")
+                raise Forbidden("this needs the admin role")
             return
     if authorization is None:
-        raise ApiError(401, "unauthorized", "send Authorization: Bearer <metrics token or "
-                       "admin API key>", field="Authorization", headers=_BEARER)
+        raise Unauthorized("send Authorization: Bearer <metrics token or "
+                       "admin API key>", field="Authorization")
     key = await _verified_key(svc, authorization)
     if not key.allows("admin"):
-        raise ApiError(403, "forbidden", "the API key lacks the 'admin' scope",
-                       field="Authorization")
+        raise Forbidden("the API key lacks the 'admin' scope", field="Authorization")
 
 
 def _grant(site: SiteInfo, key: ApiKeyInfo | None, field: str) -> Access:
@@ -137,5 +129,5 @@ def _grant(site: SiteInfo, key: ApiKeyInfo | None, field: str) -> Access:
     return Access(site, "api_key", key)
 
 
-def _not_covered(field: str) -> ApiError:
-    return ApiError(403, "forbidden", "the API key does not cover this site", field=field)
+def _not_covered(field: str) -> Forbidden:
+    return Forbidden("the API key does not cover this site", field=field)
