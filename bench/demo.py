@@ -5,9 +5,9 @@ Stages, each over the same plan (``--days`` of traffic for the three demo sites 
 
 - floor: ``msgspec`` encoding of the same number of already-built ``EventRow``s and
   ``SessionRow``s (``encode_lines``), i.e. the least Python can do to produce these lines;
-- generate: drawing the traffic and writing its JSON lines (``demo.frames``);
+- generate: drawing the traffic and writing its JSON lines (``demo.generate.frames``);
 - generate + log: the same, appended as frames to a write-ahead log (fsync never);
-- end to end: ``demo.write_demo`` into a fresh data dir: generation, log, and the batch
+- end to end: ``demo.generate.write_demo`` into a fresh data dir: generation, log, and the batch
   writer's ``store.ingest_segment`` into chDB until every segment is stored.
 
 Then the log's line format, on its own: one segment of the first ``--segment-events``
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import msgspec
 
-from liveinsight import demo, demo_catalog
+from liveinsight.demo import catalog, generate
 from liveinsight.ingest.wal import WriteAheadLog, frame
 from liveinsight.meta.repo import SiteInfo
 from liveinsight.settings import Settings
@@ -42,7 +42,7 @@ from liveinsight.types import EventRow, SessionRow
 def _sites() -> list[SiteInfo]:
     return [SiteInfo(i + 1, f"00000000-0000-0000-0000-00000000000{i}", s.domain, s.name, (),
                      s.timezone, "USD", 0, True, False, False, (), (), ())
-            for i, s in enumerate(demo_catalog.SITES)]
+            for i, s in enumerate(catalog.SITES)]
 
 
 def _full_lines(payload: bytes) -> bytes:
@@ -99,14 +99,14 @@ def main() -> None:
     ap.add_argument("--segment-events", type=int, default=100_000)
     args = ap.parse_args()
     now = datetime.now(UTC)
-    plans = demo.plan(_sites(), args.days, now, args.scale, random.Random(7))
+    plans = generate.plan(_sites(), args.days, now, args.scale, random.Random(7))
 
     started = time.perf_counter()
     events = sessions = 0
     sample: list[bytes] = []
     segment: list[bytes] = []
     segment_rows = [0, 0]
-    for payload, n_events, n_sessions in demo.frames(plans, now, 7):
+    for payload, n_events, n_sessions in generate.frames(plans, now, 7):
         events += n_events
         sessions += n_sessions
         if len(sample) < 3:
@@ -134,7 +134,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         wal = WriteAheadLog(Path(tmp) / "wal", fsync="never", max_bytes=1 << 40)
         started = time.perf_counter()
-        for payload, n_events, _ in demo.frames(plans, now, 7):
+        for payload, n_events, _ in generate.frames(plans, now, 7):
             wal.append(payload, n_events)
         logged_s = time.perf_counter() - started
         wal.close()
@@ -142,7 +142,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(_env_file=None, data_dir=Path(tmp) / "data",  # type: ignore[call-arg]
                             wal_fsync="never")
-        report = demo.write_demo(settings, days=args.days, scale=args.scale, now=now)
+        report = generate.write_demo(settings, days=args.days, scale=args.scale, now=now)
 
     rate = events / generate_s
     floor = events / floor_s

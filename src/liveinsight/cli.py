@@ -197,7 +197,7 @@ def demo(
     quiet_if_stored: Annotated[bool, typer.Option(hidden=True)] = False,
 ) -> None:
     """Create demo sites with a month of realistic traffic (skipped when their data exists)."""
-    from liveinsight.demo_cli import generate, trickle_forever
+    from liveinsight.demo.cli import generate, trickle_forever
 
     settings = _settings()
     base_url = f"http://{host or settings.host}:{port or settings.port}"
@@ -218,7 +218,7 @@ def demo(
                        *(["--reset"] if reset else [])], check=False).returncode:
         raise typer.Exit(1)
     if live:
-        from liveinsight import demo_live
+        from liveinsight.demo import live as demo_live
 
         demo_live.start(base_url, visits_per_second=live_rate)
     serve(host=host, port=port)

@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from liveinsight import demo_catalog, demo_live
+from liveinsight.demo import catalog, live
 from tests.support import free_port, launch_chromium, require_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
@@ -184,8 +184,8 @@ def test_dashboard_journey(server: str, browser: Any, shots: Path) -> None:
     page.wait_for_function("() => document.querySelector('#live-count').dataset.value")
     before = int(count.get_attribute("data-value") or 0)
     # six new visitors, as the demo's live trickle makes them (browsers, places, referrers)
-    trickle = demo_live.Trickle([demo_catalog.SAAS], 1.0, random.Random(3))
-    hits: dict[str, demo_live.Hit] = {}
+    trickle = live.Trickle([catalog.SAAS], 1.0, random.Random(3))
+    hits: dict[str, live.Hit] = {}
     tick = 0.0
     while len(hits) < 6:
         for hit in trickle.due(tick):

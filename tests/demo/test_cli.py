@@ -30,11 +30,11 @@ def test_demo_generates_then_skips(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 def test_live_alone_needs_a_running_server(tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    from liveinsight import demo_live
+    from liveinsight.demo import live
 
     monkeypatch.setenv("LIVEINSIGHT_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(demo_live, "wait_for_server", lambda *_a, **_k: False)
+    monkeypatch.setattr(live, "wait_for_server", lambda *_a, **_k: False)
     result = CliRunner().invoke(app, ["demo", "--live", "--port", "9"])
     assert result.exit_code == 1 and "no server answered at http://127.0.0.1:9" in result.output
     assert not (tmp_path / "data" / "chdb").exists()  # nothing generated

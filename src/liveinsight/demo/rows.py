@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import msgspec
 import numpy as np
 
-from liveinsight import demo_catalog as cat
+from liveinsight.demo import catalog as cat
 from liveinsight.meta.repo import SiteInfo
 from liveinsight.types import EventRow, SessionRow
 

@@ -1,10 +1,10 @@
 """What the demo traffic is made of: the demo sites, their pages and events, and the mix of
-sources, places and devices visitors come with. Pure data, read by ``demo.py``.
+sources, places and devices visitors come with. Pure data, read by ``demo.generate``.
 
 Weights are relative within each list. Names follow what the enrichment pipeline stores:
 ISO country codes, region and city names, device classes ``Desktop``/``Mobile``/``Tablet``,
 browser and OS names as its user-agent step writes them. A source is given as the referrer
-URL and UTM tags a browser would send; ``demo.py`` derives the stored referrer, source name
+URL and UTM tags a browser would send; ``demo.generate`` derives the stored referrer, source name
 and channel from them with the pipeline's own rules (the names here are for reading).
 """
 

@@ -21,7 +21,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from liveinsight import demo_catalog as cat
+from liveinsight.demo import catalog as cat
 
 log = logging.getLogger("liveinsight.demo")
 

@@ -12,8 +12,8 @@ import msgspec
 import numpy as np
 import pytest
 
-from liveinsight import demo, demo_catalog, demo_live
-from liveinsight.demo_rows import DayRows, format_ms
+from liveinsight.demo import catalog, generate, live
+from liveinsight.demo.rows import DayRows, format_ms
 from liveinsight.meta.repo import SiteInfo
 from liveinsight.storage import open_store
 from liveinsight.types import EventRow, SessionRow, format_ts
@@ -30,8 +30,8 @@ def _site(domain: str, site_id: int = 1) -> SiteInfo:
 def _day(domain: str = "shop.example", sessions: int = 1500, back: int = 1,
          spike: int = 0) -> tuple[DayRows, list[EventRow], list[SessionRow]]:
     start = NOW.replace(hour=0, minute=30) - timedelta(days=back, minutes=30)
-    rows = demo.generate_day(_site(domain), start, sessions, NOW, np.random.default_rng(3),
-                             spike=spike)
+    rows = generate.generate_day(_site(domain), start, sessions, NOW, np.random.default_rng(3),
+                                 spike=spike)
     events, session_rows = rows.rows()
     return rows, events, session_rows
 
@@ -102,7 +102,7 @@ def test_a_day_of_traffic_looks_like_real_traffic() -> None:
 def test_nothing_is_later_than_now_and_today_is_partial() -> None:
     _, events, _ = _day(back=0)
     assert events and max(e.timestamp for e in events) <= format_ts(NOW)
-    plans = demo.plan([_site("blog.example")], 30, NOW, 1.0, random.Random(1))
+    plans = generate.plan([_site("blog.example")], 30, NOW, 1.0, random.Random(1))
     assert len(plans) == 30 and plans[-1].day_start.date() == NOW.date()
     weekday = [p.sessions for p in plans if p.day_start.weekday() < 5 and not p.spike]
     weekend = [p.sessions for p in plans if p.day_start.weekday() >= 5]
@@ -117,10 +117,10 @@ def test_a_viral_day_brings_its_source() -> None:
 
 def test_demo_rows_land_in_clickhouse_once(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
-    report = demo.write_demo(settings, days=3, scale=0.05, now=NOW)
+    report = generate.write_demo(settings, days=3, scale=0.05, now=NOW)
     assert not report.skipped and report.events > 1000
-    assert [s.domain for s in report.sites] == [s.domain for s in demo_catalog.SITES]
-    again = demo.write_demo(settings, days=3, scale=0.05, now=NOW)
+    assert [s.domain for s in report.sites] == [s.domain for s in catalog.SITES]
+    again = generate.write_demo(settings, days=3, scale=0.05, now=NOW)
     assert again.skipped
     store = open_store(settings)
     try:
@@ -136,8 +136,8 @@ def test_demo_rows_land_in_clickhouse_once(tmp_path: Path) -> None:
 
 def test_reset_replaces_the_demo_data(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
-    first = demo.write_demo(settings, days=2, scale=0.02, now=NOW)
-    again = demo.write_demo(settings, days=2, scale=0.02, seed=8, now=NOW, reset=True)
+    first = generate.write_demo(settings, days=2, scale=0.02, now=NOW)
+    again = generate.write_demo(settings, days=2, scale=0.02, seed=8, now=NOW, reset=True)
     assert not again.skipped and again.events != first.events
     store = open_store(settings)
     try:
@@ -162,19 +162,19 @@ def test_goals_are_created_with_the_sites(tmp_path: Path) -> None:
     engine = make_engine(settings.metadata_url)
     upgrade(engine)
     meta = Metadata(engine)
-    sites = demo.ensure_sites(meta)
-    assert demo.ensure_sites(meta) == sites
+    sites = generate.ensure_sites(meta)
+    assert generate.ensure_sites(meta) == sites
     shop = next(s for s in sites if s.domain == "shop.example")
     assert {g.display_name for g in meta.goals(shop.id)} >= {"Purchase", "Add to Cart"}
     engine.dispose()
 
 
 def test_live_trickle_sends_plausible_events_like_browsers() -> None:
-    trickle = demo_live.Trickle(list(demo_catalog.SITES), 2.0, random.Random(5))
+    trickle = live.Trickle(list(catalog.SITES), 2.0, random.Random(5))
     hits = [h for t in range(240) for h in trickle.due(t * 0.5)]
     assert len(hits) > 150
     domains = {h.body["d"] for h in hits}
-    assert domains == {s.domain for s in demo_catalog.SITES}
+    assert domains == {s.domain for s in catalog.SITES}
     assert all(str(h.body["u"]).startswith(f"https://{h.body['d']}/") for h in hits)
     assert any("utm_campaign=" in str(h.body["u"]) for h in hits)
     assert any(h.body["n"] != "pageview" and h.body.get("p") for h in hits)

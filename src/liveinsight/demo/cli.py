@@ -1,5 +1,5 @@
 """The terminal side of ``liveinsight demo``: a progress bar and a summary around
-:func:`liveinsight.demo.write_demo`, and the foreground live trickle."""
+:func:`liveinsight.demo.generate.write_demo`, and the foreground live trickle."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from liveinsight.settings import Settings
 
 def generate(console: Console, settings: Settings, *, days: int, scale: float, seed: int,
              reset: bool, quiet_if_stored: bool = False) -> None:
-    from liveinsight.demo import write_demo
+    from liveinsight.demo.generate import write_demo
 
     columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
                TextColumn("{task.fields[detail]}"), TimeElapsedColumn())
@@ -48,11 +48,11 @@ def generate(console: Console, settings: Settings, *, days: int, scale: float, s
 
 
 def trickle_forever(console: Console, base_url: str, rate: float) -> None:
-    from liveinsight import demo_catalog, demo_live
+    from liveinsight.demo import catalog, live
 
     console.print(f"sending live demo visits to {base_url} (Ctrl-C to stop)")
     stop = threading.Event()
-    trickle = demo_live.Trickle(list(demo_catalog.SITES), rate)
+    trickle = live.Trickle(list(catalog.SITES), rate)
     try:
         sent = trickle.run(base_url, stop)
     except KeyboardInterrupt:

@@ -5,7 +5,7 @@ Generation is pure: :func:`generate_day` takes a site, a day, a session count, t
 moment and a seeded random source, draws the visits with numpy, and returns the JSON lines of
 the ``EventRow``s and final ``SessionRow``s the enrichment pipeline and session logic would
 have produced (each session written once, as its last version with ``sign=1``; the lines
-are assembled by ``demo_rows``). :func:`write_demo` does the I/O: it appends those lines to
+are assembled by ``demo.rows``). :func:`write_demo` does the I/O: it appends those lines to
 the write-ahead log as frames and lets the ``BatchWriter`` ingest the segments into
 ClickHouse, exactly as collected events travel.
 """
@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from liveinsight import demo_catalog as cat
-from liveinsight.demo_rows import DayRows, Events, Templates, Visits, encode_day
+from liveinsight.demo import catalog as cat
+from liveinsight.demo.rows import DayRows, Events, Templates, Visits, encode_day
 from liveinsight.ingest.channels import channel_for
 from liveinsight.ingest.referrer import source_of_host, source_of_param
 from liveinsight.ingest.wal import WalUnavailable, WriteAheadLog
