@@ -17,7 +17,8 @@ from urllib.parse import quote, urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
-from liveinsight.app import Services, create_app
+from liveinsight.app import create_app
+from liveinsight.services import Services
 from liveinsight.settings import Settings
 
 REDIS_URL = os.environ.get("LIVEINSIGHT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

@@ -76,8 +76,8 @@ def serve(
 @app.command()
 def migrate() -> None:
     """Apply pending metadata and ClickHouse schema migrations."""
-    from liveinsight.storage import open_store
     from liveinsight.storage.migrate import migrate as run
+    from liveinsight.storage.transports import open_store
 
     settings = _settings()
     _meta(settings)

@@ -112,7 +112,7 @@ def test_stream_pushes_a_sent_event(tmp_path: Path) -> None:
         future = client.portal.start_task_soon(
             _read_stream, client, "site_id=example.com", {"authorization": f"Bearer {key}"},
             done)
-        feed = svc.extras["live_feed"]
+        feed = svc.feed
         deadline = time.monotonic() + 10
         while feed.subscribers(site.id) == 0 and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -140,18 +140,18 @@ def test_stream_subscribers_share_snapshots(tmp_path: Path) -> None:
     with make_client(tmp_path, clock=fixed_clock(NOW)) as client:
         site = make_site(client, "example.com")
         svc = svc_of(client)
-        shared = svc.extras["realtime_snapshots"]
+        shared = svc.snapshots
 
         def queries() -> float:
             value = svc.metrics.registry.get_sample_value(
                 "liveinsight_query_seconds_count", {"kind": "realtime"})
             return value or 0.0
 
-        first = shared.get(svc, site, 5, time.monotonic())
+        first = shared.get(site, 5, time.monotonic())
         assert queries() == 4
-        assert shared.get(svc, site, 5, time.monotonic() - 60) is first
+        assert shared.get(site, 5, time.monotonic() - 60) is first
         assert queries() == 4
-        shared.get(svc, site, 5, time.monotonic())
+        shared.get(site, 5, time.monotonic())
         assert queries() == 8
-        shared.get(svc, site, 30, 0.0)
+        shared.get(site, 30, 0.0)
         assert queries() == 12

@@ -17,7 +17,7 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
-from liveinsight.api import routers, tracker
+from liveinsight.api import routes, tracker
 
 TRACKER_DIR = Path(tracker.__file__).parent.parent / "dashboard" / "tracker"
 REPO = Path(__file__).resolve().parents[2]
@@ -156,7 +156,7 @@ def test_tracker_url_prefers_the_public_url_setting(tmp_path: Path) -> None:
 
 
 def test_router_is_registered() -> None:
-    assert tracker.router in routers.all_routers()
+    assert tracker.router in routes.ROUTERS
 
 
 def test_tracker_files_ship_in_the_wheel() -> None:

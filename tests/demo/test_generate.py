@@ -15,7 +15,7 @@ import pytest
 from liveinsight.demo import catalog, generate, live
 from liveinsight.demo.rows import DayRows, format_ms
 from liveinsight.meta.repo import SiteInfo
-from liveinsight.storage import open_store
+from liveinsight.storage.transports import open_store
 from liveinsight.types import EventRow, SessionRow, format_ts
 from tests.conftest import make_settings
 

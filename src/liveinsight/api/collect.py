@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,13 +22,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
-from liveinsight.api import routers
 from liveinsight.api.deadline import BodyDeadlines, BodyTimeout
+from liveinsight.api.deps import services
 from liveinsight.api.errors import error_responses, headers_of, status_of
-from liveinsight.app import Services, services
 from liveinsight.errors import Forbidden, Invalid, Problem, RateLimited, TooLarge, Unauthorized
-from liveinsight.ingest import bots
-from liveinsight.ingest.group import GroupIngest
 from liveinsight.ingest.parse import (
     Client,
     parse_native,
@@ -40,9 +36,8 @@ from liveinsight.ingest.parse import (
 from liveinsight.ingest.wal import WalFull, WalUnavailable
 from liveinsight.meta.repo import ApiKeyInfo
 from liveinsight.security import csrf
-from liveinsight.security.client_ip import ClientIpResolver
-from liveinsight.security.key_cache import ApiKeyCache
-from liveinsight.security.ratelimit import RateLimiter, open_rate_limiter, retry_after
+from liveinsight.security.ratelimit import retry_after
+from liveinsight.services import Services
 from liveinsight.types import RawEvent
 
 router = APIRouter(tags=["collector"])
@@ -55,39 +50,7 @@ _PREFLIGHT = {
     "access-control-allow-headers": ALLOWED_HEADERS,
     "access-control-max-age": "86400",
 }
-_STATE = "collector"
 _JSON = "application/json"
-
-
-@dataclass(slots=True)
-class Collector:
-    """The collector's per-app state, built at start."""
-
-    ips: ClientIpResolver
-    limiter: RateLimiter
-    keys: ApiKeyCache
-    group: GroupIngest  # fsync=always blocks: it then appends from a worker thread
-
-
-async def _open(svc: Services) -> None:
-    s = svc.settings
-    bots.warm()
-    svc.extras[_STATE] = Collector(
-        ips=svc.ips,
-        limiter=open_rate_limiter(s.redis_url, s.api_key_rate, s.api_key_burst),
-        keys=svc.keys,
-        group=GroupIngest(svc.ingestor, threaded=s.wal_fsync == "always"),
-    )
-
-
-async def _close(svc: Services) -> None:
-    state = svc.extras.pop(_STATE, None)
-    if isinstance(state, Collector):
-        await state.limiter.close()
-
-
-routers.STARTUP.append(_open)
-routers.SHUTDOWN.append(_close)
 
 
 # --- plumbing ----------------------------------------------------------------------------
@@ -141,44 +104,43 @@ def _too_large(limit: int) -> TooLarge:
     return TooLarge(f"the request body is larger than {limit} bytes", field="body")
 
 
-def _client(request: Request, svc: Services, state: Collector,
+def _client(request: Request, svc: Services,
             headers: Mapping[bytes, bytes]) -> Client:
     peer = request.scope.get("client")
-    return Client(state.ips.resolve(peer[0] if peer else None, request.scope["headers"]),
+    return Client(svc.ips.resolve(peer[0] if peer else None, request.scope["headers"]),
                   headers.get(b"user-agent", b"")[:1000].decode("latin-1"), svc.clock())
 
 
-async def _read(request: Request, svc: Services, state: Collector) -> tuple[bytes, str, Client]:
+async def _read(request: Request, svc: Services) -> tuple[bytes, str, Client]:
     """The body (bounded), its content type and who sent it, from one pass over the
     headers."""
     headers = _header_map(request)
     body = await read_body(request, svc.settings.max_body_bytes, headers,
                            request.app.state.body_deadlines)
     content_type = headers.get(b"content-type", b"").decode("latin-1")
-    return body, content_type, _client(request, svc, state, headers)
+    return body, content_type, _client(request, svc, headers)
 
 
-async def _ingest(state: Collector, raws: Sequence[RawEvent], endpoint: str,
+async def _ingest(svc: Services, raws: Sequence[RawEvent], endpoint: str,
                   now: datetime) -> None:
     """Enrich and append with the requests of the same moment (``ingest/group.py``);
     returns once the events are in the log."""
     if raws:
-        await state.group.ingest(raws, now, endpoint)
+        await svc.group.ingest(raws, now, endpoint)
 
 
 def _json(status: int, value: Any, headers: Mapping[str, str] | None = None) -> Response:
     return Response(orjson.dumps(value), status, {**_CORS, **(headers or {})}, _JSON)
 
 
-Work = Callable[[Request, Services, Collector], Awaitable[Response]]
+Work = Callable[[Request, Services], Awaitable[Response]]
 
 
 async def _answer(request: Request, endpoint: str, work: Work) -> Response:
     """Run ``work``; turn refusals into JSON errors with CORS headers and count them."""
     svc = services(request)
-    state: Collector = svc.extras[_STATE]
     try:
-        return await work(request, svc, state)
+        return await work(request, svc)
     except Problem as exc:
         status, body, headers = status_of(exc), exc.body(), headers_of(exc)
     except ClientDisconnect:
@@ -197,7 +159,7 @@ async def _answer(request: Request, endpoint: str, work: Work) -> Response:
 
 
 def _endpoint(name: str) -> Callable[[Work], Callable[[Request], Awaitable[Response]]]:
-    """``work(request, svc, state)`` → a ``(request) -> Response`` endpoint counted as
+    """``work(request, svc)`` → a ``(request) -> Response`` endpoint counted as
     ``name`` in the metrics."""
 
     def wrap(work: Work) -> Callable[[Request], Awaitable[Response]]:
@@ -237,13 +199,13 @@ def _require_signed(request: Request, svc: Services, raws: Sequence[RawEvent]) -
 
 
 @_endpoint("event")
-async def plausible_event(request: Request, svc: Services, state: Collector) -> Response:
+async def plausible_event(request: Request, svc: Services) -> Response:
     """Body as Plausible's tracker sends it (``n, u, d, r, p/m, h, i, e, sd, revenue``),
     ``text/plain`` or ``application/json``. 202 ``ok`` once stored (or dropped)."""
-    body, content_type, client = await _read(request, svc, state)
+    body, content_type, client = await _read(request, svc)
     raws = parse_plausible(body, content_type, client)
     _require_signed(request, svc, raws)
-    await _ingest(state, raws, "event", client.now)
+    await _ingest(svc, raws, "event", client.now)
     return _ACCEPTED
 
 
@@ -254,25 +216,25 @@ _UMAMI_OK = Response(orjson.dumps({"disabled": False}), 200, _CORS, _JSON)
 
 
 @_endpoint("send")
-async def umami_send(request: Request, svc: Services, state: Collector) -> Response:
+async def umami_send(request: Request, svc: Services) -> Response:
     """``{type: "event" | "identify", payload: {website, hostname, url, ...}}``. Answers
     ``{"disabled": false}``, which Umami's tracker reads after each send."""
-    body, content_type, client = await _read(request, svc, state)
+    body, content_type, client = await _read(request, svc)
     raws = parse_umami(body, content_type, client)
     _require_signed(request, svc, raws)
-    await _ingest(state, raws, "send", client.now)
+    await _ingest(svc, raws, "send", client.now)
     return _UMAMI_OK
 
 
 @_endpoint("batch")
-async def umami_batch(request: Request, svc: Services, state: Collector) -> Response:
+async def umami_batch(request: Request, svc: Services) -> Response:
     """A JSON array of ``/api/send`` bodies (at most ``max_batch_events``). As Umami does,
     valid items are stored and invalid ones reported: ``{size, processed, errors, details:
     [{index, error}]}``."""
-    body, content_type, client = await _read(request, svc, state)
+    body, content_type, client = await _read(request, svc)
     batch = parse_umami_batch(body, content_type, client, svc.settings.max_batch_events)
     _require_signed(request, svc, batch.events)
-    await _ingest(state, batch.events, "batch", client.now)
+    await _ingest(svc, batch.events, "batch", client.now)
     if batch.errors:
         svc.metrics.requests_rejected.labels("batch_item", "400").inc(len(batch.errors))
     details = [{"index": e.index, **e.error.body()} for e in batch.errors]
@@ -283,7 +245,7 @@ async def umami_batch(request: Request, svc: Services, state: Collector) -> Resp
 # --- native endpoint ---------------------------------------------------------------------
 
 
-async def _authenticate(request: Request, svc: Services, state: Collector) -> ApiKeyInfo | None:
+async def _authenticate(request: Request, svc: Services) -> ApiKeyInfo | None:
     """The API key (``Authorization: Bearer``), None for a valid signed browser request;
     401 without credentials or with an unknown key, 403 for a forged or expired token."""
     authorization = request.headers.get("authorization")
@@ -297,9 +259,9 @@ async def _authenticate(request: Request, svc: Services, state: Collector) -> Ap
     key = key.strip()
     if scheme.lower() != "bearer" or not key:
         raise Unauthorized("Authorization must be 'Bearer <API key>'", field="Authorization")
-    hit, info = state.keys.cached(key)
+    hit, info = svc.keys.cached(key)
     if not hit:
-        info = await run_in_threadpool(state.keys.verify, key)
+        info = await run_in_threadpool(svc.keys.verify, key)
     if info is None:
         raise Unauthorized("the API key is not valid", field="Authorization")
     if not info.allows("ingest"):
@@ -320,25 +282,25 @@ def _check_sites(svc: Services, key: ApiKeyInfo, raws: Sequence[RawEvent], batch
 
 
 @_endpoint("events")
-async def native_events(request: Request, svc: Services, state: Collector) -> Response:
+async def native_events(request: Request, svc: Services) -> Response:
     """Authenticated by ``Authorization: Bearer <API key>`` (scope ``ingest``; rate limited
     per key) or by ``X-CSRF-Token`` + ``X-Session-ID``. 202 ``{"received": n}``."""
-    key = await _authenticate(request, svc, state)
-    body, content_type, client = await _read(request, svc, state)
+    key = await _authenticate(request, svc)
+    body, content_type, client = await _read(request, svc)
     raws = parse_native(body, content_type, client,
                         max_events=svc.settings.max_batch_events, trusted=key is not None)
     if key is not None:
         _check_sites(svc, key, raws, body.lstrip().startswith(b"["))
-        wait = await state.limiter.take(f"key:{key.id}", len(raws))
+        wait = await svc.limiter.take(f"key:{key.id}", len(raws))
         if wait:
             raise RateLimited("this API key is sending too fast",
                               retry_after=int(retry_after(wait)))
-    await _ingest(state, raws, "events", client.now)
+    await _ingest(svc, raws, "events", client.now)
     return _json(202, {"received": len(raws)})
 
 
 @_endpoint("csrf-token")
-async def csrf_token(request: Request, svc: Services, _state: Collector) -> Response:
+async def csrf_token(request: Request, svc: Services) -> Response:
     """Send ``X-Session-ID`` (1-128 printable characters, e.g. a random id the page keeps in
     sessionStorage). Answers ``{token, expires_at, expires_in}``; send the token back as
     ``X-CSRF-Token`` with the same ``X-Session-ID``."""

@@ -21,11 +21,11 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from liveinsight import __version__
-from liveinsight.app import services
+from liveinsight.api import session as auth
+from liveinsight.api.deps import services
+from liveinsight.api.session import Viewer
 from liveinsight.errors import Forbidden, NotFound, Unauthorized
 from liveinsight.meta.repo import MetaError, SiteInfo
-from liveinsight.security import auth
-from liveinsight.security.auth import Viewer
 from liveinsight.storage import StoreError
 
 router = APIRouter(include_in_schema=False)

@@ -10,9 +10,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
 from liveinsight import __version__
+from liveinsight.api.access import ops_access
+from liveinsight.api.deps import services
 from liveinsight.api.errors import error_responses
-from liveinsight.app import services
-from liveinsight.security.access import ops_access
 
 router = APIRouter(tags=["ops"])
 

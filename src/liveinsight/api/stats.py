@@ -16,29 +16,15 @@ from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from liveinsight.api import routers
+from liveinsight.api.access import stats_access
+from liveinsight.api.deps import services
 from liveinsight.api.errors import error_responses
-from liveinsight.app import Services, services
 from liveinsight.meta.repo import SiteInfo
 from liveinsight.query import model, parser, response
-from liveinsight.query.runner import QueryRunner, Result
-from liveinsight.security.access import stats_access
+from liveinsight.query.runner import Result
+from liveinsight.services import Services
 
 router = APIRouter(tags=["stats"])
-_RUNNER = "query_runner"
-
-
-async def _open(svc: Services) -> None:
-    svc.extras[_RUNNER] = QueryRunner(svc.store, svc.metrics, svc.settings.query_timeout_seconds)
-
-
-routers.STARTUP.append(_open)
-
-
-def runner_of(svc: Services) -> QueryRunner:
-    runner = svc.extras[_RUNNER]
-    assert isinstance(runner, QueryRunner)
-    return runner
 
 
 def site_today(svc: Services, site: SiteInfo) -> date:
@@ -48,7 +34,7 @@ def site_today(svc: Services, site: SiteInfo) -> date:
 def site_goals(svc: Services, site_id: int) -> tuple[model.Goal, ...]:
     return tuple(
         model.Goal(g.display_name, event_name=g.event_name, page_path=g.page_path)
-        for g in svc.meta.goals(site_id)
+        for g in svc.sites.goals(site_id)
     )
 
 
@@ -56,12 +42,12 @@ async def _site_and_goals(request: Request, raw_site: object
                           ) -> tuple[Services, SiteInfo, tuple[model.Goal, ...]]:
     svc = services(request)
     site = (await stats_access(request, raw_site)).site
-    goals = await run_in_threadpool(site_goals, svc, site.id)
+    goals = site_goals(svc, site.id)
     return svc, site, goals
 
 
 async def _run(svc: Services, q: model.Query, kind: str) -> Result:
-    return await run_in_threadpool(runner_of(svc).run, q, kind)
+    return await run_in_threadpool(svc.runner.run, q, kind)
 
 
 # --- v2 ------------------------------------------------------------------------------------

@@ -32,9 +32,10 @@ from liveinsight.ingest.writer import BatchWriter
 from liveinsight.meta.db import make_engine, upgrade
 from liveinsight.meta.repo import Metadata, SiteInfo
 from liveinsight.settings import Settings
-from liveinsight.storage import Store, open_store
+from liveinsight.storage import Store
 from liveinsight.storage.migrate import migrate
 from liveinsight.storage.schema import SITE_DATA_TABLES
+from liveinsight.storage.transports import open_store
 
 log = logging.getLogger("liveinsight.demo")
 

@@ -12,6 +12,7 @@ import hmac
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -103,12 +104,30 @@ def normalize_domain(domain: str) -> str:
     return value
 
 
+@dataclass(frozen=True, slots=True)
+class GoalInfo:
+    id: int
+    site_id: int
+    display_name: str
+    event_name: str | None
+    page_path: str | None
+
+
 class Metadata:
-    """All metadata reads and writes. Thread-safe; every method is one short transaction."""
+    """All metadata reads and writes. Thread-safe; every method is one short transaction.
+    Callbacks given to :meth:`watch` run after each change of sites or goals made here."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = session_factory(engine)
+        self._watchers: list[Callable[[], None]] = []
+
+    def watch(self, callback: Callable[[], None]) -> None:
+        self._watchers.append(callback)
+
+    def _changed(self) -> None:
+        for callback in self._watchers:
+            callback()
 
     # --- sites -----------------------------------------------------------------------------
 
@@ -122,7 +141,9 @@ class Metadata:
                 s.commit()
             except IntegrityError as exc:
                 raise MetaError(f"a site with domain {site.domain!r} already exists") from exc
-            return SiteInfo.of(site)
+            info = SiteInfo.of(site)
+        self._changed()
+        return info
 
     def update_site(self, site_id: int, **fields: Any) -> SiteInfo:
         with self._sessions() as s:
@@ -141,12 +162,15 @@ class Metadata:
                 s.commit()
             except IntegrityError as exc:
                 raise MetaError("another site already uses that domain") from exc
-            return SiteInfo.of(site)
+            info = SiteInfo.of(site)
+        self._changed()
+        return info
 
     def delete_site(self, site_id: int) -> None:
         with self._sessions() as s:
             s.execute(delete(models.Site).where(models.Site.id == site_id))
             s.commit()
+        self._changed()
 
     def sites(self) -> list[SiteInfo]:
         with self._sessions() as s:
@@ -322,7 +346,14 @@ class Metadata:
         with self._sessions() as s:
             s.add(goal)
             s.commit()
-            return goal
+        self._changed()
+        return goal
+
+    def all_goals(self) -> list[GoalInfo]:
+        with self._sessions() as s:
+            rows = s.scalars(select(models.Goal).order_by(models.Goal.id)).all()
+            return [GoalInfo(g.id, g.site_id, g.display_name, g.event_name, g.page_path)
+                    for g in rows]
 
     def goals(self, site_id: int) -> list[models.Goal]:
         with self._sessions() as s:
@@ -349,9 +380,15 @@ class SiteDirectory:
         self._by_domain: dict[str, SiteInfo] = {}
         self._by_uuid: dict[str, SiteInfo] = {}
         self._by_id: dict[int, SiteInfo] = {}
+        self._goals: dict[int, tuple[GoalInfo, ...]] = {}
         self.reload()
+        meta.watch(self.reload)  # changes made through this process show at once
 
     def reload(self) -> None:
+        goals: dict[int, list[GoalInfo]] = {}
+        for goal in self._meta.all_goals():
+            goals.setdefault(goal.site_id, []).append(goal)
+        self._goals = {site: tuple(found) for site, found in goals.items()}
         by_domain, by_uuid, by_id = {}, {}, {}
         for site in self._meta.sites():
             by_id[site.id] = site
@@ -378,6 +415,11 @@ class SiteDirectory:
     def by_id(self, site_id: int) -> SiteInfo | None:
         self._fresh()
         return self._by_id.get(site_id)
+
+    def goals(self, site_id: int) -> tuple[GoalInfo, ...]:
+        """The site's goals (kept with the sites: no query per request)."""
+        self._fresh()
+        return self._goals.get(site_id, ())
 
     def all(self) -> list[SiteInfo]:
         self._fresh()

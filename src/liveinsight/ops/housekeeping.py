@@ -20,7 +20,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from liveinsight.app import Services
+    from liveinsight.services import Services
 
 log = logging.getLogger("liveinsight.housekeeping")
 

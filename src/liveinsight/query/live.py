@@ -27,8 +27,12 @@ def feed_item(row: EventRow) -> dict[str, Any]:
 
 
 class LiveFeed:
-    def __init__(self, loop: asyncio.AbstractEventLoop, queue_size: int = 100) -> None:
-        self._loop = loop
+    """Fan-out of appended rows to the subscribers of each site, on the event loop the
+    subscribers run on (bound at the first ``subscribe``; rows published before that have
+    no one to reach)."""
+
+    def __init__(self, queue_size: int = 100) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._size = queue_size
         self._lock = threading.Lock()
         self._subscribers: dict[int, set[asyncio.Queue[list[dict[str, Any]]]]] = (
@@ -42,9 +46,10 @@ class LiveFeed:
         for row in rows:
             if row.site_id in wanted and row.name != "engagement":
                 by_site[row.site_id].append(feed_item(row))
-        if by_site:
+        loop = self._loop
+        if by_site and loop is not None:
             with contextlib.suppress(RuntimeError):  # a closed loop: the app is stopping
-                self._loop.call_soon_threadsafe(self._deliver, dict(by_site))
+                loop.call_soon_threadsafe(self._deliver, dict(by_site))
 
     def _deliver(self, by_site: dict[int, list[dict[str, Any]]]) -> None:
         with self._lock:
@@ -56,8 +61,10 @@ class LiveFeed:
             queue.put_nowait(items)
 
     def subscribe(self, site_id: int) -> asyncio.Queue[list[dict[str, Any]]]:
+        """A queue of the site's new events (call on the event loop)."""
         queue: asyncio.Queue[list[dict[str, Any]]] = asyncio.Queue(self._size)
         with self._lock:
+            self._loop = asyncio.get_running_loop()
             self._subscribers[site_id].add(queue)
         return queue
 
@@ -68,3 +75,21 @@ class LiveFeed:
     def subscribers(self, site_id: int) -> int:
         with self._lock:
             return len(self._subscribers.get(site_id, ()))
+
+
+class Ingested:
+    """How many log segments the writer has moved into the store: bumped by the writer's
+    thread after each one, read by whoever waits for new data to become queryable (the
+    realtime stream re-reads its numbers once this moves past what it saw)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count = 0
+
+    def bump(self) -> None:
+        with self._lock:
+            self._count += 1
+
+    @property
+    def count(self) -> int:
+        return self._count

@@ -15,10 +15,12 @@ from typing import Literal
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from liveinsight.app import Services, services
+from liveinsight.api.deps import services
+from liveinsight.api.session import current_viewer
 from liveinsight.errors import Forbidden, Invalid, Unauthorized
 from liveinsight.meta.repo import ApiKeyInfo, SiteInfo
 from liveinsight.security import sessions
+from liveinsight.services import Services
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,11 +67,9 @@ async def _credential(request: Request, svc: Services) -> ApiKeyInfo | None:
     """The API key with the ``stats`` scope, or None for a logged-in dashboard user (who
     reads every site); 401/403 otherwise."""
     authorization = request.headers.get("authorization")
-    if authorization is None and request.cookies.get(sessions.COOKIE):
-        from liveinsight.security.auth import current_viewer
-
-        if await current_viewer(request) is not None:
-            return None
+    if (authorization is None and request.cookies.get(sessions.COOKIE)
+            and await current_viewer(request) is not None):
+        return None
     if authorization is None:
         raise Unauthorized("send Authorization: Bearer <API key>", field="Authorization")
     key = await _verified_key(svc, authorization)
@@ -106,8 +106,6 @@ async def ops_access(request: Request) -> None:
                                                               token.encode()):
             return
     if authorization is None and request.cookies.get(sessions.COOKIE):
-        from liveinsight.security.auth import current_viewer
-
         viewer = await current_viewer(request)
         if viewer is not None:
             if not viewer.is_admin:

@@ -22,13 +22,14 @@ from datetime import timedelta
 from fastapi import Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from liveinsight.app import Services, services
+from liveinsight.api.deps import services
 from liveinsight.ingest.ua import parse_agent
 from liveinsight.meta.logins import SessionInfo
 from liveinsight.meta.repo import UserInfo
 from liveinsight.security import sessions
 from liveinsight.security.client_ip import ClientIpResolver
 from liveinsight.security.throttle import Verdict
+from liveinsight.services import Services
 
 log = logging.getLogger("liveinsight.auth")
 

@@ -1,0 +1,10 @@
+"""Every router the app serves, in one table (a new feature adds its router here)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from liveinsight.api import collect, dashboard, ops, realtime, stats, tracker
+
+ROUTERS: tuple[APIRouter, ...] = (ops.router, collect.router, tracker.router, stats.router,
+                                  realtime.router, dashboard.router)

@@ -1,0 +1,156 @@
+"""The composition root: every long-lived object of a node, built in one place, closed in one.
+
+:func:`open_services` opens storage, metadata and the log, applies migrations, replays what
+the log holds and wires every service; :func:`close_services` stops them in order. Nothing is
+opened at import time, nothing else builds these objects, and every field of
+:class:`Services` is typed: the HTTP layer (``api/``) reads them, never adds to them.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from liveinsight.ingest.group import GroupIngest
+from liveinsight.ingest.pipeline import build_pipeline
+from liveinsight.ingest.service import Ingestor
+from liveinsight.ingest.visitor import SaltCache
+from liveinsight.ingest.wal import WriteAheadLog
+from liveinsight.ingest.writer import BatchWriter
+from liveinsight.meta.db import make_engine, upgrade
+from liveinsight.meta.logins import LoginStore
+from liveinsight.meta.repo import Metadata, SiteDirectory
+from liveinsight.ops.mail import Mailer
+from liveinsight.ops.metrics import Metrics
+from liveinsight.query.live import Ingested, LiveFeed
+from liveinsight.query.realtime import SharedSnapshots
+from liveinsight.query.runner import QueryRunner
+from liveinsight.security.client_ip import ClientIpResolver
+from liveinsight.security.key_cache import ApiKeyCache
+from liveinsight.security.ratelimit import RateLimiter, open_rate_limiter
+from liveinsight.security.throttle import Limits, LoginThrottle
+from liveinsight.settings import Settings
+from liveinsight.storage.migrate import migrate
+from liveinsight.storage.protocol import Store
+from liveinsight.storage.transports import open_store
+
+log = logging.getLogger("liveinsight.services")
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Everything a request handler may use, built once per node by :func:`open_services`."""
+
+    settings: Settings
+    metrics: Metrics
+    clock: Clock
+    node_id: str
+    started_at: datetime
+    secret: bytes
+    # storage and metadata
+    store: Store
+    meta: Metadata
+    sites: SiteDirectory
+    logins: LoginStore
+    # ingest: the pipeline and log behind the collector, the writer draining the log
+    wal: WriteAheadLog
+    writer: BatchWriter
+    ingestor: Ingestor
+    group: GroupIngest  # the collector's group commit (fsync=always: appends off the loop)
+    salts: SaltCache
+    ingested: Ingested  # bumped after each segment the writer moved into the store
+    # reading
+    runner: QueryRunner
+    feed: LiveFeed  # realtime fan-out of appended events
+    snapshots: SharedSnapshots  # realtime numbers shared by a site's stream subscribers
+    # security
+    keys: ApiKeyCache  # API key verifications, for the collector and the read APIs
+    ips: ClientIpResolver
+    limiter: RateLimiter  # per-API-key ingest rate
+    throttle: LoginThrottle
+    mailer: Mailer
+
+
+def _node_id(settings: Settings) -> str:
+    path = settings.data_dir / "node_id"
+    if not path.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(6))
+    return path.read_text().strip()
+
+
+def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
+    """Open storage, metadata and the log, apply migrations, replay what the log holds, and
+    wire every service. The writer is not started (``svc.writer.start()``)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    metrics = Metrics()
+    engine = make_engine(settings.metadata_url)
+    upgrade(engine)
+    meta = Metadata(engine)
+    sites = SiteDirectory(meta)
+    store = open_store(settings)
+    migrate(store)
+    wal = WriteAheadLog(settings.wal_dir, fsync=settings.wal_fsync,
+                        interval_s=settings.wal_fsync_interval_ms / 1000,
+                        max_bytes=settings.wal_max_bytes)
+    if wal.repaired_bytes:
+        log.warning("write-ahead log: truncated %d torn bytes after a crash", wal.repaired_bytes)
+    node_id = _node_id(settings)
+    ingested = Ingested()
+
+    def _on_ingested(_segment: object, seconds: float) -> None:
+        metrics.segments_ingested.inc()
+        metrics.segment_ingest_seconds.observe(seconds)
+        ingested.bump()
+
+    writer = BatchWriter(wal, store, node_id=node_id, batch_rows=settings.writer_batch_rows,
+                         flush_s=settings.writer_flush_ms / 1000,
+                         retry_max_s=settings.writer_retry_max_seconds,
+                         on_ingested=_on_ingested,
+                         on_error=lambda _exc: metrics.store_errors.inc())
+    salts = SaltCache(meta, clock)
+    pipeline = build_pipeline(settings=settings, meta=meta, sites=sites, metrics=metrics,
+                              store=store, clock=clock, salts=salts)
+    ingestor = Ingestor(pipeline, wal, metrics)
+    feed = LiveFeed()
+    ingestor.subscribe(feed.publish)
+    runner = QueryRunner(store, metrics, settings.query_timeout_seconds)
+    secret = settings.resolved_secret()
+    logins = LoginStore(engine)
+    limits = Limits(settings.login_account_attempts, settings.login_address_attempts,
+                    timedelta(minutes=settings.login_window_minutes))
+    return Services(
+        settings=settings, metrics=metrics, clock=clock, node_id=node_id,
+        started_at=clock(), secret=secret,
+        store=store, meta=meta, sites=sites, logins=logins,
+        wal=wal, writer=writer, ingestor=ingestor,
+        group=GroupIngest(ingestor, threaded=settings.wal_fsync == "always"),
+        salts=salts, ingested=ingested,
+        runner=runner, feed=feed, snapshots=SharedSnapshots(runner, clock),
+        keys=ApiKeyCache(meta.verify_api_key, settings.api_key_cache_seconds),
+        ips=ClientIpResolver(settings.trusted_proxies),
+        limiter=open_rate_limiter(settings.redis_url, settings.api_key_rate,
+                                  settings.api_key_burst),
+        throttle=LoginThrottle(logins, secret, limits),
+        mailer=Mailer(settings),
+    )
+
+
+async def close_services(svc: Services) -> None:
+    """Graceful stop: close the log to appends (requests still running get 503), ingest
+    everything it holds (what cannot be ingested stays for next start), then close the
+    limiter, the store and the metadata engine."""
+    svc.wal.close()
+    svc.writer.stop(flush=True, timeout=30)
+    await svc.limiter.close()
+    svc.store.close()
+    svc.meta.engine.dispose()
