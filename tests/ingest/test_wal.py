@@ -1,16 +1,21 @@
 """The write-ahead log: frame format, torn-tail repair, quota, I/O errors and fsync policies.
 
 I/O errors are real where the kernel can give them: a directory on a tiny tmpfs fills up for
-real (needs ``mount``, i.e. root; skipped elsewhere unless CI=true). An fsync that fails is
-simulated by replacing ``os.fsync``, the only way to make the kernel report one on demand.
+real (needs ``mount``, i.e. root; skipped elsewhere unless CI=true). A failing write or fsync
+is simulated by replacing ``os.write``/``os.ftruncate``/``os.fsync``, the only way to make the
+kernel report one on demand.
+
+No assertion measures elapsed time: the background fsync thread runs on a fake wait
+(tests/ingest/fake_time.py) that the test grants one interval at a time, and the age of the
+open segment is read on a fake clock.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import threading
-import time
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,7 +32,10 @@ from liveinsight.ingest.wal import (
     repair,
     valid_length,
 )
-from tests.support import tiny_tmpfs
+from tests.ingest.fake_time import FakeTime
+from tests.support import tiny_tmpfs, wait_until
+
+WAIT_S = 60.0  # how long a test waits for a real thread to get somewhere (never reached)
 
 
 def _payload(*markers: str) -> bytes:
@@ -145,6 +153,40 @@ def test_appends_land_in_one_segment_until_rotated(tmp_path: Path) -> None:
         wal.delete(closed)  # deleting twice is harmless
         assert [s.path for s in wal.closed_segments()] == [second.path]
         assert wal.total_bytes == second.path.stat().st_size
+
+
+def test_oldest_age_is_the_first_appends_age_on_the_logs_clock(tmp_path: Path) -> None:
+    clock = FakeTime(start=50.0)
+    with _wal(tmp_path, fsync="never", clock=clock.clock) as wal:
+        assert wal.oldest_age_s == 0.0
+        clock.advance(10)
+        assert wal.oldest_age_s == 0.0  # empty: no age, however long
+        wal.append(_payload("/1"), 1)
+        assert wal.oldest_age_s == 0.0
+        clock.advance(0.25)
+        wal.append(_payload("/2"), 1)  # later appends do not restart the age
+        clock.advance(0.5)
+        assert wal.oldest_age_s == 0.75
+        wal.rotate()
+        assert wal.oldest_age_s == 0.0
+        clock.advance(2)
+        wal.append(_payload("/3"), 1)  # the new segment's first append
+        clock.advance(0.125)
+        assert wal.oldest_age_s == 0.125
+
+
+def test_unsynced_follows_the_policy(tmp_path: Path) -> None:
+    with _wal(tmp_path / "never", fsync="never") as wal:
+        assert not wal.unsynced
+        wal.append(_payload("/a"), 1)
+        assert wal.unsynced
+        wal.rotate()
+        assert not wal.unsynced  # a new segment
+    with _wal(tmp_path / "interval", fsync="interval", interval_s=3600) as wal:
+        wal.append(_payload("/a"), 1)
+        assert wal.unsynced
+        wal.sync()
+        assert not wal.unsynced
 
 
 def test_segments_left_by_a_previous_run_are_closed_and_kept_in_order(tmp_path: Path) -> None:
@@ -306,23 +348,37 @@ def test_disk_full_answers_unavailable_and_keeps_no_partial_frame(tiny_fs: Path)
         assert again is not None and _markers(again.path.read_bytes()) == ["/back"]
 
 
-def test_a_write_error_leaves_no_partial_frame_and_the_log_recovers(tmp_path: Path) -> None:
+@pytest.mark.parametrize("undo_fails", [False, True], ids=["truncated", "sealed"])
+def test_a_write_error_leaves_no_partial_frame_and_the_log_recovers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, undo_fails: bool
+) -> None:
+    """A write that fails half-way is truncated away; when even that fails, the next append
+    seals the damaged segment (repairing its tail) and opens a new one."""
+    real_write = os.write
+
+    def torn(fd: int, data: bytes | memoryview) -> int:
+        real_write(fd, bytes(data[: len(data) // 2]))
+        raise OSError(errno.EIO, "Input/output error")
+
+    def failing_truncate(fd: int, length: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
     with _wal(tmp_path, fsync="never") as wal:
         wal.append(_payload("/kept"), 1)
-        assert wal._path is not None
-        good_fd = wal._fd
-        wal._fd = os.open(wal._path, os.O_RDONLY)  # a descriptor that cannot be written
-        try:
-            with pytest.raises(WalUnavailable):
+        with monkeypatch.context() as m:
+            m.setattr(os, "write", torn)
+            if undo_fails:
+                m.setattr(os, "ftruncate", failing_truncate)
+            with pytest.raises(WalUnavailable, match="Input/output error"):
                 wal.append(_payload("/refused"), 1)
-        finally:
-            os.close(good_fd)
         assert wal.pending_rows == 1
-        wal.append(_payload("/after"), 1)  # the log seals the damaged segment, opens a new one
+        wal.append(_payload("/after"), 1)
         wal.rotate()
-        kept = [m for s in wal.closed_segments() for m in _markers(s.path.read_bytes())]
+        segments = wal.closed_segments()
+        assert len(segments) == (2 if undo_fails else 1)
+        kept = [m for s in segments for m in _markers(s.path.read_bytes())]
         assert kept == ["/kept", "/after"]
-        for segment in wal.closed_segments():
+        for segment in segments:
             data = segment.path.read_bytes()
             assert valid_length(data)[0] == len(data)
 
@@ -352,51 +408,75 @@ def test_a_failed_fsync_under_always_keeps_nothing(
 
 
 @pytest.fixture
-def fsyncs(monkeypatch: pytest.MonkeyPatch) -> Callable[[], list[float]]:
-    """Record when ``os.fsync`` runs on a regular file (the real fsync still runs)."""
-    calls: list[float] = []
+def fsyncs(monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:
+    """Count the ``os.fsync`` calls on regular files that returned (the real fsync runs)."""
+    calls: list[int] = []
     real = os.fsync
 
     def counting(fd: int) -> None:
         real(fd)
         if os.path.isfile(f"/proc/self/fd/{fd}"):
-            calls.append(time.monotonic())
+            calls.append(fd)
 
     monkeypatch.setattr(os, "fsync", counting)
-    return lambda: list(calls)
+    return lambda: len(calls)
 
 
 def test_fsync_always_syncs_before_every_append_returns(
-    tmp_path: Path, fsyncs: Callable[[], list[float]]
+    tmp_path: Path, fsyncs: Callable[[], int]
 ) -> None:
     with _wal(tmp_path, fsync="always") as wal:
-        before = len(fsyncs())
+        before = fsyncs()
         for i in range(5):
             wal.append(_payload(f"/{i}"), 1)
-            assert len(fsyncs()) == before + i + 1
+            assert fsyncs() == before + i + 1
+            assert not wal.unsynced
 
 
-def test_fsync_interval_syncs_in_the_background_within_the_interval(
-    tmp_path: Path, fsyncs: Callable[[], list[float]]
+def _sync_thread_waits(ticks: FakeTime, count: int) -> None:
+    """Wait (for real) until the fsync thread has begun its ``count``-th interval."""
+    wait_until(lambda: len(ticks.waits) >= count, WAIT_S, f"fsync interval {count}")
+    assert len(ticks.waits) == count, ticks.waits
+
+
+def test_fsync_interval_syncs_in_the_background_once_per_interval(
+    tmp_path: Path, fsyncs: Callable[[], int]
 ) -> None:
-    with _wal(tmp_path, fsync="interval", interval_s=0.1) as wal:
-        before = len(fsyncs())
-        started = time.monotonic()
+    ticks = FakeTime()
+    wal = WriteAheadLog(tmp_path, fsync="interval", interval_s=0.1, wait=ticks.wait)
+    try:
+        _sync_thread_waits(ticks, 1)
+        before = fsyncs()
         for i in range(200):
             wal.append(_payload(f"/{i}"), 1)
-        appended = time.monotonic()
-        deadline = appended + 2
-        # sync() clears _dirty before its fsync runs (outside the lock): wait for the call
-        while (wal._dirty or len(fsyncs()) == before) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert not wal._dirty
-        calls = fsyncs()[before:]
-        assert 1 <= len(calls) < 200
-        assert calls[-1] - appended <= 0.1 + 0.5  # one interval plus scheduling slack
-        assert all(c >= started for c in calls)
-        idle = len(fsyncs())
-        time.sleep(0.3)
-        assert len(fsyncs()) == idle  # nothing dirty: no needless fsyncs
+        assert wal.unsynced and fsyncs() == before  # appends leave the fsync to the thread
+        ticks.release()  # one interval passes: one fsync covers all 200 appends
+        _sync_thread_waits(ticks, 2)
+        assert fsyncs() == before + 1 and not wal.unsynced
+        ticks.release()  # another interval with nothing appended: no needless fsync
+        _sync_thread_waits(ticks, 3)
+        assert fsyncs() == before + 1
+        wal.append(_payload("/late"), 1)
+        ticks.release()
+        _sync_thread_waits(ticks, 4)
+        assert fsyncs() == before + 2 and not wal.unsynced
+        assert ticks.waits == [0.1, 0.1, 0.1, 0.1]  # at most interval_s between fsyncs
+    finally:
+        ticks.close()
+        wal.close()
+    assert [t.name for t in threading.enumerate() if t.name == "wal-fsync"] == []
+
+
+def test_the_fsync_thread_ends_when_its_wait_reports_stopped(tmp_path: Path) -> None:
+    ticks = FakeTime()
+    wal = WriteAheadLog(tmp_path, fsync="interval", interval_s=0.1, wait=ticks.wait)
+    _sync_thread_waits(ticks, 1)
+    ticks.close()
+    wait_until(lambda: not [t for t in threading.enumerate() if t.name == "wal-fsync"],
+               WAIT_S, "the fsync thread to end")
+    wal.append(_payload("/a"), 1)  # appends do not need the thread
+    wal.close()
+    assert ticks.waits == [0.1]
 
 
 def test_appends_do_not_wait_for_a_background_fsync(
@@ -404,55 +484,70 @@ def test_appends_do_not_wait_for_a_background_fsync(
 ) -> None:
     real = os.fsync
     syncing = threading.Event()
+    disk_done = threading.Event()
 
-    def slow(fd: int) -> None:
+    def stuck(fd: int) -> None:
         syncing.set()
-        time.sleep(0.5)  # a disk busy with other writes
+        assert disk_done.wait(WAIT_S)  # a disk busy with other writes, until the test says
         real(fd)
+
+    errors: list[BaseException] = []
+
+    def append_two() -> None:
+        try:
+            wal.append(_payload("/b"), 1)
+            wal.append(_payload("/c"), 1)
+        except BaseException as exc:
+            errors.append(exc)
 
     with _wal(tmp_path, fsync="interval", interval_s=3600) as wal:
         wal.append(_payload("/a"), 1)
-        monkeypatch.setattr(os, "fsync", slow)
+        monkeypatch.setattr(os, "fsync", stuck)
         syncer = threading.Thread(target=wal.sync)
         syncer.start()
-        assert syncing.wait(5)
-        started = time.monotonic()
-        wal.append(_payload("/b"), 1)
-        wal.append(_payload("/c"), 1)
-        waited = time.monotonic() - started
+        assert syncing.wait(WAIT_S)
+        appender = threading.Thread(target=append_two)
+        appender.start()
+        appender.join(WAIT_S)
+        # The appends returned while the fsync was still stuck: they never waited for it.
+        appended_during_fsync = not appender.is_alive() and not disk_done.is_set()
+        disk_done.set()
         syncer.join()
+        appender.join()
         monkeypatch.setattr(os, "fsync", real)
-        assert waited < 0.25
-        assert wal._dirty  # the appends after the fsync started are left for the next one
+        assert errors == []
+        assert appended_during_fsync
+        assert wal.unsynced  # the appends after the fsync started are left for the next one
         closed = wal.rotate()
         assert closed is not None and _markers(closed.path.read_bytes()) == ["/a", "/b", "/c"]
 
 
 def test_fsync_never_leaves_syncing_to_the_os(
-    tmp_path: Path, fsyncs: Callable[[], list[float]]
+    tmp_path: Path, fsyncs: Callable[[], int]
 ) -> None:
-    wal = WriteAheadLog(tmp_path, fsync="never", interval_s=0.05)
-    before = len(fsyncs())
+    ticks = FakeTime()
+    wal = WriteAheadLog(tmp_path, fsync="never", interval_s=0.05, wait=ticks.wait)
+    before = fsyncs()
     for i in range(20):
         wal.append(_payload(f"/{i}"), 1)
-    time.sleep(0.2)
+    assert [t.name for t in threading.enumerate() if t.name == "wal-fsync"] == []
     wal.rotate()
     wal.close()
-    assert len(fsyncs()) == before
-    assert [t.name for t in threading.enumerate() if t.name == "wal-fsync"] == []
+    assert fsyncs() == before
+    assert ticks.waits == []  # no fsync thread ever waited for an interval
 
 
 def test_rotate_and_close_sync_under_interval(
-    tmp_path: Path, fsyncs: Callable[[], list[float]]
+    tmp_path: Path, fsyncs: Callable[[], int]
 ) -> None:
     with _wal(tmp_path, fsync="interval", interval_s=60) as wal:
         wal.append(_payload("/a"), 1)
-        before = len(fsyncs())
+        before = fsyncs()
         wal.rotate()
-        assert len(fsyncs()) == before + 1
+        assert fsyncs() == before + 1
         wal.append(_payload("/b"), 1)
-        before = len(fsyncs())
-    assert len(fsyncs()) == before + 1
+        before = fsyncs()
+    assert fsyncs() == before + 1
 
 
 def test_unknown_fsync_policy_is_refused(tmp_path: Path) -> None:

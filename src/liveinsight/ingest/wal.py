@@ -15,6 +15,13 @@ Durability (``fsync`` policy): every append reaches the kernel (``os.write``) be
 returns, so a killed process loses nothing acknowledged. ``always`` fsyncs before returning
 (survives power loss, slowest); ``interval`` fsyncs at most ``interval_s`` later (up to that
 much exposure to power loss or a kernel crash); ``never`` leaves it to the OS.
+
+Time comes from two injectable callables, so tests need no wall clock: ``clock()``
+(monotonic seconds, default ``time.monotonic``) stamps the open segment's first append for
+``oldest_age_s``, and ``wait(seconds)`` paces the ``interval`` fsync thread: it waits up to
+``seconds`` and returns True to end the thread (default: the log's own stop event, which
+``close`` sets; ``close`` waits at most 5 s for the thread, so an injected ``wait`` should
+return True by then). The thread fsyncs after every ``wait`` that returns False.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import os
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,7 +118,12 @@ class WriteAheadLog:
         fsync: str = "interval",
         interval_s: float = 1.0,
         max_bytes: int = 1 << 30,
+        clock: Callable[[], float] = time.monotonic,
+        wait: Callable[[float], bool] | None = None,
     ) -> None:
+        """Open (creating it if needed) the log in ``directory``, repairing segments left by
+        an earlier run. ``wait`` defaults to the log's stop event; see the module docstring
+        for ``clock`` and ``wait``. Raises ``ValueError`` for an unknown ``fsync`` policy."""
         if fsync not in ("always", "interval", "never"):
             raise ValueError(f"unknown fsync policy {fsync!r}")
         self.directory = Path(directory)
@@ -131,11 +144,13 @@ class WriteAheadLog:
         self._path: Path | None = None
         self._size = 0
         self._rows = 0
+        self._clock = clock
         self._first_append = 0.0
         self._dirty = False
         self._broken = False
         self._closed = False
         self._stop = threading.Event()
+        self._wait = wait if wait is not None else self._stop.wait
         self._syncer: threading.Thread | None = None
         self._open_new()
         if fsync == "interval":
@@ -171,7 +186,7 @@ class WriteAheadLog:
                     f"cannot write the write-ahead log: {exc.strerror or exc}"
                 ) from exc
             if self._rows == 0:
-                self._first_append = time.monotonic()
+                self._first_append = self._clock()
             self._size += len(data)
             self._rows += rows
             self._dirty = self.fsync_policy != "always"
@@ -276,12 +291,18 @@ class WriteAheadLog:
 
     @property
     def oldest_age_s(self) -> float:
-        """Age of the open segment's first row (0 when empty)."""
-        return time.monotonic() - self._first_append if self._rows else 0.0
+        """Age of the open segment's first row by ``clock`` (0 when empty)."""
+        return self._clock() - self._first_append if self._rows else 0.0
 
     @property
     def total_bytes(self) -> int:
         return self._closed_bytes + self._size
+
+    @property
+    def unsynced(self) -> bool:
+        """True when something was appended to the open segment since its last fsync began
+        (never under ``always``; under ``never`` until the segment is closed)."""
+        return self._dirty
 
     def sync(self) -> None:
         """Fsync what was appended so far. The fsync runs on a duplicate descriptor outside
@@ -305,7 +326,7 @@ class WriteAheadLog:
             os.close(fd)
 
     def _sync_loop(self) -> None:
-        while not self._stop.wait(self.interval_s):
+        while not self._wait(self.interval_s):
             self.sync()
 
     def close(self) -> None:

@@ -7,7 +7,20 @@ ingested at start. Each insert carries the segment's deduplication token, so a c
 insert and delete never double-counts on replay.
 
 While the store fails, segments stay on disk and the writer retries with exponential back-off
-(capped at ``retry_max_s``); the log's quota bounds what can wait.
+(:func:`~liveinsight.ingest.backoff.next_backoff`, capped at ``retry_max_s``); the log's quota
+bounds what can wait.
+
+Time comes from three injectable callables (defaults: the real clock and real waits), so
+tests can run the retry schedule on a fake clock and assert the delays exactly:
+
+- ``clock()``: monotonic seconds, for the deadlines of :meth:`BatchWriter.flush` and
+  :meth:`BatchWriter.stop` and for the duration passed to ``on_ingested``;
+- ``wait(seconds)``: the back-off between retries in the background thread; waits up to
+  ``seconds`` and returns True when the writer is stopping (default: the writer's own stop
+  event, which :meth:`BatchWriter.stop` sets; ``stop`` waits at most its ``timeout`` for the
+  thread, so an injected ``wait`` should return True by then);
+- ``sleep(seconds)``: the pause between attempts of a synchronous flush (default
+  ``time.sleep``); it must advance ``clock``, so inject the two together.
 """
 
 from __future__ import annotations
@@ -16,11 +29,17 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Final
 
+from liveinsight.ingest.backoff import next_backoff
 from liveinsight.ingest.wal import Segment, WriteAheadLog
 from liveinsight.storage.protocol import Store, StoreError, StoreUnavailable
 
 log = logging.getLogger("liveinsight.writer")
+
+FLUSH_RETRY_S: Final = 0.05
+"""The pause between attempts of a synchronous flush (``flush``, ``stop``) while the store
+fails, in seconds."""
 
 
 class BatchWriter:
@@ -37,7 +56,12 @@ class BatchWriter:
         retry_max_s: float = 30.0,
         on_ingested: Callable[[Segment, float], None] | None = None,
         on_error: Callable[[Exception], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wait: Callable[[float], bool] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        """``wait`` defaults to the writer's stop event; see the module docstring for
+        ``clock``, ``wait`` and ``sleep``."""
         self.wal = wal
         self.store = store
         self.node_id = node_id
@@ -49,6 +73,9 @@ class BatchWriter:
         self._wake = threading.Event()
         self._drain_lock = threading.Lock()
         self._stop = threading.Event()
+        self._clock = clock
+        self._wait = wait if wait is not None else self._stop.wait
+        self._sleep = sleep
         self._thread: threading.Thread | None = None
         self.healthy = True
         self.last_error: str | None = None
@@ -68,7 +95,7 @@ class BatchWriter:
         what cannot be ingested stays in the log for the next start). The whole stop takes
         at most ``timeout`` seconds plus one insert in progress, so it ends before the
         server's ``workers_kill_timeout`` (see ``liveinsight serve``)."""
-        deadline = time.monotonic() + timeout
+        deadline = self._clock() + timeout
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -77,28 +104,32 @@ class BatchWriter:
             self._flush_all(deadline)
 
     def flush(self, timeout: float = 30.0) -> bool:
-        """Synchronously rotate and ingest everything; True when the log is empty after."""
-        return self._flush_all(time.monotonic() + timeout)
+        """Synchronously rotate and ingest everything; True when the log is empty after.
+        While the store fails it retries every :data:`FLUSH_RETRY_S` until ``timeout``."""
+        return self._flush_all(self._clock() + timeout)
+
+    @property
+    def rotation_due(self) -> bool:
+        """True when the open segment should be closed now: it holds ``batch_rows`` rows, or
+        it holds any and its first row is ``flush_s`` old (the log's ``oldest_age_s``)."""
+        rows = self.wal.pending_rows
+        return rows >= self.batch_rows or (rows > 0 and self.wal.oldest_age_s >= self.flush_s)
 
     def _flush_all(self, deadline: float) -> bool:
         try:
             self.wal.rotate()
         except OSError as exc:
             self._failed(exc)
-        while time.monotonic() < deadline:
+        while self._clock() < deadline:
             if self._drain_once():
                 return True
-            time.sleep(0.05)
+            self._sleep(FLUSH_RETRY_S)
         return False
-
-    def _due(self) -> bool:
-        rows = self.wal.pending_rows
-        return rows >= self.batch_rows or (rows > 0 and self.wal.oldest_age_s >= self.flush_s)
 
     def _run(self) -> None:
         backoff = 0.0
         while not self._stop.is_set():
-            if self._due():
+            if self.rotation_due:
                 try:
                     self.wal.rotate()
                 except OSError as exc:
@@ -108,8 +139,9 @@ class BatchWriter:
                 self._wake.wait(min(0.05, self.flush_s / 4))
                 self._wake.clear()
             else:
-                backoff = min(max(backoff * 2, 0.1), self.retry_max_s)
-                self._stop.wait(backoff)
+                backoff = next_backoff(backoff, self.retry_max_s)
+                if self._wait(backoff):
+                    return
 
     def _drain_once(self) -> bool:
         """Ingest every closed segment in order; False at the first failure."""
@@ -118,7 +150,7 @@ class BatchWriter:
 
     def _drain_locked(self) -> bool:
         for segment in self.wal.closed_segments():
-            started = time.monotonic()
+            started = self._clock()
             try:
                 self.store.ingest_segment(segment.path, f"{self.node_id}-{segment.token}")
             except (StoreUnavailable, StoreError, OSError) as exc:
@@ -129,7 +161,7 @@ class BatchWriter:
             self.healthy = True
             self.failures = 0
             if self._on_ingested is not None:
-                self._on_ingested(segment, time.monotonic() - started)
+                self._on_ingested(segment, self._clock() - started)
         return True
 
     def _failed(self, exc: Exception) -> None:
