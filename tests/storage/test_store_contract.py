@@ -16,6 +16,7 @@ from liveinsight.ingest.wal import frame
 from liveinsight.storage import Store, StoreError
 from liveinsight.storage.embedded import EmbeddedStore
 from liveinsight.storage.migrate import applied_versions, migrate
+from liveinsight.storage.protocol import LIMIT_CODES, Code
 from liveinsight.storage.schema import MIGRATIONS
 from liveinsight.types import EventRow, SessionRow
 from tests.conftest import CLICKHOUSE_ID
@@ -119,14 +120,22 @@ def test_collapsing_sessions_read_correctly_before_merges(store: Store, tmp_path
 
 
 def test_bad_sql_raises_store_error(store: Store) -> None:
-    with pytest.raises(StoreError):
-        store.query("SELEC nonsense")
+    with pytest.raises(StoreError) as info:
+        store.query("SELECT (")
+    assert info.value.code == 62  # SYNTAX_ERROR: both transports carry the server's code
+
+
+def test_a_bad_regular_expression_carries_its_code(store: Store) -> None:
+    with pytest.raises(StoreError) as info:
+        store.query("SELECT match('x', {p:String})", {"p": "("})
+    assert info.value.code == Code.CANNOT_COMPILE_REGEXP
 
 
 def test_time_limit_is_enforced(store: Store) -> None:
-    with pytest.raises(StoreError):
+    with pytest.raises(StoreError) as info:
         store.query("SELECT count() FROM numbers(100000000000) WHERE sleepEachRow(0)=0 "
                     "OR number % 7 = 3", timeout=0.5)
+    assert info.value.code in LIMIT_CODES
     assert store.query("SELECT 42").scalar() == 42  # the connection is usable after it
 
 

@@ -32,12 +32,16 @@ from liveinsight.query.model import (
 )
 from liveinsight.query.parser import MIN_DATE
 from liveinsight.query.timeline import time_labels
-from liveinsight.storage.protocol import Store, StoreError, StoreUnavailable
+from liveinsight.storage.protocol import (
+    LIMIT_CODES,
+    Code,
+    Store,
+    StoreError,
+    StoreUnavailable,
+)
 
 log = logging.getLogger("liveinsight.query")
 
-_TIME_LIMIT_MARKERS = ("TIMEOUT_EXCEEDED", "Timeout exceeded", "MEMORY_LIMIT_EXCEEDED",
-                       "TOO_MANY_ROWS", "Code: 159.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,10 +117,10 @@ class QueryRunner:
                               code="store_unavailable", retry_after=5) from exc
         except StoreError as exc:
             text = str(exc)
-            if any(marker in text for marker in _TIME_LIMIT_MARKERS):
+            if exc.code in LIMIT_CODES:
                 raise TooExpensive(f"the query passed the time limit of {self.timeout_s:g} s; "
                                    "narrow the date range or filters", field="date_range") from exc
-            if "CANNOT_COMPILE_REGEXP" in text:  # valid for Python's re, not for RE2
+            if exc.code == Code.CANNOT_COMPILE_REGEXP:
                 raise Invalid("a regular expression in the filters is not valid RE2 syntax (no "
                               "look-arounds or back-references)", field="filters") from exc
             log.error("query failed: %s", text)

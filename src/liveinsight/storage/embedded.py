@@ -17,7 +17,13 @@ import chdb
 import orjson
 
 from liveinsight.storage import schema
-from liveinsight.storage.protocol import QueryResult, StoreError, StoreUnavailable
+from liveinsight.storage.protocol import (
+    Code,
+    QueryResult,
+    StoreError,
+    StoreUnavailable,
+    code_in,
+)
 
 _OPEN_PATHS: set[str] = set()
 _OPEN_LOCK = threading.Lock()
@@ -94,9 +100,12 @@ class EmbeddedStore:
         except StoreError:
             raise
         except Exception as exc:
-            if "TIMEOUT_EXCEEDED" in str(exc):
+            # chDB raises plain exceptions: the code is only in the message's "Code: N."
+            message = str(exc).strip()
+            code = code_in(message)
+            if code == Code.TIMEOUT_EXCEEDED:
                 self._drain()
-            raise StoreError(str(exc).strip()) from exc
+            raise StoreError(message, code) from exc
 
     def _drain(self) -> None:
         """chDB leaves the output of a query stopped by its time limit on the thread's

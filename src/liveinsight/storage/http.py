@@ -15,7 +15,7 @@ from clickhouse_connect.driver.exceptions import (
 )
 
 from liveinsight.storage import schema
-from liveinsight.storage.protocol import QueryResult, StoreError, StoreUnavailable
+from liveinsight.storage.protocol import QueryResult, StoreError, StoreUnavailable, code_in
 
 
 class HttpStore:
@@ -58,11 +58,11 @@ class HttpStore:
             # reached after the first blocks were sent, say): the query failed, not the server.
             text = str(exc)
             raise StoreError(text if f"Code: {exc.code}." in text
-                             else f"Code: {exc.code}. {text}") from exc
+                             else f"Code: {exc.code}. {text}", exc.code) from exc
         except OperationalError as exc:
             raise StoreUnavailable(str(exc)) from exc
         except ClickHouseError as exc:
-            raise StoreError(str(exc)) from exc
+            raise _refused(exc) from exc
         types = tuple(t.name for t in result.column_types)
         return QueryResult(tuple(result.column_names), types, [list(r) for r in result.result_rows])
 
@@ -72,7 +72,7 @@ class HttpStore:
         except OperationalError as exc:
             raise StoreUnavailable(str(exc)) from exc
         except ClickHouseError as exc:
-            raise StoreError(str(exc)) from exc
+            raise _refused(exc) from exc
 
     def ingest_segment(self, path: Path, token: str) -> None:
         data = Path(path).read_bytes()
@@ -89,7 +89,7 @@ class HttpStore:
             except OperationalError as exc:
                 raise StoreUnavailable(str(exc)) from exc
             except ClickHouseError as exc:
-                raise StoreError(str(exc)) from exc
+                raise _refused(exc) from exc
 
     def ping(self) -> bool:
         try:
@@ -99,3 +99,10 @@ class HttpStore:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _refused(exc: ClickHouseError) -> StoreError:
+    """The server's refusal with its error code (clickhouse-connect's, else the message's)."""
+    text = str(exc)
+    code = getattr(exc, "code", None)
+    return StoreError(text, code if isinstance(code, int) else code_in(text))

@@ -2,14 +2,42 @@
 
 from __future__ import annotations
 
+import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 
+class Code(enum.IntEnum):
+    """ClickHouse error codes the product tells apart (``src/Common/ErrorCodes.cpp``)."""
+
+    TOO_MANY_ROWS = 158
+    TIMEOUT_EXCEEDED = 159
+    MEMORY_LIMIT_EXCEEDED = 241
+    TOO_MANY_BYTES = 307
+    CANNOT_COMPILE_REGEXP = 427
+
+
+LIMIT_CODES = frozenset({Code.TOO_MANY_ROWS, Code.TIMEOUT_EXCEEDED, Code.MEMORY_LIMIT_EXCEEDED,
+                         Code.TOO_MANY_BYTES})
+_CODE = re.compile(r"\bCode:\s*(\d+)")
+
+
+def code_in(text: str) -> int | None:
+    """The error code ClickHouse writes at the start of its messages (``Code: 159. ...``)."""
+    found = _CODE.search(text)
+    return int(found.group(1)) if found else None
+
+
 class StoreError(Exception):
-    """A query or insert the store refused (bad SQL, bad data, time limit)."""
+    """A query or insert the store refused (bad SQL, bad data, time limit); ``code`` is
+    ClickHouse's error code when the store said one (both transports set it)."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class StoreUnavailable(StoreError):
