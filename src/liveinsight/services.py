@@ -25,7 +25,7 @@ from liveinsight.meta.logins import LoginStore
 from liveinsight.meta.repo import Metadata, SiteDirectory
 from liveinsight.ops.mail import Mailer
 from liveinsight.ops.metrics import Metrics
-from liveinsight.query.live import Ingested, LiveFeed
+from liveinsight.query.live import Ingested, LiveBus, LiveFeed
 from liveinsight.query.realtime import SharedSnapshots
 from liveinsight.query.runner import QueryRunner
 from liveinsight.security.client_ip import ClientIpResolver
@@ -70,7 +70,7 @@ class Services:
     ingested: Ingested  # bumped after each segment the writer moved into the store
     # reading
     runner: QueryRunner
-    feed: LiveFeed  # realtime fan-out of appended events
+    feed: LiveBus  # realtime fan-out of appended events
     snapshots: SharedSnapshots  # realtime numbers shared by a site's stream subscribers
     # security
     keys: ApiKeyCache  # API key verifications, for the collector and the read APIs

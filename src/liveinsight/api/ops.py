@@ -13,22 +13,14 @@ from liveinsight import __version__
 from liveinsight.api.access import ops_access
 from liveinsight.api.deps import services
 from liveinsight.api.errors import error_responses
+from liveinsight.ops.health import status as health_status
 
 router = APIRouter(tags=["ops"])
 
 
 def _status(request: Request) -> tuple[str, dict[str, Any]]:
     svc = services(request)
-    writer = svc.writer
-    checks: dict[str, Any] = {
-        "store": "ok" if writer.healthy else "failing",
-        "write_ahead_log_bytes": svc.wal.total_bytes,
-        "write_ahead_log_quota_bytes": svc.wal.max_bytes,
-    }
-    if writer.last_error and not writer.healthy:
-        checks["store_error"] = writer.last_error
-    status = "ok" if writer.healthy else "degraded"
-    return status, checks
+    return health_status(svc.writer, svc.wal)
 
 
 @router.get("/health", summary="Liveness and a one-word status")

@@ -1,0 +1,1 @@
+"""Caching answers: the result cache seam (``protocol.py``) and its implementations."""

@@ -16,7 +16,7 @@ import msgspec
 from liveinsight.types import EventRow, RawEvent, SessionRow
 
 if TYPE_CHECKING:
-    from liveinsight.ingest.sessions import SessionTracker
+    from liveinsight.ingest.session_store import SessionStore
     from liveinsight.ingest.ua import Agent
     from liveinsight.ingest.visitor import SaltCache
     from liveinsight.meta.repo import SiteDirectory, SiteInfo
@@ -28,7 +28,7 @@ class Env:
 
     sites: SiteDirectory
     salts: SaltCache
-    tracker: SessionTracker
+    tracker: SessionStore
     clock: Callable[[], datetime]
 
 

@@ -13,12 +13,32 @@ import contextlib
 import threading
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from liveinsight.types import EventRow
 
 FEED_FIELDS = ("timestamp", "name", "hostname", "pathname", "referrer_source", "channel",
                "country_code", "region", "city", "device", "browser", "os")
+
+
+class LiveBus(Protocol):
+    """The realtime fan-out seam (in process: :class:`LiveFeed`; across nodes: Redis pub/sub).
+
+    Contract: ``publish(rows)`` may be called from any thread, returns at once and never
+    raises (a bus that cannot reach its backend drops the batch and counts it: live feeds
+    are best effort, the stored events are not). A queue from ``subscribe(site_id)`` (made
+    on the event loop) receives each later batch of that site's events, engagement pings
+    left out, as :func:`feed_item` dicts; a subscriber that falls behind loses its oldest
+    batches, never slows the publisher. ``unsubscribe`` stops delivery to that queue.
+    """
+
+    def publish(self, rows: Sequence[EventRow]) -> None: ...
+
+    def subscribe(self, site_id: int) -> asyncio.Queue[list[dict[str, Any]]]: ...
+
+    def unsubscribe(self, site_id: int, queue: asyncio.Queue[list[dict[str, Any]]]) -> None: ...
+
+    def subscribers(self, site_id: int) -> int: ...
 
 
 def feed_item(row: EventRow) -> dict[str, Any]:
