@@ -28,6 +28,7 @@ from liveinsight.ops.metrics import Metrics
 from liveinsight.query.live import Ingested, LiveBus, LiveFeed
 from liveinsight.query.realtime import SharedSnapshots
 from liveinsight.query.runner import QueryRunner
+from liveinsight.query.service import StatsService
 from liveinsight.security.client_ip import ClientIpResolver
 from liveinsight.security.key_cache import ApiKeyCache
 from liveinsight.security.ratelimit import RateLimiter, open_rate_limiter
@@ -70,6 +71,7 @@ class Services:
     ingested: Ingested  # bumped after each segment the writer moved into the store
     # reading
     runner: QueryRunner
+    stats: StatsService  # parse, run, shape: one call per stats request
     feed: LiveBus  # realtime fan-out of appended events
     snapshots: SharedSnapshots  # realtime numbers shared by a site's stream subscribers
     # security
@@ -135,7 +137,8 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         wal=wal, writer=writer, ingestor=ingestor,
         group=GroupIngest(ingestor, threaded=settings.wal_fsync == "always"),
         salts=salts, ingested=ingested,
-        runner=runner, feed=feed, snapshots=SharedSnapshots(runner, clock),
+        runner=runner, stats=StatsService(runner, sites, clock), feed=feed,
+        snapshots=SharedSnapshots(runner, clock),
         keys=ApiKeyCache(meta.verify_api_key, settings.api_key_cache_seconds),
         ips=ClientIpResolver(settings.trusted_proxies),
         limiter=open_rate_limiter(settings.redis_url, settings.api_key_rate,

@@ -1,53 +1,33 @@
 """Stats read API: Plausible-compatible ``POST /api/v2/query`` and the simple
 ``GET /api/stats/{aggregate,timeseries,breakdown}``.
 
-Each handler: resolve the site, check access, parse (400 naming the bad field), run one query
-through the runner (in a worker thread), shape the answer.
+Each handler: check access to the site, then one call to the stats service
+(``query/service.py``: parse, run, shape) off the event loop, and the answer serialised once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
-from typing import Any, Literal
-from zoneinfo import ZoneInfo
+from typing import Any
 
+import orjson
 from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
 
 from liveinsight.api.access import stats_access
 from liveinsight.api.deps import services
 from liveinsight.api.errors import error_responses
-from liveinsight.meta.repo import SiteInfo
-from liveinsight.query import model, parser, response
-from liveinsight.query.runner import Result
-from liveinsight.services import Services
+from liveinsight.query import model
+from liveinsight.query.service import SimpleKind
 
 router = APIRouter(tags=["stats"])
 
 
-def site_today(svc: Services, site: SiteInfo) -> date:
-    return svc.clock().astimezone(ZoneInfo(site.timezone)).date()
-
-
-def site_goals(svc: Services, site_id: int) -> tuple[model.Goal, ...]:
-    return tuple(
-        model.Goal(g.display_name, event_name=g.event_name, page_path=g.page_path)
-        for g in svc.sites.goals(site_id)
-    )
-
-
-async def _site_and_goals(request: Request, raw_site: object
-                          ) -> tuple[Services, SiteInfo, tuple[model.Goal, ...]]:
-    svc = services(request)
-    site = (await stats_access(request, raw_site)).site
-    goals = site_goals(svc, site.id)
-    return svc, site, goals
-
-
-async def _run(svc: Services, q: model.Query, kind: str) -> Result:
-    return await run_in_threadpool(svc.runner.run, q, kind)
+def _answer(doc: dict[str, Any]) -> Response:
+    """The answer as JSON, serialised once (orjson): the response models document it."""
+    return Response(orjson.dumps(doc), media_type="application/json")
 
 
 # --- v2 ------------------------------------------------------------------------------------
@@ -106,15 +86,13 @@ _READ_ERRORS = error_responses(400, 401, 403, 408, 413, 503)
 @router.post("/api/v2/query", summary="Plausible-compatible stats query",
              response_model=V2Response, response_model_exclude_none=True,
              responses=_READ_ERRORS)
-async def v2_query(request: Request, body: V2Query = Body()) -> dict[str, Any]:  # noqa: B008
+async def v2_query(request: Request, body: V2Query = Body()) -> Response:  # noqa: B008
     """Answers a Plausible Stats API v2 query. Auth: ``Authorization: Bearer <API key>`` with
     the ``stats`` scope. Errors are 400 with ``error.field`` naming the bad part."""
     raw = body.model_dump(exclude_unset=True)
-    svc, site, goals = await _site_and_goals(request, raw.pop("site_id", None))
-    q = parser.parse_v2(raw, site_id=site.id, timezone=site.timezone, goals=goals,
-                        today=site_today(svc, site))
-    result = await _run(svc, q, "v2")
-    return response.v2(result, {"site_id": site.domain, **raw})
+    svc = services(request)
+    site = (await stats_access(request, raw.pop("site_id", None))).site
+    return _answer(await run_in_threadpool(svc.stats.v2, site, raw))
 
 
 # --- simple GET endpoints --------------------------------------------------------------------
@@ -125,13 +103,12 @@ _Filters = Query(None, description="`dim==a|b;dim!=c;dim~contains` (`*` wildcard
                                    "JSON filter list")
 
 
-async def _simple(request: Request, kind: Literal["aggregate", "timeseries", "breakdown"],
-                  params: Mapping[str, str | None]) -> Result:
-    svc, site, goals = await _site_and_goals(request, params.get("site_id"))
+async def _simple(request: Request, kind: SimpleKind,
+                  params: Mapping[str, str | None]) -> Response:
+    svc = services(request)
+    site = (await stats_access(request, params.get("site_id"))).site
     given = {k: v for k, v in params.items() if v is not None and k != "site_id"}
-    q = parser.parse_simple(given, kind, site_id=site.id, timezone=site.timezone, goals=goals,
-                            today=site_today(svc, site))
-    return await _run(svc, q, kind)
+    return _answer(await run_in_threadpool(svc.stats.simple, site, kind, given))
 
 
 class MetricValue(BaseModel):
@@ -151,11 +128,10 @@ class AggregateResponse(BaseModel):
 async def aggregate(request: Request, site_id: str | None = None, period: str = _Period,
                     date: str | None = _Date, metrics: str = "visitors",
                     filters: str | None = _Filters, compare: str | None = None
-                    ) -> dict[str, Any]:
-    result = await _simple(request, "aggregate", {
+                    ) -> Response:
+    return await _simple(request, "aggregate", {
         "site_id": site_id, "period": period, "date": date, "metrics": metrics,
         "filters": filters, "compare": compare})
-    return response.aggregate(result)
 
 
 @router.get("/api/stats/timeseries", summary="Metrics per time bucket in the site's time zone",
@@ -165,11 +141,10 @@ async def timeseries(request: Request, site_id: str | None = None, period: str =
                      interval: str | None = Query(None, description="minute, hour, day, week, "
                                                   "month (default by period)"),
                      filters: str | None = _Filters, compare: str | None = None
-                     ) -> dict[str, Any]:
-    result = await _simple(request, "timeseries", {
+                     ) -> Response:
+    return await _simple(request, "timeseries", {
         "site_id": site_id, "period": period, "date": date, "metrics": metrics,
         "interval": interval, "filters": filters, "compare": compare})
-    return response.timeseries(result)
 
 
 @router.get("/api/stats/breakdown", summary="Metrics grouped by one property",
@@ -179,10 +154,9 @@ async def breakdown(request: Request, site_id: str | None = None, period: str = 
                     property: str | None = Query(None, description="A dimension, e.g. "
                                                  "event:page, visit:source, event:props:plan"),
                     filters: str | None = _Filters, limit: str = "100", page: str = "1",
-                    compare: str | None = None) -> dict[str, Any]:
-    result = await _simple(request, "breakdown", {
+                    compare: str | None = None) -> Response:
+    return await _simple(request, "breakdown", {
         "site_id": site_id, "period": period, "date": date, "metrics": metrics,
         "property": property, "filters": filters, "limit": limit, "page": page,
         "compare": compare})
-    return response.breakdown(result)
 
