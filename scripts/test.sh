@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Run the whole test suite: creates .venv and installs LiveInsight with its test extras when
 # needed. Browser tests use Debian's chromium (installed here when running as root with apt).
-# Extra arguments go to pytest.
+# Tests run in parallel worker processes (pytest-xdist, one per core: chDB allows one engine
+# per process, so each worker has its own). `--quick` leaves out the slow multi-process and
+# browser tests (unit + integration). Other arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -18,8 +20,17 @@ if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
     || echo "note: could not install chromium; browser tests will be skipped"
 fi
+ARGS=()
+WORKERS=(-n "${LIVEINSIGHT_TEST_WORKERS:-auto}")
+for arg in "$@"; do
+  case "$arg" in
+    --quick) ARGS+=(-m "not slow and not browser") ;;
+    -n*|--numprocesses*) WORKERS=() ; ARGS+=("$arg") ;;
+    *) ARGS+=("$arg") ;;
+  esac
+done
 set +e
-.venv/bin/python -m pytest "$@"
+.venv/bin/python -m pytest "${WORKERS[@]}" "${ARGS[@]}"
 rc=$?
 set -e
 if [ "$rc" = 5 ]; then

@@ -156,3 +156,17 @@ def fixed_clock(value: datetime | None = None) -> Any:
 def client(tmp_path: Path) -> Iterator[TestClient]:
     with make_client(tmp_path) as c:
         yield c
+
+
+# Markers follow from the fixtures a test uses (a test cannot use Redis without saying so):
+_FIXTURE_MARKS = {"redis_url": "redis", "postgres_url": "postgres", "clickhouse_url": "clickhouse"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        for fixture, mark in _FIXTURE_MARKS.items():
+            if fixture in names:
+                item.add_marker(getattr(pytest.mark, mark))
+        if "meta" in names and "postgres" in item.nodeid:  # the SQLite/PostgreSQL fixture
+            item.add_marker(pytest.mark.postgres)

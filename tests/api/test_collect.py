@@ -284,7 +284,7 @@ def test_overrides_need_an_api_key(app: TestClient) -> None:
     assert error_of(response) == (403, "ip")
 
 
-@pytest.mark.redis
+
 def test_rate_limit_shared_through_redis(tmp_path: Path, redis_url: str) -> None:
     import redis
 

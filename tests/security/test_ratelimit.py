@@ -60,7 +60,7 @@ def test_open_rate_limiter_picks_the_backend() -> None:
     assert isinstance(open_rate_limiter(None, 1.0, 1), MemoryRateLimiter)
 
 
-@pytest.mark.redis
+
 def test_redis_buckets_are_shared_between_nodes(redis_url: str) -> None:
     async def run() -> list[float]:
         prefix = f"li:test:{secrets.token_hex(4)}:"
@@ -78,7 +78,7 @@ def test_redis_buckets_are_shared_between_nodes(redis_url: str) -> None:
     assert 1.0 < third <= 1.5  # about 0 tokens left, 3 missing at 2/s
 
 
-@pytest.mark.redis
+
 def test_redis_limiter_is_atomic_under_concurrency(redis_url: str) -> None:
     async def run() -> list[float]:
         limiter = RedisRateLimiter(redis_url, rate=0.001, burst=50,
