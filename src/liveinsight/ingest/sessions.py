@@ -31,18 +31,15 @@ from liveinsight.ingest.context import Context, Env
 from liveinsight.ingest.rows import utc
 from liveinsight.ingest.visitor import visitor_id
 from liveinsight.storage.protocol import Store, StoreError
+from liveinsight.storage.schema import SESSION_NAMES, VISIT_NAMES
 from liveinsight.types import DropReason, EventRow, SessionRow, format_ts
 
 log = logging.getLogger("liveinsight.ingest.sessions")
 
 PAGEVIEW = "pageview"
 ENGAGEMENT = "engagement"
-# Session columns taken from the session's first event.
-VISIT_FIELDS = (
-    "referrer", "referrer_source", "channel", "utm_source", "utm_medium", "utm_campaign",
-    "utm_content", "utm_term", "country_code", "region", "city", "device", "browser",
-    "browser_version", "os", "os_version", "screen",
-)
+# Session columns taken from the session's first event (``storage/schema.py``'s visit columns).
+VISIT_FIELDS = VISIT_NAMES
 
 Key = tuple[int, int]
 _LONG_AGO = datetime.min.replace(tzinfo=UTC)
@@ -92,7 +89,8 @@ class Session(msgspec.Struct, gc=False):
 
 
 def new_session(row: EventRow, when: datetime, interactive: bool) -> Session:
-    """A session started by ``row`` (whose ``timestamp`` is ``when`` formatted)."""
+    """A session started by ``row`` (whose ``timestamp`` is ``when`` formatted): its site,
+    visitor, host, retention, time and every visit column (``VISIT_FIELDS``) are the row's."""
     pageview = row.name == PAGEVIEW
     interacted = not pageview and interactive
     state = SessionRow(
@@ -112,6 +110,7 @@ def new_session(row: EventRow, when: datetime, interactive: bool) -> Session:
         is_bounce=int(not interacted),
         retention_days=row.retention_days,
         # VISIT_FIELDS, spelled out: a comprehension over getattr cost ~3 µs per session
+        # (tests/ingest/test_sessions.py checks these are exactly the visit columns)
         referrer=row.referrer, referrer_source=row.referrer_source, channel=row.channel,
         utm_source=row.utm_source, utm_medium=row.utm_medium,
         utm_campaign=row.utm_campaign, utm_content=row.utm_content, utm_term=row.utm_term,
@@ -218,10 +217,10 @@ def register_session(ctx: Context, env: Env) -> DropReason | None:
 
 # --- warm start ------------------------------------------------------------------------------
 
-_STATE_COLUMNS = (
-    "visitor_id", "version", "start", "timestamp", "hostname", "entry_page", "exit_page",
-    "pageviews", "events", "duration", "is_bounce", "retention_days", *VISIT_FIELDS,
-)
+# The warm query groups a session's rows by its key and keeps the latest ``sign=1`` row's
+# value of every other column (``sign`` itself is known: 1).
+_KEY = ("site_id", "session_id")
+_STATE_COLUMNS = tuple(name for name in SESSION_NAMES if name not in (*_KEY, "sign"))
 
 
 # Sessions that started longer ago than this are not warmed (the filter on `start` lets
@@ -239,10 +238,10 @@ def live_sessions_sql(database: str) -> str:
     # `timestamp` as the aggregate.
     picks = ", ".join(f"argMaxIf(`{c}`, version, sign = 1) AS `last_{c}`" for c in _STATE_COLUMNS)
     return (
-        f"SELECT site_id, session_id, {picks} FROM `{database}`.sessions "
+        f"SELECT {', '.join(_KEY)}, {picks} FROM `{database}`.sessions "
         "WHERE start >= {oldest:DateTime64(3, 'UTC')} "
         "AND timestamp >= {since:DateTime64(3, 'UTC')} "
-        "GROUP BY site_id, session_id HAVING sum(sign) > 0"
+        f"GROUP BY {', '.join(_KEY)} HAVING sum(sign) > 0"
     )
 
 
