@@ -9,8 +9,9 @@ version=1``), a continued one the previous state with ``sign=-1`` and the new st
 
 Bounded memory: a session not touched (wall clock) for the timeout is forgotten; the check is
 O(1) per event because entries are kept in touch order. On start the tracker is warmed with
-the sessions whose last event is within the timeout, from the store and from the write-ahead
-log's segments not ingested yet, so a restart does not split live sessions.
+the sessions whose last event is within the timeout, from the store and from the session
+lines the write-ahead log still holds (``wal.logged_lines``), so a restart does not split
+live sessions.
 """
 
 from __future__ import annotations
@@ -19,10 +20,9 @@ import logging
 import random
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -291,42 +291,37 @@ def _parse_ts(value: str | datetime) -> datetime:
     return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
-def load_logged_sessions(wal_dir: Path, now: datetime, timeout: timedelta) -> list[Session]:
-    """Sessions whose latest state is still in the write-ahead log (not yet in the store,
-    e.g. after a crash) and whose last event is within ``timeout`` of ``now``. Reads the
-    segments' session lines (``{"_k":"s",...}``, see ``ingest/wal.py``) and keeps the
-    highest version of each session."""
+SESSION_KIND = b"s"  # SessionRow's tag: the ``_k`` of session lines in the log
+
+
+def logged_sessions(lines: Iterable[bytes], now: datetime, timeout: timedelta
+                    ) -> list[Session]:
+    """Sessions whose latest state is in ``lines`` (``SessionRow`` log lines, oldest first,
+    as ``wal.logged_lines(wal_dir, SESSION_KIND)`` yields the rows not yet in the store,
+    e.g. after a crash) and whose last event is within ``timeout`` of ``now``. The highest
+    ``sign=1`` version of each session wins; a line that is not a ``SessionRow`` is
+    skipped."""
     decode = msgspec.json.Decoder(SessionRow).decode
     latest: dict[int, SessionRow] = {}
-    for path in sorted(wal_dir.glob("*.wal")) if wal_dir.is_dir() else []:
-        with path.open("rb") as lines:
-            for line in lines:
-                if not line.startswith(_SESSION_LINE):
-                    continue
-                try:
-                    row = decode(line)
-                except msgspec.DecodeError:
-                    continue  # a torn tail is repaired by the log itself; skip, don't fail
-                known = latest.get(row.session_id)
-                if row.sign == 1 and (known is None or row.version > known.version):
-                    latest[row.session_id] = row
+    for line in lines:
+        try:
+            row = decode(line)
+        except msgspec.DecodeError:
+            continue  # a warm start must not fail on a line it cannot read
+        known = latest.get(row.session_id)
+        if row.sign == 1 and (known is None or row.version > known.version):
+            latest[row.session_id] = row
     cutoff = utc(now) - timeout
-    out = []
-    for row in latest.values():
-        session = _session_of(msgspec.structs.asdict(row))
-        if session.last >= cutoff:
-            out.append(session)
-    return out
-
-
-_SESSION_LINE = b'{"_k":"s"'
+    sessions = (_session_of(msgspec.structs.asdict(row)) for row in latest.values())
+    return [session for session in sessions if session.last >= cutoff]
 
 
 def warm_tracker(tracker: SessionTracker, store: Store, now: datetime,
-                 wal_dir: Path | None = None) -> int:
-    """Load live sessions into ``tracker`` from the store and, when given, the write-ahead
-    log (the newer version wins); returns how many. A store that cannot answer leaves only
-    the log's sessions (others then restart), with a warning."""
+                 logged: Iterable[bytes] = ()) -> int:
+    """Load live sessions into ``tracker`` from the store and from ``logged``, the session
+    lines still in the write-ahead log (see :func:`logged_sessions`; the newer version
+    wins); returns how many. A store that cannot answer leaves only the log's sessions
+    (others then restart), with a warning."""
     by_id: dict[int, Session] = {}
     try:
         for session in load_live_sessions(store, now, tracker.timeout):
@@ -334,10 +329,9 @@ def warm_tracker(tracker: SessionTracker, store: Store, now: datetime,
     except StoreError as exc:
         log.warning("session warm start: the store did not answer (%s); live sessions "
                     "only in the store restart", exc)
-    if wal_dir is not None:
-        for session in load_logged_sessions(wal_dir, now, tracker.timeout):
-            known = by_id.get(session.state.session_id)
-            if known is None or session.state.version > known.state.version:
-                by_id[session.state.session_id] = session
+    for session in logged_sessions(logged, now, tracker.timeout):
+        known = by_id.get(session.state.session_id)
+        if known is None or session.state.version > known.state.version:
+            by_id[session.state.session_id] = session
     tracker.warm(list(by_id.values()))
     return len(by_id)
