@@ -1,9 +1,11 @@
 """The shared vocabulary: what the collector hands the pipeline, what the pipeline hands the
 write-ahead log, and why an event may be dropped.
 
-``EventRow`` and ``SessionRow`` field names are the ClickHouse column names (see
-``storage/schema.py``); they are encoded as JSON lines into the write-ahead log and ingested
-by ClickHouse itself, so no Python touches rows between the log and the store.
+``EventRow`` and ``SessionRow`` field names are the ClickHouse column names, in the order
+``storage/schema.py`` declares them (explicit classes for speed and typing, checked against
+the schema by ``tests/storage/test_schema_columns.py``); they are encoded as JSON lines
+into the write-ahead log and ingested by ClickHouse itself, so no Python touches rows
+between the log and the store.
 """
 
 from __future__ import annotations

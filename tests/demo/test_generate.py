@@ -68,6 +68,20 @@ def test_sessions_are_final_versions_consistent_with_their_events() -> None:
                                                           mine[0].browser)
 
 
+def test_visit_fields_are_the_catalogs_under_their_own_names() -> None:
+    _, events, sessions = _day()
+    shop = next(s for s in catalog.SITES if s.domain == "shop.example")
+    utms = {s[3:8] for s in shop.sources}
+    places = {p[:3] for p in catalog.PLACES}
+    techs = {t[:6] for t in catalog.TECH}
+    for row in (*events, *sessions):
+        assert (row.utm_source, row.utm_medium, row.utm_campaign, row.utm_content,
+                row.utm_term) in utms
+        assert (row.country_code, row.region, row.city) in places
+        assert (row.device, row.browser, row.browser_version, row.os, row.os_version,
+                row.screen) in techs
+
+
 def test_a_day_of_traffic_looks_like_real_traffic() -> None:
     _, events, sessions = _day(sessions=3000)
     bounce = sum(s.is_bounce for s in sessions) / len(sessions)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import msgspec
 
-from liveinsight.ingest.sessions import load_logged_sessions
-from liveinsight.ingest.wal import frame
+from liveinsight.ingest.sessions import SESSION_KIND, logged_sessions
+from liveinsight.ingest.wal import frame, logged_lines
 from liveinsight.types import EventRow, SessionRow
 from tests.full_lines import FULL_EVENT, FULL_SESSION
 
@@ -44,8 +44,9 @@ def test_sessions_are_warmed_from_segments_of_either_line_format(tmp_path: Path)
     (tmp_path / "00000001.wal").write_bytes(frame(FULL_EVENT + FULL_SESSION))
     (tmp_path / "00000002.wal").write_bytes(frame(_ENC.encode(new) + b"\n"))
     now = datetime(2026, 11, 20, 10, 10, tzinfo=UTC)
+    logged = logged_lines(tmp_path, SESSION_KIND)
     sessions = {s.state.session_id: s.state
-                for s in load_logged_sessions(tmp_path, now, timedelta(minutes=30))}
+                for s in logged_sessions(logged, now, timedelta(minutes=30))}
     assert sessions.keys() == {8, 9}
     assert (sessions[8].channel, sessions[8].country_code, sessions[8].pageviews) == (
         "Direct", "DE", 2)

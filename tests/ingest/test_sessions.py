@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from liveinsight.ingest.sessions import SessionTracker
+from liveinsight.ingest.sessions import SessionTracker, new_session
+from liveinsight.storage.schema import EVENT_NAMES, SESSION_NAMES, VISIT_NAMES
 from liveinsight.types import EventRow, format_ts
 
 from .enrich_factories import NOW
@@ -40,6 +41,16 @@ def test_new_session_writes_one_row() -> None:
         "/", "/", 1, 1, 0, 1)
     assert (s.referrer_source, s.channel, s.country_code) == ("Google", "Organic Search", "GB")
     assert s.start == s.timestamp == "2026-11-22 10:00:00.000"
+
+
+def test_a_new_session_takes_exactly_its_visit_columns_from_the_event() -> None:
+    # new_session spells the visit columns out (for speed): none may be missed or crossed
+    row = event(retention_days=30, **{name: f"<{name}>" for name in VISIT_NAMES})
+    state = new_session(row, NOW, interactive=True).state
+    copied = {name for name in SESSION_NAMES
+              if name in EVENT_NAMES and getattr(state, name) == getattr(row, name)}
+    assert copied == {*VISIT_NAMES, "site_id", "visitor_id", "hostname", "timestamp",
+                      "retention_days"}
 
 
 def test_continued_session_cancels_and_rewrites() -> None:
@@ -175,13 +186,13 @@ def test_concurrent_events_of_one_session_get_distinct_versions() -> None:
 
 
 def test_warm_rows_from_either_transport() -> None:
-    from liveinsight.ingest.sessions import VISIT_FIELDS, _session_of
+    from liveinsight.ingest.sessions import _session_of
 
     record: dict[str, object] = {
         "site_id": "1", "session_id": "99", "visitor_id": "18446744073709551615",
         "version": 3, "start": "2026-11-22 09:50:00.000", "hostname": "example.com",
         "entry_page": "/a", "exit_page": "/b", "pageviews": 2, "events": 3, "duration": 600,
-        "is_bounce": 0, "retention_days": 0, **{name: "" for name in VISIT_FIELDS},
+        "is_bounce": 0, "retention_days": 0, **{name: "" for name in VISIT_NAMES},
     }
     text = _session_of({**record, "timestamp": "2026-11-22 10:00:00.000"})
     native = _session_of({**record, "timestamp": NOW})

@@ -29,6 +29,7 @@ from liveinsight.ingest.wal import (
     WalUnavailable,
     WriteAheadLog,
     frame,
+    logged_lines,
     repair,
     valid_length,
 )
@@ -227,27 +228,32 @@ def test_a_closed_log_refuses_appends_and_hands_every_segment_to_the_writer(
 # --- torn tails ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("where", ["mid_payload", "after_payload", "mid_trailer", "crc_byte",
-                                   "last_newline"])
+TORN = ["mid_payload", "after_payload", "mid_trailer", "crc_byte", "last_newline"]
+
+
+def _torn(data: bytes, ends: list[int], where: str) -> bytes:
+    """``data`` (three frames ending at ``ends``) with its last frame damaged at ``where``."""
+    trailer_at = ends[1] + len(_payload("/f2/a", "/f2/b"))
+    if where == "mid_payload":
+        return data[: ends[1] + 7]
+    if where == "after_payload":
+        return data[:trailer_at]
+    if where == "mid_trailer":
+        return data[: trailer_at + 12]
+    if where == "crc_byte":
+        crc_at = data.index(b'"crc":', trailer_at) + 7
+        flipped = (data[crc_at] - ord("0") + 1) % 10 + ord("0")
+        return data[:crc_at] + bytes([flipped]) + data[crc_at + 1 :]
+    return data[:-1]
+
+
+@pytest.mark.parametrize("where", TORN)
 def test_reopen_truncates_a_torn_tail_to_the_last_intact_frame(
     tmp_path: Path, where: str
 ) -> None:
     segment, ends = _three_frames(tmp_path)
     data = segment.read_bytes()
-    last_payload = _payload("/f2/a", "/f2/b")
-    trailer_at = ends[1] + len(last_payload)
-    if where == "mid_payload":
-        damaged = data[: ends[1] + 7]
-    elif where == "after_payload":
-        damaged = data[:trailer_at]
-    elif where == "mid_trailer":
-        damaged = data[: trailer_at + 12]
-    elif where == "crc_byte":
-        crc_at = data.index(b'"crc":', trailer_at) + 7
-        flipped = (data[crc_at] - ord("0") + 1) % 10 + ord("0")
-        damaged = data[:crc_at] + bytes([flipped]) + data[crc_at + 1 :]
-    else:
-        damaged = data[:-1]
+    damaged = _torn(data, ends, where)
     segment.write_bytes(damaged)
 
     with _wal(tmp_path / "wal", fsync="never") as wal:
@@ -274,6 +280,52 @@ def test_repair_is_a_no_op_on_an_intact_segment(tmp_path: Path) -> None:
     segment, ends = _three_frames(tmp_path)
     assert repair(segment) == 0
     assert segment.stat().st_size == ends[-1]
+
+
+# --- reading rows back ---------------------------------------------------------------------
+
+
+def _row(kind: str, marker: str) -> bytes:
+    return orjson.dumps({"_k": kind, "pathname": marker})
+
+
+def test_logged_lines_are_one_kinds_lines_from_every_segment_in_order(tmp_path: Path) -> None:
+    with _wal(tmp_path, fsync="never") as wal:
+        wal.append(_row("e", "/1") + b"\n" + _row("s", "/1") + b"\n", 1)
+        wal.append(_row("s", "/2") + b"\n", 0)
+        wal.rotate()
+        wal.append(_row("s", "/3") + b"\n" + _row("e", "/3") + b"\n", 1)  # still open
+        sessions = list(logged_lines(tmp_path, b"s"))
+        events = list(logged_lines(tmp_path, b"e"))
+    assert sessions == [_row("s", "/1"), _row("s", "/2"), _row("s", "/3")]
+    assert events == [_row("e", "/1"), _row("e", "/3")]
+    assert list(logged_lines(tmp_path, b"s")) == sessions  # closed: the same lines
+
+
+@pytest.mark.parametrize("where", TORN)
+def test_logged_lines_skip_a_torn_tail_and_leave_it_to_the_log(
+    tmp_path: Path, where: str
+) -> None:
+    segment, ends = _three_frames(tmp_path)
+    damaged = _torn(segment.read_bytes(), ends, where)
+    segment.write_bytes(damaged)
+    lines = list(logged_lines(tmp_path / "wal", b"e"))
+    assert [orjson.loads(line)["pathname"] for line in lines] == [
+        "/f0/a", "/f0/b", "/f1/a", "/f1/b"]
+    assert _segments(tmp_path / "wal") == [segment] and segment.read_bytes() == damaged
+
+
+def test_logged_lines_skip_what_is_gone(tmp_path: Path) -> None:
+    assert list(logged_lines(tmp_path / "missing", b"s")) == []
+    assert not (tmp_path / "missing").exists()
+    with _wal(tmp_path, fsync="never") as wal:
+        for marker in ("/1", "/2"):
+            wal.append(_row("s", marker) + b"\n", 0)
+            wal.rotate()
+    lines = logged_lines(tmp_path, b"s")
+    assert next(lines) == _row("s", "/1")
+    _segments(tmp_path)[-1].unlink()  # ingested and deleted by the writer meanwhile
+    assert list(lines) == []
 
 
 # --- quota ---------------------------------------------------------------------------------

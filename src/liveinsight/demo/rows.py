@@ -15,6 +15,7 @@ import numpy as np
 
 from liveinsight.demo import catalog as cat
 from liveinsight.meta.repo import SiteInfo
+from liveinsight.storage.schema import VISIT_NAMES
 from liveinsight.types import EventRow, SessionRow
 
 _DAY_MS = 86_400_000
@@ -35,13 +36,16 @@ def format_ms(values: np.ndarray) -> list[bytes]:
 
 
 _ENCODER = msgspec.json.Encoder()
-_VISIT_FIELDS = ("referrer", "referrer_source", "channel", "utm_source", "utm_medium",
-                 "utm_campaign", "utm_content", "utm_term", "country_code", "region", "city",
-                 "device", "browser", "browser_version", "os", "os_version", "screen")
-# The fields every row has, in field order, with stand-in values whose JSON text occurs
-# nowhere else in a row; a row's JSON is its template's text with these spans replaced and
-# its optional fields (each ``,"name":value``, left out at its default, as ``omit_defaults``
-# does) inserted before the last piece, which is ``retention_days`` (when set) and ``}``.
+# The catalog's tuples hold the visit columns in schema order, each followed by its weight:
+# a Source the first eight (referrer ... utm_term), a Place the next three (country_code,
+# region, city), a Tech the last six (device ... screen).
+_SOURCE_FIELDS, _PLACE_FIELDS, _TECH_FIELDS = VISIT_NAMES[:8], VISIT_NAMES[8:11], VISIT_NAMES[11:]
+# The fields every row has that vary per row, in field order, with stand-in values whose JSON
+# text occurs nowhere else in a row; a row's JSON is its template's text with these spans
+# replaced and its optional fields (each ``,"name":value``, left out at its default, as
+# ``omit_defaults`` does) inserted before the last piece, which is ``retention_days`` (when
+# set) and ``}``. ``encode_day`` puts the pieces together by position; ``_pieces`` fails on
+# slots out of field order.
 _EVENT_SLOTS: list[tuple[str, object]] = [
     ("timestamp", "\x01"), ("name", "\x02"), ("visitor_id", 1111111111111111111),
     ("session_id", 2222222222222222222), ("pathname", "\x03"),
@@ -110,9 +114,9 @@ class Templates:
                tech: np.ndarray) -> list[bytes]:
         """Per visit, the JSON text of its fields (``referrer`` ... ``screen``) that are not
         at their default, each with its leading comma."""
-        src = [self._part(_VISIT_FIELDS[:8], s[:8]) for s in sources]
-        places = [self._part(_VISIT_FIELDS[8:11], p[:3]) for p in cat.PLACES]
-        techs = [self._part(_VISIT_FIELDS[11:], t[:6]) for t in cat.TECH]
+        src = [self._part(_SOURCE_FIELDS, s[:8]) for s in sources]
+        places = [self._part(_PLACE_FIELDS, p[:3]) for p in cat.PLACES]
+        techs = [self._part(_TECH_FIELDS, t[:6]) for t in cat.TECH]
         return [b"".join((src[a], places[b], techs[c])) for a, b, c in
                 zip(source.tolist(), place.tolist(), tech.tolist(), strict=True)]
 

@@ -21,12 +21,18 @@ from liveinsight.ingest.context import Context, Env
 from liveinsight.ingest.geo import put_geo
 from liveinsight.ingest.referrer import put_referrer
 from liveinsight.ingest.rows import build_row
-from liveinsight.ingest.sessions import SessionTracker, register_session, warm_tracker
+from liveinsight.ingest.sessions import (
+    SESSION_KIND,
+    SessionTracker,
+    register_session,
+    warm_tracker,
+)
 from liveinsight.ingest.site import resolve_site
 from liveinsight.ingest.spam import drop_spam
 from liveinsight.ingest.ua import parse_ua
 from liveinsight.ingest.urls import parse_url
 from liveinsight.ingest.visitor import SaltCache, put_visitor
+from liveinsight.ingest.wal import logged_lines
 from liveinsight.meta.repo import Metadata, SiteDirectory
 from liveinsight.ops.metrics import Metrics
 from liveinsight.settings import Settings
@@ -106,10 +112,10 @@ def build_pipeline(
 ) -> Pipeline:
     """The pipeline for one app: salts from ``meta``, sites from ``sites``, and a session
     tracker warmed with the sessions still live at ``clock()``, from ``store`` and from the
-    write-ahead log's segments in ``settings.wal_dir`` (rows not ingested yet)."""
+    session lines of the write-ahead log in ``settings.wal_dir`` (rows not ingested yet)."""
     timeout = timedelta(minutes=settings.session_timeout_minutes)
     tracker = SessionTracker(timeout, clock)
-    warmed = warm_tracker(tracker, store, clock(), wal_dir=settings.wal_dir)
+    warmed = warm_tracker(tracker, store, clock(), logged_lines(settings.wal_dir, SESSION_KIND))
     if warmed:
         log.info("session tracker warmed with %d live sessions", warmed)
     metrics.sessions_live.set_function(lambda: len(tracker))

@@ -9,8 +9,9 @@ version=1``), a continued one the previous state with ``sign=-1`` and the new st
 
 Bounded memory: a session not touched (wall clock) for the timeout is forgotten; the check is
 O(1) per event because entries are kept in touch order. On start the tracker is warmed with
-the sessions whose last event is within the timeout, from the store and from the write-ahead
-log's segments not ingested yet, so a restart does not split live sessions.
+the sessions whose last event is within the timeout, from the store and from the session
+lines the write-ahead log still holds (``wal.logged_lines``), so a restart does not split
+live sessions.
 """
 
 from __future__ import annotations
@@ -19,10 +20,9 @@ import logging
 import random
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -31,18 +31,15 @@ from liveinsight.ingest.context import Context, Env
 from liveinsight.ingest.rows import utc
 from liveinsight.ingest.visitor import visitor_id
 from liveinsight.storage.protocol import Store, StoreError
+from liveinsight.storage.schema import SESSION_NAMES, VISIT_NAMES
 from liveinsight.types import DropReason, EventRow, SessionRow, format_ts
 
 log = logging.getLogger("liveinsight.ingest.sessions")
 
 PAGEVIEW = "pageview"
 ENGAGEMENT = "engagement"
-# Session columns taken from the session's first event.
-VISIT_FIELDS = (
-    "referrer", "referrer_source", "channel", "utm_source", "utm_medium", "utm_campaign",
-    "utm_content", "utm_term", "country_code", "region", "city", "device", "browser",
-    "browser_version", "os", "os_version", "screen",
-)
+# Session columns taken from the session's first event (``storage/schema.py``'s visit columns).
+VISIT_FIELDS = VISIT_NAMES
 
 Key = tuple[int, int]
 _LONG_AGO = datetime.min.replace(tzinfo=UTC)
@@ -92,7 +89,8 @@ class Session(msgspec.Struct, gc=False):
 
 
 def new_session(row: EventRow, when: datetime, interactive: bool) -> Session:
-    """A session started by ``row`` (whose ``timestamp`` is ``when`` formatted)."""
+    """A session started by ``row`` (whose ``timestamp`` is ``when`` formatted): its site,
+    visitor, host, retention, time and every visit column (``VISIT_FIELDS``) are the row's."""
     pageview = row.name == PAGEVIEW
     interacted = not pageview and interactive
     state = SessionRow(
@@ -112,6 +110,7 @@ def new_session(row: EventRow, when: datetime, interactive: bool) -> Session:
         is_bounce=int(not interacted),
         retention_days=row.retention_days,
         # VISIT_FIELDS, spelled out: a comprehension over getattr cost ~3 µs per session
+        # (tests/ingest/test_sessions.py checks these are exactly the visit columns)
         referrer=row.referrer, referrer_source=row.referrer_source, channel=row.channel,
         utm_source=row.utm_source, utm_medium=row.utm_medium,
         utm_campaign=row.utm_campaign, utm_content=row.utm_content, utm_term=row.utm_term,
@@ -218,10 +217,10 @@ def register_session(ctx: Context, env: Env) -> DropReason | None:
 
 # --- warm start ------------------------------------------------------------------------------
 
-_STATE_COLUMNS = (
-    "visitor_id", "version", "start", "timestamp", "hostname", "entry_page", "exit_page",
-    "pageviews", "events", "duration", "is_bounce", "retention_days", *VISIT_FIELDS,
-)
+# The warm query groups a session's rows by its key and keeps the latest ``sign=1`` row's
+# value of every other column (``sign`` itself is known: 1).
+_KEY = ("site_id", "session_id")
+_STATE_COLUMNS = tuple(name for name in SESSION_NAMES if name not in (*_KEY, "sign"))
 
 
 # Sessions that started longer ago than this are not warmed (the filter on `start` lets
@@ -239,10 +238,10 @@ def live_sessions_sql(database: str) -> str:
     # `timestamp` as the aggregate.
     picks = ", ".join(f"argMaxIf(`{c}`, version, sign = 1) AS `last_{c}`" for c in _STATE_COLUMNS)
     return (
-        f"SELECT site_id, session_id, {picks} FROM `{database}`.sessions "
+        f"SELECT {', '.join(_KEY)}, {picks} FROM `{database}`.sessions "
         "WHERE start >= {oldest:DateTime64(3, 'UTC')} "
         "AND timestamp >= {since:DateTime64(3, 'UTC')} "
-        "GROUP BY site_id, session_id HAVING sum(sign) > 0"
+        f"GROUP BY {', '.join(_KEY)} HAVING sum(sign) > 0"
     )
 
 
@@ -292,42 +291,37 @@ def _parse_ts(value: str | datetime) -> datetime:
     return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
-def load_logged_sessions(wal_dir: Path, now: datetime, timeout: timedelta) -> list[Session]:
-    """Sessions whose latest state is still in the write-ahead log (not yet in the store,
-    e.g. after a crash) and whose last event is within ``timeout`` of ``now``. Reads the
-    segments' session lines (``{"_k":"s",...}``, see ``ingest/wal.py``) and keeps the
-    highest version of each session."""
+SESSION_KIND = b"s"  # SessionRow's tag: the ``_k`` of session lines in the log
+
+
+def logged_sessions(lines: Iterable[bytes], now: datetime, timeout: timedelta
+                    ) -> list[Session]:
+    """Sessions whose latest state is in ``lines`` (``SessionRow`` log lines, oldest first,
+    as ``wal.logged_lines(wal_dir, SESSION_KIND)`` yields the rows not yet in the store,
+    e.g. after a crash) and whose last event is within ``timeout`` of ``now``. The highest
+    ``sign=1`` version of each session wins; a line that is not a ``SessionRow`` is
+    skipped."""
     decode = msgspec.json.Decoder(SessionRow).decode
     latest: dict[int, SessionRow] = {}
-    for path in sorted(wal_dir.glob("*.wal")) if wal_dir.is_dir() else []:
-        with path.open("rb") as lines:
-            for line in lines:
-                if not line.startswith(_SESSION_LINE):
-                    continue
-                try:
-                    row = decode(line)
-                except msgspec.DecodeError:
-                    continue  # a torn tail is repaired by the log itself; skip, don't fail
-                known = latest.get(row.session_id)
-                if row.sign == 1 and (known is None or row.version > known.version):
-                    latest[row.session_id] = row
+    for line in lines:
+        try:
+            row = decode(line)
+        except msgspec.DecodeError:
+            continue  # a warm start must not fail on a line it cannot read
+        known = latest.get(row.session_id)
+        if row.sign == 1 and (known is None or row.version > known.version):
+            latest[row.session_id] = row
     cutoff = utc(now) - timeout
-    out = []
-    for row in latest.values():
-        session = _session_of(msgspec.structs.asdict(row))
-        if session.last >= cutoff:
-            out.append(session)
-    return out
-
-
-_SESSION_LINE = b'{"_k":"s"'
+    sessions = (_session_of(msgspec.structs.asdict(row)) for row in latest.values())
+    return [session for session in sessions if session.last >= cutoff]
 
 
 def warm_tracker(tracker: SessionTracker, store: Store, now: datetime,
-                 wal_dir: Path | None = None) -> int:
-    """Load live sessions into ``tracker`` from the store and, when given, the write-ahead
-    log (the newer version wins); returns how many. A store that cannot answer leaves only
-    the log's sessions (others then restart), with a warning."""
+                 logged: Iterable[bytes] = ()) -> int:
+    """Load live sessions into ``tracker`` from the store and from ``logged``, the session
+    lines still in the write-ahead log (see :func:`logged_sessions`; the newer version
+    wins); returns how many. A store that cannot answer leaves only the log's sessions
+    (others then restart), with a warning."""
     by_id: dict[int, Session] = {}
     try:
         for session in load_live_sessions(store, now, tracker.timeout):
@@ -335,10 +329,9 @@ def warm_tracker(tracker: SessionTracker, store: Store, now: datetime,
     except StoreError as exc:
         log.warning("session warm start: the store did not answer (%s); live sessions "
                     "only in the store restart", exc)
-    if wal_dir is not None:
-        for session in load_logged_sessions(wal_dir, now, tracker.timeout):
-            known = by_id.get(session.state.session_id)
-            if known is None or session.state.version > known.state.version:
-                by_id[session.state.session_id] = session
+    for session in logged_sessions(logged, now, tracker.timeout):
+        known = by_id.get(session.state.session_id)
+        if known is None or session.state.version > known.state.version:
+            by_id[session.state.session_id] = session
     tracker.warm(list(by_id.values()))
     return len(by_id)

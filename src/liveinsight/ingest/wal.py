@@ -9,7 +9,8 @@ event row, ``s`` for a session row). Each append is one *frame*: its lines follo
 trailer line ``{"_k":"c","n":<bytes>,"crc":<crc32>}`` covering the frame's lines. The trailer
 is filtered out at insert time. At open, every segment left from a previous run is checked
 frame by frame; bytes after the last intact frame (a torn tail from a crash) are truncated,
-so a half-written record is never misread. A frame is all-or-nothing.
+so a half-written record is never misread. A frame is all-or-nothing. :func:`logged_lines`
+reads the rows of one kind back, from intact frames only.
 
 Durability (``fsync`` policy): every append reaches the kernel (``os.write``) before the call
 returns, so a killed process loses nothing acknowledged. ``always`` fsyncs before returning
@@ -32,7 +33,7 @@ import os
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,6 +107,37 @@ def repair(path: Path) -> int:
             fh.truncate(good)
             os.fsync(fh.fileno())
     return len(data) - good
+
+
+def segment_paths(directory: Path) -> list[Path]:
+    """The log's segment files in ``directory``, in append order (none if it is missing)."""
+    return sorted(Path(directory).glob(f"*{SUFFIX}"))
+
+
+def logged_lines(directory: Path, kind: bytes) -> Iterator[bytes]:
+    """The rows of one kind still in the log in ``directory``: every line that starts with
+    ``{"_k":"<kind>"`` (``b"e"`` event rows, ``b"s"`` session rows; rows are written with
+    their kind first), without its newline, segment by segment in append order and in
+    append order within each.
+
+    Only intact frames are read: a torn or corrupt tail (a crash mid-append, not yet
+    repaired by opening the log) is skipped, so every line yielded is complete and part of
+    a whole append. Each segment is read whole when the iteration reaches it; a segment
+    deleted meanwhile (ingested by the writer) is skipped, as is a missing directory. Does
+    not open the log: no segment is created or repaired."""
+    prefix = b'{"_k":"' + kind + b'"'
+    for path in segment_paths(directory):
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            continue
+        end, _ = valid_length(data)
+        pos = 0
+        while pos < end:
+            nl = data.index(b"\n", pos)  # the intact prefix ends with a trailer's newline
+            if data.startswith(prefix, pos):
+                yield data[pos:nl]
+            pos = nl + 1
 
 
 class WriteAheadLog:
@@ -218,7 +250,7 @@ class WriteAheadLog:
     # --- segments --------------------------------------------------------------------------
 
     def _segments_on_disk(self) -> list[Path]:
-        return sorted(self.directory.glob(f"*{SUFFIX}"))
+        return segment_paths(self.directory)
 
     def _open_new(self) -> None:
         name = time.time_ns()

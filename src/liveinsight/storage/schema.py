@@ -2,7 +2,10 @@
 
 Columns are declared here as ``(name, type)`` pairs; the DDL, the structure ClickHouse uses
 to read write-ahead-log segments, and the segment insert statements are all derived from
-them, so adding a column is one line plus a migration.
+them, so adding a column is one line plus a migration. This is also the one declaration of
+the column vocabulary: ``ingest/sessions.py`` and ``demo/rows.py`` derive their column lists
+from it, and the row Structs of ``types.py`` (explicit classes, for speed and typing) are
+checked field for field against it by ``tests/storage/test_schema_columns.py``.
 """
 
 from __future__ import annotations
@@ -13,7 +16,16 @@ from dataclasses import dataclass
 _LC = "LowCardinality(String)"
 _TS = "DateTime64(3, 'UTC')"
 
-_VISIT_COLUMNS: list[tuple[str, str]] = [
+Columns = list[tuple[str, str]]
+
+
+def names(columns: Columns) -> tuple[str, ...]:
+    """The names of ``columns``, in order."""
+    return tuple(name for name, _ in columns)
+
+
+# What a visit is: the columns a session takes from its first event, in both tables.
+VISIT_COLUMNS: Columns = [
     ("referrer", "String"),
     ("referrer_source", _LC),
     ("channel", _LC),
@@ -33,7 +45,7 @@ _VISIT_COLUMNS: list[tuple[str, str]] = [
     ("screen", _LC),
 ]
 
-EVENT_COLUMNS: list[tuple[str, str]] = [
+EVENT_COLUMNS: Columns = [
     ("timestamp", _TS),
     ("site_id", "UInt32"),
     ("name", _LC),
@@ -41,7 +53,7 @@ EVENT_COLUMNS: list[tuple[str, str]] = [
     ("session_id", "UInt64"),
     ("hostname", _LC),
     ("pathname", _LC),
-    *_VISIT_COLUMNS,
+    *VISIT_COLUMNS,
     ("props", "Map(String, String)"),
     ("revenue", "Decimal64(4)"),
     ("revenue_currency", _LC),
@@ -50,7 +62,7 @@ EVENT_COLUMNS: list[tuple[str, str]] = [
     ("retention_days", "UInt16"),
 ]
 
-SESSION_COLUMNS: list[tuple[str, str]] = [
+SESSION_COLUMNS: Columns = [
     ("site_id", "UInt32"),
     ("session_id", "UInt64"),
     ("visitor_id", "UInt64"),
@@ -65,16 +77,20 @@ SESSION_COLUMNS: list[tuple[str, str]] = [
     ("events", "UInt32"),
     ("duration", "UInt32"),
     ("is_bounce", "UInt8"),
-    *_VISIT_COLUMNS,
+    *VISIT_COLUMNS,
     ("retention_days", "UInt16"),
 ]
+
+VISIT_NAMES = names(VISIT_COLUMNS)
+EVENT_NAMES = names(EVENT_COLUMNS)
+SESSION_NAMES = names(SESSION_COLUMNS)
 
 # Rows whose retention_days is 0 are kept 50 years (a DateTime cannot pass 2106).
 _TTL = "TTL toDateTime({col}) + toIntervalDay(if(retention_days = 0, 18250, retention_days))"
 _DEDUP = "non_replicated_deduplication_window = 10000"
 
 
-def _columns_ddl(columns: list[tuple[str, str]]) -> str:
+def _columns_ddl(columns: Columns) -> str:
     return ",\n    ".join(f"`{name}` {type_}" for name, type_ in columns)
 
 
@@ -209,7 +225,7 @@ SITE_DATA_TABLES = ("events", "sessions", "events_rollup", "sessions_rollup")
 
 # --- reading write-ahead-log segments --------------------------------------------------------
 
-SEGMENT_TARGETS: list[tuple[str, str, list[tuple[str, str]]]] = [
+SEGMENT_TARGETS: list[tuple[str, str, Columns]] = [
     ("events", "e", EVENT_COLUMNS),
     ("sessions", "s", SESSION_COLUMNS),
 ]
@@ -251,7 +267,7 @@ def _selected(name: str) -> str:
     return f"ifNull(`{name}`, {default})" if default else f"`{name}`"
 
 
-def segment_structure(columns: list[tuple[str, str]]) -> str:
+def segment_structure(columns: Columns) -> str:
     """The structure string ClickHouse reads a segment with, for one target table, escaped to
     sit inside a single-quoted SQL string literal."""
     text = ", ".join(["_k String", *(_read_as(name, type_) for name, type_ in columns)])
