@@ -17,8 +17,6 @@ import io
 import json
 import os
 import random
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,11 +27,10 @@ import httpx
 import pytest
 
 from liveinsight.demo import catalog, live
-from tests.support import free_port, launch_chromium, require_browser
+from tests.support import Server, launch_chromium, require_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 
-LIVEINSIGHT = Path(sys.executable).parent / "liveinsight"
 ADMIN = ("admin@localhost", "e2e-admin-password")
 SITE = "demo.liveinsight.dev"
 
@@ -41,32 +38,13 @@ SITE = "demo.liveinsight.dev"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     require_browser()
-    data = tmp_path_factory.mktemp("dashboard") / "data"
-    env = {**os.environ, "LIVEINSIGHT_DATA_DIR": str(data), "LIVEINSIGHT_WAL_FSYNC": "never",
-           "LIVEINSIGHT_TRUSTED_PROXIES": "127.0.0.1", "LIVEINSIGHT_LOG_LEVEL": "warning"}
-    for args in (["demo", "--days", "30", "--scale", "0.3"],
-                 ["create-user", ADMIN[0], "--password", ADMIN[1], "--role", "admin"]):
-        subprocess.run([str(LIVEINSIGHT), *args], env=env, check=True, capture_output=True,
-                       timeout=240)
-    port = free_port()
-    log = (data / "server.log").open("wb")
-    proc = subprocess.Popen([str(LIVEINSIGHT), "serve", "--port", str(port)], env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    else:
-        proc.terminate()
-        pytest.fail("the server did not start: " + (data / "server.log").read_text()[-2000:])
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
-    log.close()
+    tmp = tmp_path_factory.mktemp("dashboard")
+    srv = Server(tmp / "data", tmp / "server.log", wal_fsync="never")
+    srv.cli("demo", "--days", "30", "--scale", "0.3")
+    srv.cli("create-user", ADMIN[0], "--password", ADMIN[1], "--role", "admin")
+    srv.start()
+    yield srv.url
+    srv.stop()
 
 
 @pytest.fixture(scope="module")
