@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import IN_CI
+from tests.conftest import CLICKHOUSE_ID, IN_CI
 
 LIVEINSIGHT = Path(sys.executable).parent / "liveinsight"
 # Every test server's /metrics and /health/detailed token (they need one, see settings).
@@ -231,3 +232,32 @@ class Server:
         finally:
             store.close()
         return {r[0]: int(r[1]) for r in rows}
+
+
+# Every store a storage or query suite runs on: embedded chDB, and the HTTP transport (a real
+# server with LIVEINSIGHT_TEST_CLICKHOUSE_URL, else ClickHouse's HTTP interface emulated over
+# chDB, tests/chdb_http.py). Use as ``@pytest.fixture(params=STORE_KINDS)``.
+STORE_KINDS = ["chdb", pytest.param("clickhouse", id=CLICKHOUSE_ID, marks=pytest.mark.clickhouse)]
+
+
+@contextlib.contextmanager
+def open_test_store(request: pytest.FixtureRequest, path: Path) -> Iterator[Any]:
+    """A migrated store of ``request.param``'s kind in its own database (chDB in ``path``);
+    a server's database is dropped afterwards."""
+    from liveinsight.storage.embedded import EmbeddedStore
+    from liveinsight.storage.http import HttpStore
+    from liveinsight.storage.migrate import migrate
+
+    database = f"t_{uuid.uuid4().hex[:12]}"
+    store: Any
+    if request.param == "clickhouse":
+        store = HttpStore(request.getfixturevalue("clickhouse_url"), database)
+    else:
+        store = EmbeddedStore(path, database)
+    migrate(store)
+    try:
+        yield store
+    finally:
+        if request.param == "clickhouse":
+            store.command(f"DROP DATABASE IF EXISTS `{database}`")
+        store.close()

@@ -35,7 +35,7 @@ def test_parse_agent(ua: str, expected: Agent) -> None:
 def test_uses_the_rust_resolver_and_caches() -> None:
     from ua_parser.regex import Resolver
 
-    assert isinstance(ua_module._parser().resolver, Resolver)
+    assert isinstance(ua_module.parser().resolver, Resolver)
     parse_agent.cache_clear()
     parse_agent(CHROME)
     parse_agent(CHROME)

@@ -4,38 +4,20 @@ LIVEINSIGHT_TEST_CLICKHOUSE_URL is set, else ClickHouse's HTTP interface emulate
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from liveinsight.storage.migrate import migrate
 from liveinsight.storage.protocol import Store
-from tests.conftest import CLICKHOUSE_ID
+from tests.support import STORE_KINDS, open_test_store
 
 
-@pytest.fixture(scope="module", params=["chdb", pytest.param("clickhouse", id=CLICKHOUSE_ID,
-                                                             marks=pytest.mark.clickhouse)])
+@pytest.fixture(scope="module", params=STORE_KINDS)
 def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
           ) -> Iterator[Store]:
-    opened: Store
-    if request.param == "clickhouse":
-        from liveinsight.storage.http import HttpStore
-
-        opened = HttpStore(request.getfixturevalue("clickhouse_url"),
-                           f"test_{uuid.uuid4().hex[:12]}")
-    else:
-        from liveinsight.storage.embedded import EmbeddedStore
-
-        opened = EmbeddedStore(tmp_path_factory.mktemp("chdb"), "liveinsight")
-    migrate(opened)
-    try:
+    with open_test_store(request, tmp_path_factory.mktemp("chdb")) as opened:
         yield opened
-    finally:
-        if request.param == "clickhouse":
-            opened.command(f"DROP DATABASE IF EXISTS `{opened.database}`")
-        opened.close()
 
 
 @pytest.fixture(scope="module")

@@ -98,14 +98,13 @@ def test_a_server_exception_mid_stream_is_a_query_error_not_an_outage() -> None:
         def query(self, *args: object, **kwargs: object) -> None:
             raise self.exc
 
-    store = HttpStore.__new__(HttpStore)
-    store._client = FailingClient(StreamFailureError(  # type: ignore[assignment]
-        "DB::Exception: Timeout exceeded: elapsed 10.1 seconds (TIMEOUT_EXCEEDED)", code=159))
+    store = HttpStore("http://127.0.0.1:1", "db", client=FailingClient(StreamFailureError(
+        "DB::Exception: Timeout exceeded: elapsed 10.1 seconds (TIMEOUT_EXCEEDED)", code=159)))
     with pytest.raises(StoreError) as failed:
         store.query("SELECT 1", timeout=10)
     assert not isinstance(failed.value, StoreUnavailable)
     assert "Code: 159." in str(failed.value)
-    store._client = FailingClient(StreamFailureError(  # type: ignore[assignment]
-        "Stream ended unexpectedly (connection closed by server)"))
+    store = HttpStore("http://127.0.0.1:1", "db", client=FailingClient(StreamFailureError(
+        "Stream ended unexpectedly (connection closed by server)")))
     with pytest.raises(StoreUnavailable):
         store.query("SELECT 1")

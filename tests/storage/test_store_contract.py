@@ -14,29 +14,19 @@ import pytest
 
 from liveinsight.ingest.wal import frame
 from liveinsight.storage import Store, StoreError
-from liveinsight.storage.embedded import EmbeddedStore
 from liveinsight.storage.migrate import applied_versions, migrate
 from liveinsight.storage.protocol import LIMIT_CODES, Code
 from liveinsight.storage.schema import MIGRATIONS
 from liveinsight.types import EventRow, SessionRow
 from tests.conftest import CLICKHOUSE_ID
 from tests.full_lines import FULL_EVENT, FULL_SESSION
+from tests.support import STORE_KINDS, open_test_store
 
 
-@pytest.fixture(params=["chdb", pytest.param("clickhouse", id=CLICKHOUSE_ID)])
+@pytest.fixture(params=STORE_KINDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    database = f"t_{uuid.uuid4().hex[:10]}"
-    if request.param == "chdb":
-        s: Store = EmbeddedStore(tmp_path / "chdb", database)
-    else:
-        from liveinsight.storage.http import HttpStore
-
-        s = HttpStore(request.getfixturevalue("clickhouse_url"), database)
-    migrate(s)
-    yield s
-    if request.param == "clickhouse":
-        s.command(f"DROP DATABASE IF EXISTS `{database}`")
-    s.close()
+    with open_test_store(request, tmp_path / "chdb") as opened:
+        yield opened
 
 
 def _event(i: int, **kw: object) -> EventRow:

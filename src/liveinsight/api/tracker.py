@@ -53,7 +53,8 @@ def tracker_asset() -> Asset:
 
 
 @cache
-def _variant_asset(flags: frozenset[str]) -> Asset:
+def variant_asset(flags: frozenset[str]) -> Asset:
+    """The tracker with the attributes of Plausible's variant ``flags`` set (cached)."""
     prefix = "".join(
         f'document.currentScript.setAttribute("{VARIANT_ATTRIBUTES[f]}","");' for f in sorted(flags)
     )
@@ -136,4 +137,4 @@ async def script_variant(request: Request, variant: str) -> Response:
     if variant == asset.digest:
         return _serve(request, asset, IMMUTABLE_CACHE)
     flags = frozenset(variant.lower().split(".")).intersection(VARIANT_ATTRIBUTES)
-    return _serve(request, _variant_asset(flags) if flags else asset, SHORT_CACHE)
+    return _serve(request, variant_asset(flags) if flags else asset, SHORT_CACHE)

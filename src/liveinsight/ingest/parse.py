@@ -23,10 +23,10 @@ from urllib.parse import urljoin, urlsplit
 
 import msgspec
 
+from liveinsight import names
 from liveinsight.errors import Forbidden, Problem, TooLarge, UnsupportedMedia, bad_request
 from liveinsight.ingest import revenue
-from liveinsight.meta.repo import MetaError, normalize_domain
-from liveinsight.security.client_ip import DOTTED_QUAD
+from liveinsight.names import DOTTED_QUAD
 from liveinsight.types import RawEvent
 
 MAX_URL_CHARS = 2000
@@ -428,8 +428,8 @@ def _site(data: dict[str, Any], prefix: str) -> dict[str, Any]:
     if not isinstance(domain, str) or not domain.strip():
         raise bad_request(f"{prefix}domain or {prefix}site_id is required", f"{prefix}domain")
     try:
-        return {"domain": normalize_domain(domain)}  # also takes "https://www.x.com/"
-    except MetaError:
+        return {"domain": names.domain(domain)}  # also takes "https://www.x.com/"
+    except ValueError:
         raise bad_request(f"{prefix}domain is not a domain", f"{prefix}domain") from None
 
 

@@ -49,14 +49,15 @@ class Agent:
 
 
 @lru_cache(maxsize=1)
-def _parser() -> Parser:
+def parser() -> Parser:
+    """The shared ua-parser instance (built once, with the Rust resolver)."""
     return Parser(Resolver(load_lazy_builtins()))
 
 
 @lru_cache(maxsize=CACHE_SIZE)
 def parse_agent(user_agent: str) -> Agent:
     """Browser, OS and device type of ``user_agent`` (empty strings when unknown)."""
-    result = _parser()(user_agent, Domain.ALL).complete()
+    result = parser()(user_agent, Domain.ALL).complete()
     ua, os = result.user_agent, result.os
     family = result.device.family if result.device else ""
     browser = _BROWSER_NAMES.get(ua.family, ua.family) if ua and ua.family != "Other" else ""

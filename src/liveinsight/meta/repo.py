@@ -22,6 +22,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 
+from liveinsight import names
 from liveinsight.meta import models
 from liveinsight.meta.db import session_factory
 
@@ -93,15 +94,11 @@ class ApiKeyInfo:
 
 
 def normalize_domain(domain: str) -> str:
-    """``https://www.Example.com/`` → ``example.com``; raises MetaError when empty."""
-    value = domain.strip().lower()
-    for prefix in ("https://", "http://"):
-        if value.startswith(prefix):
-            value = value[len(prefix) :]
-    value = value.split("/", 1)[0].removeprefix("www.")
-    if not value or " " in value:
-        raise MetaError(f"{domain!r} is not a domain")
-    return value
+    """:func:`liveinsight.names.domain`, raising :class:`MetaError`."""
+    try:
+        return names.domain(domain)
+    except ValueError as exc:
+        raise MetaError(str(exc)) from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,9 +18,10 @@ the last good address is used, the peer if none.
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+
+from liveinsight.names import DOTTED_QUAD
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 UNKNOWN = "0.0.0.0"  # the server gave no peer address (a Unix socket, a test client)
@@ -44,10 +45,6 @@ def parse_ip(value: str) -> IPAddress | None:
     return address
 
 
-# A plain dotted quad without leading zeros: the usual client address, and already in the
-# text form str(IPv4Address) gives.
-DOTTED_QUAD = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}"
-                          r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)")
 _Found = tuple[int, int, str]  # (IP version, the address as an integer, its text)
 
 

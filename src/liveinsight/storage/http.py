@@ -26,9 +26,12 @@ class HttpStore:
     refuses the connection (wrong user or password, no right to create ``database``).
     """
 
-    def __init__(self, url: str, database: str) -> None:
+    def __init__(self, url: str, database: str, *, client: Any = None) -> None:
         parts = urlsplit(url)
         self.database = database
+        if client is not None:  # tests: a client that fails as a server's would
+            self._client = client
+            return
         try:
             self._client = clickhouse_connect.get_client(
                 host=parts.hostname or "127.0.0.1",
