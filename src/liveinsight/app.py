@@ -77,6 +77,8 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> FrontDoor:
         version=__version__,
         summary="Self-hosted, real-time, privacy-friendly web analytics.",
         lifespan=lifespan,
+        docs_url=None,  # served from the package by api/docs.py (no CDN)
+        redoc_url=None,
     )
     api_errors.install(app)
     for router in routes.ROUTERS:

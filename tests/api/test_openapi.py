@@ -54,3 +54,19 @@ def test_error_answers_and_tracker_content_types_are_declared(client: TestClient
     for path in ("/api/event", "/api/send", "/api/batch"):
         content = spec["paths"][path]["post"]["requestBody"]["content"]
         assert {"text/plain", "application/json"} <= set(content), path
+
+
+def test_the_api_docs_work_offline(client: TestClient) -> None:
+    """FastAPI's page loaded Swagger UI from a CDN (blank offline); every asset is ours."""
+    import re
+
+    page = client.get("/docs")
+    assert page.status_code == 200 and "swagger-ui" in page.text
+    urls = re.findall(r"""(?:src|href)=["']([^"']+)["']|url: ?["']([^"']+)["']""", page.text)
+    assets = [a or b for a, b in urls]
+    assert assets and all(u.startswith(("/", "data:")) for u in assets), assets
+    for url in assets:
+        if url.startswith("/static/"):
+            assert client.get(url).status_code == 200, url
+    assert "\"validatorUrl\":null" in page.text.replace(" ", "")
+    assert client.get("/redoc").status_code == 404
