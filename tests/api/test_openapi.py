@@ -5,7 +5,8 @@ from fastapi.testclient import TestClient
 PUBLIC = {
     "/api/event": "post", "/api/send": "post", "/api/batch": "post", "/api/events": "post",
     "/api/csrf-token": "post", "/api/v2/query": "post", "/api/stats/aggregate": "get",
-    "/api/stats/timeseries": "get", "/api/stats/breakdown": "get", "/api/realtime": "get",
+    "/api/stats": "get", "/api/stats/timeseries": "get", "/api/stats/breakdown": "get",
+    "/api/realtime": "get",
     "/api/realtime/stream": "get", "/js/script.js": "get", "/js/script.{variant}.js": "get",
     "/health": "get", "/health/detailed": "get", "/metrics": "get",
 }

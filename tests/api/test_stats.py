@@ -233,3 +233,27 @@ def test_without_credentials_no_site_is_named(tmp_path: Path) -> None:
             assert response.json()["error"]["field"] == "Authorization"
             realtime = c.get("/api/realtime", params={"site_id": name})
             assert realtime.status_code == 401, name
+
+
+def test_plain_stats_and_realtime_answer_for_the_callers_only_site(
+        app: tuple[TestClient, dict[str, str]]) -> None:
+    """The specification's ``GET /api/stats`` (a site summary) and ``GET /api/realtime``: with
+    credentials that read one site, ``site_id`` may be left out."""
+    client, auth = app  # a key for example.com only
+    summary = client.get("/api/stats", params={"period": "custom",
+                                               "date": "2026-11-10,2026-11-11"}, headers=auth)
+    assert summary.status_code == 200, summary.text
+    assert {k: v["value"] for k, v in summary.json()["results"].items()} == {
+        "visitors": 2, "visits": 3, "pageviews": 4, "views_per_visit": 1.33,
+        "bounce_rate": 67, "visit_duration": 40}
+    assert client.get("/api/realtime", headers=auth).json()["site_id"] == "example.com"
+    named = client.get("/api/stats", params={"site_id": "example.com", "period": "custom",
+                                             "date": "2026-11-10,2026-11-11"}, headers=auth)
+    assert named.json() == summary.json()
+    every_site, _ = svc_of(client).meta.create_api_key("all", ["stats"])
+    for path in ("/api/stats", "/api/realtime", "/api/stats/aggregate"):
+        ambiguous = client.get(path, headers={"authorization": f"Bearer {every_site}"})
+        assert ambiguous.status_code == 400
+        error = ambiguous.json()["error"]
+        assert error["field"] == "site_id" and "2 sites" in error["message"]
+    assert client.get("/api/stats").status_code == 401  # credentials come first

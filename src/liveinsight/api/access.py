@@ -49,18 +49,31 @@ def _lookup(svc: Services, raw: object, field: str) -> SiteInfo | None:
 
 
 async def stats_access(request: Request, raw_site: object, field: str = "site_id") -> Access:
-    """Allow reading the site named by ``raw_site`` (domain, id or UUID) or raise. The
-    credential is checked before the site is looked up, so a caller without one cannot learn
-    which sites exist: 401 without valid credentials, then 400 for an unknown site, then 403
-    when the credential does not cover it."""
+    """Allow reading the site named by ``raw_site`` (domain, id or UUID; when absent, the one
+    site the credential reads) or raise. The credential is checked before the site is looked
+    up, so a caller without one cannot learn which sites exist: 401 without valid
+    credentials, then 400 for an unknown site (403 for a key limited to some sites, as for
+    another site), then 403 when the credential does not cover it."""
     svc = services(request)
     key = await _credential(request, svc)
+    if raw_site is None or (isinstance(raw_site, str) and not raw_site.strip()):
+        return _grant(_only_site(svc, key, field), key, field)
     if key is not None and key.site_ids is not None:
         site = _lookup(svc, raw_site, field)
         if site is None:  # an unknown site answers as another's site does
             raise _not_covered(field)
         return _grant(site, key, field)
     return _grant(resolve_site(svc, raw_site, field), key, field)
+
+
+def _only_site(svc: Services, key: ApiKeyInfo | None, field: str) -> SiteInfo:
+    """Without ``site_id``: the one site the caller can read, else 400 saying it is needed
+    (with how many sites the credential covers, never which)."""
+    sites = [s for s in svc.sites.all() if key is None or key.allows("stats", s.id)]
+    if len(sites) == 1:
+        return sites[0]
+    raise Invalid(f"site_id is required: these credentials read {len(sites)} sites (give "
+                  "the site's domain or id)", field=field)
 
 
 async def _credential(request: Request, svc: Services) -> ApiKeyInfo | None:

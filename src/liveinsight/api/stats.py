@@ -122,6 +122,24 @@ class AggregateResponse(BaseModel):
     comparison_date_range: list[str] | None = None
 
 
+SUMMARY_METRICS = "visitors,visits,pageviews,views_per_visit,bounce_rate,visit_duration"
+
+
+@router.get("/api/stats", summary="A site's summary: the main numbers over a period",
+            response_model=AggregateResponse, response_model_exclude_none=True,
+            responses=_READ_ERRORS)
+async def summary(request: Request, site_id: str | None = Query(
+                      None, description="The site's domain or id; may be left out when the "
+                      "credentials read one site only"), period: str = _Period,
+                  date: str | None = _Date, filters: str | None = _Filters,
+                  compare: str | None = None) -> Response:
+    """Visitors, visits, pageviews, views per visit, bounce rate and visit duration, as
+    ``/api/stats/aggregate`` answers them."""
+    return await _simple(request, "aggregate", {
+        "site_id": site_id, "period": period, "date": date, "metrics": SUMMARY_METRICS,
+        "filters": filters, "compare": compare})
+
+
 @router.get("/api/stats/aggregate", summary="Totals over a period, with an optional comparison",
             response_model=AggregateResponse, response_model_exclude_none=True,
             responses=_READ_ERRORS)
