@@ -180,6 +180,63 @@ def create_api_key(
     print(plaintext)
 
 
+goals_app = typer.Typer(help="A site's goals: list, add, delete.", no_args_is_help=True)
+app.add_typer(goals_app, name="goals")
+
+
+def _site_of(meta, name: str):  # type: ignore[no-untyped-def]
+    site = next((s for s in meta.sites() if name in (s.domain, str(s.id), s.uuid)), None)
+    if site is None:
+        raise _fail(f"no site {name!r}")
+    return site
+
+
+@goals_app.command("list")
+def goals_list(site: Annotated[str, typer.Argument(help="The site's domain or id.")]) -> None:
+    """List a site's goals."""
+    meta = _meta(_settings())
+    table = Table("id", "name", "converts on", "currency")
+    for g in meta.goals(_site_of(meta, site).id):
+        on = f"event {g.event_name}" if g.event_name else f"page {g.page_path}"
+        table.add_row(str(g.id), g.display_name, on, g.currency or "")
+    console.print(table)
+
+
+@goals_app.command("add")
+def goals_add(
+    site: Annotated[str, typer.Argument(help="The site's domain or id.")],
+    event: Annotated[str | None, typer.Option(help="Converts on this custom event.")] = None,
+    page: Annotated[str | None, typer.Option(help="...or on a pageview of this path "
+                                             "(* and ** wildcards).")] = None,
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    currency: Annotated[str | None, typer.Option(help="ISO 4217: a revenue goal.")] = None,
+) -> None:
+    """Add a goal to a site."""
+    from liveinsight.meta.repo import MetaError
+
+    meta = _meta(_settings())
+    try:
+        goal = meta.create_goal(_site_of(meta, site).id, event_name=event, page_path=page,
+                                display_name=name, currency=currency)
+    except MetaError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"added goal [bold]{goal.display_name}[/bold] id={goal.id}")
+
+
+@goals_app.command("delete")
+def goals_delete(site: Annotated[str, typer.Argument(help="The site's domain or id.")],
+                 goal_id: Annotated[int, typer.Argument(help="The goal's id.")]) -> None:
+    """Delete a goal (its events stay)."""
+    from liveinsight.meta.repo import MetaError
+
+    meta = _meta(_settings())
+    try:
+        meta.delete_goal(_site_of(meta, site).id, goal_id)
+    except MetaError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"deleted goal {goal_id}")
+
+
 @app.command()
 def demo(
     days: Annotated[int, typer.Option(help="Days of history to generate.")] = 30,

@@ -60,3 +60,21 @@ def test_bad_configuration_exits_with_a_message(env: Path, monkeypatch: pytest.M
     result = runner.invoke(app, ["list-sites"])
     assert result.exit_code == 2
     assert "LIVEINSIGHT_WAL_FSYNC" in result.output
+
+
+def test_goals_from_the_command_line(env: Path) -> None:
+    assert runner.invoke(app, ["create-site", "example.com"]).exit_code == 0
+    added = runner.invoke(app, ["goals", "add", "example.com", "--event", "Signup"])
+    assert added.exit_code == 0 and "added goal Signup id=1" in added.output
+    page = runner.invoke(app, ["goals", "add", "1", "--page", "/thanks/**", "--name",
+                               "Thank-you pages", "--currency", "EUR"])
+    assert page.exit_code == 0, page.output
+    bad = runner.invoke(app, ["goals", "add", "example.com", "--page", "thanks"])
+    assert bad.exit_code == 1 and "starts with /" in bad.output
+    listed = runner.invoke(app, ["goals", "list", "example.com"])
+    assert "Signup" in listed.output and "Thank-you pages" in listed.output
+    assert "EUR" in listed.output
+    assert runner.invoke(app, ["goals", "delete", "example.com", "1"]).exit_code == 0
+    gone = runner.invoke(app, ["goals", "delete", "example.com", "1"])
+    assert gone.exit_code == 1 and "no goal" in gone.output
+    assert runner.invoke(app, ["goals", "list", "nope.example"]).exit_code == 1

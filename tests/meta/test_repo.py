@@ -106,5 +106,21 @@ def test_goals(meta: Metadata) -> None:
     meta.create_goal(site.id, event_name="Signup")
     meta.create_goal(site.id, page_path="/thanks")
     assert [g.display_name for g in meta.goals(site.id)] == ["Signup", "Visit /thanks"]
-    with pytest.raises(MetaError):
-        meta.create_goal(site.id)
+    revenue = meta.create_goal(site.id, event_name="Purchase", currency="eur",
+                               display_name="Purchases")
+    assert (revenue.display_name, revenue.currency) == ("Purchases", "EUR")
+    for bad, message in (({}, "either an event name or a page path"),
+                         ({"event_name": "a", "page_path": "/a"}, "either"),
+                         ({"page_path": "thanks"}, "starts with /"),
+                         ({"event_name": "x" * 121}, "at most 120"),
+                         ({"event_name": "Signup"}, "already has a goal 'Signup'"),
+                         ({"page_path": "/new", "display_name": "Signup"}, "already has"),
+                         ({"event_name": "Refund", "currency": "euro"}, "ISO 4217")):
+        with pytest.raises(MetaError, match=message):
+            meta.create_goal(site.id, **bad)  # type: ignore[arg-type]
+    with pytest.raises(MetaError, match="no site"):
+        meta.create_goal(999, event_name="Signup")
+    meta.delete_goal(site.id, revenue.id)
+    assert [g.event_name for g in meta.goals(site.id)] == ["Signup", None]
+    with pytest.raises(MetaError, match="no goal"):
+        meta.delete_goal(site.id, revenue.id)

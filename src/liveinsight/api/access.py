@@ -106,6 +106,25 @@ async def _verified_key(svc: Services, authorization: str) -> ApiKeyInfo:
     return key
 
 
+async def admin_access(request: Request, raw_site: object, field: str = "site_id"
+                       ) -> SiteInfo:
+    """Allow changing the site named by ``raw_site`` through the API or raise: an API key
+    with the ``admin`` scope covering it (401 without one, 403 for another scope, another
+    site or an unknown one alike)."""
+    svc = services(request)
+    authorization = request.headers.get("authorization")
+    if authorization is None:
+        raise Unauthorized("send Authorization: Bearer <API key with the admin scope>",
+                           field="Authorization")
+    key = await _verified_key(svc, authorization)
+    if not key.allows("admin"):
+        raise Forbidden("the API key lacks the 'admin' scope", field="Authorization")
+    site = _lookup(svc, raw_site, field)
+    if site is None or not key.allows("admin", site.id):
+        raise _not_covered(field)
+    return site
+
+
 async def ops_access(request: Request) -> None:
     """Allow reading ``/metrics`` and ``/health/detailed`` (node id, error texts) or raise:
     the ``metrics_token`` setting as a Bearer token (for Prometheus), an API key with the

@@ -310,7 +310,35 @@ def _settings_page(request: Request, viewer: Viewer, site: SiteInfo, error: str 
     return _page(request, "settings.html", {
         "viewer": viewer, "site": site, "zones": _ZONES, "error": error, "saved": saved,
         "created": created, "script_url": tracker_url(request), "base_url": base,
+        "goals": svc.sites.goals(site.id),
     }, status)
+
+
+@router.post("/sites/{site_id}/goals")
+async def add_goal(request: Request, site_id: int) -> Response:
+    viewer, form = await _admin_form(request)
+    site = await _site(request, site_id)
+    target = str(form.get("target", ""))[:2100]
+    page = form.get("kind") == "page"
+    try:
+        await run_in_threadpool(lambda: services(request).meta.create_goal(
+            site.id, event_name=None if page else target, page_path=target if page else None,
+            display_name=str(form.get("display_name", ""))[:300],
+            currency=str(form.get("currency", ""))[:10]))
+    except MetaError as exc:
+        return _settings_page(request, viewer, site, str(exc), 400)
+    return RedirectResponse(f"/sites/{site.id}/settings?saved=1#goals-title", status_code=303)
+
+
+@router.post("/sites/{site_id}/goals/{goal_id}/delete")
+async def delete_goal(request: Request, site_id: int, goal_id: int) -> Response:
+    await _admin_form(request)
+    site = await _site(request, site_id)
+    try:
+        await run_in_threadpool(services(request).meta.delete_goal, site.id, goal_id)
+    except MetaError as exc:
+        raise NotFound(str(exc)) from None
+    return RedirectResponse(f"/sites/{site.id}/settings?saved=1#goals-title", status_code=303)
 
 
 @router.post("/sites/{site_id}/settings")

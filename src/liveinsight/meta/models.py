@@ -91,6 +91,7 @@ class Goal(Base):
     event_name: Mapped[str | None] = mapped_column(String(255))
     page_path: Mapped[str | None] = mapped_column(String(2048))
     display_name: Mapped[str] = mapped_column(String(255))
+    currency: Mapped[str | None] = mapped_column(String(3))  # a revenue goal's currency
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 

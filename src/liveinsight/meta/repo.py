@@ -108,6 +108,7 @@ class GoalInfo:
     display_name: str
     event_name: str | None
     page_path: str | None
+    currency: str | None = None  # a revenue goal's currency
 
 
 class Metadata:
@@ -331,34 +332,68 @@ class Metadata:
         event_name: str | None = None,
         page_path: str | None = None,
         display_name: str | None = None,
-    ) -> models.Goal:
+        currency: str | None = None,
+    ) -> GoalInfo:
+        """A conversion goal: a custom event name, or a pageview of a path (``*`` any run of
+        characters but ``/``, ``**`` any run); with ``currency`` (ISO 4217), a revenue goal.
+        Raises :class:`MetaError` naming what is wrong (both or neither of event and path,
+        a path not starting with ``/``, too long, a duplicate, an unknown site)."""
+        event_name = (event_name or "").strip() or None
+        page_path = (page_path or "").strip() or None
         if bool(event_name) == bool(page_path):
             raise MetaError("a goal has either an event name or a page path")
-        goal = models.Goal(
-            site_id=site_id,
-            event_name=event_name,
-            page_path=page_path,
-            display_name=display_name or event_name or f"Visit {page_path}",
-        )
+        if event_name is not None and len(event_name) > 120:
+            raise MetaError("an event name is at most 120 characters")
+        if page_path is not None and (not page_path.startswith("/") or len(page_path) > 2048):
+            raise MetaError("a page path starts with / and is at most 2048 characters")
+        code = (currency or "").strip().upper() or None
+        if code is not None and not (len(code) == 3 and code.isalpha() and code.isascii()):
+            raise MetaError(f"{currency!r} is not an ISO 4217 currency code")
+        name = ((display_name or "").strip() or event_name or f"Visit {page_path}")[:255]
         with self._sessions() as s:
+            if s.get(models.Site, site_id) is None:
+                raise MetaError(f"no site with id {site_id}")
+            clash = s.scalar(select(models.Goal).where(
+                models.Goal.site_id == site_id,
+                (models.Goal.display_name == name)
+                | ((models.Goal.event_name == event_name) if event_name
+                   else (models.Goal.page_path == page_path))))
+            if clash is not None:
+                raise MetaError(f"the site already has a goal {clash.display_name!r}")
+            goal = models.Goal(site_id=site_id, event_name=event_name, page_path=page_path,
+                               display_name=name, currency=code)
             s.add(goal)
             s.commit()
+            info = _goal_info(goal)
         self._changed()
-        return goal
+        return info
+
+    def delete_goal(self, site_id: int, goal_id: int) -> None:
+        """Delete one of the site's goals (its events stay); MetaError when there is none."""
+        with self._sessions() as s:
+            done = s.execute(delete(models.Goal).where(models.Goal.id == goal_id,
+                                                       models.Goal.site_id == site_id))
+            s.commit()
+        if not done.rowcount:  # type: ignore[attr-defined]
+            raise MetaError(f"the site has no goal with id {goal_id}")
+        self._changed()
 
     def all_goals(self) -> list[GoalInfo]:
         with self._sessions() as s:
             rows = s.scalars(select(models.Goal).order_by(models.Goal.id)).all()
-            return [GoalInfo(g.id, g.site_id, g.display_name, g.event_name, g.page_path)
-                    for g in rows]
+            return [_goal_info(g) for g in rows]
 
-    def goals(self, site_id: int) -> list[models.Goal]:
+    def goals(self, site_id: int) -> list[GoalInfo]:
         with self._sessions() as s:
             q = select(models.Goal).where(models.Goal.site_id == site_id).order_by(models.Goal.id)
-            return list(s.scalars(q).all())
+            return [_goal_info(g) for g in s.scalars(q).all()]
 
 
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+def _goal_info(g: models.Goal) -> GoalInfo:
+    return GoalInfo(g.id, g.site_id, g.display_name, g.event_name, g.page_path, g.currency)
 
 
 def _key_info(row: models.ApiKey) -> ApiKeyInfo:
