@@ -95,7 +95,8 @@ class Settings(BaseSettings):
     metrics_token: str | None = Field(
         None, description="Bearer token that `GET /metrics` and `GET /health/detailed` accept "
         "(for Prometheus and other scrapers). Either way they also accept an API key with the "
-        "`admin` scope or a logged-in admin; without any of these they answer 401."
+        "`admin` scope for every site or a logged-in admin; without any of these they answer "
+        "401."
     )
 
     # --- dashboard sign-in ---------------------------------------------------------------

@@ -147,8 +147,9 @@ async def ops_access(request: Request) -> None:
         raise Unauthorized("send Authorization: Bearer <metrics token or "
                        "admin API key>", field="Authorization")
     key = await _verified_key(svc, authorization)
-    if not key.allows("admin"):
-        raise Forbidden("the API key lacks the 'admin' scope", field="Authorization")
+    if not key.allows("admin") or key.site_ids is not None:
+        raise Forbidden("this needs an API key with the 'admin' scope for every site",
+                        field="Authorization")
 
 
 def _grant(site: SiteInfo, key: ApiKeyInfo | None, field: str) -> Access:
