@@ -11,13 +11,19 @@ DOTTED_QUAD = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}"
                          r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)")
 
 
+_LABEL = re.compile(r"[\w-]{1,63}")
+
+
 def domain(value: str) -> str:
-    """``https://www.Example.com/`` → ``example.com``; raises ValueError when empty."""
+    """``https://www.Example.com/`` → ``example.com``; raises ValueError for anything that
+    is not a host name (empty, an empty label as in ``bad..domain``, spaces, over 253
+    characters)."""
     text = value.strip().lower()
     for prefix in ("https://", "http://"):
         if text.startswith(prefix):
             text = text[len(prefix):]
     text = text.split("/", 1)[0].removeprefix("www.")
-    if not text or " " in text:
-        raise ValueError(f"{value!r} is not a domain")
+    labels = text.split(".")
+    if not text or len(text) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+        raise ValueError(f"{value[:100]!r} is not a domain")
     return text

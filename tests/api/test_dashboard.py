@@ -225,3 +225,39 @@ def test_the_login_limit_follows_the_client_behind_a_trusted_proxy(tmp_path: Pat
             assert attempt("198.51.100.7", f"nobody{i}@example.com", "wrong password") == 401
         assert attempt("198.51.100.7", ADMIN[0], ADMIN[1]) == 429
         assert attempt("198.51.100.8", ADMIN[0], ADMIN[1]) == 303  # another client behind it
+
+
+def test_exclusions_and_site_settings_from_the_settings_page(tmp_path: Path) -> None:
+    import json
+
+    with make_client(tmp_path) as client:
+        _users(client)
+        site = make_site(client, "example.com")
+        _login(client, *ADMIN)
+        token = _csrf(client.get(f"/sites/{site.id}/settings").text)
+        base = {"csrf": token, "name": "X", "domain": "example.com", "timezone": "UTC",
+                "retention_days": "0", "enabled": "on", "currency": "eur",
+                "blocked_ips": "203.0.113.0/24\n", "blocked_paths": "/admin/*",
+                "blocked_hosts": "https://www.Staging.example.com/", "require_signed_ingest": ""}
+        for change, message in (({"domain": "bad..domain"}, "is not a domain"),
+                                ({"blocked_ips": "300.1.2.3"}, "not an address or CIDR"),
+                                ({"blocked_paths": "admin"}, "must start with /"),
+                                ({"blocked_hosts": "a b"}, "is not a domain"),
+                                ({"currency": "euro"}, "ISO 4217")):
+            res = client.post(f"/sites/{site.id}/settings", data={**base, **change})
+            assert res.status_code == 400 and message in res.text, (change, res.text[-300:])
+        saved = client.post(f"/sites/{site.id}/settings", data=base, follow_redirects=False)
+        assert saved.status_code == 303
+        now = svc_of(client).meta.site(site.id)
+        assert now is not None
+        assert (now.currency, now.blocked_ips, now.blocked_paths, now.blocked_hosts) == (
+            "EUR", ("203.0.113.0/24",), ("/admin/*",), ("staging.example.com",))
+        ua = {"user-agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like "
+              "Gecko) Chrome/126.0.0.0 Safari/537.36", "content-type": "text/plain"}
+        for url in ("https://example.com/admin/users", "https://staging.example.com/",
+                    "https://example.com/pricing"):
+            body = json.dumps({"n": "pageview", "u": url, "d": "example.com"})
+            assert client.post("/api/event", content=body, headers=ua).status_code == 202
+        from tests.conftest import stored_events
+
+        assert [e["pathname"] for e in stored_events(client)] == ["/pricing"]

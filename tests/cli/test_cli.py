@@ -78,3 +78,10 @@ def test_goals_from_the_command_line(env: Path) -> None:
     gone = runner.invoke(app, ["goals", "delete", "example.com", "1"])
     assert gone.exit_code == 1 and "no goal" in gone.output
     assert runner.invoke(app, ["goals", "list", "nope.example"]).exit_code == 1
+
+
+def test_bad_domains_and_keys_for_unknown_sites_are_refused(env: Path) -> None:
+    bad = runner.invoke(app, ["create-site", "bad..domain"])
+    assert bad.exit_code == 1 and "is not a domain" in bad.output
+    key = runner.invoke(app, ["create-api-key", "x", "--site", "999"])
+    assert key.exit_code == 1 and "no site with id 999" in key.output

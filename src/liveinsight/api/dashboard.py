@@ -358,12 +358,22 @@ async def save_settings(request: Request, site_id: int) -> Response:
             "timezone": _zone(str(form.get("timezone", site.timezone))),
             "retention_days": retention,
             "enabled": form.get("enabled") == "on",
+            "require_signed_ingest": form.get("require_signed_ingest") == "on",
+            "currency": str(form.get("currency", site.currency))[:10],
+            "blocked_ips": _lines(form.get("blocked_ips")),
+            "blocked_paths": _lines(form.get("blocked_paths")),
+            "blocked_hosts": _lines(form.get("blocked_hosts")),
         }
         await run_in_threadpool(lambda: services(request).meta.update_site(site.id, **fields))
     except (MetaError, ValueError) as exc:
         return _settings_page(request, viewer, site, str(exc), 400)
     services(request).sites.reload()
     return RedirectResponse(f"/sites/{site.id}/settings?saved=1", status_code=303)
+
+
+def _lines(value: object) -> list[str]:
+    """A textarea's non-blank lines (bounded: a form is at most max_api_body_bytes)."""
+    return [line.strip() for line in str(value or "").splitlines() if line.strip()]
 
 
 def _zone(name: str) -> str:

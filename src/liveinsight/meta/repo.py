@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
 import threading
 import time
@@ -93,6 +94,34 @@ class ApiKeyInfo:
         return site_id is None or self.site_ids is None or site_id in self.site_ids
 
 
+MAX_EXCLUSIONS = 100  # entries in each of blocked_ips, blocked_paths, blocked_hosts
+
+
+def _exclusions(fields: dict[str, Any]) -> None:
+    """Check (and normalise) a site's exclusions and currency in ``fields``, in place;
+    MetaError naming the first bad entry."""
+    for name in ("blocked_ips", "blocked_paths", "blocked_hosts"):
+        if name in fields and len(fields[name]) > MAX_EXCLUSIONS:
+            raise MetaError(f"{name}: at most {MAX_EXCLUSIONS} entries")
+    for entry in fields.get("blocked_ips", ()):
+        try:
+            ipaddress.ip_network(entry.strip(), strict=False)
+        except ValueError:
+            raise MetaError(f"blocked IPs: {entry[:60]!r} is not an address or CIDR range"
+                            ) from None
+    for entry in fields.get("blocked_paths", ()):
+        if not entry.startswith("/") or len(entry) > 300:
+            raise MetaError(f"blocked paths: {entry[:60]!r} must start with / (at most 300 "
+                            "characters)")
+    if "blocked_hosts" in fields:
+        fields["blocked_hosts"] = [normalize_domain(h) for h in fields["blocked_hosts"]]
+    if "currency" in fields:
+        code = str(fields["currency"]).strip().upper()
+        if not (len(code) == 3 and code.isalpha() and code.isascii()):
+            raise MetaError(f"{fields['currency']!r} is not an ISO 4217 currency code")
+        fields["currency"] = code
+
+
 def normalize_domain(domain: str) -> str:
     """:func:`liveinsight.names.domain`, raising :class:`MetaError`."""
     try:
@@ -130,6 +159,7 @@ class Metadata:
     # --- sites -----------------------------------------------------------------------------
 
     def create_site(self, domain: str, **fields: Any) -> SiteInfo:
+        _exclusions(fields)
         site = models.Site(domain=normalize_domain(domain), **fields)
         if "aliases" in fields:
             site.aliases = [normalize_domain(a) for a in fields["aliases"]]
@@ -152,6 +182,7 @@ class Metadata:
                 fields["domain"] = normalize_domain(fields["domain"])
             if "aliases" in fields:
                 fields["aliases"] = [normalize_domain(a) for a in fields["aliases"]]
+            _exclusions(fields)
             for key, value in fields.items():
                 if not hasattr(models.Site, key) or key in ("id", "uuid", "created_at"):
                     raise MetaError(f"site has no editable field {key!r}")
@@ -250,6 +281,13 @@ class Metadata:
         bad = [x for x in scopes if x not in SCOPES]
         if bad:
             raise MetaError(f"unknown scope(s) {bad}; scopes are {', '.join(SCOPES)}")
+        if site_ids is not None:
+            with self._sessions() as s:
+                known = set(s.scalars(select(models.Site.id).where(
+                    models.Site.id.in_(site_ids))).all())
+            missing = sorted(set(site_ids) - known)
+            if missing:
+                raise MetaError(f"no site with id {', '.join(map(str, missing))}")
         prefix = secrets.token_hex(4)
         plaintext = f"li_{prefix}_{secrets.token_urlsafe(24)}"
         row = models.ApiKey(
