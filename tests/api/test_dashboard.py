@@ -261,3 +261,48 @@ def test_exclusions_and_site_settings_from_the_settings_page(tmp_path: Path) -> 
         from tests.conftest import stored_events
 
         assert [e["pathname"] for e in stored_events(client)] == ["/pricing"]
+
+
+def test_api_keys_from_the_account_page(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from tests.conftest import fixed_clock
+
+    with make_client(tmp_path) as client:
+        _users(client)
+        site = make_site(client, "example.com")
+        _login(client, *ADMIN)
+        token = _csrf(client.get("/account").text)
+        made = client.post("/account/keys", data={
+            "csrf": token, "name": "reporting", "scope": ["stats"], "site": [str(site.id)],
+            "expires_days": "0"})
+        assert made.status_code == 201
+        found = re.search(r"data-new-key>(li_[^<]+)<", made.text)
+        assert found, made.text[-500:]
+        auth = {"authorization": f"Bearer {found.group(1)}"}
+        assert client.get("/api/stats", headers=auth).status_code == 200
+        page = client.get("/account").text
+        assert "reporting" in page and found.group(1) not in page  # the secret is shown once
+        assert client.post("/account/keys", data={"csrf": token, "name": "x",
+                                                  "expires_days": "0"}).status_code == 400
+        key = next(k for k in svc_of(client).meta.api_keys() if k.name == "reporting")
+        assert key.last_used_at is not None and key.site_ids == (site.id,)
+        revoked = client.post(f"/account/keys/{key.id}/revoke", data={"csrf": token},
+                              follow_redirects=False)
+        assert revoked.status_code == 303
+        assert client.get("/api/stats", headers=auth).status_code == 401  # at once here
+        client.cookies.clear()
+        _login(client, *VIEWER)
+        viewer_token = _csrf(client.get("/account").text)
+        assert client.post("/account/keys", data={"csrf": viewer_token, "name": "v",
+                                                  "scope": ["stats"]}).status_code == 403
+    # an expired key stops working
+    with make_client(tmp_path / "2", clock=fixed_clock()) as client:
+        meta = svc_of(client).meta
+        make_site(client, "example.com")
+        from datetime import UTC, datetime
+
+        plaintext, _ = meta.create_api_key("old", ["stats"], expires_at=datetime.now(UTC)
+                                           - timedelta(seconds=1))
+        assert client.get("/api/stats", headers={"authorization": f"Bearer {plaintext}"}
+                          ).status_code == 401

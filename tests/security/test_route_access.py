@@ -37,7 +37,8 @@ ACCESS: dict[str, set[str]] = {
                     "POST /account/sessions/end-all"},
     "admin_form": {"POST /sites", "POST /sites/{site_id}/settings",
                    "POST /sites/{site_id}/goals", "POST /sites/{site_id}/goals/{goal_id}/delete",
-                   "POST /users/{user_id}/end-sessions"},
+                   "POST /users/{user_id}/end-sessions", "POST /account/keys",
+                   "POST /account/keys/{key_id}/revoke"},
 }
 ALLOWED = "allowed"
 _CLASSES = ('ingest_key', 'ops', 'read', 'api_admin', 'page', 'member_form', 'admin_form')
@@ -113,6 +114,7 @@ def _call(world: dict[str, Any], route: str, credential: str) -> int:
     api = path.startswith("/api/")
     path = (path.replace("{site_id}", site.domain if api else str(site.id))
             .replace("{goal_id}", "1").replace("{session_id}", "1").replace("{user_id}", "2")
+            .replace("{key_id}", "999")
             .replace("{variant}", "hash").replace("{path:path}", "app.css"))
     headers: dict[str, str] = {}
     cookies: dict[str, str] = {}
@@ -135,7 +137,8 @@ def _call(world: dict[str, Any], route: str, credential: str) -> int:
         kwargs["json"] = {"event_name": f"E-{credential}"}
     elif method == "POST" and not api:
         kwargs["data"] = {"csrf": csrf, "domain": f"{credential}.example", "current": "x",
-                          "new": "x", "confirm": "x", "kind": "event", "target": "Goal"}
+                          "new": "x", "confirm": "x", "kind": "event", "target": "Goal",
+                          "name": "k", "scope": "stats"}
     response = client.request(method, path, **kwargs)
     client.cookies.clear()
     return response.status_code

@@ -25,7 +25,7 @@ from liveinsight.api import session as auth
 from liveinsight.api.deps import services
 from liveinsight.api.session import Viewer
 from liveinsight.errors import Forbidden, NotFound, Unauthorized
-from liveinsight.meta.repo import MetaError, SiteInfo
+from liveinsight.meta.repo import SCOPES, MetaError, SiteInfo
 from liveinsight.storage import StoreError
 
 router = APIRouter(include_in_schema=False)
@@ -160,17 +160,53 @@ async def account(request: Request, done: str = "") -> Response:
 
 
 async def _account_page(request: Request, viewer: Viewer, error: str | None, status: int,
-                        done: str = "") -> Response:
+                        done: str = "", new_key: str | None = None) -> Response:
     svc = services(request)
     now = svc.clock()
     live = await run_in_threadpool(svc.logins.live_sessions, viewer.user.id, now,
                                    timedelta(minutes=svc.settings.session_idle_minutes))
     users = await run_in_threadpool(svc.meta.users) if viewer.is_admin else []
+    keys = await run_in_threadpool(svc.meta.api_keys) if viewer.is_admin else []
     messages = {"password": "Your password was changed and your other sessions ended.",
-                "ended": "The session was ended.", "users": "That user's sessions were ended."}
+                "ended": "The session was ended.", "users": "That user's sessions were ended.",
+                "revoked": "The API key was revoked: it stops working within a second."}
     return _page(request, "account.html", {
         "viewer": viewer, "sessions": live, "users": users, "error": error,
-        "done": messages.get(done)}, status)
+        "done": messages.get(done), "keys": keys, "sites": svc.sites.all(),
+        "new_key": new_key, "scopes": SCOPES}, status)
+
+
+@router.post("/account/keys")
+async def create_key(request: Request) -> Response:
+    """An admin creates an API key; its secret is shown once, on the page answering."""
+    viewer, form = await _admin_form(request)
+    svc = services(request)
+    try:
+        days = int(str(form.get("expires_days", "") or 0))
+        if not 0 <= days <= 3650:
+            raise ValueError("expiry is between 0 (never) and 3650 days")
+        sites = [int(v) for v in form.getlist("site") if str(v).isdigit()]
+        scopes = [str(v) for v in form.getlist("scope")]
+        if not scopes:
+            raise ValueError("choose at least one scope")
+        plaintext, _ = await run_in_threadpool(lambda: svc.meta.create_api_key(
+            str(form.get("name", "")).strip()[:255] or "unnamed", scopes, sites or None,
+            viewer.user.id, svc.clock() + timedelta(days=days) if days else None))
+    except (MetaError, ValueError) as exc:
+        return await _account_page(request, viewer, str(exc), 400)
+    return await _account_page(request, viewer, None, 201, new_key=plaintext)
+
+
+@router.post("/account/keys/{key_id}/revoke")
+async def revoke_key(request: Request, key_id: int) -> Response:
+    await _admin_form(request)
+    svc = services(request)
+    try:
+        await run_in_threadpool(svc.meta.revoke_api_key, key_id)
+    except MetaError as exc:
+        raise NotFound(str(exc)) from None
+    svc.keys.clear()  # this node at once; the others within api_key_cache_seconds
+    return RedirectResponse("/account?done=revoked", status_code=303)
 
 
 @router.post("/account/password")

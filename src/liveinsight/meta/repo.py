@@ -87,6 +87,9 @@ class ApiKeyInfo:
     prefix: str
     scopes: tuple[str, ...]
     site_ids: tuple[int, ...] | None  # None: every site
+    created_at: datetime | None = None
+    last_used_at: datetime | None = None  # written at most once a minute
+    expires_at: datetime | None = None
 
     def allows(self, scope: str, site_id: int | None = None) -> bool:
         if scope not in self.scopes:
@@ -274,9 +277,10 @@ class Metadata:
         scopes: list[str] | None = None,
         site_ids: list[int] | None = None,
         user_id: int | None = None,
+        expires_at: datetime | None = None,
     ) -> tuple[str, ApiKeyInfo]:
         """A new key; the plaintext ``li_<prefix>_<secret>`` is returned once, only its hash
-        is kept."""
+        is kept. ``expires_at``: it stops working then (None: until revoked)."""
         scopes = scopes or ["ingest", "stats"]
         bad = [x for x in scopes if x not in SCOPES]
         if bad:
@@ -297,6 +301,7 @@ class Metadata:
             scopes=scopes,
             site_ids=site_ids,
             user_id=user_id,
+            expires_at=expires_at,
         )
         with self._sessions() as s:
             s.add(row)
@@ -304,16 +309,25 @@ class Metadata:
             return plaintext, _key_info(row)
 
     def verify_api_key(self, plaintext: str) -> ApiKeyInfo | None:
+        """The key's info, or None for an unknown, revoked or expired key; notes its use
+        (at most once a minute)."""
         parts = plaintext.split("_")
         if len(parts) < 3 or parts[0] != "li":
             return None
         digest = hashlib.sha256(plaintext.encode()).hexdigest()
+        now = datetime.now(UTC)
         with self._sessions() as s:
             row = s.scalar(select(models.ApiKey).where(models.ApiKey.prefix == parts[1]))
             if row is None or row.revoked_at is not None:
                 return None
             if not hmac.compare_digest(row.key_hash, digest):
                 return None
+            if row.expires_at is not None and _aware(row.expires_at) <= now:
+                return None
+            if row.last_used_at is None or now - _aware(row.last_used_at) >= timedelta(
+                    minutes=1):
+                row.last_used_at = now
+                s.commit()
             return _key_info(row)
 
     def revoke_api_key(self, key_id: int) -> None:
@@ -434,9 +448,17 @@ def _goal_info(g: models.Goal) -> GoalInfo:
     return GoalInfo(g.id, g.site_id, g.display_name, g.event_name, g.page_path, g.currency)
 
 
+def _aware(value: datetime) -> datetime:
+    """SQLite gives back naive datetimes: they were written as UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
 def _key_info(row: models.ApiKey) -> ApiKeyInfo:
     site_ids = tuple(row.site_ids) if row.site_ids is not None else None
-    return ApiKeyInfo(row.id, row.name, row.prefix, tuple(row.scopes), site_ids)
+    return ApiKeyInfo(row.id, row.name, row.prefix, tuple(row.scopes), site_ids,
+                      _aware(row.created_at) if row.created_at else None,
+                      _aware(row.last_used_at) if row.last_used_at else None,
+                      _aware(row.expires_at) if row.expires_at else None)
 
 
 class SiteDirectory:
