@@ -16,7 +16,7 @@ app = typer.Typer(help="LiveInsight: self-hosted, real-time web analytics.", no_
 console = Console()
 
 # `serve`: seconds granian gives its worker to stop after SIGTERM before killing it. Longer
-# than the lifespan shutdown's flush (the writer's 30 s budget in app.close_services).
+# than the lifespan shutdown's flush (the writer's 30 s budget in services.close_services).
 WORKERS_KILL_TIMEOUT_S = 45
 
 
@@ -66,7 +66,7 @@ def serve(
         loop=Loops.uvloop,
         # A saturated worker can miss SIGTERM (granian issue #875): kill it after this
         # long. The lifespan shutdown (close the log, flush it to the store within the
-        # writer's 30 s, see app.close_services) fits inside it; whatever a kill interrupts
+        # writer's 30 s, see services.close_services) fits inside it; whatever a kill interrupts
         # is in the log and is ingested at the next start.
         workers_kill_timeout=WORKERS_KILL_TIMEOUT_S,
         log_access=False,

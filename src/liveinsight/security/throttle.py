@@ -71,7 +71,7 @@ class LoginThrottle:
 
     def failed(self, email: str, ip: str, now: datetime) -> bool:
         """Count a failure; True when it is the one that locks the account (its owner is
-        told: see ``security/auth.py``)."""
+        told: see ``api/session.py``)."""
         locked_now = False
         since = now - self.limits.window
         for scope, key in self._keys(email, ip):
