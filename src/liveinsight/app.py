@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette_compress import CompressMiddleware, remove_compress_type
 
 from liveinsight import __version__
 from liveinsight.api import collect, routes
@@ -81,6 +82,12 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> FrontDoor:
         redoc_url=None,
     )
     api_errors.install(app)
+    if settings.compress_responses:
+        # zstd, brotli or gzip as the client asks (starlette-compress); never the live
+        # stream (each event must go out as it comes) nor the collector's answers (the front
+        # door answers them before this app).
+        remove_compress_type("text/event-stream")
+        app.add_middleware(CompressMiddleware, minimum_size=500)
     for router in routes.ROUTERS:
         app.include_router(router)
     return FrontDoor(app, collect.POST_ROUTES, BodyDeadlines(settings.body_timeout_seconds),

@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     max_batch_events: int = Field(
         1000, description="Largest batch accepted by `POST /api/events` and `/api/batch`."
     )
+    compress_responses: bool = Field(
+        True, description="Compress answers of the read APIs, the dashboard and the API docs "
+        "with zstd, brotli or gzip, as the client asks (not the collector's, the live stream "
+        "or the tracker, which carries its own gzip). Off when a proxy in front compresses."
+    )
     gc_tuning: bool = Field(
         True,
         description="Once started, hide the start-up heap from Python's cyclic garbage "
