@@ -295,3 +295,21 @@ def test_answers_are_compressed_as_the_client_asks(app: tuple[TestClient, dict[s
     event = client.post("/api/event", headers={"accept-encoding": coding, "user-agent": "x"},
                         content=b'{"n":"pageview","u":"https://example.com/","d":"example.com"}')
     assert "content-encoding" not in event.headers
+
+
+def test_stats_answers_carry_an_etag_and_revalidate(
+        app: tuple[TestClient, dict[str, str]]) -> None:
+    client, auth = app
+    url = "/api/stats/aggregate?site_id=example.com&period=custom&date=2026-11-10,2026-11-11"
+    first = client.get(url, headers=auth)
+    tag = first.headers["etag"]
+    assert first.headers["cache-control"] == "private, no-cache"
+    again = client.get(url, headers={**auth, "if-none-match": tag})
+    assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == tag
+    other = client.get(url + "&metrics=visitors,pageviews", headers={
+        **auth, "if-none-match": tag})  # another answer: its own tag
+    assert other.status_code == 200 and other.headers["etag"] != tag
+    body = {"site_id": "example.com", "metrics": ["visitors"], "date_range": "7d"}
+    v2 = client.post("/api/v2/query", headers=auth, json=body)
+    assert client.post("/api/v2/query", headers={**auth, "if-none-match": v2.headers["etag"]},
+                       json=body).status_code == 304

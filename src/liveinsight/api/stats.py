@@ -7,6 +7,7 @@ Each handler: check access to the site, then one call to the stats service
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,9 +26,18 @@ from liveinsight.query.service import SimpleKind
 router = APIRouter(tags=["stats"])
 
 
-def _answer(doc: dict[str, Any]) -> Response:
-    """The answer as JSON, serialised once (orjson): the response models document it."""
-    return Response(orjson.dumps(doc), media_type="application/json")
+def _answer(request: Request, doc: dict[str, Any]) -> Response:
+    """The answer as JSON, serialised once (orjson; the response models document it), with
+    a strong ETag of its bytes: a client sending it back in ``If-None-Match`` gets a 304
+    without the body when the numbers have not changed. ``Cache-Control: private,
+    no-cache``: kept by the browser only, asked again every time (the numbers move)."""
+    body = orjson.dumps(doc)
+    tag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+    headers = {"etag": tag, "cache-control": "private, no-cache", "vary": "Authorization, Cookie"}
+    sent = request.headers.get("if-none-match", "")
+    if tag in (t.strip().removeprefix("W/") for t in sent.split(",")):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
 
 
 # --- v2 ------------------------------------------------------------------------------------
@@ -92,7 +102,7 @@ async def v2_query(request: Request, body: V2Query = Body()) -> Response:  # noq
     raw = body.model_dump(exclude_unset=True)
     svc = services(request)
     site = (await stats_access(request, raw.pop("site_id", None))).site
-    return _answer(await run_in_threadpool(svc.stats.v2, site, raw))
+    return _answer(request, await run_in_threadpool(svc.stats.v2, site, raw))
 
 
 # --- simple GET endpoints --------------------------------------------------------------------
@@ -108,7 +118,7 @@ async def _simple(request: Request, kind: SimpleKind,
     svc = services(request)
     site = (await stats_access(request, params.get("site_id"))).site
     given = {k: v for k, v in params.items() if v is not None and k != "site_id"}
-    return _answer(await run_in_threadpool(svc.stats.simple, site, kind, given))
+    return _answer(request, await run_in_threadpool(svc.stats.simple, site, kind, given))
 
 
 class MetricValue(BaseModel):
