@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, delete, func, select, update
 
 from liveinsight.meta import models
 from liveinsight.meta.db import session_factory
-from liveinsight.meta.repo import UserInfo
+from liveinsight.meta.repo import UserInfo, aware
 
 # A session's last_seen_at is written at most this often (reads otherwise cost no write).
 TOUCH_EVERY = timedelta(minutes=1)
@@ -43,14 +43,9 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _aware(value: datetime) -> datetime:
-    """SQLite gives back naive datetimes: they were written as UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
 def _info(row: models.UserSession) -> SessionInfo:
-    return SessionInfo(row.id, row.user_id, _aware(row.created_at), _aware(row.last_seen_at),
-                       _aware(row.expires_at), row.client)
+    return SessionInfo(row.id, row.user_id, aware(row.created_at), aware(row.last_seen_at),
+                       aware(row.expires_at), row.client)
 
 
 class LoginStore:
@@ -84,10 +79,10 @@ class LoginStore:
             if found is None:
                 return None
             row, user = found
-            if (row.revoked_at is not None or _aware(row.expires_at) <= now
-                    or _aware(row.last_seen_at) + idle <= now):
+            if (row.revoked_at is not None or aware(row.expires_at) <= now
+                    or aware(row.last_seen_at) + idle <= now):
                 return None
-            if now - _aware(row.last_seen_at) >= TOUCH_EVERY:
+            if now - aware(row.last_seen_at) >= TOUCH_EVERY:
                 row.last_seen_at = now
                 s.commit()
             return _info(row), UserInfo(user.id, user.email, user.role)
@@ -130,7 +125,7 @@ class LoginStore:
                                     models.UserSession.revoked_at.is_(None))
                              .order_by(models.UserSession.last_seen_at.desc())).all()
             return [_info(r) for r in rows
-                    if _aware(r.expires_at) > now and _aware(r.last_seen_at) + idle > now]
+                    if aware(r.expires_at) > now and aware(r.last_seen_at) + idle > now]
 
     # --- failed sign-ins ---------------------------------------------------------------------
 
@@ -146,7 +141,7 @@ class LoginStore:
                 select(func.count(), func.min(models.LoginFailure.at))
                 .where(models.LoginFailure.scope == scope, models.LoginFailure.key == key,
                        models.LoginFailure.at >= since)).one()
-            return int(count), _aware(oldest) if oldest is not None else None
+            return int(count), aware(oldest) if oldest is not None else None
 
     def clear_failures(self, scope: str, key: str) -> None:
         with self._sessions() as s:
@@ -172,7 +167,7 @@ class LoginStore:
             for row in rows:
                 row.seen_at = now
             s.commit()
-            return [Notice(r.id, r.kind, r.message, _aware(r.created_at)) for r in rows]
+            return [Notice(r.id, r.kind, r.message, aware(r.created_at)) for r in rows]
 
     # --- housekeeping ------------------------------------------------------------------------
 

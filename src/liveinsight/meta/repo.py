@@ -119,10 +119,15 @@ def _exclusions(fields: dict[str, Any]) -> None:
     if "blocked_hosts" in fields:
         fields["blocked_hosts"] = [normalize_domain(h) for h in fields["blocked_hosts"]]
     if "currency" in fields:
-        code = str(fields["currency"]).strip().upper()
-        if not (len(code) == 3 and code.isalpha() and code.isascii()):
-            raise MetaError(f"{fields['currency']!r} is not an ISO 4217 currency code")
-        fields["currency"] = code
+        fields["currency"] = _currency(str(fields["currency"]))
+
+
+def _currency(value: str) -> str:
+    """An ISO 4217 code, upper-cased; MetaError otherwise."""
+    code = value.strip().upper()
+    if not (len(code) == 3 and code.isalpha() and code.isascii()):
+        raise MetaError(f"{value!r} is not an ISO 4217 currency code")
+    return code
 
 
 def normalize_domain(domain: str) -> str:
@@ -322,9 +327,9 @@ class Metadata:
                 return None
             if not hmac.compare_digest(row.key_hash, digest):
                 return None
-            if row.expires_at is not None and _aware(row.expires_at) <= now:
+            if row.expires_at is not None and aware(row.expires_at) <= now:
                 return None
-            if row.last_used_at is None or now - _aware(row.last_used_at) >= timedelta(
+            if row.last_used_at is None or now - aware(row.last_used_at) >= timedelta(
                     minutes=1):
                 row.last_used_at = now
                 s.commit()
@@ -398,9 +403,7 @@ class Metadata:
             raise MetaError("an event name is at most 120 characters")
         if page_path is not None and (not page_path.startswith("/") or len(page_path) > 2048):
             raise MetaError("a page path starts with / and is at most 2048 characters")
-        code = (currency or "").strip().upper() or None
-        if code is not None and not (len(code) == 3 and code.isalpha() and code.isascii()):
-            raise MetaError(f"{currency!r} is not an ISO 4217 currency code")
+        code = _currency(currency) if currency and currency.strip() else None
         name = ((display_name or "").strip() or event_name or f"Visit {page_path}")[:255]
         with self._sessions() as s:
             if s.get(models.Site, site_id) is None:
@@ -448,7 +451,7 @@ def _goal_info(g: models.Goal) -> GoalInfo:
     return GoalInfo(g.id, g.site_id, g.display_name, g.event_name, g.page_path, g.currency)
 
 
-def _aware(value: datetime) -> datetime:
+def aware(value: datetime) -> datetime:
     """SQLite gives back naive datetimes: they were written as UTC."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
@@ -456,9 +459,9 @@ def _aware(value: datetime) -> datetime:
 def _key_info(row: models.ApiKey) -> ApiKeyInfo:
     site_ids = tuple(row.site_ids) if row.site_ids is not None else None
     return ApiKeyInfo(row.id, row.name, row.prefix, tuple(row.scopes), site_ids,
-                      _aware(row.created_at) if row.created_at else None,
-                      _aware(row.last_used_at) if row.last_used_at else None,
-                      _aware(row.expires_at) if row.expires_at else None)
+                      aware(row.created_at) if row.created_at else None,
+                      aware(row.last_used_at) if row.last_used_at else None,
+                      aware(row.expires_at) if row.expires_at else None)
 
 
 class SiteDirectory:
