@@ -4,6 +4,7 @@ real Redis/PostgreSQL when reachable (required when CI=true)."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -145,6 +146,20 @@ def stored_events(client: TestClient, where: str = "1") -> list[dict[str, Any]]:
     return svc.store.query(
         f"SELECT * FROM `{svc.store.database}`.events WHERE {where} ORDER BY timestamp"
     ).dicts()
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token a dashboard page's forms carry."""
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, "no CSRF field in the page"
+    return found.group(1)
+
+
+def login(client: TestClient, email: str, password: str, **extra: str) -> Any:
+    """Sign in through the login form (its double-submit token included); the answer."""
+    token = csrf_of(client.get("/login").text)
+    return client.post("/login", data={"email": email, "password": password, "csrf": token,
+                                       "next": "/sites", **extra}, follow_redirects=False)
 
 
 def fixed_clock(value: datetime | None = None) -> Any:

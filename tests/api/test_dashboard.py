@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from liveinsight.security import sessions
-from tests.conftest import make_client, make_site, svc_of
+from tests.conftest import csrf_of, login, make_client, make_site, svc_of
 
 ADMIN = ("admin@example.com", "correct horse battery")
 VIEWER = ("viewer@example.com", "viewer password 1")
@@ -21,16 +21,8 @@ def _users(client: TestClient) -> None:
     meta.create_user(*VIEWER, role="viewer")
 
 
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, "no CSRF field in the page"
-    return found.group(1)
 
 
-def _login(client: TestClient, email: str, password: str, **extra: str) -> object:
-    token = _csrf(client.get("/login").text)
-    return client.post("/login", data={"email": email, "password": password, "csrf": token,
-                                       "next": "/sites", **extra}, follow_redirects=False)
 
 
 def test_login_sets_a_hardened_session_cookie(tmp_path: Path) -> None:
@@ -38,7 +30,7 @@ def test_login_sets_a_hardened_session_cookie(tmp_path: Path) -> None:
         _users(client)
         assert client.get("/sites", follow_redirects=False).headers["location"].startswith(
             "/login?next=")
-        res = _login(client, *ADMIN)
+        res = login(client, *ADMIN)
         assert res.status_code == 303 and res.headers["location"] == "/sites"
         cookie = next(c for c in res.headers.get_list("set-cookie")
                       if c.startswith(sessions.COOKIE + "="))
@@ -52,7 +44,7 @@ def test_login_sets_a_hardened_session_cookie(tmp_path: Path) -> None:
 def test_the_cookie_is_secure_over_https(tmp_path: Path) -> None:
     with make_client(tmp_path) as client:
         _users(client)
-        token = _csrf(client.get("https://testserver/login").text)
+        token = csrf_of(client.get("https://testserver/login").text)
         res = client.post("https://testserver/login", data={
             "email": ADMIN[0], "password": ADMIN[1], "csrf": token}, follow_redirects=False)
         cookie = next(c for c in res.headers.get_list("set-cookie")
@@ -63,8 +55,8 @@ def test_the_cookie_is_secure_over_https(tmp_path: Path) -> None:
 def test_bad_password_and_unknown_user_are_refused_alike(tmp_path: Path) -> None:
     with make_client(tmp_path) as client:
         _users(client)
-        wrong = _login(client, ADMIN[0], "not the password")
-        unknown = _login(client, "nobody@example.com", "whatever123")
+        wrong = login(client, ADMIN[0], "not the password")
+        unknown = login(client, "nobody@example.com", "whatever123")
         for res in (wrong, unknown):
             assert res.status_code == 401  # type: ignore[attr-defined]
             assert "Wrong e-mail or password" in res.text  # type: ignore[attr-defined]
@@ -83,7 +75,7 @@ def test_login_without_the_form_token_is_refused(tmp_path: Path) -> None:
 def test_a_tampered_cookie_is_not_a_session(tmp_path: Path) -> None:
     with make_client(tmp_path) as client:
         _users(client)
-        _login(client, *VIEWER)
+        login(client, *VIEWER)
         token = client.cookies[sessions.COOKIE]
         payload, signature = token.split(".")
         client.cookies.clear()
@@ -103,7 +95,7 @@ def test_the_stats_api_accepts_the_session(tmp_path: Path) -> None:
         site = make_site(client, "example.com")
         assert client.get("/api/stats/aggregate", params={"site_id": site.domain}
                           ).status_code == 401
-        _login(client, *VIEWER)
+        login(client, *VIEWER)
         res = client.get("/api/stats/aggregate", params={"site_id": site.domain,
                                                          "metrics": "visitors"})
         assert res.status_code == 200 and res.json()["results"]["visitors"]["value"] == 0
@@ -113,17 +105,17 @@ def test_viewers_read_but_only_admins_change_settings(tmp_path: Path) -> None:
     with make_client(tmp_path) as client:
         _users(client)
         site = make_site(client, "example.com")
-        _login(client, *VIEWER)
+        login(client, *VIEWER)
         page = client.get(f"/sites/{site.id}/settings")
         assert page.status_code == 200 and 'data-domain="example.com"' in page.text
         assert site.uuid in page.text and "<fieldset disabled>" in page.text
-        form = {"csrf": _csrf(page.text), "name": "Hacked", "domain": "example.com",
+        form = {"csrf": csrf_of(page.text), "name": "Hacked", "domain": "example.com",
                 "timezone": "UTC", "retention_days": "0"}
         assert client.post(f"/sites/{site.id}/settings", data=form).status_code == 403
         client.cookies.clear()
-        _login(client, *ADMIN)
+        login(client, *ADMIN)
         page = client.get(f"/sites/{site.id}/settings")
-        form.update(csrf=_csrf(page.text), name="Example", aliases="www2.example.com\n",
+        form.update(csrf=csrf_of(page.text), name="Example", aliases="www2.example.com\n",
                     timezone="Europe/Paris", retention_days="400", enabled="on")
         res = client.post(f"/sites/{site.id}/settings", data=form, follow_redirects=False)
         assert res.status_code == 303
@@ -137,13 +129,13 @@ def test_forms_need_the_session_csrf_token(tmp_path: Path) -> None:
     with make_client(tmp_path) as client:
         _users(client)
         site = make_site(client, "example.com")
-        _login(client, *ADMIN)
+        login(client, *ADMIN)
         form = {"csrf": "nope", "name": "X", "domain": "example.com", "timezone": "UTC"}
         assert client.post(f"/sites/{site.id}/settings", data=form).status_code == 403
         assert client.post("/sites", data={"csrf": "", "domain": "new.example"}
                            ).status_code == 403
         assert client.post("/logout", data={"csrf": "nope"}).status_code == 403
-        token = _csrf(client.get("/sites").text)
+        token = csrf_of(client.get("/sites").text)
         res = client.post("/sites", data={"csrf": token, "domain": "https://new.example/",
                                           "timezone": "UTC"}, follow_redirects=False)
         assert res.status_code == 303
@@ -157,8 +149,8 @@ def test_login_attempts_are_rate_limited_per_account(tmp_path: Path) -> None:
     with make_client(tmp_path) as client:
         _users(client)
         for _ in range(10):
-            assert _login(client, ADMIN[0], "wrong password").status_code == 401  # type: ignore[attr-defined]
-        blocked = _login(client, *ADMIN)
+            assert login(client, ADMIN[0], "wrong password").status_code == 401  # type: ignore[attr-defined]
+        blocked = login(client, *ADMIN)
         assert blocked.status_code == 429  # type: ignore[attr-defined]
         assert int(blocked.headers["retry-after"]) > 0  # type: ignore[attr-defined]
 
@@ -169,7 +161,7 @@ def test_next_only_leads_within_the_dashboard(tmp_path: Path) -> None:
         for target, expected in (("//evil.example/x", "/sites"), ("https://evil.example", "/sites"),
                                  ("/sites/1", "/sites/1")):
             client.cookies.clear()
-            res = _login(client, *ADMIN, next=target)
+            res = login(client, *ADMIN, next=target)
             assert res.headers["location"] == expected  # type: ignore[attr-defined]
 
 
@@ -186,8 +178,8 @@ def test_bad_settings_are_refused_with_a_message(tmp_path: Path) -> None:
         _users(client)
         site = make_site(client, "example.com")
         make_site(client, "other.example")
-        _login(client, *ADMIN)
-        token = _csrf(client.get(f"/sites/{site.id}/settings").text)
+        login(client, *ADMIN)
+        token = csrf_of(client.get(f"/sites/{site.id}/settings").text)
         base = {"csrf": token, "name": "X", "domain": "example.com", "timezone": "UTC",
                 "retention_days": "0"}
         for change, message in (({"domain": "other.example"}, "already uses that domain"),
@@ -202,7 +194,7 @@ def test_bad_settings_are_refused_with_a_message(tmp_path: Path) -> None:
 def test_unknown_sites_and_logged_in_login(tmp_path: Path) -> None:
     with make_client(tmp_path) as client:
         _users(client)
-        _login(client, *VIEWER)
+        login(client, *VIEWER)
         for path in ("/sites/999", "/sites/999/settings"):
             res = client.get(path)
             assert res.status_code == 404 and "no site with id 999" in res.text
@@ -219,7 +211,7 @@ def test_the_login_limit_follows_the_client_behind_a_trusted_proxy(tmp_path: Pat
         def attempt(ip: str, email: str, password: str) -> int:
             proxy.headers["x-forwarded-for"] = ip
             proxy.cookies.clear()
-            return _login(proxy, email, password).status_code  # type: ignore[attr-defined,no-any-return]
+            return login(proxy, email, password).status_code  # type: ignore[attr-defined,no-any-return]
 
         for i in range(5):
             assert attempt("198.51.100.7", f"nobody{i}@example.com", "wrong password") == 401
@@ -233,8 +225,8 @@ def test_exclusions_and_site_settings_from_the_settings_page(tmp_path: Path) -> 
     with make_client(tmp_path) as client:
         _users(client)
         site = make_site(client, "example.com")
-        _login(client, *ADMIN)
-        token = _csrf(client.get(f"/sites/{site.id}/settings").text)
+        login(client, *ADMIN)
+        token = csrf_of(client.get(f"/sites/{site.id}/settings").text)
         base = {"csrf": token, "name": "X", "domain": "example.com", "timezone": "UTC",
                 "retention_days": "0", "enabled": "on", "currency": "eur",
                 "blocked_ips": "203.0.113.0/24\n", "blocked_paths": "/admin/*",
@@ -271,8 +263,8 @@ def test_api_keys_from_the_account_page(tmp_path: Path) -> None:
     with make_client(tmp_path) as client:
         _users(client)
         site = make_site(client, "example.com")
-        _login(client, *ADMIN)
-        token = _csrf(client.get("/account").text)
+        login(client, *ADMIN)
+        token = csrf_of(client.get("/account").text)
         made = client.post("/account/keys", data={
             "csrf": token, "name": "reporting", "scope": ["stats"], "site": [str(site.id)],
             "expires_days": "0"})
@@ -292,8 +284,8 @@ def test_api_keys_from_the_account_page(tmp_path: Path) -> None:
         assert revoked.status_code == 303
         assert client.get("/api/stats", headers=auth).status_code == 401  # at once here
         client.cookies.clear()
-        _login(client, *VIEWER)
-        viewer_token = _csrf(client.get("/account").text)
+        login(client, *VIEWER)
+        viewer_token = csrf_of(client.get("/account").text)
         assert client.post("/account/keys", data={"csrf": viewer_token, "name": "v",
                                                   "scope": ["stats"]}).status_code == 403
     # an expired key stops working

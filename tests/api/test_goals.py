@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import fixed_clock, make_client, make_site, svc_of
+from tests.conftest import csrf_of, fixed_clock, login, make_client, make_site, svc_of
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 UA = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -81,15 +80,8 @@ def test_a_goal_created_through_the_api_converts(app: TestClient) -> None:
     assert answer.json()["results"] == [{"metrics": [1, 100.0], "dimensions": ["Thanks"]}]
 
 
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found
-    return found.group(1)
 
 
-def _login(client: TestClient, email: str, password: str) -> None:
-    token = _csrf(client.get("/login").text)
-    client.post("/login", data={"email": email, "password": password, "csrf": token})
 
 
 def test_goals_on_the_settings_page(app: TestClient) -> None:
@@ -98,10 +90,10 @@ def test_goals_on_the_settings_page(app: TestClient) -> None:
     meta.create_user("viewer@example.com", "viewer password 1", role="viewer")
     site = svc_of(app).sites.by_domain("example.com")
     assert site is not None
-    _login(app, "admin@example.com", "correct horse battery")
+    login(app, "admin@example.com", "correct horse battery")
     page = app.get(f"/sites/{site.id}/settings")
     assert "No goals yet." in page.text
-    form: dict[str, Any] = {"csrf": _csrf(page.text), "kind": "page", "target": "/pricing",
+    form: dict[str, Any] = {"csrf": csrf_of(page.text), "kind": "page", "target": "/pricing",
                             "display_name": "", "currency": ""}
     added = app.post(f"/sites/{site.id}/goals", data=form, follow_redirects=False)
     assert added.status_code == 303
@@ -110,15 +102,15 @@ def test_goals_on_the_settings_page(app: TestClient) -> None:
     refused = app.post(f"/sites/{site.id}/goals", data={**form, "target": "pricing"})
     assert refused.status_code == 400 and "starts with /" in refused.text
     app.cookies.clear()
-    _login(app, "viewer@example.com", "viewer password 1")
+    login(app, "viewer@example.com", "viewer password 1")
     viewer_page = app.get(f"/sites/{site.id}/settings")
     assert "Visit /pricing" in viewer_page.text and "Add goal" not in viewer_page.text
-    token = _csrf(viewer_page.text)
+    token = csrf_of(viewer_page.text)
     assert app.post(f"/sites/{site.id}/goals/1/delete", data={"csrf": token}
                     ).status_code == 403
     app.cookies.clear()
-    _login(app, "admin@example.com", "correct horse battery")
-    token = _csrf(app.get(f"/sites/{site.id}/settings").text)
+    login(app, "admin@example.com", "correct horse battery")
+    token = csrf_of(app.get(f"/sites/{site.id}/settings").text)
     deleted = app.post(f"/sites/{site.id}/goals/1/delete", data={"csrf": token},
                        follow_redirects=False)
     assert deleted.status_code == 303 and svc_of(app).sites.goals(site.id) == ()

@@ -12,7 +12,15 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import fixed_clock, make_client, make_site, stored_events, svc_of
+from tests.conftest import (
+    csrf_of,
+    fixed_clock,
+    login,
+    make_client,
+    make_site,
+    stored_events,
+    svc_of,
+)
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 UA = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -213,18 +221,8 @@ class Clock:
         return self.now
 
 
-def _csrf(html: str) -> str:
-    import re
-
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, "no CSRF field in the page"
-    return found.group(1)
 
 
-def _login(client: TestClient, email: str, password: str) -> Any:
-    token = _csrf(client.get("/login").text)
-    return client.post("/login", data={"email": email, "password": password, "csrf": token,
-                                       "next": "/sites"}, follow_redirects=False)
 
 
 def _signed_in(client: TestClient, cookie: str) -> bool:
@@ -242,9 +240,9 @@ def test_logout_ends_the_session_for_good(tmp_path: Path) -> None:
     with make_client(tmp_path) as client:
         make_site(client, "example.com")
         svc_of(client).meta.create_user(*ADMIN, role="admin")
-        assert _login(client, *ADMIN).status_code == 303
+        assert login(client, *ADMIN).status_code == 303
         cookie = client.cookies["li_session"]
-        token = _csrf(client.get("/sites").text)
+        token = csrf_of(client.get("/sites").text)
         assert client.post("/logout", data={"csrf": token}).status_code == 200  # to /login
         assert not _signed_in(client, cookie)
         stale_form = client.post("/sites", data={"csrf": token, "domain": "new.example"})
@@ -257,12 +255,12 @@ def test_password_change_and_end_sessions_revoke_the_others(tmp_path: Path) -> N
     with make_client(tmp_path, clock=clock, session_idle_minutes=60) as client:
         make_site(client, "example.com")
         svc_of(client).meta.create_user(*ADMIN, role="admin")
-        _login(client, *ADMIN)
+        login(client, *ADMIN)
         laptop = client.cookies["li_session"]
         client.cookies.clear()
-        _login(client, *ADMIN)
+        login(client, *ADMIN)
         phone = client.cookies["li_session"]
-        token = _csrf(client.get("/account").text)
+        token = csrf_of(client.get("/account").text)
         assert "Log out everywhere" in client.get("/account").text
         changed = client.post("/account/password", data={
             "csrf": token, "current": ADMIN[1], "new": "a new long password",
@@ -275,12 +273,12 @@ def test_password_change_and_end_sessions_revoke_the_others(tmp_path: Path) -> N
         # an admin ends every session of a user, on every node (the metadata DB is shared)
         clock.now = NOW
         client.cookies.clear()
-        _login(client, ADMIN[0], "a new long password")
+        login(client, ADMIN[0], "a new long password")
         admin_cookie = client.cookies["li_session"]
         user = svc_of(client).meta.user_by_email(ADMIN[0])
         assert user is not None
         ended = client.post(f"/users/{user.id}/end-sessions",
-                            data={"csrf": _csrf(client.get("/account").text)},
+                            data={"csrf": csrf_of(client.get("/account").text)},
                             follow_redirects=False)
         assert ended.status_code == 303
         assert not _signed_in(client, admin_cookie)
@@ -292,7 +290,7 @@ def test_password_change_and_end_sessions_revoke_the_others(tmp_path: Path) -> N
 def _attempt(client: TestClient, ip: str, email: str, password: str) -> int:
     client.cookies.clear()
     client.headers["x-forwarded-for"] = ip
-    return int(_login(client, email, password).status_code)
+    return int(login(client, email, password).status_code)
 
 
 def test_one_account_attacked_from_thirty_addresses_is_locked(tmp_path: Path) -> None:
@@ -342,8 +340,8 @@ def test_the_owner_of_a_locked_account_is_told(tmp_path: Path) -> None:
                          smtp_security="none") as client:
             svc_of(client).meta.create_user(*ADMIN, role="admin")
             for _ in range(10):
-                assert _login(client, ADMIN[0], "guess").status_code == 401
-            assert _login(client, *ADMIN).status_code == 429
+                assert login(client, ADMIN[0], "guess").status_code == 401
+            assert login(client, *ADMIN).status_code == 429
             from tests.support import wait_until
 
             wait_until(lambda: received, 10, "the lockout e-mail")
@@ -354,11 +352,11 @@ def test_the_owner_of_a_locked_account_is_told(tmp_path: Path) -> None:
             assert "sign-in paused" in str(mail["subject"])
             assert "10 failed attempts" in mail.get_content()  # type: ignore[attr-defined]
             clock.now += timedelta(minutes=16)  # the window has passed
-            signed_in = _login(client, *ADMIN)
+            signed_in = login(client, *ADMIN)
             assert signed_in.status_code == 200 and "10 failed attempts" in signed_in.text
             assert "li_session" in client.cookies
             client.cookies.clear()
-            assert _login(client, *ADMIN).status_code == 303  # the notice is shown once
+            assert login(client, *ADMIN).status_code == 303  # the notice is shown once
     finally:
         smtp.stop()
 
@@ -386,7 +384,7 @@ def test_the_session_cookie_is_secure_behind_a_trusted_https_proxy(tmp_path: Pat
                 ("127.0.0.1", {"x-forwarded-proto": "http"}, False),
                 ("198.51.100.9", {"x-forwarded-proto": "https"}, False)):  # not a proxy
             client = TestClient(direct.app, client=(peer, 40000), headers=headers)
-            token = _csrf(client.get("/login").text)
+            token = csrf_of(client.get("/login").text)
             # the browser talks https to the proxy, so it sends the Secure login cookie back
             client.cookies.set("li_login_csrf", token)
             response = client.post("/login", data={"email": ADMIN[0], "password": ADMIN[1],
@@ -444,9 +442,9 @@ def test_metrics_accept_an_admin_session_not_a_viewers(tmp_path: Path) -> None:
         meta = svc_of(client).meta
         meta.create_user(*ADMIN, role="admin")
         meta.create_user("viewer@example.com", "viewer password 1", role="viewer")
-        _login(client, "viewer@example.com", "viewer password 1")
+        login(client, "viewer@example.com", "viewer password 1")
         assert client.get("/metrics").status_code == 403
         client.cookies.clear()
-        _login(client, *ADMIN)
+        login(client, *ADMIN)
         assert client.get("/metrics").status_code == 200
         assert client.get("/health/detailed").json()["status"] == "ok"
