@@ -135,7 +135,6 @@ def svc_of(client: TestClient) -> Services:
 def make_site(client: TestClient, domain: str = "example.com", **fields: Any) -> Any:
     svc = svc_of(client)
     site = svc.meta.create_site(domain, **fields)
-    svc.sites.reload()
     return site
 
 

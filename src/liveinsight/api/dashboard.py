@@ -287,7 +287,6 @@ async def add_site(request: Request) -> Response:
         all_sites = await run_in_threadpool(services(request).meta.sites)
         return _page(request, "sites.html", {"viewer": viewer, "sites": all_sites,
                                              "zones": _ZONES, "error": str(exc)}, 400)
-    services(request).sites.reload()
     return RedirectResponse(f"/sites/{site.id}/settings?created=1", status_code=303)
 
 
@@ -403,7 +402,6 @@ async def save_settings(request: Request, site_id: int) -> Response:
         await run_in_threadpool(lambda: services(request).meta.update_site(site.id, **fields))
     except (MetaError, ValueError) as exc:
         return _settings_page(request, viewer, site, str(exc), 400)
-    services(request).sites.reload()
     return RedirectResponse(f"/sites/{site.id}/settings?saved=1", status_code=303)
 
 
