@@ -127,8 +127,8 @@ async def admin_access(request: Request, raw_site: object, field: str = "site_id
 
 async def ops_access(request: Request) -> None:
     """Allow reading ``/metrics`` and ``/health/detailed`` (node id, error texts) or raise:
-    the ``metrics_token`` setting as a Bearer token (for Prometheus), an API key with the
-    ``admin`` scope, or a logged-in admin. 401 without credentials, 403 with others."""
+    the ``metrics_token`` setting as a Bearer token (for Prometheus), or what
+    :func:`instance_admin` accepts. 401 without credentials, 403 with others."""
     svc = services(request)
     authorization = request.headers.get("authorization")
     token = svc.settings.metrics_token
@@ -137,19 +137,29 @@ async def ops_access(request: Request) -> None:
         if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(),
                                                               token.encode()):
             return
+    await instance_admin(request)
+
+
+async def instance_admin(request: Request) -> ApiKeyInfo | None:
+    """Allow an instance-wide administrative call (every ``/admin/...`` route) or raise: a
+    logged-in user with the admin role (None is returned), or an API key with the ``admin``
+    scope for every site (the key is returned). 401 without credentials, 403 with others
+    (a viewer, a key limited to some sites or without the scope)."""
+    svc = services(request)
+    authorization = request.headers.get("authorization")
     if authorization is None and request.cookies.get(sessions.COOKIE):
         viewer = await current_viewer(request)
         if viewer is not None:
             if not viewer.is_admin:
                 raise Forbidden("this needs the admin role")
-            return
+            return None
     if authorization is None:
-        raise Unauthorized("send Authorization: Bearer <metrics token or "
-                       "admin API key>", field="Authorization")
+        raise Unauthorized("send Authorization: Bearer <admin API key>", field="Authorization")
     key = await _verified_key(svc, authorization)
     if not key.allows("admin") or key.site_ids is not None:
         raise Forbidden("this needs an API key with the 'admin' scope for every site",
                         field="Authorization")
+    return key
 
 
 def _grant(site: SiteInfo, key: ApiKeyInfo | None, field: str) -> Access:
