@@ -63,6 +63,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> FrontDoor:
         app.state.services = svc
         bots.warm()
         svc.writer.start()
+        svc.warmer.start()
         chores = asyncio.create_task(housekeeping.run(svc))
         restore_gc = tune_gc() if settings.gc_tuning else None
         try:

@@ -13,12 +13,18 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+from liveinsight.cache.answers import Answers, Policy
+from liveinsight.cache.generation import Generations, MemoryGenerations
+from liveinsight.cache.memory import MemoryResultCache
+from liveinsight.cache.protocol import ResultCache
+from liveinsight.cache.warmup import Popularity, Warmer
 from liveinsight.ingest.group import GroupIngest
 from liveinsight.ingest.pipeline import build_pipeline
 from liveinsight.ingest.service import Ingestor
 from liveinsight.ingest.visitor import SaltCache
-from liveinsight.ingest.wal import WriteAheadLog
+from liveinsight.ingest.wal import Segment, WriteAheadLog
 from liveinsight.ingest.writer import BatchWriter
 from liveinsight.meta.db import make_engine, upgrade
 from liveinsight.meta.logins import LoginStore
@@ -71,7 +77,9 @@ class Services:
     ingested: Ingested  # bumped after each segment the writer moved into the store
     # reading
     runner: QueryRunner
-    stats: StatsService  # parse, run, shape: one call per stats request
+    answers: Answers  # every cached analytics answer: keys, generations, invalidation
+    warmer: Warmer  # recomputes the most viewed answers after new data
+    stats: StatsService  # parse, cache or run, shape: one call per stats request
     feed: LiveBus  # realtime fan-out of appended events
     snapshots: SharedSnapshots  # realtime numbers shared by a site's stream subscribers
     # security
@@ -108,11 +116,23 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         log.warning("write-ahead log: truncated %d torn bytes after a crash", wal.repaired_bytes)
     node_id = _node_id(settings)
     ingested = Ingested()
+    runner = QueryRunner(store, metrics, settings.query_timeout_seconds)
+    answers = _answers(settings, clock)
+    popularity = Popularity()
+    popularity.load(_popularity_file(settings))
+    stats = StatsService(runner, sites, clock, answers, popularity)
+    warmer = Warmer(popularity, stats.replay, top=settings.cache_warmup_top,
+                    min_interval=settings.cache_warmup_interval_seconds,
+                    active=settings.cache_warmup_active_minutes * 60)
+    metrics.watch_cache(answers.layers)
 
-    def _on_ingested(_segment: object, seconds: float) -> None:
+    def _on_ingested(segment: Segment, seconds: float) -> None:
         metrics.segments_ingested.inc()
         metrics.segment_ingest_seconds.observe(seconds)
+        answers.generations.bump(segment.sites)  # None: replayed, of unknown sites
         ingested.bump()
+        if segment.sites is None or segment.sites:
+            warmer.notify(segment.sites)
 
     writer = BatchWriter(wal, store, node_id=node_id, batch_rows=settings.writer_batch_rows,
                          flush_s=settings.writer_flush_ms / 1000,
@@ -125,7 +145,6 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
     ingestor = Ingestor(pipeline, wal, metrics)
     feed = LiveFeed()
     ingestor.subscribe(feed.publish)
-    runner = QueryRunner(store, metrics, settings.query_timeout_seconds)
     secret = settings.resolved_secret()
     logins = LoginStore(engine)
     limits = Limits(settings.login_account_attempts, settings.login_address_attempts,
@@ -137,7 +156,7 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         wal=wal, writer=writer, ingestor=ingestor,
         group=GroupIngest(ingestor, threaded=settings.wal_fsync == "always"),
         salts=salts, ingested=ingested,
-        runner=runner, stats=StatsService(runner, sites, clock), feed=feed,
+        runner=runner, answers=answers, warmer=warmer, stats=stats, feed=feed,
         snapshots=SharedSnapshots(runner, clock),
         keys=ApiKeyCache(meta.verify_api_key, settings.api_key_cache_seconds),
         ips=ClientIpResolver(settings.trusted_proxies),
@@ -148,12 +167,33 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
     )
 
 
+def _answers(settings: Settings, clock: Clock) -> Answers:
+    """The answer cache: this node's memory (L1), in front of Redis (L2) when configured."""
+    cache: ResultCache = MemoryResultCache(settings.cache_memory_bytes)
+    generations: Generations = MemoryGenerations()
+    policy = Policy(live_ttl=settings.cache_live_ttl_seconds,
+                    past_ttl=settings.cache_past_ttl_seconds,
+                    stale=settings.cache_stale_seconds,
+                    degraded_ttl=settings.cache_degraded_ttl_seconds,
+                    timeout=settings.query_timeout_seconds)
+    return Answers(cache, generations, policy, clock)
+
+
+def _popularity_file(settings: Settings) -> Path:
+    return settings.data_dir / "cache-popularity.json"
+
+
 async def close_services(svc: Services) -> None:
     """Graceful stop: close the log to appends (requests still running get 503), ingest
-    everything it holds (what cannot be ingested stays for next start), then close the
-    limiter, the store and the metadata engine."""
+    everything it holds (what cannot be ingested stays for next start), stop warming up
+    (keeping what was viewed for the next start), then close the cache, the limiter, the
+    store and the metadata engine."""
     svc.wal.close()
     svc.writer.stop(flush=True, timeout=30)
+    svc.warmer.stop()
+    svc.warmer.save(_popularity_file(svc.settings))
+    svc.answers.cache.close()
+    svc.answers.generations.close()
     await svc.limiter.close()
     svc.store.close()
     svc.meta.engine.dispose()

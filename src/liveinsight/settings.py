@@ -189,6 +189,40 @@ class Settings(BaseSettings):
         10.0, description="Time limit for one analytics query (400 with a clear error past it)."
     )
 
+    # --- result cache ------------------------------------------------------------------
+    cache_memory_bytes: int = Field(
+        64 << 20, ge=0, description="Size of this node's in-process answer cache (L1, least "
+        "recently used answers dropped first). 0 turns caching off (and Redis's L2 with it)."
+    )
+    cache_live_ttl_seconds: float = Field(
+        60.0, gt=0, description="How long an answer over a range that includes today is kept. "
+        "New data for the site replaces it sooner: every ingested batch makes new keys."
+    )
+    cache_past_ttl_seconds: float = Field(
+        86400.0, gt=0, description="How long an answer over a range wholly in the past (ended "
+        "more than 25 hours ago) is kept; it changes only with imports, resets and deletions, "
+        "which invalidate it at once."
+    )
+    cache_stale_seconds: float = Field(
+        3600.0, ge=0, description="After that, how long a past answer is still served while "
+        "one recomputation replaces it in the background (stale-while-revalidate)."
+    )
+    cache_degraded_ttl_seconds: float = Field(
+        2.0, gt=0, description="With Redis configured but unreachable, how long an answer is "
+        "kept in this node's memory (other nodes' new data cannot be seen meanwhile)."
+    )
+    cache_warmup_top: int = Field(
+        10, ge=0, description="How many of a site's most viewed stats requests are recomputed "
+        "after new data arrives for it (and after start). 0: no warm-up."
+    )
+    cache_warmup_interval_seconds: float = Field(
+        10.0, gt=0, description="At most one warm-up per site in this many seconds."
+    )
+    cache_warmup_active_minutes: float = Field(
+        30.0, gt=0, description="Only requests viewed within this many minutes are warmed "
+        "after new data (dashboards being looked at)."
+    )
+
     # --- logging -----------------------------------------------------------------------
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Lowest level of log records written."

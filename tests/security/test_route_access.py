@@ -39,21 +39,25 @@ ACCESS: dict[str, set[str]] = {
                    "POST /sites/{site_id}/goals", "POST /sites/{site_id}/goals/{goal_id}/delete",
                    "POST /users/{user_id}/end-sessions", "POST /account/keys",
                    "POST /account/keys/{key_id}/revoke"},
+    # /admin/...: a logged-in admin or an API key with the admin scope for every site
+    "instance_admin": {"GET /admin/cache/stats", "POST /admin/cache/invalidate",
+                       "POST /admin/cache/warmup"},
 }
 ALLOWED = "allowed"
-_CLASSES = ('ingest_key', 'ops', 'read', 'api_admin', 'page', 'member_form', 'admin_form')
+_CLASSES = ('ingest_key', 'ops', 'read', 'api_admin', 'page', 'member_form', 'admin_form',
+            'instance_admin')
 # credential → the expected answer per class, in _CLASSES' order (a status, or ALLOWED:
 # neither 401 nor 403)
 _TABLE: dict[str, tuple[int | str, ...]] = {
-    "anonymous": (401, 401, 401, 401, 303, 401, 401),
-    "viewer": (401, 403, ALLOWED, 401, ALLOWED, ALLOWED, 403),
-    "admin": (401, ALLOWED, ALLOWED, 401, ALLOWED, ALLOWED, ALLOWED),
-    "key_other_site": (403, 403, 403, 403, 303, 401, 401),
-    "key_stats": (403, 403, ALLOWED, 403, 303, 401, 401),
-    "key_site_admin": (403, 403, ALLOWED, ALLOWED, 303, 401, 401),
-    "key_global_admin": (403, ALLOWED, 403, ALLOWED, 303, 401, 401),
-    "key_without_scope": (ALLOWED, 403, 403, 403, 303, 401, 401),
-    "key_revoked": (401, 401, 401, 401, 303, 401, 401),
+    "anonymous": (401, 401, 401, 401, 303, 401, 401, 401),
+    "viewer": (401, 403, ALLOWED, 401, ALLOWED, ALLOWED, 403, 403),
+    "admin": (401, ALLOWED, ALLOWED, 401, ALLOWED, ALLOWED, ALLOWED, ALLOWED),
+    "key_other_site": (403, 403, 403, 403, 303, 401, 401, 403),
+    "key_stats": (403, 403, ALLOWED, 403, 303, 401, 401, 403),
+    "key_site_admin": (403, 403, ALLOWED, ALLOWED, 303, 401, 401, 403),
+    "key_global_admin": (403, ALLOWED, 403, ALLOWED, 303, 401, 401, ALLOWED),
+    "key_without_scope": (ALLOWED, 403, 403, 403, 303, 401, 401, 403),
+    "key_revoked": (401, 401, 401, 401, 303, 401, 401, 401),
 }
 EXPECT = {cred: dict(zip(_CLASSES, row, strict=True)) for cred, row in _TABLE.items()}
 USERS = {"admin": ("admin@example.com", "correct horse battery"),
