@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from liveinsight.cache.answers import Answers, Policy
+from liveinsight.cache.cdn import CloudflarePurger, NoPurger, Purger, WebhookPurger
 from liveinsight.cache.generation import Generations, MemoryGenerations
 from liveinsight.cache.memory import MemoryResultCache
 from liveinsight.cache.protocol import ResultCache
@@ -82,6 +83,7 @@ class Services:
     stats: StatsService  # parse, cache or run, shape: one call per stats request
     feed: LiveBus  # realtime fan-out of appended events
     snapshots: SharedSnapshots  # realtime numbers shared by a site's stream subscribers
+    purger: Purger  # asks a CDN to drop cached URLs (POST /admin/cdn/purge)
     # security
     keys: ApiKeyCache  # API key verifications, for the collector and the read APIs
     ips: ClientIpResolver
@@ -156,7 +158,8 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         wal=wal, writer=writer, ingestor=ingestor,
         group=GroupIngest(ingestor, threaded=settings.wal_fsync == "always"),
         salts=salts, ingested=ingested,
-        runner=runner, answers=answers, warmer=warmer, stats=stats, feed=feed,
+        runner=runner, answers=answers, warmer=warmer, stats=stats, purger=_purger(settings),
+        feed=feed,
         snapshots=SharedSnapshots(runner, clock),
         keys=ApiKeyCache(meta.verify_api_key, settings.api_key_cache_seconds),
         ips=ClientIpResolver(settings.trusted_proxies),
@@ -177,6 +180,17 @@ def _answers(settings: Settings, clock: Clock) -> Answers:
                     degraded_ttl=settings.cache_degraded_ttl_seconds,
                     timeout=settings.query_timeout_seconds)
     return Answers(cache, generations, policy, clock)
+
+
+def _purger(settings: Settings) -> Purger:
+    if settings.cdn_purger == "cloudflare":
+        return CloudflarePurger(settings.cdn_cloudflare_zone_id or "",
+                                settings.cdn_cloudflare_api_token or "",
+                                settings.cdn_cloudflare_api_url)
+    if settings.cdn_purger == "webhook":
+        return WebhookPurger(settings.cdn_purge_webhook_url or "",
+                             settings.cdn_purge_webhook_secret)
+    return NoPurger()
 
 
 def _popularity_file(settings: Settings) -> Path:

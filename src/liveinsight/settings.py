@@ -14,7 +14,7 @@ import secrets
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -223,6 +223,26 @@ class Settings(BaseSettings):
         "after new data (dashboards being looked at)."
     )
 
+    # --- CDN -----------------------------------------------------------------------------
+    cdn_purger: Literal["none", "cloudflare", "webhook"] = Field(
+        "none", description="What `POST /admin/cdn/purge` asks to drop cached URLs: "
+        "`cloudflare` (its API), `webhook` (a JSON POST to `cdn_purge_webhook_url`) or `none`."
+    )
+    cdn_cloudflare_zone_id: str | None = Field(None, description="Cloudflare zone id.")
+    cdn_cloudflare_api_token: str | None = Field(
+        None, description="Cloudflare API token with the Cache Purge permission for the zone."
+    )
+    cdn_cloudflare_api_url: str = Field(
+        "https://api.cloudflare.com/client/v4", description="Cloudflare's API base URL."
+    )
+    cdn_purge_webhook_url: str | None = Field(
+        None, description="With `cdn_purger=webhook`: where purges are POSTed."
+    )
+    cdn_purge_webhook_secret: str | None = Field(
+        None, description="With `cdn_purger=webhook`: HMAC-SHA256 key signing each purge "
+        "(`X-LiveInsight-Signature: sha256=<hex>`)."
+    )
+
     # --- logging -----------------------------------------------------------------------
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Lowest level of log records written."
@@ -249,6 +269,16 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"{item!r} is not an IP address or CIDR range") from exc
         return value
+
+    @model_validator(mode="after")
+    def _check_purger(self) -> Settings:
+        if self.cdn_purger == "cloudflare" and not (self.cdn_cloudflare_zone_id
+                                                    and self.cdn_cloudflare_api_token):
+            raise ValueError("cdn_purger=cloudflare needs LIVEINSIGHT_CDN_CLOUDFLARE_ZONE_ID "
+                             "and LIVEINSIGHT_CDN_CLOUDFLARE_API_TOKEN")
+        if self.cdn_purger == "webhook" and not self.cdn_purge_webhook_url:
+            raise ValueError("cdn_purger=webhook needs LIVEINSIGHT_CDN_PURGE_WEBHOOK_URL")
+        return self
 
     # --- derived -----------------------------------------------------------------------
     @property
@@ -300,6 +330,9 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            name = "LIVEINSIGHT_" + "_".join(str(p) for p in err["loc"][:1]).upper()
-            lines.append(f"{name}: {err['msg']}")
+            if err["loc"]:
+                name = "LIVEINSIGHT_" + "_".join(str(p) for p in err["loc"][:1]).upper()
+                lines.append(f"{name}: {err['msg']}")
+            else:  # a rule across settings: its message names them
+                lines.append(str(err["msg"]).removeprefix("Value error, "))
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None

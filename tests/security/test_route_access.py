@@ -41,7 +41,7 @@ ACCESS: dict[str, set[str]] = {
                    "POST /account/keys/{key_id}/revoke"},
     # /admin/...: a logged-in admin or an API key with the admin scope for every site
     "instance_admin": {"GET /admin/cache/stats", "POST /admin/cache/invalidate",
-                       "POST /admin/cache/warmup"},
+                       "POST /admin/cache/warmup", "POST /admin/cdn/purge"},
 }
 ALLOWED = "allowed"
 _CLASSES = ('ingest_key', 'ops', 'read', 'api_admin', 'page', 'member_form', 'admin_form',

@@ -1,12 +1,13 @@
 """Cache administration: ``GET /admin/cache/stats``, ``POST /admin/cache/invalidate``,
-``POST /admin/cache/warmup``. Instance administrators only: the router's dependency checks
-the caller before anything of the request is read (so a caller without the right gets 401/403,
-never a validation error)."""
+``POST /admin/cache/warmup``, ``POST /admin/cdn/purge``. Instance administrators only: the
+router's dependency checks the caller before anything of the request is read (so a caller
+without the right gets 401/403, never a validation error)."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
@@ -141,3 +142,49 @@ async def warmup(request: Request, body: Warmup) -> dict[str, Any]:
     report = await run_in_threadpool(svc.warmer.warm, sites, periods, default_requests)
     return {"sites": report.sites, "requests": report.requests, "failed": report.failed,
             "seconds": round(time.perf_counter() - began, 3)}
+
+
+MAX_PURGE_URLS = 500
+
+
+class Purge(BaseModel):
+    urls: list[str] = Field([], description=f"At most {MAX_PURGE_URLS}: absolute http(s) URLs, "
+                            "or paths (`/share/...`) taken relative to LIVEINSIGHT_PUBLIC_URL.")
+    everything: bool = Field(False, description="Everything the CDN holds for the zone.")
+
+
+class PurgeDone(BaseModel):
+    purger: str
+    urls: int
+    everything: bool
+    calls: int = Field(description="Requests made to the CDN (Cloudflare takes 30 URLs each).")
+
+
+@router.post("/admin/cdn/purge", summary="Ask the CDN to drop cached URLs",
+             response_model=PurgeDone, responses=error_responses(400, 401, 403, 413, 503))
+async def cdn_purge(request: Request, body: Purge) -> dict[str, Any]:
+    """Through the configured purger (``LIVEINSIGHT_CDN_PURGER``: Cloudflare's API or a signed
+    webhook); 503 with what the CDN said when it refuses, or when no purger is configured."""
+    svc = services(request)
+    if body.everything == bool(body.urls):
+        raise Invalid("give urls or everything (one of the two)", field="body")
+    if len(body.urls) > MAX_PURGE_URLS:
+        raise Invalid(f"at most {MAX_PURGE_URLS} URLs at once", field="urls")
+    urls = [_absolute(url, svc.settings.public_url) for url in body.urls]
+    done = await svc.purger.purge(urls, body.everything)
+    return {"purger": done.purger, "urls": done.urls, "everything": done.everything,
+            "calls": done.calls}
+
+
+def _absolute(url: str, public_url: str | None) -> str:
+    if len(url) > 2048:
+        raise Invalid("a URL is longer than 2048 characters", field="urls")
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return url
+    if url.startswith("/") and not url.startswith("//"):
+        if not public_url:
+            raise Invalid(f"{url[:60]!r} is a path: set LIVEINSIGHT_PUBLIC_URL or give "
+                          "absolute URLs", field="urls")
+        return public_url.rstrip("/") + url
+    raise Invalid(f"{url[:60]!r} is not an http(s) URL or a path", field="urls")
