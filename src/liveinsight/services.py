@@ -30,12 +30,14 @@ from liveinsight.ingest.writer import BatchWriter
 from liveinsight.meta.db import make_engine, upgrade
 from liveinsight.meta.logins import LoginStore
 from liveinsight.meta.repo import Metadata, SiteDirectory
+from liveinsight.ops.jobs import Jobs
 from liveinsight.ops.mail import Mailer
 from liveinsight.ops.metrics import Metrics
 from liveinsight.query.live import Ingested, LiveBus, LiveFeed
 from liveinsight.query.realtime import SharedSnapshots
 from liveinsight.query.runner import QueryRunner
 from liveinsight.query.service import StatsService
+from liveinsight.query.timings import QueryTimings
 from liveinsight.security.client_ip import ClientIpResolver
 from liveinsight.security.key_cache import ApiKeyCache
 from liveinsight.security.ratelimit import RateLimiter, open_rate_limiter
@@ -84,6 +86,7 @@ class Services:
     feed: LiveBus  # realtime fan-out of appended events
     snapshots: SharedSnapshots  # realtime numbers shared by a site's stream subscribers
     purger: Purger  # asks a CDN to drop cached URLs (POST /admin/cdn/purge)
+    jobs: Jobs  # long administrative work (optimize, rebuild the rollups), with progress
     # security
     keys: ApiKeyCache  # API key verifications, for the collector and the read APIs
     ips: ClientIpResolver
@@ -118,7 +121,8 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         log.warning("write-ahead log: truncated %d torn bytes after a crash", wal.repaired_bytes)
     node_id = _node_id(settings)
     ingested = Ingested()
-    runner = QueryRunner(store, metrics, settings.query_timeout_seconds)
+    runner = QueryRunner(store, metrics, settings.query_timeout_seconds,
+                         timings=QueryTimings())
     answers = _answers(settings, clock)
     popularity = Popularity()
     popularity.load(_popularity_file(settings))
@@ -159,7 +163,7 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         group=GroupIngest(ingestor, threaded=settings.wal_fsync == "always"),
         salts=salts, ingested=ingested,
         runner=runner, answers=answers, warmer=warmer, stats=stats, purger=_purger(settings),
-        feed=feed,
+        jobs=Jobs(), feed=feed,
         snapshots=SharedSnapshots(runner, clock),
         keys=ApiKeyCache(meta.verify_api_key, settings.api_key_cache_seconds),
         ips=ClientIpResolver(settings.trusted_proxies),

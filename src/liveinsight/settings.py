@@ -188,6 +188,10 @@ class Settings(BaseSettings):
     query_timeout_seconds: float = Field(
         10.0, description="Time limit for one analytics query (400 with a clear error past it)."
     )
+    slow_query_ms: int = Field(
+        500, ge=1, description="Queries taking at least this long are listed by "
+        "`GET /admin/db/slow-queries` (its default threshold)."
+    )
 
     # --- result cache ------------------------------------------------------------------
     cache_memory_bytes: int = Field(

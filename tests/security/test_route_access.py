@@ -41,7 +41,9 @@ ACCESS: dict[str, set[str]] = {
                    "POST /account/keys/{key_id}/revoke"},
     # /admin/...: a logged-in admin or an API key with the admin scope for every site
     "instance_admin": {"GET /admin/cache/stats", "POST /admin/cache/invalidate",
-                       "POST /admin/cache/warmup", "POST /admin/cdn/purge"},
+                       "POST /admin/cache/warmup", "POST /admin/cdn/purge",
+                       "GET /admin/db/performance", "GET /admin/db/slow-queries",
+                       "POST /admin/db/optimize", "GET /admin/db/jobs/{job_id}"},
 }
 ALLOWED = "allowed"
 _CLASSES = ('ingest_key', 'ops', 'read', 'api_admin', 'page', 'member_form', 'admin_form',
@@ -118,7 +120,7 @@ def _call(world: dict[str, Any], route: str, credential: str) -> int:
     api = path.startswith("/api/")
     path = (path.replace("{site_id}", site.domain if api else str(site.id))
             .replace("{goal_id}", "1").replace("{session_id}", "1").replace("{user_id}", "2")
-            .replace("{key_id}", "999")
+            .replace("{key_id}", "999").replace("{job_id}", "nope")
             .replace("{variant}", "hash").replace("{path:path}", "app.css"))
     headers: dict[str, str] = {}
     cookies: dict[str, str] = {}

@@ -8,6 +8,7 @@ from liveinsight.api import (
     cache_admin,
     collect,
     dashboard,
+    db_admin,
     docs,
     goals,
     ops,
@@ -18,4 +19,5 @@ from liveinsight.api import (
 
 ROUTERS: tuple[APIRouter, ...] = (ops.router, collect.router, tracker.router, stats.router,
                                   realtime.router, goals.router, dashboard.router,
-                                  docs.router, cache_admin.router)
+                                  docs.router, cache_admin.router,
+                                  db_admin.router)
