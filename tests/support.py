@@ -261,3 +261,75 @@ def open_test_store(request: pytest.FixtureRequest, path: Path) -> Iterator[Any]
         if request.param == "clickhouse":
             store.command(f"DROP DATABASE IF EXISTS `{database}`")
         store.close()
+
+
+class RedisServer:
+    """A private ``redis-server`` on a free loopback port, for tests that stop and start Redis
+    (never the shared one). No persistence: a restart starts empty, as after a crash of a
+    Redis without AOF. ``stop()``/``start()`` keep the port."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 20) -> RedisServer:
+        import shutil
+
+        binary = shutil.which("redis-server")
+        if binary is None:
+            _skip_or_fail("redis-server is not installed")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with open(self.directory / "redis.log", "ab") as log:
+            self.proc = subprocess.Popen(
+                [str(binary), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                 "--appendonly", "no", "--dir", str(self.directory)],
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_until(self._answers, timeout, f"redis-server on port {self.port}")
+        return self
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as conn:
+                conn.sendall(b"PING\r\n")
+                return conn.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        """SIGKILL it (as a crash) and wait until the port is closed."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
+        wait_until(lambda: not self._answers(), 20, "redis-server to stop")
+
+
+@contextlib.contextmanager
+def private_redis(directory: Path) -> Iterator[RedisServer]:
+    server = RedisServer(directory).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def redis_prefix(url: str) -> Iterator[str]:
+    """A key prefix of this test's own in the shared Redis (db 15), its keys deleted after."""
+    import redis
+
+    prefix = f"li:test:{uuid.uuid4().hex[:12]}:"
+    try:
+        yield prefix
+    finally:
+        client = redis.Redis.from_url(url)
+        try:
+            keys = list(client.scan_iter(f"{prefix}*", count=1000))
+            for start in range(0, len(keys), 500):
+                client.delete(*keys[start:start + 500])
+        finally:
+            client.close()
