@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -333,3 +334,78 @@ def redis_prefix(url: str) -> Iterator[str]:
                 client.delete(*keys[start:start + 500])
         finally:
             client.close()
+
+
+class RoundRobinProxy:
+    """A TCP proxy on a free loopback port, as a load balancer without stickiness: each new
+    connection goes to the next backend port of ``backends`` (a list the test may change, e.g.
+    when a restarted server comes back on a new port) that accepts it; a backend refusing the
+    connection is skipped, as a balancer's health check would. A client opening a connection
+    per request therefore alternates between the backends request by request."""
+
+    def __init__(self, backends: list[int]) -> None:
+        self.backends = backends
+        self.port = free_port()
+        self._next = 0
+        self._lock = threading.Lock()
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        self._closed = False
+        self.routed: list[int] = []  # the backend port of each connection, in order
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _backend(self) -> socket.socket | None:
+        with self._lock:
+            ports = list(self.backends)
+            start = self._next
+            self._next += 1
+        for i in range(len(ports)):
+            port = ports[(start + i) % len(ports)]
+            try:
+                upstream = socket.create_connection(("127.0.0.1", port), timeout=5)
+            except OSError:
+                continue
+            with self._lock:
+                self.routed.append(port)
+            return upstream
+        return None
+
+    def _serve(self, client: socket.socket) -> None:
+        upstream = self._backend()
+        if upstream is None:
+            client.close()
+            return
+        upstream.settimeout(None)
+
+        def pump(src: socket.socket, dst: socket.socket) -> None:
+            try:
+                while chunk := src.recv(65536):
+                    dst.sendall(chunk)
+            except OSError:
+                pass
+            finally:
+                with contextlib.suppress(OSError):
+                    dst.shutdown(socket.SHUT_WR)
+
+        back = threading.Thread(target=pump, args=(upstream, client), daemon=True)
+        back.start()
+        pump(client, upstream)
+        back.join(timeout=60)
+        client.close()
+        upstream.close()
+
+    def close(self) -> None:
+        self._closed = True
+        self._listener.close()
