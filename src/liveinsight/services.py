@@ -23,7 +23,10 @@ from liveinsight.cache.protocol import ResultCache
 from liveinsight.cache.warmup import Popularity, Warmer
 from liveinsight.ingest.group import GroupIngest
 from liveinsight.ingest.pipeline import build_pipeline
+from liveinsight.ingest.redis_sessions import RedisSessionStore
 from liveinsight.ingest.service import Ingestor
+from liveinsight.ingest.session_store import SessionStore
+from liveinsight.ingest.sessions import SessionTracker
 from liveinsight.ingest.visitor import SaltCache
 from liveinsight.ingest.wal import Segment, WriteAheadLog
 from liveinsight.ingest.writer import BatchWriter
@@ -35,6 +38,7 @@ from liveinsight.ops.mail import Mailer
 from liveinsight.ops.metrics import Metrics
 from liveinsight.query.live import Ingested, LiveBus, LiveFeed
 from liveinsight.query.realtime import SharedSnapshots
+from liveinsight.query.redis_bus import RedisLiveBus
 from liveinsight.query.runner import QueryRunner
 from liveinsight.query.service import StatsService
 from liveinsight.query.timings import QueryTimings
@@ -77,13 +81,14 @@ class Services:
     ingestor: Ingestor
     group: GroupIngest  # the collector's group commit (fsync=always: appends off the loop)
     salts: SaltCache
+    sessions: SessionStore  # live sessions: in memory, or in Redis with redis_url
     ingested: Ingested  # bumped after each segment the writer moved into the store
     # reading
     runner: QueryRunner
     answers: Answers  # every cached analytics answer: keys, generations, invalidation
     warmer: Warmer  # recomputes the most viewed answers after new data
     stats: StatsService  # parse, cache or run, shape: one call per stats request
-    feed: LiveBus  # realtime fan-out of appended events
+    feed: LiveBus  # realtime fan-out of appended events (over Redis with redis_url)
     snapshots: SharedSnapshots  # realtime numbers shared by a site's stream subscribers
     purger: Purger  # asks a CDN to drop cached URLs (POST /admin/cdn/purge)
     jobs: Jobs  # long administrative work (optimize, rebuild the rollups), with progress
@@ -146,11 +151,20 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
                          on_ingested=_on_ingested,
                          on_error=lambda _exc: metrics.store_errors.inc())
     salts = SaltCache(meta, clock)
+    sessions = _session_store(settings, clock)
     pipeline = build_pipeline(settings=settings, meta=meta, sites=sites, metrics=metrics,
-                              store=store, clock=clock, salts=salts)
+                              store=store, clock=clock, salts=salts, sessions=sessions)
     ingestor = Ingestor(pipeline, wal, metrics)
-    feed = LiveFeed()
+    feed: LiveBus = LiveFeed()
+    if settings.redis_url:
+        feed = RedisLiveBus(settings.redis_url, node_id=node_id, prefix=settings.redis_prefix,
+                            socket_timeout=settings.redis_timeout_seconds,
+                            on_drop=metrics.live_bus_dropped.inc)
     ingestor.subscribe(feed.publish)
+    metrics.shared_state_degraded.labels("sessions").set_function(
+        lambda: float(sessions.degraded is not None))
+    metrics.shared_state_degraded.labels("live_feed").set_function(
+        lambda: float(feed.degraded is not None))
     secret = settings.resolved_secret()
     logins = LoginStore(engine)
     limits = Limits(settings.login_account_attempts, settings.login_address_attempts,
@@ -160,15 +174,17 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         started_at=clock(), secret=secret,
         store=store, meta=meta, sites=sites, logins=logins,
         wal=wal, writer=writer, ingestor=ingestor,
-        group=GroupIngest(ingestor, threaded=settings.wal_fsync == "always"),
-        salts=salts, ingested=ingested,
+        # With sessions in Redis, enrichment waits for Redis: off the event loop.
+        group=GroupIngest(ingestor, threaded=settings.wal_fsync == "always",
+                          enrich_off_loop=bool(settings.redis_url)),
+        salts=salts, sessions=sessions, ingested=ingested,
         runner=runner, answers=answers, warmer=warmer, stats=stats, purger=_purger(settings),
         jobs=Jobs(), feed=feed,
         snapshots=SharedSnapshots(runner, clock),
         keys=ApiKeyCache(meta.verify_api_key, settings.api_key_cache_seconds),
         ips=ClientIpResolver(settings.trusted_proxies),
         limiter=open_rate_limiter(settings.redis_url, settings.api_key_rate,
-                                  settings.api_key_burst),
+                                  settings.api_key_burst, prefix=f"{settings.redis_prefix}rl:"),
         throttle=LoginThrottle(logins, secret, limits),
         mailer=Mailer(settings),
     )
@@ -201,17 +217,28 @@ def _popularity_file(settings: Settings) -> Path:
     return settings.data_dir / "cache-popularity.json"
 
 
+def _session_store(settings: Settings, clock: Clock) -> SessionStore:
+    timeout = timedelta(minutes=settings.session_timeout_minutes)
+    if settings.redis_url:
+        return RedisSessionStore(settings.redis_url, timeout, clock,
+                                 prefix=settings.redis_prefix,
+                                 socket_timeout=settings.redis_timeout_seconds)
+    return SessionTracker(timeout, clock)
+
+
 async def close_services(svc: Services) -> None:
     """Graceful stop: close the log to appends (requests still running get 503), ingest
     everything it holds (what cannot be ingested stays for next start), stop warming up
-    (keeping what was viewed for the next start), then close the cache, the limiter, the
-    store and the metadata engine."""
+    (keeping what was viewed for the next start), then close the cache, the live bus, the
+    session store, the limiter, the store and the metadata engine."""
     svc.wal.close()
     svc.writer.stop(flush=True, timeout=30)
     svc.warmer.stop()
     svc.warmer.save(_popularity_file(svc.settings))
     svc.answers.cache.close()
     svc.answers.generations.close()
+    await svc.feed.close()
+    svc.sessions.close()
     await svc.limiter.close()
     svc.store.close()
     svc.meta.engine.dispose()
