@@ -299,7 +299,14 @@ async def dashboard(request: Request, site_id: int) -> Response:
     if isinstance(site, HTMLResponse):
         return site
     props = await run_in_threadpool(_prop_keys, request, site)
-    return _page(request, "site.html", {"viewer": viewer, "site": site, "prop_keys": props})
+    return _page(request, "site.html", {"viewer": viewer, "site": site, "prop_keys": props,
+                                        "revenue_goals": _revenue_goals(request, site)})
+
+
+def _revenue_goals(request: Request, site: SiteInfo) -> dict[str, str]:
+    """Revenue goal names → currencies: the dashboard shows revenue when there are any."""
+    return {g.display_name: g.currency for g in services(request).sites.goals(site.id)
+            if g.currency}
 
 
 def _prop_keys(request: Request, site: SiteInfo) -> dict[str, list[str]]:
