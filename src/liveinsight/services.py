@@ -208,7 +208,7 @@ def _lease(settings: Settings, engine: Engine, clock: Clock) -> Lease:
     if kind == "redis":
         if not settings.redis_url:
             raise ConfigError("LIVEINSIGHT_ALERTS_LEASE=redis needs LIVEINSIGHT_REDIS_URL")
-        return RedisLease(settings.redis_url)
+        return RedisLease(settings.redis_url, key=f"{settings.redis_prefix}lease:alerts")
     if kind == "database":
         return SqlLease(engine, clock)
     return InProcessLease(clock)
