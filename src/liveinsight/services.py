@@ -34,6 +34,7 @@ from liveinsight.meta.repo import Metadata, SiteDirectory
 from liveinsight.ops.alerts.channels.config import Deps
 from liveinsight.ops.alerts.evaluator import Evaluator
 from liveinsight.ops.alerts.incidents import Incidents
+from liveinsight.ops.alerts.reports import Reports
 from liveinsight.ops.alerts.service import AlertService
 from liveinsight.ops.alerts.store import AlertStore
 from liveinsight.ops.lease import InProcessLease, Lease
@@ -101,6 +102,7 @@ class Services:
     # alerting: one evaluator per cluster (the lease), the API's calls
     evaluator: Evaluator
     alerts: AlertService
+    reports: Reports  # weekly/monthly e-mail reports, sent by the evaluator
 
 
 def _node_id(settings: Settings) -> str:
@@ -159,6 +161,8 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
     secret = settings.resolved_secret()
     logins = LoginStore(engine)
     mailer = Mailer(settings)
+    stats = StatsService(runner, sites, clock)
+    reports = Reports(engine, sites, stats, mailer, clock)
     evaluator = Evaluator(
         store=AlertStore(engine), incidents=Incidents(engine),
         lease=_lease(settings, engine, clock), metrics=metrics, runner=runner,
@@ -167,7 +171,8 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
                   settings.alerts_allow_private_targets),
         clock=clock, holder=f"{node_id}:{os.getpid()}:{secrets.token_hex(3)}",
         interval_s=settings.alerts_interval_seconds, base_url=settings.public_url,
-        sites=lambda site_id: (s.domain if (s := sites.by_id(site_id)) else None))
+        sites=lambda site_id: (s.domain if (s := sites.by_id(site_id)) else None),
+        reports=reports)
 
     def _site_id(raw: object) -> int:
         from_id = sites.by_id(raw) if isinstance(raw, int) and not isinstance(raw, bool) \
@@ -189,14 +194,14 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         group=GroupIngest(ingestor, threaded=settings.wal_fsync == "always",
                           enrich_off_loop=bool(settings.redis_url)),
         salts=salts, sessions=sessions, ingested=ingested,
-        runner=runner, stats=StatsService(runner, sites, clock), feed=feed,
+        runner=runner, stats=stats, feed=feed,
         snapshots=SharedSnapshots(runner, clock),
         keys=ApiKeyCache(meta.verify_api_key, settings.api_key_cache_seconds),
         ips=ClientIpResolver(settings.trusted_proxies),
         limiter=open_rate_limiter(settings.redis_url, settings.api_key_rate,
                                   settings.api_key_burst, prefix=f"{settings.redis_prefix}rl:"),
         throttle=LoginThrottle(logins, secret, limits),
-        mailer=mailer, evaluator=evaluator,
+        mailer=mailer, evaluator=evaluator, reports=reports,
         alerts=AlertService(evaluator, clock, _site_id),
     )
 

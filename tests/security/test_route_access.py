@@ -49,7 +49,8 @@ ACCESS: dict[str, set[str]] = {
         "DELETE /admin/alerts/channel/{channel_id}",
         "POST /admin/alerts/channel/{channel_id}/test", "POST /admin/incidents/create",
         "GET /admin/incidents", "GET /admin/incidents/{incident_id}",
-        "POST /admin/incidents/{incident_id}"},
+        "POST /admin/incidents/{incident_id}", "POST /admin/reports", "GET /admin/reports",
+        "DELETE /admin/reports/{report_id}", "POST /admin/reports/{report_id}/send"},
 }
 ALLOWED = "allowed"
 _CLASSES = ('ingest_key', 'ops', 'read', 'api_admin', 'page', 'member_form', 'admin_form',
@@ -128,6 +129,7 @@ def _call(world: dict[str, Any], route: str, credential: str) -> int:
             .replace("{goal_id}", "1").replace("{session_id}", "1").replace("{user_id}", "2")
             .replace("{key_id}", "999").replace("{rule_id}", "1")
             .replace("{channel_id}", "1").replace("{incident_id}", "1")
+            .replace("{report_id}", "1")
             .replace("{variant}", "hash").replace("{path:path}", "app.css"))
     headers: dict[str, str] = {}
     cookies: dict[str, str] = {}

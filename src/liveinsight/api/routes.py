@@ -4,8 +4,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from liveinsight.api import alerts, collect, dashboard, docs, goals, ops, realtime, stats, tracker
+from liveinsight.api import (
+    alerts,
+    collect,
+    dashboard,
+    docs,
+    goals,
+    ops,
+    realtime,
+    reports,
+    stats,
+    tracker,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (ops.router, collect.router, tracker.router, stats.router,
                                   realtime.router, goals.router, dashboard.router,
-                                  docs.router, alerts.router)
+                                  docs.router, alerts.router, reports.router)
