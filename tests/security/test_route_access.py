@@ -36,6 +36,11 @@ ACCESS: dict[str, set[str]] = {
     "member_form": {"POST /account/password", "POST /account/sessions/{session_id}/end",
                     "POST /account/sessions/end-all"},
     "admin_form": {"POST /sites", "POST /sites/{site_id}/settings",
+                   "POST /alerting/rules", "POST /alerting/rules/{rule_id}",
+                   "POST /alerting/rules/{rule_id}/delete", "POST /alerting/channels",
+                   "POST /alerting/channels/{channel_id}/delete",
+                   "POST /alerting/channels/{channel_id}/test", "POST /alerting/incidents",
+                   "POST /alerting/incidents/{incident_id}",
                    "POST /sites/{site_id}/goals", "POST /sites/{site_id}/goals/{goal_id}/delete",
                    "POST /users/{user_id}/end-sessions", "POST /account/keys",
                    "POST /account/keys/{key_id}/revoke"},
@@ -51,22 +56,26 @@ ACCESS: dict[str, set[str]] = {
         "GET /admin/incidents", "GET /admin/incidents/{incident_id}",
         "POST /admin/incidents/{incident_id}", "POST /admin/reports", "GET /admin/reports",
         "DELETE /admin/reports/{report_id}", "POST /admin/reports/{report_id}/send"},
+    # instance admins' dashboard pages: a logged-in admin only (forms: admin_form)
+    "admin_page": {"GET /alerting", "GET /alerting/rules/new", "GET /alerting/rules/{rule_id}",
+                   "GET /alerting/channels", "GET /alerting/history",
+                   "GET /alerting/incidents", "GET /alerting/incidents/{incident_id}"},
 }
 ALLOWED = "allowed"
 _CLASSES = ('ingest_key', 'ops', 'read', 'api_admin', 'page', 'member_form', 'admin_form',
-            'instance_admin')
+            'instance_admin', 'admin_page')
 # credential → the expected answer per class, in _CLASSES' order (a status, or ALLOWED:
 # neither 401 nor 403)
 _TABLE: dict[str, tuple[int | str, ...]] = {
-    "anonymous": (401, 401, 401, 401, 303, 401, 401, 401),
-    "viewer": (401, 403, ALLOWED, 401, ALLOWED, ALLOWED, 403, 403),
-    "admin": (401, ALLOWED, ALLOWED, 401, ALLOWED, ALLOWED, ALLOWED, ALLOWED),
-    "key_other_site": (403, 403, 403, 403, 303, 401, 401, 403),
-    "key_stats": (403, 403, ALLOWED, 403, 303, 401, 401, 403),
-    "key_site_admin": (403, 403, ALLOWED, ALLOWED, 303, 401, 401, 403),
-    "key_global_admin": (403, ALLOWED, 403, ALLOWED, 303, 401, 401, ALLOWED),
-    "key_without_scope": (ALLOWED, 403, 403, 403, 303, 401, 401, 403),
-    "key_revoked": (401, 401, 401, 401, 303, 401, 401, 401),
+    "anonymous": (401, 401, 401, 401, 303, 401, 401, 401, 303),
+    "viewer": (401, 403, ALLOWED, 401, ALLOWED, ALLOWED, 403, 403, 403),
+    "admin": (401, ALLOWED, ALLOWED, 401, ALLOWED, ALLOWED, ALLOWED, ALLOWED, ALLOWED),
+    "key_other_site": (403, 403, 403, 403, 303, 401, 401, 403, 303),
+    "key_stats": (403, 403, ALLOWED, 403, 303, 401, 401, 403, 303),
+    "key_site_admin": (403, 403, ALLOWED, ALLOWED, 303, 401, 401, 403, 303),
+    "key_global_admin": (403, ALLOWED, 403, ALLOWED, 303, 401, 401, ALLOWED, 303),
+    "key_without_scope": (ALLOWED, 403, 403, 403, 303, 401, 401, 403, 303),
+    "key_revoked": (401, 401, 401, 401, 303, 401, 401, 401, 303),
 }
 EXPECT = {cred: dict(zip(_CLASSES, row, strict=True)) for cred, row in _TABLE.items()}
 USERS = {"admin": ("admin@example.com", "correct horse battery"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from liveinsight.api import (
+    alerting_pages,
     alerts,
     collect,
     dashboard,
@@ -19,4 +20,5 @@ from liveinsight.api import (
 
 ROUTERS: tuple[APIRouter, ...] = (ops.router, collect.router, tracker.router, stats.router,
                                   realtime.router, goals.router, dashboard.router,
-                                  docs.router, alerts.router, reports.router)
+                                  docs.router, alerts.router, reports.router,
+                                  alerting_pages.router)
