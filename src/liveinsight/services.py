@@ -9,11 +9,15 @@ opened at import time, nothing else builds these objects, and every field of
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import httpx
+from sqlalchemy import Engine
 
 from liveinsight.cache.answers import Answers, Policy
 from liveinsight.cache.cdn import CloudflarePurger, NoPurger, Purger, WebhookPurger
@@ -21,6 +25,7 @@ from liveinsight.cache.generation import Generations, MemoryGenerations
 from liveinsight.cache.memory import MemoryResultCache
 from liveinsight.cache.protocol import ResultCache
 from liveinsight.cache.warmup import Popularity, Warmer
+from liveinsight.errors import Invalid
 from liveinsight.ingest.group import GroupIngest
 from liveinsight.ingest.pipeline import build_pipeline
 from liveinsight.ingest.redis_sessions import RedisSessionStore
@@ -33,7 +38,16 @@ from liveinsight.ingest.writer import BatchWriter
 from liveinsight.meta.db import make_engine, upgrade
 from liveinsight.meta.logins import LoginStore
 from liveinsight.meta.repo import Metadata, SiteDirectory
+from liveinsight.ops.alerts.channels.config import Deps
+from liveinsight.ops.alerts.evaluator import Evaluator
+from liveinsight.ops.alerts.incidents import Incidents
+from liveinsight.ops.alerts.reports import Reports
+from liveinsight.ops.alerts.service import AlertService
+from liveinsight.ops.alerts.store import AlertStore
 from liveinsight.ops.jobs import Jobs
+from liveinsight.ops.lease import InProcessLease, Lease
+from liveinsight.ops.lease_redis import RedisLease
+from liveinsight.ops.lease_sql import SqlLease
 from liveinsight.ops.mail import Mailer
 from liveinsight.ops.metrics import Metrics
 from liveinsight.query.live import Ingested, LiveBus, LiveFeed
@@ -46,7 +60,7 @@ from liveinsight.security.client_ip import ClientIpResolver
 from liveinsight.security.key_cache import ApiKeyCache
 from liveinsight.security.ratelimit import RateLimiter, open_rate_limiter
 from liveinsight.security.throttle import Limits, LoginThrottle
-from liveinsight.settings import Settings
+from liveinsight.settings import ConfigError, Settings
 from liveinsight.storage.migrate import migrate
 from liveinsight.storage.protocol import Store
 from liveinsight.storage.transports import open_store
@@ -98,6 +112,10 @@ class Services:
     limiter: RateLimiter  # per-API-key ingest rate
     throttle: LoginThrottle
     mailer: Mailer
+    # alerting: one evaluator per cluster (the lease), the API's calls
+    evaluator: Evaluator
+    alerts: AlertService
+    reports: Reports  # weekly/monthly e-mail reports, sent by the evaluator
 
 
 def _node_id(settings: Settings) -> str:
@@ -167,6 +185,28 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         lambda: float(feed.degraded is not None))
     secret = settings.resolved_secret()
     logins = LoginStore(engine)
+    mailer = Mailer(settings)
+    reports = Reports(engine, sites, stats, mailer, clock)
+    evaluator = Evaluator(
+        store=AlertStore(engine), incidents=Incidents(engine),
+        lease=_lease(settings, engine, clock), metrics=metrics, runner=runner,
+        database=store.database,
+        deps=Deps(mailer, httpx.AsyncClient(), settings.alerts_sms_base_url,
+                  settings.alerts_allow_private_targets),
+        clock=clock, holder=f"{node_id}:{os.getpid()}:{secrets.token_hex(3)}",
+        interval_s=settings.alerts_interval_seconds, base_url=settings.public_url,
+        sites=lambda site_id: (s.domain if (s := sites.by_id(site_id)) else None),
+        reports=reports)
+
+    def _site_id(raw: object) -> int:
+        from_id = sites.by_id(raw) if isinstance(raw, int) and not isinstance(raw, bool) \
+            else None
+        found = from_id or (sites.by_domain(raw) if isinstance(raw, str) else None)
+        if found is None:
+            raise Invalid(f"no site {str(raw)[:100]!r} (give its domain or id)",
+                          field="site_id")
+        return found.id
+
     limits = Limits(settings.login_account_attempts, settings.login_address_attempts,
                     timedelta(minutes=settings.login_window_minutes))
     return Services(
@@ -186,7 +226,8 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         limiter=open_rate_limiter(settings.redis_url, settings.api_key_rate,
                                   settings.api_key_burst, prefix=f"{settings.redis_prefix}rl:"),
         throttle=LoginThrottle(logins, secret, limits),
-        mailer=Mailer(settings),
+        mailer=mailer, evaluator=evaluator, reports=reports,
+        alerts=AlertService(evaluator, clock, _site_id),
     )
 
 
@@ -217,6 +258,19 @@ def _popularity_file(settings: Settings) -> Path:
     return settings.data_dir / "cache-popularity.json"
 
 
+def _lease(settings: Settings, engine: Engine, clock: Clock) -> Lease:
+    kind = settings.alerts_lease
+    if kind == "auto":
+        kind = "redis" if settings.redis_url else "database"
+    if kind == "redis":
+        if not settings.redis_url:
+            raise ConfigError("LIVEINSIGHT_ALERTS_LEASE=redis needs LIVEINSIGHT_REDIS_URL")
+        return RedisLease(settings.redis_url, key=f"{settings.redis_prefix}lease:alerts")
+    if kind == "database":
+        return SqlLease(engine, clock)
+    return InProcessLease(clock)
+
+
 def _session_store(settings: Settings, clock: Clock) -> SessionStore:
     timeout = timedelta(minutes=settings.session_timeout_minutes)
     if settings.redis_url:
@@ -231,6 +285,7 @@ async def close_services(svc: Services) -> None:
     everything it holds (what cannot be ingested stays for next start), stop warming up
     (keeping what was viewed for the next start), then close the cache, the live bus, the
     session store, the limiter, the store and the metadata engine."""
+    await svc.evaluator.close()
     svc.wal.close()
     svc.writer.stop(flush=True, timeout=30)
     svc.warmer.stop()

@@ -36,30 +36,49 @@ ACCESS: dict[str, set[str]] = {
     "member_form": {"POST /account/password", "POST /account/sessions/{session_id}/end",
                     "POST /account/sessions/end-all"},
     "admin_form": {"POST /sites", "POST /sites/{site_id}/settings",
+                   "POST /alerting/rules", "POST /alerting/rules/{rule_id}",
+                   "POST /alerting/rules/{rule_id}/delete", "POST /alerting/channels",
+                   "POST /alerting/channels/{channel_id}/delete",
+                   "POST /alerting/channels/{channel_id}/test", "POST /alerting/incidents",
+                   "POST /alerting/incidents/{incident_id}",
                    "POST /sites/{site_id}/goals", "POST /sites/{site_id}/goals/{goal_id}/delete",
                    "POST /users/{user_id}/end-sessions", "POST /account/keys",
                    "POST /account/keys/{key_id}/revoke"},
-    # /admin/...: a logged-in admin or an API key with the admin scope for every site
-    "instance_admin": {"GET /admin/cache/stats", "POST /admin/cache/invalidate",
-                       "POST /admin/cache/warmup", "POST /admin/cdn/purge",
-                       "GET /admin/db/performance", "GET /admin/db/slow-queries",
-                       "POST /admin/db/optimize", "GET /admin/db/jobs/{job_id}"},
+    # instance-wide administration: a logged-in admin or an admin API key for every site
+    "instance_admin": {
+        "POST /admin/alerts/rule", "GET /admin/alerts/rules", "GET /admin/alerts/rule/{rule_id}",
+        "PUT /admin/alerts/rule/{rule_id}", "DELETE /admin/alerts/rule/{rule_id}",
+        "POST /admin/monitoring/threshold", "GET /admin/monitoring/alerts",
+        "GET /admin/alerts/history", "POST /admin/alerts/ack", "POST /admin/alerts/channel",
+        "GET /admin/alerts/channels", "PUT /admin/alerts/channel/{channel_id}",
+        "DELETE /admin/alerts/channel/{channel_id}",
+        "POST /admin/alerts/channel/{channel_id}/test", "POST /admin/incidents/create",
+        "GET /admin/incidents", "GET /admin/incidents/{incident_id}",
+        "POST /admin/incidents/{incident_id}", "POST /admin/reports", "GET /admin/reports",
+        "DELETE /admin/reports/{report_id}", "POST /admin/reports/{report_id}/send",
+        "GET /admin/cache/stats", "POST /admin/cache/invalidate", "POST /admin/cache/warmup",
+        "POST /admin/cdn/purge", "GET /admin/db/performance", "GET /admin/db/slow-queries",
+        "POST /admin/db/optimize", "GET /admin/db/jobs/{job_id}"},
+    # instance admins' dashboard pages: a logged-in admin only (forms: admin_form)
+    "admin_page": {"GET /alerting", "GET /alerting/rules/new", "GET /alerting/rules/{rule_id}",
+                   "GET /alerting/channels", "GET /alerting/history",
+                   "GET /alerting/incidents", "GET /alerting/incidents/{incident_id}"},
 }
 ALLOWED = "allowed"
 _CLASSES = ('ingest_key', 'ops', 'read', 'api_admin', 'page', 'member_form', 'admin_form',
-            'instance_admin')
+            'instance_admin', 'admin_page')
 # credential → the expected answer per class, in _CLASSES' order (a status, or ALLOWED:
 # neither 401 nor 403)
 _TABLE: dict[str, tuple[int | str, ...]] = {
-    "anonymous": (401, 401, 401, 401, 303, 401, 401, 401),
-    "viewer": (401, 403, ALLOWED, 401, ALLOWED, ALLOWED, 403, 403),
-    "admin": (401, ALLOWED, ALLOWED, 401, ALLOWED, ALLOWED, ALLOWED, ALLOWED),
-    "key_other_site": (403, 403, 403, 403, 303, 401, 401, 403),
-    "key_stats": (403, 403, ALLOWED, 403, 303, 401, 401, 403),
-    "key_site_admin": (403, 403, ALLOWED, ALLOWED, 303, 401, 401, 403),
-    "key_global_admin": (403, ALLOWED, 403, ALLOWED, 303, 401, 401, ALLOWED),
-    "key_without_scope": (ALLOWED, 403, 403, 403, 303, 401, 401, 403),
-    "key_revoked": (401, 401, 401, 401, 303, 401, 401, 401),
+    "anonymous": (401, 401, 401, 401, 303, 401, 401, 401, 303),
+    "viewer": (401, 403, ALLOWED, 401, ALLOWED, ALLOWED, 403, 403, 403),
+    "admin": (401, ALLOWED, ALLOWED, 401, ALLOWED, ALLOWED, ALLOWED, ALLOWED, ALLOWED),
+    "key_other_site": (403, 403, 403, 403, 303, 401, 401, 403, 303),
+    "key_stats": (403, 403, ALLOWED, 403, 303, 401, 401, 403, 303),
+    "key_site_admin": (403, 403, ALLOWED, ALLOWED, 303, 401, 401, 403, 303),
+    "key_global_admin": (403, ALLOWED, 403, ALLOWED, 303, 401, 401, ALLOWED, 303),
+    "key_without_scope": (ALLOWED, 403, 403, 403, 303, 401, 401, 403, 303),
+    "key_revoked": (401, 401, 401, 401, 303, 401, 401, 401, 303),
 }
 EXPECT = {cred: dict(zip(_CLASSES, row, strict=True)) for cred, row in _TABLE.items()}
 USERS = {"admin": ("admin@example.com", "correct horse battery"),
@@ -120,7 +139,9 @@ def _call(world: dict[str, Any], route: str, credential: str) -> int:
     api = path.startswith("/api/")
     path = (path.replace("{site_id}", site.domain if api else str(site.id))
             .replace("{goal_id}", "1").replace("{session_id}", "1").replace("{user_id}", "2")
-            .replace("{key_id}", "999").replace("{job_id}", "nope")
+            .replace("{key_id}", "999").replace("{rule_id}", "1")
+            .replace("{channel_id}", "1").replace("{incident_id}", "1")
+            .replace("{report_id}", "1").replace("{job_id}", "nope")
             .replace("{variant}", "hash").replace("{path:path}", "app.css"))
     headers: dict[str, str] = {}
     cookies: dict[str, str] = {}
@@ -139,6 +160,8 @@ def _call(world: dict[str, Any], route: str, credential: str) -> int:
         kwargs["json"] = {"page_url": "https://a.example/", "domain": site.domain}
     if path == "/api/v2/query":
         kwargs["json"] = {"site_id": site.domain, "metrics": ["visitors"], "date_range": "7d"}
+    elif method in ("POST", "PUT") and path.startswith("/admin/"):
+        kwargs["json"] = {}
     elif api and method == "POST" and "goals" in path:
         kwargs["json"] = {"event_name": f"E-{credential}"}
     elif method == "POST" and not api:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from liveinsight.api import (
+    alerting_pages,
+    alerts,
     cache_admin,
     collect,
     dashboard,
@@ -13,11 +15,12 @@ from liveinsight.api import (
     goals,
     ops,
     realtime,
+    reports,
     stats,
     tracker,
 )
 
 ROUTERS: tuple[APIRouter, ...] = (ops.router, collect.router, tracker.router, stats.router,
                                   realtime.router, goals.router, dashboard.router,
-                                  docs.router, cache_admin.router,
-                                  db_admin.router)
+                                  docs.router, alerts.router, reports.router,
+                                  alerting_pages.router, cache_admin.router, db_admin.router)

@@ -60,6 +60,12 @@ class StatsService:
             site.id, q.date_range.end, ("v2", site.domain, str(asked.params), query_key(q)),
             lambda: orjson.dumps(response.v2(self._runner.run(q, "v2"), echo)))
 
+    def v2_answer(self, site: SiteInfo, body: dict[str, Any]) -> dict[str, Any]:
+        """The v2 answer as values, for the server's own use (e-mail reports): cached like
+        a request's, not counted as a view."""
+        answer: dict[str, Any] = orjson.loads(self.v2(site, body, track=False))
+        return answer
+
     def simple(self, site: SiteInfo, kind: SimpleKind, params: Mapping[str, str], *,
                track: bool = True) -> bytes:
         """``GET /api/stats/<kind>`` parameters (without ``site_id``) → the answer's JSON."""
