@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from starlette_compress import CompressMiddleware, remove_compress_type
 
 from liveinsight import __version__
-from liveinsight.api import collect, routes
+from liveinsight.api import assets, collect, routes
 from liveinsight.api import errors as api_errors
 from liveinsight.api.deadline import BodyDeadlines
 from liveinsight.api.frontdoor import FrontDoor
@@ -97,4 +97,4 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> FrontDoor:
     for router in routes.ROUTERS:
         app.include_router(router)
     return FrontDoor(app, collect.POST_ROUTES, BodyDeadlines(settings.body_timeout_seconds),
-                     settings.max_api_body_bytes)
+                     settings.max_api_body_bytes, assets.body_limits(settings))

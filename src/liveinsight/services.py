@@ -35,6 +35,7 @@ from liveinsight.ingest.sessions import SessionTracker
 from liveinsight.ingest.visitor import SaltCache
 from liveinsight.ingest.wal import Segment, WriteAheadLog
 from liveinsight.ingest.writer import BatchWriter
+from liveinsight.meta.assets import Assets
 from liveinsight.meta.db import make_engine, upgrade
 from liveinsight.meta.logins import LoginStore
 from liveinsight.meta.repo import Metadata, SiteDirectory
@@ -106,6 +107,7 @@ class Services:
     snapshots: SharedSnapshots  # realtime numbers shared by a site's stream subscribers
     purger: Purger  # asks a CDN to drop cached URLs (POST /admin/cdn/purge)
     jobs: Jobs  # long administrative work (optimize, rebuild the rollups), with progress
+    assets: Assets  # uploaded images (metadata database)
     # security
     keys: ApiKeyCache  # API key verifications, for the collector and the read APIs
     ips: ClientIpResolver
@@ -219,7 +221,7 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
                           enrich_off_loop=bool(settings.redis_url)),
         salts=salts, sessions=sessions, ingested=ingested,
         runner=runner, answers=answers, warmer=warmer, stats=stats, purger=_purger(settings),
-        jobs=Jobs(), feed=feed,
+        jobs=Jobs(), assets=Assets(engine), feed=feed,
         snapshots=SharedSnapshots(runner, clock),
         keys=ApiKeyCache(meta.verify_api_key, settings.api_key_cache_seconds),
         ips=ClientIpResolver(settings.trusted_proxies),

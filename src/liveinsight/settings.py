@@ -275,6 +275,12 @@ class Settings(BaseSettings):
         "after new data (dashboards being looked at)."
     )
 
+    # --- uploaded images ---------------------------------------------------------------
+    asset_max_bytes: int = Field(
+        2 << 20, ge=1024, le=50 << 20, description="Largest image `POST "
+        "/api/v1/assets/upload` takes (413 above)."
+    )
+
     # --- CDN -----------------------------------------------------------------------------
     cdn_purger: Literal["none", "cloudflare", "webhook"] = Field(
         "none", description="What `POST /admin/cdn/purge` asks to drop cached URLs: "

@@ -23,13 +23,16 @@ ACCESS: dict[str, set[str]] = {
                "GET /js/script.js", "HEAD /js/script.js", "GET /js/plausible.{variant}.js",
                "HEAD /js/plausible.{variant}.js", "GET /js/script.{variant}.js",
                "HEAD /js/script.{variant}.js", "GET /", "GET /login", "POST /login",
-               "POST /logout", "GET /static/{path:path}", "GET /docs"},
+               "POST /logout", "GET /static/{path:path}", "GET /docs",
+               "GET /api/v1/assets/optimized/{asset_id}"},
     "ingest_key": {"POST /api/events"},  # an API key with the ingest scope (or a signed token)
     "ops": {"GET /health/detailed", "GET /metrics"},
     "read": {"POST /api/v2/query", "GET /api/stats", "GET /api/stats/aggregate",
              "GET /api/stats/timeseries", "GET /api/stats/breakdown", "GET /api/realtime",
              "GET /api/realtime/stream", "GET /api/v1/sites/{site_id}/goals"},
-    "api_admin": {"POST /api/v1/sites/{site_id}/goals",
+    "api_admin": {"POST /api/v1/assets/upload", "GET /api/v1/sites/{site_id}/assets",
+                  "DELETE /api/v1/sites/{site_id}/assets/{asset_id}",
+                  "POST /api/v1/sites/{site_id}/goals",
                   "DELETE /api/v1/sites/{site_id}/goals/{goal_id}"},
     "page": {"GET /account", "GET /sites", "GET /sites/{site_id}",
              "GET /sites/{site_id}/settings"},
@@ -132,6 +135,10 @@ def _session(client: TestClient, who: str) -> tuple[dict[str, str], str]:
     return cookies, csrf.group(1)
 
 
+_GIF = bytes.fromhex("47494638396101000100800000ffffff00000021f90401000000002c00000000"
+                     "010001000002024401003b")  # a 1x1 GIF
+
+
 def _call(world: dict[str, Any], route: str, credential: str) -> int:
     client: TestClient = world["client"]
     site = world["site"]
@@ -142,6 +149,7 @@ def _call(world: dict[str, Any], route: str, credential: str) -> int:
             .replace("{key_id}", "999").replace("{rule_id}", "1")
             .replace("{channel_id}", "1").replace("{incident_id}", "1")
             .replace("{report_id}", "1").replace("{job_id}", "nope")
+            .replace("{asset_id}", "0" * 64)
             .replace("{variant}", "hash").replace("{path:path}", "app.css"))
     headers: dict[str, str] = {}
     cookies: dict[str, str] = {}
@@ -164,6 +172,9 @@ def _call(world: dict[str, Any], route: str, credential: str) -> int:
         kwargs["json"] = {}
     elif api and method == "POST" and "goals" in path:
         kwargs["json"] = {"event_name": f"E-{credential}"}
+    elif path == "/api/v1/assets/upload":  # the site is named in the body
+        kwargs["data"] = {"site_id": site.domain}
+        kwargs["files"] = {"file": ("logo.gif", _GIF, "image/gif")}
     elif method == "POST" and not api:
         kwargs["data"] = {"csrf": csrf, "domain": f"{credential}.example", "current": "x",
                           "new": "x", "confirm": "x", "kind": "event", "target": "Goal",

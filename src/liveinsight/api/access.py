@@ -125,6 +125,19 @@ async def admin_access(request: Request, raw_site: object, field: str = "site_id
     return site
 
 
+async def admin_key(request: Request) -> ApiKeyInfo:
+    """An API key with the ``admin`` scope (for some site), or 401/403: the check a route
+    makes before reading a body that names the site (then :func:`admin_access`)."""
+    authorization = request.headers.get("authorization")
+    if authorization is None:
+        raise Unauthorized("send Authorization: Bearer <API key with the admin scope>",
+                           field="Authorization")
+    key = await _verified_key(services(request), authorization)
+    if not key.allows("admin"):
+        raise Forbidden("the API key lacks the 'admin' scope", field="Authorization")
+    return key
+
+
 async def ops_access(request: Request) -> None:
     """Allow reading ``/metrics`` and ``/health/detailed`` (node id, error texts) or raise:
     the ``metrics_token`` setting as a Bearer token (for Prometheus), or what

@@ -29,19 +29,22 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 class FrontDoor:
     """An ASGI app: ``routes`` (exact path → endpoint, POST only) here, the rest to ``app``.
     Every HTTP request's body is read under ``deadlines`` (``api/deadline.py``), and bodies
-    of the other endpoints are at most ``api_body_limit`` bytes (413 otherwise; the
-    collector's endpoints check their own, ``max_body_bytes``).
+    of the other endpoints are at most ``api_body_limit`` bytes, or what ``body_limits``
+    allows their exact path (uploads), 413 otherwise; the collector's endpoints check their
+    own, ``max_body_bytes``.
 
     Attribute access falls through to the FastAPI app (``state``, ``openapi()``...), so code
     holding the front door can treat it as the app.
     """
 
     def __init__(self, app: FastAPI, routes: Mapping[str, Endpoint],
-                 deadlines: BodyDeadlines, api_body_limit: int) -> None:
+                 deadlines: BodyDeadlines, api_body_limit: int,
+                 body_limits: Mapping[str, int] | None = None) -> None:
         self.app = app
         self._routes = dict(routes)
         self._deadlines = deadlines
         self._api_body_limit = api_body_limit
+        self._body_limits = dict(body_limits or {})
         app.state.body_deadlines = deadlines  # the collector's read_body uses them
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -66,10 +69,11 @@ class FrontDoor:
 
     async def _other(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Any other request, its body under the deadline and the size limit."""
-        if _declared_length(scope) > self._api_body_limit:
-            await _respond(_too_large(self._api_body_limit), scope, receive, send)
+        limit = self._body_limits.get(scope["path"], self._api_body_limit)
+        if _declared_length(scope) > limit:
+            await _respond(_too_large(limit), scope, receive, send)
             return
-        guard = self._deadlines.guard(receive, self._api_body_limit)
+        guard = self._deadlines.guard(receive, limit)
         try:
             await self.app(scope, guard, send)
         finally:

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from liveinsight.api import (
     alerting_pages,
     alerts,
+    assets,
     cache_admin,
     collect,
     dashboard,
@@ -23,4 +24,5 @@ from liveinsight.api import (
 ROUTERS: tuple[APIRouter, ...] = (ops.router, collect.router, tracker.router, stats.router,
                                   realtime.router, goals.router, dashboard.router,
                                   docs.router, alerts.router, reports.router,
-                                  alerting_pages.router, cache_admin.router, db_admin.router)
+                                  alerting_pages.router, cache_admin.router, db_admin.router,
+                                  assets.router)
