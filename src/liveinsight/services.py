@@ -22,6 +22,7 @@ from liveinsight.ingest.wal import WriteAheadLog
 from liveinsight.ingest.writer import BatchWriter
 from liveinsight.meta.db import make_engine, upgrade
 from liveinsight.meta.logins import LoginStore
+from liveinsight.meta.people import People
 from liveinsight.meta.repo import Metadata, SiteDirectory
 from liveinsight.ops.mail import Mailer
 from liveinsight.ops.metrics import Metrics
@@ -62,6 +63,7 @@ class Services:
     meta: Metadata
     sites: SiteDirectory
     logins: LoginStore
+    people: People  # teams, members, guests: who holds which role on a site
     # ingest: the pipeline and log behind the collector, the writer draining the log
     wal: WriteAheadLog
     writer: BatchWriter
@@ -134,6 +136,7 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         settings=settings, metrics=metrics, clock=clock, node_id=node_id,
         started_at=clock(), secret=secret,
         store=store, meta=meta, sites=sites, logins=logins,
+        people=People(engine, on_site_change=sites.reload),
         wal=wal, writer=writer, ingestor=ingestor,
         group=GroupIngest(ingestor, threaded=settings.wal_fsync == "always"),
         salts=salts, ingested=ingested,

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from liveinsight.api import collect, dashboard, docs, goals, ops, realtime, stats, tracker
+from liveinsight.api import (
+    collect,
+    dashboard,
+    docs,
+    goals,
+    members,
+    ops,
+    people,
+    realtime,
+    stats,
+    tracker,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (ops.router, collect.router, tracker.router, stats.router,
-                                  realtime.router, goals.router, dashboard.router,
-                                  docs.router)
+                                  realtime.router, goals.router, members.router,
+                                  dashboard.router, people.router, docs.router)
