@@ -21,6 +21,7 @@ from liveinsight.ingest.visitor import SaltCache
 from liveinsight.ingest.wal import WriteAheadLog
 from liveinsight.ingest.writer import BatchWriter
 from liveinsight.meta.db import make_engine, upgrade
+from liveinsight.meta.invitations import Invitations
 from liveinsight.meta.logins import LoginStore
 from liveinsight.meta.people import People
 from liveinsight.meta.repo import Metadata, SiteDirectory
@@ -64,6 +65,7 @@ class Services:
     sites: SiteDirectory
     logins: LoginStore
     people: People  # teams, members, guests: who holds which role on a site
+    invitations: Invitations  # by e-mail, to a site, its ownership or a team
     # ingest: the pipeline and log behind the collector, the writer draining the log
     wal: WriteAheadLog
     writer: BatchWriter
@@ -137,6 +139,7 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         started_at=clock(), secret=secret,
         store=store, meta=meta, sites=sites, logins=logins,
         people=People(engine, on_site_change=sites.reload),
+        invitations=Invitations(engine, on_site_change=sites.reload),
         wal=wal, writer=writer, ingestor=ingestor,
         group=GroupIngest(ingestor, threaded=settings.wal_fsync == "always"),
         salts=salts, ingested=ingested,

@@ -125,10 +125,16 @@ class Settings(BaseSettings):
         15, ge=1, description="The sliding window of the two sign-in limits above."
     )
 
+    invitation_days: int = Field(
+        7, ge=1, le=30, description="An invitation link (to a site, a team or a site's "
+        "ownership) works once, for this many days."
+    )
+
     # --- e-mail ------------------------------------------------------------------------
     smtp_host: str | None = Field(
-        None, description="SMTP server for e-mail to users (the lockout notice). Empty: no "
-        "e-mail; notices are shown in the dashboard only."
+        None, description="SMTP server for e-mail to users (the lockout notice, invitations). "
+        "Empty: no e-mail; notices are shown in the dashboard only, and an invitation's link "
+        "is shown to the person inviting, to pass on."
     )
     smtp_port: int = Field(587, description="SMTP port (587 for STARTTLS, 465 for TLS).")
     smtp_username: str | None = Field(None, description="SMTP user, if the server needs one.")

@@ -58,7 +58,8 @@ ACCESS: dict[str, set[str]] = {
                "GET /js/script.js", "HEAD /js/script.js", "GET /js/plausible.{variant}.js",
                "HEAD /js/plausible.{variant}.js", "GET /js/script.{variant}.js",
                "HEAD /js/script.{variant}.js", "GET /", "GET /login", "POST /login",
-               "POST /logout", "GET /static/{path:path}", "GET /docs"},
+               "POST /logout", "GET /static/{path:path}", "GET /docs",
+               "GET /invitations/{token}", "POST /invitations/{token}"},  # the link's token
     "ingest_key": {"POST /api/events"},  # an API key with the ingest scope (or a signed token)
     "ops": {"GET /health/detailed", "GET /metrics"},
     "read": {"POST /api/v2/query", "GET /api/stats", "GET /api/stats/aggregate",
@@ -68,7 +69,10 @@ ACCESS: dict[str, set[str]] = {
                   "DELETE /api/v1/sites/{site_id}/goals/{goal_id}",
                   "GET /api/v1/sites/{site_id}/members",
                   "PATCH /api/v1/sites/{site_id}/members/{user_id}",
-                  "DELETE /api/v1/sites/{site_id}/members/{user_id}"},
+                  "DELETE /api/v1/sites/{site_id}/members/{user_id}",
+                  "POST /api/v1/sites/{site_id}/invitations",
+                  "GET /api/v1/sites/{site_id}/invitations",
+                  "DELETE /api/v1/sites/{site_id}/invitations/{invite_id}"},
     "page": {"GET /account", "GET /sites"},
     "site_page": {"GET /sites/{site_id}", "GET /sites/{site_id}/settings"},
     "team_page": {"GET /teams/{team_id}"},
@@ -79,10 +83,14 @@ ACCESS: dict[str, set[str]] = {
     "team_site_form": {"POST /sites"},  # an owner or admin of a team adds sites to it
     "site_editor": {"POST /sites/{site_id}/goals", "POST /sites/{site_id}/goals/{goal_id}/delete"},
     "site_admin": {"POST /sites/{site_id}/settings", "POST /sites/{site_id}/people/{user_id}/role",
-                   "POST /sites/{site_id}/people/{user_id}/remove"},
+                   "POST /sites/{site_id}/people/{user_id}/remove",
+                   "POST /sites/{site_id}/invitations",
+                   "POST /sites/{site_id}/invitations/{invite_id}/revoke"},
     "site_owner": {"POST /sites/{site_id}/transfer"},
     "team_admin": {"POST /teams/{team_id}/members/{user_id}/role",
-                   "POST /teams/{team_id}/members/{user_id}/remove"},
+                   "POST /teams/{team_id}/members/{user_id}/remove",
+                   "POST /teams/{team_id}/invitations",
+                   "POST /teams/{team_id}/invitations/{invite_id}/revoke"},
 }
 USERS = {"instance": "instance@example.com", "owner": "owner@example.com",
          "admin": "admin@example.com", "editor": "editor@example.com",
@@ -90,10 +98,11 @@ USERS = {"instance": "instance@example.com", "owner": "owner@example.com",
 PASSWORD = "a long enough password"
 # What path parameters become: ids that do not exist, so an allowed call changes nothing.
 PATH_VALUES = {"{goal_id}": "999", "{session_id}": "1", "{user_id}": "999", "{key_id}": "999",
-               "{variant}": "hash", "{path:path}": "app.css"}
+               "{variant}": "hash", "{path:path}": "app.css", "{invite_id}": "999",
+               "{token}": "not-a-token"}
 FORM = {"domain": "new.example", "timezone": "Not/AZone", "current": "x", "new": "x",
         "confirm": "x", "kind": "event", "target": "Goal", "name": "k", "scope": "stats",
-        "team": "999", "role": "nobody"}
+        "team": "999", "role": "nobody", "email": "not an address"}
 
 
 def _routes() -> list[str]:
@@ -179,7 +188,7 @@ def _call(world: dict[str, Any], route: str, credential: str) -> int:
     elif api and method == "POST" and "goals" in path:
         kwargs["json"] = {"event_name": f"E-{credential}"}
     elif api and method in ("POST", "PATCH", "PUT"):
-        kwargs["json"] = {"role": "nobody"}
+        kwargs["json"] = {"role": "nobody", "email": "someone@example.com"}
     elif method == "POST" and not api:
         kwargs["data"] = {**FORM, "csrf": csrf}
     response = client.request(method, path, **kwargs)

@@ -380,6 +380,8 @@ async def settings_page(request: Request, viewer: Viewer, site: SiteInfo, role: 
     base = (svc.settings.public_url or str(request.base_url)).rstrip("/")
     people = (await run_in_threadpool(svc.people.site_people, site.id)
               if role >= Role.ADMIN else [])
+    invitations = (await run_in_threadpool(lambda: svc.invitations.pending(
+        svc.clock(), site_id=site.id)) if role >= Role.ADMIN else [])
     team = (await run_in_threadpool(svc.people.team, site.team_id)
             if site.team_id is not None else None)
     return page(request, "settings.html", {
@@ -387,6 +389,7 @@ async def settings_page(request: Request, viewer: Viewer, site: SiteInfo, role: 
         "error": error, "saved": saved, "created": created,
         "script_url": tracker_url(request), "base_url": base,
         "goals": svc.sites.goals(site.id), "people": people, "team": team,
+        "invitations": invitations, "invited": None,
         "transfer_teams": (await _site_teams(request, viewer)
                            if role >= Role.OWNER else []), **extra,
     }, status)

@@ -9,6 +9,8 @@ teams. Role checks: ``api/forms.py``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -18,6 +20,7 @@ from liveinsight.api.dashboard import page, settings_page, to_login
 from liveinsight.api.deps import services
 from liveinsight.api.forms import instance_form, site_form, team_form, team_role
 from liveinsight.errors import Forbidden, Invalid, NotFound
+from liveinsight.meta.people import TeamInfo
 from liveinsight.meta.repo import MetaError
 from liveinsight.security.roles import GUEST_ROLES, ROLES, Role, parse_role
 
@@ -95,12 +98,22 @@ async def team_page(request: Request, team_id: int, done: str = "") -> Response:
     except NotFound:
         return page(request, "missing.html", {
             "viewer": viewer, "message": f"There is no team with id {team_id}."}, 404)
+    return await team_page_for(request, viewer, team, role, done="Saved." if done else None)
+
+
+async def team_page_for(request: Request, viewer: auth.Viewer, team: TeamInfo, role: Role,
+                        error: str | None = None, status: int = 200, **extra: Any
+                        ) -> Response:
+    """The team's page as ``viewer`` sees it (``extra`` is added to the context)."""
     svc = services(request)
     members = await run_in_threadpool(svc.people.team_members, team.id)
     sites = [s for s in svc.sites.all() if s.team_id == team.id]
+    pending = (await run_in_threadpool(lambda: svc.invitations.pending(
+        svc.clock(), team_id=team.id)) if role >= Role.ADMIN else [])
     return page(request, "team.html", {
         "viewer": viewer, "team": team, "role": role, "Role": Role, "members": members,
-        "sites": sites, "roles": ROLES, "done": "Saved." if done else None})
+        "sites": sites, "roles": ROLES, "invitations": pending, "error": error,
+        "done": None, **extra}, status)
 
 
 @router.post("/teams")

@@ -9,6 +9,7 @@ from liveinsight.api import (
     dashboard,
     docs,
     goals,
+    invitations,
     members,
     ops,
     people,
@@ -19,4 +20,5 @@ from liveinsight.api import (
 
 ROUTERS: tuple[APIRouter, ...] = (ops.router, collect.router, tracker.router, stats.router,
                                   realtime.router, goals.router, members.router,
-                                  dashboard.router, people.router, docs.router)
+                                  dashboard.router, people.router, invitations.router,
+                                  docs.router)
