@@ -332,7 +332,14 @@ async def dashboard(request: Request, site_id: int) -> Response:
     site, role = found
     props = await run_in_threadpool(_prop_keys, request, site)
     return page(request, "site.html", {"viewer": viewer, "site": site, "role": role,
-                                       "prop_keys": props})
+                                       "prop_keys": props,
+                                       "revenue_goals": _revenue_goals(request, site)})
+
+
+def _revenue_goals(request: Request, site: SiteInfo) -> dict[str, str]:
+    """Revenue goal names → currencies: the dashboard shows revenue when there are any."""
+    return {g.display_name: g.currency for g in services(request).sites.goals(site.id)
+            if g.currency}
 
 
 def _prop_keys(request: Request, site: SiteInfo) -> dict[str, list[str]]:

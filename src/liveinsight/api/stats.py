@@ -130,6 +130,9 @@ class MetricValue(BaseModel):
 class AggregateResponse(BaseModel):
     results: dict[str, MetricValue]
     comparison_date_range: list[str] | None = None
+    warnings: dict[str, dict[str, str]] | None = Field(
+        None, description="Why a metric is null (revenue metrics: no single currency, no "
+                          "revenue goal), as Plausible's meta.metric_warnings.")
 
 
 SUMMARY_METRICS = "visitors,visits,pageviews,views_per_visit,bounce_rate,visit_duration"

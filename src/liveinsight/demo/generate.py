@@ -276,8 +276,12 @@ def ensure_sites(meta: Metadata) -> list[SiteInfo]:
         site = existing.get(spec.domain)
         if site is None:
             site = meta.create_site(spec.domain, name=spec.name, timezone=spec.timezone)
+            paid = {name for evs in spec.events.values() for name, _, _, amounts in evs
+                    if amounts}
             for event_name, page_path in spec.goals:
-                meta.create_goal(site.id, event_name=event_name, page_path=page_path)
+                # Goals whose events carry amounts are revenue goals in the site's currency.
+                meta.create_goal(site.id, event_name=event_name, page_path=page_path,
+                                 currency=site.currency if event_name in paid else None)
         out.append(site)
     return out
 

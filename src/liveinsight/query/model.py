@@ -16,7 +16,10 @@ from zoneinfo import ZoneInfo
 METRICS = (
     "visitors", "visits", "pageviews", "views_per_visit", "bounce_rate", "visit_duration",
     "events", "conversion_rate", "scroll_depth", "time_on_page", "percentage",
+    "total_revenue", "average_revenue",
 )
+# Revenue of revenue goals (``query/revenue.py``): money values, formatted with a currency.
+REVENUE_METRICS = frozenset({"total_revenue", "average_revenue"})
 SESSION_METRICS = frozenset({"visits", "bounce_rate", "visit_duration", "views_per_visit"})
 
 # Dimension → column, for columns that exist in both tables (events carry their session's
@@ -128,6 +131,7 @@ class Goal:
     name: str
     event_name: str | None = None
     page_path: str | None = None
+    currency: str | None = None  # ISO 4217: a revenue goal
 
     def path_regex(self) -> str:
         parts = re.split(r"(\*\*|\*)", self.page_path or "")

@@ -55,7 +55,8 @@ MAX_PATTERN_CHARS = 1000  # one `matches` pattern (RE2 compiles it, see query/fi
 # DateTime types hold 1970-2105, and the calendar's edges must not overflow date arithmetic.
 MIN_DATE = date(1970, 1, 1)
 MAX_DATE = date(2099, 12, 31)
-_EVENT_ONLY_METRICS = {"events", "scroll_depth", "time_on_page", "conversion_rate"}
+_EVENT_ONLY_METRICS = {"events", "scroll_depth", "time_on_page", "conversion_rate",
+                       "total_revenue", "average_revenue"}
 
 
 def parse_v2(body: Any, *, site_id: int, timezone: str, goals: tuple[Goal, ...],

@@ -9,15 +9,22 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from liveinsight.query.model import DateRange, Query
+from liveinsight.query import revenue
+from liveinsight.query.model import REVENUE_METRICS, DateRange, Query
 from liveinsight.query.runner import Result, Row
 
+# Metrics without a value over no data (an average of nothing).
+_NO_EMPTY_VALUE = frozenset({"scroll_depth", "time_on_page", "average_revenue"})
 # Metrics that are already percentages: their change is the difference in points.
 _POINTS = {"bounce_rate", "conversion_rate", "percentage"}
 
 
 def change(metric: str, current: Any, previous: Any) -> Any:
     """Plausible's ``change``: percent change, or points for percentage metrics."""
+    if metric in REVENUE_METRICS:
+        if current is None and previous is None:
+            return None
+        current, previous = current or 0, previous or 0
     if current is None or previous is None:
         return None
     if metric in _POINTS:
@@ -41,19 +48,23 @@ def _iso(value: datetime) -> str:
 def v2(result: Result, echo: dict[str, Any]) -> dict[str, Any]:
     """``{"results": [{"metrics", "dimensions", "comparison"?}], "meta", "query"}``."""
     q = result.query
+    plan = revenue.plan(q)
     rows = []
     for i, row in enumerate(result.rows):
-        item: dict[str, Any] = {"metrics": list(row.metrics), "dimensions": list(row.dimensions)}
+        item: dict[str, Any] = {"metrics": shown(q, plan, row), "dimensions": list(row.dimensions)}
         if result.comparison is not None:
             other = result.comparison[i]
             item["comparison"] = {
                 "dimensions": list(other.dimensions),
-                "metrics": list(other.metrics),
+                "metrics": shown(q, plan, Row(row.dimensions, other.metrics)),
                 "change": [change(m, a, b) for m, a, b in zip(q.metrics, row.metrics,
                                                               other.metrics, strict=True)],
             }
         rows.append(item)
     meta: dict[str, Any] = {"imports_included": False}
+    warnings = revenue.warnings(q, plan)
+    if warnings:
+        meta["metric_warnings"] = warnings
     if result.time_labels is not None:
         meta["time_labels"] = list(result.time_labels)
     if result.total_rows is not None:
@@ -67,16 +78,23 @@ def v2(result: Result, echo: dict[str, Any]) -> dict[str, Any]:
 def aggregate(result: Result) -> dict[str, Any]:
     """``{"results": {metric: {"value", "comparison_value"?, "change"?}}}``."""
     q = result.query
+    plan = revenue.plan(q)
     values = result.rows[0].metrics if result.rows else tuple(0 for _ in q.metrics)
     out: dict[str, Any] = {}
+    current = shown(q, plan, Row((), values))
     for i, metric in enumerate(q.metrics):
-        entry: dict[str, Any] = {"value": values[i]}
+        entry: dict[str, Any] = {"value": current[i]}
         if result.comparison is not None:
-            previous = result.comparison[0].metrics[i] if result.comparison else 0
-            entry["comparison_value"] = previous
-            entry["change"] = change(metric, values[i], previous)
+            previous = result.comparison[0].metrics if result.comparison else values
+            entry["comparison_value"] = shown(q, plan, Row((), previous))[i] \
+                if result.comparison else 0
+            entry["change"] = change(metric, values[i],
+                                     previous[i] if result.comparison else 0)
         out[metric] = entry
     doc: dict[str, Any] = {"results": out}
+    warnings = revenue.warnings(q, plan)
+    if warnings:
+        doc["warnings"] = warnings
     if result.comparison_range is not None:
         doc["comparison_date_range"] = iso_range(result.comparison_range, q.timezone)
     return doc
@@ -119,7 +137,19 @@ def breakdown(result: Result) -> dict[str, Any]:
     return doc
 
 
+def shown(q: Query, plan: revenue.Plan, row: Row) -> list[Any]:
+    """A row's metric values as answered: revenue as money values in the row's currency."""
+    if not plan.goals:
+        return [None if m in REVENUE_METRICS else v
+                for m, v in zip(q.metrics, row.metrics, strict=True)]
+    currency = revenue.currency_of(plan, q, row.dimensions)
+    return [revenue.money(v, currency) if m in REVENUE_METRICS else v
+            for m, v in zip(q.metrics, row.metrics, strict=True)]
+
+
 def _metrics(q: Query, row: Row | None) -> dict[str, Any]:
+    plan = revenue.plan(q)
     if row is None:
-        return {m: 0 if m not in ("scroll_depth", "time_on_page") else None for m in q.metrics}
-    return dict(zip(q.metrics, row.metrics, strict=True))
+        empty = {m: None if m in _NO_EMPTY_VALUE else 0 for m in q.metrics}
+        row = Row((), tuple(empty.values()))
+    return dict(zip(q.metrics, shown(q, plan, row), strict=True))

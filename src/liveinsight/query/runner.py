@@ -13,6 +13,7 @@ import logging
 import time
 from dataclasses import dataclass, replace
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -22,6 +23,7 @@ from liveinsight.ops.metrics import Metrics
 from liveinsight.query import sql
 from liveinsight.query.filters import Params
 from liveinsight.query.model import (
+    REVENUE_METRICS,
     DateRange,
     Query,
     auto_interval,
@@ -149,7 +151,10 @@ class QueryRunner:
         data = self.raw(text, params, kind)
         n = len(q.dimensions)
         m = len(q.metrics)
-        rows = tuple(Row(tuple(r[:n]), tuple(_number(v) for v in r[n:n + m])) for r in data)
+        read = [_decimal if name in REVENUE_METRICS else _number for name in q.metrics]
+        rows = tuple(Row(tuple(r[:n]), tuple(f(v) for f, v in zip(read, r[n:n + m],
+                                                                    strict=True)))
+                     for r in data)
         total = None
         if q.include.total_rows:
             total = int(data[0][n + m]) if data else 0
@@ -177,6 +182,11 @@ def patterns_of(q: Query) -> list[str]:
                    if c.op.startswith("matches") for v in c.values})
 
 
+def _decimal(value: Any) -> Decimal | None:
+    """A revenue amount, sent as text so that no digit is lost (None stays None)."""
+    return None if value is None else Decimal(str(value))
+
+
 def _number(value: Any) -> Any:
     if isinstance(value, str):  # 64-bit integers arrive quoted in JSON
         try:
@@ -188,7 +198,8 @@ def _number(value: Any) -> Any:
 
 def _align(q: Query, rows: tuple[Row, ...], previous: tuple[Row, ...],
            labels: tuple[str, ...] | None) -> tuple[Row, ...]:
-    zero = tuple(0 for _ in q.metrics)
+    zero = tuple(None if m == "average_revenue" else Decimal(0) if m in REVENUE_METRICS else 0
+                 for m in q.metrics)
     time_dim = q.time_dimension()
     if time_dim is None:
         by_dims = {r.dimensions: r for r in previous}

@@ -28,7 +28,8 @@ class StatsService:
         self._clock = clock
 
     def goals(self, site: SiteInfo) -> tuple[model.Goal, ...]:
-        return tuple(model.Goal(g.display_name, event_name=g.event_name, page_path=g.page_path)
+        return tuple(model.Goal(g.display_name, event_name=g.event_name, page_path=g.page_path,
+                                currency=g.currency)
                      for g in self._sites.goals(site.id))
 
     def today(self, site: SiteInfo) -> date:

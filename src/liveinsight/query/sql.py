@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from liveinsight.query import rollup
+from liveinsight.query import revenue, rollup
 from liveinsight.query.filters import (
     Params,
     compile_filter,
@@ -31,6 +31,7 @@ from liveinsight.query.model import (
     EVENT_COLUMNS,
     GOAL,
     PROPS_PREFIX,
+    REVENUE_METRICS,
     SESSION_METRICS,
     VISIT_COLUMNS,
     And,
@@ -96,6 +97,9 @@ _OUTER = {
     "time_on_page": "if(isNull(m_time_on_page), NULL, toUInt32(round(m_time_on_page)))",
     "percentage": "round(m_visitors * 100 / nullIf({total}, 0), 1)",
     "conversion_rate": "round(m_visitors * 100 / nullIf({total}, 0), 2)",
+    # Decimals as text: exact, read back as Decimal by the runner.
+    "total_revenue": "toString(m_total_revenue)",
+    "average_revenue": "toString(m_average_revenue)",
 }
 _COLLAPSED = ("visitor_id", "entry_page", "exit_page", "pageviews", "events", "duration",
               "is_bounce", "hostname", *VISIT_COLUMNS.values())
@@ -125,6 +129,7 @@ class _Builder:
         self.end = self.p.add(q.date_range.end.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3], _TS)
         self.tz = self.p.add(q.timezone, "String")
         self.keys = [f"k{i}" for i in range(len(q.dimensions))]
+        self.revenue = revenue.plan(q)
         leaves = conditions(q.filters)
         time_dim = q.time_dimension()
         self.day_buckets = time_dim is not None and q.bucket(time_dim) in _DAY_BUCKETS
@@ -156,6 +161,8 @@ class _Builder:
         q = self.q
         inner = {"percentage", "conversion_rate"}
         wanted = {m for m in q.metrics if m not in inner}
+        if self.revenue.default is None and not self.revenue.by_goal:
+            wanted -= REVENUE_METRICS  # answered as null (see query/revenue.py)
         if inner & set(q.metrics):
             wanted.add("visitors")
         session_side = {m for m in wanted if m in SESSION_METRICS}
@@ -200,6 +207,9 @@ class _Builder:
         return key
 
     def _outer(self, metric: str) -> str:
+        if metric in REVENUE_METRICS and self.revenue.default is None \
+                and not self.revenue.by_goal:
+            return "NULL"
         expr = _OUTER[metric]
         if metric == "percentage":
             return expr.format(total=self._total_visitors(self.q.filters))
@@ -210,6 +220,8 @@ class _Builder:
     def _order(self) -> str:
         q = self.q
         names = {d: f"d{i}" for i, d in enumerate(q.dimensions)}
+        if self.revenue.default or self.revenue.by_goal:  # sort the numbers, not their text
+            names.update({m: f"m_{m}" for m in REVENUE_METRICS})
         keys = [f"{names.get(k, k)} {d.upper()}" for k, d in q.order_by]
         if not keys:
             time_dim = q.time_dimension()
@@ -217,7 +229,7 @@ class _Builder:
                 keys.append(f"{names[time_dim]} ASC")
             elif q.metrics:
                 first = "visitors" if "visitors" in q.metrics else q.metrics[0]
-                keys.append(f"{first} DESC")
+                keys.append(f"{names.get(first, first)} DESC")
         dims = [f"d{i}" for i in range(len(q.dimensions))]
         keys.extend(f"{d} ASC" for d in dims if not any(k.startswith(d + " ") for k in keys))
         return ", ".join(keys) or "1"
@@ -271,9 +283,31 @@ class _Builder:
     def _events_query(self, metrics: list[str]) -> str:
         cols = [f"{self._event_dim(d, group=True)} AS k{i}"
                 for i, d in enumerate(self.q.dimensions)]
-        cols += [f"{_EVENT_METRICS[m]} AS m_{m}" for m in metrics]
+        cols += [f"{self._event_metric(m)} AS m_{m}" for m in metrics]
         return (f"SELECT {', '.join(cols)} FROM {self.db}.events"
                 f" WHERE {self._events_where(self.q.filters)}{self._group()}")
+
+    def _event_metric(self, metric: str) -> str:
+        if metric not in REVENUE_METRICS:
+            return _EVENT_METRICS[metric]
+        counted = self._revenue_counted()
+        total = f"sumIf(revenue, {counted})"
+        if metric == "total_revenue":
+            return total
+        return f"{total} / nullIf(countIf({counted}), 0)"
+
+    def _revenue_counted(self) -> str:
+        """SQL true for the event rows whose amount is revenue of the row's goal(s): they
+        convert a revenue goal in play and carry an amount in its currency."""
+        plan = self.revenue
+        if plan.default is not None:
+            goals = " OR ".join(goal_predicate(g, self.p) for g in plan.goals) or "0"
+            return f"revenue_currency = {self.p.add(plan.default, 'String')} AND ({goals})"
+        key = f"k{self.q.dimensions.index(GOAL)}"  # the row's goal: its own currency
+        names = self.p.add(list(plan.by_goal), "Array(String)")
+        codes = self.p.add(list(plan.by_goal.values()), "Array(String)")
+        return (f"revenue_currency != '' AND revenue_currency = transform({key}, {names},"
+                f" {codes}, '')")
 
     def _total_visitors(self, node: Filter | None) -> str:
         if self.from_sessions:

@@ -7,14 +7,21 @@
   const SITE = root.dataset.siteId;
   const DOMAIN = root.dataset.domain;
   const PROP_KEYS = JSON.parse(document.getElementById('prop-keys').textContent || '{}');
+  // Revenue goal name → currency; revenue tiles and columns show only when there are some.
+  const REVENUE_GOALS = JSON.parse(document.getElementById('revenue-goals').textContent || '{}');
+  const HAS_REVENUE = Object.keys(REVENUE_GOALS).length > 0;
+  // Shared-link viewers read the same dashboard without a session (set by the template).
+  const READ_ONLY = root.dataset.readOnly === 'true';
   const regionNames = window.Intl && Intl.DisplayNames ? new Intl.DisplayNames(['en'], { type: 'region' }) : null;
 
   const METRIC_LABELS = {
     visitors: 'Unique visitors', visits: 'Total visits', pageviews: 'Total pageviews',
     views_per_visit: 'Views per visit', bounce_rate: 'Bounce rate', visit_duration: 'Visit duration',
   };
+  if (HAS_REVENUE) Object.assign(METRIC_LABELS, { total_revenue: 'Total revenue', average_revenue: 'Average revenue' });
   const TOP_METRICS = Object.keys(METRIC_LABELS);
-  const COLUMN_LABELS = { ...METRIC_LABELS, events: 'Events', conversion_rate: 'Conversion rate', time_on_page: 'Time on page', scroll_depth: 'Scroll depth' };
+  const MONEY = new Set(['total_revenue', 'average_revenue']);
+  const COLUMN_LABELS = { ...METRIC_LABELS, events: 'Events', conversion_rate: 'Conversion rate', time_on_page: 'Time on page', scroll_depth: 'Scroll depth', total_revenue: 'Revenue', average_revenue: 'Average revenue' };
   const LOWER_IS_BETTER = new Set(['bounce_rate']);
   const INTERVALS = {
     day: ['minute', 'hour'], yesterday: ['minute', 'hour'], '7d': ['hour', 'day'],
@@ -40,7 +47,7 @@
     locations: [['Map', 'visit:country', 'visitors', null, 'map'], ['Countries', 'visit:country'],
       ['Regions', 'visit:region'], ['Cities', 'visit:city']],
     devices: [['Browsers', 'visit:browser'], ['OS', 'visit:os'], ['Devices', 'visit:device']],
-    events: [['Goals', 'event:goal', 'visitors,events,conversion_rate'],
+    events: [['Goals', 'event:goal', 'visitors,events,conversion_rate' + (HAS_REVENUE ? ',total_revenue,average_revenue' : '')],
       ['Custom events', 'event:name', 'visitors,events', 'event:name!=pageview|engagement'],
       ['Properties', 'props', 'visitors,events', null, 'props']],
   };
@@ -138,8 +145,11 @@
     if (m >= 60) return Math.floor(m / 60) + 'h ' + (m % 60) + 'm';
     return m ? m + 'm ' + r + 's' : r + 's';
   }
+  // A plotted or compared number: money values ({value, currency, short, long}) by amount.
+  function num(v) { return v != null && typeof v === 'object' ? v.value : v; }
   function metricText(metric, v) {
     if (v == null) return '–';
+    if (typeof v === 'object') return v.short;
     if (metric === 'bounce_rate' || metric === 'conversion_rate') return Math.round(v * 10) / 10 + '%';
     if (metric === 'visit_duration' || metric === 'time_on_page') return duration(v);
     if (metric === 'scroll_depth') return Math.round(v) + '%';
@@ -212,8 +222,9 @@
         const r = agg.results[m] || {};
         const value = tile.querySelector('[data-value]');
         value.textContent = metricText(m, r.value);
-        value.dataset.raw = String(r.value);
-        value.title = r.value == null ? '' : nf.format(r.value);
+        value.dataset.raw = String(num(r.value));
+        value.title = r.value == null ? ((agg.warnings && agg.warnings[m] && agg.warnings[m].warning) || '')
+          : typeof r.value === 'object' ? r.value.long : nf.format(r.value);
         const ch = tile.querySelector('[data-change]');
         tile.classList.remove('loading');
         if (r.change == null || !r.comparison_value) {
@@ -252,11 +263,11 @@
       const ts = await getJSON(apiUrl('timeseries', params), signal);
       const labels = ts.results.map((r) => r.date);
       const xs = labels.map((_, i) => i);
-      const ys = ts.results.map((r) => r[state.metric]);
+      const ys = ts.results.map((r) => num(r[state.metric]));
       const data = [xs, ys];
       const series = [{}, { label: METRIC_LABELS[state.metric], stroke: '#4f46e5', width: 2, fill: 'rgba(79,70,229,.08)', value: (u, v) => metricText(state.metric, v) }];
       if (state.compare && ts.comparison) {
-        data.push(ts.comparison.map((r) => r[state.metric]));
+        data.push(ts.comparison.map((r) => num(r[state.metric])));
         series.push({ label: state.compare === 'year_over_year' ? 'Last year' : 'Previous period', stroke: '#9aa3b5', width: 1.5, dash: [6, 4], value: (u, v) => metricText(state.metric, v) });
       }
       const width = Math.max(280, box.clientWidth);
@@ -353,7 +364,7 @@
     section.querySelector('.col-head').textContent = metrics.map((m) => COLUMN_LABELS[m] || m).join(' · ');
     if (!rows.length) { body.replaceChildren(el('p', { class: 'empty-body', text: 'No data for this range.' })); return; }
     if (q.mode === 'map') { renderMap(section, rows); return; }
-    const max = Math.max(...rows.map((r) => r[metrics[0]] || 0), 1);
+    const max = Math.max(...rows.map((r) => num(r[metrics[0]]) || 0), 1);
     const list = el('ol', { class: 'rows' });
     for (const r of rows) {
       const value = r[key];
@@ -364,7 +375,7 @@
       const extra = q.event ? { dim: 'event:name', op: '==', value: q.event } : null;
       const button = el('button', { class: 'row', type: 'button', title: 'Filter by ' + label, 'aria-label': 'Filter by ' + label + ': ' + nums.textContent,
         onclick: () => addFilter(dim, value, extra) },
-        el('span', { class: 'bar', style: 'width:' + Math.max(2, (100 * (r[metrics[0]] || 0)) / max) + '%' }),
+        el('span', { class: 'bar', style: 'width:' + Math.max(2, (100 * (num(r[metrics[0]]) || 0)) / max) + '%' }),
         el('span', { class: 'label' }, q.property === 'visit:country' ? badge(value) : null, label), nums);
       list.append(el('li', {}, button));
     }
@@ -399,7 +410,7 @@
     const key = q.property.split(':').pop();
     const metrics = q.metrics.split(',');
     const esc = (v) => { const s = v == null ? '' : String(v); return /[",\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s; };
-    const lines = [[key, ...metrics].join(',')].concat(doc.results.map((r) => [r[key], ...metrics.map((m) => r[m])].map(esc).join(',')));
+    const lines = [[key, ...metrics].join(',')].concat(doc.results.map((r) => [r[key], ...metrics.map((m) => num(r[m]))].map(esc).join(',')));
     const blob = new Blob([lines.join('\n') + '\n'], { type: 'text/csv' });
     const a = el('a', { href: URL.createObjectURL(blob), download: DOMAIN + '-' + key + '-' + (state.period === 'custom' ? state.from + '_' + state.to : state.period) + '.csv' });
     document.body.append(a); a.click(); a.remove();
