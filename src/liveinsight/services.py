@@ -16,7 +16,10 @@ from datetime import UTC, datetime, timedelta
 
 from liveinsight.ingest.group import GroupIngest
 from liveinsight.ingest.pipeline import build_pipeline
+from liveinsight.ingest.redis_sessions import RedisSessionStore
 from liveinsight.ingest.service import Ingestor
+from liveinsight.ingest.session_store import SessionStore
+from liveinsight.ingest.sessions import SessionTracker
 from liveinsight.ingest.visitor import SaltCache
 from liveinsight.ingest.wal import WriteAheadLog
 from liveinsight.ingest.writer import BatchWriter
@@ -29,6 +32,7 @@ from liveinsight.ops.mail import Mailer
 from liveinsight.ops.metrics import Metrics
 from liveinsight.query.live import Ingested, LiveBus, LiveFeed
 from liveinsight.query.realtime import SharedSnapshots
+from liveinsight.query.redis_bus import RedisLiveBus
 from liveinsight.query.runner import QueryRunner
 from liveinsight.query.service import StatsService
 from liveinsight.security.client_ip import ClientIpResolver
@@ -72,11 +76,12 @@ class Services:
     ingestor: Ingestor
     group: GroupIngest  # the collector's group commit (fsync=always: appends off the loop)
     salts: SaltCache
+    sessions: SessionStore  # live sessions: in memory, or in Redis with redis_url
     ingested: Ingested  # bumped after each segment the writer moved into the store
     # reading
     runner: QueryRunner
     stats: StatsService  # parse, run, shape: one call per stats request
-    feed: LiveBus  # realtime fan-out of appended events
+    feed: LiveBus  # realtime fan-out of appended events (over Redis with redis_url)
     snapshots: SharedSnapshots  # realtime numbers shared by a site's stream subscribers
     # security
     keys: ApiKeyCache  # API key verifications, for the collector and the read APIs
@@ -124,11 +129,20 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
                          on_ingested=_on_ingested,
                          on_error=lambda _exc: metrics.store_errors.inc())
     salts = SaltCache(meta, clock)
+    sessions = _session_store(settings, clock)
     pipeline = build_pipeline(settings=settings, meta=meta, sites=sites, metrics=metrics,
-                              store=store, clock=clock, salts=salts)
+                              store=store, clock=clock, salts=salts, sessions=sessions)
     ingestor = Ingestor(pipeline, wal, metrics)
-    feed = LiveFeed()
+    feed: LiveBus = LiveFeed()
+    if settings.redis_url:
+        feed = RedisLiveBus(settings.redis_url, node_id=node_id, prefix=settings.redis_prefix,
+                            socket_timeout=settings.redis_timeout_seconds,
+                            on_drop=metrics.live_bus_dropped.inc)
     ingestor.subscribe(feed.publish)
+    metrics.shared_state_degraded.labels("sessions").set_function(
+        lambda: float(sessions.degraded is not None))
+    metrics.shared_state_degraded.labels("live_feed").set_function(
+        lambda: float(feed.degraded is not None))
     runner = QueryRunner(store, metrics, settings.query_timeout_seconds)
     secret = settings.resolved_secret()
     logins = LoginStore(engine)
@@ -141,25 +155,38 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         people=People(engine, on_site_change=sites.reload),
         invitations=Invitations(engine, on_site_change=sites.reload),
         wal=wal, writer=writer, ingestor=ingestor,
-        group=GroupIngest(ingestor, threaded=settings.wal_fsync == "always"),
-        salts=salts, ingested=ingested,
+        # With sessions in Redis, enrichment waits for Redis: off the event loop.
+        group=GroupIngest(ingestor, threaded=settings.wal_fsync == "always",
+                          enrich_off_loop=bool(settings.redis_url)),
+        salts=salts, sessions=sessions, ingested=ingested,
         runner=runner, stats=StatsService(runner, sites, clock), feed=feed,
         snapshots=SharedSnapshots(runner, clock),
         keys=ApiKeyCache(meta.verify_api_key, settings.api_key_cache_seconds),
         ips=ClientIpResolver(settings.trusted_proxies),
         limiter=open_rate_limiter(settings.redis_url, settings.api_key_rate,
-                                  settings.api_key_burst),
+                                  settings.api_key_burst, prefix=f"{settings.redis_prefix}rl:"),
         throttle=LoginThrottle(logins, secret, limits),
         mailer=Mailer(settings),
     )
 
 
+def _session_store(settings: Settings, clock: Clock) -> SessionStore:
+    timeout = timedelta(minutes=settings.session_timeout_minutes)
+    if settings.redis_url:
+        return RedisSessionStore(settings.redis_url, timeout, clock,
+                                 prefix=settings.redis_prefix,
+                                 socket_timeout=settings.redis_timeout_seconds)
+    return SessionTracker(timeout, clock)
+
+
 async def close_services(svc: Services) -> None:
     """Graceful stop: close the log to appends (requests still running get 503), ingest
     everything it holds (what cannot be ingested stays for next start), then close the
-    limiter, the store and the metadata engine."""
+    live bus, the session store, the limiter, the store and the metadata engine."""
     svc.wal.close()
     svc.writer.stop(flush=True, timeout=30)
+    await svc.feed.close()
+    svc.sessions.close()
     await svc.limiter.close()
     svc.store.close()
     svc.meta.engine.dispose()

@@ -48,8 +48,19 @@ class Settings(BaseSettings):
     )
     redis_url: str | None = Field(
         None,
-        description="Redis URL for the shared cache, rate limits and live fan-out when running "
-        "several app nodes. Empty: in-process.",
+        description="Redis URL (`redis://host:6379/0`) for the state app nodes and worker "
+        "processes share: live sessions, the live event feed, API key rate limits. Needed by "
+        "`serve --workers N` above 1 and by several nodes. Empty: in-process. One Redis "
+        "(replicas or Sentinel for availability), not Redis Cluster.",
+    )
+    redis_prefix: str = Field(
+        "li:", description="Prefix of every Redis key and channel LiveInsight uses (several "
+        "deployments can share one Redis with different prefixes)."
+    )
+    redis_timeout_seconds: float = Field(
+        0.5, gt=0, description="How long a node waits for Redis before it treats it as "
+        "unreachable: sessions then continue in the node's memory (health says `degraded`) "
+        "until Redis answers again."
     )
     secret_key: str | None = Field(
         None,

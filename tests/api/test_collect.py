@@ -286,14 +286,11 @@ def test_overrides_need_an_api_key(app: TestClient) -> None:
 
 
 def test_rate_limit_shared_through_redis(tmp_path: Path, redis_url: str) -> None:
-    import redis
+    from tests.support import redis_prefix
 
-    client = redis.Redis.from_url(redis_url)
-    for stale in client.scan_iter("li:rl:*"):  # buckets left by an earlier run (key ids repeat)
-        client.delete(stale)
-    client.close()
-    with make_client(tmp_path, redis_url=redis_url, api_key_rate=0.01,
-                     api_key_burst=2) as client:
+    with redis_prefix(redis_url) as prefix, make_client(
+            tmp_path, redis_url=redis_url, redis_prefix=prefix, api_key_rate=0.01,
+            api_key_burst=2) as client:
         make_site(client, "example.com")
         key, _ = svc_of(client).meta.create_api_key("server", ["ingest"])
         auth = {"authorization": f"Bearer {key}"}

@@ -33,6 +33,9 @@ class Pipeline:
                        pathname=event.url.rpartition("/")[2])
         return row, []
 
+    def run_many(self, events: list[tuple[RawEvent, datetime | None]]) -> list[Any]:
+        return [self.run(raw, now) for raw, now in events]
+
 
 class Wal:
     def __init__(self, fail: Exception | None = None) -> None:

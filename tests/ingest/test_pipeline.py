@@ -11,7 +11,7 @@ import msgspec
 import pytest
 from prometheus_client import generate_latest
 
-from liveinsight.ingest.pipeline import STEPS, Pipeline, build_pipeline
+from liveinsight.ingest.pipeline import BATCH_STEPS, STEPS, Pipeline, build_pipeline
 from liveinsight.ingest.service import Ingestor
 from liveinsight.ingest.wal import WriteAheadLog
 from liveinsight.meta.repo import Metadata, SiteDirectory
@@ -66,7 +66,7 @@ def accepted(p: Pipeline, **event: Any) -> tuple[EventRow, list[SessionRow]]:
 
 
 def test_steps_are_named_and_ordered() -> None:
-    assert [name for name, _ in STEPS] == [
+    assert [name for name, _ in [*STEPS, *BATCH_STEPS]] == [
         "site", "url", "drop_bots", "drop_spam", "drop_blocked", "ua", "geo", "referrer",
         "visitor", "row", "session"]
 
@@ -130,7 +130,7 @@ def test_step_durations_are_exposed(meta: Metadata, store: EmbeddedStore) -> Non
     for i in range(128):
         p.run(raw(url=f"https://example.com/{i}"))
     text = generate_latest(metrics.registry).decode()
-    for name, _ in STEPS:
+    for name, _ in [*STEPS, *BATCH_STEPS]:
         assert f'liveinsight_pipeline_step_seconds_count{{step="{name}"}} 2.0' in text
     assert "liveinsight_sessions_live 1.0" in text  # one visitor, one live session
 

@@ -1,10 +1,21 @@
+"""The live-session store contract (ingest/session_store.py), against every implementation:
+in process (SessionTracker) and Redis (RedisSessionStore, real Redis, a key prefix of the
+test's own)."""
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
+import pytest
+
+from liveinsight.ingest.redis_sessions import RedisSessionStore
+from liveinsight.ingest.session_store import SessionStore
 from liveinsight.ingest.sessions import SessionTracker, new_session
 from liveinsight.storage.schema import EVENT_NAMES, SESSION_NAMES, VISIT_NAMES
 from liveinsight.types import EventRow, format_ts
+from tests.conftest import REDIS_URL, require_service
+from tests.support import redis_prefix
 
 from .enrich_factories import NOW
 
@@ -25,12 +36,32 @@ class Clock:
         return self.now
 
 
-def tracker(clock: Clock | None = None) -> SessionTracker:
-    return SessionTracker(TIMEOUT, clock or Clock())
+Make = Callable[..., SessionStore]
 
 
-def test_new_session_writes_one_row() -> None:
-    t = tracker()
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def make(request: pytest.FixtureRequest) -> Iterator[Make]:
+    """Builds stores of one kind; Redis ones made by one test share its key prefix (they are
+    nodes of one deployment)."""
+    if request.param == "memory":
+        yield lambda clock=None: SessionTracker(TIMEOUT, clock or Clock())
+        return
+    require_service("Redis", REDIS_URL, 6379)
+    stores: list[RedisSessionStore] = []
+    with redis_prefix(REDIS_URL) as prefix:
+        def build(clock: Clock | None = None) -> SessionStore:
+            store = RedisSessionStore(REDIS_URL, TIMEOUT, clock or Clock(), prefix=prefix)
+            stores.append(store)
+            return store
+
+        yield build
+        for store in stores:
+            assert store.degraded is None  # the contract held on Redis, not on a fallback
+            store.close()
+
+
+def test_new_session_writes_one_row(make: Make) -> None:
+    t = make()
     row = event(referrer_source="Google", channel="Organic Search", country_code="GB")
     rows = t.record(row, NOW)
     assert rows is not None and len(rows) == 1
@@ -53,8 +84,8 @@ def test_a_new_session_takes_exactly_its_visit_columns_from_the_event() -> None:
                       "retention_days"}
 
 
-def test_continued_session_cancels_and_rewrites() -> None:
-    t = tracker()
+def test_continued_session_cancels_and_rewrites(make: Make) -> None:
+    t = make()
     first = event(path="/a", referrer_source="Google")
     t.record(first, NOW)
     later = NOW + timedelta(minutes=10)
@@ -71,8 +102,8 @@ def test_continued_session_cancels_and_rewrites() -> None:
     assert new.referrer_source == "Google"  # the first event's source stays
 
 
-def test_gap_longer_than_the_timeout_starts_a_new_session() -> None:
-    t = tracker()
+def test_gap_longer_than_the_timeout_starts_a_new_session(make: Make) -> None:
+    t = make()
     first = event()
     t.record(first, NOW)
     late = NOW + TIMEOUT + timedelta(seconds=1)
@@ -82,8 +113,8 @@ def test_gap_longer_than_the_timeout_starts_a_new_session() -> None:
     assert second.session_id != first.session_id
 
 
-def test_custom_events_and_bounces() -> None:
-    t = tracker()
+def test_custom_events_and_bounces(make: Make) -> None:
+    t = make()
     t.record(event(), NOW)
     passive = t.record(event(name="Video Autoplay"), NOW, interactive=False)
     assert passive is not None and (passive[1].events, passive[1].is_bounce) == (2, 1)
@@ -91,8 +122,8 @@ def test_custom_events_and_bounces() -> None:
     assert clicked is not None and (clicked[1].pageviews, clicked[1].is_bounce) == (1, 0)
 
 
-def test_engagement_extends_duration_but_counts_nothing() -> None:
-    t = tracker()
+def test_engagement_extends_duration_but_counts_nothing(make: Make) -> None:
+    t = make()
     t.record(event(), NOW)
     at = NOW + timedelta(seconds=45)
     rows = t.record(event(name="engagement", at=at, engagement_ms=45000), at)
@@ -102,20 +133,20 @@ def test_engagement_extends_duration_but_counts_nothing() -> None:
         1, 1, 45, "2026-11-22 10:00:45.000")
 
 
-def test_engagement_without_a_session_is_refused() -> None:
-    assert tracker().record(event(name="engagement"), NOW) is None
+def test_engagement_without_a_session_is_refused(make: Make) -> None:
+    assert make().record(event(name="engagement"), NOW) is None
 
 
-def test_entry_page_is_the_first_pageview() -> None:
-    t = tracker()
+def test_entry_page_is_the_first_pageview(make: Make) -> None:
+    t = make()
     t.record(event(name="Outbound Link: Click", path="/from"), NOW)
     rows = t.record(event(path="/landing"), NOW + timedelta(seconds=1))
     assert rows is not None and (rows[1].entry_page, rows[1].exit_page) == (
         "/landing", "/landing")
 
 
-def test_midnight_crossing_continues_under_yesterdays_id() -> None:
-    t = tracker()
+def test_midnight_crossing_continues_under_yesterdays_id(make: Make) -> None:
+    t = make()
     before = NOW.replace(hour=23, minute=55)
     first = event(visitor=111, at=before)
     t.record(first, before)
@@ -130,7 +161,7 @@ def test_midnight_crossing_continues_under_yesterdays_id() -> None:
 
 
 def test_yesterdays_id_is_computed_only_without_a_live_session_today() -> None:
-    t = tracker()
+    t = SessionTracker(TIMEOUT, Clock())  # in process only: Redis is asked once, with both
     calls: list[int] = []
 
     def previous() -> int:
@@ -149,9 +180,9 @@ def test_yesterdays_id_is_computed_only_without_a_live_session_today() -> None:
     assert calls == [1] and third.session_id == first.session_id  # found under 222
 
 
-def test_idle_sessions_are_evicted() -> None:
+def test_idle_sessions_are_evicted(make: Make) -> None:
     clock = Clock()
-    t = tracker(clock)
+    t = make(clock)
     for visitor in range(100):
         t.record(event(visitor=visitor), NOW)
     assert len(t) == 100
@@ -161,10 +192,12 @@ def test_idle_sessions_are_evicted() -> None:
     assert len(t) == 1
 
 
-def test_concurrent_events_of_one_session_get_distinct_versions() -> None:
+def test_concurrent_events_of_one_session_get_distinct_versions(make: Make) -> None:
     import threading
 
-    t = tracker()
+    t = make()
+    # in process: threads of one node; Redis: two nodes (two stores on one Redis) as well
+    nodes = [t, make() if isinstance(t, RedisSessionStore) else t]
     t.record(event(), NOW)
     versions: list[int] = []
     lock = threading.Lock()
@@ -172,7 +205,7 @@ def test_concurrent_events_of_one_session_get_distinct_versions() -> None:
     def worker(n: int) -> None:
         for i in range(50):
             at = NOW + timedelta(seconds=n * 50 + i)
-            rows = t.record(event(path=f"/{n}/{i}", at=at), at)
+            rows = nodes[n % 2].record(event(path=f"/{n}/{i}", at=at), at)
             assert rows is not None
             with lock:
                 versions.append(rows[1].version)

@@ -122,7 +122,7 @@ def _health_client(writer: BatchWriter, wal: WriteAheadLog, store: Any) -> TestC
     app.include_router(ops.router)
     app.state.services = SimpleNamespace(
         writer=writer, wal=wal, store=store, metrics=Metrics(), node_id=NODE,
-        started_at=datetime.now(UTC), settings=SimpleNamespace(metrics_token="t"))
+        started_at=datetime.now(UTC), settings=SimpleNamespace(metrics_token="t", redis_url=None))
     return TestClient(app, headers={"authorization": "Bearer t"})
 
 

@@ -20,13 +20,16 @@ router = APIRouter(tags=["ops"])
 
 def _status(request: Request) -> tuple[str, dict[str, Any]]:
     svc = services(request)
-    return health_status(svc.writer, svc.wal)
+    shared = ({"sessions": svc.sessions.degraded, "live_feed": svc.feed.degraded}
+              if svc.settings.redis_url else None)
+    return health_status(svc.writer, svc.wal, shared)
 
 
 @router.get("/health", summary="Liveness and a one-word status")
 async def health(request: Request) -> JSONResponse:
-    """``ok``, or ``degraded`` while events wait in the log because ClickHouse fails. The
-    collector keeps accepting events while degraded, so this answers 200 either way."""
+    """``ok``, or ``degraded`` while events wait in the log because ClickHouse fails, or
+    while Redis is unreachable and sessions and the live feed are kept on this node only.
+    The collector keeps accepting events while degraded, so this answers 200 either way."""
     status, _ = _status(request)
     return JSONResponse({"status": status, "version": __version__})
 

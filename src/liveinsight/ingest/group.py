@@ -16,7 +16,8 @@ raises fails alone, before anything of it is appended.
 
 With ``fsync=always`` the append runs on a worker thread (enrichment stays on the loop);
 requests arriving meanwhile form the next group, so concurrent requests share one fsync
-(group commit).
+(group commit). With a session store in Redis the enrichment runs on that thread too (one
+round trip to Redis per group, never on the loop).
 """
 
 from __future__ import annotations
@@ -36,22 +37,26 @@ log = logging.getLogger("liveinsight.ingest.group")
 class _Job:
     """One request's events on their way to the log."""
 
-    __slots__ = ("done", "endpoint", "now", "payload", "raws", "result")
+    __slots__ = ("done", "endpoint", "error", "now", "payload", "raws", "result")
 
     def __init__(self, raws: Sequence[RawEvent], now: datetime, endpoint: str,
                  done: asyncio.Future[None]) -> None:
         self.raws, self.now, self.endpoint, self.done = raws, now, endpoint, done
         self.payload = b""
         self.result: IngestResult | None = None
+        self.error: Exception | None = None  # its enrichment raised (a bug): a 500
 
 
 class GroupIngest:
     """Enriches and appends on behalf of the requests of one event loop (``threaded``: the
-    append runs off the loop)."""
+    append runs off the loop; ``enrich_off_loop``: the enrichment too, for a pipeline that
+    does I/O, e.g. a session store in Redis; it implies ``threaded``)."""
 
-    def __init__(self, ingestor: Ingestor, *, threaded: bool) -> None:
+    def __init__(self, ingestor: Ingestor, *, threaded: bool,
+                 enrich_off_loop: bool = False) -> None:
         self.ingestor = ingestor
-        self.threaded = threaded
+        self.threaded = threaded or enrich_off_loop
+        self.enrich_off_loop = enrich_off_loop
         self._queued: list[_Job] = []
         self._busy = False  # a flush is scheduled or running
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -89,28 +94,42 @@ class GroupIngest:
             while self._queued:
                 group, self._queued = self._queued, []
                 try:
-                    group = self._enrich(group)
-                    self._finish(group, await asyncio.to_thread(self._write, group))
+                    if self.enrich_off_loop:
+                        error = await asyncio.to_thread(self._enrich_and_write, group)
+                    else:
+                        group = self._enrich(group)
+                        error = await asyncio.to_thread(self._write, group)
+                    self._finish(group, error)
                 except Exception as exc:  # as in _flush
                     _fail(group, exc)
         finally:
             self._busy = False
 
+    def _enrich_and_write(self, group: list[_Job]) -> WalUnavailable | None:
+        """On a worker thread: no future is touched here (they belong to the loop)."""
+        return self._write(self._enrich(group))
+
     def _enrich(self, group: list[_Job]) -> list[_Job]:
-        """Enrich every job (on the loop: the pipeline is in memory); the jobs left to
-        append. A job whose enrichment raises gets the error and is left out."""
-        enrich = self.ingestor.enrich
-        kept = []
-        for job in group:
-            try:
-                job.payload, job.result = enrich(job.raws, job.now)
-            except Exception as exc:  # a bug, not bad input: the pipeline drops bad events
-                log.exception("enrichment failed; the request gets a 500")
-                if not job.done.done():
-                    job.done.set_exception(exc)
-                continue
-            kept.append(job)
-        return kept
+        """Enrich every job as one batch (:meth:`Ingestor.enrich_many`). Should the batch
+        raise (a bug, not bad input: the pipeline drops bad events), each job is enriched
+        alone, so a job whose enrichment raises gets the error (``job.error``, answered
+        with a 500 by :meth:`_finish`) and the others go on."""
+        try:
+            answers = self.ingestor.enrich_many([(job.raws, job.now) for job in group])
+        except Exception:
+            for job in group:
+                self._enrich_alone(job)
+            return group
+        for job, (payload, result) in zip(group, answers, strict=True):
+            job.payload, job.result = payload, result
+        return group
+
+    def _enrich_alone(self, job: _Job) -> None:
+        try:
+            job.payload, job.result = self.ingestor.enrich(job.raws, job.now)
+        except Exception as exc:
+            log.exception("enrichment failed; the request gets a 500")
+            job.error = exc
 
     def _write(self, group: list[_Job]) -> WalUnavailable | None:
         """Append the group's lines as one frame; the error for every member with lines, or
@@ -137,7 +156,9 @@ class GroupIngest:
             done = job.done
             if done.done():
                 continue  # its request was cancelled (client gone): nothing to answer
-            if error is not None and failed:  # one exception object per request
+            if job.error is not None:
+                done.set_exception(job.error)
+            elif error is not None and failed:  # one exception object per request
                 done.set_exception(type(error)(str(error), retry_after=error.retry_after))
             else:
                 done.set_result(None)

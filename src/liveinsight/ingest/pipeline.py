@@ -1,8 +1,12 @@
 """The enrichment pipeline: a named list of steps over a per-event context.
 
-``STEPS`` is the whole pipeline, in order. Each step takes the event's :class:`Context` and
-the shared :class:`Env`, fills in its part, and returns None or a :class:`DropReason`; the
-runner stops at the first drop. Step durations are observed in
+``STEPS`` then ``BATCH_STEPS`` are the whole pipeline, in order. Each step takes the event's
+:class:`Context` and the shared :class:`Env`, fills in its part, and returns None or a
+:class:`DropReason`; the runner stops at the first drop. A batch step takes the contexts of
+every event of a batch still kept and returns a reason (or None) for each: the session step
+is one, so a shared session store is asked once per batch, not once per event
+(``Pipeline.run_many``; the collector enriches a group of requests as one batch). Step
+durations are observed in
 ``liveinsight_pipeline_step_seconds{step=...}`` for one event in ``sample_every`` (64 by
 default): a Prometheus observation costs about as much as a cheap step, and a 1-in-64 sample
 describes the distribution as well at a fraction of the cost.
@@ -11,7 +15,7 @@ describes the distribution as well at a fraction of the cost.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from time import perf_counter
 
@@ -21,10 +25,11 @@ from liveinsight.ingest.context import Context, Env
 from liveinsight.ingest.geo import put_geo
 from liveinsight.ingest.referrer import put_referrer
 from liveinsight.ingest.rows import build_row
+from liveinsight.ingest.session_store import SessionStore
 from liveinsight.ingest.sessions import (
     SESSION_KIND,
     SessionTracker,
-    register_session,
+    register_sessions,
     warm_tracker,
 )
 from liveinsight.ingest.site import resolve_site
@@ -42,6 +47,8 @@ from liveinsight.types import DropReason, EventRow, RawEvent, SessionRow
 log = logging.getLogger("liveinsight.ingest.pipeline")
 
 Step = Callable[[Context, Env], DropReason | None]
+BatchStep = Callable[[Sequence[Context], Env], list[DropReason | None]]
+Out = tuple[EventRow, list[SessionRow]] | DropReason
 
 STEPS: list[tuple[str, Step]] = [
     ("site", resolve_site),
@@ -54,37 +61,77 @@ STEPS: list[tuple[str, Step]] = [
     ("referrer", put_referrer),
     ("visitor", put_visitor),
     ("row", build_row),
-    ("session", register_session),
+]
+BATCH_STEPS: list[tuple[str, BatchStep]] = [
+    ("session", register_sessions),
 ]
 
 
 class Pipeline:
-    """Runs ``steps`` over each event. Called on the event loop: every step is in-memory
-    (the salt lookup touches the metadata store once per UTC day)."""
+    """Runs ``steps`` then ``batch_steps`` over each event. Called on the event loop when
+    every step is in memory (the salt lookup touches the metadata store once per UTC day),
+    on a worker thread when the session store is remote (``services.open_services``)."""
 
     def __init__(
         self, env: Env, metrics: Metrics, steps: list[tuple[str, Step]] = STEPS,
-        *, sample_every: int = 64,
+        *, batch_steps: list[tuple[str, BatchStep]] = BATCH_STEPS, sample_every: int = 64,
     ) -> None:
         self.env = env
         histogram = metrics.pipeline_step_seconds
         self._steps = [(name, step, histogram.labels(name).observe) for name, step in steps]
+        self._batch_steps = [(name, step, histogram.labels(name).observe)
+                             for name, step in batch_steps]
         self._sample_every = max(sample_every, 1)
         self._count = 0
 
-    def run(
-        self, raw: RawEvent, now: datetime | None = None,
-    ) -> tuple[EventRow, list[SessionRow]] | DropReason:
+    def run(self, raw: RawEvent, now: datetime | None = None) -> Out:
         """The event's row and the session rows it changes, or why it is dropped. ``now`` is
         the clock's reading for the request that brought the event (read here when None).
 
         A step that raises on an event it cannot handle drops that event as ``invalid``
         (logged with the step's name) rather than failing the whole request.
         """
+        return self.run_many([(raw, now)])[0]
+
+    def run_many(self, events: Sequence[tuple[RawEvent, datetime | None]]) -> list[Out]:
+        """:meth:`run` for each ``(raw, now)``, in order, with each batch step called once
+        for the events still kept. A batch step that raises (a bug) drops every event of
+        the batch as ``invalid``."""
         env = self.env
-        ctx = Context(raw, now if now is not None else env.clock())
-        self._count += 1
-        timed = self._count % self._sample_every == 0
+        outs: list[Out] = []
+        kept: list[tuple[int, Context, bool]] = []  # (index in outs, context, timed)
+        for raw, now in events:
+            ctx = Context(raw, now if now is not None else env.clock())
+            self._count += 1
+            timed = self._count % self._sample_every == 0
+            reason = self._per_event(ctx, timed)
+            if reason is None:
+                kept.append((len(outs), ctx, timed))
+            outs.append(reason or DropReason.INVALID)  # replaced below when kept
+        for name, step, observe in self._batch_steps:
+            if not kept:
+                break
+            started = perf_counter()
+            reasons = self._batch(name, step, [ctx for _, ctx, _ in kept])
+            sampled = sum(1 for _, _, t in kept if t)
+            if sampled:  # each sampled event observes its share of the batch's time
+                share = (perf_counter() - started) / len(kept)
+                for _ in range(sampled):
+                    observe(share)
+            survivors = []
+            for entry, reason in zip(kept, reasons, strict=True):
+                if reason is None:
+                    survivors.append(entry)
+                else:
+                    outs[entry[0]] = reason
+            kept = survivors
+        for index, ctx, _ in kept:
+            assert ctx.row is not None
+            outs[index] = (ctx.row, ctx.session_rows)
+        return outs
+
+    def _per_event(self, ctx: Context, timed: bool) -> DropReason | None:
+        env = self.env
         for name, step, observe in self._steps:
             started = perf_counter() if timed else 0.0
             try:
@@ -96,8 +143,18 @@ class Pipeline:
                 observe(perf_counter() - started)
             if reason is not None:
                 return reason
-        assert ctx.row is not None
-        return ctx.row, ctx.session_rows
+        return None
+
+    def _batch(self, name: str, step: BatchStep, contexts: list[Context]
+               ) -> list[DropReason | None]:
+        try:
+            return step(contexts, self.env)
+        except Exception:
+            # Not retried event by event: the step may have changed state for some of them
+            # (a session version taken), and a retry would take it again.
+            log.exception("enrichment step %r failed; its %d events dropped as invalid",
+                          name, len(contexts))
+            return [DropReason.INVALID] * len(contexts)
 
 
 def build_pipeline(
@@ -109,12 +166,14 @@ def build_pipeline(
     store: Store,
     clock: Callable[[], datetime],
     salts: SaltCache | None = None,
+    sessions: SessionStore | None = None,
 ) -> Pipeline:
-    """The pipeline for one app: salts from ``meta``, sites from ``sites``, and a session
-    tracker warmed with the sessions still live at ``clock()``, from ``store`` and from the
-    session lines of the write-ahead log in ``settings.wal_dir`` (rows not ingested yet)."""
+    """The pipeline for one app: salts from ``meta``, sites from ``sites``, and ``sessions``
+    (default: an in-memory tracker) warmed with the sessions still live at ``clock()``, from
+    ``store`` and from the session lines of the write-ahead log in ``settings.wal_dir``
+    (rows not ingested yet)."""
     timeout = timedelta(minutes=settings.session_timeout_minutes)
-    tracker = SessionTracker(timeout, clock)
+    tracker = sessions if sessions is not None else SessionTracker(timeout, clock)
     warmed = warm_tracker(tracker, store, clock(), logged_lines(settings.wal_dir, SESSION_KIND))
     if warmed:
         log.info("session tracker warmed with %d live sessions", warmed)

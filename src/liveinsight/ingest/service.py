@@ -20,15 +20,15 @@ from liveinsight.ingest.wal import WalFull, WalUnavailable, WriteAheadLog
 from liveinsight.ops.metrics import Metrics
 from liveinsight.types import DropReason, EventRow, RawEvent, SessionRow
 
+Enriched = tuple[EventRow, list[SessionRow]] | DropReason
+
 
 class Enricher(Protocol):
     """The enrichment pipeline (``ingest/pipeline.py``)."""
 
-    def run(
-        self, raw: RawEvent, now: datetime | None = None,
-    ) -> tuple[EventRow, list[SessionRow]] | DropReason:
-        """Enrich one event (taken in at ``now``, the clock's reading when None): its row and
-        the session rows it changes, or why it is dropped."""
+    def run_many(self, events: Sequence[tuple[RawEvent, datetime | None]]) -> list[Enriched]:
+        """Enrich each event (taken in at its ``now``, the clock's reading when None), in
+        order: its row and the session rows it changes, or why it is dropped."""
 
 
 @dataclass(slots=True)
@@ -55,20 +55,30 @@ class Ingestor:
         """The log lines for ``raws`` (b"" when every event was dropped) and what became of
         each, without touching the log. Append the lines, then :meth:`record` the result.
         ``now``: the clock's reading for the request (read once per event when None)."""
-        result = IngestResult()
-        lines: list[EventRow | SessionRow] = []
-        run = self.pipeline.run
-        for raw in raws:
-            out = run(raw, now)
-            if isinstance(out, DropReason):
-                result.dropped[out.value] = result.dropped.get(out.value, 0) + 1
-                continue
-            row, sessions = out
-            lines.append(row)
-            lines.extend(sessions)
-            result.rows.append(row)
-        result.accepted = len(result.rows)
-        return (self._encoder.encode_lines(lines) if lines else b""), result
+        return self.enrich_many([(raws, now)])[0]
+
+    def enrich_many(self, requests: Sequence[tuple[Sequence[RawEvent], datetime | None]]
+                    ) -> list[tuple[bytes, IngestResult]]:
+        """:meth:`enrich` for each ``(raws, now)`` of several requests, as one batch of the
+        pipeline (a shared session store is asked once)."""
+        outs = self.pipeline.run_many([(raw, now) for raws, now in requests for raw in raws])
+        answers = []
+        start = 0
+        for raws, _ in requests:
+            result = IngestResult()
+            lines: list[EventRow | SessionRow] = []
+            for out in outs[start:start + len(raws)]:
+                if isinstance(out, DropReason):
+                    result.dropped[out.value] = result.dropped.get(out.value, 0) + 1
+                    continue
+                row, sessions = out
+                lines.append(row)
+                lines.extend(sessions)
+                result.rows.append(row)
+            start += len(raws)
+            result.accepted = len(result.rows)
+            answers.append(((self._encoder.encode_lines(lines) if lines else b""), result))
+        return answers
 
     def record(self, results: Sequence[tuple[IngestResult, str]]) -> None:
         """Count and announce the results of requests appended together, each with its

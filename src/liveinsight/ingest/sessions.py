@@ -20,7 +20,7 @@ import logging
 import random
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -29,6 +29,7 @@ import msgspec
 
 from liveinsight.ingest.context import Context, Env
 from liveinsight.ingest.rows import utc
+from liveinsight.ingest.session_store import SessionEvent, SessionStore
 from liveinsight.ingest.visitor import visitor_id
 from liveinsight.storage.protocol import Store, StoreError
 from liveinsight.storage.schema import SESSION_NAMES, VISIT_NAMES
@@ -137,6 +138,13 @@ class SessionTracker:
     def __len__(self) -> int:
         return len(self._live)
 
+    @property
+    def degraded(self) -> str | None:
+        return None  # in memory by design, not as a fallback
+
+    def close(self) -> None:
+        return None
+
     def _find(self, site_id: int, visitor_id: int, when: datetime) -> Session | None:
         entry = self._live.get((site_id, visitor_id))
         if entry is None or when - entry[1].last > self.timeout:
@@ -174,6 +182,22 @@ class SessionTracker:
         row.visitor_id = session.state.visitor_id
         return rows
 
+    def record_many(self, events: Sequence[SessionEvent]) -> list[list[SessionRow] | None]:
+        """:meth:`record` for each event, in order."""
+        record = self.record
+        return [record(e.row, e.when, previous_visitor_id=e.previous_visitor_id,
+                       interactive=e.interactive, now=e.now) for e in events]
+
+    def drain(self, now: datetime) -> list[Session]:
+        """Every session still live at ``now`` (last touched within the timeout), oldest
+        first, and forget them all (a store handing its sessions to another)."""
+        with self._lock:
+            cutoff = now - self.timeout
+            live = [session for touched, session in self._live.values() if touched >= cutoff]
+            self._live.clear()
+            self._next_expiry = _LONG_AGO
+        return live
+
     def warm(self, sessions: list[Session]) -> None:
         """Adopt sessions loaded from the store (oldest first keeps eviction order)."""
         with self._lock:
@@ -198,21 +222,34 @@ class SessionTracker:
             live.popitem(last=False)
 
 
-def register_session(ctx: Context, env: Env) -> DropReason | None:
+def _session_event(ctx: Context) -> SessionEvent:
     row = ctx.row
     assert row is not None
     previous = None
     if ctx.previous_salt is not None:  # computed only when today's id has no live session
         previous = partial(visitor_id, ctx.previous_salt, row.site_id, ctx.raw.ip,
                            ctx.raw.user_agent)
-    rows = env.tracker.record(
-        row, utc(ctx.raw.timestamp), previous_visitor_id=previous,
-        interactive=ctx.raw.interactive, now=ctx.now,
-    )
-    if rows is None:
-        return DropReason.NO_SESSION
-    ctx.session_rows = rows
-    return None
+    return SessionEvent(row, utc(ctx.raw.timestamp), previous, ctx.raw.interactive, ctx.now)
+
+
+def register_session(ctx: Context, env: Env) -> DropReason | None:
+    """The session step for one event (see :func:`register_sessions`)."""
+    return register_sessions([ctx], env)[0]
+
+
+def register_sessions(contexts: Sequence[Context], env: Env) -> list[DropReason | None]:
+    """The session step for a batch of events, in order: one call of the session store
+    (one round trip for a shared one). Each context gets its session rows, or the drop
+    reason of an engagement event without a live session."""
+    results = env.tracker.record_many([_session_event(ctx) for ctx in contexts])
+    reasons: list[DropReason | None] = []
+    for ctx, rows in zip(contexts, results, strict=True):
+        if rows is None:
+            reasons.append(DropReason.NO_SESSION)
+        else:
+            ctx.session_rows = rows
+            reasons.append(None)
+    return reasons
 
 
 # --- warm start ------------------------------------------------------------------------------
@@ -316,7 +353,7 @@ def logged_sessions(lines: Iterable[bytes], now: datetime, timeout: timedelta
     return [session for session in sessions if session.last >= cutoff]
 
 
-def warm_tracker(tracker: SessionTracker, store: Store, now: datetime,
+def warm_tracker(tracker: SessionStore, store: Store, now: datetime,
                  logged: Iterable[bytes] = ()) -> int:
     """Load live sessions into ``tracker`` from the store and from ``logged``, the session
     lines still in the write-ahead log (see :func:`logged_sessions`; the newer version

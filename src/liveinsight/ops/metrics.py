@@ -35,6 +35,12 @@ class Metrics:
         self.sessions_live = Gauge(
             "liveinsight_sessions_live", "Sessions held in memory by the session tracker",
             registry=r)
+        self.shared_state_degraded = Gauge(
+            "liveinsight_shared_state_degraded", "1 while a state shared through Redis is kept "
+            "in this node only (Redis unreachable): sessions, live_feed", ["state"], registry=r)
+        self.live_bus_dropped = Counter(
+            "liveinsight_live_bus_dropped_total", "Live feed events other nodes could not be "
+            "sent (Redis unreachable, or the publisher fell behind)", registry=r)
         self.wal_bytes = Gauge(
             "liveinsight_wal_bytes", "Bytes waiting in the write-ahead log", registry=r)
         self.wal_append_failures = Counter(

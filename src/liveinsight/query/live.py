@@ -1,5 +1,6 @@
-"""Live event fan-out inside one process: the ingestor publishes the rows it appended to the
-log, realtime streams subscribe per site.
+"""Live event fan-out: the ingestor publishes the rows it appended to the log, realtime
+streams subscribe per site. :class:`LiveFeed` inside one process; across processes and nodes
+``query/redis_bus.py`` (Redis pub/sub), chosen by ``services.open_services``.
 
 ``publish`` may be called from any thread (the collector appends from worker threads); it
 hands the rows to the event loop and returns at once. Each subscriber has a bounded queue:
@@ -40,6 +41,14 @@ class LiveBus(Protocol):
 
     def subscribers(self, site_id: int) -> int: ...
 
+    @property
+    def degraded(self) -> str | None:
+        """Why events published on other nodes may not arrive here (for health), or None
+        (always None in process)."""
+
+    async def close(self) -> None:
+        """Stop delivering; called on the subscribers' event loop at shutdown."""
+
 
 def feed_item(row: EventRow) -> dict[str, Any]:
     """What a live feed shows of an event: no visitor or session ids, no props."""
@@ -66,10 +75,16 @@ class LiveFeed:
         for row in rows:
             if row.site_id in wanted and row.name != "engagement":
                 by_site[row.site_id].append(feed_item(row))
+        if by_site:
+            self.deliver(dict(by_site))
+
+    def deliver(self, by_site: dict[int, list[dict[str, Any]]]) -> None:
+        """Hand ready-made feed items to the subscribers of their sites (from any thread;
+        a bus bringing them from other nodes calls this)."""
         loop = self._loop
-        if by_site and loop is not None:
+        if loop is not None:
             with contextlib.suppress(RuntimeError):  # a closed loop: the app is stopping
-                loop.call_soon_threadsafe(self._deliver, dict(by_site))
+                loop.call_soon_threadsafe(self._deliver, by_site)
 
     def _deliver(self, by_site: dict[int, list[dict[str, Any]]]) -> None:
         with self._lock:
@@ -95,6 +110,18 @@ class LiveFeed:
     def subscribers(self, site_id: int) -> int:
         with self._lock:
             return len(self._subscribers.get(site_id, ()))
+
+    def watched(self) -> set[int]:
+        """The sites with at least one subscriber here."""
+        with self._lock:
+            return {site for site, queues in self._subscribers.items() if queues}
+
+    @property
+    def degraded(self) -> str | None:
+        return None
+
+    async def close(self) -> None:
+        return None
 
 
 class Ingested:

@@ -108,10 +108,11 @@ class RedisRateLimiter:
         await self._redis.aclose()
 
 
-def open_rate_limiter(redis_url: str | None, rate: float, burst: int) -> RateLimiter:
-    """Redis-backed when ``redis_url`` is set, else in-process."""
+def open_rate_limiter(redis_url: str | None, rate: float, burst: int,
+                      prefix: str = "li:rl:") -> RateLimiter:
+    """Redis-backed when ``redis_url`` is set (keys under ``prefix``), else in-process."""
     if redis_url:
-        return RedisRateLimiter(redis_url, rate, burst)
+        return RedisRateLimiter(redis_url, rate, burst, prefix=prefix)
     return MemoryRateLimiter(rate, burst)
 
 
