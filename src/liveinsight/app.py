@@ -64,11 +64,16 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> FrontDoor:
         bots.warm()
         svc.writer.start()
         chores = asyncio.create_task(housekeeping.run(svc))
+        alerts = (asyncio.create_task(svc.evaluator.run()) if settings.alerts_enabled
+                  else None)
         restore_gc = tune_gc() if settings.gc_tuning else None
         try:
             yield
         finally:
             chores.cancel()
+            if alerts is not None:  # let a tick in flight end before the services close
+                alerts.cancel()
+                await asyncio.gather(alerts, return_exceptions=True)
             if restore_gc is not None:
                 restore_gc()
             await close_services(svc)

@@ -9,11 +9,16 @@ opened at import time, nothing else builds these objects, and every field of
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import httpx
+from sqlalchemy import Engine
+
+from liveinsight.errors import Invalid
 from liveinsight.ingest.group import GroupIngest
 from liveinsight.ingest.pipeline import build_pipeline
 from liveinsight.ingest.redis_sessions import RedisSessionStore
@@ -28,6 +33,15 @@ from liveinsight.meta.invitations import Invitations
 from liveinsight.meta.logins import LoginStore
 from liveinsight.meta.people import People
 from liveinsight.meta.repo import Metadata, SiteDirectory
+from liveinsight.ops.alerts.channels.config import Deps
+from liveinsight.ops.alerts.evaluator import Evaluator
+from liveinsight.ops.alerts.incidents import Incidents
+from liveinsight.ops.alerts.reports import Reports
+from liveinsight.ops.alerts.service import AlertService
+from liveinsight.ops.alerts.store import AlertStore
+from liveinsight.ops.lease import InProcessLease, Lease
+from liveinsight.ops.lease_redis import RedisLease
+from liveinsight.ops.lease_sql import SqlLease
 from liveinsight.ops.mail import Mailer
 from liveinsight.ops.metrics import Metrics
 from liveinsight.query.live import Ingested, LiveBus, LiveFeed
@@ -39,7 +53,7 @@ from liveinsight.security.client_ip import ClientIpResolver
 from liveinsight.security.key_cache import ApiKeyCache
 from liveinsight.security.ratelimit import RateLimiter, open_rate_limiter
 from liveinsight.security.throttle import Limits, LoginThrottle
-from liveinsight.settings import Settings
+from liveinsight.settings import ConfigError, Settings
 from liveinsight.storage.migrate import migrate
 from liveinsight.storage.protocol import Store
 from liveinsight.storage.transports import open_store
@@ -89,6 +103,10 @@ class Services:
     limiter: RateLimiter  # per-API-key ingest rate
     throttle: LoginThrottle
     mailer: Mailer
+    # alerting: one evaluator per cluster (the lease), the API's calls
+    evaluator: Evaluator
+    alerts: AlertService
+    reports: Reports  # weekly/monthly e-mail reports, sent by the evaluator
 
 
 def _node_id(settings: Settings) -> str:
@@ -146,6 +164,29 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
     runner = QueryRunner(store, metrics, settings.query_timeout_seconds)
     secret = settings.resolved_secret()
     logins = LoginStore(engine)
+    mailer = Mailer(settings)
+    stats = StatsService(runner, sites, clock)
+    reports = Reports(engine, sites, stats, mailer, clock)
+    evaluator = Evaluator(
+        store=AlertStore(engine), incidents=Incidents(engine),
+        lease=_lease(settings, engine, clock), metrics=metrics, runner=runner,
+        database=store.database,
+        deps=Deps(mailer, httpx.AsyncClient(), settings.alerts_sms_base_url,
+                  settings.alerts_allow_private_targets),
+        clock=clock, holder=f"{node_id}:{os.getpid()}:{secrets.token_hex(3)}",
+        interval_s=settings.alerts_interval_seconds, base_url=settings.public_url,
+        sites=lambda site_id: (s.domain if (s := sites.by_id(site_id)) else None),
+        reports=reports)
+
+    def _site_id(raw: object) -> int:
+        from_id = sites.by_id(raw) if isinstance(raw, int) and not isinstance(raw, bool) \
+            else None
+        found = from_id or (sites.by_domain(raw) if isinstance(raw, str) else None)
+        if found is None:
+            raise Invalid(f"no site {str(raw)[:100]!r} (give its domain or id)",
+                          field="site_id")
+        return found.id
+
     limits = Limits(settings.login_account_attempts, settings.login_address_attempts,
                     timedelta(minutes=settings.login_window_minutes))
     return Services(
@@ -159,15 +200,29 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         group=GroupIngest(ingestor, threaded=settings.wal_fsync == "always",
                           enrich_off_loop=bool(settings.redis_url)),
         salts=salts, sessions=sessions, ingested=ingested,
-        runner=runner, stats=StatsService(runner, sites, clock), feed=feed,
+        runner=runner, stats=stats, feed=feed,
         snapshots=SharedSnapshots(runner, clock),
         keys=ApiKeyCache(meta.verify_api_key, settings.api_key_cache_seconds),
         ips=ClientIpResolver(settings.trusted_proxies),
         limiter=open_rate_limiter(settings.redis_url, settings.api_key_rate,
                                   settings.api_key_burst, prefix=f"{settings.redis_prefix}rl:"),
         throttle=LoginThrottle(logins, secret, limits),
-        mailer=Mailer(settings),
+        mailer=mailer, evaluator=evaluator, reports=reports,
+        alerts=AlertService(evaluator, clock, _site_id),
     )
+
+
+def _lease(settings: Settings, engine: Engine, clock: Clock) -> Lease:
+    kind = settings.alerts_lease
+    if kind == "auto":
+        kind = "redis" if settings.redis_url else "database"
+    if kind == "redis":
+        if not settings.redis_url:
+            raise ConfigError("LIVEINSIGHT_ALERTS_LEASE=redis needs LIVEINSIGHT_REDIS_URL")
+        return RedisLease(settings.redis_url, key=f"{settings.redis_prefix}lease:alerts")
+    if kind == "database":
+        return SqlLease(engine, clock)
+    return InProcessLease(clock)
 
 
 def _session_store(settings: Settings, clock: Clock) -> SessionStore:
@@ -183,6 +238,7 @@ async def close_services(svc: Services) -> None:
     """Graceful stop: close the log to appends (requests still running get 503), ingest
     everything it holds (what cannot be ingested stays for next start), then close the
     live bus, the session store, the limiter, the store and the metadata engine."""
+    await svc.evaluator.close()
     svc.wal.close()
     svc.writer.stop(flush=True, timeout=30)
     await svc.feed.close()

@@ -14,8 +14,14 @@ import secrets
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _alias(name: str) -> AliasChoices:
+    """The prefixed variable first, then the bare one the specification names (``SMTP_HOST``),
+    then the field's name (``Settings(smtp_host=...)``)."""
+    return AliasChoices(f"LIVEINSIGHT_{name.upper()}", name.upper(), name)
 
 
 class ConfigError(Exception):
@@ -143,13 +149,18 @@ class Settings(BaseSettings):
 
     # --- e-mail ------------------------------------------------------------------------
     smtp_host: str | None = Field(
-        None, description="SMTP server for e-mail to users (the lockout notice, invitations). "
-        "Empty: no e-mail; notices are shown in the dashboard only, and an invitation's link "
-        "is shown to the person inviting, to pass on."
+        None, description="SMTP server for e-mail to users (the lockout notice, invitations, "
+        "alerts, reports). Empty: no e-mail; notices are shown in the dashboard only, and an "
+        "invitation's link is shown to the person inviting, to pass on. `SMTP_HOST` (no "
+        "prefix) is read too.", validation_alias=_alias("smtp_host")
     )
-    smtp_port: int = Field(587, description="SMTP port (587 for STARTTLS, 465 for TLS).")
-    smtp_username: str | None = Field(None, description="SMTP user, if the server needs one.")
-    smtp_password: str | None = Field(None, description="SMTP password.")
+    smtp_port: int = Field(587, description="SMTP port (587 for STARTTLS, 465 for TLS). "
+                           "`SMTP_PORT` is read too.", validation_alias=_alias("smtp_port"))
+    smtp_username: str | None = Field(None, description="SMTP user, if the server needs one. "
+                                      "`SMTP_USERNAME` is read too.",
+                                      validation_alias=_alias("smtp_username"))
+    smtp_password: str | None = Field(None, description="SMTP password. `SMTP_PASSWORD` is "
+                                      "read too.", validation_alias=_alias("smtp_password"))
     smtp_security: Literal["starttls", "tls", "none"] = Field(
         "starttls", description="`starttls` (upgrade after connecting), `tls` (TLS from the "
         "start) or `none` (plain text: only for a relay on the same machine)."
@@ -159,6 +170,32 @@ class Settings(BaseSettings):
     )
     mail_from: str = Field(
         "LiveInsight <liveinsight@localhost>", description="The From of every message."
+    )
+
+    # --- alerting ----------------------------------------------------------------------
+    alerts_enabled: bool = Field(
+        True, description="Run the alert evaluator (rules, notifications, incidents, e-mail "
+        "reports) in this node. One node of the cluster evaluates at a time (the lease); "
+        "turn it off on nodes that should never send."
+    )
+    alerts_interval_seconds: float = Field(
+        15.0, ge=1, le=300, description="Time between two evaluations of the alert rules "
+        "(a rule fires at most this long after its condition has held for its `for`)."
+    )
+    alerts_lease: Literal["auto", "memory", "database", "redis"] = Field(
+        "auto", description="Where the evaluator's lease lives: `database` (a row in the "
+        "metadata database: every worker and node sharing it), `redis` (`SET NX PX` on "
+        "`redis_url`), `memory` (this process only). `auto`: `redis` when `redis_url` is "
+        "set, else `database`."
+    )
+    alerts_allow_private_targets: bool = Field(
+        False, description="Let webhook, Slack and SMS requests go to loopback, private, "
+        "link-local and other internal addresses. Off: such targets are refused when a "
+        "channel is saved and before each request."
+    )
+    alerts_sms_base_url: str = Field(
+        "https://api.twilio.com", description="Base URL of the Twilio-style SMS API "
+        "(`POST {base}/2010-04-01/Accounts/{sid}/Messages.json`)."
     )
 
     # --- ingest ------------------------------------------------------------------------

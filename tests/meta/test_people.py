@@ -94,7 +94,7 @@ def test_a_sites_name_defaults_to_its_clean_domain(meta: Metadata) -> None:  # n
 
 def test_the_migration_puts_existing_sites_and_users_in_a_default_team(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    command.upgrade(alembic_config(engine), "0004")
+    command.upgrade(alembic_config(engine), "0005")
     with engine.begin() as conn:
         for domain in ("a.example", "b.example"):
             conn.execute(text("INSERT INTO sites (uuid, domain, name, aliases, timezone, "

@@ -49,6 +49,8 @@ EXPECT: dict[str, tuple[int | str, ...]] = {
     "site_admin":     (401, 404, 403, 403, A, A, A, 401, 401, 401, 401, 401, 401),
     "site_owner":     (401, 404, 403, 403, 403, A, A, 401, 401, 401, 401, 401, 401),
     "team_admin":     (401, 404, 404, 404, 404, A, A, 401, 401, 401, 401, 401, 401),
+    "instance_admin": (401, 403, 403, 403, 403, 403, A, 403, 403, 403, A, 403, 401),
+    "admin_page":     (303, 403, 403, 403, 403, 403, A, 303, 303, 303, 303, 303, 303),
 }
 ACCESS: dict[str, set[str]] = {
     "public": {"GET /health", "POST /api/event", "OPTIONS /api/event", "POST /api/send",
@@ -79,7 +81,28 @@ ACCESS: dict[str, set[str]] = {
     "member_form": {"POST /account/password", "POST /account/sessions/{session_id}/end",
                     "POST /account/sessions/end-all"},
     "instance_form": {"POST /users/{user_id}/end-sessions", "POST /account/keys",
-                      "POST /account/keys/{key_id}/revoke", "POST /teams"},
+                      "POST /account/keys/{key_id}/revoke", "POST /teams",
+                      "POST /alerting/rules", "POST /alerting/rules/{rule_id}",
+                      "POST /alerting/rules/{rule_id}/delete", "POST /alerting/channels",
+                      "POST /alerting/channels/{channel_id}/delete",
+                      "POST /alerting/channels/{channel_id}/test", "POST /alerting/incidents",
+                      "POST /alerting/incidents/{incident_id}"},
+    # instance-wide administration: a logged-in admin or an admin API key for every site
+    "instance_admin": {
+        "POST /admin/alerts/rule", "GET /admin/alerts/rules", "GET /admin/alerts/rule/{rule_id}",
+        "PUT /admin/alerts/rule/{rule_id}", "DELETE /admin/alerts/rule/{rule_id}",
+        "POST /admin/monitoring/threshold", "GET /admin/monitoring/alerts",
+        "GET /admin/alerts/history", "POST /admin/alerts/ack", "POST /admin/alerts/channel",
+        "GET /admin/alerts/channels", "PUT /admin/alerts/channel/{channel_id}",
+        "DELETE /admin/alerts/channel/{channel_id}",
+        "POST /admin/alerts/channel/{channel_id}/test", "POST /admin/incidents/create",
+        "GET /admin/incidents", "GET /admin/incidents/{incident_id}",
+        "POST /admin/incidents/{incident_id}", "POST /admin/reports", "GET /admin/reports",
+        "DELETE /admin/reports/{report_id}", "POST /admin/reports/{report_id}/send"},
+    # instance admins' dashboard pages: a logged-in instance admin only (forms: instance_form)
+    "admin_page": {"GET /alerting", "GET /alerting/rules/new", "GET /alerting/rules/{rule_id}",
+                   "GET /alerting/channels", "GET /alerting/history",
+                   "GET /alerting/incidents", "GET /alerting/incidents/{incident_id}"},
     "team_site_form": {"POST /sites"},  # an owner or admin of a team adds sites to it
     "site_editor": {"POST /sites/{site_id}/goals", "POST /sites/{site_id}/goals/{goal_id}/delete"},
     "site_admin": {"POST /sites/{site_id}/settings", "POST /sites/{site_id}/people/{user_id}/role",
@@ -99,7 +122,8 @@ PASSWORD = "a long enough password"
 # What path parameters become: ids that do not exist, so an allowed call changes nothing.
 PATH_VALUES = {"{goal_id}": "999", "{session_id}": "1", "{user_id}": "999", "{key_id}": "999",
                "{variant}": "hash", "{path:path}": "app.css", "{invite_id}": "999",
-               "{token}": "not-a-token"}
+               "{token}": "not-a-token", "{rule_id}": "1", "{channel_id}": "1",
+               "{incident_id}": "1", "{report_id}": "1"}
 FORM = {"domain": "new.example", "timezone": "Not/AZone", "current": "x", "new": "x",
         "confirm": "x", "kind": "event", "target": "Goal", "name": "k", "scope": "stats",
         "team": "999", "role": "nobody", "email": "not an address"}
@@ -185,6 +209,8 @@ def _call(world: dict[str, Any], route: str, credential: str) -> int:
         kwargs["json"] = {"page_url": "https://a.example/", "domain": site.domain}
     elif path == "/api/v2/query":
         kwargs["json"] = {"site_id": site.domain, "metrics": ["visitors"], "date_range": "7d"}
+    elif method in ("POST", "PUT") and path.startswith("/admin/"):
+        kwargs["json"] = {}
     elif api and method == "POST" and "goals" in path:
         kwargs["json"] = {"event_name": f"E-{credential}"}
     elif api and method in ("POST", "PATCH", "PUT"):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from liveinsight.api import (
+    alerting_pages,
+    alerts,
     collect,
     dashboard,
     docs,
@@ -14,6 +16,7 @@ from liveinsight.api import (
     ops,
     people,
     realtime,
+    reports,
     stats,
     tracker,
 )
@@ -21,4 +24,5 @@ from liveinsight.api import (
 ROUTERS: tuple[APIRouter, ...] = (ops.router, collect.router, tracker.router, stats.router,
                                   realtime.router, goals.router, members.router,
                                   dashboard.router, people.router, invitations.router,
-                                  docs.router)
+                                  docs.router, alerts.router, reports.router,
+                                  alerting_pages.router)

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -198,3 +199,127 @@ class Invitation(Base):
     accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     accepted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# --- alerting (ops/alerts) -------------------------------------------------------------------
+
+
+class AlertLease(Base):
+    """Who runs the cluster's alert evaluator until when (``ops/lease_sql.py``)."""
+
+    __tablename__ = "alert_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AlertChannel(Base):
+    """Where notifications go: ``kind`` (email, slack, webhook, sms) and its ``config``."""
+
+    __tablename__ = "alert_channels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class AlertRule(Base):
+    """A condition to watch; ``definition`` is the validated rule (``ops/alerts/rules.py``)."""
+
+    __tablename__ = "alert_rules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class AlertState(Base):
+    """One watched series of a rule (a label set, or a site): its state and notification
+    bookkeeping, shared by every node so a new evaluator carries on where the last stopped."""
+
+    __tablename__ = "alert_states"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rule_id: Mapped[int] = mapped_column(ForeignKey("alert_rules.id", ondelete="CASCADE"))
+    series: Mapped[str] = mapped_column(String(500))
+    group_key: Mapped[str] = mapped_column(String(500))
+    labels: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16))  # ok | pending | firing
+    value: Mapped[float | None] = mapped_column(Float)
+    since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    fired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_by: Mapped[str | None] = mapped_column(String(255))
+    level: Mapped[int] = mapped_column(Integer, default=0)
+    flips: Mapped[list[str]] = mapped_column(JSON, default=list)
+    flapping: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (Index("ux_alert_states_rule_series", "rule_id", "series", unique=True),)
+
+
+class AlertEvent(Base):
+    """The alert history: transitions, notifications sent, held and suppressed, acks."""
+
+    __tablename__ = "alert_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    rule_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    rule_name: Mapped[str] = mapped_column(String(100))
+    group_key: Mapped[str] = mapped_column(String(500))
+    kind: Mapped[str] = mapped_column(String(24))
+    severity: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(String(2000))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class AlertOutbox(Base):
+    """A notification on its way to one channel (held through quiet hours, capped by rate)."""
+
+    __tablename__ = "alert_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("alert_channels.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16), index=True)  # pending|sent|failed|dropped
+    message: Mapped[dict[str, Any]] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    error: Mapped[str | None] = mapped_column(String(500))
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    title: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), index=True)  # open|acknowledged|resolved
+    severity: Mapped[str] = mapped_column(String(16))
+    assignee: Mapped[str | None] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(16))  # manual | alert
+    alerts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    timeline: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ReportSubscription(Base):
+    """A site's weekly or monthly e-mail report and who receives it."""
+
+    __tablename__ = "report_subscriptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    period: Mapped[str] = mapped_column(String(8))  # weekly | monthly
+    recipients: Mapped[list[str]] = mapped_column(JSON)
+    last_period: Mapped[str | None] = mapped_column(String(10))  # first day of the last sent
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)

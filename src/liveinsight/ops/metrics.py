@@ -59,3 +59,12 @@ class Metrics:
             registry=r)
         self.http_requests = Counter(
             "liveinsight_http_requests_total", "HTTP requests", ["route", "status"], registry=r)
+        self.alert_notifications = Counter(
+            "liveinsight_alert_notifications_total", "Alert notifications by channel kind and "
+            "outcome (sent, failed, rate_limited)", ["kind", "outcome"], registry=r)
+        self.alerts_firing = Gauge(
+            "liveinsight_alerts_firing", "Alert series firing (on the node that evaluates)",
+            registry=r)
+        self.alert_leader = Gauge(
+            "liveinsight_alert_evaluator_leader", "1 on the node holding the alert "
+            "evaluator's lease", registry=r)

@@ -1,7 +1,7 @@
 """teams and members: teams own sites, team members and site guests hold per-site roles
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 
 Existing sites and users keep the access they had: when there are any, a team named
 "Default team" owns every existing site, every existing user is its member (an instance
@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0005'
-down_revision = '0004'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 

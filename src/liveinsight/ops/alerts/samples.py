@@ -1,0 +1,240 @@
+"""Metric values for alert rules, read from the app's Prometheus registry (``ops/metrics.py``).
+
+The evaluator takes a :class:`Snapshot` of the registry each tick and keeps a short history
+of them (:class:`History`); a rule's statistic for each of its series is a pure function of
+that history:
+
+- ``value``: the current value (summed over the samples the rule's labels match);
+- ``increase`` / ``rate``: a counter's growth over the rule's window (per second for
+  ``rate``), a reset counted from zero;
+- ``change``: a gauge's difference from its value one window ago (a drop is negative);
+- ``p50`` ``p90`` ``p95`` ``p99`` / ``mean``: a histogram's quantile (linear within a bucket,
+  as Prometheus's ``histogram_quantile``) or mean over the observations of the window;
+
+optionally divided by the same statistic over other labels (``ratio_of``: an error rate is
+``increase`` of ``status=5*`` over ``increase`` of every status). A statistic that needs a
+window answers None until the history covers 90 % of it, and None when nothing was observed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from prometheus_client import CollectorRegistry
+
+Labels = tuple[tuple[str, str], ...]
+QUANTILES = {"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99}
+WINDOW_STATS = ("increase", "rate", "change", "mean", *QUANTILES)
+STATS = ("value", *WINDOW_STATS)
+_HISTOGRAM_STATS = ("mean", *QUANTILES, "rate", "increase")
+
+
+@dataclass(frozen=True, slots=True)
+class MetricInfo:
+    """A metric as rules name it: its kind and the label names seen on it."""
+
+    name: str
+    kind: str  # counter | gauge | histogram | summary | unknown
+    labels: frozenset[str]
+
+    def allows(self, stat: str) -> bool:
+        if self.kind == "histogram":
+            return stat in _HISTOGRAM_STATS or stat == "value"
+        return stat in ("value", "increase", "rate", "change")
+
+
+def catalogue(registry: CollectorRegistry) -> dict[str, MetricInfo]:
+    """Every metric of the registry by the name rules use: a counter's exposed name (with
+    ``_total``), a gauge's, a histogram's base name."""
+    found: dict[str, MetricInfo] = {}
+    for family in registry.collect():
+        name = family.name + "_total" if family.type == "counter" else family.name
+        labels = frozenset(k for s in family.samples for k in s.labels
+                           if k not in ("le", "quantile"))
+        found[name] = MetricInfo(name, family.type, labels)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    at: datetime
+    values: Mapping[tuple[str, Labels], float]
+
+
+def snapshot(registry: CollectorRegistry, at: datetime, names: Iterable[str]) -> Snapshot:
+    """The samples of the metrics named (rules' names, see :func:`catalogue`) at ``at``."""
+    wanted = set(names)
+    values: dict[tuple[str, Labels], float] = {}
+    for family in registry.collect():
+        base = family.name + "_total" if family.type == "counter" else family.name
+        if base not in wanted:
+            continue
+        for s in family.samples:
+            if s.name.endswith("_created"):
+                continue
+            values[(s.name, tuple(sorted(s.labels.items())))] = float(s.value)
+    return Snapshot(at, values)
+
+
+@dataclass
+class History:
+    """Snapshots of the last ``keep`` (oldest dropped as new ones come)."""
+
+    keep: timedelta
+    items: deque[Snapshot] = field(default_factory=deque)
+
+    def add(self, snap: Snapshot) -> None:
+        self.items.append(snap)
+        while self.items and self.items[0].at < snap.at - self.keep:
+            self.items.popleft()
+
+    def latest(self) -> Snapshot | None:
+        return self.items[-1] if self.items else None
+
+    def at_or_before(self, when: datetime) -> Snapshot | None:
+        """The newest snapshot taken at or before ``when``."""
+        best = None
+        for snap in self.items:
+            if snap.at > when:
+                break
+            best = snap
+        return best
+
+
+@dataclass(frozen=True, slots=True)
+class Selector:
+    """Which samples of a metric a rule reads: ``matchers`` (a value ending in ``*`` matches
+    by prefix) and ``by``, the labels that keep series apart (the rest are summed)."""
+
+    metric: str
+    matchers: Mapping[str, str]
+    by: tuple[str, ...] = ()
+
+    def series_of(self, labels: Labels) -> Labels | None:
+        found = dict(labels)
+        for key, want in self.matchers.items():
+            have = found.get(key)
+            if have is None:
+                return None
+            if want.endswith("*") and not have.startswith(want[:-1]):
+                return None
+            if not want.endswith("*") and have != want:
+                return None
+        return tuple((k, found.get(k, "")) for k in self.by)
+
+
+def _sums(snap: Snapshot, sample: str, sel: Selector, extra: str | None = None
+          ) -> dict[tuple[Labels, str], float]:
+    """Per series (and per value of label ``extra``, e.g. ``le``): summed samples."""
+    out: dict[tuple[Labels, str], float] = {}
+    for (name, labels), value in snap.values.items():
+        if name != sample:
+            continue
+        key = tuple(p for p in labels if p[0] != extra) if extra else labels
+        series = sel.series_of(key)
+        if series is None:
+            continue
+        sub = dict(labels).get(extra, "") if extra else ""
+        out[(series, sub)] = out.get((series, sub), 0.0) + value
+    return out
+
+
+def _delta(new: float, old: float | None) -> float:
+    return new if old is None or new < old else new - old  # a reset counts from zero
+
+
+def _quantile(q: float, buckets: list[tuple[float, float]]) -> float | None:
+    """Prometheus's histogram_quantile over cumulative (upper bound, count) pairs."""
+    buckets.sort()
+    total = buckets[-1][1] if buckets else 0.0
+    if total <= 0:
+        return None
+    rank = q * total
+    lower, below = 0.0, 0.0
+    for bound, count in buckets:
+        if count >= rank:
+            if math.isinf(bound):
+                return lower
+            span = count - below
+            return lower + (bound - lower) * ((rank - below) / span if span else 1.0)
+        lower, below = bound, count
+    return lower
+
+
+def evaluate(history: History, sel: Selector, stat: str, kind: str, window: timedelta
+             ) -> dict[Labels, float | None]:
+    """``stat`` of each series of ``sel`` at the newest snapshot (see the module doc)."""
+    now = history.latest()
+    if now is None:
+        return {}
+    base = sel.metric
+    if stat == "value" and kind != "histogram":
+        return {s: v for (s, _), v in _sums(now, base, sel).items()}
+    old = history.at_or_before(now.at - window)
+    covered = old is not None and (now.at - old.at) >= window * 0.9
+    if kind == "histogram":
+        return _histogram(now, old if covered else None, sel, stat, covered)
+    current = _sums(now, base, sel)
+    if not covered or old is None:
+        return {s: None for (s, _) in current}
+    before = _sums(old, base, sel)
+    seconds = (now.at - old.at).total_seconds()
+    out: dict[Labels, float | None] = {}
+    for key, value in current.items():
+        if stat == "change":
+            prior = before.get(key)
+            out[key[0]] = None if prior is None else value - prior
+        else:
+            grown = _delta(value, before.get(key))
+            out[key[0]] = grown / seconds if stat == "rate" else grown
+    return out
+
+
+def _histogram(now: Snapshot, old: Snapshot | None, sel: Selector, stat: str, covered: bool
+               ) -> dict[Labels, float | None]:
+    name = sel.metric
+    counts_now = _sums(now, name + "_count", sel)
+    if stat == "value":
+        return {s: v for (s, _), v in counts_now.items()}
+    if not covered or old is None:
+        return {s: None for (s, _) in counts_now}
+    seconds = (now.at - old.at).total_seconds()
+    counts_old = _sums(old, name + "_count", sel)
+    out: dict[Labels, float | None] = {}
+    if stat in ("rate", "increase"):
+        for key, value in counts_now.items():
+            grown = _delta(value, counts_old.get(key))
+            out[key[0]] = grown / seconds if stat == "rate" else grown
+        return out
+    if stat == "mean":
+        sums_now, sums_old = _sums(now, name + "_sum", sel), _sums(old, name + "_sum", sel)
+        for key, count in counts_now.items():
+            n = _delta(count, counts_old.get(key))
+            out[key[0]] = _delta(sums_now.get(key, 0.0), sums_old.get(key)) / n if n else None
+        return out
+    b_now = _sums(now, name + "_bucket", sel, extra="le")
+    b_old = _sums(old, name + "_bucket", sel, extra="le")
+    per_series: dict[Labels, list[tuple[float, float]]] = {}
+    for (series, le), count in b_now.items():
+        per_series.setdefault(series, []).append(
+            (float(le), _delta(count, b_old.get((series, le)))))
+    for series, buckets in per_series.items():
+        out[series] = _quantile(QUANTILES[stat], buckets)
+    return out
+
+
+def ratio(top: Mapping[Labels, float | None], bottom: Mapping[Labels, float | None]
+          ) -> dict[Labels, float | None]:
+    """``top / bottom`` per series (None where either is None or the bottom is zero)."""
+    out: dict[Labels, float | None] = {}
+    for series, value in top.items():
+        under = bottom.get(series)
+        out[series] = value / under if value is not None and under else None
+    for series, under in bottom.items():
+        if series not in out:
+            out[series] = 0.0 if under else None
+    return out

@@ -1,0 +1,190 @@
+"""Alerting end to end in one app: rules over the metric registry, the e-mail channel on a
+real SMTP server (aiosmtpd), the lease, escalation, fatigue control, incidents. The clock is
+fake and each evaluation is run by the test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.ops.alerts.world import World, alert_world
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    with alert_world(tmp_path) as w:
+        yield w  # type: ignore[misc]
+
+
+def _mail_rule(world: World, **extra: object) -> tuple[int, int]:
+    mail = world.channel(name="ops mail", kind="email", to=["ops@example.com"])
+    body = {"name": "bots dropped", "metric": "liveinsight_events_dropped_total",
+            "labels": {"reason": "bot"}, "op": ">=", "threshold": 3, "for": "1m",
+            "severity": "warning", "channels": [mail], **extra}
+    return mail, world.rule(**body)
+
+
+def test_an_alert_email_arrives_once_the_condition_held_for_its_duration(world: World
+                                                                         ) -> None:
+    _, rule_id = _mail_rule(world)
+    world.drop(n=3)
+    assert world.tick()
+    state = world.get("/admin/monitoring/alerts").json()["rules"][0]
+    assert (state["id"], state["state"]) == (rule_id, "pending")
+    assert world.inbox.messages == []
+    world.tick(30)
+    assert world.inbox.messages == [], "'for' has not passed yet"
+    world.tick(30)
+    [mail] = world.inbox.messages
+    assert mail["Subject"] == "[LiveInsight] FIRING warning: bots dropped"
+    assert mail["X-Envelope-To"] == "ops@example.com"
+    text = mail.get_payload(decode=True).decode()
+    assert "liveinsight_events_dropped_total{reason=bot} >= 3" in text
+    assert "(all): 3" in text
+    assert world.get("/admin/monitoring/alerts").json()["rules"][0]["state"] == "firing"
+    world.tick(15)
+    assert len(world.inbox.messages) == 1, "one notification per firing"
+    kinds = [e["kind"] for e in world.get("/admin/alerts/history").json()["events"]]
+    assert {"pending", "firing", "notify_firing", "sent"} <= set(kinds)
+
+
+def test_resolve_notification_and_dedup_within_the_cooldown(world: World) -> None:
+    _mail_rule(world, **{"for": 0, "cooldown": "10m"})
+    world.drop(n=3)
+    world.tick()
+    assert len(world.inbox.messages) == 1
+    # a counter cannot go down: a higher threshold makes it resolve
+    rule_id = world.get("/admin/alerts/rules").json()[0]["id"]
+    body = {**world.get(f"/admin/alerts/rule/{rule_id}").json()}
+    body["threshold"] = 100
+    assert world.client.put(f"/admin/alerts/rule/{rule_id}", json=body,
+                            headers=world.headers).status_code == 200
+    world.tick(60)
+    assert [m["Subject"] for m in world.inbox.messages][-1].startswith(
+        "[LiveInsight] RESOLVED")
+    world.drop(n=100)
+    world.tick(60)  # fires again 2 minutes after the first notification: within cooldown
+    assert len(world.inbox.messages) == 2
+    assert world.history("suppressed")[0]["detail"]["reason"] == "cooldown"
+
+
+def test_series_of_one_group_make_one_notification(world: World) -> None:
+    mail = world.channel(name="m", kind="email", to=["ops@example.com"])
+    world.rule(name="drops", metric="liveinsight_events_dropped_total", by=["reason"],
+               op=">", threshold=0, channels=[mail])
+    world.drop("bot", 1)
+    world.drop("spam", 1)
+    world.drop("blocked_ip", 1)
+    world.tick()
+    [mail_msg] = world.inbox.messages
+    text = mail_msg.get_payload(decode=True).decode()
+    for reason in ("bot", "spam", "blocked_ip"):
+        assert f"reason={reason}: 1" in text
+    series = world.get("/admin/monitoring/alerts").json()["rules"][0]["series"]
+    assert sorted(s["labels"]["reason"] for s in series if s["state"] == "firing") == [
+        "blocked_ip", "bot", "spam"]
+
+
+def test_escalation_after_its_delay_until_acknowledged(world: World) -> None:
+    first = world.channel(name="first", kind="email", to=["first@example.com"])
+    second = world.channel(name="second", kind="email", to=["boss@example.com"])
+    rule_id = world.rule(name="bots", metric="liveinsight_events_dropped_total", op=">",
+                         threshold=0, channels=[first],
+                         escalation=[{"after": "5m", "channels": [second]}],
+                         repeat="30m")
+    world.drop()
+    world.tick()
+    assert [m["X-Envelope-To"] for m in world.inbox.messages] == ["first@example.com"]
+    world.tick(4 * 60)
+    assert len(world.inbox.messages) == 1
+    world.tick(60)
+    assert [m["X-Envelope-To"] for m in world.inbox.messages] == [
+        "first@example.com", "boss@example.com"]
+    assert world.inbox.messages[1]["Subject"].startswith("[LiveInsight] ESCALATED")
+    assert world.post("/admin/alerts/ack", {"rule_id": rule_id}).json() == {"acknowledged": 1}
+    world.tick(3600)  # past the repeat interval: acknowledged, nothing more
+    assert len(world.inbox.messages) == 2
+    assert world.history("acknowledged")
+
+
+def test_quiet_hours_hold_notifications_until_they_end(world: World) -> None:
+    quiet = world.channel(name="quiet", kind="email", to=["ops@example.com"],
+                          quiet_hours={"start": "11:00", "end": "13:00", "timezone": "UTC"})
+    world.rule(name="bots", metric="liveinsight_events_dropped_total", op=">", threshold=0,
+               channels=[quiet])
+    world.drop()
+    world.tick()  # 12:00 UTC
+    assert world.inbox.messages == []
+    assert world.history("held")
+    world.tick(50 * 60)
+    assert world.inbox.messages == []
+    world.tick(10 * 60)  # 13:00
+    assert len(world.inbox.messages) == 1
+
+
+def test_the_rate_cap_drops_what_passes_it(world: World) -> None:
+    capped = world.channel(name="capped", kind="email", to=["ops@example.com"],
+                           max_per_hour=1)
+    world.rule(name="a", metric="liveinsight_events_dropped_total", op=">", threshold=0,
+               channels=[capped])
+    world.rule(name="b", metric="liveinsight_events_accepted_total", op=">=", threshold=0,
+               channels=[capped])
+    world.drop()
+    world.tick()
+    assert len(world.inbox.messages) == 1
+    assert world.history("rate_limited")
+
+
+def test_flapping_alerts_are_not_notified(world: World) -> None:
+    mail = world.channel(name="m", kind="email", to=["ops@example.com"])
+    rule_id = world.rule(name="flappy", metric="liveinsight_events_dropped_total", op=">",
+                         threshold=0, channels=[mail], cooldown=0, notify_resolved=False,
+                         flap={"changes": 3, "window": "30m"})
+    body = world.get(f"/admin/alerts/rule/{rule_id}").json()
+    world.drop()
+    for threshold in (100, 0, 100, 0):
+        world.tick(60)
+        body["threshold"] = threshold
+        world.client.put(f"/admin/alerts/rule/{rule_id}", json=body, headers=world.headers)
+    world.tick(60)
+    assert len(world.inbox.messages) == 1, "only the first firing, before it flapped"
+    assert world.history("suppressed")[0]["detail"]["reason"] == "flapping"
+
+
+def test_a_critical_alert_opens_an_incident_that_resolves_with_it(world: World) -> None:
+    mail = world.channel(name="m", kind="email", to=["ops@example.com"])
+    rule_id = world.rule(name="store down", metric="liveinsight_events_dropped_total", op=">",
+                         threshold=0, severity="critical", channels=[mail])
+    world.drop()
+    world.tick()
+    [incident] = world.get("/admin/incidents").json()
+    assert (incident["status"], incident["source"], incident["severity"]) == (
+        "open", "alert", "critical")
+    assert incident["alerts"] == [{"rule_id": rule_id, "group": "", "state": "firing"}]
+    body = world.get(f"/admin/alerts/rule/{rule_id}").json()
+    body["threshold"] = 10
+    world.client.put(f"/admin/alerts/rule/{rule_id}", json=body, headers=world.headers)
+    world.tick(60)
+    incident = world.get(f"/admin/incidents/{incident['id']}").json()
+    assert incident["status"] == "resolved"
+    assert [e["kind"] for e in incident["timeline"]] == ["opened", "alert_resolved",
+                                                         "resolved"]
+
+
+def test_incidents_by_hand(world: World) -> None:
+    made = world.post("/admin/incidents/create", {"title": "Slow dashboard",
+                                                  "severity": "warning", "note": "support"})
+    assert made.status_code == 201
+    incident = made.json()
+    assert (incident["status"], incident["source"]) == ("open", "manual")
+    changed = world.post(f"/admin/incidents/{incident['id']}",
+                         {"status": "acknowledged", "assignee": "oncall@example.com",
+                          "note": "looking"}).json()
+    assert (changed["status"], changed["assignee"]) == ("acknowledged", "oncall@example.com")
+    assert [e["kind"] for e in changed["timeline"]] == ["opened", "assigned", "acknowledged",
+                                                        "note"]
+    assert world.get("/admin/incidents", status="acknowledged").json()[0]["id"] == incident["id"]
+    bad = world.post(f"/admin/incidents/{incident['id']}", {"status": "closed"})
+    assert (bad.status_code, bad.json()["error"]["field"]) == (400, "status")
+    assert world.post("/admin/incidents/create", {}).json()["error"]["field"] == "title"
