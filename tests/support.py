@@ -1,10 +1,11 @@
 """Helpers shared by the multi-process and browser tests: ``liveinsight serve`` as a real
-process, waiting for a condition, free ports, a tiny real disk, and Debian's Chromium driven
-by Playwright."""
+process, waiting for a condition, free ports, a tiny real disk, a local HTTP receiver, and
+Debian's Chromium driven by Playwright."""
 
 from __future__ import annotations
 
 import contextlib
+import http.server
 import os
 import signal
 import socket
@@ -14,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -262,6 +264,51 @@ def open_test_store(request: pytest.FixtureRequest, path: Path) -> Iterator[Any]
         if request.param == "clickhouse":
             store.command(f"DROP DATABASE IF EXISTS `{database}`")
         store.close()
+
+
+@dataclass
+class Received:
+    """One request an :func:`http_receiver` got."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@contextlib.contextmanager
+def http_receiver(status: int = 200, body: bytes = b'{"ok": true}'
+                  ) -> Iterator[tuple[list[Received], str]]:
+    """A local HTTP server (loopback, a free port) recording each POST/PUT/DELETE and
+    answering ``status`` with ``body`` (JSON); yields (the requests, its base URL). For
+    webhooks, Slack, SMS providers, CDN purge APIs."""
+    got: list[Received] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _record(self) -> None:
+            length = int(self.headers.get("content-length", "0"))
+            got.append(Received(self.command, self.path,
+                                {k.lower(): v for k, v in self.headers.items()},
+                                self.rfile.read(length)))
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_POST = do_PUT = do_DELETE = _record
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield got, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 class RedisServer:

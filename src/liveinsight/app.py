@@ -63,6 +63,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> FrontDoor:
         app.state.services = svc
         bots.warm()
         svc.writer.start()
+        svc.warmer.start()
         chores = asyncio.create_task(housekeeping.run(svc))
         alerts = (asyncio.create_task(svc.evaluator.run()) if settings.alerts_enabled
                   else None)

@@ -58,6 +58,12 @@ class NotFound(Problem):
     kind = "not_found"
 
 
+class Conflict(Problem):
+    """The request conflicts with the current state (work of the same kind running)."""
+
+    kind = "conflict"
+
+
 class TooLarge(Problem):
     kind = "too_large"
 

@@ -14,10 +14,17 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 from sqlalchemy import Engine
 
+from liveinsight.cache.answers import Answers, Policy
+from liveinsight.cache.cdn import CloudflarePurger, NoPurger, Purger, WebhookPurger
+from liveinsight.cache.generation import Generations, MemoryGenerations
+from liveinsight.cache.memory import MemoryResultCache
+from liveinsight.cache.protocol import ResultCache
+from liveinsight.cache.warmup import Popularity, Warmer
 from liveinsight.errors import Invalid
 from liveinsight.ingest.group import GroupIngest
 from liveinsight.ingest.pipeline import build_pipeline
@@ -26,7 +33,7 @@ from liveinsight.ingest.service import Ingestor
 from liveinsight.ingest.session_store import SessionStore
 from liveinsight.ingest.sessions import SessionTracker
 from liveinsight.ingest.visitor import SaltCache
-from liveinsight.ingest.wal import WriteAheadLog
+from liveinsight.ingest.wal import Segment, WriteAheadLog
 from liveinsight.ingest.writer import BatchWriter
 from liveinsight.meta.db import make_engine, upgrade
 from liveinsight.meta.invitations import Invitations
@@ -39,6 +46,7 @@ from liveinsight.ops.alerts.incidents import Incidents
 from liveinsight.ops.alerts.reports import Reports
 from liveinsight.ops.alerts.service import AlertService
 from liveinsight.ops.alerts.store import AlertStore
+from liveinsight.ops.jobs import Jobs
 from liveinsight.ops.lease import InProcessLease, Lease
 from liveinsight.ops.lease_redis import RedisLease
 from liveinsight.ops.lease_sql import SqlLease
@@ -49,6 +57,7 @@ from liveinsight.query.realtime import SharedSnapshots
 from liveinsight.query.redis_bus import RedisLiveBus
 from liveinsight.query.runner import QueryRunner
 from liveinsight.query.service import StatsService
+from liveinsight.query.timings import QueryTimings
 from liveinsight.security.client_ip import ClientIpResolver
 from liveinsight.security.key_cache import ApiKeyCache
 from liveinsight.security.ratelimit import RateLimiter, open_rate_limiter
@@ -94,9 +103,13 @@ class Services:
     ingested: Ingested  # bumped after each segment the writer moved into the store
     # reading
     runner: QueryRunner
-    stats: StatsService  # parse, run, shape: one call per stats request
+    answers: Answers  # every cached analytics answer: keys, generations, invalidation
+    warmer: Warmer  # recomputes the most viewed answers after new data
+    stats: StatsService  # parse, cache or run, shape: one call per stats request
     feed: LiveBus  # realtime fan-out of appended events (over Redis with redis_url)
     snapshots: SharedSnapshots  # realtime numbers shared by a site's stream subscribers
+    purger: Purger  # asks a CDN to drop cached URLs (POST /admin/cdn/purge)
+    jobs: Jobs  # long administrative work (optimize, rebuild the rollups), with progress
     # security
     keys: ApiKeyCache  # API key verifications, for the collector and the read APIs
     ips: ClientIpResolver
@@ -135,11 +148,24 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         log.warning("write-ahead log: truncated %d torn bytes after a crash", wal.repaired_bytes)
     node_id = _node_id(settings)
     ingested = Ingested()
+    runner = QueryRunner(store, metrics, settings.query_timeout_seconds,
+                         timings=QueryTimings())
+    answers = _answers(settings, clock)
+    popularity = Popularity()
+    popularity.load(_popularity_file(settings))
+    stats = StatsService(runner, sites, clock, answers, popularity)
+    warmer = Warmer(popularity, stats.replay, top=settings.cache_warmup_top,
+                    min_interval=settings.cache_warmup_interval_seconds,
+                    active=settings.cache_warmup_active_minutes * 60)
+    metrics.watch_cache(answers.layers)
 
-    def _on_ingested(_segment: object, seconds: float) -> None:
+    def _on_ingested(segment: Segment, seconds: float) -> None:
         metrics.segments_ingested.inc()
         metrics.segment_ingest_seconds.observe(seconds)
+        answers.generations.bump(segment.sites)  # None: replayed, of unknown sites
         ingested.bump()
+        if segment.sites is None or segment.sites:
+            warmer.notify(segment.sites)
 
     writer = BatchWriter(wal, store, node_id=node_id, batch_rows=settings.writer_batch_rows,
                          flush_s=settings.writer_flush_ms / 1000,
@@ -161,11 +187,9 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         lambda: float(sessions.degraded is not None))
     metrics.shared_state_degraded.labels("live_feed").set_function(
         lambda: float(feed.degraded is not None))
-    runner = QueryRunner(store, metrics, settings.query_timeout_seconds)
     secret = settings.resolved_secret()
     logins = LoginStore(engine)
     mailer = Mailer(settings)
-    stats = StatsService(runner, sites, clock)
     reports = Reports(engine, sites, stats, mailer, clock)
     evaluator = Evaluator(
         store=AlertStore(engine), incidents=Incidents(engine),
@@ -200,7 +224,8 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         group=GroupIngest(ingestor, threaded=settings.wal_fsync == "always",
                           enrich_off_loop=bool(settings.redis_url)),
         salts=salts, sessions=sessions, ingested=ingested,
-        runner=runner, stats=stats, feed=feed,
+        runner=runner, answers=answers, warmer=warmer, stats=stats, purger=_purger(settings),
+        jobs=Jobs(), feed=feed,
         snapshots=SharedSnapshots(runner, clock),
         keys=ApiKeyCache(meta.verify_api_key, settings.api_key_cache_seconds),
         ips=ClientIpResolver(settings.trusted_proxies),
@@ -210,6 +235,33 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         mailer=mailer, evaluator=evaluator, reports=reports,
         alerts=AlertService(evaluator, clock, _site_id),
     )
+
+
+def _answers(settings: Settings, clock: Clock) -> Answers:
+    """The answer cache: this node's memory (L1), in front of Redis (L2) when configured."""
+    cache: ResultCache = MemoryResultCache(settings.cache_memory_bytes)
+    generations: Generations = MemoryGenerations()
+    policy = Policy(live_ttl=settings.cache_live_ttl_seconds,
+                    past_ttl=settings.cache_past_ttl_seconds,
+                    stale=settings.cache_stale_seconds,
+                    degraded_ttl=settings.cache_degraded_ttl_seconds,
+                    timeout=settings.query_timeout_seconds)
+    return Answers(cache, generations, policy, clock)
+
+
+def _purger(settings: Settings) -> Purger:
+    if settings.cdn_purger == "cloudflare":
+        return CloudflarePurger(settings.cdn_cloudflare_zone_id or "",
+                                settings.cdn_cloudflare_api_token or "",
+                                settings.cdn_cloudflare_api_url)
+    if settings.cdn_purger == "webhook":
+        return WebhookPurger(settings.cdn_purge_webhook_url or "",
+                             settings.cdn_purge_webhook_secret)
+    return NoPurger()
+
+
+def _popularity_file(settings: Settings) -> Path:
+    return settings.data_dir / "cache-popularity.json"
 
 
 def _lease(settings: Settings, engine: Engine, clock: Clock) -> Lease:
@@ -236,11 +288,16 @@ def _session_store(settings: Settings, clock: Clock) -> SessionStore:
 
 async def close_services(svc: Services) -> None:
     """Graceful stop: close the log to appends (requests still running get 503), ingest
-    everything it holds (what cannot be ingested stays for next start), then close the
-    live bus, the session store, the limiter, the store and the metadata engine."""
+    everything it holds (what cannot be ingested stays for next start), stop warming up
+    (keeping what was viewed for the next start), then close the cache, the live bus, the
+    session store, the limiter, the store and the metadata engine."""
     await svc.evaluator.close()
     svc.wal.close()
     svc.writer.stop(flush=True, timeout=30)
+    svc.warmer.stop()
+    svc.warmer.save(_popularity_file(svc.settings))
+    svc.answers.cache.close()
+    svc.answers.generations.close()
     await svc.feed.close()
     svc.sessions.close()
     await svc.limiter.close()

@@ -14,7 +14,7 @@ import secrets
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -242,6 +242,64 @@ class Settings(BaseSettings):
     query_timeout_seconds: float = Field(
         10.0, description="Time limit for one analytics query (400 with a clear error past it)."
     )
+    slow_query_ms: int = Field(
+        500, ge=1, description="Queries taking at least this long are listed by "
+        "`GET /admin/db/slow-queries` (its default threshold)."
+    )
+
+    # --- result cache ------------------------------------------------------------------
+    cache_memory_bytes: int = Field(
+        64 << 20, ge=0, description="Size of this node's in-process answer cache (L1, least "
+        "recently used answers dropped first). 0 turns caching off (and Redis's L2 with it)."
+    )
+    cache_live_ttl_seconds: float = Field(
+        60.0, gt=0, description="How long an answer over a range that includes today is kept. "
+        "New data for the site replaces it sooner: every ingested batch makes new keys."
+    )
+    cache_past_ttl_seconds: float = Field(
+        86400.0, gt=0, description="How long an answer over a range wholly in the past (ended "
+        "more than 25 hours ago) is kept; it changes only with imports, resets and deletions, "
+        "which invalidate it at once."
+    )
+    cache_stale_seconds: float = Field(
+        3600.0, ge=0, description="After that, how long a past answer is still served while "
+        "one recomputation replaces it in the background (stale-while-revalidate)."
+    )
+    cache_degraded_ttl_seconds: float = Field(
+        2.0, gt=0, description="With Redis configured but unreachable, how long an answer is "
+        "kept in this node's memory (other nodes' new data cannot be seen meanwhile)."
+    )
+    cache_warmup_top: int = Field(
+        10, ge=0, description="How many of a site's most viewed stats requests are recomputed "
+        "after new data arrives for it (and after start). 0: no warm-up."
+    )
+    cache_warmup_interval_seconds: float = Field(
+        10.0, gt=0, description="At most one warm-up per site in this many seconds."
+    )
+    cache_warmup_active_minutes: float = Field(
+        30.0, gt=0, description="Only requests viewed within this many minutes are warmed "
+        "after new data (dashboards being looked at)."
+    )
+
+    # --- CDN -----------------------------------------------------------------------------
+    cdn_purger: Literal["none", "cloudflare", "webhook"] = Field(
+        "none", description="What `POST /admin/cdn/purge` asks to drop cached URLs: "
+        "`cloudflare` (its API), `webhook` (a JSON POST to `cdn_purge_webhook_url`) or `none`."
+    )
+    cdn_cloudflare_zone_id: str | None = Field(None, description="Cloudflare zone id.")
+    cdn_cloudflare_api_token: str | None = Field(
+        None, description="Cloudflare API token with the Cache Purge permission for the zone."
+    )
+    cdn_cloudflare_api_url: str = Field(
+        "https://api.cloudflare.com/client/v4", description="Cloudflare's API base URL."
+    )
+    cdn_purge_webhook_url: str | None = Field(
+        None, description="With `cdn_purger=webhook`: where purges are POSTed."
+    )
+    cdn_purge_webhook_secret: str | None = Field(
+        None, description="With `cdn_purger=webhook`: HMAC-SHA256 key signing each purge "
+        "(`X-LiveInsight-Signature: sha256=<hex>`)."
+    )
 
     # --- logging -----------------------------------------------------------------------
     log_level: Literal["debug", "info", "warning", "error"] = Field(
@@ -269,6 +327,16 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"{item!r} is not an IP address or CIDR range") from exc
         return value
+
+    @model_validator(mode="after")
+    def _check_purger(self) -> Settings:
+        if self.cdn_purger == "cloudflare" and not (self.cdn_cloudflare_zone_id
+                                                    and self.cdn_cloudflare_api_token):
+            raise ValueError("cdn_purger=cloudflare needs LIVEINSIGHT_CDN_CLOUDFLARE_ZONE_ID "
+                             "and LIVEINSIGHT_CDN_CLOUDFLARE_API_TOKEN")
+        if self.cdn_purger == "webhook" and not self.cdn_purge_webhook_url:
+            raise ValueError("cdn_purger=webhook needs LIVEINSIGHT_CDN_PURGE_WEBHOOK_URL")
+        return self
 
     # --- derived -----------------------------------------------------------------------
     @property
@@ -320,6 +388,9 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            name = "LIVEINSIGHT_" + "_".join(str(p) for p in err["loc"][:1]).upper()
-            lines.append(f"{name}: {err['msg']}")
+            if err["loc"]:
+                name = "LIVEINSIGHT_" + "_".join(str(p) for p in err["loc"][:1]).upper()
+                lines.append(f"{name}: {err['msg']}")
+            else:  # a rule across settings: its message names them
+                lines.append(str(err["msg"]).removeprefix("Value error, "))
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None

@@ -175,6 +175,22 @@ def test_static_files_stay_inside_the_static_dir(tmp_path: Path) -> None:
         assert client.get("/static/%2e%2e/templates/base.html").status_code == 404
 
 
+def test_pages_link_versioned_assets_served_immutable(tmp_path: Path) -> None:
+    with make_client(tmp_path) as client:
+        page = client.get("/login").text
+        found = re.search(r'href="(/static/app\.([0-9a-f]{12})\.css)"', page)
+        assert found, page[:400]
+        versioned = client.get(found.group(1))
+        assert versioned.status_code == 200
+        assert versioned.headers["cache-control"] == "public, max-age=31536000, immutable"
+        plain = client.get("/static/app.css")
+        assert plain.content == versioned.content
+        assert plain.headers["cache-control"] == "public, max-age=3600"
+        other = "0" * 12 if found.group(2) != "0" * 12 else "1" * 12
+        assert client.get(f"/static/app.{other}.css").status_code == 404  # another version
+        assert client.get("/static/vendor/uPlot.iife.min.0123456789ab.js").status_code == 404
+
+
 def test_bad_settings_are_refused_with_a_message(tmp_path: Path) -> None:
     with make_client(tmp_path) as client:
         _users(client)

@@ -89,6 +89,14 @@ def test_the_fence_parser_finds_blocks_in_order(tmp_path: Path) -> None:
         ("sh", "echo one\n", 1), ("python", "print('```')\n", 8)]
 
 
+def test_every_code_fence_of_the_docs_is_closed() -> None:
+    """An unclosed fence (a merge gone wrong) would swallow the text after it."""
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        fences = [line for line in path.read_text().splitlines()
+                  if line.startswith(("```", "~~~"))]
+        assert len(fences) % 2 == 0, f"{path.name} has an unclosed code fence"
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     home = tmp_path_factory.mktemp("docs-examples")

@@ -150,6 +150,8 @@ def test_fuzzed_bodies_never_get_a_5xx_nor_freeze_the_server(
     srv, key = server
     auth = {"authorization": f"Bearer {key}"}
     statuses: dict[int, int] = {}
+    with HealthWatch(srv.url) as calm:  # what this machine's load alone costs /health
+        time.sleep(2)
     with httpx.Client(base_url=srv.url, timeout=30, headers={"user-agent": UA}) as client, \
             HealthWatch(srv.url) as health:
 
@@ -173,5 +175,9 @@ def test_fuzzed_bodies_never_get_a_5xx_nor_freeze_the_server(
 
         run()
     assert health.failures == 0
-    assert health.slowest < 0.2, f"/health took {health.slowest * 1000:.0f} ms"
+    # A frozen event loop holds /health for as long as the work that froze it (seconds);
+    # a busy machine alone slows it too, so the bound is relative to a calm moment's.
+    bound = max(0.2, 5 * calm.slowest)
+    assert health.slowest < bound, (f"/health took {health.slowest * 1000:.0f} ms (calm: "
+                                    f"{calm.slowest * 1000:.0f} ms)")
     assert set(statuses) & {200, 202} and 400 in statuses, statuses

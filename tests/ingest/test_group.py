@@ -40,12 +40,15 @@ class Pipeline:
 class Wal:
     def __init__(self, fail: Exception | None = None) -> None:
         self.frames: list[tuple[bytes, int]] = []
+        self.sites: list[set[int] | frozenset[int]] = []
         self.fail = fail
 
-    def append(self, payload: bytes, rows: int) -> None:
+    def append(self, payload: bytes, rows: int,
+               sites: set[int] | frozenset[int] = frozenset()) -> None:
         if self.fail is not None:
             raise self.fail
         self.frames.append((payload, rows))
+        self.sites.append(sites)
 
 
 def make(wal: Wal, threaded: bool = False) -> tuple[GroupIngest, Ingestor]:
@@ -72,7 +75,7 @@ def test_concurrent_requests_share_one_frame(threaded: bool) -> None:
     assert results == [None, None, None]
     assert len(wal.frames) == 1
     payload, rows = wal.frames[0]
-    assert rows == 3
+    assert rows == 3 and wal.sites == [{1}]  # the frame names its rows' sites
     paths = [msgspec.json.decode(line)["pathname"] for line in payload.splitlines()]
     assert paths == ["a", "b", "c"]
     assert [[r.pathname for r in batch] for batch in seen] == [["a", "b", "c"]]  # announced once

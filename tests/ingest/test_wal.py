@@ -156,6 +156,20 @@ def test_appends_land_in_one_segment_until_rotated(tmp_path: Path) -> None:
         assert wal.total_bytes == second.path.stat().st_size
 
 
+def test_a_closed_segment_names_the_sites_its_appends_named(tmp_path: Path) -> None:
+    with _wal(tmp_path, fsync="never") as wal:
+        wal.append(_payload("/1"), 1, {3})
+        wal.append(_payload("/2"), 1, {5, 3})
+        first = wal.rotate()
+        wal.append(_payload("/3"), 1)
+        second = wal.rotate()
+        assert first is not None and first.sites == {3, 5}
+        assert second is not None and second.sites == frozenset()
+        assert [s.sites for s in wal.closed_segments()] == [{3, 5}, frozenset()]
+    with _wal(tmp_path, fsync="never") as wal:  # left by an earlier run: not known
+        assert [s.sites for s in wal.closed_segments()] == [None, None]
+
+
 def test_oldest_age_is_the_first_appends_age_on_the_logs_clock(tmp_path: Path) -> None:
     clock = FakeTime(start=50.0)
     with _wal(tmp_path, fsync="never", clock=clock.clock) as wal:

@@ -98,8 +98,11 @@ ACCESS: dict[str, set[str]] = {
         "POST /admin/alerts/channel/{channel_id}/test", "POST /admin/incidents/create",
         "GET /admin/incidents", "GET /admin/incidents/{incident_id}",
         "POST /admin/incidents/{incident_id}", "POST /admin/reports", "GET /admin/reports",
-        "DELETE /admin/reports/{report_id}", "POST /admin/reports/{report_id}/send"},
-    # instance admins' dashboard pages: a logged-in instance admin only (forms: instance_form)
+        "DELETE /admin/reports/{report_id}", "POST /admin/reports/{report_id}/send",
+        "GET /admin/cache/stats", "POST /admin/cache/invalidate", "POST /admin/cache/warmup",
+        "POST /admin/cdn/purge", "GET /admin/db/performance", "GET /admin/db/slow-queries",
+        "POST /admin/db/optimize", "GET /admin/db/jobs/{job_id}"},
+    # instance admins' dashboard pages: a logged-in admin only (forms: instance_form)
     "admin_page": {"GET /alerting", "GET /alerting/rules/new", "GET /alerting/rules/{rule_id}",
                    "GET /alerting/channels", "GET /alerting/history",
                    "GET /alerting/incidents", "GET /alerting/incidents/{incident_id}"},
@@ -123,7 +126,7 @@ PASSWORD = "a long enough password"
 PATH_VALUES = {"{goal_id}": "999", "{session_id}": "1", "{user_id}": "999", "{key_id}": "999",
                "{variant}": "hash", "{path:path}": "app.css", "{invite_id}": "999",
                "{token}": "not-a-token", "{rule_id}": "1", "{channel_id}": "1",
-               "{incident_id}": "1", "{report_id}": "1"}
+               "{incident_id}": "1", "{report_id}": "1", "{job_id}": "nope"}
 FORM = {"domain": "new.example", "timezone": "Not/AZone", "current": "x", "new": "x",
         "confirm": "x", "kind": "event", "target": "Goal", "name": "k", "scope": "stats",
         "team": "999", "role": "nobody", "email": "not an address"}

@@ -27,6 +27,7 @@ from liveinsight.api.access import site_role, site_roles
 from liveinsight.api.deps import services
 from liveinsight.api.forms import instance_form, member_form, site_form
 from liveinsight.api.session import Viewer
+from liveinsight.dashboard import assets
 from liveinsight.errors import Forbidden, NotFound
 from liveinsight.meta.people import TeamInfo
 from liveinsight.meta.repo import SCOPES, MetaError, SiteInfo
@@ -37,9 +38,9 @@ router = APIRouter(include_in_schema=False)
 log = logging.getLogger("liveinsight.dashboard")
 
 _HERE = Path(__file__).resolve().parent.parent / "dashboard"
-STATIC = _HERE / "static"
 templates = Jinja2Templates(directory=str(_HERE / "templates"))
 templates.env.globals["version"] = __version__
+templates.env.globals["static"] = assets.url
 
 _HEADERS = {
     "content-security-policy": "default-src 'self'; img-src 'self' data:; "
@@ -474,12 +475,11 @@ def _zone(name: str) -> str:
 
 @router.get("/static/{path:path}")
 async def static(path: str) -> Response:
-    try:
-        target = (STATIC / path).resolve()
-        found = target.is_relative_to(STATIC) and target.is_file()
-    except (ValueError, OSError):  # a null byte, a name too long for the file system
-        found = False
-    if not found:
+    """A static file; a versioned name (``app.<digest>.css``) is immutable (see
+    ``dashboard/assets.py``)."""
+    found = assets.resolve(path)
+    if found is None:
         raise NotFound("no such file")
-    return FileResponse(target, headers={"cache-control": "public, max-age=3600",
+    target, cache = found
+    return FileResponse(target, headers={"cache-control": cache,
                                          "x-content-type-options": "nosniff"})

@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 
 from liveinsight.api.deadline import BodyTimeout
 from liveinsight.errors import (
+    Conflict,
     Forbidden,
     Invalid,
     NotFound,
@@ -38,7 +39,7 @@ log = logging.getLogger("liveinsight.errors")
 
 STATUS: dict[type[Problem], int] = {
     Invalid: 400, TooExpensive: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404,
-    TooLarge: 413, UnsupportedMedia: 415, RateLimited: 429, Unavailable: 503,
+    Conflict: 409, TooLarge: 413, UnsupportedMedia: 415, RateLimited: 429, Unavailable: 503,
 }
 
 
@@ -78,6 +79,7 @@ _MEANINGS = {
     400: "Bad input: `error.field` names what is wrong",
     401: "No valid credentials (see `WWW-Authenticate`)",
     403: "The credentials do not allow this (scope, site or role)",
+    409: "Conflicts with the current state (e.g. the same kind of job is running)",
     404: "No such thing",
     408: "The request body did not arrive in time",
     413: "The request body is too large",

@@ -7,8 +7,10 @@ from fastapi import APIRouter
 from liveinsight.api import (
     alerting_pages,
     alerts,
+    cache_admin,
     collect,
     dashboard,
+    db_admin,
     docs,
     goals,
     invitations,
@@ -25,4 +27,4 @@ ROUTERS: tuple[APIRouter, ...] = (ops.router, collect.router, tracker.router, st
                                   realtime.router, goals.router, members.router,
                                   dashboard.router, people.router, invitations.router,
                                   docs.router, alerts.router, reports.router,
-                                  alerting_pages.router)
+                                  alerting_pages.router, cache_admin.router, db_admin.router)

@@ -20,10 +20,12 @@ from importlib import resources
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from liveinsight.dashboard import assets
+
 router = APIRouter(tags=["tracker"])
 
-SHORT_CACHE = "public, max-age=3600"
-IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
+SHORT_CACHE = assets.REVALIDATE
+IMMUTABLE_CACHE = assets.IMMUTABLE
 # Plausible script-name variants that change behaviour, and the attribute each one sets.
 VARIANT_ATTRIBUTES = {"hash": "data-hash", "local": "data-allow-local", "manual": "data-manual"}
 

@@ -1,18 +1,23 @@
-"""The in-process result cache: LRU bounded by bytes, single-flight misses, TTLs.
+"""The in-process result cache (L1): LRU bounded by bytes, single-flight misses, TTLs,
+stale-while-revalidate.
 
 Follows :mod:`liveinsight.cache.protocol`'s contract. Thread-safe (queries run on worker
 threads). Memory: at most ``max_bytes`` of values plus a small per-key overhead; a value
-larger than ``max_bytes`` is returned but not kept.
+larger than ``max_bytes`` is returned but not kept. ``clock`` dates entries (TTLs); waiting
+for another caller's computation is measured in real time.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 
 from liveinsight.cache.protocol import CacheStats
+
+log = logging.getLogger("liveinsight.cache")
 
 
 class _Flight:
@@ -29,65 +34,89 @@ class MemoryResultCache:
         self.max_bytes = max_bytes
         self._clock = clock
         self._lock = threading.Lock()
-        self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()  # key → expiry
+        # key → (fresh until, stale until, value)
+        self._entries: OrderedDict[str, tuple[float, float, bytes]] = OrderedDict()
         self._flights: dict[str, _Flight] = {}
         self._bytes = 0
         self._hits = self._misses = self._evictions = 0
 
     def get_or_compute(self, key: str, compute: Callable[[], bytes], *, ttl: float,
-                       timeout: float) -> bytes:
-        deadline = self._clock() + timeout
+                       timeout: float, stale: float = 0.0) -> bytes:
+        deadline = time.monotonic() + timeout
         while True:
             with self._lock:
-                value = self._fresh(key)
-                if value is not None:
+                entry = self._live(key)
+                if entry is not None:
                     self._hits += 1
-                    return value
+                    if entry[0] <= self._clock() and key not in self._flights:
+                        self._refresh_in_background(key, compute, ttl, stale)
+                    return entry[2]
                 flight = self._flights.get(key)
                 if flight is None:
                     flight = self._flights[key] = _Flight()
                     self._misses += 1
                     break  # this caller computes
-            remaining = deadline - self._clock()
+            remaining = deadline - time.monotonic()
             if remaining <= 0 or not flight.done.wait(remaining):
                 with self._lock:
                     self._misses += 1
                 value = compute()  # waited long enough for someone else
-                self._store(key, value, ttl)
+                self._store(key, value, ttl, stale)
                 return value
         try:
             value = compute()
-            self._store(key, value, ttl)
+            self._store(key, value, ttl, stale)
             return value
         finally:
-            with self._lock:
-                self._flights.pop(key, None)
-            flight.done.set()
+            self._land(key, flight)
 
-    def _fresh(self, key: str) -> bytes | None:
+    def _refresh_in_background(self, key: str, compute: Callable[[], bytes], ttl: float,
+                               stale: float) -> None:
+        """(Lock held.) Replace a stale entry off the caller's thread, once."""
+        flight = self._flights[key] = _Flight()
+
+        def refresh() -> None:
+            try:
+                self._store(key, compute(), ttl, stale)
+            except Exception as exc:  # the stale value stays until it runs out
+                log.warning("cache: background refresh of %s failed: %s", key[:80], exc)
+            finally:
+                self._land(key, flight)
+
+        threading.Thread(target=refresh, name="cache-refresh", daemon=True).start()
+
+    def _land(self, key: str, flight: _Flight) -> None:
+        with self._lock:
+            if self._flights.get(key) is flight:
+                del self._flights[key]
+        flight.done.set()
+
+    def _live(self, key: str) -> tuple[float, float, bytes] | None:
+        """(Lock held.) The entry while fresh or stale-but-servable, else None (dropped)."""
         entry = self._entries.get(key)
         if entry is None:
             return None
-        if entry[0] <= self._clock():
+        if entry[1] <= self._clock():
             self._drop(key)
             return None
         self._entries.move_to_end(key)
-        return entry[1]
+        return entry
 
-    def _store(self, key: str, value: bytes, ttl: float) -> None:
+    def _store(self, key: str, value: bytes, ttl: float, stale: float) -> None:
         if len(value) > self.max_bytes:
             return
         with self._lock:
             if key in self._entries:
                 self._drop(key)
-            self._entries[key] = (self._clock() + ttl, value)
+            now = self._clock()
+            self._entries[key] = (now + ttl, now + ttl + max(stale, 0.0), value)
             self._bytes += len(value)
             while self._bytes > self.max_bytes:
                 self._drop(next(iter(self._entries)))
                 self._evictions += 1
 
     def _drop(self, key: str) -> None:
-        _, value = self._entries.pop(key)
+        value = self._entries.pop(key)[2]
         self._bytes -= len(value)
 
     def invalidate(self, prefix: str = "") -> int:
@@ -101,3 +130,9 @@ class MemoryResultCache:
         with self._lock:
             return CacheStats(self._hits, self._misses, self._evictions, self._bytes,
                               len(self._entries))
+
+    def layers(self) -> dict[str, CacheStats]:
+        return {"l1": self.stats()}
+
+    def close(self) -> None:
+        self.invalidate()

@@ -13,11 +13,14 @@ Redis-backed next, layered L1 → L2):
   wait longer than that for someone else.
 - **failure**: when ``compute`` raises, nothing is stored and the exception reaches its
   caller; callers waiting for it compute themselves, one at a time.
+- **stale-while-revalidate**: with ``stale > 0``, a value less than ``ttl + stale`` old
+  but more than ``ttl`` is returned at once while one background computation (single-flight)
+  replaces it; a failing refresh leaves the stale value until ``ttl + stale``.
 - A cache that cannot reach its backend answers by computing (it is never the reason a
   query fails), and counts it.
 
-Keys are strings (a query key plus the site's data generation, see the performance issue);
-values are the bytes of an answer, so a cache can bound its memory exactly.
+Keys are strings (a query key plus the site's data generation: :mod:`liveinsight.cache.answers`
+builds them); values are the bytes of an answer, so a cache can bound its memory exactly.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ class CacheStats:
 
 class ResultCache(Protocol):
     def get_or_compute(self, key: str, compute: Callable[[], bytes], *, ttl: float,
-                       timeout: float) -> bytes:
+                       timeout: float, stale: float = 0.0) -> bytes:
         """The value of ``key``, computed when missing (see the module's contract).
         Blocking and thread-safe."""
 
@@ -46,3 +49,8 @@ class ResultCache(Protocol):
         """Drop every key starting with ``prefix`` (all with ``""``); how many."""
 
     def stats(self) -> CacheStats: ...
+
+    def layers(self) -> dict[str, CacheStats]:
+        """Each layer's own numbers, by name (``l1``, ``l2``)."""
+
+    def close(self) -> None: ...

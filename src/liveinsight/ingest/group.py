@@ -138,9 +138,11 @@ class GroupIngest:
         if not payloads:
             return None
         rows = sum(job.result.accepted for job in group if job.result is not None)
+        sites = {row.site_id for job in group if job.result is not None
+                 for row in job.result.rows}
         try:
             self.ingestor.append(payloads[0] if len(payloads) == 1 else b"".join(payloads),
-                                 rows, requests=len(payloads))
+                                 rows, requests=len(payloads), sites=sites)
         except WalUnavailable as exc:
             return exc
         return None

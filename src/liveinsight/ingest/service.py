@@ -106,12 +106,13 @@ class Ingestor:
         the event loop, so it must be quick and must not raise)."""
         self._listeners.append(listener)
 
-    def append(self, payload: bytes, rows: int, *, requests: int = 1) -> None:
-        """Append ``payload`` (the lines of ``requests`` requests, ``rows`` event rows) to
-        the log as one frame; failures are counted per request and re-raised
+    def append(self, payload: bytes, rows: int, *, requests: int = 1,
+               sites: frozenset[int] | set[int] = frozenset()) -> None:
+        """Append ``payload`` (the lines of ``requests`` requests, ``rows`` event rows of
+        ``sites``) to the log as one frame; failures are counted per request and re-raised
         (:class:`WalUnavailable`, or :class:`WalFull`: nothing of the frame was kept)."""
         try:
-            self.wal.append(payload, rows)
+            self.wal.append(payload, rows, sites)
         except WalFull:
             self.metrics.wal_append_failures.labels("quota").inc(requests)
             raise

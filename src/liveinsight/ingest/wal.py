@@ -57,7 +57,11 @@ class WalFull(WalUnavailable):
 
 @dataclass(frozen=True, slots=True)
 class Segment:
+    """A closed segment, and the sites whose events it holds as its appends named them
+    (None for a segment left by an earlier run, whose appends this process did not see)."""
+
     path: Path
+    sites: frozenset[int] | None = None
 
     @property
     def token(self) -> str:
@@ -176,6 +180,8 @@ class WriteAheadLog:
         self._path: Path | None = None
         self._size = 0
         self._rows = 0
+        self._sites: set[int] = set()  # of the open segment's appends
+        self._sealed_sites: dict[Path, frozenset[int]] = {}
         self._clock = clock
         self._first_append = 0.0
         self._dirty = False
@@ -191,8 +197,10 @@ class WriteAheadLog:
 
     # --- appends ---------------------------------------------------------------------------
 
-    def append(self, payload: bytes, rows: int) -> None:
-        """Durably append ``payload`` (complete JSON lines holding ``rows`` event rows).
+    def append(self, payload: bytes, rows: int, sites: frozenset[int] | set[int] = frozenset(),
+               ) -> None:
+        """Durably append ``payload`` (complete JSON lines holding ``rows`` event rows of
+        ``sites``, which the closed segment reports to the writer: see :class:`Segment`).
 
         Returns once the bytes are in the kernel (and on disk with ``fsync=always``). Raises
         :class:`WalFull` past the quota and :class:`WalUnavailable` on any I/O error; in both
@@ -221,6 +229,7 @@ class WriteAheadLog:
                 self._first_append = self._clock()
             self._size += len(data)
             self._rows += rows
+            self._sites.update(sites)
             self._dirty = self.fsync_policy != "always"
 
     def _write_all(self, data: bytes) -> None:
@@ -262,6 +271,7 @@ class WriteAheadLog:
         self._path = path
         self._size = 0
         self._rows = 0
+        self._sites = set()
         self._dirty = False
         with contextlib.suppress(OSError):  # a directory fsync is best effort on some FSes
             dir_fd = os.open(self.directory, os.O_RDONLY)
@@ -284,6 +294,7 @@ class WriteAheadLog:
                     self._path.unlink()
                 else:
                     self._closed_bytes += size
+                    self._sealed_sites[self._path] = frozenset(self._sites)
 
     def rotate(self) -> Segment | None:
         """Close the open segment if it holds anything and start a new one; return the closed
@@ -296,17 +307,21 @@ class WriteAheadLog:
             self._seal_current()
             self._broken = False
             self._open_new()
-        return Segment(closed) if closed is not None and closed.exists() else None
+        if closed is None or not closed.exists():
+            return None
+        return Segment(closed, self._sealed_sites.get(closed))
 
     def closed_segments(self) -> list[Segment]:
         """Closed segments in append order (the writer ingests them in this order)."""
         with self._lock:
             current = self._path
-        return [Segment(p) for p in self._segments_on_disk() if p != current]
+            sites = dict(self._sealed_sites)
+        return [Segment(p, sites.get(p)) for p in self._segments_on_disk() if p != current]
 
     def delete(self, segment: Segment) -> None:
         """Remove a segment the store has confirmed."""
         with self._lock:
+            self._sealed_sites.pop(segment.path, None)
             try:
                 size = segment.path.stat().st_size
                 segment.path.unlink()

@@ -25,10 +25,11 @@ tests can run the retry schedule on a fake clock and assert the delays exactly:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Final
 
 from liveinsight.ingest.backoff import next_backoff
@@ -107,6 +108,14 @@ class BatchWriter:
         """Synchronously rotate and ingest everything; True when the log is empty after.
         While the store fails it retries every :data:`FLUSH_RETRY_S` until ``timeout``."""
         return self._flush_all(self._clock() + timeout)
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """While inside, no segment is ingested (after one in progress is done): for work
+        that must see the tables still, such as rebuilding the rollups. Events keep being
+        accepted into the log meanwhile and flow in afterwards."""
+        with self._drain_lock:
+            yield
 
     @property
     def rotation_due(self) -> bool:

@@ -6,7 +6,15 @@ exposes it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from liveinsight.cache.protocol import CacheStats
 
 _FAST = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1)
 _SLOW = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -68,3 +76,38 @@ class Metrics:
         self.alert_leader = Gauge(
             "liveinsight_alert_evaluator_leader", "1 on the node holding the alert "
             "evaluator's lease", registry=r)
+
+    def watch_cache(self, layers: Callable[[], dict[str, CacheStats]]) -> None:
+        """Expose the answer cache's numbers per layer (read at each scrape):
+        ``liveinsight_cache_{hits,misses,evictions}_total{layer}`` and
+        ``liveinsight_cache_{bytes,keys}{layer}`` (L2's by a scan of its keys, at most
+        every 10 seconds)."""
+        self.registry.register(_CacheCollector(layers))
+
+
+class _CacheCollector(Collector):
+    def __init__(self, layers: Callable[[], dict[str, CacheStats]]) -> None:
+        self._layers = layers
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self._layers()
+        families: list[Metric] = []
+        for name, help_text, field, counter in _CACHE_FAMILIES:
+            family: CounterMetricFamily | GaugeMetricFamily = (
+                CounterMetricFamily(name, help_text, labels=["layer"]) if counter
+                else GaugeMetricFamily(name, help_text, labels=["layer"]))
+            for layer, values in stats.items():
+                family.add_metric([layer], getattr(values, field))
+            families.append(family)
+        yield from families
+
+
+_CACHE_FAMILIES = (
+    ("liveinsight_cache_hits", "Answers served from the cache", "hits", True),
+    ("liveinsight_cache_misses", "Answers computed because the cache did not hold them",
+     "misses", True),
+    ("liveinsight_cache_evictions", "Answers dropped to stay within the memory bound",
+     "evictions", True),
+    ("liveinsight_cache_bytes", "Bytes of answers held", "bytes", False),
+    ("liveinsight_cache_keys", "Answers held", "keys", False),
+)

@@ -34,6 +34,7 @@ from liveinsight.query.model import (
 )
 from liveinsight.query.parser import MIN_DATE
 from liveinsight.query.timeline import time_labels
+from liveinsight.query.timings import QueryTimings
 from liveinsight.storage.protocol import (
     LIMIT_CODES,
     Code,
@@ -81,11 +82,12 @@ def _plain(obj: Any) -> Any:
 
 class QueryRunner:
     def __init__(self, store: Store, metrics: Metrics, timeout_s: float,
-                 rollups: bool = True) -> None:
+                 rollups: bool = True, timings: QueryTimings | None = None) -> None:
         self.store = store
         self.metrics = metrics
         self.timeout_s = timeout_s
         self.rollups = rollups  # False: always the raw tables (tests compare both paths)
+        self.timings = timings or QueryTimings()
 
     def run(self, q: Query, kind: str = "stats") -> Result:
         """Answer ``q`` (and its comparison when it asks for one).
@@ -133,7 +135,9 @@ class QueryRunner:
             raise Unavailable("the query failed; it has been logged", code="query_failed",
                               retry_after=5) from exc
         finally:
-            self.metrics.query_seconds.labels(kind).observe(time.perf_counter() - began)
+            elapsed = time.perf_counter() - began
+            self.metrics.query_seconds.labels(kind).observe(elapsed)
+            self.timings.record(kind, sql_text, elapsed)
 
     def _check_patterns(self, q: Query) -> None:
         """Have ClickHouse compile every ``matches`` pattern of ``q`` (RE2, linear time): a

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 class Code(enum.IntEnum):
     """ClickHouse error codes the product tells apart (``src/Common/ErrorCodes.cpp``)."""
 
+    UNKNOWN_TABLE = 60
     TOO_MANY_ROWS = 158
     TIMEOUT_EXCEEDED = 159
     MEMORY_LIMIT_EXCEEDED = 241

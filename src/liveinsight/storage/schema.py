@@ -204,6 +204,17 @@ def _rollups(db: str) -> list[str]:
     return out
 
 
+def rollup_rebuild(db: str) -> list[str]:
+    """Empty the rollups and fill them again from the raw tables. The caller holds the
+    writer (no segment may be ingested meanwhile: its rows would be counted twice or not at
+    all)."""
+    out = []
+    for name, select in (("events_rollup", _events_rollup_select(db)),
+                         ("sessions_rollup", _sessions_rollup_select(db))):
+        out += [f"TRUNCATE TABLE `{db}`.{name}", f"INSERT INTO `{db}`.{name} {select}"]
+    return out
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "events and sessions tables", lambda db: [_events_ddl(db), _sessions_ddl(db)]),
     Migration(2, "fsync inserted parts (the log deletes a segment after its insert)",

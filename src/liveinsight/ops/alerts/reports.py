@@ -135,12 +135,12 @@ class Reports:
     def build(self, site: SiteInfo, period: str, first: date, last: date) -> tuple[str, str]:
         """Subject and text (blocking: three stats queries)."""
         span = [first.isoformat(), last.isoformat()]
-        totals = self._stats.v2(site, {"metrics": list(_METRICS), "date_range": span,
+        totals = self._stats.v2_answer(site, {"metrics": list(_METRICS), "date_range": span,
                                        "include": {"comparisons": {"mode": "previous_period"}}})
         top = {"date_range": span, "metrics": ["visitors"],
                "order_by": [["visitors", "desc"]], "pagination": {"limit": TOP}}
-        pages = self._stats.v2(site, {**top, "dimensions": ["event:page"]})["results"]
-        sources = self._stats.v2(site, {**top, "dimensions": ["visit:source"]})["results"]
+        pages = self._stats.v2_answer(site, {**top, "dimensions": ["event:page"]})["results"]
+        sources = self._stats.v2_answer(site, {**top, "dimensions": ["visit:source"]})["results"]
         return render(site, period, first, last, totals, pages, sources)
 
     async def send(self, report_id: int, *, now: datetime | None = None) -> dict[str, Any]:

@@ -1,0 +1,91 @@
+"""Cached answers: the keys, lifetimes and invalidation every analytics answer is cached by.
+
+A key is ``s<site>:<generation token>:<digest of the question>``. The question is whatever
+determines the answer's bytes (the endpoint, its canonical parameters, the fully resolved
+query); the generation token (:mod:`liveinsight.cache.generation`) is the site's ``live``
+counter for ranges that reach into the last :data:`~liveinsight.cache.generation.LIVE_WINDOW`
+and its ``past`` counter for older ones. So:
+
+- an answer over a range that includes "now" is never older than the newest ingested data
+  (each ingested segment of the site makes new keys for it, on every node);
+- an answer over a range wholly in the past stays cached (``past_ttl``, then served stale
+  while recomputed for ``stale`` more seconds) until that site's older data changes
+  (:meth:`Answers.invalidate_site`, called by imports, resets and deletions);
+- while Redis cannot be reached in a multi-node set-up, tokens are this node's own and
+  answers are kept ``degraded_ttl`` seconds only (another node's ingest is invisible then).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from liveinsight.cache.generation import LIVE_WINDOW, Generations
+from liveinsight.cache.protocol import CacheStats, ResultCache
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    live_ttl: float = 600.0
+    past_ttl: float = 86_400.0
+    stale: float = 3_600.0
+    degraded_ttl: float = 2.0
+    timeout: float = 10.0  # how long a caller waits for another's computation of its key
+
+
+class Answers:
+    """The one way analytics answers are cached (stats now; behaviour analyses too)."""
+
+    def __init__(self, cache: ResultCache, generations: Generations, policy: Policy,
+                 clock: Callable[[], datetime]) -> None:
+        self.cache = cache
+        self.generations = generations
+        self.policy = policy
+        self._clock = clock
+
+    def is_live(self, end: datetime) -> bool:
+        """Whether a range ending at ``end`` (exclusive, UTC) can still receive events."""
+        return end > self._clock() - LIVE_WINDOW
+
+    def key(self, site_id: int, end: datetime, question: Sequence[str]) -> tuple[str, float,
+                                                                                float]:
+        """``(key, ttl, stale)`` for an answer of ``site_id`` over a range ending at
+        ``end``."""
+        live = self.is_live(end)
+        token = self.generations.token(site_id, live)
+        digest = hashlib.sha256("\x1f".join(question).encode()).hexdigest()[:40]
+        p = self.policy
+        if token.degraded:
+            return f"s{site_id}:{token.text}:{digest}", p.degraded_ttl, 0.0
+        if live:
+            return f"s{site_id}:{token.text}:{digest}", p.live_ttl, 0.0
+        return f"s{site_id}:{token.text}:{digest}", p.past_ttl, p.stale
+
+    def get(self, site_id: int, end: datetime, question: Sequence[str],
+            compute: Callable[[], bytes]) -> bytes:
+        """The cached answer to ``question`` or ``compute()``'s (stored). ``compute``'s
+        exceptions reach the caller and nothing is stored."""
+        key, ttl, stale = self.key(site_id, end, question)
+        return self.cache.get_or_compute(key, compute, ttl=ttl, timeout=self.policy.timeout,
+                                         stale=stale)
+
+    # --- invalidation -------------------------------------------------------------------
+
+    def invalidate_site(self, site_id: int) -> int:
+        """A site's stored data changed (import, reset, deletion): every answer of it is
+        recomputed on every node. How many entries were dropped here."""
+        self.generations.invalidate(site_id)
+        return self.cache.invalidate(f"s{site_id}:")
+
+    def invalidate_all(self) -> int:
+        self.generations.invalidate(None)
+        return self.cache.invalidate("")
+
+    def invalidate_prefix(self, prefix: str) -> int:
+        """Drop the entries whose key starts with ``prefix`` (``s12:`` is site 12's)."""
+        return self.cache.invalidate(prefix)
+
+    def layers(self) -> dict[str, CacheStats]:
+        return self.cache.layers()
