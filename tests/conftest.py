@@ -138,6 +138,14 @@ def make_site(client: TestClient, domain: str = "example.com", **fields: Any) ->
     return site
 
 
+def grant(client: TestClient, site: Any, email: str, role: str = "viewer") -> None:
+    """Give the user ``email`` a role on ``site`` (as a guest: admin, editor or viewer)."""
+    svc = svc_of(client)
+    user = svc.meta.user_by_email(email)
+    assert user is not None, email
+    svc.people.set_guest_role(site.id, user.id, role)
+
+
 def stored_events(client: TestClient, where: str = "1") -> list[dict[str, Any]]:
     """Flush the log into the store and read the events back."""
     svc = svc_of(client)

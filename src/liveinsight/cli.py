@@ -92,27 +92,38 @@ def migrate() -> None:
 @app.command("create-site")
 def create_site(
     domain: Annotated[str, typer.Argument(help="The site's domain, e.g. example.com")],
-    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    name: Annotated[str, typer.Option(help="Display name (default: the domain).")] = "",
     timezone: Annotated[str, typer.Option(help="IANA time zone for reports.")] = "UTC",
     alias: Annotated[list[str] | None, typer.Option(help="Other domains of the site.")] = None,
     retention_days: Annotated[int, typer.Option(help="Keep events this long (0: keep).")] = 0,
+    team: Annotated[str | None, typer.Option(help="The team owning it (name or id; default: "
+                                             "the first team, made when there is none).")]
+    = None,
 ) -> None:
     """Add a site to track."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+    from liveinsight.meta.people import People
     from liveinsight.meta.repo import MetaError
 
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise _fail(f"unknown time zone {timezone!r}") from None
+    meta = _meta(_settings())
+    people = People(meta.engine)
+    teams = people.teams()
+    if team is not None:
+        owner = _team_of(people, team)
+    else:
+        owner = teams[0] if teams else people.create_team("Default team")
     try:
-        site = _meta(_settings()).create_site(
-            domain, name=name or domain, timezone=timezone, aliases=alias or [],
-            retention_days=retention_days)
+        site = meta.create_site(domain, name=name, timezone=timezone, aliases=alias or [],
+                                retention_days=retention_days, team_id=owner.id)
     except MetaError as exc:
         raise _fail(str(exc)) from None
-    console.print(f"created site [bold]{site.domain}[/bold] id={site.id} uuid={site.uuid}")
+    console.print(f"created site [bold]{site.domain}[/bold] id={site.id} uuid={site.uuid} "
+                  f"team={owner.name!r}")
 
 
 @app.command("list-sites")
@@ -132,9 +143,12 @@ def list_sites(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
 def create_user(
     email: Annotated[str, typer.Argument(help="Login e-mail.")],
     password: Annotated[str | None, typer.Option(help="Password (prompted when omitted).")] = None,
-    role: Annotated[str, typer.Option(help="admin or viewer.")] = "viewer",
+    role: Annotated[str, typer.Option(help="admin (the instance administrator: every site, "
+                                      "users, API keys) or viewer (a user reaching the "
+                                      "sites of their teams and the sites they are a "
+                                      "guest of).")] = "viewer",
 ) -> None:
-    """Add a dashboard user."""
+    """Add a dashboard user (give them a role with `teams add-member` or `members add`)."""
     from liveinsight.meta.repo import MetaError
 
     if password is None:
@@ -235,6 +249,167 @@ def goals_delete(site: Annotated[str, typer.Argument(help="The site's domain or 
     except MetaError as exc:
         raise _fail(str(exc)) from None
     console.print(f"deleted goal {goal_id}")
+
+
+def _team_of(people, name: str):  # type: ignore[no-untyped-def]
+    team = next((t for t in people.teams() if name in (t.name, str(t.id))), None)
+    if team is None:
+        raise _fail(f"no team {name!r}")
+    return team
+
+
+def _user_of(meta, email: str):  # type: ignore[no-untyped-def]
+    user = meta.user_by_email(email)
+    if user is None:
+        raise _fail(f"no user {email!r}")
+    return user
+
+
+teams_app = typer.Typer(help="Teams: the people holding a role on every site of a team.",
+                        no_args_is_help=True)
+app.add_typer(teams_app, name="teams")
+
+
+@teams_app.command("list")
+def teams_list() -> None:
+    """List teams with their members and sites."""
+    from liveinsight.meta.people import People
+
+    meta = _meta(_settings())
+    people = People(meta.engine)
+    sites = meta.sites()
+    table = Table("id", "name", "members", "sites")
+    for t in people.teams():
+        members = ", ".join(f"{m.email} ({m.role.label})" for m in people.team_members(t.id))
+        table.add_row(str(t.id), t.name, members,
+                      ", ".join(s.domain for s in sites if s.team_id == t.id))
+    console.print(table)
+
+
+@teams_app.command("create")
+def teams_create(
+    name: Annotated[str, typer.Argument(help="The team's name.")],
+    owner: Annotated[str | None, typer.Option(help="E-mail of its owner (a user).")] = None,
+) -> None:
+    """Create a team."""
+    from liveinsight.meta.people import People
+    from liveinsight.meta.repo import MetaError
+
+    meta = _meta(_settings())
+    try:
+        team = People(meta.engine).create_team(
+            name, _user_of(meta, owner).id if owner else None)
+    except MetaError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"created team [bold]{team.name}[/bold] id={team.id}")
+
+
+@teams_app.command("add-member")
+def teams_add_member(
+    team: Annotated[str, typer.Argument(help="The team's name or id.")],
+    email: Annotated[str, typer.Argument(help="The user's e-mail.")],
+    role: Annotated[str, typer.Option(help="owner, admin, editor or viewer.")] = "viewer",
+) -> None:
+    """Add a user to a team, or change their role in it."""
+    from liveinsight.meta.people import People
+    from liveinsight.meta.repo import MetaError
+
+    meta = _meta(_settings())
+    people = People(meta.engine)
+    try:
+        member = people.set_team_role(_team_of(people, team).id, _user_of(meta, email).id, role)
+    except MetaError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"{member.email} is {member.role.label} of team {team!r}")
+
+
+@teams_app.command("remove-member")
+def teams_remove_member(
+    team: Annotated[str, typer.Argument(help="The team's name or id.")],
+    email: Annotated[str, typer.Argument(help="The user's e-mail.")],
+) -> None:
+    """Remove a user from a team (a team keeps at least one owner)."""
+    from liveinsight.meta.people import People
+    from liveinsight.meta.repo import MetaError
+
+    meta = _meta(_settings())
+    people = People(meta.engine)
+    try:
+        people.remove_team_member(_team_of(people, team).id, _user_of(meta, email).id)
+    except MetaError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"removed {email} from team {team!r}")
+
+
+members_app = typer.Typer(help="A site's people: its team's members and its guests.",
+                          no_args_is_help=True)
+app.add_typer(members_app, name="members")
+
+
+@members_app.command("list")
+def members_list(site: Annotated[str, typer.Argument(help="The site's domain or id.")]) -> None:
+    """List who holds a role on a site."""
+    from liveinsight.meta.people import People
+
+    meta = _meta(_settings())
+    table = Table("user id", "e-mail", "role", "through")
+    for m in People(meta.engine).site_people(_site_of(meta, site).id):
+        table.add_row(str(m.user_id), m.email, m.role.label, m.via)
+    console.print(table)
+
+
+@members_app.command("add")
+def members_add(
+    site: Annotated[str, typer.Argument(help="The site's domain or id.")],
+    email: Annotated[str, typer.Argument(help="The user's e-mail.")],
+    role: Annotated[str, typer.Option(help="admin, editor or viewer.")] = "viewer",
+) -> None:
+    """Give a user a role on one site (a guest), or change it."""
+    from liveinsight.meta.people import People
+    from liveinsight.meta.repo import MetaError
+
+    meta = _meta(_settings())
+    try:
+        member = People(meta.engine).set_guest_role(_site_of(meta, site).id,
+                                                    _user_of(meta, email).id, role)
+    except MetaError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"{member.email} is {member.role.label} of {site}")
+
+
+@members_app.command("remove")
+def members_remove(
+    site: Annotated[str, typer.Argument(help="The site's domain or id.")],
+    email: Annotated[str, typer.Argument(help="The guest's e-mail.")],
+) -> None:
+    """Remove a guest from a site."""
+    from liveinsight.meta.people import People
+    from liveinsight.meta.repo import MetaError
+
+    meta = _meta(_settings())
+    try:
+        People(meta.engine).remove_guest(_site_of(meta, site).id, _user_of(meta, email).id)
+    except MetaError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"removed {email} from {site}")
+
+
+@app.command("transfer-site")
+def transfer_site(
+    site: Annotated[str, typer.Argument(help="The site's domain or id.")],
+    team: Annotated[str, typer.Argument(help="The team to own it (name or id).")],
+) -> None:
+    """Move a site to another team (its members then hold their roles on it)."""
+    from liveinsight.meta.people import People
+    from liveinsight.meta.repo import MetaError
+
+    meta = _meta(_settings())
+    people = People(meta.engine)
+    try:
+        people.move_site(_site_of(meta, site).id, _team_of(people, team).id)
+    except MetaError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"{site} now belongs to team {team!r}")
 
 
 @app.command()

@@ -37,7 +37,9 @@ from liveinsight.ingest.wal import Segment, WriteAheadLog
 from liveinsight.ingest.writer import BatchWriter
 from liveinsight.meta.assets import Assets
 from liveinsight.meta.db import make_engine, upgrade
+from liveinsight.meta.invitations import Invitations
 from liveinsight.meta.logins import LoginStore
+from liveinsight.meta.people import People
 from liveinsight.meta.repo import Metadata, SiteDirectory
 from liveinsight.ops.alerts.channels.config import Deps
 from liveinsight.ops.alerts.evaluator import Evaluator
@@ -90,6 +92,8 @@ class Services:
     meta: Metadata
     sites: SiteDirectory
     logins: LoginStore
+    people: People  # teams, members, guests: who holds which role on a site
+    invitations: Invitations  # by e-mail, to a site, its ownership or a team
     # ingest: the pipeline and log behind the collector, the writer draining the log
     wal: WriteAheadLog
     writer: BatchWriter
@@ -215,6 +219,8 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         settings=settings, metrics=metrics, clock=clock, node_id=node_id,
         started_at=clock(), secret=secret,
         store=store, meta=meta, sites=sites, logins=logins,
+        people=People(engine, on_site_change=sites.reload),
+        invitations=Invitations(engine, on_site_change=sites.reload),
         wal=wal, writer=writer, ingestor=ingestor,
         # With sessions in Redis, enrichment waits for Redis: off the event loop.
         group=GroupIngest(ingestor, threaded=settings.wal_fsync == "always",

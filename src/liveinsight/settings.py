@@ -142,11 +142,17 @@ class Settings(BaseSettings):
         15, ge=1, description="The sliding window of the two sign-in limits above."
     )
 
+    invitation_days: int = Field(
+        7, ge=1, le=30, description="An invitation link (to a site, a team or a site's "
+        "ownership) works once, for this many days."
+    )
+
     # --- e-mail ------------------------------------------------------------------------
     smtp_host: str | None = Field(
-        None, description="SMTP server for e-mail to users (the lockout notice, alerts, "
-        "reports). Empty: no e-mail; notices are shown in the dashboard only. `SMTP_HOST` "
-        "(no prefix) is read too.", validation_alias=_alias("smtp_host")
+        None, description="SMTP server for e-mail to users (the lockout notice, invitations, "
+        "alerts, reports). Empty: no e-mail; notices are shown in the dashboard only, and an "
+        "invitation's link is shown to the person inviting, to pass on. `SMTP_HOST` (no "
+        "prefix) is read too.", validation_alias=_alias("smtp_host")
     )
     smtp_port: int = Field(587, description="SMTP port (587 for STARTTLS, 465 for TLS). "
                            "`SMTP_PORT` is read too.", validation_alias=_alias("smtp_port"))

@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from liveinsight.security import sessions
-from tests.conftest import csrf_of, login, make_client, make_site, svc_of
+from tests.conftest import csrf_of, grant, login, make_client, make_site, svc_of
 
 ADMIN = ("admin@example.com", "correct horse battery")
 VIEWER = ("viewer@example.com", "viewer password 1")
@@ -95,6 +95,7 @@ def test_the_stats_api_accepts_the_session(tmp_path: Path) -> None:
         site = make_site(client, "example.com")
         assert client.get("/api/stats/aggregate", params={"site_id": site.domain}
                           ).status_code == 401
+        grant(client, site, VIEWER[0])
         login(client, *VIEWER)
         res = client.get("/api/stats/aggregate", params={"site_id": site.domain,
                                                          "metrics": "visitors"})
@@ -105,6 +106,7 @@ def test_viewers_read_but_only_admins_change_settings(tmp_path: Path) -> None:
     with make_client(tmp_path) as client:
         _users(client)
         site = make_site(client, "example.com")
+        grant(client, site, VIEWER[0])
         login(client, *VIEWER)
         page = client.get(f"/sites/{site.id}/settings")
         assert page.status_code == 200 and 'data-domain="example.com"' in page.text

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import csrf_of, fixed_clock, login, make_client, make_site, svc_of
+from tests.conftest import csrf_of, fixed_clock, grant, login, make_client, make_site, svc_of
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 UA = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -90,6 +90,7 @@ def test_goals_on_the_settings_page(app: TestClient) -> None:
     meta.create_user("viewer@example.com", "viewer password 1", role="viewer")
     site = svc_of(app).sites.by_domain("example.com")
     assert site is not None
+    grant(app, site, "viewer@example.com", "viewer")
     login(app, "admin@example.com", "correct horse battery")
     page = app.get(f"/sites/{site.id}/settings")
     assert "No goals yet." in page.text

@@ -85,3 +85,33 @@ def test_bad_domains_and_keys_for_unknown_sites_are_refused(env: Path) -> None:
     assert bad.exit_code == 1 and "is not a domain" in bad.output
     key = runner.invoke(app, ["create-api-key", "x", "--site", "999"])
     assert key.exit_code == 1 and "no site with id 999" in key.output
+
+
+def test_teams_members_and_transfer(env: Path) -> None:
+    for email in ("ann@example.com", "bob@example.com"):
+        assert runner.invoke(app, ["create-user", email, "--password", "long-enough"]
+                             ).exit_code == 0
+    made = runner.invoke(app, ["teams", "create", "Acme", "--owner", "ann@example.com"])
+    assert made.exit_code == 0 and "Acme" in made.output
+    assert runner.invoke(app, ["teams", "create", "Other"]).exit_code == 0
+    site = runner.invoke(app, ["create-site", "a.example", "--team", "Acme"])
+    assert site.exit_code == 0 and "team='Acme'" in site.output
+    assert runner.invoke(app, ["create-site", "b.example", "--team", "Nope"]).exit_code == 1
+    added = runner.invoke(app, ["teams", "add-member", "Acme", "bob@example.com", "--role",
+                                "editor"])
+    assert added.exit_code == 0 and "editor" in added.output
+    guest = runner.invoke(app, ["members", "add", "a.example", "bob@example.com", "--role",
+                                "owner"])
+    assert guest.exit_code == 1 and "role must be one of" in guest.output
+    assert runner.invoke(app, ["members", "add", "a.example", "bob@example.com", "--role",
+                               "admin"]).exit_code == 0
+    listed = runner.invoke(app, ["members", "list", "a.example"], env={"COLUMNS": "200"})
+    assert "ann@example.com" in listed.output and "guest" in listed.output
+    assert runner.invoke(app, ["members", "remove", "a.example", "bob@example.com"]
+                         ).exit_code == 0
+    last = runner.invoke(app, ["teams", "remove-member", "Acme", "ann@example.com"])
+    assert last.exit_code == 1 and "at least one owner" in last.output
+    moved = runner.invoke(app, ["transfer-site", "a.example", "Other"])
+    assert moved.exit_code == 0
+    teams = runner.invoke(app, ["teams", "list"], env={"COLUMNS": "200"})
+    assert teams.exit_code == 0 and "a.example" in teams.output.split("Other")[1]

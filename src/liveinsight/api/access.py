@@ -1,9 +1,16 @@
-"""Who may read a site's stats.
+"""Who may read or change a site.
 
 :func:`stats_access` is the one check every read endpoint (stats, realtime, v2 query)
 makes. It accepts an API key with the ``stats`` scope (``Authorization: Bearer``) limited to
-the key's sites, or the dashboard's session cookie of a logged-in user (who reads every
-site), so every read API accepts both without the endpoints changing.
+the key's sites, or the dashboard's session cookie of a logged-in user, who reads the sites
+they hold a role on (any role; ``security/roles.py``; an instance administrator reads every
+site), so every read API accepts both without the endpoints changing. A credential limited
+to some sites gets the same answer for a site it does not cover as for one that does not
+exist: it cannot learn which other sites there are.
+
+:func:`admin_access` is the check of site-scoped API changes (an API key with the
+``admin`` scope covering the site); :func:`site_role` and :func:`require_role` decide
+the dashboard's site pages and forms by the viewer's role on the site.
 """
 
 from __future__ import annotations
@@ -16,20 +23,50 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from liveinsight.api.deps import services
-from liveinsight.api.session import current_viewer
-from liveinsight.errors import Forbidden, Invalid, Unauthorized
+from liveinsight.api.session import Viewer, current_viewer
+from liveinsight.errors import Forbidden, Invalid, NotFound, Unauthorized
 from liveinsight.meta.repo import ApiKeyInfo, SiteInfo
 from liveinsight.security import sessions
+from liveinsight.security.roles import Role
 from liveinsight.services import Services
 
 
 @dataclass(frozen=True, slots=True)
 class Access:
-    """A granted read: of which site, and by what credential."""
+    """A granted read: of which site, and by what credential (for a session, the viewer
+    and their role on the site)."""
 
     site: SiteInfo
     via: Literal["api_key", "session"]
     key: ApiKeyInfo | None = None
+    viewer: Viewer | None = None
+    role: Role | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Reader:
+    """Who asks to read: a key, or a session user with their roles (None: every site)."""
+
+    key: ApiKeyInfo | None
+    viewer: Viewer | None
+    roles: dict[int, Role] | None
+
+    @property
+    def limited(self) -> bool:
+        return self.roles is not None if self.key is None else self.key.site_ids is not None
+
+    def reads(self, site_id: int) -> bool:
+        if self.key is not None:
+            return self.key.allows("stats", site_id)
+        return self.roles is None or site_id in self.roles
+
+    def grant(self, site: SiteInfo, field: str) -> Access:
+        if not self.reads(site.id):
+            raise _not_covered(field, self.key is None)
+        if self.key is not None:
+            return Access(site, "api_key", self.key)
+        return Access(site, "session", None, self.viewer,
+                      Role.OWNER if self.roles is None else self.roles[site.id])
 
 
 def resolve_site(svc: Services, raw: object, field: str = "site_id") -> SiteInfo:
@@ -55,40 +92,76 @@ async def stats_access(request: Request, raw_site: object, field: str = "site_id
     credentials, then 400 for an unknown site (403 for a key limited to some sites, as for
     another site), then 403 when the credential does not cover it."""
     svc = services(request)
-    key = await _credential(request, svc)
+    reader = await _reader(request, svc)
     if raw_site is None or (isinstance(raw_site, str) and not raw_site.strip()):
-        return _grant(_only_site(svc, key, field), key, field)
-    if key is not None and key.site_ids is not None:
+        return reader.grant(_only_site(svc, reader, field), field)
+    if reader.limited:
         site = _lookup(svc, raw_site, field)
         if site is None:  # an unknown site answers as another's site does
-            raise _not_covered(field)
-        return _grant(site, key, field)
-    return _grant(resolve_site(svc, raw_site, field), key, field)
+            raise _not_covered(field, reader.key is None)
+        return reader.grant(site, field)
+    return reader.grant(resolve_site(svc, raw_site, field), field)
 
 
-def _only_site(svc: Services, key: ApiKeyInfo | None, field: str) -> SiteInfo:
+def _only_site(svc: Services, reader: _Reader, field: str) -> SiteInfo:
     """Without ``site_id``: the one site the caller can read, else 400 saying it is needed
     (with how many sites the credential covers, never which)."""
-    sites = [s for s in svc.sites.all() if key is None or key.allows("stats", s.id)]
+    sites = [s for s in svc.sites.all() if reader.reads(s.id)]
     if len(sites) == 1:
         return sites[0]
     raise Invalid(f"site_id is required: these credentials read {len(sites)} sites (give "
                   "the site's domain or id)", field=field)
 
 
-async def _credential(request: Request, svc: Services) -> ApiKeyInfo | None:
-    """The API key with the ``stats`` scope, or None for a logged-in dashboard user (who
-    reads every site); 401/403 otherwise."""
+async def _reader(request: Request, svc: Services) -> _Reader:
+    """The API key with the ``stats`` scope, or a logged-in dashboard user with the sites
+    they hold a role on; 401/403 otherwise."""
     authorization = request.headers.get("authorization")
-    if (authorization is None and request.cookies.get(sessions.COOKIE)
-            and await current_viewer(request) is not None):
-        return None
+    if authorization is None and request.cookies.get(sessions.COOKIE):
+        viewer = await current_viewer(request)
+        if viewer is not None:
+            return _Reader(None, viewer, await site_roles(request, viewer))
     if authorization is None:
         raise Unauthorized("send Authorization: Bearer <API key>", field="Authorization")
     key = await _verified_key(svc, authorization)
     if not key.allows("stats"):
         raise Forbidden("the API key lacks the 'stats' scope", field="Authorization")
-    return key
+    return _Reader(key, None, None)
+
+
+async def site_roles(request: Request, viewer: Viewer) -> dict[int, Role] | None:
+    """The viewer's role on each site they reach; None for an instance administrator, who
+    holds the owner's rights on every site."""
+    if viewer.is_admin:
+        return None
+    return await run_in_threadpool(services(request).people.site_roles, viewer.user.id)
+
+
+async def site_role(request: Request, viewer: Viewer, site_id: int
+                    ) -> tuple[SiteInfo, Role] | None:
+    """The site (read fresh from the metadata database) and the viewer's role on it, or
+    None when the site does not exist or they hold no role on it (the two alike)."""
+    roles = await site_roles(request, viewer)
+    if roles is not None and site_id not in roles:
+        return None
+    site = await run_in_threadpool(services(request).meta.site, site_id)
+    if site is None:
+        return None
+    return site, Role.OWNER if roles is None else roles[site_id]
+
+
+async def require_role(request: Request, viewer: Viewer, site_id: int, needs: Role
+                       ) -> tuple[SiteInfo, Role]:
+    """The site and the viewer's role on it when that is at least ``needs``: 404 when the
+    site does not exist or they hold no role on it (alike: they cannot learn of it), 403
+    naming the role needed when theirs is lower."""
+    found = await site_role(request, viewer, site_id)
+    if found is None:
+        raise NotFound(f"no site with id {site_id}")
+    if found[1] < needs:
+        raise Forbidden(f"this needs the {needs.label} role on the site (yours: "
+                        f"{found[1].label})")
+    return found
 
 
 async def _verified_key(svc: Services, authorization: str) -> ApiKeyInfo:
@@ -175,13 +248,7 @@ async def instance_admin(request: Request) -> ApiKeyInfo | None:
     return key
 
 
-def _grant(site: SiteInfo, key: ApiKeyInfo | None, field: str) -> Access:
-    if key is None:
-        return Access(site, "session")
-    if not key.allows("stats", site.id):
-        raise _not_covered(field)
-    return Access(site, "api_key", key)
-
-
-def _not_covered(field: str) -> Forbidden:
+def _not_covered(field: str, session: bool = False) -> Forbidden:
+    if session:
+        return Forbidden("you have no role on this site", field=field)
     return Forbidden("the API key does not cover this site", field=field)

@@ -18,10 +18,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from liveinsight.api import session as auth
-from liveinsight.api.dashboard import _member_form as member_form
-from liveinsight.api.dashboard import _page as page
-from liveinsight.api.dashboard import _to_login as to_login
+from liveinsight.api.dashboard import page, to_login
 from liveinsight.api.deps import services
+from liveinsight.api.forms import member_form
 from liveinsight.api.session import Viewer
 from liveinsight.errors import Forbidden, Invalid, NotFound, Problem
 

@@ -2,8 +2,9 @@
 
 Pages are server-rendered (Jinja2) and carry no data beyond the site's identity: the page's
 own scripts load every number from the stats and realtime APIs, which accept the session
-cookie set here. Forms carry a CSRF token bound to the session; changing a site needs the
-``admin`` role.
+cookie set here. A user sees the sites they hold a role on (``security/roles.py``); another
+site's pages answer 404 as a missing one does. Forms carry a CSRF token bound to the
+session and check the role they need (``api/forms.py``).
 """
 
 from __future__ import annotations
@@ -22,11 +23,15 @@ from starlette.concurrency import run_in_threadpool
 
 from liveinsight import __version__
 from liveinsight.api import session as auth
+from liveinsight.api.access import site_role, site_roles
 from liveinsight.api.deps import services
+from liveinsight.api.forms import instance_form, member_form, site_form
 from liveinsight.api.session import Viewer
 from liveinsight.dashboard import assets
-from liveinsight.errors import Forbidden, NotFound, Unauthorized
+from liveinsight.errors import Forbidden, NotFound
+from liveinsight.meta.people import TeamInfo
 from liveinsight.meta.repo import SCOPES, MetaError, SiteInfo
+from liveinsight.security.roles import Role
 from liveinsight.storage import StoreError
 
 router = APIRouter(include_in_schema=False)
@@ -49,14 +54,14 @@ _HEADERS = {
 _ZONES = sorted(z for z in available_timezones() if "/" in z or z == "UTC")
 
 
-def _page(request: Request, name: str, context: dict[str, Any], status: int = 200
+def page(request: Request, name: str, context: dict[str, Any], status: int = 200
           ) -> HTMLResponse:
     response = templates.TemplateResponse(request, name, context, status_code=status)
     response.headers.update(_HEADERS)
     return response
 
 
-def _to_login(request: Request) -> RedirectResponse:
+def to_login(request: Request) -> RedirectResponse:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
 
@@ -67,20 +72,15 @@ def _safe_next(value: str | None) -> str:
     return "/sites"
 
 
-async def _site(request: Request, site_id: int) -> SiteInfo:
-    site = await run_in_threadpool(services(request).meta.site, site_id)
-    if site is None:
-        raise NotFound(f"no site with id {site_id}")
-    return site
-
-
-async def _site_or_page(request: Request, viewer: Viewer, site_id: int
-                        ) -> SiteInfo | HTMLResponse:
-    site = await run_in_threadpool(services(request).meta.site, site_id)
-    if site is None:
-        return _page(request, "missing.html", {
+async def site_or_page(request: Request, viewer: Viewer, site_id: int
+                       ) -> tuple[SiteInfo, Role] | HTMLResponse:
+    """The site and the viewer's role on it, or the 404 page (a site they hold no role on
+    answers as a missing one does)."""
+    found = await site_role(request, viewer, site_id)
+    if found is None:
+        return page(request, "missing.html", {
             "viewer": viewer, "message": f"There is no site with id {site_id}."}, 404)
-    return site
+    return found
 
 
 # --- login ---------------------------------------------------------------------------------
@@ -102,7 +102,7 @@ async def login_form(request: Request, next: str | None = None) -> Response:
 def _login_page(request: Request, next_url: str | None, error: str | None, status: int,
                 email: str = "") -> Response:
     token = auth.login_csrf_token(request)
-    response = _page(request, "login.html", {"next": _safe_next(next_url), "error": error,
+    response = page(request, "login.html", {"next": _safe_next(next_url), "error": error,
                                              "email": email, "csrf": token}, status)
     auth.set_login_csrf(request, response, token)
     return response
@@ -129,7 +129,7 @@ async def login(request: Request) -> Response:
     svc = services(request)
     notices = await run_in_threadpool(svc.logins.take_notices, user.id, svc.clock())
     if notices:  # a lockout happened since the last sign-in: say so before going on
-        response: Response = _page(request, "notices.html", {
+        response: Response = page(request, "notices.html", {
             "viewer": None, "notices": notices, "next": next_url})
     else:
         response = RedirectResponse(next_url, status_code=303)
@@ -156,7 +156,7 @@ async def logout(request: Request) -> Response:
 async def account(request: Request, done: str = "") -> Response:
     viewer = await auth.current_viewer(request)
     if viewer is None:
-        return _to_login(request)
+        return to_login(request)
     return await _account_page(request, viewer, None, 200, done)
 
 
@@ -168,19 +168,22 @@ async def _account_page(request: Request, viewer: Viewer, error: str | None, sta
                                    timedelta(minutes=svc.settings.session_idle_minutes))
     users = await run_in_threadpool(svc.meta.users) if viewer.is_admin else []
     keys = await run_in_threadpool(svc.meta.api_keys) if viewer.is_admin else []
+    teams = ([(t, Role.OWNER) for t in await run_in_threadpool(svc.people.teams)]
+             if viewer.is_admin else
+             await run_in_threadpool(svc.people.teams_of, viewer.user.id))
     messages = {"password": "Your password was changed and your other sessions ended.",
                 "ended": "The session was ended.", "users": "That user's sessions were ended.",
                 "revoked": "The API key was revoked: it stops working within a second."}
-    return _page(request, "account.html", {
+    return page(request, "account.html", {
         "viewer": viewer, "sessions": live, "users": users, "error": error,
         "done": messages.get(done), "keys": keys, "sites": svc.sites.all(),
-        "new_key": new_key, "scopes": SCOPES}, status)
+        "new_key": new_key, "scopes": SCOPES, "teams": teams}, status)
 
 
 @router.post("/account/keys")
 async def create_key(request: Request) -> Response:
     """An admin creates an API key; its secret is shown once, on the page answering."""
-    viewer, form = await _admin_form(request)
+    viewer, form = await instance_form(request)
     svc = services(request)
     try:
         days = int(str(form.get("expires_days", "") or 0))
@@ -200,7 +203,7 @@ async def create_key(request: Request) -> Response:
 
 @router.post("/account/keys/{key_id}/revoke")
 async def revoke_key(request: Request, key_id: int) -> Response:
-    await _admin_form(request)
+    await instance_form(request)
     svc = services(request)
     try:
         await run_in_threadpool(svc.meta.revoke_api_key, key_id)
@@ -212,7 +215,7 @@ async def revoke_key(request: Request, key_id: int) -> Response:
 
 @router.post("/account/password")
 async def change_password(request: Request) -> Response:
-    viewer, form = await _member_form(request)
+    viewer, form = await member_form(request)
     svc = services(request)
     current, new = str(form.get("current", ""))[:1000], str(form.get("new", ""))[:1000]
     if await auth.authenticate(request, viewer.user.email, current) is None:
@@ -230,7 +233,7 @@ async def change_password(request: Request) -> Response:
 
 @router.post("/account/sessions/{session_id}/end")
 async def end_one_session(request: Request, session_id: int) -> Response:
-    viewer, _ = await _member_form(request)
+    viewer, _ = await member_form(request)
     svc = services(request)
     if not await run_in_threadpool(svc.logins.revoke_id, viewer.user.id, session_id,
                                    svc.clock()):
@@ -243,7 +246,7 @@ async def end_one_session(request: Request, session_id: int) -> Response:
 @router.post("/account/sessions/end-all")
 async def end_all_sessions(request: Request) -> Response:
     """Log out everywhere, this browser included."""
-    viewer, _ = await _member_form(request)
+    viewer, _ = await member_form(request)
     svc = services(request)
     await run_in_threadpool(svc.logins.revoke_all, viewer.user.id, svc.clock())
     response = RedirectResponse("/login", status_code=303)
@@ -254,7 +257,7 @@ async def end_all_sessions(request: Request) -> Response:
 @router.post("/users/{user_id}/end-sessions")
 async def end_user_sessions(request: Request, user_id: int) -> Response:
     """An admin ends every session of a user (say, a lost laptop)."""
-    await _admin_form(request)
+    await instance_form(request)
     svc = services(request)
     if await run_in_threadpool(svc.meta.user, user_id) is None:
         raise NotFound(f"no user with id {user_id}")
@@ -269,25 +272,53 @@ async def end_user_sessions(request: Request, user_id: int) -> Response:
 async def sites(request: Request) -> Response:
     viewer = await auth.current_viewer(request)
     if viewer is None:
-        return _to_login(request)
-    all_sites = await run_in_threadpool(services(request).meta.sites)
-    return _page(request, "sites.html", {"viewer": viewer, "sites": all_sites,
-                                         "zones": _ZONES, "error": None})
+        return to_login(request)
+    return await _sites_page(request, viewer, None, 200)
+
+
+async def _sites_page(request: Request, viewer: Viewer, error: str | None, status: int
+                      ) -> Response:
+    """The sites the viewer holds a role on, and the add-site form when they may add one."""
+    svc = services(request)
+    roles = await site_roles(request, viewer)
+    listed = [s for s in await run_in_threadpool(svc.meta.sites)
+              if roles is None or s.id in roles]
+    return page(request, "sites.html", {
+        "viewer": viewer, "sites": listed, "zones": _ZONES, "error": error,
+        "roles": {s.id: Role.OWNER if roles is None else roles[s.id] for s in listed},
+        "teams": await _site_teams(request, viewer)}, status)
+
+
+async def _site_teams(request: Request, viewer: Viewer) -> list[TeamInfo]:
+    """The teams the viewer may add sites to: those they own or administer (every team for
+    an instance administrator)."""
+    people = services(request).people
+    if viewer.is_admin:
+        return await run_in_threadpool(people.teams)
+    mine = await run_in_threadpool(people.teams_of, viewer.user.id)
+    return [team for team, role in mine if role >= Role.ADMIN]
 
 
 @router.post("/sites")
 async def add_site(request: Request) -> Response:
-    viewer, form = await _admin_form(request)
+    """Add a site to one of the viewer's teams (an owner or admin of it; an instance
+    administrator adds to any team, and without any team one is made for them)."""
+    viewer, form = await member_form(request)
+    svc = services(request)
+    teams = await _site_teams(request, viewer)
+    if not teams and not viewer.is_admin:
+        raise Forbidden("adding a site needs the owner or admin role in a team")
     try:
-        site = await run_in_threadpool(
-            lambda: services(request).meta.create_site(
-                str(form.get("domain", "")), name=str(form.get("name", "")).strip()
-                or str(form.get("domain", "")).strip(),
-                timezone=_zone(str(form.get("timezone", "UTC")))))
+        chosen = str(form.get("team", "") or (teams[0].id if teams else ""))
+        if chosen and not any(str(t.id) == chosen for t in teams):
+            raise ValueError("team: choose one of your teams")
+        team_id = int(chosen) if chosen else (await run_in_threadpool(
+            svc.people.create_team, "Default team", viewer.user.id)).id
+        site = await run_in_threadpool(lambda: svc.meta.create_site(
+            str(form.get("domain", "")), name=str(form.get("name", "")).strip(),
+            timezone=_zone(str(form.get("timezone", "UTC"))), team_id=team_id))
     except (MetaError, ValueError) as exc:
-        all_sites = await run_in_threadpool(services(request).meta.sites)
-        return _page(request, "sites.html", {"viewer": viewer, "sites": all_sites,
-                                             "zones": _ZONES, "error": str(exc)}, 400)
+        return await _sites_page(request, viewer, str(exc), 400)
     return RedirectResponse(f"/sites/{site.id}/settings?created=1", status_code=303)
 
 
@@ -295,13 +326,15 @@ async def add_site(request: Request) -> Response:
 async def dashboard(request: Request, site_id: int) -> Response:
     viewer = await auth.current_viewer(request)
     if viewer is None:
-        return _to_login(request)
-    site = await _site_or_page(request, viewer, site_id)
-    if isinstance(site, HTMLResponse):
-        return site
+        return to_login(request)
+    found = await site_or_page(request, viewer, site_id)
+    if isinstance(found, HTMLResponse):
+        return found
+    site, role = found
     props = await run_in_threadpool(_prop_keys, request, site)
-    return _page(request, "site.html", {"viewer": viewer, "site": site, "prop_keys": props,
-                                        "revenue_goals": _revenue_goals(request, site)})
+    return page(request, "site.html", {"viewer": viewer, "site": site, "role": role,
+                                       "prop_keys": props,
+                                       "revenue_goals": _revenue_goals(request, site)})
 
 
 def _revenue_goals(request: Request, site: SiteInfo) -> dict[str, str]:
@@ -336,47 +369,59 @@ async def site_settings(request: Request, site_id: int, saved: int = 0, created:
                         ) -> Response:
     viewer = await auth.current_viewer(request)
     if viewer is None:
-        return _to_login(request)
-    site = await _site_or_page(request, viewer, site_id)
-    if isinstance(site, HTMLResponse):
-        return site
-    return _settings_page(request, viewer, site, None, 200, saved=bool(saved),
-                          created=bool(created))
+        return to_login(request)
+    found = await site_or_page(request, viewer, site_id)
+    if isinstance(found, HTMLResponse):
+        return found
+    return await settings_page(request, viewer, *found, None, 200, saved=bool(saved),
+                               created=bool(created))
 
 
-def _settings_page(request: Request, viewer: Viewer, site: SiteInfo, error: str | None,
-                   status: int, *, saved: bool = False, created: bool = False) -> Response:
+async def settings_page(request: Request, viewer: Viewer, site: SiteInfo, role: Role,
+                        error: str | None, status: int, *, saved: bool = False,
+                        created: bool = False, **extra: Any) -> Response:
+    """The site's settings page: what the viewer's role may see and change (``extra`` is
+    added to the template's context)."""
     from liveinsight.api.tracker import tracker_url
 
     svc = services(request)
     base = (svc.settings.public_url or str(request.base_url)).rstrip("/")
-    return _page(request, "settings.html", {
-        "viewer": viewer, "site": site, "zones": _ZONES, "error": error, "saved": saved,
-        "created": created, "script_url": tracker_url(request), "base_url": base,
-        "goals": svc.sites.goals(site.id),
+    people = (await run_in_threadpool(svc.people.site_people, site.id)
+              if role >= Role.ADMIN else [])
+    invitations = (await run_in_threadpool(lambda: svc.invitations.pending(
+        svc.clock(), site_id=site.id)) if role >= Role.ADMIN else [])
+    team = (await run_in_threadpool(svc.people.team, site.team_id)
+            if site.team_id is not None else None)
+    return page(request, "settings.html", {
+        "viewer": viewer, "site": site, "role": role, "Role": Role, "zones": _ZONES,
+        "error": error, "saved": saved, "created": created,
+        "script_url": tracker_url(request), "base_url": base,
+        "goals": svc.sites.goals(site.id), "people": people, "team": team,
+        "invitations": invitations, "invited": None,
+        "transfer_teams": (await _site_teams(request, viewer)
+                           if role >= Role.OWNER else []), **extra,
     }, status)
 
 
 @router.post("/sites/{site_id}/goals")
 async def add_goal(request: Request, site_id: int) -> Response:
-    viewer, form = await _admin_form(request)
-    site = await _site(request, site_id)
+    viewer, site, role, form = await site_form(request, site_id, Role.EDITOR)
     target = str(form.get("target", ""))[:2100]
-    page = form.get("kind") == "page"
+    on_page = form.get("kind") == "page"
     try:
         await run_in_threadpool(lambda: services(request).meta.create_goal(
-            site.id, event_name=None if page else target, page_path=target if page else None,
+            site.id, event_name=None if on_page else target,
+            page_path=target if on_page else None,
             display_name=str(form.get("display_name", ""))[:300],
             currency=str(form.get("currency", ""))[:10]))
     except MetaError as exc:
-        return _settings_page(request, viewer, site, str(exc), 400)
+        return await settings_page(request, viewer, site, role, str(exc), 400)
     return RedirectResponse(f"/sites/{site.id}/settings?saved=1#goals-title", status_code=303)
 
 
 @router.post("/sites/{site_id}/goals/{goal_id}/delete")
 async def delete_goal(request: Request, site_id: int, goal_id: int) -> Response:
-    await _admin_form(request)
-    site = await _site(request, site_id)
+    _, site, _, _ = await site_form(request, site_id, Role.EDITOR)
     try:
         await run_in_threadpool(services(request).meta.delete_goal, site.id, goal_id)
     except MetaError as exc:
@@ -386,8 +431,7 @@ async def delete_goal(request: Request, site_id: int, goal_id: int) -> Response:
 
 @router.post("/sites/{site_id}/settings")
 async def save_settings(request: Request, site_id: int) -> Response:
-    viewer, form = await _admin_form(request)
-    site = await _site(request, site_id)
+    viewer, site, role, form = await site_form(request, site_id, Role.ADMIN)
     aliases = [a.strip() for a in str(form.get("aliases", "")).replace(",", "\n").splitlines()
                if a.strip()]
     try:
@@ -409,7 +453,7 @@ async def save_settings(request: Request, site_id: int) -> Response:
         }
         await run_in_threadpool(lambda: services(request).meta.update_site(site.id, **fields))
     except (MetaError, ValueError) as exc:
-        return _settings_page(request, viewer, site, str(exc), 400)
+        return await settings_page(request, viewer, site, role, str(exc), 400)
     return RedirectResponse(f"/sites/{site.id}/settings?saved=1", status_code=303)
 
 
@@ -424,24 +468,6 @@ def _zone(name: str) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"unknown time zone {name!r}") from None
     return name
-
-
-async def _member_form(request: Request) -> tuple[Viewer, Any]:
-    """The logged-in viewer and their form, whose CSRF token must be right (401, 403)."""
-    viewer = await auth.current_viewer(request)
-    if viewer is None:
-        raise Unauthorized("log in first")
-    form = await request.form()
-    if not auth.check_csrf(request, viewer, str(form.get("csrf", ""))):
-        raise Forbidden("invalid CSRF token", field="csrf")
-    return viewer, form
-
-
-async def _admin_form(request: Request) -> tuple[Viewer, Any]:
-    viewer, form = await _member_form(request)
-    if not viewer.is_admin:
-        raise Forbidden("changing sites needs the admin role")
-    return viewer, form
 
 
 # --- static files ----------------------------------------------------------------------------

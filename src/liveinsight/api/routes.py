@@ -14,7 +14,10 @@ from liveinsight.api import (
     db_admin,
     docs,
     goals,
+    invitations,
+    members,
     ops,
+    people,
     realtime,
     reports,
     stats,
@@ -22,7 +25,8 @@ from liveinsight.api import (
 )
 
 ROUTERS: tuple[APIRouter, ...] = (ops.router, collect.router, tracker.router, stats.router,
-                                  realtime.router, goals.router, dashboard.router,
+                                  realtime.router, goals.router, members.router,
+                                  dashboard.router, people.router, invitations.router,
                                   docs.router, alerts.router, reports.router,
                                   alerting_pages.router, cache_admin.router, db_admin.router,
                                   assets.router)

@@ -177,9 +177,12 @@ def login_csrf_token(request: Request) -> str:
     return request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
 
 
-def set_login_csrf(request: Request, response: Response, token: str) -> None:
+def set_login_csrf(request: Request, response: Response, token: str, path: str = "/login"
+                   ) -> None:
+    """The double-submit cookie of a form posted without a session (``path``: the form's,
+    so the cookie goes nowhere else)."""
     response.set_cookie(LOGIN_CSRF_COOKIE, token, max_age=3600, httponly=True, samesite="lax",
-                        secure=is_https(request), path="/login")
+                        secure=is_https(request), path=path)
 
 
 def check_login_csrf(request: Request, token: str | None) -> bool:

@@ -52,6 +52,7 @@ class SiteInfo:
     blocked_ips: tuple[str, ...]
     blocked_paths: tuple[str, ...]
     blocked_hosts: tuple[str, ...]
+    team_id: int | None = None  # the team owning it (None: instance admins and guests)
 
     @classmethod
     def of(cls, site: models.Site) -> SiteInfo:
@@ -70,6 +71,7 @@ class SiteInfo:
             blocked_ips=tuple(site.blocked_ips or ()),
             blocked_paths=tuple(site.blocked_paths or ()),
             blocked_hosts=tuple(site.blocked_hosts or ()),
+            team_id=site.team_id,
         )
 
 
@@ -168,7 +170,9 @@ class Metadata:
 
     def create_site(self, domain: str, **fields: Any) -> SiteInfo:
         _exclusions(fields)
-        site = models.Site(domain=normalize_domain(domain), **fields)
+        domain = normalize_domain(domain)
+        fields["name"] = str(fields.get("name") or "").strip()[:255] or domain
+        site = models.Site(domain=domain, **fields)
         if "aliases" in fields:
             site.aliases = [normalize_domain(a) for a in fields["aliases"]]
         with self._sessions() as s:
@@ -192,7 +196,8 @@ class Metadata:
                 fields["aliases"] = [normalize_domain(a) for a in fields["aliases"]]
             _exclusions(fields)
             for key, value in fields.items():
-                if not hasattr(models.Site, key) or key in ("id", "uuid", "created_at"):
+                if not hasattr(models.Site, key) or key in ("id", "uuid", "created_at",
+                                                            "team_id"):
                     raise MetaError(f"site has no editable field {key!r}")
                 setattr(site, key, value)
             try:
