@@ -68,6 +68,11 @@ class Settings(BaseSettings):
         "unreachable: sessions then continue in the node's memory (health says `degraded`) "
         "until Redis answers again."
     )
+    redis_retry_seconds: float = Field(
+        5.0, gt=0, le=300, description="While Redis is unreachable (3 calls in a row failed: "
+        "its circuit breaker is open), how often a node tries it again; meanwhile cached "
+        "answers come from the node's memory and `/health` says `degraded`."
+    )
     secret_key: str | None = Field(
         None,
         description="Secret for session cookies and signed ingest tokens. Empty: generated "
