@@ -31,10 +31,11 @@ def _settings() -> Settings:
 def _meta(settings: Settings):  # type: ignore[no-untyped-def]
     from liveinsight.meta.db import make_engine, upgrade
     from liveinsight.meta.repo import Metadata
+    from liveinsight.security.passwords import PasswordPolicy
 
     engine = make_engine(settings.metadata_url)
     upgrade(engine)
-    return Metadata(engine)
+    return Metadata(engine, PasswordPolicy(settings.password_min_length))
 
 
 def _fail(message: str) -> typer.Exit:

@@ -67,6 +67,7 @@ from liveinsight.query.service import StatsService
 from liveinsight.query.timings import QueryTimings
 from liveinsight.security.client_ip import ClientIpResolver
 from liveinsight.security.key_cache import ApiKeyCache
+from liveinsight.security.passwords import PasswordPolicy
 from liveinsight.security.ratelimit import RateLimiter, open_rate_limiter
 from liveinsight.security.throttle import Limits, LoginThrottle
 from liveinsight.settings import ConfigError, Settings
@@ -147,7 +148,7 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
     metrics = Metrics()
     engine = make_engine(settings.metadata_url)
     upgrade(engine)
-    meta = Metadata(engine)
+    meta = Metadata(engine, PasswordPolicy(settings.password_min_length))
     sites = SiteDirectory(meta)
     store = open_store(settings)
     migrate(store)

@@ -148,6 +148,12 @@ class Settings(BaseSettings):
         "minutes (default 7 days). Sessions are kept server-side: logging out, changing the "
         "password or `liveinsight end-sessions` ends them on every node at once."
     )
+    password_min_length: int = Field(
+        8, ge=8, le=128, description="Shortest password accepted when one is set (account "
+        "creation, invitations, a password change). Besides, passwords among the 10,000 most "
+        "common of leaked lists and passwords containing the person's e-mail address are "
+        "refused; there are no composition rules (NIST SP 800-63B)."
+    )
     login_account_attempts: int = Field(
         10, ge=1, description="Failed sign-ins for one account (from any address) within "
         "`login_window_minutes` before that account is locked for the rest of the window."

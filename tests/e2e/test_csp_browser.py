@@ -19,7 +19,7 @@ from tests.support import Server, launch_chromium, require_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
 
-ADMIN = ("admin@localhost", "csp-admin-password-long")
+ADMIN = ("admin@localhost", "csp-chief-password-long")
 _WATCH = """
 window.__csp = [];
 document.addEventListener('securitypolicyviolation',

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from liveinsight import names
 from liveinsight.meta import models
 from liveinsight.meta.db import session_factory
+from liveinsight.security.passwords import PasswordPolicy, WeakPassword
 
 ROLES = ("admin", "viewer")
 SCOPES = ("ingest", "stats", "admin")
@@ -156,9 +157,10 @@ class Metadata:
     """All metadata reads and writes. Thread-safe; every method is one short transaction.
     Callbacks given to :meth:`watch` run after each change of sites or goals made here."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, passwords: PasswordPolicy | None = None) -> None:
         self.engine = engine
         self._sessions = session_factory(engine)
+        self._passwords = passwords or PasswordPolicy()
         self._watchers: list[Callable[[], None]] = []
 
     def watch(self, callback: Callable[[], None]) -> None:
@@ -231,8 +233,7 @@ class Metadata:
     def create_user(self, email: str, password: str, role: str = "viewer") -> UserInfo:
         if role not in ROLES:
             raise MetaError(f"role must be one of {', '.join(ROLES)}")
-        if len(password) < 8:
-            raise MetaError("password must be at least 8 characters")
+        self._check_password(password, email)
         user = models.User(email=email.strip().lower(), password_hash=_hasher.hash(password))
         user.role = role
         with self._sessions() as s:
@@ -243,7 +244,15 @@ class Metadata:
                 raise MetaError(f"a user {user.email!r} already exists") from exc
             return UserInfo(user.id, user.email, user.role)
 
+    def _check_password(self, password: str, email: str) -> None:
+        try:
+            self._passwords.check(password, email)
+        except WeakPassword as exc:
+            raise MetaError(exc.message) from exc
+
     def set_password(self, email: str, password: str) -> None:
+        """Raises MetaError for an unknown user or a password the policy refuses."""
+        self._check_password(password, email)
         with self._sessions() as s:
             user = s.scalar(select(models.User).where(models.User.email == email.lower()))
             if user is None:
