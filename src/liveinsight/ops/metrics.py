@@ -65,6 +65,9 @@ class Metrics:
         self.query_seconds = Histogram(
             "liveinsight_query_seconds", "Analytics query time", ["kind"], buckets=_SLOW,
             registry=r)
+        self.breaker_open = Gauge(
+            "liveinsight_breaker_open", "1 while a dependency's circuit breaker is open or "
+            "half-open (calls refused at once), else 0", ["dependency"], registry=r)
         self.http_requests = Counter(
             "liveinsight_http_requests_total", "HTTP requests", ["route", "status"], registry=r)
         self.alert_notifications = Counter(
