@@ -117,6 +117,19 @@ class Settings(BaseSettings):
         description="Addresses or CIDR ranges of reverse proxies whose X-Forwarded-For, "
         "Forwarded and CF-Connecting-IP headers are believed (JSON list or comma-separated).",
     )
+    require_https: bool = Field(
+        False, description="Serve over HTTPS only: a GET or HEAD that arrived over plain HTTP "
+        "is redirected (308) to `https://` (the host of `public_url` when it is an https URL, "
+        "else the request's), anything else is refused with 403 `https_required`. Behind a "
+        "TLS-terminating proxy list it in `trusted_proxies`: its `X-Forwarded-Proto` / "
+        "`Forwarded: proto=` then tells. The collector's endpoints and `/health` are exempt "
+        "(trackers on plain-HTTP pages, load-balancer probes)."
+    )
+    hsts_seconds: int = Field(
+        31536000, ge=0, description="`max-age` of the `Strict-Transport-Security` header "
+        "(with `includeSubDomains`), sent only on answers to requests that arrived over "
+        "HTTPS (directly or as a trusted proxy reports). 0: no HSTS header."
+    )
     max_body_bytes: int = Field(
         65536, description="Largest accepted request body on the collector endpoints (413 above)."
     )
