@@ -61,6 +61,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> FrontDoor:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc = open_services(settings, clock)
         app.state.services = svc
+        door.observe = svc.metrics.observe_request
         bots.warm()
         svc.writer.start()
         svc.warmer.start()
@@ -77,6 +78,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> FrontDoor:
                 await asyncio.gather(alerts, return_exceptions=True)
             if restore_gc is not None:
                 restore_gc()
+            door.observe = None
             await close_services(svc)
 
     app = FastAPI(
@@ -96,5 +98,6 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> FrontDoor:
         app.add_middleware(CompressMiddleware, minimum_size=500)
     for router in routes.ROUTERS:
         app.include_router(router)
-    return FrontDoor(app, collect.POST_ROUTES, BodyDeadlines(settings.body_timeout_seconds),
+    door = FrontDoor(app, collect.POST_ROUTES, BodyDeadlines(settings.body_timeout_seconds),
                      settings.max_api_body_bytes, assets.body_limits(settings))
+    return door

@@ -16,6 +16,7 @@ from liveinsight.api import (
     goals,
     invitations,
     members,
+    monitoring,
     ops,
     people,
     realtime,
@@ -29,4 +30,4 @@ ROUTERS: tuple[APIRouter, ...] = (ops.router, collect.router, tracker.router, st
                                   dashboard.router, people.router, invitations.router,
                                   docs.router, alerts.router, reports.router,
                                   alerting_pages.router, cache_admin.router, db_admin.router,
-                                  assets.router)
+                                  assets.router, monitoring.router)
