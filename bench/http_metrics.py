@@ -7,9 +7,9 @@ The app of ``bench/collector_cpu.py`` (same settings, site, requests) is driven 
 ``POST /api/event`` (the collector's hot path) and ``GET /health`` (a FastAPI route: the
 front door wraps ``send`` to see the status), each with the front door's counting switched
 off (``observe = None``) and on, interleaved run by run (each first in turn), and a bare
-ASGI app as the floor. It prints the main thread's CPU time per request (best of ``--runs``), each variant's ratio to
-the floor, the overhead of counting (on / off - 1), and the counting call alone in a
-tight loop (what the machine's other load disturbs least).
+ASGI app as the floor. It prints the main thread's CPU time per request (best of
+``--runs``), each variant's ratio to the floor, the overhead of counting (on / off - 1),
+and the counting call alone in a tight loop (what the machine's other load disturbs least).
 """
 
 from __future__ import annotations
