@@ -22,6 +22,8 @@ from liveinsight.api.frontdoor import FrontDoor
 from liveinsight.ingest import bots
 from liveinsight.ops import housekeeping
 from liveinsight.ops.logging import configure as configure_logging
+from liveinsight.security.client_ip import ClientIpResolver
+from liveinsight.security.headers import SecurityHeaders
 from liveinsight.services import Clock, close_services, open_services, utc_now
 from liveinsight.settings import Settings
 
@@ -99,5 +101,8 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> FrontDoor:
     for router in routes.ROUTERS:
         app.include_router(router)
     door = FrontDoor(app, collect.POST_ROUTES, BodyDeadlines(settings.body_timeout_seconds),
-                     settings.max_api_body_bytes, assets.body_limits(settings))
+                     settings.max_api_body_bytes, assets.body_limits(settings),
+                     headers=SecurityHeaders(settings.hsts_seconds),
+                     ips=ClientIpResolver(settings.trusted_proxies),
+                     require_https=settings.require_https, public_url=settings.public_url)
     return door

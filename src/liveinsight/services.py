@@ -15,15 +15,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
-from sqlalchemy import Engine
+import redis
+from sqlalchemy import Engine, text
 
 from liveinsight.cache.answers import Answers, Policy
 from liveinsight.cache.cdn import CloudflarePurger, NoPurger, Purger, WebhookPurger
-from liveinsight.cache.generation import Generations, MemoryGenerations
+from liveinsight.cache.generation import Generations, MemoryGenerations, RedisGenerations
+from liveinsight.cache.layered import LayeredCache
 from liveinsight.cache.memory import MemoryResultCache
 from liveinsight.cache.protocol import ResultCache
+from liveinsight.cache.redis import RedisResultCache
 from liveinsight.cache.warmup import Popularity, Warmer
 from liveinsight.errors import Invalid
 from liveinsight.ingest.group import GroupIngest
@@ -47,6 +51,8 @@ from liveinsight.ops.alerts.incidents import Incidents
 from liveinsight.ops.alerts.reports import Reports
 from liveinsight.ops.alerts.service import AlertService
 from liveinsight.ops.alerts.store import AlertStore
+from liveinsight.ops.breaker import Breaker
+from liveinsight.ops.dependencies import Dependencies
 from liveinsight.ops.jobs import Jobs
 from liveinsight.ops.lease import InProcessLease, Lease
 from liveinsight.ops.lease_redis import RedisLease
@@ -105,6 +111,7 @@ class Services:
     # reading
     runner: QueryRunner
     answers: Answers  # every cached analytics answer: keys, generations, invalidation
+    dependencies: Dependencies  # the store, the metadata DB, Redis...: checks and breakers
     warmer: Warmer  # recomputes the most viewed answers after new data
     stats: StatsService  # parse, cache or run, shape: one call per stats request
     feed: LiveBus  # realtime fan-out of appended events (over Redis with redis_url)
@@ -152,7 +159,21 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
     ingested = Ingested()
     runner = QueryRunner(store, metrics, settings.query_timeout_seconds,
                          timings=QueryTimings())
-    answers = _answers(settings, clock)
+    dependencies = Dependencies()
+    dependencies.register("clickhouse", kind="clickhouse", check=lambda: _ping(store),
+                          required=True)
+    dependencies.register("metadata", kind=engine.dialect.name,
+                          check=lambda: _select_one(engine), required=True)
+    redis_breaker: Breaker | None = None
+    if settings.redis_url:
+        redis_breaker = Breaker("redis", failures=3, reset_after=settings.redis_retry_seconds,
+                                on_change=lambda state: metrics.breaker_open.labels(
+                                    "redis").set(float(state != "closed")))
+        metrics.breaker_open.labels("redis").set(0.0)
+    answers, redis_client = _answers(settings, clock, redis_breaker)
+    if redis_client is not None and redis_breaker is not None:
+        dependencies.register("redis", kind="redis", check=redis_client.ping,
+                              breaker=redis_breaker)
     popularity = Popularity()
     popularity.load(_popularity_file(settings))
     stats = StatsService(runner, sites, clock, answers, popularity)
@@ -229,7 +250,8 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         group=GroupIngest(ingestor, threaded=settings.wal_fsync == "always",
                           enrich_off_loop=bool(settings.redis_url)),
         salts=salts, sessions=sessions, ingested=ingested,
-        runner=runner, answers=answers, warmer=warmer, stats=stats, purger=_purger(settings),
+        runner=runner, answers=answers, dependencies=dependencies, warmer=warmer, stats=stats,
+        purger=_purger(settings),
         jobs=Jobs(), assets=Assets(engine), feed=feed,
         snapshots=SharedSnapshots(runner, clock),
         keys=ApiKeyCache(meta.verify_api_key, settings.api_key_cache_seconds),
@@ -242,16 +264,39 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
     )
 
 
-def _answers(settings: Settings, clock: Clock) -> Answers:
-    """The answer cache: this node's memory (L1), in front of Redis (L2) when configured."""
-    cache: ResultCache = MemoryResultCache(settings.cache_memory_bytes)
+def _answers(settings: Settings, clock: Clock,
+             breaker: Breaker | None) -> tuple[Answers, Any]:
+    """The answer cache: this node's memory (L1), in front of Redis (L2) when configured
+    (then also the Redis client it uses, for the dependency check)."""
+    l1 = MemoryResultCache(settings.cache_memory_bytes)
+    cache: ResultCache = l1
     generations: Generations = MemoryGenerations()
+    client = None
+    if settings.redis_url and breaker is not None:
+        client = redis.Redis.from_url(settings.redis_url,
+                                      socket_timeout=settings.redis_timeout_seconds,
+                                      socket_connect_timeout=settings.redis_timeout_seconds)
+        prefix = settings.redis_prefix
+        l2 = RedisResultCache(client, breaker, prefix=f"{prefix}rc:")
+        cache = LayeredCache(l1, l2, client=client, breaker=breaker,
+                             channel=f"{prefix}rc-invalidate")
+        generations = RedisGenerations(client, breaker, key=f"{prefix}gen")
     policy = Policy(live_ttl=settings.cache_live_ttl_seconds,
                     past_ttl=settings.cache_past_ttl_seconds,
                     stale=settings.cache_stale_seconds,
                     degraded_ttl=settings.cache_degraded_ttl_seconds,
                     timeout=settings.query_timeout_seconds)
-    return Answers(cache, generations, policy, clock)
+    return Answers(cache, generations, policy, clock), client
+
+
+def _ping(store: Store) -> None:
+    if not store.ping():
+        raise ConnectionError("the store did not answer SELECT 1")
+
+
+def _select_one(engine: Engine) -> None:
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
 
 
 def _purger(settings: Settings) -> Purger:
@@ -303,6 +348,7 @@ async def close_services(svc: Services) -> None:
     svc.warmer.save(_popularity_file(svc.settings))
     svc.answers.cache.close()
     svc.answers.generations.close()
+    svc.dependencies.close()
     await svc.feed.close()
     svc.sessions.close()
     await svc.limiter.close()

@@ -68,6 +68,11 @@ class Settings(BaseSettings):
         "unreachable: sessions then continue in the node's memory (health says `degraded`) "
         "until Redis answers again."
     )
+    redis_retry_seconds: float = Field(
+        5.0, gt=0, le=300, description="While Redis is unreachable (3 calls in a row failed: "
+        "its circuit breaker is open), how often a node tries it again; meanwhile cached "
+        "answers come from the node's memory and `/health` says `degraded`."
+    )
     secret_key: str | None = Field(
         None,
         description="Secret for session cookies and signed ingest tokens. Empty: generated "
@@ -86,6 +91,19 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Addresses or CIDR ranges of reverse proxies whose X-Forwarded-For, "
         "Forwarded and CF-Connecting-IP headers are believed (JSON list or comma-separated).",
+    )
+    require_https: bool = Field(
+        False, description="Serve over HTTPS only: a GET or HEAD that arrived over plain HTTP "
+        "is redirected (308) to `https://` (the host of `public_url` when it is an https URL, "
+        "else the request's), anything else is refused with 403 `https_required`. Behind a "
+        "TLS-terminating proxy list it in `trusted_proxies`: its `X-Forwarded-Proto` / "
+        "`Forwarded: proto=` then tells. The collector's endpoints and `/health` are exempt "
+        "(trackers on plain-HTTP pages, load-balancer probes)."
+    )
+    hsts_seconds: int = Field(
+        31536000, ge=0, description="`max-age` of the `Strict-Transport-Security` header "
+        "(with `includeSubDomains`), sent only on answers to requests that arrived over "
+        "HTTPS (directly or as a trusted proxy reports). 0: no HSTS header."
     )
     max_body_bytes: int = Field(
         65536, description="Largest accepted request body on the collector endpoints (413 above)."

@@ -42,15 +42,9 @@ templates = Jinja2Templates(directory=str(_HERE / "templates"))
 templates.env.globals["version"] = __version__
 templates.env.globals["static"] = assets.url
 
-_HEADERS = {
-    "content-security-policy": "default-src 'self'; img-src 'self' data:; "
-    "style-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; "
-    "base-uri 'none'; form-action 'self'",
-    "x-content-type-options": "nosniff",
-    "x-frame-options": "DENY",
-    "referrer-policy": "same-origin",
-    "cache-control": "no-store",
-}
+# The security headers (CSP, framing, nosniff, referrer...) are added to every answer by
+# the front door (security/headers.py); a page is never cached.
+_HEADERS = {"cache-control": "no-store"}
 _ZONES = sorted(z for z in available_timezones() if "/" in z or z == "UTC")
 
 

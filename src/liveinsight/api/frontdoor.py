@@ -4,7 +4,13 @@ The collector is the hot path (every pageview of every tracked site). Under wrk,
 middleware stack and route matching cost more per request than parsing, enrichment and the
 write-ahead log together (see docs/performance.md), so those POSTs are dispatched here by
 exact path to the same Starlette endpoints the app also registers (where they stay in the
-OpenAPI document). Everything else, lifespan included, goes to the FastAPI app unchanged.
+OpenAPI document). Everything else, lifespan included, goes to the FastAPI app.
+
+Every answer, the collector's included, passes here on its way out and gets the security
+headers it lacks (``security/headers.py``); with ``require_https``, a request that did not
+arrive over HTTPS is sent there (GET, HEAD) or refused (anything else) before it reaches a
+route, except the collector's endpoints (trackers on plain-HTTP pages keep working) and
+``/health`` (load balancers probe nodes directly).
 
 Every HTTP request is counted here, by route template, method and status, with its
 duration (``Metrics.observe_request``): the collector's by their exact path, the others by
@@ -25,6 +31,8 @@ from starlette.types import Message, Receive, Scope, Send
 
 from liveinsight.api.deadline import BodyDeadlines
 from liveinsight.api.errors import error_response
+from liveinsight.security.client_ip import ClientIpResolver
+from liveinsight.security.headers import SecurityHeaders, https_url
 
 log = logging.getLogger("liveinsight.frontdoor")
 
@@ -34,6 +42,7 @@ Observe = Callable[[str, str, int, float], None]
 CLIENT_GONE = 499
 """The status a request is counted with when its client went away before an answer (nginx's
 convention); nothing is sent."""
+HTTPS_EXEMPT = frozenset({"/health"})  # plus the collector's paths
 
 
 class FrontDoor:
@@ -49,12 +58,19 @@ class FrontDoor:
 
     def __init__(self, app: FastAPI, routes: Mapping[str, Endpoint],
                  deadlines: BodyDeadlines, api_body_limit: int,
-                 body_limits: Mapping[str, int] | None = None) -> None:
+                 body_limits: Mapping[str, int] | None = None, *,
+                 headers: SecurityHeaders | None = None, ips: ClientIpResolver | None = None,
+                 require_https: bool = False, public_url: str | None = None) -> None:
         self.app = app
         self._routes = dict(routes)
         self._deadlines = deadlines
         self._api_body_limit = api_body_limit
         self._body_limits = dict(body_limits or {})
+        self._headers = headers or SecurityHeaders(0)
+        self._ips = ips or ClientIpResolver([])
+        self._require_https = require_https
+        self._public_url = public_url
+        self._https_exempt = HTTPS_EXEMPT | set(self._routes)
         app.state.body_deadlines = deadlines  # the collector's read_body uses them
         self.observe: Observe | None = None
         """Where each answered request is counted; set by the lifespan once the services
@@ -64,9 +80,10 @@ class FrontDoor:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        https = self._https(scope)
         endpoint = self._routes.get(scope["path"]) if scope["method"] == "POST" else None
         if endpoint is None:
-            await self._watched(scope, receive, send)
+            await self._watched(scope, receive, self._secured(send, https), https)
             return
         started = time.perf_counter()
         # The collector's endpoints keep their own body deadline (see api/deadline.py).
@@ -81,17 +98,17 @@ class FrontDoor:
             log.exception("unhandled error on POST %s", scope["path"], exc_info=exc)
             response = error_response(500, "internal", "internal error; it has "
                                       "been logged")
-        await _respond(response, scope, receive, send)
+        await _respond(response, scope, receive, send, self._headers, https)
         self._count(scope["path"], "POST", response.status_code, started)
 
     def _count(self, route: str, method: str, status: int, started: float) -> None:
         if self.observe is not None:
             self.observe(route, method, status, time.perf_counter() - started)
 
-    async def _watched(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _watched(self, scope: Scope, receive: Receive, send: Send, https: bool) -> None:
         """:meth:`_other`, counted under the template of the route that answered."""
         if self.observe is None:
-            await self._other(scope, receive, send)
+            await self._other(scope, receive, send, https)
             return
         started = time.perf_counter()
         status = 0
@@ -104,24 +121,61 @@ class FrontDoor:
 
         failed = True
         try:
-            await self._other(scope, receive, send_watched)
+            await self._other(scope, receive, send_watched, https)
             failed = False
         finally:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             self._count(route, scope["method"],
                         status or (500 if failed else CLIENT_GONE), started)
 
-    async def _other(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def _https(self, scope: Scope) -> bool:
+        client = scope.get("client")
+        return self._ips.scheme(client[0] if client else None, scope["headers"],
+                                scope.get("scheme", "http")) == "https"
+
+    def _secured(self, send: Send, https: bool) -> Send:
+        """``send`` adding the security headers to the start of the answer."""
+        policy = self._headers
+
+        async def secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": policy.add(message.get("headers", ()),
+                                                             https)}
+            await send(message)
+
+        return secured
+
+    async def _other(self, scope: Scope, receive: Receive, send: Send, https: bool) -> None:
         """Any other request, its body under the deadline and the size limit."""
+        if self._require_https and not https and scope["path"] not in self._https_exempt:
+            await self._to_https(scope, receive, send)
+            return
         limit = self._body_limits.get(scope["path"], self._api_body_limit)
         if _declared_length(scope) > limit:
-            await _respond(_too_large(limit), scope, receive, send)
+            await _too_large(limit)(scope, receive, send)
             return
         guard = self._deadlines.guard(receive, limit)
         try:
             await self.app(scope, guard, send)
         finally:
             guard.release()
+
+    async def _to_https(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A plain-HTTP request under ``require_https``: GET and HEAD are redirected (308),
+        anything else is refused (403: repeating it over HTTPS is the client's choice, its
+        body and credentials have already crossed the network in the clear)."""
+        target = None
+        if scope["method"] in ("GET", "HEAD"):
+            host = next((v.decode("latin-1") for n, v in scope["headers"] if n == b"host"), "")
+            target = https_url(host, scope["path"], scope.get("query_string", b"").decode(
+                "latin-1"), self._public_url)
+        if target is not None:
+            response: Response = Response(status_code=308, headers={"location": target})
+        else:
+            response = error_response(403, "https_required", "this server accepts this "
+                                      "request over HTTPS only (require_https); send it to "
+                                      "the https:// address")
+        await response(scope, receive, send)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.app, name)
@@ -140,12 +194,16 @@ def _too_large(limit: int) -> Response:
                           "body", {"connection": "close"})
 
 
-async def _respond(response: Response, scope: Scope, receive: Receive, send: Send) -> None:
-    """Send ``response``: a plain one as two raw ASGI messages (what ``Response.__call__``
-    does, without its per-call dict and background-task plumbing), anything else as usual."""
+async def _respond(response: Response, scope: Scope, receive: Receive, send: Send,
+                   policy: SecurityHeaders, https: bool) -> None:
+    """Send ``response`` with the security headers: a plain one as two raw ASGI messages
+    (what ``Response.__call__`` does, without its per-call dict and background-task
+    plumbing), anything else as usual."""
+    headers = policy.add(response.raw_headers, https)
     if type(response) is not Response or response.background is not None:
+        response.raw_headers = headers
         await response(scope, receive, send)
         return
     await send({"type": "http.response.start", "status": response.status_code,
-                "headers": response.raw_headers})
+                "headers": headers})
     await send({"type": "http.response.body", "body": response.body})

@@ -20,15 +20,22 @@ router = APIRouter(tags=["ops"])
 
 def _status(request: Request) -> tuple[str, dict[str, Any]]:
     svc = services(request)
-    shared = ({"sessions": svc.sessions.degraded, "live_feed": svc.feed.degraded}
-              if svc.settings.redis_url else None)
+    shared = None
+    if svc.settings.redis_url:
+        breaker = svc.dependencies.breaker("redis")
+        cache = None
+        if breaker is not None and breaker.is_open:
+            cache = f"Redis unreachable ({breaker.last_error})"
+        shared = {"sessions": svc.sessions.degraded, "live_feed": svc.feed.degraded,
+                  "result_cache": cache}
     return health_status(svc.writer, svc.wal, shared)
 
 
 @router.get("/health", summary="Liveness and a one-word status")
 async def health(request: Request) -> JSONResponse:
     """``ok``, or ``degraded`` while events wait in the log because ClickHouse fails, or
-    while Redis is unreachable and sessions and the live feed are kept on this node only.
+    while Redis is unreachable and sessions, the live feed and cached answers are kept on
+    this node only.
     The collector keeps accepting events while degraded, so this answers 200 either way."""
     status, _ = _status(request)
     return JSONResponse({"status": status, "version": __version__})

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from liveinsight.cache.memory import MemoryResultCache
@@ -30,7 +31,7 @@ class LayeredCache:
                  client: Any = None, breaker: Guard | None = None,
                  channel: str = "li:rc:invalidate") -> None:
         """``client`` and ``breaker``: for the invalidation channel (none: this node's L1
-        only)."""
+        only); ``close`` closes the client."""
         self.l1, self.l2 = l1, l2
         self._client = client
         self._breaker = breaker
@@ -74,6 +75,8 @@ class LayeredCache:
         if self._listener is not None:
             self._listener.join(timeout=3)
         self.l1.close()
+        if self._client is not None:
+            self._client.close()
 
     def _listen(self) -> None:
         """Drop the prefixes other nodes invalidate, until closed; reconnects after Redis
@@ -81,7 +84,14 @@ class LayeredCache:
         while not self._stop.is_set():
             try:
                 pubsub = self._client.pubsub(ignore_subscribe_messages=True)
-                pubsub.subscribe(self._channel)
+                # Through the breaker: while Redis is down this is refused at once, and the
+                # first subscription after it returns is a trial that closes the breaker
+                # (recovery without waiting for a request).
+                subscribe = partial(pubsub.subscribe, self._channel)
+                if self._breaker is not None:
+                    self._breaker.call(subscribe)
+                else:
+                    subscribe()
                 try:
                     while not self._stop.is_set():
                         message = pubsub.get_message(timeout=0.5)

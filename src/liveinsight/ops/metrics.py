@@ -78,6 +78,9 @@ class Metrics:
         self.query_seconds = Histogram(
             "liveinsight_query_seconds", "Analytics query time", ["kind"], buckets=_SLOW,
             registry=r)
+        self.breaker_open = Gauge(
+            "liveinsight_breaker_open", "1 while a dependency's circuit breaker is open or "
+            "half-open (calls refused at once), else 0", ["dependency"], registry=r)
         # liveinsight_http_requests_total{route,method,status} and
         # liveinsight_http_request_seconds{route,method}: see observe_request
         self._http = _HttpCollector(_HTTP)

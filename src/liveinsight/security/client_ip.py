@@ -126,8 +126,10 @@ class ClientIpResolver:
         """The scheme the client used (``http`` or ``https``): from a trusted proxy, the
         ``proto=`` of the first ``Forwarded`` element or the first ``X-Forwarded-Proto``
         value (what the proxy the client reached saw); else ``default`` (the connection's)."""
+        if not self._ranges:
+            return default
         found = _address(peer) if peer else None
-        if found is None or not self._ranges or not self._trusted(found[0], found[1]):
+        if found is None or not self._trusted(found[0], found[1]):
             return default
         for name, value in headers:
             if name == _FORWARDED:

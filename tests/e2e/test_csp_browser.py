@@ -1,0 +1,89 @@
+"""The dashboard's pages run in Chromium under their Content-Security-Policy.
+
+A real ``liveinsight serve`` with one site and a few events; headless Chromium signs in as
+an instance admin and opens every kind of page (the live dashboard with its charts and map,
+settings, account, alerting, the API docs). Any CSP violation the browser reports (a
+``securitypolicyviolation`` event, a "Refused to ..." console message) fails the test, as
+does a page that did not draw what its scripts draw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support import Server, launch_chromium, require_browser
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
+
+ADMIN = ("admin@localhost", "csp-admin-password-long")
+_WATCH = """
+window.__csp = [];
+document.addEventListener('securitypolicyviolation',
+  e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));
+"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    require_browser()
+    tmp = tmp_path_factory.mktemp("csp")
+    srv = Server(tmp / "data", tmp / "server.log", wal_fsync="never")
+    srv.cli("create-site", "example.com")
+    srv.cli("create-user", ADMIN[0], "--password", ADMIN[1], "--role", "admin")
+    srv.start()
+    for path in ("/", "/pricing", "/blog/"):
+        httpx.post(f"{srv.url}/api/event", json={"n": "pageview", "d": "example.com",
+                                                  "u": f"https://example.com{path}"},
+                   headers={"user-agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"})
+    yield srv.url
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = launch_chromium(p)
+        yield chromium
+        chromium.close()
+
+
+def test_every_kind_of_page_runs_under_its_policy(server: str, browser: Any) -> None:
+    context = browser.new_context()
+    context.add_init_script(_WATCH)
+    page = context.new_page()
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text)
+            if "Content Security Policy" in m.text or "Refused to" in m.text else None)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    def visit(path: str, drawn: str) -> None:
+        response = page.goto(server + path)
+        assert response is not None and response.status == 200, path
+        assert "content-security-policy" in response.headers, path
+        page.wait_for_selector(drawn, timeout=30_000)
+        violations = page.evaluate("window.__csp")
+        assert violations == [] and refused == [], (path, violations, refused)
+        assert errors == [], (path, errors)
+
+    page.goto(server + "/login")
+    page.get_by_label("E-mail").fill(ADMIN[0])
+    page.get_by_label("Password").fill(ADMIN[1])
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/sites")
+    visit("/sites", "text=example.com")
+    visit("/sites/1", "#graph canvas")
+    page.wait_for_selector("#world-map svg")
+    page.locator(".breakdown .row").first.wait_for()
+    assert page.evaluate("window.__csp") == [] and refused == []
+    visit("/sites/1/settings", "form")
+    visit("/account", "form")
+    visit("/alerting", "h1")
+    visit("/docs", ".swagger-ui .info .title")
+    context.close()
