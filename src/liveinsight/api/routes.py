@@ -8,11 +8,13 @@ from liveinsight.api import (
     alerting_pages,
     alerts,
     assets,
+    behaviour,
     cache_admin,
     collect,
     dashboard,
     db_admin,
     docs,
+    funnel_forms,
     goals,
     invitations,
     members,
@@ -30,4 +32,5 @@ ROUTERS: tuple[APIRouter, ...] = (ops.router, collect.router, tracker.router, st
                                   dashboard.router, people.router, invitations.router,
                                   docs.router, alerts.router, reports.router,
                                   alerting_pages.router, cache_admin.router, db_admin.router,
-                                  assets.router, monitoring.router)
+                                  assets.router, behaviour.router,
+                                  funnel_forms.router, monitoring.router)
