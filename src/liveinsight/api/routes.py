@@ -18,6 +18,7 @@ from liveinsight.api import (
     goals,
     invitations,
     members,
+    monitoring,
     ops,
     people,
     realtime,
@@ -32,4 +33,4 @@ ROUTERS: tuple[APIRouter, ...] = (ops.router, collect.router, tracker.router, st
                                   docs.router, alerts.router, reports.router,
                                   alerting_pages.router, cache_admin.router, db_admin.router,
                                   assets.router, behaviour.router,
-                                  funnel_forms.router)
+                                  funnel_forms.router, monitoring.router)
