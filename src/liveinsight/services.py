@@ -21,6 +21,7 @@ import httpx
 import redis
 from sqlalchemy import Engine, text
 
+from liveinsight.behaviour.service import BehaviourService
 from liveinsight.cache.answers import Answers, Policy
 from liveinsight.cache.cdn import CloudflarePurger, NoPurger, Purger, WebhookPurger
 from liveinsight.cache.generation import Generations, MemoryGenerations, RedisGenerations
@@ -41,6 +42,7 @@ from liveinsight.ingest.wal import Segment, WriteAheadLog
 from liveinsight.ingest.writer import BatchWriter
 from liveinsight.meta.assets import Assets
 from liveinsight.meta.db import make_engine, upgrade
+from liveinsight.meta.funnels import SavedFunnels
 from liveinsight.meta.invitations import Invitations
 from liveinsight.meta.logins import LoginStore
 from liveinsight.meta.people import People
@@ -115,6 +117,8 @@ class Services:
     dependencies: Dependencies  # the store, the metadata DB, Redis...: checks and breakers
     warmer: Warmer  # recomputes the most viewed answers after new data
     stats: StatsService  # parse, cache or run, shape: one call per stats request
+    behaviour: BehaviourService  # funnels, journeys, retention: as stats, through the cache
+    funnels: SavedFunnels  # saved funnels per site (metadata database)
     feed: LiveBus  # realtime fan-out of appended events (over Redis with redis_url)
     snapshots: SharedSnapshots  # realtime numbers shared by a site's stream subscribers
     purger: Purger  # asks a CDN to drop cached URLs (POST /admin/cdn/purge)
@@ -197,6 +201,9 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
                          retry_max_s=settings.writer_retry_max_seconds,
                          on_ingested=_on_ingested,
                          on_error=lambda _exc: metrics.store_errors.inc())
+    metrics.watch_node(settings.data_dir, lambda: wal.total_bytes,
+                       lambda: wal.pending_segments, lambda: wal.backlog_age_s,
+                       lambda: writer.healthy)
     salts = SaltCache(meta, clock)
     sessions = _session_store(settings, clock)
     pipeline = build_pipeline(settings=settings, meta=meta, sites=sites, metrics=metrics,
@@ -251,6 +258,7 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         salts=salts, sessions=sessions, ingested=ingested,
         runner=runner, answers=answers, dependencies=dependencies, warmer=warmer, stats=stats,
         purger=_purger(settings),
+        behaviour=BehaviourService(runner, stats, answers), funnels=SavedFunnels(engine),
         jobs=Jobs(), assets=Assets(engine), feed=feed,
         snapshots=SharedSnapshots(runner, clock),
         keys=ApiKeyCache(meta.verify_api_key, settings.api_key_cache_seconds),

@@ -67,11 +67,16 @@ ACCESS: dict[str, set[str]] = {
     "ops": {"GET /health/detailed", "GET /metrics"},
     "read": {"POST /api/v2/query", "GET /api/stats", "GET /api/stats/aggregate",
              "GET /api/stats/timeseries", "GET /api/stats/breakdown", "GET /api/realtime",
-             "GET /api/realtime/stream", "GET /api/v1/sites/{site_id}/goals"},
+             "GET /api/realtime/stream", "GET /api/v1/sites/{site_id}/goals",
+             "POST /api/v2/funnels", "GET /api/v1/sites/{site_id}/funnels",
+             "GET /api/v1/sites/{site_id}/funnels/{funnel_id}"},
     "api_admin": {"POST /api/v1/assets/upload", "GET /api/v1/sites/{site_id}/assets",
                   "DELETE /api/v1/sites/{site_id}/assets/{asset_id}",
                   "POST /api/v1/sites/{site_id}/goals",
                   "DELETE /api/v1/sites/{site_id}/goals/{goal_id}",
+                  "POST /api/v1/sites/{site_id}/funnels",
+                  "PUT /api/v1/sites/{site_id}/funnels/{funnel_id}",
+                  "DELETE /api/v1/sites/{site_id}/funnels/{funnel_id}",
                   "GET /api/v1/sites/{site_id}/members",
                   "PATCH /api/v1/sites/{site_id}/members/{user_id}",
                   "DELETE /api/v1/sites/{site_id}/members/{user_id}",
@@ -95,6 +100,7 @@ ACCESS: dict[str, set[str]] = {
         "POST /admin/alerts/rule", "GET /admin/alerts/rules", "GET /admin/alerts/rule/{rule_id}",
         "PUT /admin/alerts/rule/{rule_id}", "DELETE /admin/alerts/rule/{rule_id}",
         "POST /admin/monitoring/threshold", "GET /admin/monitoring/alerts",
+        "GET /admin/monitoring/metrics",
         "GET /admin/alerts/history", "POST /admin/alerts/ack", "POST /admin/alerts/channel",
         "GET /admin/alerts/channels", "PUT /admin/alerts/channel/{channel_id}",
         "DELETE /admin/alerts/channel/{channel_id}",
@@ -110,7 +116,9 @@ ACCESS: dict[str, set[str]] = {
                    "GET /alerting/channels", "GET /alerting/history",
                    "GET /alerting/incidents", "GET /alerting/incidents/{incident_id}"},
     "team_site_form": {"POST /sites"},  # an owner or admin of a team adds sites to it
-    "site_editor": {"POST /sites/{site_id}/goals", "POST /sites/{site_id}/goals/{goal_id}/delete"},
+    "site_editor": {"POST /sites/{site_id}/goals", "POST /sites/{site_id}/goals/{goal_id}/delete",
+                    "POST /sites/{site_id}/funnels",
+                    "POST /sites/{site_id}/funnels/{funnel_id}/delete"},
     "site_admin": {"POST /sites/{site_id}/settings", "POST /sites/{site_id}/people/{user_id}/role",
                    "POST /sites/{site_id}/people/{user_id}/remove",
                    "POST /sites/{site_id}/invitations",
@@ -130,7 +138,7 @@ PATH_VALUES = {"{goal_id}": "999", "{session_id}": "1", "{user_id}": "999", "{ke
                "{variant}": "hash", "{path:path}": "app.css", "{invite_id}": "999",
                "{token}": "not-a-token", "{rule_id}": "1", "{channel_id}": "1",
                "{incident_id}": "1", "{report_id}": "1", "{job_id}": "nope",
-               "{asset_id}": "0" * 64}
+               "{asset_id}": "0" * 64, "{funnel_id}": "999"}
 FORM = {"domain": "new.example", "timezone": "Not/AZone", "current": "x", "new": "x",
         "confirm": "x", "kind": "event", "target": "Goal", "name": "k", "scope": "stats",
         "team": "999", "role": "nobody", "email": "not an address"}
@@ -218,6 +226,8 @@ def _call(world: dict[str, Any], route: str, credential: str) -> int:
         kwargs["params"] = {"site_id": site.domain}
     if path == "/api/events":
         kwargs["json"] = {"page_url": "https://a.example/", "domain": site.domain}
+    elif path == "/api/v2/funnels":  # a funnel needs steps: an allowed call answers 400
+        kwargs["json"] = {"site_id": site.domain, "date_range": "7d"}
     elif path == "/api/v2/query":
         kwargs["json"] = {"site_id": site.domain, "metrics": ["visitors"], "date_range": "7d"}
     elif method in ("POST", "PUT") and path.startswith("/admin/"):

@@ -391,6 +391,7 @@ async def settings_page(request: Request, viewer: Viewer, site: SiteInfo, role: 
         "error": error, "saved": saved, "created": created,
         "script_url": tracker_url(request), "base_url": base,
         "goals": svc.sites.goals(site.id), "people": people, "team": team,
+        "funnels": await run_in_threadpool(svc.funnels.of_site, site.id),
         "invitations": invitations, "invited": None,
         "transfer_teams": (await _site_teams(request, viewer)
                            if role >= Role.OWNER else []), **extra,

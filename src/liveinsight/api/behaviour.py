@@ -1,0 +1,206 @@
+"""Behaviour analytics API: funnels (ad hoc and saved).
+
+- ``POST /api/v2/funnels``: a funnel's numbers over a range (``funnel``: a definition, or
+  ``funnel_id``: a saved one), read access as for stats (``stats_access``).
+- ``/api/v1/sites/{site_id}/funnels``: saved funnels; reading takes read access, creating,
+  changing and deleting an API key with the ``admin`` scope covering the site
+  (``admin_access``); in the dashboard, site editors manage them through forms
+  (``api/dashboard_funnels.py``).
+
+Each handler: check access, then one domain call off the event loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from fastapi import APIRouter, Body, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from liveinsight.api.access import admin_access, stats_access
+from liveinsight.api.deps import services
+from liveinsight.api.errors import error_responses
+from liveinsight.behaviour import funnels
+from liveinsight.errors import Invalid
+
+router = APIRouter(tags=["behaviour"])
+_READ_ERRORS = error_responses(400, 401, 403, 404, 408, 413, 503)
+_STEPS_DOC = ("2 to 8 steps: {type: page, path: '/blog/*'} (`*` any run but `/`, `**` any "
+              "run) or {type: event, name: 'Signup'}, each with optional props {name: value}")
+
+
+def answer(request: Request, body: bytes) -> Response:
+    """JSON bytes with a strong ETag (``If-None-Match`` → 304), kept by the browser only."""
+    tag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+    headers = {"etag": tag, "cache-control": "private, no-cache", "vary": "Authorization, Cookie"}
+    sent = request.headers.get("if-none-match", "")
+    if tag in (t.strip().removeprefix("W/") for t in sent.split(",")):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
+
+
+class FunnelDefinition(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    steps: list[dict[str, Any]] = Field(description=_STEPS_DOC)
+    window: int | str = Field("1d", description="Seconds, or 30m, 2h, 7d (1 s to 90 days), "
+                                                "from the first step.")
+    order: str = Field("ordered", description="ordered (windowFunnel), strict (no other "
+                                              "event between steps), any (steps in any order)")
+    modes: list[str] = Field([], description="strict_deduplication, strict_increase")
+    basis: str = Field("visitor", description="visitor or session")
+
+
+def _body(model: type[BaseModel]) -> Any:
+    """A JSON object body, checked by the domain after the caller's access (so a caller
+    without access learns nothing from a 400), documented by ``model``'s schema."""
+    schema = model.model_json_schema()
+    return Body(description=f"An object: {', '.join(schema.get('properties', {}))}",
+                examples=schema.get("examples"))
+
+
+class FunnelQuery(BaseModel):
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{
+        "site_id": "example.com", "date_range": "30d",
+        "funnel": {"steps": [{"type": "page", "path": "/"},
+                             {"type": "page", "path": "/pricing"},
+                             {"type": "event", "name": "Signup"}], "window": "1d"},
+        "breakdown": {"dimension": "visit:source", "limit": 5}}]})
+
+    site_id: str | int | None = Field(None, description="The site's domain or id.")
+    funnel: FunnelDefinition | None = Field(None, description="An ad-hoc funnel.")
+    funnel_id: int | None = Field(None, description="A saved funnel of the site instead.")
+    date_range: str | list[str] = Field("30d", description="As for /api/v2/query.")
+    date: str | None = None
+    filters: list[Any] = Field([], description="As for /api/v2/query; they select visits.")
+    include: dict[str, Any] = Field({}, description="comparisons {mode: previous_period|"
+                                                    "year_over_year}")
+    breakdown: dict[str, Any] | None = Field(
+        None, description="{dimension: a visit dimension, event:hostname or "
+                          "event:props:<name>, limit: 1-100 (default 10)}")
+
+
+_QUERY_BODY = _body(FunnelQuery)
+
+
+class FunnelStep(BaseModel):
+    step: int
+    label: str
+    count: int
+    conversion_from_previous: float | None
+    conversion_from_first: float | None
+    dropoff: int
+    dropoff_rate: float | None
+    median_seconds_from_previous: float | None
+
+
+class FunnelAnswer(BaseModel):
+    date_range: list[str]
+    counted: str = Field(description="visitors or sessions")
+    steps: list[FunnelStep]
+    conversion_rate: float | None
+    median_seconds_to_convert: float | None
+    funnel: dict[str, Any]
+    breakdown: dict[str, Any] | None = None
+    comparison: dict[str, Any] | None = None
+    notes: list[str] | None = None
+
+
+@router.post("/api/v2/funnels", summary="A funnel's conversion over a range",
+             response_model=FunnelAnswer, response_model_exclude_none=True,
+             responses=_READ_ERRORS)
+async def funnel_query(request: Request,
+                       body: dict[str, Any] = _QUERY_BODY) -> Response:
+    """Visitors (or visits) reaching each step, conversion from the previous and the first
+    step, drop-off and median time between steps; ``breakdown`` splits it by a dimension,
+    ``include.comparisons`` adds the period before. Auth as for ``/api/v2/query``; the
+    body's fields are those of ``FunnelQuery``."""
+    raw = dict(body)
+    svc = services(request)
+    site = (await stats_access(request, raw.pop("site_id", None))).site
+    funnel_id = raw.pop("funnel_id", None)
+    if funnel_id is not None:
+        if not isinstance(funnel_id, int) or isinstance(funnel_id, bool):
+            raise Invalid("funnel_id is a saved funnel's id (an integer)", field="funnel_id")
+        if "funnel" in raw:
+            raise Invalid("give funnel or funnel_id, not both", field="funnel_id")
+        saved = await run_in_threadpool(svc.funnels.get, site.id, funnel_id)
+        raw["funnel"] = saved.definition
+    return answer(request, await run_in_threadpool(svc.behaviour.funnel, site, raw))
+
+
+# --- saved funnels -------------------------------------------------------------------------
+
+
+class NewFunnel(FunnelDefinition):
+    name: str = Field(description="Unique in the site, 1 to 120 characters.")
+
+
+_SAVED_BODY = _body(NewFunnel)
+
+
+class SavedFunnel(BaseModel):
+    id: int
+    name: str
+    steps: list[dict[str, Any]]
+    window: int
+    order: str
+    modes: list[str]
+    basis: str
+    created_at: str
+    updated_at: str
+
+
+def _definition(body: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The name and the checked, canonical definition of a saved funnel's body."""
+    raw = dict(body)
+    name = raw.pop("name", None)
+    return name, funnels.parse_funnel(raw, "body").doc()
+
+
+@router.get("/api/v1/sites/{site_id}/funnels", summary="A site's saved funnels",
+            response_model=list[SavedFunnel], responses=error_responses(400, 401, 403))
+async def list_funnels(request: Request, site_id: str) -> list[dict[str, Any]]:
+    site = (await stats_access(request, site_id)).site
+    saved = await run_in_threadpool(services(request).funnels.of_site, site.id)
+    return [f.doc() for f in saved]
+
+
+@router.get("/api/v1/sites/{site_id}/funnels/{funnel_id}", summary="A saved funnel",
+            response_model=SavedFunnel, responses=error_responses(400, 401, 403, 404))
+async def get_funnel(request: Request, site_id: str, funnel_id: int) -> dict[str, Any]:
+    site = (await stats_access(request, site_id)).site
+    return (await run_in_threadpool(services(request).funnels.get, site.id, funnel_id)).doc()
+
+
+@router.post("/api/v1/sites/{site_id}/funnels", summary="Save a funnel", status_code=201,
+             response_model=SavedFunnel, responses=error_responses(400, 401, 403, 409, 413))
+async def create_funnel(request: Request, site_id: str,
+                        body: dict[str, Any] = _SAVED_BODY) -> dict[str, Any]:
+    site = await admin_access(request, site_id)
+    name, definition = _definition(body)
+    saved = await run_in_threadpool(services(request).funnels.create, site.id, name,
+                                    definition)
+    return saved.doc()
+
+
+@router.put("/api/v1/sites/{site_id}/funnels/{funnel_id}", summary="Change a saved funnel",
+            response_model=SavedFunnel, responses=error_responses(400, 401, 403, 404, 409, 413))
+async def update_funnel(request: Request, site_id: str, funnel_id: int,
+                        body: dict[str, Any] = _SAVED_BODY) -> dict[str, Any]:
+    site = await admin_access(request, site_id)
+    name, definition = _definition(body)
+    saved = await run_in_threadpool(services(request).funnels.update, site.id, funnel_id,
+                                    name, definition)
+    return saved.doc()
+
+
+@router.delete("/api/v1/sites/{site_id}/funnels/{funnel_id}", summary="Delete a saved funnel",
+               status_code=204, responses=error_responses(400, 401, 403, 404))
+async def delete_funnel(request: Request, site_id: str, funnel_id: int) -> Response:
+    site = await admin_access(request, site_id)
+    await run_in_threadpool(services(request).funnels.delete, site.id, funnel_id)
+    return Response(status_code=204)

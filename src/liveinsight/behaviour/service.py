@@ -1,0 +1,105 @@
+"""The behaviour service: a site's behaviour question in, its answer (JSON bytes) out,
+through the result cache.
+
+As the stats service does: parse (400 naming the field), then the answer from the cache
+(``cache/answers.py``: keyed by the question and the site's data generation, so an answer
+over a range reaching "now" is never older than the newest ingested data) or, on a miss,
+the SQL of the analysis run by the query runner (its time limit: a 400 naming the limit)
+and shaped once. Blocking: the HTTP layer calls it off the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from liveinsight.behaviour import funnels
+from liveinsight.behaviour.scope import Scope, check_patterns, parse_scope
+from liveinsight.cache.answers import Answers
+from liveinsight.errors import bad_request
+from liveinsight.meta.repo import SiteInfo
+from liveinsight.query.model import Query, shift_range
+from liveinsight.query.runner import QueryRunner, query_key
+from liveinsight.query.service import StatsService
+
+_FUNNEL_FIELDS = {"funnel", "date_range", "date", "filters", "include", "breakdown"}
+
+
+class BehaviourService:
+    def __init__(self, runner: QueryRunner, stats: StatsService, answers: Answers) -> None:
+        self._runner = runner
+        self._stats = stats
+        self._answers = answers
+
+    def _scope(self, site: SiteInfo, body: dict[str, Any], breakdown: str | None = None,
+               comparisons: bool = True) -> Query:
+        return parse_scope(body, site_id=site.id, timezone=site.timezone,
+                           goals=self._stats.goals(site), today=self._stats.today(site),
+                           breakdown=breakdown, comparisons=comparisons)
+
+    def _cached(self, site: SiteInfo, q: Query, kind: str, question: Any,
+                compute: Callable[[], dict[str, Any]]) -> bytes:
+        check_patterns(self._runner, q)
+        text = orjson.dumps(question, option=orjson.OPT_SORT_KEYS).decode()
+        return self._answers.get(site.id, q.date_range.end, (kind, text, query_key(q)),
+                                 lambda: orjson.dumps(compute()))
+
+    # --- funnels -------------------------------------------------------------------------
+
+    def funnel(self, site: SiteInfo, body: dict[str, Any]) -> bytes:
+        """A funnel request body (``funnel``, ``date_range``, ``date``, ``filters``,
+        ``include.comparisons``, ``breakdown {dimension, limit}``) → the answer's JSON."""
+        for key in body:
+            if key not in _FUNNEL_FIELDS:
+                raise bad_request(f"unknown field {str(key)[:40]!r}", str(key)[:40])
+        f = funnels.parse_funnel(body.get("funnel"))
+        dimension, limit = _breakdown(body.get("breakdown"))
+        q = self._scope(site, body, dimension)
+
+        def compute() -> dict[str, Any]:
+            answer = self._funnel_over(f, q, dimension, limit)
+            answer["funnel"] = f.doc()
+            if q.include.comparison is not None:
+                other = q.with_range(shift_range(q.date_range, q.include.comparison,
+                                                 q.timezone))
+                answer["comparison"] = self._funnel_over(f, other, None, 0)
+            return answer
+
+        return self._cached(site, q, "funnel", [f.doc(), dimension, limit], compute)
+
+    def _funnel_over(self, f: funnels.Funnel, q: Query, dimension: str | None,
+                     limit: int) -> dict[str, Any]:
+        text, params = funnels.funnel_sql(f, Scope(q, self._runner.store.database),
+                                          dimension, limit)
+        rows = self._runner.raw(text, params, "funnel")
+        total = next((r for r in rows if int(r[0]) == 1), None)
+        k = len(f.steps)
+        empty = [0] * k + [None] * k
+        answer: dict[str, Any] = {
+            "date_range": [q.date_range.first.isoformat(), q.date_range.last.isoformat()],
+            "counted": f"{f.basis}s",
+            **funnels.steps_of(f, total[2:] if total else empty),
+        }
+        if dimension is not None:
+            answer["breakdown"] = {"dimension": dimension, "rows": [
+                {"value": r[1], **funnels.steps_of(f, r[2:])}
+                for r in rows if int(r[0]) == 0]}
+        if f.order != "any":
+            answer["notes"] = ["median times follow each unit's earliest chain of the steps "
+                               "(see the user guide)"]
+        return answer
+
+
+def _breakdown(raw: Any) -> tuple[str | None, int]:
+    if raw is None:
+        return None, 0
+    if not isinstance(raw, dict) or not isinstance(raw.get("dimension"), str):
+        raise bad_request("breakdown is {dimension, limit}", "breakdown")
+    limit = raw.get("limit", 10)
+    if not isinstance(limit, int) or isinstance(limit, bool) or not (
+            1 <= limit <= funnels.MAX_BREAKDOWN_ROWS):
+        raise bad_request(f"breakdown.limit is 1 to {funnels.MAX_BREAKDOWN_ROWS}",
+                          "breakdown.limit")
+    return raw["dimension"], limit

@@ -1,0 +1,62 @@
+"""The hand-built event set the behaviour tests know the answers of (site 1, UTC; site 2,
+Europe/Berlin). Steps used by the funnel tests: ``/``, ``/pricing``, ``Signup``.
+
+- V1 (Google, DE): / 11-10 10:00, /pricing 10:01, Signup {plan: pro} 10:03.
+- V2 (Google): / 11-10 11:00, /blog 11:01, /pricing 11:05.
+- V3 (direct): /pricing 11-10 12:00, / 12:10 (the steps in the wrong order).
+- V4 (direct): / 11-10 09:00; a second visit /pricing 11-12 09:00 (two days later).
+- V5 (Twitter): / 11-10 13:00, / 13:02 (step 1 twice), /pricing 13:05, Signup {plan: free}
+  13:06.
+- V6 (Twitter): Signup 11-10 14:00 only.
+- V7 (Twitter): a visit across midnight: / 11-10 23:50, /pricing 11-11 00:10.
+- V8 (Google): / 11-08 10:00, /pricing 10:02 (the period before).
+- Site 2 (Europe/Berlin), V20: / 2026-10-25 00:30 UTC (02:30 CEST), /pricing 01:30 UTC
+  (02:30 CET: the same wall-clock time, one hour later).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.query.rows import visit
+
+_G = dict(referrer_source="Google", channel="Organic Search", country_code="US")
+_D = dict(referrer_source="", channel="Direct", country_code="US")
+_T = dict(referrer_source="Twitter", channel="Organic Social", country_code="US")
+
+
+def events() -> list[Any]:
+    return [
+        visit(1, 1, [("2026-11-10T10:00:00", "pageview", "/"),
+                     ("2026-11-10T10:01:00", "pageview", "/pricing"),
+                     ("2026-11-10T10:03:00", "Signup", "/pricing", {"props": {"plan": "pro"}})],
+              **{**_G, "country_code": "DE"}),
+        visit(1, 2, [("2026-11-10T11:00:00", "pageview", "/"),
+                     ("2026-11-10T11:01:00", "pageview", "/blog"),
+                     ("2026-11-10T11:05:00", "pageview", "/pricing")], **_G),
+        visit(1, 3, [("2026-11-10T12:00:00", "pageview", "/pricing"),
+                     ("2026-11-10T12:10:00", "pageview", "/")], **_D),
+        visit(1, 4, [("2026-11-10T09:00:00", "pageview", "/")], **_D),
+        visit(1, 4, [("2026-11-12T09:00:00", "pageview", "/pricing")], **_D),
+        visit(1, 5, [("2026-11-10T13:00:00", "pageview", "/"),
+                     ("2026-11-10T13:02:00", "pageview", "/"),
+                     ("2026-11-10T13:05:00", "pageview", "/pricing"),
+                     ("2026-11-10T13:06:00", "Signup", "/pricing",
+                      {"props": {"plan": "free"}})], **_T),
+        visit(1, 6, [("2026-11-10T14:00:00", "Signup", "/")], **_T),
+        visit(1, 7, [("2026-11-10T23:50:00", "pageview", "/"),
+                     ("2026-11-11T00:10:00", "pageview", "/pricing")], **_T),
+        visit(1, 8, [("2026-11-08T10:00:00", "pageview", "/"),
+                     ("2026-11-08T10:02:00", "pageview", "/pricing")], **_G),
+        visit(2, 20, [("2026-10-25T00:30:00", "pageview", "/"),
+                      ("2026-10-25T01:30:00", "pageview", "/pricing")]),
+    ]
+
+
+def repeats() -> list[Any]:
+    """Site 3: V30 reaches step 2 twice before step 3: / 10:00, /pricing 10:01, /pricing
+    10:02, Signup 10:04."""
+    return [visit(3, 30, [("2026-11-10T10:00:00", "pageview", "/"),
+                          ("2026-11-10T10:01:00", "pageview", "/pricing"),
+                          ("2026-11-10T10:02:00", "pageview", "/pricing"),
+                          ("2026-11-10T10:04:00", "Signup", "/pricing")])]
