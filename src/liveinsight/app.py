@@ -67,6 +67,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> FrontDoor:
         door.observe = svc.metrics.observe_request
         bots.warm()
         svc.writer.start()
+        svc.audit.start()
         svc.warmer.start()
         chores = asyncio.create_task(housekeeping.run(svc))
         alerts = (asyncio.create_task(svc.evaluator.run()) if settings.alerts_enabled

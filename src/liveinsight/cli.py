@@ -232,6 +232,30 @@ def key_plan(
                   f"{key.burst or settings.api_key_burst}")
 
 
+audit_app = typer.Typer(help="The audit log: verify its hash chain.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check every audit record against the chain: an edited record, a deleted one or a
+    cut end is named (exit status 1). Prints the head hash: keep it elsewhere to detect a
+    later truncation."""
+    from liveinsight.meta.audit import AuditStore
+    from liveinsight.security.audit import chain_key
+
+    settings = _settings()
+    verdict = AuditStore(_meta(settings).engine, chain_key(settings.resolved_secret())).verify()
+    for problem in verdict.problems:
+        console.print(f"[red]broken:[/red] {problem}")
+    pruned = (f", records up to {verdict.pruned_through} removed by retention"
+              if verdict.pruned_through else "")
+    console.print(f"{verdict.records} records{pruned}; head {verdict.head}")
+    if not verdict.ok:
+        raise typer.Exit(1)
+    console.print("the chain is intact")
+
+
 goals_app = typer.Typer(help="A site's goals: list, add, delete.", no_args_is_help=True)
 app.add_typer(goals_app, name="goals")
 

@@ -8,6 +8,7 @@ opened at import time, nothing else builds these objects, and every field of
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
@@ -41,6 +42,7 @@ from liveinsight.ingest.visitor import SaltCache
 from liveinsight.ingest.wal import Segment, WriteAheadLog
 from liveinsight.ingest.writer import BatchWriter
 from liveinsight.meta.assets import Assets
+from liveinsight.meta.audit import AuditLog, AuditStore
 from liveinsight.meta.db import make_engine, upgrade
 from liveinsight.meta.funnels import SavedFunnels
 from liveinsight.meta.invitations import Invitations
@@ -67,6 +69,7 @@ from liveinsight.query.redis_bus import RedisLiveBus
 from liveinsight.query.runner import QueryRunner
 from liveinsight.query.service import StatsService
 from liveinsight.query.timings import QueryTimings
+from liveinsight.security.audit import chain_key
 from liveinsight.security.client_ip import ClientIpResolver
 from liveinsight.security.key_cache import ApiKeyCache
 from liveinsight.security.passwords import PasswordPolicy
@@ -129,6 +132,7 @@ class Services:
     ips: ClientIpResolver
     limiter: RateLimiter  # per-API-key ingest rate (events)
     request_limiter: RateLimiter  # requests per address / per API key (api/limits.py)
+    audit: AuditLog  # the hash-chained audit log; entries queued, written by its thread
     throttle: LoginThrottle
     mailer: Mailer
     # alerting: one evaluator per cluster (the lease), the API's calls
@@ -269,6 +273,8 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
             settings.redis_url, settings.rate_limit_per_minute / 60.0,
             settings.rate_limit_burst, prefix=f"{settings.redis_prefix}rq:"),
         throttle=LoginThrottle(logins, secret, limits),
+        audit=AuditLog(AuditStore(engine, chain_key(secret)),
+                       on_drop=metrics.audit_dropped.inc),
         mailer=mailer, evaluator=evaluator, reports=reports,
         alerts=AlertService(evaluator, clock, _site_id),
     )
@@ -363,5 +369,6 @@ async def close_services(svc: Services) -> None:
     svc.sessions.close()
     await svc.limiter.close()
     await svc.request_limiter.close()
+    await asyncio.to_thread(svc.audit.close)  # writes what is queued
     svc.store.close()
     svc.meta.engine.dispose()

@@ -179,6 +179,10 @@ class Settings(BaseSettings):
         "common of leaked lists and passwords containing the person's e-mail address are "
         "refused; there are no composition rules (NIST SP 800-63B)."
     )
+    audit_retention_days: int = Field(
+        365, ge=0, description="Audit records older than this many days are deleted (daily; "
+        "the deletion is itself recorded in the chain). 0: kept for ever."
+    )
     login_account_attempts: int = Field(
         10, ge=1, description="Failed sign-ins for one account (from any address) within "
         "`login_window_minutes` before that account is locked for the rest of the window."

@@ -110,9 +110,10 @@ ACCESS: dict[str, set[str]] = {
         "DELETE /admin/reports/{report_id}", "POST /admin/reports/{report_id}/send",
         "GET /admin/cache/stats", "POST /admin/cache/invalidate", "POST /admin/cache/warmup",
         "POST /admin/cdn/purge", "GET /admin/db/performance", "GET /admin/db/slow-queries",
-        "POST /admin/db/optimize", "GET /admin/db/jobs/{job_id}"},
+        "POST /admin/db/optimize", "GET /admin/db/jobs/{job_id}", "GET /admin/audit"},
     # instance admins' dashboard pages: a logged-in admin only (forms: instance_form)
-    "admin_page": {"GET /alerting", "GET /alerting/rules/new", "GET /alerting/rules/{rule_id}",
+    "admin_page": {"GET /audit", "GET /alerting", "GET /alerting/rules/new",
+                   "GET /alerting/rules/{rule_id}",
                    "GET /alerting/channels", "GET /alerting/history",
                    "GET /alerting/incidents", "GET /alerting/incidents/{incident_id}"},
     "team_site_form": {"POST /sites"},  # an owner or admin of a team adds sites to it

@@ -23,6 +23,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from liveinsight.api.deps import services
+from liveinsight.api.notes import note_actor, note_site
 from liveinsight.api.session import Viewer, current_viewer
 from liveinsight.errors import Forbidden, Invalid, NotFound, Unauthorized
 from liveinsight.meta.repo import ApiKeyInfo, SiteInfo
@@ -94,13 +95,16 @@ async def stats_access(request: Request, raw_site: object, field: str = "site_id
     svc = services(request)
     reader = await _reader(request, svc)
     if raw_site is None or (isinstance(raw_site, str) and not raw_site.strip()):
-        return reader.grant(_only_site(svc, reader, field), field)
-    if reader.limited:
-        site = _lookup(svc, raw_site, field)
-        if site is None:  # an unknown site answers as another's site does
+        site = _only_site(svc, reader, field)
+    elif reader.limited:
+        found = _lookup(svc, raw_site, field)
+        if found is None:  # an unknown site answers as another's site does
             raise _not_covered(field, reader.key is None)
-        return reader.grant(site, field)
-    return reader.grant(resolve_site(svc, raw_site, field), field)
+        site = found
+    else:
+        site = resolve_site(svc, raw_site, field)
+    note_site(request, site.id)
+    return reader.grant(site, field)
 
 
 def _only_site(svc: Services, reader: _Reader, field: str) -> SiteInfo:
@@ -123,7 +127,7 @@ async def _reader(request: Request, svc: Services) -> _Reader:
             return _Reader(None, viewer, await site_roles(request, viewer))
     if authorization is None:
         raise Unauthorized("send Authorization: Bearer <API key>", field="Authorization")
-    key = await _verified_key(svc, authorization)
+    key = await _verified_key(request, svc, authorization)
     if not key.allows("stats"):
         raise Forbidden("the API key lacks the 'stats' scope", field="Authorization")
     return _Reader(key, None, None)
@@ -147,6 +151,7 @@ async def site_role(request: Request, viewer: Viewer, site_id: int
     site = await run_in_threadpool(services(request).meta.site, site_id)
     if site is None:
         return None
+    note_site(request, site.id)
     return site, Role.OWNER if roles is None else roles[site_id]
 
 
@@ -164,7 +169,7 @@ async def require_role(request: Request, viewer: Viewer, site_id: int, needs: Ro
     return found
 
 
-async def _verified_key(svc: Services, authorization: str) -> ApiKeyInfo:
+async def _verified_key(request: Request, svc: Services, authorization: str) -> ApiKeyInfo:
     """The API key in ``Authorization: Bearer``; 401 when malformed, unknown or revoked."""
     scheme, _, plaintext = authorization.partition(" ")
     plaintext = plaintext.strip()
@@ -176,6 +181,7 @@ async def _verified_key(svc: Services, authorization: str) -> ApiKeyInfo:
         key = await run_in_threadpool(cache.verify, plaintext)
     if key is None:
         raise Unauthorized("the API key is not valid", field="Authorization")
+    note_actor(request, f"key:{key.id} {key.name}")
     return key
 
 
@@ -189,12 +195,13 @@ async def admin_access(request: Request, raw_site: object, field: str = "site_id
     if authorization is None:
         raise Unauthorized("send Authorization: Bearer <API key with the admin scope>",
                            field="Authorization")
-    key = await _verified_key(svc, authorization)
+    key = await _verified_key(request, svc, authorization)
     if not key.allows("admin"):
         raise Forbidden("the API key lacks the 'admin' scope", field="Authorization")
     site = _lookup(svc, raw_site, field)
     if site is None or not key.allows("admin", site.id):
         raise _not_covered(field)
+    note_site(request, site.id)
     return site
 
 
@@ -205,7 +212,7 @@ async def admin_key(request: Request) -> ApiKeyInfo:
     if authorization is None:
         raise Unauthorized("send Authorization: Bearer <API key with the admin scope>",
                            field="Authorization")
-    key = await _verified_key(services(request), authorization)
+    key = await _verified_key(request, services(request), authorization)
     if not key.allows("admin"):
         raise Forbidden("the API key lacks the 'admin' scope", field="Authorization")
     return key
@@ -241,7 +248,7 @@ async def instance_admin(request: Request) -> ApiKeyInfo | None:
             return None
     if authorization is None:
         raise Unauthorized("send Authorization: Bearer <admin API key>", field="Authorization")
-    key = await _verified_key(svc, authorization)
+    key = await _verified_key(request, svc, authorization)
     if not key.allows("admin") or key.site_ids is not None:
         raise Forbidden("this needs an API key with the 'admin' scope for every site",
                         field="Authorization")

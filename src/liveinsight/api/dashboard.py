@@ -26,6 +26,7 @@ from liveinsight.api import session as auth
 from liveinsight.api.access import site_role, site_roles
 from liveinsight.api.deps import services
 from liveinsight.api.forms import instance_form, member_form, site_form
+from liveinsight.api.notes import note_details, record_event
 from liveinsight.api.session import Viewer
 from liveinsight.dashboard import assets
 from liveinsight.errors import Forbidden, NotFound
@@ -109,6 +110,8 @@ async def login(request: Request) -> Response:
     next_url = _safe_next(str(form.get("next", "")))
     verdict = await auth.login_allowed(request, email)
     if verdict.retry_after:
+        record_event(request, "login.locked", "refused", target=email,
+                     locked=verdict.locked or "", retry_after=verdict.retry_after)
         refused = _login_page(request, next_url, "Too many attempts. Try again in "
                               f"{auth.minutes(verdict.retry_after)} minute(s).", 429, email)
         refused.headers["retry-after"] = str(verdict.retry_after)
@@ -118,8 +121,11 @@ async def login(request: Request) -> Response:
     user = await auth.authenticate(request, email, password)
     if user is None:
         await auth.login_failed(request, email)
+        record_event(request, "login.failed", "failed", target=email)
         return _login_page(request, next_url, "Wrong e-mail or password.", 401, email)
     await auth.login_succeeded(request, email)
+    record_event(request, "login.ok", "ok", actor=f"user:{user.id} {user.email}",
+                 target=email)
     svc = services(request)
     notices = await run_in_threadpool(svc.logins.take_notices, user.id, svc.clock())
     if notices:  # a lockout happened since the last sign-in: say so before going on
@@ -187,11 +193,13 @@ async def create_key(request: Request) -> Response:
         scopes = [str(v) for v in form.getlist("scope")]
         if not scopes:
             raise ValueError("choose at least one scope")
-        plaintext, _ = await run_in_threadpool(lambda: svc.meta.create_api_key(
+        plaintext, key = await run_in_threadpool(lambda: svc.meta.create_api_key(
             str(form.get("name", "")).strip()[:255] or "unnamed", scopes, sites or None,
             viewer.user.id, svc.clock() + timedelta(days=days) if days else None))
     except (MetaError, ValueError) as exc:
         return await _account_page(request, viewer, str(exc), 400)
+    note_details(request, key_id=key.id, name=key.name, scopes=",".join(key.scopes),
+                 sites=",".join(map(str, key.site_ids)) if key.site_ids else "all")
     return await _account_page(request, viewer, None, 201, new_key=plaintext)
 
 

@@ -11,7 +11,9 @@ headers it lacks (``security/headers.py``); with ``require_https``, a request th
 arrive over HTTPS is sent there (GET, HEAD) or refused (anything else) before it reaches a
 route, except the collector's endpoints (trackers on plain-HTTP pages keep working) and
 ``/health`` (load balancers probe nodes directly). Then the request rate limits
-(``api/limits.py``) take their token, or answer 429.
+(``api/limits.py``) take their token, or answer 429. Every such answer carries its request
+id (``X-Request-ID``), and every change (POST, PUT, PATCH, DELETE) but the collector's is
+recorded in the audit log once answered (``api/audit.py``).
 
 Every HTTP request is counted here, by route template, method and status, with its
 duration (``Metrics.observe_request``): the collector's by their exact path, the others by
@@ -23,6 +25,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from fastapi import FastAPI
@@ -33,6 +36,7 @@ from starlette.types import Message, Receive, Scope, Send
 from liveinsight.api.deadline import BodyDeadlines
 from liveinsight.api.errors import error_response
 from liveinsight.api.limits import Decision, RequestLimits
+from liveinsight.api.notes import AUDIT_NOTE, STATE_CHANGING, Note, request_entry, request_id
 from liveinsight.security.client_ip import ClientIpResolver
 from liveinsight.security.headers import SecurityHeaders, https_url
 
@@ -75,6 +79,9 @@ class FrontDoor:
         self._public_url = public_url
         self._https_exempt = HTTPS_EXEMPT | set(self._routes)
         self._limits = limits
+        # the collector's (not audited: visitors, not people) and sign-ins (own events)
+        self._unaudited = set(self._routes) | {"/login"}
+        self._trips: dict[str, float] = {}
         app.state.body_deadlines = deadlines  # the collector's read_body uses them
         self.observe: Observe | None = None
         """Where each answered request is counted; set by the lifespan once the services
@@ -138,27 +145,37 @@ class FrontDoor:
                                 scope.get("scheme", "http")) == "https"
 
     def _secured(self, send: Send, https: bool,
-                 extra: list[tuple[bytes, bytes]] | None = None) -> Send:
-        """``send`` adding the security headers (and ``extra``) to the start of the answer."""
+                 extra: list[tuple[bytes, bytes]] | None = None,
+                 status: list[int] | None = None) -> Send:
+        """``send`` adding the security headers (and ``extra``) to the start of the answer
+        (whose status goes into ``status``)."""
         policy = self._headers
 
         async def secured(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = policy.add(message.get("headers", ()), https)
                 message = {**message, "headers": headers + extra if extra else headers}
+                if status is not None:
+                    status.append(message["status"])
             await send(message)
 
         return secured
 
     async def _other(self, scope: Scope, receive: Receive, send: Send, https: bool) -> None:
         """Any other request: HTTPS required, its rate limit, its body under the deadline
-        and the size limit."""
+        and the size limit; its id (``X-Request-ID``) and, for a change, its audit entry."""
         if self._require_https and not https and scope["path"] not in self._https_exempt:
             await self._to_https(scope, receive, self._secured(send, https))
             return
+        note = Note(request_id(scope))
+        scope[AUDIT_NOTE] = note
         decision = await self._limit(scope)
-        send = self._secured(send, https, decision.headers() if decision else None)
+        extra = [(b"x-request-id", note.request_id.encode())]
+        status: list[int] = []
+        send = self._secured(send, https, extra + decision.headers() if decision else extra,
+                             status)
         if decision is not None and decision.refused:
+            self._tripped(scope, decision, note)
             await decision.refusal()(scope, receive, send)
             return
         limit = self._body_limits.get(scope["path"], self._api_body_limit)
@@ -170,6 +187,30 @@ class FrontDoor:
             await self.app(scope, guard, send)
         finally:
             guard.release()
+            if scope["method"] in STATE_CHANGING and scope["path"] not in self._unaudited:
+                self._audit(scope, note, status[0] if status else 500)
+
+    def _audit(self, scope: Scope, note: Note, status: int) -> None:
+        svc = getattr(self.app.state, "services", None)
+        if svc is not None:
+            svc.audit.record(request_entry(scope, svc, note, status))
+
+    def _tripped(self, scope: Scope, decision: Decision, note: Note) -> None:
+        """Record a rate-limit refusal: once a minute per bucket at most (a flood must not
+        become a flood of records)."""
+        svc = getattr(self.app.state, "services", None)
+        now = time.monotonic()
+        if svc is None or now - self._trips.get(decision.bucket, -60.0) < 60.0:
+            return
+        if len(self._trips) >= 10_000:
+            self._trips.clear()
+        self._trips[decision.bucket] = now
+        entry = request_entry(scope, svc, note, 429)
+        svc.audit.record(replace(entry, action="ratelimit.tripped",
+                                 actor=decision.actor or entry.actor,
+                                 details={"limit": decision.who, "rate": decision.rate,
+                                          "burst": decision.burst,
+                                          "route": f"{scope['method']} {scope['path']}"}))
 
     async def _limit(self, scope: Scope) -> Decision | None:
         if self._limits is None or not self._limits.applies(scope["path"]):

@@ -50,6 +50,8 @@ class Decision:
     rate: float
     burst: int
     allowance: Allowance
+    bucket: str = ""
+    actor: str = ""  # the key's actor (``key:5 name``); "" for an address
 
     @property
     def refused(self) -> bool:
@@ -103,7 +105,8 @@ class RequestLimits:
         allowance = await svc.request_limiter.acquire(bucket, rate, burst)
         if allowance.wait > 0:
             svc.metrics.rate_limited.labels(who).inc()
-        return Decision(who, rate, burst, allowance)
+        actor = f"key:{key.id} {key.name}" if key is not None else ""
+        return Decision(who, rate, burst, allowance, bucket, actor)
 
 
 async def _api_key(scope: Scope, svc: Services) -> ApiKeyInfo | None:

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from liveinsight.api.access import admin_access
 from liveinsight.api.deps import services
 from liveinsight.api.errors import error_responses
+from liveinsight.api.notes import note_details
 from liveinsight.errors import Invalid, NotFound
 from liveinsight.meta.people import Member
 from liveinsight.meta.repo import MetaError
@@ -68,6 +69,7 @@ async def change_member(request: Request, site_id: str, user_id: int, body: Role
         member = await run_in_threadpool(people.set_guest_role, site.id, user_id, role.label)
     except MetaError as exc:
         raise Invalid(str(exc), field="role") from None
+    note_details(request, user_id=user_id, role_after=role.label)
     return _shown(member)
 
 

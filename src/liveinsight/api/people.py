@@ -19,6 +19,7 @@ from liveinsight.api import session as auth
 from liveinsight.api.dashboard import page, settings_page, to_login
 from liveinsight.api.deps import services
 from liveinsight.api.forms import instance_form, site_form, team_form, team_role
+from liveinsight.api.notes import note_details
 from liveinsight.errors import Forbidden, Invalid, NotFound
 from liveinsight.meta.people import TeamInfo
 from liveinsight.meta.repo import MetaError
@@ -47,7 +48,11 @@ async def change_guest(request: Request, site_id: int, user_id: int) -> Response
               if m.via == "guest"}
     if user_id not in guests:
         raise NotFound("that person is not a guest of the site")
+    before = next((m.role for m in await run_in_threadpool(people.site_people, site.id)
+                   if m.user_id == user_id and m.via == "guest"), None)
     await run_in_threadpool(people.set_guest_role, site.id, user_id, wanted.label)
+    note_details(request, user_id=user_id, role_before=before.label if before else "",
+                 role_after=wanted.label)
     return RedirectResponse(f"/sites/{site.id}/settings?saved=1#people-title", status_code=303)
 
 
@@ -145,6 +150,8 @@ async def change_member(request: Request, team_id: int, user_id: int) -> Respons
         raise NotFound("that person is not a member of the team")
     if Role.OWNER in (wanted, current) and role < Role.OWNER:
         raise Forbidden("only an owner makes or unmakes an owner")
+    note_details(request, user_id=user_id, role_before=current.label,
+                 role_after=wanted.label)
     try:
         await run_in_threadpool(people.set_team_role, team.id, user_id, wanted.label)
     except MetaError as exc:

@@ -8,6 +8,7 @@ from liveinsight.api import (
     alerting_pages,
     alerts,
     assets,
+    audit,
     behaviour,
     cache_admin,
     collect,
@@ -33,4 +34,5 @@ ROUTERS: tuple[APIRouter, ...] = (ops.router, collect.router, tracker.router, st
                                   docs.router, alerts.router, reports.router,
                                   alerting_pages.router, cache_admin.router, db_admin.router,
                                   assets.router, behaviour.router,
-                                  funnel_forms.router, monitoring.router)
+                                  funnel_forms.router, monitoring.router, audit.router,
+                                  audit.pages)

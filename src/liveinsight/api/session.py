@@ -23,6 +23,7 @@ from fastapi import Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from liveinsight.api.deps import services
+from liveinsight.api.notes import note_actor
 from liveinsight.ingest.ua import parse_agent
 from liveinsight.meta.logins import SessionInfo
 from liveinsight.meta.repo import UserInfo
@@ -94,6 +95,7 @@ async def current_viewer(request: Request) -> Viewer | None:
     if found is None or found[1].id != data.user_id:
         return None
     record, user = found
+    note_actor(request, f"user:{user.id} {user.email}")
     return Viewer(user, data, sessions.csrf_token(svc.secret, data), record)
 
 

@@ -6,6 +6,7 @@
   when a new day's first event arrives).
 - Sign-in sessions over for a day and failed sign-ins older than the throttle's window are
   deleted.
+- Audit records older than ``audit_retention_days`` are deleted (the chain notes it).
 
 The chores run at every UTC midnight (a second after) and every ``EVERY_S`` seconds; a
 failing chore is logged and retried at the next run.
@@ -32,6 +33,8 @@ def run_once(svc: Services, now: datetime) -> None:
     svc.meta.delete_old_salts(now.astimezone(UTC).date())
     svc.salts.expire(now)
     svc.logins.purge(now, now - svc.throttle.limits.window)
+    if svc.settings.audit_retention_days:
+        svc.audit.store.prune(now - timedelta(days=svc.settings.audit_retention_days), now)
 
 
 def next_delay(now: datetime, every_s: float = EVERY_S) -> float:

@@ -1,0 +1,147 @@
+"""The audit log through a real app: which requests and events are recorded and what an
+entry holds (no raw address), ``GET /admin/audit`` and the ``/audit`` page, the CLI's
+``audit verify``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from liveinsight.app import create_app
+from liveinsight.cli import app as cli
+from tests.conftest import csrf_of, login, make_settings, svc_of
+
+ADDRESS = "203.0.113.9"
+ADMIN = ("ann@example.com", "tide orbit lantern")
+UA = {"user-agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"}
+
+
+def _client(tmp_path: Path, **settings: Any) -> TestClient:
+    app = create_app(make_settings(tmp_path, **settings))
+    return TestClient(app, base_url="http://testserver", client=(ADDRESS, 40000))
+
+
+def _entries(c: TestClient, key: str, **params: Any) -> dict[str, Any]:
+    svc_of(c).audit.flush()
+    answer = c.get("/admin/audit", params=params, headers={"authorization": f"Bearer {key}"})
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def test_changes_and_sign_ins_are_recorded_and_read_back(tmp_path: Path) -> None:
+    with _client(tmp_path) as c:
+        svc = svc_of(c)
+        site = svc.meta.create_site("example.com")
+        svc.meta.create_user(*ADMIN, role="admin")
+        key, info = svc.meta.create_api_key("ops", ["admin", "stats", "ingest"])
+        auth = {"authorization": f"Bearer {key}"}
+        # sign-ins: a failure, then a success
+        assert login(c, ADMIN[0], "wrong password here").status_code == 401
+        assert login(c, *ADMIN).status_code == 303
+        # a change through a dashboard form (an API key is created there)
+        token = csrf_of(c.get("/account").text)
+        made = c.post("/account/keys", data={"csrf": token, "name": "reporting",
+                                              "scope": "stats"})
+        assert made.status_code == 201
+        # a change through the API, with the request id of a proxy
+        goal = c.post("/api/v1/sites/example.com/goals", json={"event_name": "Signup"},
+                      headers={**auth, "x-request-id": "req-from-proxy-1"})
+        assert goal.status_code in (200, 201), goal.text
+        assert goal.headers["x-request-id"] == "req-from-proxy-1"
+        # neither reads nor the collector are recorded
+        assert c.get("/api/stats/aggregate", params={"site_id": "example.com"},
+                     headers=auth).status_code == 200
+        assert c.post("/api/event", json={"n": "pageview", "d": "example.com",
+                                          "u": "https://example.com/"},
+                      headers=UA).status_code == 202
+        c.cookies.clear()
+        body = _entries(c, key)
+        actions = [e["action"] for e in body["entries"]]
+        assert actions == ["POST /api/v1/sites/{site_id}/goals", "POST /account/keys",
+                           "login.ok", "login.failed"]
+        by = {e["action"]: e for e in body["entries"]}
+        api = by["POST /api/v1/sites/{site_id}/goals"]
+        assert api["actor"] == f"key:{info.id} ops" and api["site_id"] == site.id
+        assert api["request_id"] == "req-from-proxy-1" and api["outcome"] == "ok"
+        form = by["POST /account/keys"]
+        assert form["actor"].endswith(ADMIN[0]) and form["status"] == 201
+        assert form["details"]["name"] == "reporting" and form["details"]["scopes"] == "stats"
+        assert by["login.failed"]["target"] == ADMIN[0]
+        assert by["login.failed"]["outcome"] == "failed"
+        assert by["login.ok"]["actor"].startswith("user:")
+        # the address is kept as a keyed hash, the same for each request of it
+        assert len({e["client"] for e in body["entries"]}) == 1
+        with svc.meta.engine.connect() as conn:
+            rows = conn.execute(text("SELECT * FROM audit_log")).all()
+        assert rows and not any(ADDRESS in str(v) for row in rows for v in row)
+        # filters
+        assert [e["action"] for e in _entries(c, key, action="login.")["entries"]] == [
+            "login.ok", "login.failed"]
+        assert [e["site_id"] for e in _entries(c, key, site_id=site.id)["entries"]] == [
+            site.id]
+        assert _entries(c, key, actor="nobody@")["entries"] == []
+        first = _entries(c, key, limit=2)
+        assert len(first["entries"]) == 2 and first["next_before"] is not None
+        rest = _entries(c, key, before=first["next_before"])
+        assert [e["action"] for e in rest["entries"]] == ["login.ok", "login.failed"]
+        assert _entries(c, key, since="2999-01-01")["entries"] == []
+        bad = c.get("/admin/audit", params={"since": "yesterday"}, headers=auth)
+        assert bad.status_code == 400 and bad.json()["error"]["field"] == "since"
+
+
+def test_the_audit_page_is_for_instance_admins(tmp_path: Path) -> None:
+    with _client(tmp_path) as c:
+        svc = svc_of(c)
+        svc.meta.create_user(*ADMIN, role="admin")
+        svc.meta.create_user("bo@example.com", "glass tiger orbit 1", role="viewer")
+        login(c, "bo@example.com", "glass tiger orbit 1")
+        assert c.get("/audit").status_code == 403
+        c.cookies.clear()
+        login(c, *ADMIN)
+        svc.audit.flush()
+        shown = c.get("/audit", params={"action": "login."})
+        assert shown.status_code == 200
+        assert "login.ok" in shown.text and "bo@example.com" in shown.text
+        assert c.get("/audit", params={"since": "soon"}).status_code == 400
+        assert "&lt;script&gt;" in c.get("/audit", params={"actor": "<script>"}).text
+
+
+def test_a_rate_limit_trip_is_recorded_once_a_minute(tmp_path: Path) -> None:
+    with _client(tmp_path, rate_limit_per_minute=60, rate_limit_burst=2) as c:
+        statuses = [c.get("/login").status_code for _ in range(5)]
+        assert statuses == [200, 200, 429, 429, 429]
+        svc = svc_of(c)
+        key, _ = svc.meta.create_api_key("ops", ["admin"])
+        body = _entries(c, key, action="ratelimit.")
+        assert len(body["entries"]) == 1
+        trip = body["entries"][0]
+        assert trip["outcome"] == "refused" and trip["details"]["limit"] == "address"
+        assert trip["target"] == "/login"
+
+
+def test_the_cli_verifies_the_chain_and_names_a_tampered_record(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with _client(tmp_path) as c:
+        svc = svc_of(c)
+        svc.meta.create_user(*ADMIN, role="admin")
+        for _ in range(3):
+            c.cookies.clear()
+            assert login(c, *ADMIN).status_code == 303
+        svc.audit.flush()
+        engine = svc.meta.engine
+    monkeypatch.setenv("LIVEINSIGHT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("LIVEINSIGHT_SECRET_KEY", "test-secret-key-with-enough-entropy")
+    runner = CliRunner()
+    ok = runner.invoke(cli, ["audit", "verify"])
+    assert ok.exit_code == 0, ok.output
+    assert "3 records" in ok.output and "intact" in ok.output
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET actor = 'someone else' WHERE seq = 2"))
+    broken = runner.invoke(cli, ["audit", "verify"])
+    assert broken.exit_code == 1 and "record 2 was changed" in broken.output
