@@ -63,6 +63,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> FrontDoor:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc = open_services(settings, clock)
         app.state.services = svc
+        door.observe = svc.metrics.observe_request
         bots.warm()
         svc.writer.start()
         svc.warmer.start()
@@ -79,6 +80,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> FrontDoor:
                 await asyncio.gather(alerts, return_exceptions=True)
             if restore_gc is not None:
                 restore_gc()
+            door.observe = None
             await close_services(svc)
 
     app = FastAPI(
@@ -98,8 +100,9 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> FrontDoor:
         app.add_middleware(CompressMiddleware, minimum_size=500)
     for router in routes.ROUTERS:
         app.include_router(router)
-    return FrontDoor(app, collect.POST_ROUTES, BodyDeadlines(settings.body_timeout_seconds),
+    door = FrontDoor(app, collect.POST_ROUTES, BodyDeadlines(settings.body_timeout_seconds),
                      settings.max_api_body_bytes, assets.body_limits(settings),
                      headers=SecurityHeaders(settings.hsts_seconds),
                      ips=ClientIpResolver(settings.trusted_proxies),
                      require_https=settings.require_https, public_url=settings.public_url)
+    return door

@@ -199,6 +199,9 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
                          retry_max_s=settings.writer_retry_max_seconds,
                          on_ingested=_on_ingested,
                          on_error=lambda _exc: metrics.store_errors.inc())
+    metrics.watch_node(settings.data_dir, lambda: wal.total_bytes,
+                       lambda: wal.pending_segments, lambda: wal.backlog_age_s,
+                       lambda: writer.healthy)
     salts = SaltCache(meta, clock)
     sessions = _session_store(settings, clock)
     pipeline = build_pipeline(settings=settings, meta=meta, sites=sites, metrics=metrics,

@@ -190,6 +190,34 @@ def test_oldest_age_is_the_first_appends_age_on_the_logs_clock(tmp_path: Path) -
         assert wal.oldest_age_s == 0.125
 
 
+def test_backlog_age_counts_sealed_segments_until_the_store_confirms_them(
+        tmp_path: Path) -> None:
+    clock = FakeTime(start=50.0)
+    with _wal(tmp_path, fsync="never", clock=clock.clock) as wal:
+        assert wal.backlog_age_s == 0.0 and wal.pending_segments == 0
+        clock.advance(100)  # an idle log has no lag, however long
+        wal.append(_payload("/1"), 1)
+        clock.advance(2)
+        first = wal.rotate()
+        assert first is not None
+        clock.advance(3)
+        wal.append(_payload("/2"), 1)
+        clock.advance(1)
+        assert wal.backlog_age_s == 6.0  # the sealed segment's first append
+        assert wal.pending_segments == 2
+        wal.delete(first)  # confirmed by the store
+        assert wal.backlog_age_s == 1.0 and wal.pending_segments == 1
+        second = wal.rotate()
+        assert second is not None and wal.backlog_age_s == 1.0
+        wal.delete(second)
+        assert wal.backlog_age_s == 0.0 and wal.pending_segments == 0
+        wal.append(_payload("/3"), 1)
+        wal.rotate()
+    with _wal(tmp_path, fsync="never") as wal:  # left by an earlier run: counted
+        assert wal.pending_segments == 1
+        assert 0.0 <= wal.backlog_age_s < 3600
+
+
 def test_unsynced_follows_the_policy(tmp_path: Path) -> None:
     with _wal(tmp_path / "never", fsync="never") as wal:
         assert not wal.unsynced

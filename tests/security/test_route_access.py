@@ -101,6 +101,7 @@ ACCESS: dict[str, set[str]] = {
         "POST /admin/alerts/rule", "GET /admin/alerts/rules", "GET /admin/alerts/rule/{rule_id}",
         "PUT /admin/alerts/rule/{rule_id}", "DELETE /admin/alerts/rule/{rule_id}",
         "POST /admin/monitoring/threshold", "GET /admin/monitoring/alerts",
+        "GET /admin/monitoring/metrics",
         "GET /admin/alerts/history", "POST /admin/alerts/ack", "POST /admin/alerts/channel",
         "GET /admin/alerts/channels", "PUT /admin/alerts/channel/{channel_id}",
         "DELETE /admin/alerts/channel/{channel_id}",

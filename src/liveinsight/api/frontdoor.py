@@ -11,11 +11,16 @@ headers it lacks (``security/headers.py``); with ``require_https``, a request th
 arrive over HTTPS is sent there (GET, HEAD) or refused (anything else) before it reaches a
 route, except the collector's endpoints (trackers on plain-HTTP pages keep working) and
 ``/health`` (load balancers probe nodes directly).
+
+Every HTTP request is counted here, by route template, method and status, with its
+duration (``Metrics.observe_request``): the collector's by their exact path, the others by
+the template of the route FastAPI matched (``unmatched`` when none did).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -32,6 +37,11 @@ from liveinsight.security.headers import SecurityHeaders, https_url
 log = logging.getLogger("liveinsight.frontdoor")
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+Observe = Callable[[str, str, int, float], None]
+"""``(route template, method, status, seconds)`` of one answered request."""
+CLIENT_GONE = 499
+"""The status a request is counted with when its client went away before an answer (nginx's
+convention); nothing is sent."""
 HTTPS_EXEMPT = frozenset({"/health"})  # plus the collector's paths
 
 
@@ -62,6 +72,9 @@ class FrontDoor:
         self._public_url = public_url
         self._https_exempt = HTTPS_EXEMPT | set(self._routes)
         app.state.body_deadlines = deadlines  # the collector's read_body uses them
+        self.observe: Observe | None = None
+        """Where each answered request is counted; set by the lifespan once the services
+        are open (None: not counted)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -70,19 +83,50 @@ class FrontDoor:
         https = self._https(scope)
         endpoint = self._routes.get(scope["path"]) if scope["method"] == "POST" else None
         if endpoint is None:
-            await self._other(scope, receive, self._secured(send, https), https)
+            await self._watched(scope, receive, self._secured(send, https), https)
             return
+        started = time.perf_counter()
         # The collector's endpoints keep their own body deadline (see api/deadline.py).
         scope["app"] = self.app
         try:
             response = await endpoint(Request(scope, receive))
         except ClientDisconnect:
-            return  # counted by the endpoint; nobody is left to answer
+            # counted by the endpoint; nobody is left to answer
+            self._count(scope["path"], "POST", CLIENT_GONE, started)
+            return
         except Exception as exc:  # the endpoints answer every expected failure
             log.exception("unhandled error on POST %s", scope["path"], exc_info=exc)
             response = error_response(500, "internal", "internal error; it has "
                                       "been logged")
         await _respond(response, scope, receive, send, self._headers, https)
+        self._count(scope["path"], "POST", response.status_code, started)
+
+    def _count(self, route: str, method: str, status: int, started: float) -> None:
+        if self.observe is not None:
+            self.observe(route, method, status, time.perf_counter() - started)
+
+    async def _watched(self, scope: Scope, receive: Receive, send: Send, https: bool) -> None:
+        """:meth:`_other`, counted under the template of the route that answered."""
+        if self.observe is None:
+            await self._other(scope, receive, send, https)
+            return
+        started = time.perf_counter()
+        status = 0
+
+        async def send_watched(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        failed = True
+        try:
+            await self._other(scope, receive, send_watched, https)
+            failed = False
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            self._count(route, scope["method"],
+                        status or (500 if failed else CLIENT_GONE), started)
 
     def _https(self, scope: Scope) -> bool:
         client = scope.get("client")

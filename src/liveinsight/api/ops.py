@@ -62,5 +62,4 @@ async def metrics(request: Request) -> Response:
     sends as ``authorization: {credentials: ...}``), an admin API key or a logged-in admin."""
     await ops_access(request)
     svc = services(request)
-    svc.metrics.wal_bytes.set(svc.wal.total_bytes)
     return Response(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)

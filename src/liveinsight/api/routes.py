@@ -19,6 +19,7 @@ from liveinsight.api import (
     goals,
     invitations,
     members,
+    monitoring,
     ops,
     people,
     realtime,
@@ -33,4 +34,5 @@ ROUTERS: tuple[APIRouter, ...] = (ops.router, collect.router, tracker.router, st
                                   docs.router, alerts.router, reports.router,
                                   alerting_pages.router, cache_admin.router, db_admin.router,
                                   assets.router, behaviour.router,
-                                  funnel_forms.router, analytics_admin.router)
+                                  funnel_forms.router, monitoring.router,
+                                  analytics_admin.router)

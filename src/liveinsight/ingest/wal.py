@@ -170,19 +170,24 @@ class WriteAheadLog:
         self.repaired_bytes = 0
         self._lock = threading.Lock()
         self._closed_bytes = 0
+        self._clock = clock
+        # Clock reading of each sealed segment's first append (the writer's lag); for a
+        # segment of an earlier run, its last write (what the file still tells).
+        self._sealed_first: dict[Path, float] = {}
         for seg in self._segments_on_disk():
             self.repaired_bytes += repair(seg)
-            if seg.stat().st_size == 0:
+            info = seg.stat()
+            if info.st_size == 0:
                 seg.unlink()
             else:
-                self._closed_bytes += seg.stat().st_size
+                self._closed_bytes += info.st_size
+                self._sealed_first[seg] = clock() - max(0.0, time.time() - info.st_mtime)
         self._fd = -1
         self._path: Path | None = None
         self._size = 0
         self._rows = 0
         self._sites: set[int] = set()  # of the open segment's appends
         self._sealed_sites: dict[Path, frozenset[int]] = {}
-        self._clock = clock
         self._first_append = 0.0
         self._dirty = False
         self._broken = False
@@ -295,6 +300,8 @@ class WriteAheadLog:
                 else:
                     self._closed_bytes += size
                     self._sealed_sites[self._path] = frozenset(self._sites)
+                    self._sealed_first[self._path] = (self._first_append if self._rows
+                                                      else self._clock())
 
     def rotate(self) -> Segment | None:
         """Close the open segment if it holds anything and start a new one; return the closed
@@ -322,6 +329,7 @@ class WriteAheadLog:
         """Remove a segment the store has confirmed."""
         with self._lock:
             self._sealed_sites.pop(segment.path, None)
+            self._sealed_first.pop(segment.path, None)
             try:
                 size = segment.path.stat().st_size
                 segment.path.unlink()
@@ -340,6 +348,23 @@ class WriteAheadLog:
     def oldest_age_s(self) -> float:
         """Age of the open segment's first row by ``clock`` (0 when empty)."""
         return self._clock() - self._first_append if self._rows else 0.0
+
+    @property
+    def backlog_age_s(self) -> float:
+        """How long the oldest row not yet confirmed by the store has waited, by ``clock``
+        (0 when the log is empty): the writer's lag. For a segment left by an earlier run
+        the age of its last write (its first one is not known)."""
+        with self._lock:
+            firsts = list(self._sealed_first.values())
+            if self._rows:
+                firsts.append(self._first_append)
+        return max(0.0, self._clock() - min(firsts)) if firsts else 0.0
+
+    @property
+    def pending_segments(self) -> int:
+        """Segments waiting for the store, the open one included when it holds rows."""
+        with self._lock:
+            return len(self._sealed_first) + (1 if self._rows else 0)
 
     @property
     def total_bytes(self) -> int:

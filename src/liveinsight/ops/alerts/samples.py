@@ -147,7 +147,7 @@ def _delta(new: float, old: float | None) -> float:
     return new if old is None or new < old else new - old  # a reset counts from zero
 
 
-def _quantile(q: float, buckets: list[tuple[float, float]]) -> float | None:
+def histogram_quantile(q: float, buckets: list[tuple[float, float]]) -> float | None:
     """Prometheus's histogram_quantile over cumulative (upper bound, count) pairs."""
     buckets.sort()
     total = buckets[-1][1] if buckets else 0.0
@@ -223,7 +223,7 @@ def _histogram(now: Snapshot, old: Snapshot | None, sel: Selector, stat: str, co
         per_series.setdefault(series, []).append(
             (float(le), _delta(count, b_old.get((series, le)))))
     for series, buckets in per_series.items():
-        out[series] = _quantile(QUANTILES[stat], buckets)
+        out[series] = histogram_quantile(QUANTILES[stat], buckets)
     return out
 
 
