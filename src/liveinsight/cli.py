@@ -49,9 +49,11 @@ def serve(
 ) -> None:
     """Run the server (collector, APIs, dashboard) on granian."""
     from granian import Granian
-    from granian.constants import Interfaces, Loops
+    from granian.constants import HTTPModes, Interfaces, Loops
+    from granian.http import HTTP1Settings, HTTP2Settings
 
     settings = _settings()
+    ping = settings.http2_keep_alive_interval_seconds
     h, p = host or settings.host, port or settings.port
     console.print(f"LiveInsight listening on [bold]http://{h}:{p}[/bold]")
     Granian(
@@ -70,6 +72,14 @@ def serve(
         # is in the log and is ingested at the next start.
         workers_kill_timeout=WORKERS_KILL_TIMEOUT_S,
         log_access=False,
+        http=HTTPModes(settings.http),
+        backlog=settings.listen_backlog,
+        http1_settings=HTTP1Settings(
+            keep_alive=settings.http1_keep_alive,
+            header_read_timeout=round(settings.http1_header_read_timeout_seconds * 1000)),
+        http2_settings=HTTP2Settings(
+            max_concurrent_streams=settings.http2_max_concurrent_streams,
+            keep_alive_interval=round(ping * 1000) if ping else None),
     ).serve()
 
 

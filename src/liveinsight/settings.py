@@ -82,6 +82,31 @@ class Settings(BaseSettings):
     # --- HTTP server -------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Address `liveinsight serve` listens on.")
     port: int = Field(8000, description="Port `liveinsight serve` listens on.")
+    http: Literal["auto", "1", "2"] = Field(
+        "auto", description="HTTP versions `liveinsight serve` speaks: `auto` (HTTP/1.1, and "
+        "HTTP/2 to clients that start with it: h2c prior knowledge, as a proxy's HTTP/2 "
+        "upstream does), `1` (HTTP/1.1 only) or `2` (HTTP/2 only)."
+    )
+    http1_keep_alive: bool = Field(
+        True, description="Keep HTTP/1.1 connections open between requests (a proxy's "
+        "upstream keep-alive pool and trackers reuse them)."
+    )
+    http1_header_read_timeout_seconds: float = Field(
+        30, gt=0, le=600, description="How long a client may take to send a request's "
+        "headers, and how long an idle kept-alive HTTP/1.1 connection is kept."
+    )
+    http2_max_concurrent_streams: int = Field(
+        200, ge=1, le=10_000, description="Requests one HTTP/2 connection may have in flight."
+    )
+    http2_keep_alive_interval_seconds: float | None = Field(
+        None, gt=0, description="Send an HTTP/2 PING on idle connections this often (none: "
+        "never), closing those that do not answer within 20 s."
+    )
+    listen_backlog: int = Field(
+        1024, ge=16, le=65_535, description="Connections the kernel queues for "
+        "`liveinsight serve` before it accepts them (raise with `net.core.somaxconn` for "
+        "bursts of many new connections)."
+    )
     public_url: str | None = Field(
         None,
         description="URL users reach this server at (used in tracking snippets). Empty: "

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -197,3 +198,27 @@ def test_bad_warmups_are_refused_naming_the_field(
     client, _, root = admin
     r = client.post("/admin/cache/warmup", json=body, headers=root)
     assert r.status_code == 400 and r.json()["error"]["field"] == field, r.text
+
+
+def test_realtime_is_shared_within_a_second_and_shows_new_data(tmp_path: Path) -> None:
+    now = [datetime(2026, 12, 5, 10, 0, 0, 100_000, tzinfo=UTC)]
+    with make_client(tmp_path, clock=lambda: now[0]) as client:
+        make_site(client, "a.example")
+        key, _ = svc_of(client).meta.create_api_key("stats", ["stats"])
+        auth = {"authorization": f"Bearer {key}"}
+
+        def realtime() -> Any:
+            r = client.get("/api/realtime", params={"site_id": "a.example"}, headers=auth)
+            assert r.status_code == 200 and r.headers["cache-control"] == "private, no-cache"
+            return r.json()
+
+        first = realtime()
+        hits = _hits(client)
+        now[0] += timedelta(milliseconds=800)  # the same second: one snapshot for everyone
+        assert realtime() == first and _hits(client) == hits + 1
+        _pageview(client, "a.example", "/")  # new data: a new snapshot, with it
+        wait_until(lambda: realtime()["visitors"] == 1, 20, "the new visitor in realtime")
+        now[0] += timedelta(seconds=1)  # the next second: computed again
+        hits = _hits(client)
+        assert realtime()["generated_at"] == "2026-12-05T10:00:01+00:00"
+        assert _hits(client) == hits

@@ -18,14 +18,13 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from liveinsight.api.access import stats_access
 from liveinsight.api.deps import services
 from liveinsight.api.errors import error_responses
 from liveinsight.errors import bad_request
 from liveinsight.meta.repo import SiteInfo
-from liveinsight.query.realtime import snapshot
 from liveinsight.services import Services
 
 router = APIRouter(tags=["realtime"])
@@ -72,9 +71,13 @@ async def _access(request: Request, site_id: str | None, window: int
 @router.get("/api/realtime", summary="Visitors now, pageviews per minute, top pages and sources",
             response_model=Realtime, responses=error_responses(400, 401, 403, 503))
 async def realtime(request: Request, site_id: str | None = None, window: int = _Window
-                   ) -> dict[str, Any]:
+                   ) -> Response:
+    """Shared by every viewer of the site asking within the same second (cached until
+    the writer moves new data of the site into the store)."""
     svc, site = await _access(request, site_id, window)
-    return await run_in_threadpool(snapshot, svc.runner, site, svc.clock(), window)
+    body = await run_in_threadpool(svc.stats.realtime, site, window)
+    return Response(body, media_type="application/json",
+                    headers={"cache-control": "private, no-cache"})
 
 
 @router.get("/api/realtime/stream", summary="Server-Sent Events: realtime numbers and live events",

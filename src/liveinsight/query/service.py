@@ -22,6 +22,7 @@ from liveinsight.cache.answers import Answers
 from liveinsight.cache.warmup import Asked, Popularity
 from liveinsight.meta.repo import SiteDirectory, SiteInfo
 from liveinsight.query import model, parser, response
+from liveinsight.query.realtime import snapshot
 from liveinsight.query.runner import QueryRunner, query_key
 
 SimpleKind = Literal["aggregate", "timeseries", "breakdown"]
@@ -78,6 +79,16 @@ class StatsService:
         return self._answers.get(
             site.id, q.date_range.end, (kind, str(asked.params), query_key(q)),
             lambda: orjson.dumps(shape(self._runner.run(q, kind))))
+
+    def realtime(self, site: SiteInfo, window: int) -> bytes:
+        """``GET /api/realtime``'s document as of this second, through the cache: every
+        viewer polling a site within one second and one data generation shares one snapshot
+        (the snapshot's range ends a second after its whole-second time, so it holds every
+        event ingested before the request)."""
+        now = self._clock().replace(microsecond=0)
+        return self._answers.get(
+            site.id, now, ("realtime", site.domain, str(window), now.isoformat()),
+            lambda: orjson.dumps(snapshot(self._runner, site, now, window)))
 
     def replay(self, site_id: int, asked: Asked) -> None:
         """Run a tracked request again through the cache (warm-up); not counted as a view.
