@@ -60,3 +60,14 @@ def repeats() -> list[Any]:
                           ("2026-11-10T10:01:00", "pageview", "/pricing"),
                           ("2026-11-10T10:02:00", "pageview", "/pricing"),
                           ("2026-11-10T10:04:00", "Signup", "/pricing")])]
+
+
+def journeys() -> list[Any]:
+    """Site 4, five visits on 2026-11-10 (a minute between pageviews):
+    S1 / → /pricing → /signup → /thanks; S2 / → /blog → / → /pricing (a loop);
+    S3 / → / (a reload) → /pricing → /signup; S4 /blog → /pricing; S5 /pricing (a bounce)."""
+    paths = [["/", "/pricing", "/signup", "/thanks"], ["/", "/blog", "/", "/pricing"],
+             ["/", "/", "/pricing", "/signup"], ["/blog", "/pricing"], ["/pricing"]]
+    return [visit(4, 40 + n, [(f"2026-11-10T1{n}:0{i}:00", "pageview", page)
+                              for i, page in enumerate(path)])
+            for n, path in enumerate(paths)]

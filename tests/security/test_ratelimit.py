@@ -147,3 +147,22 @@ def test_redis_acquire_fails_open_with_a_full_bucket() -> None:
             await limiter.close()
 
     assert asyncio.run(run()) == (0.0, 7.0)
+
+
+def test_behind_an_open_breaker_redis_is_not_called_and_requests_pass() -> None:
+    from liveinsight.ops.breaker import Breaker
+
+    breaker = Breaker("redis", failures=1, reset_after=60)
+
+    async def run() -> list[tuple[float, float]]:
+        limiter = RedisRateLimiter("redis://127.0.0.1:1/0", rate=1.0, burst=1,
+                                   breaker=breaker)
+        try:
+            return [((a := await limiter.acquire("k", 1.0, 5)).wait, a.remaining)
+                    for _ in range(3)]
+        finally:
+            await limiter.close()
+
+    assert asyncio.run(run()) == [(0.0, 5.0)] * 3
+    state = breaker.state()
+    assert state.state == "open" and state.consecutive_failures == 1  # one real try only

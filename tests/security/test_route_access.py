@@ -53,7 +53,8 @@ EXPECT: dict[str, tuple[int | str, ...]] = {
     "admin_page":     (303, 403, 403, 403, 403, 403, A, 303, 303, 303, 303, 303, 303),
 }
 ACCESS: dict[str, set[str]] = {
-    "public": {"GET /health", "POST /api/event", "OPTIONS /api/event", "POST /api/send",
+    "public": {"GET /health", "GET /health/ready", "POST /api/event", "OPTIONS /api/event",
+               "POST /api/send",
                "OPTIONS /api/send", "POST /api/batch", "OPTIONS /api/batch",
                "OPTIONS /api/events", "POST /api/csrf-token",
                "OPTIONS /api/csrf-token", "GET /js/plausible.js", "HEAD /js/plausible.js",
@@ -64,11 +65,12 @@ ACCESS: dict[str, set[str]] = {
                "GET /api/v1/assets/optimized/{asset_id}",
                "GET /invitations/{token}", "POST /invitations/{token}"},  # the link's token
     "ingest_key": {"POST /api/events"},  # an API key with the ingest scope (or a signed token)
-    "ops": {"GET /health/detailed", "GET /metrics"},
+    "ops": {"GET /health/detailed", "GET /health/dependencies", "GET /metrics"},
     "read": {"POST /api/v2/query", "GET /api/stats", "GET /api/stats/aggregate",
              "GET /api/stats/timeseries", "GET /api/stats/breakdown", "GET /api/realtime",
              "GET /api/realtime/stream", "GET /api/v1/sites/{site_id}/goals",
-             "POST /api/v2/funnels", "GET /api/v1/sites/{site_id}/funnels",
+             "POST /api/v2/funnels", "POST /api/v2/journeys",
+             "GET /api/v1/sites/{site_id}/funnels",
              "GET /api/v1/sites/{site_id}/funnels/{funnel_id}"},
     "api_admin": {"POST /api/v1/assets/upload", "GET /api/v1/sites/{site_id}/assets",
                   "DELETE /api/v1/sites/{site_id}/assets/{asset_id}",
@@ -110,7 +112,8 @@ ACCESS: dict[str, set[str]] = {
         "DELETE /admin/reports/{report_id}", "POST /admin/reports/{report_id}/send",
         "GET /admin/cache/stats", "POST /admin/cache/invalidate", "POST /admin/cache/warmup",
         "POST /admin/cdn/purge", "GET /admin/db/performance", "GET /admin/db/slow-queries",
-        "POST /admin/db/optimize", "GET /admin/db/jobs/{job_id}", "GET /admin/audit"},
+        "POST /admin/db/optimize", "GET /admin/db/jobs/{job_id}",
+        "GET /admin/analytics/journey", "GET /admin/audit"},
     # instance admins' dashboard pages: a logged-in admin only (forms: instance_form)
     "admin_page": {"GET /audit", "GET /alerting", "GET /alerting/rules/new",
                    "GET /alerting/rules/{rule_id}",
@@ -227,7 +230,7 @@ def _call(world: dict[str, Any], route: str, credential: str) -> int:
         kwargs["params"] = {"site_id": site.domain}
     if path == "/api/events":
         kwargs["json"] = {"page_url": "https://a.example/", "domain": site.domain}
-    elif path == "/api/v2/funnels":  # a funnel needs steps: an allowed call answers 400
+    elif path in ("/api/v2/funnels", "/api/v2/journeys"):  # a funnel answers 400 (no steps)
         kwargs["json"] = {"site_id": site.domain, "date_range": "7d"}
     elif path == "/api/v2/query":
         kwargs["json"] = {"site_id": site.domain, "metrics": ["visitors"], "date_range": "7d"}

@@ -204,3 +204,40 @@ async def delete_funnel(request: Request, site_id: str, funnel_id: int) -> Respo
     site = await admin_access(request, site_id)
     await run_in_threadpool(services(request).funnels.delete, site.id, funnel_id)
     return Response(status_code=204)
+
+
+# --- journeys ------------------------------------------------------------------------------
+
+
+class JourneyQuery(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "site_id": "example.com", "kind": "next", "page": "/pricing", "steps": 3,
+        "date_range": "30d"}]})
+
+    site_id: str | int | None = Field(None, description="The site's domain or id.")
+    kind: str = Field("next", description="next, previous, paths (from entry) or sankey")
+    page: str | None = Field(None, description="next/previous: the page (`*`, `**`).")
+    steps: int = Field(3, description="Pages after/before/from entry: 1-10 (sankey 2-10).")
+    limit: int = Field(10, description="Rows per depth and sequences: 1-100.")
+    k: int = Field(5, description="sankey: pages kept per position, 1-20; the rest (other).")
+    date_range: str | list[str] = Field("30d", description="As for /api/v2/query.")
+    date: str | None = None
+    filters: list[Any] = Field([], description="As for /api/v2/query; they select visits.")
+
+
+_JOURNEY_BODY = _body(JourneyQuery)
+
+
+@router.post("/api/v2/journeys", summary="The paths visits take: next/previous pages, "
+             "top paths from entry, Sankey flows", responses=_READ_ERRORS)
+async def journey_query(request: Request,
+                        body: dict[str, Any] = _JOURNEY_BODY) -> Response:
+    """Counted in visits. ``next``/``previous``: from the first view of ``page`` in a
+    visit, the most common page at each depth and the most common sequences; ``paths``: the
+    same from the entry page; ``sankey``: ``nodes`` and ``links`` between positions, the
+    ``k`` most common pages per position named, the rest ``(other)``. Auth as for
+    ``/api/v2/query``; the body's fields are those of ``JourneyQuery``."""
+    raw = dict(body)
+    svc = services(request)
+    site = (await stats_access(request, raw.pop("site_id", None))).site
+    return answer(request, await run_in_threadpool(svc.behaviour.journey, site, raw))

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from liveinsight.api import (
     alerting_pages,
     alerts,
+    analytics_admin,
     assets,
     audit,
     behaviour,
@@ -34,5 +35,5 @@ ROUTERS: tuple[APIRouter, ...] = (ops.router, collect.router, tracker.router, st
                                   docs.router, alerts.router, reports.router,
                                   alerting_pages.router, cache_admin.router, db_admin.router,
                                   assets.router, behaviour.router,
-                                  funnel_forms.router, monitoring.router, audit.router,
-                                  audit.pages)
+                                  funnel_forms.router, monitoring.router,
+                                  analytics_admin.router, audit.router, audit.pages)

@@ -28,7 +28,7 @@ from liveinsight.query.model import (
     Query,
     conditions,
 )
-from liveinsight.query.parser import parse_v2
+from liveinsight.query.parser import parse_simple, parse_v2
 from liveinsight.query.runner import QueryRunner, patterns_of
 
 _TS = "DateTime64(3, 'UTC')"
@@ -55,6 +55,15 @@ def parse_scope(body: dict[str, Any], *, site_id: int, timezone: str,
         dims = [breakdown]
     return parse_v2({**part, "metrics": ["visitors"], "dimensions": dims}, site_id=site_id,
                     timezone=timezone, goals=goals, today=today)
+
+
+def parse_simple_scope(params: dict[str, str], *, site_id: int, timezone: str,
+                       goals: tuple[Goal, ...], today: date) -> Query:
+    """The range (``period``, ``date``) and ``filters`` of GET parameters, written as for
+    ``/api/stats/*`` (``filters=visit:country==DE;event:page==/blog*``)."""
+    part: dict[str, str] = {k: params[k] for k in ("period", "date", "filters") if k in params}
+    return parse_simple(part, "aggregate", site_id=site_id, timezone=timezone, goals=goals,
+                        today=today)
 
 
 @dataclass

@@ -15,8 +15,13 @@ from typing import Any
 
 import orjson
 
-from liveinsight.behaviour import funnels
-from liveinsight.behaviour.scope import Scope, check_patterns, parse_scope
+from liveinsight.behaviour import funnels, journeys
+from liveinsight.behaviour.scope import (
+    Scope,
+    check_patterns,
+    parse_scope,
+    parse_simple_scope,
+)
 from liveinsight.cache.answers import Answers
 from liveinsight.errors import bad_request
 from liveinsight.meta.repo import SiteInfo
@@ -25,6 +30,8 @@ from liveinsight.query.runner import QueryRunner, query_key
 from liveinsight.query.service import StatsService
 
 _FUNNEL_FIELDS = {"funnel", "date_range", "date", "filters", "include", "breakdown"}
+_JOURNEY_FIELDS = {"kind", "page", "steps", "limit", "k", "date_range", "date", "filters"}
+_JOURNEY_PARAMS = {"kind", "page", "steps", "limit", "k", "period", "date", "filters"}
 
 
 class BehaviourService:
@@ -51,9 +58,7 @@ class BehaviourService:
     def funnel(self, site: SiteInfo, body: dict[str, Any]) -> bytes:
         """A funnel request body (``funnel``, ``date_range``, ``date``, ``filters``,
         ``include.comparisons``, ``breakdown {dimension, limit}``) → the answer's JSON."""
-        for key in body:
-            if key not in _FUNNEL_FIELDS:
-                raise bad_request(f"unknown field {str(key)[:40]!r}", str(key)[:40])
+        _known(body, _FUNNEL_FIELDS)
         f = funnels.parse_funnel(body.get("funnel"))
         dimension, limit = _breakdown(body.get("breakdown"))
         q = self._scope(site, body, dimension)
@@ -68,6 +73,35 @@ class BehaviourService:
             return answer
 
         return self._cached(site, q, "funnel", [f.doc(), dimension, limit], compute)
+
+    # --- journeys ------------------------------------------------------------------------
+
+    def journey(self, site: SiteInfo, body: dict[str, Any]) -> bytes:
+        """A journey request body (``kind``, ``page``, ``steps``, ``limit``, ``k``,
+        ``date_range``, ``date``, ``filters``) → the answer's JSON."""
+        _known(body, _JOURNEY_FIELDS)
+        j = journeys.parse_journey(body)
+        return self._journey(site, j, self._scope(site, body, comparisons=False))
+
+    def journey_params(self, site: SiteInfo, params: dict[str, str]) -> bytes:
+        """The same from GET parameters (``period``, ``date``, ``filters`` as for
+        ``/api/stats/*``)."""
+        _known(params, _JOURNEY_PARAMS)
+        j = journeys.parse_journey(params)
+        q = parse_simple_scope(params, site_id=site.id, timezone=site.timezone,
+                               goals=self._stats.goals(site), today=self._stats.today(site))
+        return self._journey(site, j, q)
+
+    def _journey(self, site: SiteInfo, j: journeys.Journey, q: Query) -> bytes:
+        def compute() -> dict[str, Any]:
+            text, params = journeys.journey_sql(j, Scope(q, self._runner.store.database))
+            rows = self._runner.raw(text, params, "journey")
+            return {"site_id": site.domain, **j.doc(),
+                    "date_range": [q.date_range.first.isoformat(),
+                                   q.date_range.last.isoformat()],
+                    **journeys.shape(j, rows)}
+
+        return self._cached(site, q, "journey", j.doc(), compute)
 
     def _funnel_over(self, f: funnels.Funnel, q: Query, dimension: str | None,
                      limit: int) -> dict[str, Any]:
@@ -90,6 +124,12 @@ class BehaviourService:
             answer["notes"] = ["median times follow each unit's earliest chain of the steps "
                                "(see the user guide)"]
         return answer
+
+
+def _known(body: dict[str, Any], fields: set[str]) -> None:
+    for key in body:
+        if key not in fields:
+            raise bad_request(f"unknown field {str(key)[:40]!r}", str(key)[:40])
 
 
 def _breakdown(raw: Any) -> tuple[str | None, int]:

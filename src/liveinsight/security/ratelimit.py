@@ -14,7 +14,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -106,14 +106,23 @@ return {tostring(wait), tostring(tokens)}
 """
 
 
+class Guard(Protocol):
+    """A circuit breaker (``ops/breaker.py: Breaker``): refuses at once while Redis is
+    known to be down, so an outage costs one timeout per trial, not one per request."""
+
+    async def acall(self, fn: Callable[[], Awaitable[Any]], /) -> Any: ...
+
+
 class RedisRateLimiter:
     """Buckets in Redis, updated by one Lua script per call (atomic across nodes)."""
 
-    def __init__(self, url: str, rate: float, burst: int, prefix: str = "li:rl:") -> None:
+    def __init__(self, url: str, rate: float, burst: int, prefix: str = "li:rl:",
+                 breaker: Guard | None = None) -> None:
         from redis.asyncio import Redis
 
         self.rate, self.burst = rate, burst
         self._prefix = prefix
+        self._breaker = breaker
         self._redis: Any = Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
         self._script = self._redis.register_script(_LUA)
 
@@ -121,11 +130,15 @@ class RedisRateLimiter:
         return (await self.acquire(key, self.rate, self.burst, cost)).wait
 
     async def acquire(self, key: str, rate: float, burst: int, cost: int = 1) -> Allowance:
+        def call() -> Awaitable[Any]:
+            return self._script(keys=[self._prefix + key], args=[rate, burst, cost])
+
         try:
-            wait, tokens = await self._script(keys=[self._prefix + key],
-                                              args=[rate, burst, cost])
+            wait, tokens = await (self._breaker.acall(call) if self._breaker else call())
         except Exception as exc:  # any Redis failure: fail open, see RateLimiter
-            log.warning("rate limiter: Redis failed, letting the request through: %s", exc)
+            if not getattr(exc, "dependency", None):  # refused by the open breaker: quiet
+                log.warning("rate limiter: Redis failed, letting the request through: %s",
+                            exc)
             return Allowance(0.0, float(burst))
         value, left = float(wait), float(tokens)
         return Allowance(value if math.isfinite(value) else 0.0,
@@ -136,10 +149,11 @@ class RedisRateLimiter:
 
 
 def open_rate_limiter(redis_url: str | None, rate: float, burst: int,
-                      prefix: str = "li:rl:") -> RateLimiter:
-    """Redis-backed when ``redis_url`` is set (keys under ``prefix``), else in-process."""
+                      prefix: str = "li:rl:", breaker: Guard | None = None) -> RateLimiter:
+    """Redis-backed when ``redis_url`` is set (keys under ``prefix``, calls through
+    ``breaker``), else in-process."""
     if redis_url:
-        return RedisRateLimiter(redis_url, rate, burst, prefix=prefix)
+        return RedisRateLimiter(redis_url, rate, burst, prefix=prefix, breaker=breaker)
     return MemoryRateLimiter(rate, burst)
 
 
