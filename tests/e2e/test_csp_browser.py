@@ -88,5 +88,6 @@ def test_every_kind_of_page_runs_under_its_policy(server: str, browser: Any) -> 
     visit("/sites/1/settings", "form")
     visit("/account", "form")
     visit("/alerting", "h1")
+    visit("/audit", "table[aria-label=\"Audit records\"]")
     visit("/docs", ".swagger-ui .info .title")
     context.close()
