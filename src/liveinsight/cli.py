@@ -188,6 +188,22 @@ def end_sessions(
     console.print(f"ended {ended} session(s) of [bold]{user.email}[/bold]")
 
 
+@app.command("reset-two-factor")
+def reset_two_factor(
+    email: Annotated[str, typer.Argument(help="The user who lost their app and codes.")],
+) -> None:
+    """Turn a user's two-factor sign-in off (they sign in with the password alone and may
+    set it up again)."""
+    from liveinsight.meta.two_factor import TwoFactor
+
+    meta = _meta(_settings())
+    user = meta.user_by_email(email)
+    if user is None:
+        raise _fail(f"no user {email!r}")
+    TwoFactor(meta.engine).disable(user.id)
+    console.print(f"two-factor sign-in is off for [bold]{user.email}[/bold]")
+
+
 @app.command("create-api-key")
 def create_api_key(
     name: Annotated[str, typer.Argument(help="What the key is for.")],

@@ -49,6 +49,7 @@ from liveinsight.meta.invitations import Invitations
 from liveinsight.meta.logins import LoginStore
 from liveinsight.meta.people import People
 from liveinsight.meta.repo import Metadata, SiteDirectory
+from liveinsight.meta.two_factor import TwoFactor
 from liveinsight.ops import mail
 from liveinsight.ops.alerts.channels.config import Deps
 from liveinsight.ops.alerts.evaluator import Evaluator
@@ -136,6 +137,7 @@ class Services:
     limiter: RateLimiter  # per-API-key ingest rate (events)
     request_limiter: RateLimiter  # requests per address / per API key (api/limits.py)
     audit: AuditLog  # the hash-chained audit log; entries queued, written by its thread
+    two_factor: TwoFactor  # users' TOTP secrets and recovery codes
     throttle: LoginThrottle
     mailer: Mailer
     # alerting: one evaluator per cluster (the lease), the API's calls
@@ -281,6 +283,7 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
             settings.rate_limit_burst, prefix=f"{settings.redis_prefix}rq:",
             breaker=redis_breaker),
         throttle=LoginThrottle(logins, secret, limits),
+        two_factor=TwoFactor(engine),
         audit=AuditLog(AuditStore(engine, chain_key(secret)),
                        on_drop=metrics.audit_dropped.inc),
         mailer=mailer, evaluator=evaluator, reports=reports,

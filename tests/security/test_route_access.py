@@ -61,6 +61,7 @@ ACCESS: dict[str, set[str]] = {
                "GET /js/script.js", "HEAD /js/script.js", "GET /js/plausible.{variant}.js",
                "HEAD /js/plausible.{variant}.js", "GET /js/script.{variant}.js",
                "HEAD /js/script.{variant}.js", "GET /", "GET /login", "POST /login",
+               "POST /login/code",
                "POST /logout", "GET /static/{path:path}", "GET /docs",
                "GET /api/v1/assets/optimized/{asset_id}",
                "GET /invitations/{token}", "POST /invitations/{token}"},  # the link's token
@@ -88,7 +89,9 @@ ACCESS: dict[str, set[str]] = {
     "page": {"GET /account", "GET /sites"},
     "site_page": {"GET /sites/{site_id}", "GET /sites/{site_id}/settings"},
     "team_page": {"GET /teams/{team_id}"},
-    "member_form": {"POST /account/password", "POST /account/sessions/{session_id}/end",
+    "member_form": {"POST /account/two-factor/setup", "POST /account/two-factor/enable",
+                    "POST /account/two-factor/disable", "POST /account/password",
+                    "POST /account/sessions/{session_id}/end",
                     "POST /account/sessions/end-all"},
     "instance_form": {"POST /users/{user_id}/end-sessions", "POST /account/keys",
                       "POST /account/keys/{key_id}/revoke", "POST /teams",

@@ -31,7 +31,8 @@ from liveinsight.api.session import Viewer
 from liveinsight.dashboard import assets
 from liveinsight.errors import Forbidden, NotFound
 from liveinsight.meta.people import TeamInfo
-from liveinsight.meta.repo import SCOPES, MetaError, SiteInfo
+from liveinsight.meta.repo import SCOPES, MetaError, SiteInfo, UserInfo
+from liveinsight.security import links
 from liveinsight.security.roles import Role
 from liveinsight.storage import StoreError
 
@@ -46,6 +47,7 @@ templates.env.globals["static"] = assets.url
 # The security headers (CSP, framing, nosniff, referrer...) are added to every answer by
 # the front door (security/headers.py); a page is never cached.
 _HEADERS = {"cache-control": "no-store"}
+PENDING_2FA = "li_2fa"  # the first step of a sign-in passed: the user, signed, 5 minutes
 _ZONES = sorted(z for z in available_timezones() if "/" in z or z == "UTC")
 
 
@@ -123,9 +125,33 @@ async def login(request: Request) -> Response:
         await auth.login_failed(request, email)
         record_event(request, "login.failed", "failed", target=email)
         return _login_page(request, next_url, "Wrong e-mail or password.", 401, email)
+    svc = services(request)
+    if await run_in_threadpool(svc.two_factor.enabled, user.id):
+        # the password was right: the code is asked for before anything else happens
+        record_event(request, "login.password_ok", "ok", actor=_actor(user), target=email)
+        response = _code_page(request, next_url, None, 200)
+        response.set_cookie(PENDING_2FA, links.sign(svc.secret, links.LinkToken(
+            "2fa", user.id, links.new_nonce(), int(svc.clock().timestamp()) + 300)),
+            max_age=300, httponly=True, samesite="strict", secure=auth.is_https(request),
+            path="/login")
+        return response
+    return await _signed_in(request, user, email, next_url, "password")
+
+
+def _actor(user: UserInfo) -> str:
+    return f"user:{user.id} {user.email}"
+
+
+def _code_page(request: Request, next_url: str, error: str | None, status: int) -> Response:
+    return page(request, "login_code.html", {
+        "next": next_url, "error": error, "csrf": auth.login_csrf_token(request)}, status)
+
+
+async def _signed_in(request: Request, user: UserInfo, email: str, next_url: str,
+                     factor: str) -> Response:
+    """Both factors passed: the session starts."""
     await auth.login_succeeded(request, email)
-    record_event(request, "login.ok", "ok", actor=f"user:{user.id} {user.email}",
-                 target=email)
+    record_event(request, "login.ok", "ok", actor=_actor(user), target=email, factor=factor)
     svc = services(request)
     notices = await run_in_threadpool(svc.logins.take_notices, user.id, svc.clock())
     if notices:  # a lockout happened since the last sign-in: say so before going on
@@ -135,7 +161,43 @@ async def login(request: Request) -> Response:
         response = RedirectResponse(next_url, status_code=303)
     await auth.start_session(request, response, user)
     response.delete_cookie(auth.LOGIN_CSRF_COOKIE, path="/login")
+    response.delete_cookie(PENDING_2FA, path="/login")
     return response
+
+
+@router.post("/login/code")
+async def login_code(request: Request) -> Response:
+    """The second step of a sign-in with two-factor sign-in on: a code from the app, or a
+    recovery code. The first step's cookie (signed, 5 minutes) names the user; failures
+    count against the account like wrong passwords."""
+    form = await request.form()
+    next_url = _safe_next(str(form.get("next", "")))
+    svc = services(request)
+    signed = links.verify(svc.secret, request.cookies.get(PENDING_2FA), "2fa",
+                          svc.clock().timestamp())
+    user = await run_in_threadpool(svc.meta.user, signed.record_id) if signed else None
+    if user is None:
+        return _login_page(request, next_url, "The sign-in took too long. Please start "
+                           "again.", 400)
+    verdict = await auth.login_allowed(request, user.email)
+    if verdict.retry_after:
+        record_event(request, "login.locked", "refused", target=user.email,
+                     locked=verdict.locked or "", retry_after=verdict.retry_after)
+        refused = _login_page(request, next_url, "Too many attempts. Try again in "
+                              f"{auth.minutes(verdict.retry_after)} minute(s).", 429)
+        refused.headers["retry-after"] = str(verdict.retry_after)
+        return refused
+    if not auth.check_login_csrf(request, str(form.get("csrf", ""))):
+        return _code_page(request, next_url, "The form expired. Please try again.", 400)
+    code = str(form.get("code", ""))[:40]
+    factor = await run_in_threadpool(svc.two_factor.check, user.id, code, svc.clock())
+    if factor is None:
+        await auth.login_failed(request, user.email)
+        record_event(request, "login.code_failed", "failed", actor=_actor(user),
+                     target=user.email)
+        return _code_page(request, next_url, "That code is not valid (or was used "
+                          "already).", 401)
+    return await _signed_in(request, user, user.email, next_url, factor)
 
 
 @router.post("/logout")
@@ -173,11 +235,14 @@ async def _account_page(request: Request, viewer: Viewer, error: str | None, sta
              await run_in_threadpool(svc.people.teams_of, viewer.user.id))
     messages = {"password": "Your password was changed and your other sessions ended.",
                 "ended": "The session was ended.", "users": "That user's sessions were ended.",
-                "revoked": "The API key was revoked: it stops working within a second."}
+                "revoked": "The API key was revoked: it stops working within a second.",
+                "two-factor-off": "Two-factor sign-in is off."}
+    two_factor = await run_in_threadpool(svc.two_factor.status, viewer.user.id)
     return page(request, "account.html", {
         "viewer": viewer, "sessions": live, "users": users, "error": error,
         "done": messages.get(done), "keys": keys, "sites": svc.sites.all(),
-        "new_key": new_key, "scopes": SCOPES, "teams": teams}, status)
+        "new_key": new_key, "scopes": SCOPES, "teams": teams, "two_factor": two_factor},
+        status)
 
 
 @router.post("/account/keys")

@@ -27,6 +27,7 @@ from liveinsight.api import (
     reports,
     stats,
     tracker,
+    two_factor,
 )
 
 ROUTERS: tuple[APIRouter, ...] = (ops.router, collect.router, tracker.router, stats.router,
@@ -36,4 +37,5 @@ ROUTERS: tuple[APIRouter, ...] = (ops.router, collect.router, tracker.router, st
                                   alerting_pages.router, cache_admin.router, db_admin.router,
                                   assets.router, behaviour.router,
                                   funnel_forms.router, monitoring.router,
-                                  analytics_admin.router, audit.router, audit.pages)
+                                  analytics_admin.router, audit.router, audit.pages,
+                                  two_factor.router)
