@@ -256,6 +256,10 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
 
     limits = Limits(settings.login_account_attempts, settings.login_address_attempts,
                     timedelta(minutes=settings.login_window_minutes))
+    # The limiters' own breaker: their clients' stale connections after a Redis restart
+    # must not reopen the cache's breaker (nor health), and they fail open anyway.
+    limits_breaker = Breaker("redis_rate_limits", failures=3,
+                             reset_after=settings.redis_retry_seconds)
     return Services(
         settings=settings, metrics=metrics, clock=clock, node_id=node_id,
         started_at=clock(), secret=secret,
@@ -277,11 +281,11 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         ips=ClientIpResolver(settings.trusted_proxies),
         limiter=open_rate_limiter(settings.redis_url, settings.api_key_rate,
                                   settings.api_key_burst, prefix=f"{settings.redis_prefix}rl:",
-                                  breaker=redis_breaker),
+                                  breaker=limits_breaker),
         request_limiter=open_rate_limiter(
             settings.redis_url, settings.rate_limit_per_minute / 60.0,
             settings.rate_limit_burst, prefix=f"{settings.redis_prefix}rq:",
-            breaker=redis_breaker),
+            breaker=limits_breaker),
         throttle=LoginThrottle(logins, secret, limits),
         two_factor=TwoFactor(engine),
         audit=AuditLog(AuditStore(engine, chain_key(secret)),
