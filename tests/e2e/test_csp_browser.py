@@ -2,9 +2,10 @@
 
 A real ``liveinsight serve`` with one site and a few events; headless Chromium signs in as
 an instance admin and opens every kind of page (the live dashboard with its charts and map,
-settings, account, alerting, the API docs). Any CSP violation the browser reports (a
-``securitypolicyviolation`` event, a "Refused to ..." console message) fails the test, as
-does a page that did not draw what its scripts draw.
+settings, account, alerting, the audit log, the API docs). Any CSP violation the browser
+reports (a ``securitypolicyviolation`` event, a "Refused to ..." console message) fails the
+test, as does a page that did not draw what its scripts draw. Events carry hostile page
+paths, referrers and props: the dashboard shows them as text, and nothing of them runs.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from tests.support import Server, launch_chromium, require_browser
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
 
 ADMIN = ("admin@localhost", "csp-chief-password-long")
+# attacker-controlled values stored as events: drawn as text they set nothing; run as markup
+# they would set window.__xss (and, blocked by the policy, be reported as a violation)
+HOSTILE_PATH = "/x<svg/onload=window.__xss=1>"
 _WATCH = """
 window.__csp = [];
 document.addEventListener('securitypolicyviolation',
@@ -38,10 +42,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     srv.cli("create-site", "example.com")
     srv.cli("create-user", ADMIN[0], "--password", ADMIN[1], "--role", "admin")
     srv.start()
-    for path in ("/", "/pricing", "/blog/"):
-        httpx.post(f"{srv.url}/api/event", json={"n": "pageview", "d": "example.com",
-                                                  "u": f"https://example.com{path}"},
-                   headers={"user-agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"})
+    for path in ("/", "/pricing", "/blog/", HOSTILE_PATH):
+        sent = httpx.post(f"{srv.url}/api/event", json={
+            "n": "pageview", "d": "example.com", "u": f"https://example.com{path}",
+            "r": "https://evil.example/<script>window.__xss=2</script>",
+            "p": {"<img src=x onerror=window.__xss=3>": "<svg onload=window.__xss=4>"}},
+            headers={"user-agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"})
+        assert sent.status_code == 202, sent.text
     yield srv.url
     srv.stop()
 
@@ -84,6 +91,8 @@ def test_every_kind_of_page_runs_under_its_policy(server: str, browser: Any) -> 
     visit("/sites/1", "#graph canvas")
     page.wait_for_selector("#world-map svg")
     page.locator(".breakdown .row").first.wait_for()
+    page.get_by_text("onload=window.__xss=1", exact=False).first.wait_for()  # as text
+    assert page.evaluate("window.__xss") is None
     assert page.evaluate("window.__csp") == [] and refused == []
     visit("/sites/1/settings", "form")
     visit("/account", "form")

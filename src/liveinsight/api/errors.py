@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response
@@ -142,6 +143,13 @@ async def _client_gone(request: Request, _: Exception) -> Response:
     return Response(status_code=400)  # nobody reads it
 
 
+async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
+    """A number the database cannot hold (a path id of 400 digits): SQLite's driver raises
+    OverflowError, PostgreSQL a DataError. Bad input, not a failure of the server."""
+    log.info("out-of-range value on %s %s: %s", request.method, request.url.path, exc)
+    return error_response(400, "invalid", "a number in the request is out of range")
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal", "internal error; it has been logged")
@@ -153,4 +161,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http)
     app.add_exception_handler(BodyTimeout, _body_timeout)
     app.add_exception_handler(ClientDisconnect, _client_gone)
+    app.add_exception_handler(OverflowError, _out_of_range)
+    app.add_exception_handler(DataError, _out_of_range)
     app.add_exception_handler(Exception, _unexpected)
