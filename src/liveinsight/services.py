@@ -47,6 +47,7 @@ from liveinsight.meta.invitations import Invitations
 from liveinsight.meta.logins import LoginStore
 from liveinsight.meta.people import People
 from liveinsight.meta.repo import Metadata, SiteDirectory
+from liveinsight.ops import mail
 from liveinsight.ops.alerts.channels.config import Deps
 from liveinsight.ops.alerts.evaluator import Evaluator
 from liveinsight.ops.alerts.incidents import Incidents
@@ -55,6 +56,7 @@ from liveinsight.ops.alerts.service import AlertService
 from liveinsight.ops.alerts.store import AlertStore
 from liveinsight.ops.breaker import Breaker
 from liveinsight.ops.dependencies import Dependencies
+from liveinsight.ops.health import Checks
 from liveinsight.ops.jobs import Jobs
 from liveinsight.ops.lease import InProcessLease, Lease
 from liveinsight.ops.lease_redis import RedisLease
@@ -114,6 +116,7 @@ class Services:
     runner: QueryRunner
     answers: Answers  # every cached analytics answer: keys, generations, invalidation
     dependencies: Dependencies  # the store, the metadata DB, Redis...: checks and breakers
+    health_checks: Checks  # the dependencies' checks for the health routes (reused 1 s)
     warmer: Warmer  # recomputes the most viewed answers after new data
     stats: StatsService  # parse, cache or run, shape: one call per stats request
     behaviour: BehaviourService  # funnels, journeys, retention: as stats, through the cache
@@ -174,6 +177,8 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
                                 on_change=lambda state: metrics.breaker_open.labels(
                                     "redis").set(float(state != "closed")))
         metrics.breaker_open.labels("redis").set(0.0)
+    if settings.smtp_host:
+        dependencies.register("smtp", kind="smtp", check=lambda: mail.ping(settings))
     answers, redis_client = _answers(settings, clock, redis_breaker)
     if redis_client is not None and redis_breaker is not None:
         dependencies.register("redis", kind="redis", check=redis_client.ping,
@@ -254,7 +259,8 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         group=GroupIngest(ingestor, threaded=settings.wal_fsync == "always",
                           enrich_off_loop=bool(settings.redis_url)),
         salts=salts, sessions=sessions, ingested=ingested,
-        runner=runner, answers=answers, dependencies=dependencies, warmer=warmer, stats=stats,
+        runner=runner, answers=answers, dependencies=dependencies,
+        health_checks=Checks(dependencies), warmer=warmer, stats=stats,
         purger=_purger(settings),
         behaviour=BehaviourService(runner, stats, answers), funnels=SavedFunnels(engine),
         jobs=Jobs(), assets=Assets(engine), feed=feed,

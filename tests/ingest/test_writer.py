@@ -28,6 +28,8 @@ from liveinsight.api import ops
 from liveinsight.ingest.backoff import FIRST_DELAY_S, backoff_delays, next_backoff
 from liveinsight.ingest.wal import WriteAheadLog
 from liveinsight.ingest.writer import FLUSH_RETRY_S, BatchWriter
+from liveinsight.ops.dependencies import Dependencies
+from liveinsight.ops.health import Checks
 from liveinsight.ops.metrics import Metrics
 from liveinsight.storage import QueryResult, Store, StoreUnavailable, schema
 from liveinsight.storage.embedded import EmbeddedStore
@@ -120,9 +122,16 @@ def _health_client(writer: BatchWriter, wal: WriteAheadLog, store: Any) -> TestC
     """The real ops router over this writer and log (the rest of the app is not needed)."""
     app = FastAPI()
     app.include_router(ops.router)
+    def ping() -> None:
+        if not store.ping():
+            raise ConnectionError("the store did not answer SELECT 1")
+
+    deps = Dependencies()
+    deps.register("clickhouse", kind="clickhouse", check=ping, required=True)
     app.state.services = SimpleNamespace(
         writer=writer, wal=wal, store=store, metrics=Metrics(), node_id=NODE,
-        started_at=datetime.now(UTC), settings=SimpleNamespace(metrics_token="t", redis_url=None))
+        started_at=datetime.now(UTC), health_checks=Checks(deps, max_age=0),
+        settings=SimpleNamespace(metrics_token="t", redis_url=None, data_dir=wal.directory))
     return TestClient(app, headers={"authorization": "Bearer t"})
 
 

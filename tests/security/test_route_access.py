@@ -53,7 +53,8 @@ EXPECT: dict[str, tuple[int | str, ...]] = {
     "admin_page":     (303, 403, 403, 403, 403, 403, A, 303, 303, 303, 303, 303, 303),
 }
 ACCESS: dict[str, set[str]] = {
-    "public": {"GET /health", "POST /api/event", "OPTIONS /api/event", "POST /api/send",
+    "public": {"GET /health", "GET /health/ready", "POST /api/event", "OPTIONS /api/event",
+               "POST /api/send",
                "OPTIONS /api/send", "POST /api/batch", "OPTIONS /api/batch",
                "OPTIONS /api/events", "POST /api/csrf-token",
                "OPTIONS /api/csrf-token", "GET /js/plausible.js", "HEAD /js/plausible.js",
@@ -64,7 +65,7 @@ ACCESS: dict[str, set[str]] = {
                "GET /api/v1/assets/optimized/{asset_id}",
                "GET /invitations/{token}", "POST /invitations/{token}"},  # the link's token
     "ingest_key": {"POST /api/events"},  # an API key with the ingest scope (or a signed token)
-    "ops": {"GET /health/detailed", "GET /metrics"},
+    "ops": {"GET /health/detailed", "GET /health/dependencies", "GET /metrics"},
     "read": {"POST /api/v2/query", "GET /api/stats", "GET /api/stats/aggregate",
              "GET /api/stats/timeseries", "GET /api/stats/breakdown", "GET /api/realtime",
              "GET /api/realtime/stream", "GET /api/v1/sites/{site_id}/goals",

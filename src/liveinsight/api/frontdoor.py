@@ -42,7 +42,7 @@ Observe = Callable[[str, str, int, float], None]
 CLIENT_GONE = 499
 """The status a request is counted with when its client went away before an answer (nginx's
 convention); nothing is sent."""
-HTTPS_EXEMPT = frozenset({"/health"})  # plus the collector's paths
+HTTPS_EXEMPT = frozenset({"/health", "/health/ready"})  # plus the collector's paths
 
 
 class FrontDoor:

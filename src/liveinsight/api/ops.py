@@ -1,4 +1,5 @@
-"""Operations endpoints: health and Prometheus metrics."""
+"""Operations endpoints: health (liveness, readiness, dependencies, detailed) and Prometheus
+metrics. docs/operations.md says which probe a load balancer or Kubernetes should use."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from liveinsight import __version__
 from liveinsight.api.access import ops_access
 from liveinsight.api.deps import services
 from liveinsight.api.errors import error_responses
+from liveinsight.ops import health as node_health
 from liveinsight.ops.health import status as health_status
 
 router = APIRouter(tags=["ops"])
@@ -41,16 +43,54 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": status, "version": __version__})
 
 
+@router.get("/health/ready", summary="Readiness: whether this node should get traffic",
+            responses={503: {"description": "Not ready: a required dependency (the store, "
+                             "the metadata database) is down, or the node is stopping"}})
+async def health_ready(request: Request) -> JSONResponse:
+    """200 ``{"ready": true}`` while the store and the metadata database answer their checks
+    (run at most once a second, each within 1 s) and the node is not stopping; else 503
+    with ``reasons`` and ``Retry-After``. Public, like ``/health``: for load balancers and
+    Kubernetes readiness probes (docs/operations.md: which probe for which traffic)."""
+    svc = services(request)
+    reports = await run_in_threadpool(svc.health_checks.reports, node_health.READY_TIMEOUT_S)
+    ready, reasons = node_health.readiness(reports, svc.wal.accepting)
+    body: dict[str, Any] = {"ready": ready, "version": __version__}
+    if not ready:
+        body["reasons"] = reasons
+        return JSONResponse(body, 503, headers={"retry-after": "5"})
+    return JSONResponse(body)
+
+
+@router.get("/health/dependencies", summary="Each external dependency's state",
+            responses=error_responses(401, 403))
+async def health_dependencies(request: Request) -> JSONResponse:
+    """Each dependency (the store, the metadata database, Redis and the SMTP server when
+    configured): ``state`` (``up``, ``degraded``, ``down``), the check's ``latency_ms``, the
+    last ``error`` and its circuit breaker's state. Needs the ``metrics_token`` (Bearer), an
+    API key with the ``admin`` scope or a logged-in admin."""
+    await ops_access(request)
+    svc = services(request)
+    reports = await run_in_threadpool(svc.health_checks.reports)
+    return JSONResponse({"status": node_health.overall(reports), "node_id": svc.node_id,
+                         "dependencies": [node_health.as_json(r) for r in reports]})
+
+
 @router.get("/health/detailed", summary="Status of each component",
             responses=error_responses(401, 403))
 async def health_detailed(request: Request) -> JSONResponse:
-    """Each component's state, the node id and its start time. Needs the ``metrics_token``
-    (Bearer), an API key with the ``admin`` scope or a logged-in admin."""
+    """Each component's state: the store's inserts, the log, the writer's lag, the disk,
+    shared state, and every dependency as ``/health/dependencies`` reports it; the node id
+    and its start time. Needs the ``metrics_token`` (Bearer), an API key with the ``admin``
+    scope or a logged-in admin."""
     await ops_access(request)
     status, checks = _status(request)
     svc = services(request)
-    checks["store_ping"] = await run_in_threadpool(svc.store.ping)
+    reports = await run_in_threadpool(svc.health_checks.reports)
+    store = next((r for r in reports if r.kind == "clickhouse"), None)
+    checks["store_ping"] = store is not None and store.state != "down"
+    checks |= node_health.node(svc.wal, svc.writer, svc.settings.data_dir)
     return JSONResponse({"status": status, "version": __version__, "checks": checks,
+                         "dependencies": [node_health.as_json(r) for r in reports],
                          "node_id": svc.node_id, "started_at": svc.started_at.isoformat()})
 
 

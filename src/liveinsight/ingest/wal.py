@@ -350,6 +350,11 @@ class WriteAheadLog:
         return self._clock() - self._first_append if self._rows else 0.0
 
     @property
+    def accepting(self) -> bool:
+        """False once :meth:`close` was called (the node is stopping)."""
+        return not self._closed
+
+    @property
     def backlog_age_s(self) -> float:
         """How long the oldest row not yet confirmed by the store has waited, by ``clock``
         (0 when the log is empty): the writer's lag. For a segment left by an earlier run

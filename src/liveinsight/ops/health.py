@@ -1,13 +1,32 @@
-"""What a node's health is made of: pure functions of its parts' state (``api/ops.py`` serves
-them as ``/health`` and ``/health/detailed``)."""
+"""What a node's health is made of (``api/ops.py`` serves it):
+
+- ``/health`` (liveness): :func:`status`, a pure function of the parts' state in memory —
+  no round-trip to any dependency, so it answers in microseconds even while one hangs;
+- ``/health/ready`` (readiness) and ``/health/dependencies``: the dependency registry's
+  checks (``ops/dependencies.py``), run by :class:`Checks` at most once at a time and
+  reused for a second, so a storm of probes costs one round-trip per dependency a second;
+- ``/health/detailed``: both, plus the log's backlog, the writer's lag and the disk.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import shutil
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from liveinsight.ingest.wal import WriteAheadLog
 from liveinsight.ingest.writer import BatchWriter
+from liveinsight.ops.dependencies import DOWN, UP, Dependencies, Report
+
+CHECKS_MAX_AGE_S = 1.0
+"""How long one run of the dependency checks answers the probes that follow."""
+READY_TIMEOUT_S = 1.0
+"""At most this long for the checks of one readiness probe (a dependency that does not
+answer within it is down)."""
 
 
 def status(writer: BatchWriter, wal: WriteAheadLog,
@@ -29,3 +48,71 @@ def status(writer: BatchWriter, wal: WriteAheadLog,
         checks[name] = "shared" if why is None else f"node-local: {why}"
         local = local or why is not None
     return ("ok" if writer.healthy and not local else "degraded"), checks
+
+
+class Checks:
+    """The registry's checks, run at most once at a time and reused for ``max_age``
+    seconds (by ``clock``). Blocking: call :meth:`reports` off the event loop."""
+
+    def __init__(self, dependencies: Dependencies, *, max_age: float = CHECKS_MAX_AGE_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._deps = dependencies
+        self._max_age = max_age
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._last: tuple[float, list[Report]] | None = None
+
+    def reports(self, timeout: float | None = None) -> list[Report]:
+        """Every dependency's report, at most ``max_age`` old; a caller arriving while a
+        run is under way waits for it and takes its result."""
+        with self._lock:
+            now = self._clock()
+            if self._last is not None and now - self._last[0] < self._max_age:
+                return self._last[1]
+            found = self._deps.check(timeout)
+            self._last = (self._clock(), found)
+            return found
+
+
+def overall(reports: list[Report]) -> str:
+    """``down`` when a required dependency is down, ``degraded`` when any is not up, else
+    ``ok``."""
+    if any(r.required and r.state == DOWN for r in reports):
+        return "down"
+    return "ok" if all(r.state == UP for r in reports) else "degraded"
+
+
+def readiness(reports: list[Report], accepting: bool) -> tuple[bool, list[str]]:
+    """Whether the node should get traffic, and why not: every required dependency (the
+    store, the metadata database) answers, and the node is not stopping (``accepting``)."""
+    why = [f"{r.name} is down" for r in reports if r.required and r.state == DOWN]
+    if not accepting:
+        why.append("the node is stopping")
+    return not why, why
+
+
+def as_json(report: Report) -> dict[str, Any]:
+    """A report as ``/health/dependencies`` shows it (the breaker's state, if any, nested)."""
+    out = asdict(report)
+    if report.breaker is not None:
+        breaker = out["breaker"]
+        breaker.pop("name", None)
+        for key in ("opened_seconds_ago", "retry_in_seconds"):
+            if breaker[key] is not None:
+                breaker[key] = round(breaker[key], 3)
+    return out
+
+
+def node(wal: WriteAheadLog, writer: BatchWriter, data_dir: Path) -> dict[str, Any]:
+    """The log's backlog, the writer's lag and state, the data directory's disk."""
+    out: dict[str, Any] = {
+        "write_ahead_log_segments": wal.pending_segments,
+        "writer_lag_seconds": round(wal.backlog_age_s, 3),
+        "writer_failures_in_a_row": writer.failures,
+    }
+    try:
+        disk = shutil.disk_usage(data_dir)
+        out |= {"disk_free_bytes": disk.free, "disk_total_bytes": disk.total}
+    except OSError as exc:
+        out["disk_error"] = str(exc)[:200]
+    return out

@@ -9,6 +9,7 @@ refuses the message is logged, and the caller goes on.
 from __future__ import annotations
 
 import logging
+import smtplib
 from email.message import EmailMessage
 
 import aiosmtplib
@@ -44,3 +45,25 @@ class Mailer:
             log.warning("mail to a user was not sent: %s", exc)
             return False
         return True
+
+
+def ping(settings: Settings, timeout: float = 2.0) -> None:
+    """A round-trip to the SMTP server (connect, TLS with ``smtp_security=tls``, EHLO, NOOP,
+    QUIT): the dependency check of ``/health/dependencies``. Sends no mail, does not log in.
+    Raises ``OSError`` or ``smtplib.SMTPException`` when the server does not answer well.
+    Blocking (the registry runs checks in its own threads)."""
+    host = settings.smtp_host or ""
+    limit = min(timeout, settings.smtp_timeout_seconds)
+    client = (smtplib.SMTP_SSL(host, settings.smtp_port, timeout=limit)
+              if settings.smtp_security == "tls"
+              else smtplib.SMTP(host, settings.smtp_port, timeout=limit))
+    try:
+        client.ehlo()
+        code, answer = client.noop()
+        if code != 250:
+            raise smtplib.SMTPResponseException(code, answer)
+    finally:
+        try:
+            client.quit()
+        except (OSError, smtplib.SMTPException):
+            client.close()
