@@ -84,6 +84,9 @@ class ApiKey(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # the key's usage plan (requests per second, bucket size); NULL: the settings' defaults
+    rate_limit: Mapped[float | None] = mapped_column(Float)
+    burst_limit: Mapped[int | None] = mapped_column(Integer)
 
 
 class Salt(Base):

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from liveinsight import names
 from liveinsight.meta import models
 from liveinsight.meta.db import session_factory
+from liveinsight.security.passwords import PasswordPolicy, WeakPassword
 
 ROLES = ("admin", "viewer")
 SCOPES = ("ingest", "stats", "admin")
@@ -94,6 +95,8 @@ class ApiKeyInfo:
     created_at: datetime | None = None
     last_used_at: datetime | None = None  # written at most once a minute
     expires_at: datetime | None = None
+    rate: float | None = None  # the key's usage plan; None: the settings' defaults
+    burst: int | None = None
 
     def allows(self, scope: str, site_id: int | None = None) -> bool:
         if scope not in self.scopes:
@@ -159,9 +162,10 @@ class Metadata:
     """All metadata reads and writes. Thread-safe; every method is one short transaction.
     Callbacks given to :meth:`watch` run after each change of sites or goals made here."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, passwords: PasswordPolicy | None = None) -> None:
         self.engine = engine
         self._sessions = session_factory(engine)
+        self._passwords = passwords or PasswordPolicy()
         self._watchers: list[Callable[[], None]] = []
 
     def watch(self, callback: Callable[[], None]) -> None:
@@ -234,8 +238,7 @@ class Metadata:
     def create_user(self, email: str, password: str, role: str = "viewer") -> UserInfo:
         if role not in ROLES:
             raise MetaError(f"role must be one of {', '.join(ROLES)}")
-        if len(password) < 8:
-            raise MetaError("password must be at least 8 characters")
+        self._check_password(password, email)
         user = models.User(email=email.strip().lower(), password_hash=_hasher.hash(password))
         user.role = role
         with self._sessions() as s:
@@ -246,7 +249,15 @@ class Metadata:
                 raise MetaError(f"a user {user.email!r} already exists") from exc
             return UserInfo(user.id, user.email, user.role)
 
+    def _check_password(self, password: str, email: str) -> None:
+        try:
+            self._passwords.check(password, email)
+        except WeakPassword as exc:
+            raise MetaError(exc.message) from exc
+
     def set_password(self, email: str, password: str) -> None:
+        """Raises MetaError for an unknown user or a password the policy refuses."""
+        self._check_password(password, email)
         with self._sessions() as s:
             user = s.scalar(select(models.User).where(models.User.email == email.lower()))
             if user is None:
@@ -293,9 +304,13 @@ class Metadata:
         site_ids: list[int] | None = None,
         user_id: int | None = None,
         expires_at: datetime | None = None,
+        rate: float | None = None,
+        burst: int | None = None,
     ) -> tuple[str, ApiKeyInfo]:
         """A new key; the plaintext ``li_<prefix>_<secret>`` is returned once, only its hash
-        is kept. ``expires_at``: it stops working then (None: until revoked)."""
+        is kept. ``expires_at``: it stops working then (None: until revoked). ``rate`` and
+        ``burst``: its usage plan (None: the settings' defaults)."""
+        _check_plan(rate, burst)
         scopes = scopes or ["ingest", "stats"]
         bad = [x for x in scopes if x not in SCOPES]
         if bad:
@@ -317,6 +332,8 @@ class Metadata:
             site_ids=site_ids,
             user_id=user_id,
             expires_at=expires_at,
+            rate_limit=rate,
+            burst_limit=burst,
         )
         with self._sessions() as s:
             s.add(row)
@@ -343,6 +360,19 @@ class Metadata:
                     minutes=1):
                 row.last_used_at = now
                 s.commit()
+            return _key_info(row)
+
+    def set_api_key_plan(self, key_id: int, rate: float | None, burst: int | None
+                         ) -> ApiKeyInfo:
+        """Give a key its own usage plan (None: back to the settings' default for that
+        part). Nodes see it within ``api_key_cache_seconds``."""
+        _check_plan(rate, burst)
+        with self._sessions() as s:
+            row = s.get(models.ApiKey, key_id)
+            if row is None or row.revoked_at is not None:
+                raise MetaError(f"no API key with id {key_id}")
+            row.rate_limit, row.burst_limit = rate, burst
+            s.commit()
             return _key_info(row)
 
     def revoke_api_key(self, key_id: int) -> None:
@@ -515,7 +545,19 @@ def _key_info(row: models.ApiKey) -> ApiKeyInfo:
     return ApiKeyInfo(row.id, row.name, row.prefix, tuple(row.scopes), site_ids,
                       aware(row.created_at) if row.created_at else None,
                       aware(row.last_used_at) if row.last_used_at else None,
-                      aware(row.expires_at) if row.expires_at else None)
+                      aware(row.expires_at) if row.expires_at else None,
+                      row.rate_limit, row.burst_limit)
+
+
+MAX_PLAN_RATE, MAX_PLAN_BURST = 1_000_000.0, 10_000_000
+
+
+def _check_plan(rate: float | None, burst: int | None) -> None:
+    if rate is not None and not 0.001 <= rate <= MAX_PLAN_RATE:
+        raise MetaError(f"a key's rate is between 0.001 and {MAX_PLAN_RATE:.0f} requests a "
+                        "second")
+    if burst is not None and not 1 <= burst <= MAX_PLAN_BURST:
+        raise MetaError(f"a key's burst is between 1 and {MAX_PLAN_BURST}")
 
 
 class SiteDirectory:
