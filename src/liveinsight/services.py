@@ -193,7 +193,8 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
                               breaker=redis_breaker)
     popularity = Popularity()
     popularity.load(_popularity_file(settings))
-    stats = StatsService(runner, sites, clock, answers, popularity)
+    stats = StatsService(runner, sites, clock, answers, popularity,
+                         sample_rows=settings.query_sample_rows)
     warmer = Warmer(popularity, stats.replay, top=settings.cache_warmup_top,
                     min_interval=settings.cache_warmup_interval_seconds,
                     active=settings.cache_warmup_active_minutes * 60)

@@ -316,6 +316,14 @@ class Settings(BaseSettings):
     )
 
     # --- result cache ------------------------------------------------------------------
+    query_sample_rows: int = Field(
+        10_000_000, ge=0, description="Event-based answers (pages, goals, custom events "
+        "and properties) over a range holding more events than this are computed from a "
+        "sample of about this many, whole visitors at a time (`SAMPLE BY visitor_id`), and "
+        "scaled: marked `sampled` with their `sample_factor`; `sampling=exact` in a request "
+        "asks for the exact answer. 0: always exact. Visit-based answers (sources, "
+        "countries, devices, entry and exit pages, bounce rate) and revenue are always exact."
+    )
     cache_memory_bytes: int = Field(
         64 << 20, ge=0, description="Size of this node's in-process answer cache (L1, least "
         "recently used answers dropped first). 0 turns caching off (and Redis's L2 with it)."

@@ -54,6 +54,7 @@ class SiteInfo:
     blocked_paths: tuple[str, ...]
     blocked_hosts: tuple[str, ...]
     team_id: int | None = None  # the team owning it (None: instance admins and guests)
+    salt_rotation: str = "daily"  # daily | weekly | monthly: how long visitor ids last
 
     @classmethod
     def of(cls, site: models.Site) -> SiteInfo:
@@ -73,6 +74,7 @@ class SiteInfo:
             blocked_paths=tuple(site.blocked_paths or ()),
             blocked_hosts=tuple(site.blocked_hosts or ()),
             team_id=site.team_id,
+            salt_rotation=site.salt_rotation or "daily",
         )
 
 
@@ -102,6 +104,7 @@ class ApiKeyInfo:
         return site_id is None or self.site_ids is None or site_id in self.site_ids
 
 
+SALT_ROTATIONS = ("daily", "weekly", "monthly")
 MAX_EXCLUSIONS = 100  # entries in each of blocked_ips, blocked_paths, blocked_hosts
 
 
@@ -125,6 +128,8 @@ def _exclusions(fields: dict[str, Any]) -> None:
         fields["blocked_hosts"] = [normalize_domain(h) for h in fields["blocked_hosts"]]
     if "currency" in fields:
         fields["currency"] = _currency(str(fields["currency"]))
+    if "salt_rotation" in fields and fields["salt_rotation"] not in SALT_ROTATIONS:
+        raise MetaError(f"salt rotation is one of {', '.join(SALT_ROTATIONS)}")
 
 
 def _currency(value: str) -> str:
@@ -406,14 +411,49 @@ class Metadata:
             previous = s.get(models.Salt, yesterday)
             return current.salt, previous.salt if previous else None
 
+    def period_salts(self, rotation: str, today: date) -> tuple[bytes, bytes | None]:
+        """``(this week's or month's salt, the previous period's or None)`` for ``rotation``
+        (weekly: weeks from Monday, monthly: calendar months, UTC). The previous period's
+        salt is kept (and given) on the first day of a period only, for visits crossing
+        the boundary; older ones are deleted."""
+        current, previous = period_starts(rotation, today)
+        name = f"{rotation[0]}{current.isoformat()}"
+        with self._sessions() as s:
+            s.execute(delete(models.PeriodSalt).where(models.PeriodSalt.starts < previous))
+            row = s.get(models.PeriodSalt, name)
+            if row is None:
+                row = models.PeriodSalt(period=name, starts=current,
+                                        salt=secrets.token_bytes(32))
+                s.add(row)
+                try:
+                    s.commit()
+                except IntegrityError:  # another node made it first
+                    s.rollback()
+                    row = s.get(models.PeriodSalt, name)
+                    assert row is not None
+            else:
+                s.commit()
+            before = (s.get(models.PeriodSalt, f"{rotation[0]}{previous.isoformat()}")
+                      if today == current else None)
+            return row.salt, before.salt if before else None
+
     def delete_old_salts(self, today: date) -> int:
-        """Delete every salt older than yesterday's (also done by :meth:`salts`, which a
-        quiet site does not call); how many."""
+        """Delete every daily salt older than yesterday's and every period salt whose period
+        (and the next one's first day) is over (also done when salts are read, which a
+        quiet site does not do); how many."""
         with self._sessions() as s:
             done = s.execute(delete(models.Salt).where(
                 models.Salt.day < today - timedelta(days=1)))
+            count = int(done.rowcount)  # type: ignore[attr-defined]
+            for rotation in ("weekly", "monthly"):
+                current, previous = period_starts(rotation, today)
+                keep = previous if today == current else current
+                gone = s.execute(delete(models.PeriodSalt).where(
+                    models.PeriodSalt.period.startswith(rotation[0]),
+                    models.PeriodSalt.starts < keep))
+                count += int(gone.rowcount)  # type: ignore[attr-defined]
             s.commit()
-            return int(done.rowcount)  # type: ignore[attr-defined]
+            return count
 
     # --- goals -----------------------------------------------------------------------------
 
@@ -480,6 +520,15 @@ class Metadata:
 
 
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+def period_starts(rotation: str, today: date) -> tuple[date, date]:
+    """The first days of the week or month holding ``today`` and of the one before."""
+    if rotation == "weekly":
+        current = today - timedelta(days=today.weekday())
+        return current, current - timedelta(days=7)
+    current = today.replace(day=1)
+    return current, (current - timedelta(days=1)).replace(day=1)
 
 
 def _goal_info(g: models.Goal) -> GoalInfo:
