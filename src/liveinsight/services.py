@@ -302,7 +302,8 @@ def _answers(settings: Settings, clock: Clock,
                     past_ttl=settings.cache_past_ttl_seconds,
                     stale=settings.cache_stale_seconds,
                     degraded_ttl=settings.cache_degraded_ttl_seconds,
-                    timeout=settings.query_timeout_seconds)
+                    timeout=settings.query_timeout_seconds,
+                    live_lag=settings.cache_live_lag_seconds)
     return Answers(cache, generations, policy, clock), client
 
 

@@ -337,6 +337,14 @@ class Settings(BaseSettings):
         3600.0, ge=0, description="After that, how long a past answer is still served while "
         "one recomputation replaces it in the background (stale-while-revalidate)."
     )
+    cache_live_lag_seconds: float = Field(
+        0.0, ge=0, le=300, description="How far behind the newest stored data an answer over "
+        "a range including now may be. 0 (the default): never — every batch the writer "
+        "stores for a site makes its live answers be computed again. A few seconds let the "
+        "dashboards of a site receiving events all the time share answers (a higher hit "
+        "ratio, less load) at that cost in freshness; realtime and the live feed are not "
+        "affected beyond it."
+    )
     cache_degraded_ttl_seconds: float = Field(
         2.0, gt=0, description="With Redis configured but unreachable, how long an answer is "
         "kept in this node's memory (other nodes' new data cannot be seen meanwhile)."
