@@ -52,6 +52,23 @@ class Settings(BaseSettings):
     clickhouse_database: str = Field(
         "liveinsight", description="ClickHouse database holding the events and sessions tables."
     )
+    database_pool_size: int = Field(
+        10, ge=1, le=500, description="PostgreSQL: connections each node keeps open (each "
+        "checked before use). Every node opens up to size + overflow: keep nodes × (size + "
+        "overflow) below the server's `max_connections`."
+    )
+    database_pool_overflow: int = Field(
+        20, ge=0, le=500, description="PostgreSQL: connections opened beyond the pool under "
+        "bursts, closed when returned."
+    )
+    database_pool_timeout_seconds: float = Field(
+        10, gt=0, le=300, description="PostgreSQL: how long a request waits for a free "
+        "connection before it fails with 503."
+    )
+    database_pool_recycle_seconds: float = Field(
+        1800, gt=0, description="PostgreSQL: connections older than this are replaced "
+        "(below any idle timeout of a proxy such as PgBouncer or a cloud load balancer)."
+    )
     redis_url: str | None = Field(
         None,
         description="Redis URL (`redis://host:6379/0`) for the state app nodes and worker "
