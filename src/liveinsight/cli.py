@@ -29,11 +29,11 @@ def _settings() -> Settings:
 
 
 def _meta(settings: Settings):  # type: ignore[no-untyped-def]
-    from liveinsight.meta.db import make_engine, upgrade
+    from liveinsight.meta.db import make_engine, pool_of, upgrade
     from liveinsight.meta.repo import Metadata
     from liveinsight.security.passwords import PasswordPolicy
 
-    engine = make_engine(settings.metadata_url)
+    engine = make_engine(settings.metadata_url, pool_of(settings))
     upgrade(engine)
     return Metadata(engine, PasswordPolicy(settings.password_min_length))
 

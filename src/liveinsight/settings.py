@@ -62,6 +62,23 @@ class Settings(BaseSettings):
     clickhouse_database: str = Field(
         "liveinsight", description="ClickHouse database holding the events and sessions tables."
     )
+    database_pool_size: int = Field(
+        10, ge=1, le=500, description="PostgreSQL: connections each node keeps open (each "
+        "checked before use). Every node opens up to size + overflow: keep nodes × (size + "
+        "overflow) below the server's `max_connections`."
+    )
+    database_pool_overflow: int = Field(
+        20, ge=0, le=500, description="PostgreSQL: connections opened beyond the pool under "
+        "bursts, closed when returned."
+    )
+    database_pool_timeout_seconds: float = Field(
+        10, gt=0, le=300, description="PostgreSQL: how long a request waits for a free "
+        "connection before it fails with 503."
+    )
+    database_pool_recycle_seconds: float = Field(
+        1800, gt=0, description="PostgreSQL: connections older than this are replaced "
+        "(below any idle timeout of a proxy such as PgBouncer or a cloud load balancer)."
+    )
     redis_url: str | None = Field(
         None,
         description="Redis URL (`redis://host:6379/0`) for the state app nodes and worker "
@@ -346,6 +363,14 @@ class Settings(BaseSettings):
     cache_stale_seconds: float = Field(
         3600.0, ge=0, description="After that, how long a past answer is still served while "
         "one recomputation replaces it in the background (stale-while-revalidate)."
+    )
+    cache_live_lag_seconds: float = Field(
+        0.0, ge=0, le=300, description="How far behind the newest stored data an answer over "
+        "a range including now may be. 0 (the default): never — every batch the writer "
+        "stores for a site makes its live answers be computed again. A few seconds let the "
+        "dashboards of a site receiving events all the time share answers (a higher hit "
+        "ratio, less load) at that cost in freshness; realtime and the live feed are not "
+        "affected beyond it."
     )
     cache_degraded_ttl_seconds: float = Field(
         2.0, gt=0, description="With Redis configured but unreachable, how long an answer is "
