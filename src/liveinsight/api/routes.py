@@ -10,6 +10,7 @@ from liveinsight.api import (
     analytics_admin,
     assets,
     behaviour,
+    behaviour_pages,
     cache_admin,
     collect,
     dashboard,
@@ -35,4 +36,4 @@ ROUTERS: tuple[APIRouter, ...] = (ops.router, collect.router, tracker.router, st
                                   alerting_pages.router, cache_admin.router, db_admin.router,
                                   assets.router, behaviour.router,
                                   funnel_forms.router, monitoring.router,
-                                  analytics_admin.router)
+                                  analytics_admin.router, behaviour_pages.router)
