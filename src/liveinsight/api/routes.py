@@ -15,6 +15,7 @@ from liveinsight.api import (
     dashboard,
     db_admin,
     docs,
+    export,
     funnel_forms,
     goals,
     invitations,
@@ -35,4 +36,4 @@ ROUTERS: tuple[APIRouter, ...] = (ops.router, collect.router, tracker.router, st
                                   alerting_pages.router, cache_admin.router, db_admin.router,
                                   assets.router, behaviour.router,
                                   funnel_forms.router, monitoring.router,
-                                  analytics_admin.router)
+                                  analytics_admin.router, export.router)
