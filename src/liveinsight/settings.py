@@ -39,6 +39,16 @@ class Settings(BaseSettings):
         description="Directory for the embedded ClickHouse data, the write-ahead log, the "
         "SQLite metadata file and the generated secret key.",
     )
+    backup_dir: Path | None = Field(
+        None,
+        description="Where `liveinsight backup` and `POST /admin/backups` put backups (one "
+        "directory each). Empty: `<data_dir>/backups`. Put it on another disk for a backup "
+        "that survives the data disk.",
+    )
+    backup_keep: int = Field(
+        7, ge=1, le=1000, description="How many backups to keep: after each new one the "
+        "oldest beyond this number are deleted.",
+    )
     database_url: str | None = Field(
         None,
         description="SQLAlchemy URL of the metadata database. Empty: SQLite at "
@@ -449,6 +459,10 @@ class Settings(BaseSettings):
     @property
     def chdb_path(self) -> Path:
         return self.data_dir / "chdb"
+
+    @property
+    def backup_path(self) -> Path:
+        return self.backup_dir or self.data_dir / "backups"
 
     @property
     def wal_dir(self) -> Path:

@@ -9,6 +9,7 @@ from liveinsight.api import (
     alerts,
     analytics_admin,
     assets,
+    backups,
     behaviour,
     cache_admin,
     collect,
@@ -34,6 +35,7 @@ ROUTERS: tuple[APIRouter, ...] = (ops.router, collect.router, tracker.router, st
                                   dashboard.router, people.router, invitations.router,
                                   docs.router, alerts.router, reports.router,
                                   alerting_pages.router, cache_admin.router, db_admin.router,
+                                  backups.router,
                                   assets.router, behaviour.router,
                                   funnel_forms.router, monitoring.router,
                                   analytics_admin.router, export.router)
