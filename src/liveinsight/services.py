@@ -44,6 +44,7 @@ from liveinsight.meta.assets import Assets
 from liveinsight.meta.db import make_engine, pool_of, upgrade
 from liveinsight.meta.funnels import SavedFunnels
 from liveinsight.meta.invitations import Invitations
+from liveinsight.meta.kpi_targets import KpiTargets
 from liveinsight.meta.logins import LoginStore
 from liveinsight.meta.people import People
 from liveinsight.meta.repo import Metadata, SiteDirectory
@@ -75,7 +76,7 @@ from liveinsight.security.passwords import PasswordPolicy
 from liveinsight.security.ratelimit import RateLimiter, open_rate_limiter
 from liveinsight.security.throttle import Limits, LoginThrottle
 from liveinsight.settings import ConfigError, Settings
-from liveinsight.storage.migrate import migrate
+from liveinsight.storage.migrate import cluster_of, migrate
 from liveinsight.storage.protocol import Store
 from liveinsight.storage.transports import open_store
 
@@ -122,6 +123,7 @@ class Services:
     stats: StatsService  # parse, cache or run, shape: one call per stats request
     behaviour: BehaviourService  # funnels, journeys, retention: as stats, through the cache
     funnels: SavedFunnels  # saved funnels per site (metadata database)
+    kpi_targets: KpiTargets  # the KPI board's targets (metadata database)
     feed: LiveBus  # realtime fan-out of appended events (over Redis with redis_url)
     snapshots: SharedSnapshots  # realtime numbers shared by a site's stream subscribers
     purger: Purger  # asks a CDN to drop cached URLs (POST /admin/cdn/purge)
@@ -158,7 +160,7 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
     meta = Metadata(engine, PasswordPolicy(settings.password_min_length))
     sites = SiteDirectory(meta)
     store = open_store(settings)
-    migrate(store)
+    migrate(store, cluster_of(settings))
     wal = WriteAheadLog(settings.wal_dir, fsync=settings.wal_fsync,
                         interval_s=settings.wal_fsync_interval_ms / 1000,
                         max_bytes=settings.wal_max_bytes)
@@ -266,6 +268,7 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         health_checks=Checks(dependencies), warmer=warmer, stats=stats,
         purger=_purger(settings),
         behaviour=BehaviourService(runner, stats, answers), funnels=SavedFunnels(engine),
+        kpi_targets=KpiTargets(engine),
         jobs=Jobs(), assets=Assets(engine), feed=feed,
         snapshots=SharedSnapshots(runner, clock),
         keys=ApiKeyCache(meta.verify_api_key, settings.api_key_cache_seconds),
