@@ -22,6 +22,7 @@ from liveinsight.api.frontdoor import FrontDoor
 from liveinsight.ingest import bots
 from liveinsight.ops import housekeeping
 from liveinsight.ops.logging import configure as configure_logging
+from liveinsight.ops.logging import set_node
 from liveinsight.security.client_ip import ClientIpResolver
 from liveinsight.security.headers import SecurityHeaders
 from liveinsight.services import Clock, close_services, open_services, utc_now
@@ -64,6 +65,9 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> FrontDoor:
         svc = open_services(settings, clock)
         app.state.services = svc
         door.observe = svc.metrics.observe_request
+        set_node(svc.node_id)
+        if svc.logs is not None:
+            svc.logs.start()
         bots.warm()
         svc.writer.start()
         svc.warmer.start()
@@ -104,5 +108,6 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> FrontDoor:
                      settings.max_api_body_bytes, assets.body_limits(settings),
                      headers=SecurityHeaders(settings.hsts_seconds),
                      ips=ClientIpResolver(settings.trusted_proxies),
-                     require_https=settings.require_https, public_url=settings.public_url)
+                     require_https=settings.require_https, public_url=settings.public_url,
+                     log_requests=settings.log_requests)
     return door

@@ -102,7 +102,8 @@ ACCESS: dict[str, set[str]] = {
         "POST /admin/alerts/rule", "GET /admin/alerts/rules", "GET /admin/alerts/rule/{rule_id}",
         "PUT /admin/alerts/rule/{rule_id}", "DELETE /admin/alerts/rule/{rule_id}",
         "POST /admin/monitoring/threshold", "GET /admin/monitoring/alerts",
-        "GET /admin/monitoring/metrics",
+        "GET /admin/monitoring/metrics", "GET /admin/logs/search", "GET /admin/logs/analytics",
+        "POST /admin/logs/export",
         "GET /admin/alerts/history", "POST /admin/alerts/ack", "POST /admin/alerts/channel",
         "GET /admin/alerts/channels", "PUT /admin/alerts/channel/{channel_id}",
         "DELETE /admin/alerts/channel/{channel_id}",
@@ -115,7 +116,8 @@ ACCESS: dict[str, set[str]] = {
         "POST /admin/db/optimize", "GET /admin/db/jobs/{job_id}",
         "GET /admin/analytics/journey"},
     # instance admins' dashboard pages: a logged-in admin only (forms: instance_form)
-    "admin_page": {"GET /alerting", "GET /alerting/rules/new", "GET /alerting/rules/{rule_id}",
+    "admin_page": {"GET /logs", "GET /alerting", "GET /alerting/rules/new",
+                   "GET /alerting/rules/{rule_id}",
                    "GET /alerting/channels", "GET /alerting/history",
                    "GET /alerting/incidents", "GET /alerting/incidents/{incident_id}"},
     "team_site_form": {"POST /sites"},  # an owner or admin of a team adds sites to it

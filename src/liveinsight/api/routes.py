@@ -18,6 +18,8 @@ from liveinsight.api import (
     funnel_forms,
     goals,
     invitations,
+    logs,
+    logs_pages,
     members,
     monitoring,
     ops,
@@ -35,4 +37,5 @@ ROUTERS: tuple[APIRouter, ...] = (ops.router, collect.router, tracker.router, st
                                   alerting_pages.router, cache_admin.router, db_admin.router,
                                   assets.router, behaviour.router,
                                   funnel_forms.router, monitoring.router,
-                                  analytics_admin.router)
+                                  analytics_admin.router, logs.router,
+                                  logs_pages.router)
