@@ -112,6 +112,9 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         # gc.collect + freeze cost ~0.1 s per app start; the served app (and the e2e tests'
         # `liveinsight serve` processes) keep the default, tests/ops/test_gc.py checks it.
         "gc_tuning": False,
+        # Tests make thousands of requests from one address (the test client's): the limit
+        # per address is off unless a test turns it on (tests/security/test_request_limits.py).
+        "rate_limit_per_minute": 0,
     }
     base.update(overrides)
     return Settings(_env_file=None, **base)  # type: ignore[call-arg]

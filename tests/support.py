@@ -110,6 +110,8 @@ class Server:
             "LIVEINSIGHT_TRUSTED_PROXIES": "127.0.0.1",
             "LIVEINSIGHT_LOG_LEVEL": "warning",
             "LIVEINSIGHT_METRICS_TOKEN": METRICS_TOKEN,
+            # thousands of requests from 127.0.0.1: no limit per address unless a test sets one
+            "LIVEINSIGHT_RATE_LIMIT_PER_MINUTE": "0",
             **{f"LIVEINSIGHT_{k.upper()}": v for k, v in settings.items()},
         }
         self.proc: subprocess.Popen[bytes] | None = None

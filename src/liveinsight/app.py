@@ -19,6 +19,7 @@ from liveinsight.api import assets, collect, routes
 from liveinsight.api import errors as api_errors
 from liveinsight.api.deadline import BodyDeadlines
 from liveinsight.api.frontdoor import FrontDoor
+from liveinsight.api.limits import RequestLimits
 from liveinsight.ingest import bots
 from liveinsight.ops import housekeeping
 from liveinsight.ops.logging import configure as configure_logging
@@ -109,5 +110,6 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> FrontDoor:
                      headers=SecurityHeaders(settings.hsts_seconds),
                      ips=ClientIpResolver(settings.trusted_proxies),
                      require_https=settings.require_https, public_url=settings.public_url,
-                     log_requests=settings.log_requests)
+                     log_requests=settings.log_requests,
+                     limits=RequestLimits(collect.POST_ROUTES))
     return door

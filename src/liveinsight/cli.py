@@ -31,10 +31,11 @@ def _settings() -> Settings:
 def _meta(settings: Settings):  # type: ignore[no-untyped-def]
     from liveinsight.meta.db import make_engine, upgrade
     from liveinsight.meta.repo import Metadata
+    from liveinsight.security.passwords import PasswordPolicy
 
     engine = make_engine(settings.metadata_url)
     upgrade(engine)
-    return Metadata(engine)
+    return Metadata(engine, PasswordPolicy(settings.password_min_length))
 
 
 def _fail(message: str) -> typer.Exit:
@@ -192,16 +193,43 @@ def create_api_key(
     name: Annotated[str, typer.Argument(help="What the key is for.")],
     scope: Annotated[list[str] | None, typer.Option(help="ingest, stats, admin.")] = None,
     site: Annotated[list[int] | None, typer.Option(help="Limit to these site ids.")] = None,
+    rate: Annotated[float | None, typer.Option(help="Its usage plan: requests (and events) a "
+                                               "second (default: LIVEINSIGHT_API_KEY_RATE).")]
+    = None,
+    burst: Annotated[int | None, typer.Option(help="...and at once (default: "
+                                              "LIVEINSIGHT_API_KEY_BURST).")] = None,
 ) -> None:
     """Create an API key (shown once)."""
     from liveinsight.meta.repo import MetaError
 
     try:
-        plaintext, key = _meta(_settings()).create_api_key(name, scope or None, site or None)
+        plaintext, key = _meta(_settings()).create_api_key(name, scope or None, site or None,
+                                                           rate=rate, burst=burst)
     except MetaError as exc:
         raise _fail(str(exc)) from None
-    console.print(f"API key [bold]{key.name}[/bold] scopes={','.join(key.scopes)}")
+    console.print(f"API key [bold]{key.name}[/bold] id={key.id} "
+                  f"scopes={','.join(key.scopes)}")
     print(plaintext)
+
+
+@app.command("key-plan")
+def key_plan(
+    key_id: Annotated[int, typer.Argument(help="The key's id (`create-api-key` prints it).")],
+    rate: Annotated[float | None, typer.Option(help="Requests (and events) a second; "
+                                               "omitted: the default.")] = None,
+    burst: Annotated[int | None, typer.Option(help="At once; omitted: the default.")] = None,
+) -> None:
+    """Set an API key's usage plan (what it may send a second, and at once)."""
+    from liveinsight.meta.repo import MetaError
+
+    settings = _settings()
+    try:
+        key = _meta(settings).set_api_key_plan(key_id, rate, burst)
+    except MetaError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"API key [bold]{key.name}[/bold] id={key.id}: "
+                  f"{key.rate or settings.api_key_rate:g} a second, bursts of "
+                  f"{key.burst or settings.api_key_burst}")
 
 
 goals_app = typer.Typer(help="A site's goals: list, add, delete.", no_args_is_help=True)

@@ -72,6 +72,7 @@ from liveinsight.query.service import StatsService
 from liveinsight.query.timings import QueryTimings
 from liveinsight.security.client_ip import ClientIpResolver
 from liveinsight.security.key_cache import ApiKeyCache
+from liveinsight.security.passwords import PasswordPolicy
 from liveinsight.security.ratelimit import RateLimiter, open_rate_limiter
 from liveinsight.security.throttle import Limits, LoginThrottle
 from liveinsight.settings import ConfigError, Settings
@@ -131,7 +132,8 @@ class Services:
     # security
     keys: ApiKeyCache  # API key verifications, for the collector and the read APIs
     ips: ClientIpResolver
-    limiter: RateLimiter  # per-API-key ingest rate
+    limiter: RateLimiter  # per-API-key ingest rate (events)
+    request_limiter: RateLimiter  # requests per address / per API key (api/limits.py)
     throttle: LoginThrottle
     mailer: Mailer
     # alerting: one evaluator per cluster (the lease), the API's calls
@@ -155,7 +157,7 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
     metrics = Metrics()
     engine = make_engine(settings.metadata_url)
     upgrade(engine)
-    meta = Metadata(engine)
+    meta = Metadata(engine, PasswordPolicy(settings.password_min_length))
     sites = SiteDirectory(meta)
     store = open_store(settings)
     migrate(store)
@@ -187,7 +189,8 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
                               breaker=redis_breaker)
     popularity = Popularity()
     popularity.load(_popularity_file(settings))
-    stats = StatsService(runner, sites, clock, answers, popularity)
+    stats = StatsService(runner, sites, clock, answers, popularity,
+                         sample_rows=settings.query_sample_rows)
     warmer = Warmer(popularity, stats.replay, top=settings.cache_warmup_top,
                     min_interval=settings.cache_warmup_interval_seconds,
                     active=settings.cache_warmup_active_minutes * 60)
@@ -272,6 +275,9 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         ips=ClientIpResolver(settings.trusted_proxies),
         limiter=open_rate_limiter(settings.redis_url, settings.api_key_rate,
                                   settings.api_key_burst, prefix=f"{settings.redis_prefix}rl:"),
+        request_limiter=open_rate_limiter(
+            settings.redis_url, settings.rate_limit_per_minute / 60.0,
+            settings.rate_limit_burst, prefix=f"{settings.redis_prefix}rq:"),
         throttle=LoginThrottle(logins, secret, limits),
         mailer=mailer, evaluator=evaluator, reports=reports,
         alerts=AlertService(evaluator, clock, _site_id),
@@ -378,6 +384,7 @@ async def close_services(svc: Services) -> None:
     await svc.feed.close()
     svc.sessions.close()
     await svc.limiter.close()
+    await svc.request_limiter.close()
     if svc.logs is not None:
         svc.logs.close()
     svc.store.close()

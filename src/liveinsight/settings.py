@@ -173,6 +173,12 @@ class Settings(BaseSettings):
         "minutes (default 7 days). Sessions are kept server-side: logging out, changing the "
         "password or `liveinsight end-sessions` ends them on every node at once."
     )
+    password_min_length: int = Field(
+        8, ge=8, le=128, description="Shortest password accepted when one is set (account "
+        "creation, invitations, a password change). Besides, passwords among the 10,000 most "
+        "common of leaked lists and passwords containing the person's e-mail address are "
+        "refused; there are no composition rules (NIST SP 800-63B)."
+    )
     login_account_attempts: int = Field(
         10, ge=1, description="Failed sign-ins for one account (from any address) within "
         "`login_window_minutes` before that account is locked for the rest of the window."
@@ -246,9 +252,24 @@ class Settings(BaseSettings):
         30, description="A visitor's events further apart than this start a new session."
     )
     api_key_rate: float = Field(
-        1000.0, description="Events per second each API key may send (token bucket refill)."
+        1000.0, gt=0, description="An API key's default usage plan: requests a second it "
+        "may make to the read and management APIs, and events a second it may send to "
+        "`POST /api/events` (two token buckets refilled at this rate). A key's own plan "
+        "(`liveinsight key-plan`) replaces it. 429 with `Retry-After` past it."
     )
-    api_key_burst: int = Field(2000, description="Token bucket size for each API key.")
+    api_key_burst: int = Field(2000, ge=1, description="...and the size of those buckets "
+                               "(requests or events at once after a quiet moment).")
+    rate_limit_per_minute: float = Field(
+        60.0, ge=0, description="Requests a minute each client address (as resolved through "
+        "`trusted_proxies`) may make to the dashboard, the read and the management APIs "
+        "without an API key; the collector, the tracker, static files, `/health` and "
+        "`/metrics` are not limited. 429 with `Retry-After` past it. Shared by every node "
+        "with `redis_url`. 0: no limit per address."
+    )
+    rate_limit_burst: int = Field(
+        120, ge=1, description="...and how many of them may come at once after a quiet "
+        "moment (the token bucket's size)."
+    )
     csrf_token_ttl_seconds: int = Field(
         3600, description="Lifetime of tokens issued by `POST /api/csrf-token`."
     )
@@ -291,6 +312,14 @@ class Settings(BaseSettings):
     )
 
     # --- result cache ------------------------------------------------------------------
+    query_sample_rows: int = Field(
+        10_000_000, ge=0, description="Event-based answers (pages, goals, custom events "
+        "and properties) over a range holding more events than this are computed from a "
+        "sample of about this many, whole visitors at a time (`SAMPLE BY visitor_id`), and "
+        "scaled: marked `sampled` with their `sample_factor`; `sampling=exact` in a request "
+        "asks for the exact answer. 0: always exact. Visit-based answers (sources, "
+        "countries, devices, entry and exit pages, bounce rate) and revenue are always exact."
+    )
     cache_memory_bytes: int = Field(
         64 << 20, ge=0, description="Size of this node's in-process answer cache (L1, least "
         "recently used answers dropped first). 0 turns caching off (and Redis's L2 with it)."

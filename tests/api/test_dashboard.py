@@ -12,7 +12,7 @@ from liveinsight.security import sessions
 from tests.conftest import csrf_of, grant, login, make_client, make_site, svc_of
 
 ADMIN = ("admin@example.com", "correct horse battery")
-VIEWER = ("viewer@example.com", "viewer password 1")
+VIEWER = ("viewer@example.com", "glass tiger orbit 1")
 
 
 def _users(client: TestClient) -> None:

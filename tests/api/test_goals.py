@@ -87,7 +87,7 @@ def test_a_goal_created_through_the_api_converts(app: TestClient) -> None:
 def test_goals_on_the_settings_page(app: TestClient) -> None:
     meta = svc_of(app).meta
     meta.create_user("admin@example.com", "correct horse battery", role="admin")
-    meta.create_user("viewer@example.com", "viewer password 1", role="viewer")
+    meta.create_user("viewer@example.com", "glass tiger orbit 1", role="viewer")
     site = svc_of(app).sites.by_domain("example.com")
     assert site is not None
     grant(app, site, "viewer@example.com", "viewer")
@@ -103,7 +103,7 @@ def test_goals_on_the_settings_page(app: TestClient) -> None:
     refused = app.post(f"/sites/{site.id}/goals", data={**form, "target": "pricing"})
     assert refused.status_code == 400 and "starts with /" in refused.text
     app.cookies.clear()
-    login(app, "viewer@example.com", "viewer password 1")
+    login(app, "viewer@example.com", "glass tiger orbit 1")
     viewer_page = app.get(f"/sites/{site.id}/settings")
     assert "Visit /pricing" in viewer_page.text and "Add goal" not in viewer_page.text
     token = csrf_of(viewer_page.text)

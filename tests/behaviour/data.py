@@ -71,3 +71,19 @@ def journeys() -> list[Any]:
     return [visit(4, 40 + n, [(f"2026-11-10T1{n}:0{i}:00", "pageview", page)
                               for i, page in enumerate(path)])
             for n, path in enumerate(paths)]
+
+
+def cohorts() -> list[Any]:
+    """Site 5 (visitor ids fixed, as with a longer salt rotation), noon UTC each day:
+    R1 (51) 11-02, 11-10, 11-17; R2 (52) 11-03, 11-18; R3 (53) 11-04; R4 (54) 11-09, 11-11;
+    R5 (55) 11-12, 11-20; R6 (56) 11-16; visitor 70 on 11-02 and visitor 71 on 11-16 both
+    send user_id u1; R8 (58) 10-20 and 11-25. Weeks from Monday 11-02, 11-09, 11-16."""
+    days = {51: ["11-02", "11-10", "11-17"], 52: ["11-03", "11-18"], 53: ["11-04"],
+            54: ["11-09", "11-11"], 55: ["11-12", "11-20"], 56: ["11-16"],
+            58: ["10-20", "11-25"]}
+    out = [visit(5, who, [(f"2026-{day}T12:00:00", "pageview", "/")])
+           for who, seen in days.items() for day in seen]
+    for who, day in ((70, "11-02"), (71, "11-16")):
+        out.append(visit(5, who, [(f"2026-{day}T12:00:00", "pageview", "/",
+                                   {"props": {"user_id": "u1"}})]))
+    return out

@@ -115,3 +115,17 @@ def test_teams_members_and_transfer(env: Path) -> None:
     assert moved.exit_code == 0
     teams = runner.invoke(app, ["teams", "list"], env={"COLUMNS": "200"})
     assert teams.exit_code == 0 and "a.example" in teams.output.split("Other")[1]
+
+
+def test_an_api_keys_usage_plan(env: Path) -> None:
+    made = runner.invoke(app, ["create-api-key", "reports", "--scope", "stats", "--rate", "5",
+                               "--burst", "10"])
+    assert made.exit_code == 0, made.output
+    key_id = made.output.split("id=")[1].split()[0]
+    changed = runner.invoke(app, ["key-plan", key_id, "--rate", "50"])
+    assert changed.exit_code == 0, changed.output
+    assert "50 a second, bursts of 2000" in changed.output  # burst back to the default
+    bad = runner.invoke(app, ["key-plan", key_id, "--burst", "0"])
+    assert bad.exit_code == 1 and "burst" in bad.output
+    missing = runner.invoke(app, ["key-plan", "999", "--rate", "1"])
+    assert missing.exit_code == 1 and "no API key" in missing.output

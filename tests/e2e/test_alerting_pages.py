@@ -21,8 +21,8 @@ from tests.support import Server, launch_chromium, require_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 
-ADMIN = ("admin@localhost", "e2e-admin-password")
-VIEWER = ("viewer@localhost", "e2e-viewer-password")
+ADMIN = ("admin@localhost", "e2e-chief-password")
+VIEWER = ("viewer@localhost", "e2e-reader-password")
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from tests.support import Server, launch_chromium, require_browser, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 
-ADMIN = ("admin@localhost", "e2e-admin-password")
+ADMIN = ("admin@localhost", "e2e-chief-password")
 SITE = "demo.liveinsight.dev"
 
 

@@ -441,8 +441,8 @@ def test_metrics_accept_an_admin_session_not_a_viewers(tmp_path: Path) -> None:
     with make_client(tmp_path) as client:
         meta = svc_of(client).meta
         meta.create_user(*ADMIN, role="admin")
-        meta.create_user("viewer@example.com", "viewer password 1", role="viewer")
-        login(client, "viewer@example.com", "viewer password 1")
+        meta.create_user("viewer@example.com", "glass tiger orbit 1", role="viewer")
+        login(client, "viewer@example.com", "glass tiger orbit 1")
         assert client.get("/metrics").status_code == 403
         client.cookies.clear()
         login(client, *ADMIN)

@@ -101,3 +101,49 @@ def test_redis_limiter_fails_open_when_redis_is_down() -> None:
             await limiter.close()
 
     assert asyncio.run(run()) == 0.0
+
+
+def test_acquire_takes_the_plan_of_each_call_and_tells_what_is_left() -> None:
+    clock = FakeClock()
+    limiter = MemoryRateLimiter(rate=1.0, burst=1, clock=clock)
+    first = limiter.acquire_now("k", 2.0, 5)
+    assert (first.wait, first.remaining) == (0.0, 4.0)
+    for left in (3.0, 2.0, 1.0, 0.0):
+        assert limiter.acquire_now("k", 2.0, 5).remaining == left
+    refused = limiter.acquire_now("k", 2.0, 5)
+    assert refused.wait == pytest.approx(0.5) and refused.remaining == 0.0
+    clock.now += 1.0
+    assert limiter.acquire_now("k", 2.0, 5).remaining == pytest.approx(1.0)
+
+
+def test_redis_acquire_shares_the_plan_between_nodes(redis_url: str) -> None:
+    async def run() -> list[tuple[float, float]]:
+        prefix = f"li:test:{secrets.token_hex(4)}:"
+        node_a = RedisRateLimiter(redis_url, rate=1.0, burst=1, prefix=prefix)
+        node_b = RedisRateLimiter(redis_url, rate=1.0, burst=1, prefix=prefix)
+        try:
+            out = []
+            for node in (node_a, node_b, node_a, node_b):
+                got = await node.acquire("ip:x", 0.01, 3)
+                out.append((got.wait, got.remaining))
+            return out
+        finally:
+            await node_a.close()
+            await node_b.close()
+
+    results = asyncio.run(run())
+    assert [r[0] for r in results[:3]] == [0.0, 0.0, 0.0]
+    assert [round(r[1]) for r in results[:3]] == [2, 1, 0]
+    assert results[3][0] > 50  # a token every 100 s
+
+
+def test_redis_acquire_fails_open_with_a_full_bucket() -> None:
+    async def run() -> tuple[float, float]:
+        limiter = RedisRateLimiter("redis://127.0.0.1:1/0", rate=1.0, burst=1)
+        try:
+            got = await limiter.acquire("k", 1.0, 7)
+            return got.wait, got.remaining
+        finally:
+            await limiter.close()
+
+    assert asyncio.run(run()) == (0.0, 7.0)

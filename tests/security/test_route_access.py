@@ -69,7 +69,7 @@ ACCESS: dict[str, set[str]] = {
     "read": {"POST /api/v2/query", "GET /api/stats", "GET /api/stats/aggregate",
              "GET /api/stats/timeseries", "GET /api/stats/breakdown", "GET /api/realtime",
              "GET /api/realtime/stream", "GET /api/v1/sites/{site_id}/goals",
-             "POST /api/v2/funnels", "POST /api/v2/journeys",
+             "POST /api/v2/funnels", "POST /api/v2/journeys", "POST /api/v2/retention",
              "GET /api/v1/sites/{site_id}/funnels",
              "GET /api/v1/sites/{site_id}/funnels/{funnel_id}"},
     "api_admin": {"POST /api/v1/assets/upload", "GET /api/v1/sites/{site_id}/assets",
@@ -231,7 +231,7 @@ def _call(world: dict[str, Any], route: str, credential: str) -> int:
         kwargs["params"] = {"site_id": site.domain}
     if path == "/api/events":
         kwargs["json"] = {"page_url": "https://a.example/", "domain": site.domain}
-    elif path in ("/api/v2/funnels", "/api/v2/journeys"):  # a funnel answers 400 (no steps)
+    elif path in ("/api/v2/funnels", "/api/v2/journeys", "/api/v2/retention"):
         kwargs["json"] = {"site_id": site.domain, "date_range": "7d"}
     elif path == "/api/v2/query":
         kwargs["json"] = {"site_id": site.domain, "metrics": ["visitors"], "date_range": "7d"}

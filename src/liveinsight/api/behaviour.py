@@ -241,3 +241,36 @@ async def journey_query(request: Request,
     svc = services(request)
     site = (await stats_access(request, raw.pop("site_id", None))).site
     return answer(request, await run_in_threadpool(svc.behaviour.journey, site, raw))
+
+
+# --- retention -----------------------------------------------------------------------------
+
+
+class RetentionQuery(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "site_id": "example.com", "period": "week", "date_range": "91d"}]})
+
+    site_id: str | int | None = Field(None, description="The site's domain or id.")
+    period: str = Field("week", description="Cohorts by first-visit day, week or month.")
+    identity: str = Field("visitor", description="visitor (cookieless id) or user (the "
+                                                 "user_id property sent by the site)")
+    date_range: str | list[str] = Field("91d", description="As for /api/v2/query (at most "
+                                                           "92 days, 104 weeks, 36 months).")
+    date: str | None = None
+    filters: list[Any] = Field([], description="As for /api/v2/query; they select visits.")
+
+
+_RETENTION_BODY = _body(RetentionQuery)
+
+
+@router.post("/api/v2/retention", summary="Cohorts by first visit and their returns "
+             "(a triangle table)", responses=_READ_ERRORS)
+async def retention_query(request: Request,
+                          body: dict[str, Any] = _RETENTION_BODY) -> Response:
+    """Each cohort's visitors and, per later period, how many were seen again (counts and
+    percentages of the cohort). Read the ``notes``: cookieless visitor ids change with the
+    site's salt rotation. Auth as for ``/api/v2/query``."""
+    raw = dict(body)
+    svc = services(request)
+    site = (await stats_access(request, raw.pop("site_id", None))).site
+    return answer(request, await run_in_threadpool(svc.behaviour.retention, site, raw))

@@ -291,7 +291,9 @@ async def native_events(request: Request, svc: Services) -> Response:
                         max_events=svc.settings.max_batch_events, trusted=key is not None)
     if key is not None:
         _check_sites(svc, key, raws, body.lstrip().startswith(b"["))
-        wait = await svc.limiter.take(f"key:{key.id}", len(raws))
+        wait = (await svc.limiter.acquire(
+            f"key:{key.id}", key.rate or svc.settings.api_key_rate,
+            key.burst or svc.settings.api_key_burst, len(raws))).wait
         if wait:
             raise RateLimited("this API key is sending too fast",
                               retry_after=int(retry_after(wait)))

@@ -442,6 +442,7 @@ async def save_settings(request: Request, site_id: int) -> Response:
             "enabled": form.get("enabled") == "on",
             "require_signed_ingest": form.get("require_signed_ingest") == "on",
             "currency": str(form.get("currency", site.currency))[:10],
+            "salt_rotation": str(form.get("salt_rotation", site.salt_rotation))[:10],
             "blocked_ips": _lines(form.get("blocked_ips")),
             "blocked_paths": _lines(form.get("blocked_paths")),
             "blocked_hosts": _lines(form.get("blocked_hosts")),

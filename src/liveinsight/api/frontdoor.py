@@ -10,7 +10,8 @@ Every answer, the collector's included, passes here on its way out and gets the 
 headers it lacks (``security/headers.py``); with ``require_https``, a request that did not
 arrive over HTTPS is sent there (GET, HEAD) or refused (anything else) before it reaches a
 route, except the collector's endpoints (trackers on plain-HTTP pages keep working) and
-``/health`` (load balancers probe nodes directly).
+``/health`` (load balancers probe nodes directly). Then the request rate limits
+(``api/limits.py``) take their token, or answer 429.
 
 Every HTTP request is counted here, by route template, method and status, with its
 duration (``Metrics.observe_request``): the collector's by their exact path, the others by
@@ -31,6 +32,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from liveinsight.api.deadline import BodyDeadlines
 from liveinsight.api.errors import error_response
+from liveinsight.api.limits import Decision, RequestLimits
 from liveinsight.ops.logging import REQUEST, RequestContext
 from liveinsight.security.client_ip import ClientIpResolver
 from liveinsight.security.headers import SecurityHeaders, https_url
@@ -65,7 +67,7 @@ class FrontDoor:
                  body_limits: Mapping[str, int] | None = None, *,
                  headers: SecurityHeaders | None = None, ips: ClientIpResolver | None = None,
                  require_https: bool = False, public_url: str | None = None,
-                 log_requests: str = "api") -> None:
+                 log_requests: str = "api", limits: RequestLimits | None = None) -> None:
         self.app = app
         self._log_requests = log_requests
         self._routes = dict(routes)
@@ -77,6 +79,7 @@ class FrontDoor:
         self._require_https = require_https
         self._public_url = public_url
         self._https_exempt = HTTPS_EXEMPT | set(self._routes)
+        self._limits = limits
         app.state.body_deadlines = deadlines  # the collector's read_body uses them
         self.observe: Observe | None = None
         """Where each answered request is counted; set by the lifespan once the services
@@ -92,7 +95,7 @@ class FrontDoor:
         token = REQUEST.set(context)
         try:
             if endpoint is None:
-                await self._watched(scope, receive, self._secured(send, https), https)
+                await self._watched(scope, receive, send, https)
             else:
                 await self._collect(endpoint, scope, receive, send, https)
         finally:
@@ -158,22 +161,29 @@ class FrontDoor:
         return self._ips.scheme(client[0] if client else None, scope["headers"],
                                 scope.get("scheme", "http")) == "https"
 
-    def _secured(self, send: Send, https: bool) -> Send:
-        """``send`` adding the security headers to the start of the answer."""
+    def _secured(self, send: Send, https: bool,
+                 extra: list[tuple[bytes, bytes]] | None = None) -> Send:
+        """``send`` adding the security headers (and ``extra``) to the start of the answer."""
         policy = self._headers
 
         async def secured(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": policy.add(message.get("headers", ()),
-                                                             https)}
+                headers = policy.add(message.get("headers", ()), https)
+                message = {**message, "headers": headers + extra if extra else headers}
             await send(message)
 
         return secured
 
     async def _other(self, scope: Scope, receive: Receive, send: Send, https: bool) -> None:
-        """Any other request, its body under the deadline and the size limit."""
+        """Any other request: HTTPS required, its rate limit, its body under the deadline
+        and the size limit."""
         if self._require_https and not https and scope["path"] not in self._https_exempt:
-            await self._to_https(scope, receive, send)
+            await self._to_https(scope, receive, self._secured(send, https))
+            return
+        decision = await self._limit(scope)
+        send = self._secured(send, https, decision.headers() if decision else None)
+        if decision is not None and decision.refused:
+            await decision.refusal()(scope, receive, send)
             return
         limit = self._body_limits.get(scope["path"], self._api_body_limit)
         if _declared_length(scope) > limit:
@@ -184,6 +194,12 @@ class FrontDoor:
             await self.app(scope, guard, send)
         finally:
             guard.release()
+
+    async def _limit(self, scope: Scope) -> Decision | None:
+        if self._limits is None or not self._limits.applies(scope["path"]):
+            return None
+        svc = getattr(self.app.state, "services", None)  # None before the lifespan ran
+        return None if svc is None else await self._limits.decide(scope, svc)
 
     async def _to_https(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A plain-HTTP request under ``require_https``: GET and HEAD are redirected (308),

@@ -69,6 +69,10 @@ class V2Query(BaseModel):
         {}, description="comparisons {mode: previous_period|year_over_year}, time_labels, "
                         "total_rows, imports.")
     pagination: dict[str, int] = Field({}, description="limit (≤ 10000), offset.")
+    sampling: str | None = Field(
+        None, description="auto (default: ranges holding more events than "
+        "LIVEINSIGHT_QUERY_SAMPLE_ROWS are read from a sample; meta.sampled and "
+        "meta.sample_factor then say so) or exact.")
 
 
 class V2Comparison(BaseModel):
@@ -110,6 +114,9 @@ _Period = Query("30d", description="day, 7d, 28d, 30d, 91d, month, 6mo, 12mo, ye
 _Date = Query(None, description="Anchor date, or `first,last` with period=custom")
 _Filters = Query(None, description="`dim==a|b;dim!=c;dim~contains` (`*` wildcards) or a v2 "
                                    "JSON filter list")
+_Sampling = Query(None, description="auto (default: event-based answers over more events "
+                  "than LIVEINSIGHT_QUERY_SAMPLE_ROWS come from a sample, marked `sampled`) or "
+                  "exact")
 
 
 async def _simple(request: Request, kind: SimpleKind,
@@ -128,6 +135,9 @@ class MetricValue(BaseModel):
 
 class AggregateResponse(BaseModel):
     results: dict[str, MetricValue]
+    sampled: bool | None = Field(None, description="true when the counts are estimates from "
+                                 "a sample of the events")
+    sample_factor: float | None = Field(None, description="events each sampled one stands for")
     comparison_date_range: list[str] | None = None
     warnings: dict[str, dict[str, str]] | None = Field(
         None, description="Why a metric is null (revenue metrics: no single currency, no "
@@ -144,12 +154,12 @@ async def summary(request: Request, site_id: str | None = Query(
                       None, description="The site's domain or id; may be left out when the "
                       "credentials read one site only"), period: str = _Period,
                   date: str | None = _Date, filters: str | None = _Filters,
-                  compare: str | None = None) -> Response:
+                  compare: str | None = None, sampling: str | None = _Sampling) -> Response:
     """Visitors, visits, pageviews, views per visit, bounce rate and visit duration, as
     ``/api/stats/aggregate`` answers them."""
     return await _simple(request, "aggregate", {
         "site_id": site_id, "period": period, "date": date, "metrics": SUMMARY_METRICS,
-        "filters": filters, "compare": compare})
+        "filters": filters, "compare": compare, "sampling": sampling})
 
 
 @router.get("/api/stats/aggregate", summary="Totals over a period, with an optional comparison",
@@ -157,11 +167,11 @@ async def summary(request: Request, site_id: str | None = Query(
             responses=_READ_ERRORS)
 async def aggregate(request: Request, site_id: str | None = None, period: str = _Period,
                     date: str | None = _Date, metrics: str = "visitors",
-                    filters: str | None = _Filters, compare: str | None = None
-                    ) -> Response:
+                    filters: str | None = _Filters, compare: str | None = None,
+                    sampling: str | None = _Sampling) -> Response:
     return await _simple(request, "aggregate", {
         "site_id": site_id, "period": period, "date": date, "metrics": metrics,
-        "filters": filters, "compare": compare})
+        "filters": filters, "compare": compare, "sampling": sampling})
 
 
 @router.get("/api/stats/timeseries", summary="Metrics per time bucket in the site's time zone",
@@ -170,11 +180,11 @@ async def timeseries(request: Request, site_id: str | None = None, period: str =
                      date: str | None = _Date, metrics: str = "visitors",
                      interval: str | None = Query(None, description="minute, hour, day, week, "
                                                   "month (default by period)"),
-                     filters: str | None = _Filters, compare: str | None = None
-                     ) -> Response:
+                     filters: str | None = _Filters, compare: str | None = None,
+                     sampling: str | None = _Sampling) -> Response:
     return await _simple(request, "timeseries", {
         "site_id": site_id, "period": period, "date": date, "metrics": metrics,
-        "interval": interval, "filters": filters, "compare": compare})
+        "interval": interval, "filters": filters, "compare": compare, "sampling": sampling})
 
 
 @router.get("/api/stats/breakdown", summary="Metrics grouped by one property",
@@ -184,9 +194,9 @@ async def breakdown(request: Request, site_id: str | None = None, period: str = 
                     property: str | None = Query(None, description="A dimension, e.g. "
                                                  "event:page, visit:source, event:props:plan"),
                     filters: str | None = _Filters, limit: str = "100", page: str = "1",
-                    compare: str | None = None) -> Response:
+                    compare: str | None = None, sampling: str | None = _Sampling) -> Response:
     return await _simple(request, "breakdown", {
         "site_id": site_id, "period": period, "date": date, "metrics": metrics,
         "property": property, "filters": filters, "limit": limit, "page": page,
-        "compare": compare})
+        "compare": compare, "sampling": sampling})
 

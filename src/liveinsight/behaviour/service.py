@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from liveinsight.behaviour import funnels, journeys
+from liveinsight.behaviour import funnels, journeys, retention
 from liveinsight.behaviour.scope import (
     Scope,
     check_patterns,
@@ -31,6 +31,7 @@ from liveinsight.query.service import StatsService
 
 _FUNNEL_FIELDS = {"funnel", "date_range", "date", "filters", "include", "breakdown"}
 _JOURNEY_FIELDS = {"kind", "page", "steps", "limit", "k", "date_range", "date", "filters"}
+_RETENTION_FIELDS = {"period", "identity", "date_range", "date", "filters"}
 _JOURNEY_PARAMS = {"kind", "page", "steps", "limit", "k", "period", "date", "filters"}
 
 
@@ -102,6 +103,29 @@ class BehaviourService:
                     **journeys.shape(j, rows)}
 
         return self._cached(site, q, "journey", j.doc(), compute)
+
+    # --- retention -----------------------------------------------------------------------
+
+    def retention(self, site: SiteInfo, body: dict[str, Any]) -> bytes:
+        """A retention request body (``period``, ``identity``, ``date_range`` (default
+        ``91d``), ``date``, ``filters``) → the triangle's JSON."""
+        _known(body, _RETENTION_FIELDS)
+        q = self._scope(site, {"date_range": "91d", **body}, comparisons=False)
+        r = retention.parse_retention(body, q.date_range)
+        dr = q.date_range
+
+        def compute() -> dict[str, Any]:
+            text, params = retention.retention_sql(r, Scope(q, self._runner.store.database))
+            rows = self._runner.raw(text, params, "retention")
+            answer = {"site_id": site.domain,
+                      "date_range": [dr.first.isoformat(), dr.last.isoformat()],
+                      **retention.shape(r, rows, dr.first, dr.last)}
+            notes = retention.notes(r, site.salt_rotation)
+            if notes:
+                answer["notes"] = notes
+            return answer
+
+        return self._cached(site, q, "retention", [r.doc(), site.salt_rotation], compute)
 
     def _funnel_over(self, f: funnels.Funnel, q: Query, dimension: str | None,
                      limit: int) -> dict[str, Any]:

@@ -120,7 +120,9 @@ def _draw_visits(model: _SiteModel, day_ms: int, sessions: int, spike: int,
     hour[sessions:] = 13 + rng.integers(0, 10, spike)
     source = rng.choice(len(model.sources) - 1, size=n, p=model.source_p)
     source[sessions:] = len(model.sources) - 1
-    visitor = rng.integers(1, _MAX_ID, n, dtype=np.int64)
+    # The whole UInt64 range, as the collector's hashes: sampling (SAMPLE BY visitor_id)
+    # assumes it.
+    visitor = rng.integers(1, np.iinfo(np.uint64).max, n, dtype=np.uint64)
     returning = np.flatnonzero(rng.random(n) < 0.08)
     returning = returning[returning > 0]
     visitor[returning] = visitor[(rng.random(len(returning)) * returning).astype(np.int64)]

@@ -1,11 +1,15 @@
-"""The ``visitor`` step: a cookieless visitor id from a daily salt, the site, IP and UA.
+"""The ``visitor`` step: a cookieless visitor id from a rotating salt, the site, IP and UA.
 
-``visitor_id = blake2b(site_id, IP, User-Agent; key = today's salt)`` truncated to 64 bits.
-Salts rotate every UTC day (``Metadata.salts`` creates today's and deletes older than
-yesterday's), so an id cannot be linked across days once yesterday's salt is gone. The id
-under yesterday's salt lets a session crossing midnight continue: the session step computes
-it, and only for an event whose id under today's salt has no live session. The IP is only
-hashed: never stored, cached or logged.
+``visitor_id = blake2b(site_id, IP, User-Agent; key = the salt)`` truncated to 64 bits.
+By default salts rotate every UTC day (``Metadata.salts`` creates today's and deletes older
+than yesterday's), so an id cannot be linked across days once yesterday's salt is gone. A
+site may choose a weekly or monthly rotation (its ``salt_rotation``; ``Metadata.period_salts``):
+its visitors then keep one id for the week or month, which lets retention see returns
+within it, at the price that one visitor's visits of the whole period can be linked while
+that period's salt exists (see the user guide). The id under the previous salt lets a
+session crossing the boundary continue: the session step computes it, and only for an event
+whose id under the current salt has no live session. The IP is only hashed: never stored,
+cached or logged.
 """
 
 from __future__ import annotations
@@ -30,11 +34,20 @@ class SaltCache:
         self._meta = meta
         self._clock = clock
         self._state: tuple[date, bytes, bytes | None] | None = None
+        self._periods: dict[str, tuple[date, bytes, bytes | None]] = {}
 
-    def current(self, now: datetime | None = None) -> tuple[bytes, bytes | None]:
-        """``(today's salt, yesterday's salt or None)`` for the UTC day of ``now`` (the
-        clock's reading when None)."""
+    def current(self, now: datetime | None = None, rotation: str = "daily"
+                ) -> tuple[bytes, bytes | None]:
+        """``(the current salt, the previous one or None)`` for the UTC day of ``now`` (the
+        clock's reading when None): today's and yesterday's for ``daily``, the week's or
+        month's (and on its first day the previous period's) for ``weekly``/``monthly``."""
         today = (now if now is not None else self._clock()).astimezone(UTC).date()
+        if rotation != "daily":
+            held = self._periods.get(rotation)
+            if held is None or held[0] != today:
+                salt, before = self._meta.period_salts(rotation, today)
+                held = self._periods[rotation] = (today, salt, before)
+            return held[1], held[2]
         state = self._state
         if state is None or state[0] != today:
             salt, previous = self._meta.salts(today)
@@ -52,8 +65,10 @@ class SaltCache:
         next event reads today's); housekeeping calls this, so no salt outlives its days
         here either."""
         state = self._state
-        if state is not None and state[0] < now.astimezone(UTC).date():
+        today = now.astimezone(UTC).date()
+        if state is not None and state[0] < today:
             self._state = None
+        self._periods = {k: v for k, v in self._periods.items() if v[0] >= today}
 
 
 def visitor_id(salt: bytes, site_id: int, ip: str, user_agent: str) -> int:
@@ -67,7 +82,7 @@ def visitor_id(salt: bytes, site_id: int, ip: str, user_agent: str) -> int:
 def put_visitor(ctx: Context, env: Env) -> DropReason | None:
     assert ctx.site is not None
     raw = ctx.raw
-    salt, previous = env.salts.current(ctx.now)
+    salt, previous = env.salts.current(ctx.now, ctx.site.salt_rotation)
     ctx.visitor_id = visitor_id(salt, ctx.site.id, raw.ip, raw.user_agent)
     ctx.previous_salt = previous  # the session step hashes with it only if it needs to
     return None

@@ -46,6 +46,9 @@ class Site(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     public: Mapped[bool] = mapped_column(Boolean, default=False)
     require_signed_ingest: Mapped[bool] = mapped_column(Boolean, default=False)
+    # How often the salt of its cookieless visitor ids changes: daily | weekly | monthly.
+    salt_rotation: Mapped[str] = mapped_column(String(8), default="daily",
+                                               server_default="daily")
     blocked_ips: Mapped[list[str]] = mapped_column(JSON, default=list)
     blocked_paths: Mapped[list[str]] = mapped_column(JSON, default=list)
     blocked_hosts: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -81,12 +84,27 @@ class ApiKey(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # the key's usage plan (requests per second, bucket size); NULL: the settings' defaults
+    rate_limit: Mapped[float | None] = mapped_column(Float)
+    burst_limit: Mapped[int | None] = mapped_column(Integer)
 
 
 class Salt(Base):
     __tablename__ = "salts"
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
+    salt: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class PeriodSalt(Base):
+    """The salt of a week or month (``w2026-11-09``, ``m2026-11-01``), for the sites whose
+    visitor ids rotate weekly or monthly; deleted once its period (and the first day of the
+    next, for visits crossing the boundary) is over."""
+
+    __tablename__ = "period_salts"
+
+    period: Mapped[str] = mapped_column(String(12), primary_key=True)
+    starts: Mapped[date] = mapped_column(Date, index=True)
     salt: Mapped[bytes] = mapped_column(LargeBinary(32))
 
 

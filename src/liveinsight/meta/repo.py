@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from liveinsight import names
 from liveinsight.meta import models
 from liveinsight.meta.db import session_factory
+from liveinsight.security.passwords import PasswordPolicy, WeakPassword
 
 ROLES = ("admin", "viewer")
 SCOPES = ("ingest", "stats", "admin")
@@ -53,6 +54,7 @@ class SiteInfo:
     blocked_paths: tuple[str, ...]
     blocked_hosts: tuple[str, ...]
     team_id: int | None = None  # the team owning it (None: instance admins and guests)
+    salt_rotation: str = "daily"  # daily | weekly | monthly: how long visitor ids last
 
     @classmethod
     def of(cls, site: models.Site) -> SiteInfo:
@@ -72,6 +74,7 @@ class SiteInfo:
             blocked_paths=tuple(site.blocked_paths or ()),
             blocked_hosts=tuple(site.blocked_hosts or ()),
             team_id=site.team_id,
+            salt_rotation=site.salt_rotation or "daily",
         )
 
 
@@ -92,6 +95,8 @@ class ApiKeyInfo:
     created_at: datetime | None = None
     last_used_at: datetime | None = None  # written at most once a minute
     expires_at: datetime | None = None
+    rate: float | None = None  # the key's usage plan; None: the settings' defaults
+    burst: int | None = None
 
     def allows(self, scope: str, site_id: int | None = None) -> bool:
         if scope not in self.scopes:
@@ -99,6 +104,7 @@ class ApiKeyInfo:
         return site_id is None or self.site_ids is None or site_id in self.site_ids
 
 
+SALT_ROTATIONS = ("daily", "weekly", "monthly")
 MAX_EXCLUSIONS = 100  # entries in each of blocked_ips, blocked_paths, blocked_hosts
 
 
@@ -122,6 +128,8 @@ def _exclusions(fields: dict[str, Any]) -> None:
         fields["blocked_hosts"] = [normalize_domain(h) for h in fields["blocked_hosts"]]
     if "currency" in fields:
         fields["currency"] = _currency(str(fields["currency"]))
+    if "salt_rotation" in fields and fields["salt_rotation"] not in SALT_ROTATIONS:
+        raise MetaError(f"salt rotation is one of {', '.join(SALT_ROTATIONS)}")
 
 
 def _currency(value: str) -> str:
@@ -154,9 +162,10 @@ class Metadata:
     """All metadata reads and writes. Thread-safe; every method is one short transaction.
     Callbacks given to :meth:`watch` run after each change of sites or goals made here."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, passwords: PasswordPolicy | None = None) -> None:
         self.engine = engine
         self._sessions = session_factory(engine)
+        self._passwords = passwords or PasswordPolicy()
         self._watchers: list[Callable[[], None]] = []
 
     def watch(self, callback: Callable[[], None]) -> None:
@@ -229,8 +238,7 @@ class Metadata:
     def create_user(self, email: str, password: str, role: str = "viewer") -> UserInfo:
         if role not in ROLES:
             raise MetaError(f"role must be one of {', '.join(ROLES)}")
-        if len(password) < 8:
-            raise MetaError("password must be at least 8 characters")
+        self._check_password(password, email)
         user = models.User(email=email.strip().lower(), password_hash=_hasher.hash(password))
         user.role = role
         with self._sessions() as s:
@@ -241,7 +249,15 @@ class Metadata:
                 raise MetaError(f"a user {user.email!r} already exists") from exc
             return UserInfo(user.id, user.email, user.role)
 
+    def _check_password(self, password: str, email: str) -> None:
+        try:
+            self._passwords.check(password, email)
+        except WeakPassword as exc:
+            raise MetaError(exc.message) from exc
+
     def set_password(self, email: str, password: str) -> None:
+        """Raises MetaError for an unknown user or a password the policy refuses."""
+        self._check_password(password, email)
         with self._sessions() as s:
             user = s.scalar(select(models.User).where(models.User.email == email.lower()))
             if user is None:
@@ -288,9 +304,13 @@ class Metadata:
         site_ids: list[int] | None = None,
         user_id: int | None = None,
         expires_at: datetime | None = None,
+        rate: float | None = None,
+        burst: int | None = None,
     ) -> tuple[str, ApiKeyInfo]:
         """A new key; the plaintext ``li_<prefix>_<secret>`` is returned once, only its hash
-        is kept. ``expires_at``: it stops working then (None: until revoked)."""
+        is kept. ``expires_at``: it stops working then (None: until revoked). ``rate`` and
+        ``burst``: its usage plan (None: the settings' defaults)."""
+        _check_plan(rate, burst)
         scopes = scopes or ["ingest", "stats"]
         bad = [x for x in scopes if x not in SCOPES]
         if bad:
@@ -312,6 +332,8 @@ class Metadata:
             site_ids=site_ids,
             user_id=user_id,
             expires_at=expires_at,
+            rate_limit=rate,
+            burst_limit=burst,
         )
         with self._sessions() as s:
             s.add(row)
@@ -338,6 +360,19 @@ class Metadata:
                     minutes=1):
                 row.last_used_at = now
                 s.commit()
+            return _key_info(row)
+
+    def set_api_key_plan(self, key_id: int, rate: float | None, burst: int | None
+                         ) -> ApiKeyInfo:
+        """Give a key its own usage plan (None: back to the settings' default for that
+        part). Nodes see it within ``api_key_cache_seconds``."""
+        _check_plan(rate, burst)
+        with self._sessions() as s:
+            row = s.get(models.ApiKey, key_id)
+            if row is None or row.revoked_at is not None:
+                raise MetaError(f"no API key with id {key_id}")
+            row.rate_limit, row.burst_limit = rate, burst
+            s.commit()
             return _key_info(row)
 
     def revoke_api_key(self, key_id: int) -> None:
@@ -376,14 +411,49 @@ class Metadata:
             previous = s.get(models.Salt, yesterday)
             return current.salt, previous.salt if previous else None
 
+    def period_salts(self, rotation: str, today: date) -> tuple[bytes, bytes | None]:
+        """``(this week's or month's salt, the previous period's or None)`` for ``rotation``
+        (weekly: weeks from Monday, monthly: calendar months, UTC). The previous period's
+        salt is kept (and given) on the first day of a period only, for visits crossing
+        the boundary; older ones are deleted."""
+        current, previous = period_starts(rotation, today)
+        name = f"{rotation[0]}{current.isoformat()}"
+        with self._sessions() as s:
+            s.execute(delete(models.PeriodSalt).where(models.PeriodSalt.starts < previous))
+            row = s.get(models.PeriodSalt, name)
+            if row is None:
+                row = models.PeriodSalt(period=name, starts=current,
+                                        salt=secrets.token_bytes(32))
+                s.add(row)
+                try:
+                    s.commit()
+                except IntegrityError:  # another node made it first
+                    s.rollback()
+                    row = s.get(models.PeriodSalt, name)
+                    assert row is not None
+            else:
+                s.commit()
+            before = (s.get(models.PeriodSalt, f"{rotation[0]}{previous.isoformat()}")
+                      if today == current else None)
+            return row.salt, before.salt if before else None
+
     def delete_old_salts(self, today: date) -> int:
-        """Delete every salt older than yesterday's (also done by :meth:`salts`, which a
-        quiet site does not call); how many."""
+        """Delete every daily salt older than yesterday's and every period salt whose period
+        (and the next one's first day) is over (also done when salts are read, which a
+        quiet site does not do); how many."""
         with self._sessions() as s:
             done = s.execute(delete(models.Salt).where(
                 models.Salt.day < today - timedelta(days=1)))
+            count = int(done.rowcount)  # type: ignore[attr-defined]
+            for rotation in ("weekly", "monthly"):
+                current, previous = period_starts(rotation, today)
+                keep = previous if today == current else current
+                gone = s.execute(delete(models.PeriodSalt).where(
+                    models.PeriodSalt.period.startswith(rotation[0]),
+                    models.PeriodSalt.starts < keep))
+                count += int(gone.rowcount)  # type: ignore[attr-defined]
             s.commit()
-            return int(done.rowcount)  # type: ignore[attr-defined]
+            return count
 
     # --- goals -----------------------------------------------------------------------------
 
@@ -452,6 +522,15 @@ class Metadata:
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
 
 
+def period_starts(rotation: str, today: date) -> tuple[date, date]:
+    """The first days of the week or month holding ``today`` and of the one before."""
+    if rotation == "weekly":
+        current = today - timedelta(days=today.weekday())
+        return current, current - timedelta(days=7)
+    current = today.replace(day=1)
+    return current, (current - timedelta(days=1)).replace(day=1)
+
+
 def _goal_info(g: models.Goal) -> GoalInfo:
     return GoalInfo(g.id, g.site_id, g.display_name, g.event_name, g.page_path, g.currency)
 
@@ -466,7 +545,19 @@ def _key_info(row: models.ApiKey) -> ApiKeyInfo:
     return ApiKeyInfo(row.id, row.name, row.prefix, tuple(row.scopes), site_ids,
                       aware(row.created_at) if row.created_at else None,
                       aware(row.last_used_at) if row.last_used_at else None,
-                      aware(row.expires_at) if row.expires_at else None)
+                      aware(row.expires_at) if row.expires_at else None,
+                      row.rate_limit, row.burst_limit)
+
+
+MAX_PLAN_RATE, MAX_PLAN_BURST = 1_000_000.0, 10_000_000
+
+
+def _check_plan(rate: float | None, burst: int | None) -> None:
+    if rate is not None and not 0.001 <= rate <= MAX_PLAN_RATE:
+        raise MetaError(f"a key's rate is between 0.001 and {MAX_PLAN_RATE:.0f} requests a "
+                        "second")
+    if burst is not None and not 1 <= burst <= MAX_PLAN_BURST:
+        raise MetaError(f"a key's burst is between 1 and {MAX_PLAN_BURST}")
 
 
 class SiteDirectory:

@@ -46,6 +46,9 @@ class Metrics:
         self.requests_rejected = Counter(
             "liveinsight_ingest_rejected_total", "Collector requests answered with 4xx/5xx",
             ["endpoint", "status"], registry=r)
+        self.rate_limited = Counter(
+            "liveinsight_rate_limited_total", "Requests refused (429) by the request rate "
+            "limits, by whose bucket was empty (address or key)", ["limit"], registry=r)
         self.requests_aborted = Counter(
             "liveinsight_requests_aborted_total", "Requests whose body never arrived whole: "
             "the client went away (disconnect) or stalled past the deadline (body_timeout)",

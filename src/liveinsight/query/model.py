@@ -182,6 +182,9 @@ class Query:
     offset: int = 0
     interval: Interval = "day"
     goals: tuple[Goal, ...] = ()
+    # Event-table reads over more rows than this use a sample of about this many rows (whole
+    # visitors: ``SAMPLE BY visitor_id``) and scale their counts; 0: exact.
+    sample_rows: int = 0
 
     def with_range(self, date_range: DateRange) -> Query:
         return replace(self, date_range=date_range)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from calendar import monthrange
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any, Literal, cast
 
@@ -59,13 +60,24 @@ _EVENT_ONLY_METRICS = {"events", "scroll_depth", "time_on_page", "conversion_rat
                        "total_revenue", "average_revenue"}
 
 
+def sampled(q: Query, raw: Any, sample_rows: int) -> Query:
+    """``q`` read from a sample of about ``sample_rows`` events when the range holds more
+    (``raw``: the request's ``sampling``, ``auto`` by default, or ``exact``)."""
+    if raw not in (None, "", "auto", "exact"):
+        raise bad_request("sampling must be auto or exact", "sampling")
+    rows = 0 if raw == "exact" else max(0, sample_rows)
+    return q if rows == q.sample_rows else replace(q, sample_rows=rows)
+
+
 def parse_v2(body: Any, *, site_id: int, timezone: str, goals: tuple[Goal, ...],
-             today: date) -> Query:
-    """A Plausible v2 query body (``site_id`` already resolved by the caller)."""
+             today: date, sample_rows: int = 0) -> Query:
+    """A Plausible v2 query body (``site_id`` already resolved by the caller); with
+    ``sample_rows``, event reads over more rows than that are sampled unless the body says
+    ``"sampling": "exact"``."""
     if not isinstance(body, dict):
         raise bad_request("the body must be a JSON object", "body")
     known = {"site_id", "metrics", "date_range", "date", "dimensions", "filters", "order_by",
-             "include", "pagination"}
+             "include", "pagination", "sampling"}
     for key in body:
         if key not in known:
             raise bad_request(f"unknown field {key!r}", key)
@@ -75,7 +87,7 @@ def parse_v2(body: Any, *, site_id: int, timezone: str, goals: tuple[Goal, ...],
     pagination = body.get("pagination", {})
     if not isinstance(pagination, dict):
         raise bad_request("pagination must be an object", "pagination")
-    return validate(
+    return sampled(validate(
         site_id=site_id, timezone=timezone, goals=goals, date_range=date_range, include=include,
         metrics=_strings(body.get("metrics"), "metrics"),
         dimensions=_strings(body.get("dimensions", []), "dimensions", allow_empty=True),
@@ -83,16 +95,17 @@ def parse_v2(body: Any, *, site_id: int, timezone: str, goals: tuple[Goal, ...],
         order_by=_order_by(body.get("order_by", []), "order_by"),
         limit=_int(pagination.get("limit", MAX_LIMIT), "pagination.limit", 1, MAX_LIMIT),
         offset=_int(pagination.get("offset", 0), "pagination.offset", 0, 10**9),
-    )
+    ), body.get("sampling"), sample_rows)
 
 
 def parse_simple(params: Mapping[str, str], kind: Literal["aggregate", "timeseries",
                  "breakdown"], *, site_id: int, timezone: str, goals: tuple[Goal, ...],
-                 today: date) -> Query:
+                 today: date, sample_rows: int = 0) -> Query:
     """The GET parameters of ``/api/stats/{aggregate,timeseries,breakdown}``: ``period``,
     ``date``, ``metrics`` (comma-separated), ``property`` (breakdown), ``interval``
     (timeseries), ``filters`` (``visit:browser==Chrome|Firefox;event:page!=/x``, ``~``
-    contains, ``*`` wildcards, or a v2 JSON filter list), ``compare``, ``limit``, ``page``."""
+    contains, ``*`` wildcards, or a v2 JSON filter list), ``compare``, ``limit``, ``page``,
+    ``sampling`` (``auto`` or ``exact``)."""
     period = params.get("period", "30d")
     raw_date = params.get("date")
     if period == "custom":
@@ -125,14 +138,14 @@ def parse_simple(params: Mapping[str, str], kind: Literal["aggregate", "timeseri
     limit = _int(params.get("limit", "100" if kind == "breakdown" else MAX_LIMIT), "limit", 1,
                  MAX_LIMIT)
     page = _int(params.get("page", "1"), "page", 1, 10**6)
-    return validate(
+    return sampled(validate(
         site_id=site_id, timezone=timezone, goals=goals, date_range=date_range,
         include=Include(comparison=cast(Comparison, compare) if compare else None,
                         time_labels=kind == "timeseries"),
         metrics=metrics, dimensions=dimensions, filters=_simple_filters(params.get("filters")),
         order_by=[], limit=limit, offset=(page - 1) * limit, interval=interval,
         comparison_field="compare",
-    )
+    ), params.get("sampling"), sample_rows)
 
 
 def validate(*, site_id: int, timezone: str, goals: tuple[Goal, ...], date_range: DateRange,

@@ -71,6 +71,7 @@ def v2(result: Result, echo: dict[str, Any]) -> dict[str, Any]:
         meta["total_rows"] = result.total_rows
     if result.comparison_range is not None:
         meta["comparison_date_range"] = iso_range(result.comparison_range, q.timezone)
+    _mark_sampled(meta, result)
     return {"results": rows, "meta": meta,
             "query": {**echo, "date_range": iso_range(q.date_range, q.timezone)}}
 
@@ -97,6 +98,7 @@ def aggregate(result: Result) -> dict[str, Any]:
         doc["warnings"] = warnings
     if result.comparison_range is not None:
         doc["comparison_date_range"] = iso_range(result.comparison_range, q.timezone)
+    _mark_sampled(doc, result)
     return doc
 
 
@@ -118,6 +120,7 @@ def timeseries(result: Result) -> dict[str, Any]:
              **_metrics(q, pairs.get(label))} for label in labels
         ]
         doc["comparison_date_range"] = iso_range(result.comparison_range, q.timezone)
+    _mark_sampled(doc, result)
     return doc
 
 
@@ -134,7 +137,16 @@ def breakdown(result: Result) -> dict[str, Any]:
     doc: dict[str, Any] = {"results": rows}
     if result.total_rows is not None:
         doc["total_rows"] = result.total_rows
+    _mark_sampled(doc, result)
     return doc
+
+
+def _mark_sampled(doc: dict[str, Any], result: Result) -> None:
+    """``sampled`` and ``sample_factor`` when counts are estimates from a sample of the
+    events (each counted event stands for ``sample_factor`` of them)."""
+    if result.sampled:
+        doc["sampled"] = True
+        doc["sample_factor"] = round(result.sample_factor, 2)
 
 
 def shown(q: Query, plan: revenue.Plan, row: Row) -> list[Any]:

@@ -64,6 +64,11 @@ class Result:
     comparison_range: DateRange | None = None
     total_rows: int | None = None
     time_labels: tuple[str, ...] | None = None
+    sample_factor: float = 1.0  # above 1: counts estimated from a sample of the events
+
+    @property
+    def sampled(self) -> bool:
+        return self.sample_factor > 1.0
 
 
 def query_key(q: Query) -> str:
@@ -99,17 +104,17 @@ class QueryRunner:
         if q.date_range.period == "all":
             q = self._narrow_all(q)
         self._check_patterns(q)
-        rows, total = self._rows(q, kind)
+        rows, total, factor = self._rows(q, kind)
         labels = tuple(time_labels(q)) if q.include.time_labels else None
         if q.include.comparison is None:
-            return Result(q, rows, total_rows=total, time_labels=labels)
+            return Result(q, rows, total_rows=total, time_labels=labels, sample_factor=factor)
         other = shift_range(q.date_range, q.include.comparison, q.timezone)
         if other.first < MIN_DATE:  # "all", once narrowed (the parser checks the rest)
             raise Invalid(f"the comparison would start before {MIN_DATE}",
                           field="include.comparisons")
-        previous, _ = self._rows(q.with_range(other), kind)
+        previous, _, before = self._rows(q.with_range(other), kind)
         aligned = _align(q, rows, previous, labels)
-        return Result(q, rows, aligned, other, total, labels)
+        return Result(q, rows, aligned, other, total, labels, max(factor, before))
 
     def raw(self, sql_text: str, params: dict[str, Any], kind: str) -> list[list[Any]]:
         """Run one SELECT with the time limit, timing and error mapping of every query."""
@@ -150,7 +155,7 @@ class QueryRunner:
         checks = ", ".join(f"match('', {p.add(v, 'String')})" for v in patterns)
         self.raw(f"SELECT {checks}", p.values, "patterns")
 
-    def _rows(self, q: Query, kind: str) -> tuple[tuple[Row, ...], int | None]:
+    def _rows(self, q: Query, kind: str) -> tuple[tuple[Row, ...], int | None, float]:
         text, params = sql.build(q, self.store.database, rollups=self.rollups)
         data = self.raw(text, params, kind)
         n = len(q.dimensions)
@@ -160,9 +165,12 @@ class QueryRunner:
                                                                     strict=True)))
                      for r in data)
         total = None
+        extra = n + m
         if q.include.total_rows:
-            total = int(data[0][n + m]) if data else 0
-        return rows, total
+            total = int(data[0][extra]) if data else 0
+            extra += 1
+        factor = float(data[0][extra]) if data and len(data[0]) > extra else 1.0
+        return rows, total, factor
 
     def _narrow_all(self, q: Query) -> Query:
         """``all`` starts at the site's first event (today when it has none)."""

@@ -34,8 +34,10 @@ SUMMARY = "visitors,visits,pageviews,views_per_visit,bounce_rate,visit_duration"
 class StatsService:
     def __init__(self, runner: QueryRunner, sites: SiteDirectory,
                  clock: Callable[[], datetime], answers: Answers,
-                 popularity: Popularity) -> None:
+                 popularity: Popularity, sample_rows: int = 0) -> None:
+        """``sample_rows``: event reads over more rows are sampled (0: always exact)."""
         self._runner = runner
+        self._sample_rows = sample_rows
         self._sites = sites
         self._clock = clock
         self._answers = answers
@@ -52,7 +54,8 @@ class StatsService:
     def v2(self, site: SiteInfo, body: dict[str, Any], *, track: bool = True) -> bytes:
         """A Plausible v2 query body (without ``site_id``) → the v2 answer's JSON."""
         q = parser.parse_v2(body, site_id=site.id, timezone=site.timezone,
-                            goals=self.goals(site), today=self.today(site))
+                            goals=self.goals(site), today=self.today(site),
+                            sample_rows=self._sample_rows)
         asked = Asked.of("v2", body)
         if track:
             self.popularity.seen(site.id, asked)
@@ -71,7 +74,8 @@ class StatsService:
                track: bool = True) -> bytes:
         """``GET /api/stats/<kind>`` parameters (without ``site_id``) → the answer's JSON."""
         q = parser.parse_simple(params, kind, site_id=site.id, timezone=site.timezone,
-                                goals=self.goals(site), today=self.today(site))
+                                goals=self.goals(site), today=self.today(site),
+                                sample_rows=self._sample_rows)
         asked = Asked.of(kind, dict(params))
         if track:
             self.popularity.seen(site.id, asked)

@@ -101,6 +101,11 @@ _OUTER = {
     "total_revenue": "toString(m_total_revenue)",
     "average_revenue": "toString(m_average_revenue)",
 }
+# Metrics an events-table sample answers (counts scaled by ``_sample_factor``; averages and
+# ratios as they are). Revenue is never estimated: a query asking for it is exact.
+SAMPLED_METRICS = frozenset({"visitors", "pageviews", "events", "scroll_depth", "time_on_page",
+                             "percentage", "conversion_rate"})
+_SCALED = {"visitors", "pageviews", "events"}
 _COLLAPSED = ("visitor_id", "entry_page", "exit_page", "pageviews", "events", "duration",
               "is_bounce", "hostname", *VISIT_COLUMNS.values())
 
@@ -110,8 +115,9 @@ def build(q: Query, database: str, rollups: bool = True) -> tuple[str, dict[str,
     ``rollup.usable(q)`` (the same answer, fewer rows), the raw tables otherwise.
 
     Result columns: ``d0..dN`` (one per dimension, as strings), then one column per metric
-    named after it, then ``_total_rows`` when ``q.include.total_rows``. Rows are ordered and
-    paginated as ``q`` asks.
+    named after it, then ``_total_rows`` when ``q.include.total_rows``, then
+    ``_sample_factor`` when the events were read from a sample (``q.sample_rows``; 1 when
+    the range held fewer rows). Rows are ordered and paginated as ``q`` asks.
     """
     builder = _Builder(q, database)
     if rollups and rollup.usable(q):
@@ -130,6 +136,8 @@ class _Builder:
         self.tz = self.p.add(q.timezone, "String")
         self.keys = [f"k{i}" for i in range(len(q.dimensions))]
         self.revenue = revenue.plan(q)
+        self.sample = q.sample_rows > 0 and set(q.metrics) <= SAMPLED_METRICS
+        self.sampled_events = False  # set by the plan: the answer carries _sample_factor
         leaves = conditions(q.filters)
         time_dim = q.time_dimension()
         self.day_buckets = time_dim is not None and q.bucket(time_dim) in _DAY_BUCKETS
@@ -171,6 +179,7 @@ class _Builder:
         elif self.from_sessions:
             session_side |= wanted & {"visitors"}
         event_side = wanted - session_side
+        self.sampled_events = self.sample and bool(event_side)
         parts = []
         if event_side:
             parts.append(self._events_query(sorted(event_side)))
@@ -184,6 +193,10 @@ class _Builder:
                  *(self._outer(m) + f" AS {m}" for m in q.metrics)]
         if q.include.total_rows:
             outer.append("count() OVER () AS _total_rows")
+        if self.sampled_events:
+            # 1 when the range held fewer rows than the sample size (or only sessions
+            # answered a group); above 1 the counts are estimates.
+            outer.append("max(ifNull(m__sample_factor, 1)) OVER () AS _sample_factor")
         sql = (
             f"SELECT {', '.join(outer)} FROM {source}"
             f" ORDER BY {self._order()}"
@@ -238,7 +251,9 @@ class _Builder:
 
     def rollup_sql(self) -> tuple[str, dict[str, Any]]:
         """The events rollup (visitors, pageviews, events; it also holds every group the raw
-        path answers), left-joined with the sessions rollup when session metrics are asked."""
+        path answers), left-joined with the sessions rollup when session metrics are asked.
+        Never sampled (a rollup is already small)."""
+        self.sampled_events = False
         return self._outer_query(self._rollup_source())
 
     def _rollup_source(self) -> str:
@@ -280,16 +295,28 @@ class _Builder:
             return ""
         return " AND name != 'engagement'"
 
+    def _events_table(self) -> str:
+        """The events table, sampled when the query may be (``SAMPLE n``: about ``n`` rows
+        of whole visitors when the range holds more; every row, factor 1, otherwise)."""
+        if not self.sample:
+            return f"{self.db}.events"
+        return f"{self.db}.events SAMPLE {int(self.q.sample_rows)}"
+
     def _events_query(self, metrics: list[str]) -> str:
         cols = [f"{self._event_dim(d, group=True)} AS k{i}"
                 for i, d in enumerate(self.q.dimensions)]
         cols += [f"{self._event_metric(m)} AS m_{m}" for m in metrics]
-        return (f"SELECT {', '.join(cols)} FROM {self.db}.events"
+        if self.sample:
+            cols.append("any(_sample_factor) AS m__sample_factor")
+        return (f"SELECT {', '.join(cols)} FROM {self._events_table()}"
                 f" WHERE {self._events_where(self.q.filters)}{self._group()}")
 
     def _event_metric(self, metric: str) -> str:
         if metric not in REVENUE_METRICS:
-            return _EVENT_METRICS[metric]
+            expr = _EVENT_METRICS[metric]
+            if self.sample and metric in _SCALED:
+                return f"round({expr} * any(_sample_factor))"
+            return expr
         counted = self._revenue_counted()
         total = f"sumIf(revenue, {counted})"
         if metric == "total_revenue":
@@ -313,7 +340,7 @@ class _Builder:
         if self.from_sessions:
             return (f"(SELECT {self._session_metric('visitors')} FROM {self._session_source()}"
                     f" WHERE {self._sessions_where(node)})")
-        return (f"(SELECT uniqCombined(visitor_id) FROM {self.db}.events"
+        return (f"(SELECT {self._event_metric('visitors')} FROM {self._events_table()}"
                 f" WHERE {self._events_where(node)})")
 
     def _event_dim(self, dim: str, group: bool = False) -> str:

@@ -1,8 +1,11 @@
-"""Token-bucket rate limits per API key: in-process, or shared by every node through Redis.
+"""Token-bucket rate limits (per API key, per client address): in-process, or shared by
+every node through Redis.
 
 Each key has a bucket of ``burst`` tokens refilled at ``rate`` tokens per second; sending N
 events takes N tokens. :meth:`RateLimiter.take` answers 0.0 when the tokens were taken, else
 the seconds to wait before the same request could pass (nothing is taken then).
+:meth:`RateLimiter.acquire` does the same with the bucket's size and rate given per call (a
+key's own usage plan) and also says how many tokens are left (``RateLimit-Remaining``).
 """
 
 from __future__ import annotations
@@ -12,18 +15,32 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 log = logging.getLogger("liveinsight.ratelimit")
 
 
+@dataclass(frozen=True, slots=True)
+class Allowance:
+    """One :meth:`RateLimiter.acquire`: ``wait`` 0.0 when the tokens were taken (else the
+    seconds before they could be), ``remaining`` the tokens left after it."""
+
+    wait: float
+    remaining: float
+
+
 class RateLimiter(Protocol):
-    """Contract: ``take(key, cost)`` is atomic per key; ``cost`` above the bucket size is
-    charged as a full bucket (so one big batch can pass an idle bucket). A limiter that
-    cannot reach its backend lets the request through (fail open) and logs the error: a
-    Redis outage must not stop ingestion."""
+    """Contract: ``take(key, cost)`` and ``acquire(...)`` are atomic per key; ``cost`` above
+    the bucket size is charged as a full bucket (so one big batch can pass an idle bucket).
+    A key's bucket keeps the size and rate of its last call. A limiter that cannot reach its
+    backend lets the request through (fail open, a full bucket left) and logs the error: a
+    Redis outage must not stop ingestion nor the dashboard."""
 
     async def take(self, key: str, cost: int = 1) -> float: ...
+
+    async def acquire(self, key: str, rate: float, burst: int, cost: int = 1
+                      ) -> Allowance: ...
 
     async def close(self) -> None: ...
 
@@ -46,19 +63,25 @@ class MemoryRateLimiter:
     async def take(self, key: str, cost: int = 1) -> float:
         return self.take_now(key, cost)
 
+    async def acquire(self, key: str, rate: float, burst: int, cost: int = 1) -> Allowance:
+        return self.acquire_now(key, rate, burst, cost)
+
     def take_now(self, key: str, cost: int = 1) -> float:
-        cost = min(cost, self.burst)
+        return self.acquire_now(key, self.rate, self.burst, cost).wait
+
+    def acquire_now(self, key: str, rate: float, burst: int, cost: int = 1) -> Allowance:
+        cost = min(cost, burst)
         now = self._clock()
         with self._lock:
-            tokens, last = self._buckets.get(key, (float(self.burst), now))
-            tokens = _refill(tokens, now - last, self.rate, self.burst)
-            wait = 0.0 if tokens >= cost else (cost - tokens) / self.rate
+            tokens, last = self._buckets.get(key, (float(burst), now))
+            tokens = _refill(tokens, now - last, rate, burst)
+            wait = 0.0 if tokens >= cost else (cost - tokens) / rate
             if not wait:
                 tokens -= cost
             if key not in self._buckets and len(self._buckets) >= self._max_keys:
                 self._buckets.pop(next(iter(self._buckets)))
             self._buckets[key] = (tokens, now)
-        return wait
+        return Allowance(wait, tokens)
 
     async def close(self) -> None:
         self._buckets.clear()
@@ -79,7 +102,7 @@ local wait = 0
 if tokens >= cost then tokens = tokens - cost else wait = (cost - tokens) / rate end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
-return tostring(wait)
+return {tostring(wait), tostring(tokens)}
 """
 
 
@@ -95,14 +118,18 @@ class RedisRateLimiter:
         self._script = self._redis.register_script(_LUA)
 
     async def take(self, key: str, cost: int = 1) -> float:
+        return (await self.acquire(key, self.rate, self.burst, cost)).wait
+
+    async def acquire(self, key: str, rate: float, burst: int, cost: int = 1) -> Allowance:
         try:
-            wait = await self._script(keys=[self._prefix + key],
-                                      args=[self.rate, self.burst, cost])
+            wait, tokens = await self._script(keys=[self._prefix + key],
+                                              args=[rate, burst, cost])
         except Exception as exc:  # any Redis failure: fail open, see RateLimiter
             log.warning("rate limiter: Redis failed, letting the request through: %s", exc)
-            return 0.0
-        value = float(wait)
-        return value if math.isfinite(value) else 0.0
+            return Allowance(0.0, float(burst))
+        value, left = float(wait), float(tokens)
+        return Allowance(value if math.isfinite(value) else 0.0,
+                         left if math.isfinite(left) else float(burst))
 
     async def close(self) -> None:
         await self._redis.aclose()

@@ -263,7 +263,10 @@ MIGRATIONS: list[Migration] = [
                   f"ALTER TABLE `{db}`.sessions MODIFY COLUMN entry_page {_LC},"
                   f" MODIFY COLUMN exit_page {_LC} SETTINGS mutations_sync = 2",
               ]),
-    Migration(5, "logs: the service's own log records (searched by /admin/logs)",
+    Migration(5, "events sampled by visitor (SAMPLE BY visitor_id: whole visitors in a "
+              "sample; metadata only, no rewrite)",
+              lambda db: [f"ALTER TABLE `{db}`.events MODIFY SAMPLE BY visitor_id"]),
+    Migration(6, "logs: the service's own log records (searched by /admin/logs)",
               lambda db: [_logs_ddl(db)]),
 ]
 

@@ -350,6 +350,12 @@
       const doc = await getJSON(q.url, ctl.signal);
       cardData[name] = { q, rows: doc.results };
       renderCard(section, q, doc.results);
+      const head = section.querySelector('.col-head');
+      head.title = '';
+      if (doc.sampled) {
+        head.textContent += ' · ≈ sampled';
+        head.title = 'Estimated from a sample of whole visitors: each counted event stands for about ' + doc.sample_factor + '. The API answers exactly with sampling=exact.';
+      }
     } catch (e) {
       if (e.name !== 'AbortError') body.replaceChildren(el('p', { class: 'empty-body', text: 'Could not load: ' + e.message }));
     } finally { body.removeAttribute('aria-busy'); }

@@ -1,0 +1,128 @@
+"""Request rate limits for everything but the collector: per client address, or per API key
+by the key's usage plan.
+
+A request carrying a valid API key (``Authorization: Bearer li_...``) spends a token of that
+key's bucket: its own plan (``rate`` requests a second, ``burst`` at once, kept with the
+key), else ``api_key_rate`` / ``api_key_burst``. Any other request (the dashboard's, with a
+session cookie, anonymous ones, a wrong key) spends a token of its client address's bucket:
+``rate_limit_per_minute`` a minute, bursts of ``rate_limit_burst``; the address is the one
+``security/client_ip.py`` resolves (trusted proxies), keyed by an HMAC under the server
+secret (never the address itself, in memory or in Redis). Buckets live in the request
+limiter (``svc.request_limiter``: in process, or in Redis so every node shares them).
+
+Exempt: the collector's endpoints (their own body limits and per-key event rates), the
+tracker, static files and uploaded images (cacheable files a page pulls in), ``/health`` and
+``/metrics`` (monitoring must see a node that is being flooded).
+
+Every limited answer carries ``RateLimit-Limit`` (the burst), ``RateLimit-Remaining``,
+``RateLimit-Reset`` (seconds until the bucket is full) and ``RateLimit-Policy``; a refused
+request is answered 429 with ``Retry-After`` and a JSON body naming the limit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+from starlette.types import Scope
+
+from liveinsight.api.errors import error_response
+from liveinsight.meta.repo import ApiKeyInfo
+from liveinsight.security.ratelimit import Allowance, retry_after
+from liveinsight.services import Services
+
+EXEMPT_PREFIXES = ("/static/", "/js/", "/api/v1/assets/optimized/")
+EXEMPT_PATHS = frozenset({"/health", "/metrics"})
+ADDRESS, KEY = "address", "key"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome of one request's token: whose bucket (``ADDRESS`` or ``KEY``), its plan,
+    and what the limiter said."""
+
+    who: str
+    rate: float
+    burst: int
+    allowance: Allowance
+
+    @property
+    def refused(self) -> bool:
+        return self.allowance.wait > 0
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        left = max(0.0, self.allowance.remaining)
+        full_in = math.ceil((self.burst - left) / self.rate) if left < self.burst else 0
+        window = math.ceil(self.burst / self.rate)
+        pairs = [("ratelimit-limit", str(self.burst)),
+                 ("ratelimit-remaining", str(math.floor(left))),
+                 ("ratelimit-reset", str(full_in)),
+                 ("ratelimit-policy", f"{self.burst};w={window}")]
+        return [(n.encode(), v.encode()) for n, v in pairs]
+
+    def refusal(self) -> Response:
+        """The 429 (the ``RateLimit-*`` headers are added with the security headers)."""
+        wait = retry_after(self.allowance.wait)
+        if self.who == KEY:
+            what = (f"this API key's plan allows {self.rate:g} requests a second, bursts "
+                    f"of {self.burst}")
+        else:
+            what = (f"this address may make {self.rate * 60:g} requests a minute, bursts "
+                    f"of {self.burst}")
+        return error_response(429, "rate_limited", f"too many requests: {what}; retry in "
+                              f"{wait} s", headers={"retry-after": wait})
+
+
+class RequestLimits:
+    """Decides each request's token; built once per app from the collector's paths."""
+
+    def __init__(self, collector_paths: Iterable[str]) -> None:
+        self._exempt = EXEMPT_PATHS | set(collector_paths)
+
+    def applies(self, path: str) -> bool:
+        return path not in self._exempt and not path.startswith(EXEMPT_PREFIXES)
+
+    async def decide(self, scope: Scope, svc: Services) -> Decision | None:
+        """Take one token for the request (None: the limits are off)."""
+        settings = svc.settings
+        key = await _api_key(scope, svc)
+        if key is not None:
+            rate = key.rate or settings.api_key_rate
+            burst = key.burst or settings.api_key_burst
+            bucket, who = f"key:{key.id}", KEY
+        elif settings.rate_limit_per_minute > 0:
+            rate, burst = settings.rate_limit_per_minute / 60.0, settings.rate_limit_burst
+            bucket, who = f"ip:{_address_key(scope, svc)}", ADDRESS
+        else:
+            return None
+        allowance = await svc.request_limiter.acquire(bucket, rate, burst)
+        if allowance.wait > 0:
+            svc.metrics.rate_limited.labels(who).inc()
+        return Decision(who, rate, burst, allowance)
+
+
+async def _api_key(scope: Scope, svc: Services) -> ApiKeyInfo | None:
+    """The request's valid API key, or None (no key, another kind of token, a wrong one)."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            kind, _, token = value.decode("latin-1").partition(" ")
+            token = token.strip()
+            if kind.lower() != "bearer" or not token.startswith("li_"):
+                return None
+            hit, info = svc.keys.cached(token)
+            if not hit:
+                info = await run_in_threadpool(svc.keys.verify, token)
+            return info
+    return None
+
+
+def _address_key(scope: Scope, svc: Services) -> str:
+    client = scope.get("client")
+    address = svc.ips.resolve(client[0] if client else None, scope["headers"])
+    digest = hmac.new(svc.secret, f"rate-limit:{address}".encode(), hashlib.sha256)
+    return digest.hexdigest()[:32]
