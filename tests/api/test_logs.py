@@ -154,13 +154,13 @@ def test_the_logs_page_searches_and_shows_top_errors(
         app: tuple[TestClient, dict[str, str]]) -> None:
     client, _ = app
     meta = svc_of(client).meta
-    meta.create_user("root@example.com", "a long admin password", role="admin")
-    meta.create_user("viewer@example.com", "a long viewer password", role="viewer")
+    meta.create_user("root@example.com", "Quartz-Lantern-Orbit-91", role="admin")
+    meta.create_user("viewer@example.com", "Maple-Harbor-Violet-38", role="viewer")
     assert client.get("/logs", follow_redirects=False).status_code == 303
-    assert login(client, "viewer@example.com", "a long viewer password").status_code == 303
+    assert login(client, "viewer@example.com", "Maple-Harbor-Violet-38").status_code == 303
     assert client.get("/logs").status_code == 403
     client.cookies.clear()
-    assert login(client, "root@example.com", "a long admin password").status_code == 303
+    assert login(client, "root@example.com", "Quartz-Lantern-Orbit-91").status_code == 303
     r = client.get("/logs", params={"logger": LOGGER + "*", "level": "error"})
     assert r.status_code == 200
     assert "4 records" in r.text and "checkout failed for order 4242" in r.text
