@@ -288,10 +288,16 @@ def main() -> None:
     ap.add_argument("--redis-url", help="serve with this Redis (L2, shared state)")
     ap.add_argument("--report", type=Path, help="write a markdown report (and a PNG beside)")
     ap.add_argument("--keep", action="store_true", help="keep the data dir")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="a server setting (cache_live_lag_seconds=5 → "
+                         "LIVEINSIGHT_CACHE_LIVE_LAG_SECONDS=5); repeatable")
     args = ap.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="liveinsight-load-"))
     extra = {"LIVEINSIGHT_REDIS_URL": args.redis_url} if args.redis_url else {}
+    for item in args.set:
+        name, _, value = item.partition("=")
+        extra[f"LIVEINSIGHT_{name.strip().upper()}"] = value
     env = _env(data_dir, extra)
     began = time.monotonic()
     _cli(env, "demo", "--days", "30", "--scale", str(args.scale))
@@ -405,7 +411,8 @@ def main() -> None:
         f"{stored_after - stored_before:,} stored → "
         f"{max(0, acknowledged - (stored_after - stored_before)):,} lost",
     ]
-    title = (f"{args.scenario}, {args.users} users, {args.minutes:g} min, "
+    title = (f"{args.scenario}, {args.users} users, {args.minutes:g} min"
+             f"{''.join(', ' + s for s in args.set)}, "
              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average "
              f"{os.getloadavg()[0]:.1f}")
     print(title)

@@ -41,7 +41,7 @@ from liveinsight.ingest.visitor import SaltCache
 from liveinsight.ingest.wal import Segment, WriteAheadLog
 from liveinsight.ingest.writer import BatchWriter
 from liveinsight.meta.assets import Assets
-from liveinsight.meta.db import make_engine, upgrade
+from liveinsight.meta.db import make_engine, pool_of, upgrade
 from liveinsight.meta.funnels import SavedFunnels
 from liveinsight.meta.invitations import Invitations
 from liveinsight.meta.logins import LoginStore
@@ -155,7 +155,7 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
     wire every service. The writer is not started (``svc.writer.start()``)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     metrics = Metrics()
-    engine = make_engine(settings.metadata_url)
+    engine = make_engine(settings.metadata_url, pool_of(settings))
     upgrade(engine)
     meta = Metadata(engine, PasswordPolicy(settings.password_min_length))
     sites = SiteDirectory(meta)
@@ -305,7 +305,8 @@ def _answers(settings: Settings, clock: Clock,
                     past_ttl=settings.cache_past_ttl_seconds,
                     stale=settings.cache_stale_seconds,
                     degraded_ttl=settings.cache_degraded_ttl_seconds,
-                    timeout=settings.query_timeout_seconds)
+                    timeout=settings.query_timeout_seconds,
+                    live_lag=settings.cache_live_lag_seconds)
     return Answers(cache, generations, policy, clock), client
 
 

@@ -39,6 +39,16 @@ class Settings(BaseSettings):
         description="Directory for the embedded ClickHouse data, the write-ahead log, the "
         "SQLite metadata file and the generated secret key.",
     )
+    backup_dir: Path | None = Field(
+        None,
+        description="Where `liveinsight backup` and `POST /admin/backups` put backups (one "
+        "directory each). Empty: `<data_dir>/backups`. Put it on another disk for a backup "
+        "that survives the data disk.",
+    )
+    backup_keep: int = Field(
+        7, ge=1, le=1000, description="How many backups to keep: after each new one the "
+        "oldest beyond this number are deleted.",
+    )
     database_url: str | None = Field(
         None,
         description="SQLAlchemy URL of the metadata database. Empty: SQLite at "
@@ -51,6 +61,23 @@ class Settings(BaseSettings):
     )
     clickhouse_database: str = Field(
         "liveinsight", description="ClickHouse database holding the events and sessions tables."
+    )
+    database_pool_size: int = Field(
+        10, ge=1, le=500, description="PostgreSQL: connections each node keeps open (each "
+        "checked before use). Every node opens up to size + overflow: keep nodes × (size + "
+        "overflow) below the server's `max_connections`."
+    )
+    database_pool_overflow: int = Field(
+        20, ge=0, le=500, description="PostgreSQL: connections opened beyond the pool under "
+        "bursts, closed when returned."
+    )
+    database_pool_timeout_seconds: float = Field(
+        10, gt=0, le=300, description="PostgreSQL: how long a request waits for a free "
+        "connection before it fails with 503."
+    )
+    database_pool_recycle_seconds: float = Field(
+        1800, gt=0, description="PostgreSQL: connections older than this are replaced "
+        "(below any idle timeout of a proxy such as PgBouncer or a cloud load balancer)."
     )
     redis_url: str | None = Field(
         None,
@@ -337,6 +364,14 @@ class Settings(BaseSettings):
         3600.0, ge=0, description="After that, how long a past answer is still served while "
         "one recomputation replaces it in the background (stale-while-revalidate)."
     )
+    cache_live_lag_seconds: float = Field(
+        0.0, ge=0, le=300, description="How far behind the newest stored data an answer over "
+        "a range including now may be. 0 (the default): never — every batch the writer "
+        "stores for a site makes its live answers be computed again. A few seconds let the "
+        "dashboards of a site receiving events all the time share answers (a higher hit "
+        "ratio, less load) at that cost in freshness; realtime and the live feed are not "
+        "affected beyond it."
+    )
     cache_degraded_ttl_seconds: float = Field(
         2.0, gt=0, description="With Redis configured but unreachable, how long an answer is "
         "kept in this node's memory (other nodes' new data cannot be seen meanwhile)."
@@ -452,6 +487,10 @@ class Settings(BaseSettings):
     @property
     def chdb_path(self) -> Path:
         return self.data_dir / "chdb"
+
+    @property
+    def backup_path(self) -> Path:
+        return self.backup_dir or self.data_dir / "backups"
 
     @property
     def wal_dir(self) -> Path:

@@ -114,6 +114,7 @@ ACCESS: dict[str, set[str]] = {
         "GET /admin/cache/stats", "POST /admin/cache/invalidate", "POST /admin/cache/warmup",
         "POST /admin/cdn/purge", "GET /admin/db/performance", "GET /admin/db/slow-queries",
         "POST /admin/db/optimize", "GET /admin/db/jobs/{job_id}",
+        "POST /admin/backups", "GET /admin/backups", "GET /admin/backups/jobs/{job_id}",
         "GET /admin/analytics/journey"},
     # instance admins' dashboard pages: a logged-in admin only (forms: instance_form)
     "admin_page": {"GET /logs", "GET /alerting", "GET /alerting/rules/new",

@@ -29,7 +29,7 @@ from liveinsight.ingest.channels import channel_for
 from liveinsight.ingest.referrer import source_of_host, source_of_param
 from liveinsight.ingest.wal import WalUnavailable, WriteAheadLog
 from liveinsight.ingest.writer import BatchWriter
-from liveinsight.meta.db import make_engine, upgrade
+from liveinsight.meta.db import make_engine, pool_of, upgrade
 from liveinsight.meta.repo import Metadata, SiteInfo
 from liveinsight.settings import Settings
 from liveinsight.storage import Store
@@ -342,7 +342,7 @@ def write_demo(
     Raises ``RuntimeError`` when the store did not take every segment in time (what it did
     not take stays in the log and is ingested at the next start)."""
     now = now or datetime.now(UTC)
-    engine = make_engine(settings.metadata_url)
+    engine = make_engine(settings.metadata_url, pool_of(settings))
     upgrade(engine)
     meta = Metadata(engine)
     try:

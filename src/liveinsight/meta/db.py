@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
@@ -10,11 +11,32 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from liveinsight.settings import Settings
+
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL journaling and foreign keys."""
+@dataclass(frozen=True, slots=True)
+class Pool:
+    """A server database's connection pool (PostgreSQL): ``size`` kept open, ``overflow``
+    more opened under bursts, ``timeout`` seconds a request waits for one, connections
+    older than ``recycle`` seconds replaced, each checked before use (pre-ping: a
+    connection the server or a proxy dropped is replaced, not handed out)."""
+
+    size: int = 10
+    overflow: int = 20
+    timeout: float = 10.0
+    recycle: float = 1800.0
+
+
+def pool_of(settings: Settings) -> Pool:
+    return Pool(settings.database_pool_size, settings.database_pool_overflow,
+                settings.database_pool_timeout_seconds, settings.database_pool_recycle_seconds)
+
+
+def make_engine(url: str, pool: Pool | None = None) -> Engine:
+    """An engine for ``url``; SQLite gets WAL journaling and foreign keys, a server
+    database the ``pool``."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -30,7 +52,9 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    p = pool or Pool()
+    return create_engine(url, pool_pre_ping=True, pool_size=p.size, max_overflow=p.overflow,
+                         pool_timeout=p.timeout, pool_recycle=p.recycle)
 
 
 def _private(db: Path) -> None:
