@@ -11,6 +11,7 @@ from liveinsight.api import (
     assets,
     backups,
     behaviour,
+    behaviour_pages,
     cache_admin,
     collect,
     dashboard,
@@ -39,5 +40,5 @@ ROUTERS: tuple[APIRouter, ...] = (ops.router, collect.router, tracker.router, st
                                   backups.router,
                                   assets.router, behaviour.router,
                                   funnel_forms.router, monitoring.router,
-                                  analytics_admin.router, logs.router,
-                                  logs_pages.router)
+                                  analytics_admin.router, behaviour_pages.router,
+                                  logs.router, logs_pages.router)
