@@ -85,16 +85,26 @@ def serve(
 
 
 @app.command()
-def migrate() -> None:
+def migrate(
+    print_sql: Annotated[bool, typer.Option(
+        "--print-sql", help="Print every ClickHouse schema statement for the current settings "
+        "(single server or LIVEINSIGHT_CLICKHOUSE_CLUSTER) and exit: nothing is connected to "
+        "or changed.")] = False,
+) -> None:
     """Apply pending metadata and ClickHouse schema migrations."""
+    from liveinsight.storage import schema
+    from liveinsight.storage.migrate import cluster_of
     from liveinsight.storage.migrate import migrate as run
     from liveinsight.storage.transports import open_store
 
     settings = _settings()
+    if print_sql:
+        sys.stdout.write(schema.script(settings.clickhouse_database, cluster_of(settings)))
+        return
     _meta(settings)
     store = open_store(settings)
     try:
-        applied = run(store)
+        applied = run(store, cluster_of(settings))
     finally:
         store.close()
     console.print(f"metadata: up to date; ClickHouse: applied {applied or 'nothing new'}")

@@ -77,7 +77,7 @@ from liveinsight.security.passwords import PasswordPolicy
 from liveinsight.security.ratelimit import RateLimiter, open_rate_limiter
 from liveinsight.security.throttle import Limits, LoginThrottle
 from liveinsight.settings import ConfigError, Settings
-from liveinsight.storage.migrate import migrate
+from liveinsight.storage.migrate import cluster_of, migrate
 from liveinsight.storage.protocol import Store
 from liveinsight.storage.transports import open_store
 
@@ -162,7 +162,7 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
     meta = Metadata(engine, PasswordPolicy(settings.password_min_length))
     sites = SiteDirectory(meta)
     store = open_store(settings)
-    migrate(store)
+    migrate(store, cluster_of(settings))
     wal = WriteAheadLog(settings.wal_dir, fsync=settings.wal_fsync,
                         interval_s=settings.wal_fsync_interval_ms / 1000,
                         max_bytes=settings.wal_max_bytes)

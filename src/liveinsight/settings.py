@@ -62,6 +62,22 @@ class Settings(BaseSettings):
     clickhouse_database: str = Field(
         "liveinsight", description="ClickHouse database holding the events and sessions tables."
     )
+    clickhouse_cluster: str = Field(
+        "", pattern=r"^[A-Za-z0-9_.-]*$", description="ClickHouse cluster name (of the "
+        "servers' `remote_servers`). Empty: one server. Set: `liveinsight migrate` creates "
+        "replicated tables `ON CLUSTER`, sharded by visitor, read and written through "
+        "Distributed tables (docs/deployment.md); needs `clickhouse_url`."
+    )
+    clickhouse_replica_path: str = Field(
+        "/clickhouse/tables/{shard}/{database}/{table}", min_length=1,
+        description="Cluster: Keeper path of each replicated table; the macros are expanded "
+        "by each server (`{shard}` from its `<macros>`, `{database}`, `{table}`)."
+    )
+    clickhouse_replica_name: str = Field(
+        "{replica}", min_length=1,
+        description="Cluster: replica name of each replicated table (`{replica}`: each "
+        "server's macro)."
+    )
     database_pool_size: int = Field(
         10, ge=1, le=500, description="PostgreSQL: connections each node keeps open (each "
         "checked before use). Every node opens up to size + overflow: keep nodes × (size + "
@@ -477,6 +493,9 @@ class Settings(BaseSettings):
                              "and LIVEINSIGHT_CDN_CLOUDFLARE_API_TOKEN")
         if self.cdn_purger == "webhook" and not self.cdn_purge_webhook_url:
             raise ValueError("cdn_purger=webhook needs LIVEINSIGHT_CDN_PURGE_WEBHOOK_URL")
+        if self.clickhouse_cluster and not self.clickhouse_url:
+            raise ValueError("clickhouse_cluster needs LIVEINSIGHT_CLICKHOUSE_URL (the embedded "
+                             "engine is one server)")
         return self
 
     # --- derived -----------------------------------------------------------------------
