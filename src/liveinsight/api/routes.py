@@ -17,6 +17,7 @@ from liveinsight.api import (
     dashboard,
     db_admin,
     docs,
+    export,
     funnel_forms,
     goals,
     invitations,
@@ -41,4 +42,4 @@ ROUTERS: tuple[APIRouter, ...] = (ops.router, collect.router, tracker.router, st
                                   assets.router, behaviour.router,
                                   funnel_forms.router, monitoring.router,
                                   analytics_admin.router, behaviour_pages.router,
-                                  logs.router, logs_pages.router)
+                                  export.router, logs.router, logs_pages.router)
