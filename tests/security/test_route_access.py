@@ -76,6 +76,7 @@ ACCESS: dict[str, set[str]] = {
                   "DELETE /api/v1/sites/{site_id}/assets/{asset_id}",
                   "POST /api/v1/sites/{site_id}/goals",
                   "DELETE /api/v1/sites/{site_id}/goals/{goal_id}",
+                  "GET /api/v1/sites/{site_id}/export/events",
                   "POST /api/v1/sites/{site_id}/funnels",
                   "PUT /api/v1/sites/{site_id}/funnels/{funnel_id}",
                   "DELETE /api/v1/sites/{site_id}/funnels/{funnel_id}",

@@ -17,6 +17,7 @@ from liveinsight.api import (
     dashboard,
     db_admin,
     docs,
+    export,
     funnel_forms,
     goals,
     invitations,
@@ -38,4 +39,5 @@ ROUTERS: tuple[APIRouter, ...] = (ops.router, collect.router, tracker.router, st
                                   backups.router,
                                   assets.router, behaviour.router,
                                   funnel_forms.router, monitoring.router,
-                                  analytics_admin.router, behaviour_pages.router)
+                                  analytics_admin.router, behaviour_pages.router,
+                                  export.router)
