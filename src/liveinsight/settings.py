@@ -437,6 +437,34 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = Field(
         "console", description="`json` for one JSON object per line, `console` for people."
     )
+    log_store: bool = Field(
+        True, description="Also keep log records in the ClickHouse `logs` table (searched by "
+        "`/admin/logs/search` and the Logs page), through a log of their own in the data "
+        "directory (`logs-wal/`): a record waits there while ClickHouse is away."
+    )
+    log_store_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Lowest level of the records kept in the `logs` table (records "
+        "below `log_level` are not produced at all)."
+    )
+    log_retention_days: int = Field(
+        14, ge=1, le=3650, description="Days a record stays in the `logs` table (its TTL; "
+        "a change applies to records written after it)."
+    )
+    log_requests: Literal["all", "api", "errors", "none"] = Field(
+        "api", description="Which requests get a log record (route template, status, "
+        "duration, request id): `all`; `api` (default): all but the collector's accepted "
+        "events and the probes' answers (`/health`, `/health/ready` below 500), which "
+        "`/metrics` counts; `errors`: answers of 500 and above; `none`."
+    )
+    log_queue_records: int = Field(
+        10_000, ge=100, le=1_000_000, description="Records waiting in memory for the `logs` "
+        "table's log at most; past it new records are dropped (counted in "
+        "`liveinsight_log_records_dropped_total`), never waited for."
+    )
+    log_wal_max_bytes: int = Field(
+        256 << 20, ge=1 << 20, description="Disk quota of the log records' own write-ahead "
+        "log (`logs-wal/`) while ClickHouse is away; past it records are dropped (counted)."
+    )
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -104,7 +104,8 @@ ACCESS: dict[str, set[str]] = {
         "POST /admin/alerts/rule", "GET /admin/alerts/rules", "GET /admin/alerts/rule/{rule_id}",
         "PUT /admin/alerts/rule/{rule_id}", "DELETE /admin/alerts/rule/{rule_id}",
         "POST /admin/monitoring/threshold", "GET /admin/monitoring/alerts",
-        "GET /admin/monitoring/metrics",
+        "GET /admin/monitoring/metrics", "GET /admin/logs/search", "GET /admin/logs/analytics",
+        "POST /admin/logs/export",
         "GET /admin/alerts/history", "POST /admin/alerts/ack", "POST /admin/alerts/channel",
         "GET /admin/alerts/channels", "PUT /admin/alerts/channel/{channel_id}",
         "DELETE /admin/alerts/channel/{channel_id}",
@@ -120,7 +121,7 @@ ACCESS: dict[str, set[str]] = {
         "GET /admin/analytics/kpi", "PUT /admin/analytics/kpi/targets",
         "GET /admin/analytics/kpi/targets"},
     # instance admins' dashboard pages: a logged-in admin only (forms: instance_form)
-    "admin_page": {"GET /analytics/kpi",
+    "admin_page": {"GET /analytics/kpi", "GET /logs",
                    "GET /alerting", "GET /alerting/rules/new", "GET /alerting/rules/{rule_id}",
                    "GET /alerting/channels", "GET /alerting/history",
                    "GET /alerting/incidents", "GET /alerting/incidents/{incident_id}"},

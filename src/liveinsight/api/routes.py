@@ -21,6 +21,8 @@ from liveinsight.api import (
     funnel_forms,
     goals,
     invitations,
+    logs,
+    logs_pages,
     members,
     monitoring,
     ops,
@@ -40,4 +42,4 @@ ROUTERS: tuple[APIRouter, ...] = (ops.router, collect.router, tracker.router, st
                                   assets.router, behaviour.router,
                                   funnel_forms.router, monitoring.router,
                                   analytics_admin.router, behaviour_pages.router,
-                                  export.router)
+                                  export.router, logs.router, logs_pages.router)

@@ -150,10 +150,13 @@ class EmbeddedStore:
     def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         self._run(sql, params, "CSV")
 
-    def ingest_segment(self, path: Path, token: str) -> None:
+    def ingest_segment(self, path: Path, token: str,
+                       targets: list[tuple[str, str, list[tuple[str, str]]]] | None = None
+                       ) -> None:
         src = str(Path(path).resolve()).replace("\\", "\\\\").replace("'", "\\'")
         inserts = schema.segment_inserts(
-            self.database, lambda structure: f"file('{src}', 'JSONEachRow', '{structure}')"
+            self.database, lambda structure: f"file('{src}', 'JSONEachRow', '{structure}')",
+            targets
         )
         for table, sql in inserts:
             settings = {**schema.SEGMENT_INSERT_SETTINGS}

@@ -306,6 +306,49 @@ def rollup_rebuild(db: str, cluster: Cluster | None = None) -> list[str]:
     return out
 
 
+LOG_COLUMNS: Columns = [
+    ("timestamp", "DateTime64(3, 'UTC')"),
+    ("level", "LowCardinality(String)"),
+    ("logger", "LowCardinality(String)"),
+    ("message", "String"),
+    ("request_id", "String"),
+    ("route", "LowCardinality(String)"),
+    ("method", "LowCardinality(String)"),
+    ("status", "UInt16"),
+    ("duration_ms", "Float32"),
+    ("site_id", "UInt32"),
+    ("node", "LowCardinality(String)"),
+    ("trace_id", "String"),
+    ("fingerprint", "String"),
+    ("exception", "String"),
+    ("fields", "Map(String, String)"),
+    ("retention_days", "UInt16"),
+]
+"""A log record (``ops/logship.py`` writes them): who logged what, the request it belongs
+to, a fingerprint grouping records of one kind (``ops/logship.fingerprint``), the other
+structured fields as strings."""
+
+LOG_NAMES = names(LOG_COLUMNS)
+
+
+_LOG_KEYS = ("PARTITION BY toYYYYMMDD(timestamp) ORDER BY (timestamp, level)"
+             " TTL toDateTime(timestamp) + toIntervalDay(retention_days)")
+
+
+def _logs_ddl(db: str) -> str:
+    return (f"CREATE TABLE IF NOT EXISTS `{db}`.logs (\n    {_columns_ddl(LOG_COLUMNS)}\n)"
+            f" ENGINE = MergeTree {_LOG_KEYS} SETTINGS {_DEDUP}")
+
+
+def _logs_cluster(db: str, c: Cluster) -> list[str]:
+    """On a cluster: ``logs_local`` replicated on each shard, ``logs`` over all of them
+    (records spread at random: a search reads every shard anyway)."""
+    local = (f"CREATE TABLE IF NOT EXISTS `{db}`.logs_local {c.on()}"
+             f" (\n    {_columns_ddl(LOG_COLUMNS)}\n)"
+             f" ENGINE = ReplicatedMergeTree({c.replicated_args()}) {_LOG_KEYS}"
+             f" SETTINGS {_REPLICATED_DEDUP}")
+    return [local, _distributed(db, "logs", "rand()", c)]
+
 def _in_cluster_create(db: str, cluster: Cluster) -> list[str]:
     return []
 
@@ -332,6 +375,8 @@ MIGRATIONS: list[Migration] = [
               "sample; metadata only, no rewrite)",
               lambda db: [f"ALTER TABLE `{db}`.events MODIFY SAMPLE BY visitor_id"],
               _in_cluster_create),  # events_local is created with SAMPLE BY visitor_id (1)
+    Migration(6, "logs: the service's own log records (searched by /admin/logs)",
+              lambda db: [_logs_ddl(db)], lambda db, c: _logs_cluster(db, c)),
 ]
 
 SITE_DATA_TABLES = ("events", "sessions", "events_rollup", "sessions_rollup")
@@ -344,6 +389,8 @@ SEGMENT_TARGETS: list[tuple[str, str, Columns]] = [
     ("events", "e", EVENT_COLUMNS),
     ("sessions", "s", SESSION_COLUMNS),
 ]
+LOG_TARGETS: list[tuple[str, str, Columns]] = [("logs", "l", LOG_COLUMNS)]
+"""What a segment of the log records' own write-ahead log feeds (``ops/logship.py``)."""
 
 # Settings that make an INSERT ... SELECT from a segment form the same blocks every time, so a
 # replay's deduplication token matches the first attempt's blocks.
@@ -389,12 +436,15 @@ def segment_structure(columns: Columns) -> str:
     return text.replace("\\", "\\\\").replace("'", "\\'")
 
 
-def segment_inserts(db: str, source: Callable[[str], str]) -> list[tuple[str, str]]:
-    """``(table, sql)`` for each table a segment feeds. ``source(structure)`` returns the
-    table function that reads the segment (``file(...)`` embedded, ``input(...)`` over HTTP).
+def segment_inserts(db: str, source: Callable[[str], str],
+                    targets: list[tuple[str, str, Columns]] | None = None
+                    ) -> list[tuple[str, str]]:
+    """``(table, sql)`` for each table a segment feeds (``targets``: the events' by
+    default). ``source(structure)`` returns the table function that reads the segment
+    (``file(...)`` embedded, ``input(...)`` over HTTP).
     """
     out = []
-    for table, kind, columns in SEGMENT_TARGETS:
+    for table, kind, columns in SEGMENT_TARGETS if targets is None else targets:
         names = ", ".join(f"`{name}`" for name, _ in columns)
         values = ", ".join(_selected(name) for name, _ in columns)
         sql = (
