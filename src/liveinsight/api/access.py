@@ -27,6 +27,7 @@ from liveinsight.api.notes import note_actor, note_site
 from liveinsight.api.session import Viewer, current_viewer
 from liveinsight.errors import Forbidden, Invalid, NotFound, Unauthorized
 from liveinsight.meta.repo import ApiKeyInfo, SiteInfo
+from liveinsight.ops.logging import note_site as log_site
 from liveinsight.security import sessions
 from liveinsight.security.roles import Role
 from liveinsight.services import Services
@@ -75,6 +76,7 @@ def resolve_site(svc: Services, raw: object, field: str = "site_id") -> SiteInfo
     site = _lookup(svc, raw, field)
     if site is None:
         raise Invalid(f"no site {str(raw).strip()!r}", field=field)
+    log_site(site.id)  # named on the request's log records
     return site
 
 
@@ -104,6 +106,7 @@ async def stats_access(request: Request, raw_site: object, field: str = "site_id
     else:
         site = resolve_site(svc, raw_site, field)
     note_site(request, site.id)
+    log_site(site.id)  # named on the request's log records
     return reader.grant(site, field)
 
 

@@ -1,15 +1,15 @@
 """two-factor sign-in: a user's TOTP secret, when it was enabled, the last step used and
 the hashes of their recovery codes
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0013'
-down_revision = '0012'
+revision = '0014'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
