@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/query.py [--events 10000000] [--data /tmp/li-bench-query]
                                     [--repeat 5] [--freshness 40] [--raw]
+                                    [--sample-rows N]
 
 1. Generates ``--events`` realistic events for one site over 30 days (and their sessions, with
    the cancelled versions an unmerged VersionedCollapsingMergeTree holds) straight into chDB
@@ -62,7 +63,8 @@ def _session_source(sessions: int) -> str:
     return f"""
         SELECT number AS n, {start} AS st,
           if(cityHash64(n, 2) % 100 < 45, 1, 2 + cityHash64(n, 3) % 4) AS pv,
-          1 + cityHash64(n, 4) % {max(1, int(sessions * 0.6))} AS visitor,
+          -- uniform 64-bit ids, as the collector's hashes (SAMPLE BY visitor_id needs them)
+          cityHash64(1 + cityHash64(n, 4) % {max(1, int(sessions * 0.6))}, 77) AS visitor,
           arrayMap(i -> {pages}[1 + cityHash64(n, 10 + i) % {len(PAGES)}], range(pv)) AS path,
           {_pick(SOURCES, 5)} AS src,
           multiIf(src = '', 'Direct', src IN ('Google', 'Bing', 'DuckDuckGo'),
@@ -131,7 +133,8 @@ def dashboard_queries() -> list[tuple[str, dict[str, object]]]:
     return out
 
 
-def time_queries(data: Path, repeat: int, rollups: bool) -> dict[str, object]:
+def time_queries(data: Path, repeat: int, rollups: bool,
+                 sample_rows: int = 0) -> dict[str, object]:
     """Run in a fresh process: open the store, time the set cold, then warm."""
     from liveinsight.ops.metrics import Metrics
     from liveinsight.query.parser import parse_v2
@@ -142,7 +145,8 @@ def time_queries(data: Path, repeat: int, rollups: bool) -> dict[str, object]:
     store = EmbeddedStore(data, "liveinsight")
     migrate(store)  # as the app does at start (a data dir from before the rollups: backfill)
     runner = QueryRunner(store, Metrics(), timeout_s=60, rollups=rollups)
-    queries = [(name, parse_v2(body, site_id=SITE, timezone=TZ, goals=(), today=LAST_DAY))
+    queries = [(name, parse_v2(body, site_id=SITE, timezone=TZ, goals=(), today=LAST_DAY,
+                               sample_rows=sample_rows))
                for name, body in dashboard_queries()]
     q0 = queries[0][1]
     floor_sql = ("SELECT count() FROM `liveinsight`.events WHERE site_id = {s:UInt32}"
@@ -247,10 +251,13 @@ def main() -> None:
     ap.add_argument("--freshness", type=int, default=40, help="samples (0 to skip)")
     ap.add_argument("--raw", action="store_true",
                     help="read the raw tables only (no rollups), to compare")
+    ap.add_argument("--sample-rows", type=int, default=0,
+                    help="LIVEINSIGHT_QUERY_SAMPLE_ROWS for the timed queries (0: exact)")
     ap.add_argument("--time-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.time_only:
-        print(json.dumps(time_queries(args.data, args.repeat, rollups=not args.raw)))
+        print(json.dumps(time_queries(args.data, args.repeat, rollups=not args.raw,
+                                      sample_rows=args.sample_rows)))
         return
     marker = args.data / f"generated-{args.events}"
     if not marker.exists():
@@ -265,12 +272,14 @@ def main() -> None:
         marker.touch()
         print(f"generated in {time.perf_counter() - began:.1f} s")
     out = subprocess.run([sys.executable, __file__, "--time-only", "--data", str(args.data),
-                          "--repeat", str(args.repeat), *(["--raw"] if args.raw else [])],
+                          "--repeat", str(args.repeat), *(["--raw"] if args.raw else []),
+                          "--sample-rows", str(args.sample_rows)],
                          capture_output=True, text=True,
                          check=True)
     res = json.loads(out.stdout.strip().splitlines()[-1])
     print(f"events: {res['events']:,}  session rows: {res['session_rows']:,}  "
-          f"range: 30 days, time zone {TZ}, {'raw tables' if args.raw else 'rollups'}")
+          f"range: 30 days, time zone {TZ}, {'raw tables' if args.raw else 'rollups'}"
+          + (f", sampled above {args.sample_rows:,} rows" if args.sample_rows else ""))
     floor, floor_cold = res["floor"], res["floor_cold"]
     floor_best = res["floor_best"]
     print(f"floor (count() of the range's events): cold {floor_cold * 1000:.0f} ms, "

@@ -23,6 +23,7 @@ from liveinsight.api.limits import RequestLimits
 from liveinsight.ingest import bots
 from liveinsight.ops import housekeeping
 from liveinsight.ops.logging import configure as configure_logging
+from liveinsight.ops.logging import set_node
 from liveinsight.security.client_ip import ClientIpResolver
 from liveinsight.security.headers import SecurityHeaders
 from liveinsight.services import Clock, close_services, open_services, utc_now
@@ -65,6 +66,9 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> FrontDoor:
         svc = open_services(settings, clock)
         app.state.services = svc
         door.observe = svc.metrics.observe_request
+        set_node(svc.node_id)
+        if svc.logs is not None:
+            svc.logs.start()
         bots.warm()
         svc.writer.start()
         svc.warmer.start()
@@ -106,5 +110,6 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> FrontDoor:
                      headers=SecurityHeaders(settings.hsts_seconds),
                      ips=ClientIpResolver(settings.trusted_proxies),
                      require_https=settings.require_https, public_url=settings.public_url,
+                     log_requests=settings.log_requests,
                      limits=RequestLimits(collect.POST_ROUTES))
     return door

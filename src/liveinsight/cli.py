@@ -85,19 +85,105 @@ def serve(
 
 
 @app.command()
-def migrate() -> None:
+def migrate(
+    print_sql: Annotated[bool, typer.Option(
+        "--print-sql", help="Print every ClickHouse schema statement for the current settings "
+        "(single server or LIVEINSIGHT_CLICKHOUSE_CLUSTER) and exit: nothing is connected to "
+        "or changed.")] = False,
+) -> None:
     """Apply pending metadata and ClickHouse schema migrations."""
+    from liveinsight.storage import schema
+    from liveinsight.storage.migrate import cluster_of
     from liveinsight.storage.migrate import migrate as run
     from liveinsight.storage.transports import open_store
 
     settings = _settings()
+    if print_sql:
+        sys.stdout.write(schema.script(settings.clickhouse_database, cluster_of(settings)))
+        return
     _meta(settings)
     store = open_store(settings)
     try:
-        applied = run(store)
+        applied = run(store, cluster_of(settings))
     finally:
         store.close()
     console.print(f"metadata: up to date; ClickHouse: applied {applied or 'nothing new'}")
+
+
+def _step(step: str) -> None:
+    """Progress of a long command, on stderr (stdout holds its JSON answer)."""
+    Console(stderr=True).print(f"  [dim]…[/dim] {step}")
+
+
+@app.command()
+def backup(
+    to: Annotated[str | None, typer.Option(
+        "--to", help="Directory to put the backup in (default: LIVEINSIGHT_BACKUP_DIR).")] = None,
+    verify_dir: Annotated[str | None, typer.Option(
+        "--verify", help="Verify this backup instead: checksums, then a restore into a "
+        "scratch directory compared with the manifest's row counts.")] = None,
+) -> None:
+    """Back up the event store, metadata, node files and the log's pending segments (with
+    the server stopped; while it runs, use POST /admin/backups)."""
+    from pathlib import Path
+
+    from liveinsight.errors import Problem
+    from liveinsight.ops import backup as backups
+
+    if verify_dir is not None:
+        try:
+            outcome = backups.verify(Path(verify_dir), progress=_step)
+        except Problem as exc:
+            raise _fail(str(exc)) from None
+        console.print_json(json.dumps(outcome))
+        if not outcome["ok"]:
+            raise typer.Exit(1)
+        return
+    settings = _settings()
+    if settings.clickhouse_url:
+        raise _fail("backups here cover the embedded engine (chDB); back a ClickHouse server "
+                    "up with its own BACKUP")
+    if backups.held(settings.chdb_path):
+        raise _fail(f"a running LiveInsight holds {settings.data_dir}: take the backup "
+                    "through it (POST /admin/backups) or stop it first")
+    import contextlib
+
+    from liveinsight.ingest.wal import WriteAheadLog
+    from liveinsight.storage.embedded import EmbeddedStore
+
+    root = Path(to) if to else settings.backup_path
+    store = EmbeddedStore(settings.chdb_path, settings.clickhouse_database,
+                          backup_root=root)
+    wal = WriteAheadLog(settings.wal_dir, fsync="always")
+    try:
+        manifest = backups.create(settings, store, wal, contextlib.nullcontext, root=root,
+                                  progress=_step)
+    except Problem as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        wal.close()
+        store.close()
+    console.print(f"backup [bold]{manifest['path']}[/bold]: rows {manifest['rows']}, "
+                  f"{manifest['wal_segments']} log segment(s)")
+
+
+@app.command()
+def restore(
+    directory: Annotated[str, typer.Argument(help="The backup directory to restore.")],
+) -> None:
+    """Replace this node's data with a backup (the server must be stopped; the current data
+    is moved to <data_dir>/before-restore-<time>)."""
+    from pathlib import Path
+
+    from liveinsight.errors import Problem
+    from liveinsight.ops import backup as backups
+
+    settings = _settings()
+    try:
+        outcome = backups.restore(settings, Path(directory), progress=_step)
+    except Problem as exc:
+        raise _fail(str(exc)) from None
+    console.print_json(json.dumps(outcome))
 
 
 @app.command("create-site")

@@ -44,6 +44,7 @@ from liveinsight.meta.assets import Assets
 from liveinsight.meta.db import make_engine, pool_of, upgrade
 from liveinsight.meta.funnels import SavedFunnels
 from liveinsight.meta.invitations import Invitations
+from liveinsight.meta.kpi_targets import KpiTargets
 from liveinsight.meta.logins import LoginStore
 from liveinsight.meta.people import People
 from liveinsight.meta.repo import Metadata, SiteDirectory
@@ -61,6 +62,7 @@ from liveinsight.ops.jobs import Jobs
 from liveinsight.ops.lease import InProcessLease, Lease
 from liveinsight.ops.lease_redis import RedisLease
 from liveinsight.ops.lease_sql import SqlLease
+from liveinsight.ops.logship import LogShipper
 from liveinsight.ops.mail import Mailer
 from liveinsight.ops.metrics import Metrics
 from liveinsight.query.live import Ingested, LiveBus, LiveFeed
@@ -75,7 +77,7 @@ from liveinsight.security.passwords import PasswordPolicy
 from liveinsight.security.ratelimit import RateLimiter, open_rate_limiter
 from liveinsight.security.throttle import Limits, LoginThrottle
 from liveinsight.settings import ConfigError, Settings
-from liveinsight.storage.migrate import migrate
+from liveinsight.storage.migrate import cluster_of, migrate
 from liveinsight.storage.protocol import Store
 from liveinsight.storage.transports import open_store
 
@@ -118,10 +120,12 @@ class Services:
     answers: Answers  # every cached analytics answer: keys, generations, invalidation
     dependencies: Dependencies  # the store, the metadata DB, Redis...: checks and breakers
     health_checks: Checks  # the dependencies' checks for the health routes (reused 1 s)
+    logs: LogShipper | None  # log records into the logs table (None: log_store off)
     warmer: Warmer  # recomputes the most viewed answers after new data
     stats: StatsService  # parse, cache or run, shape: one call per stats request
     behaviour: BehaviourService  # funnels, journeys, retention: as stats, through the cache
     funnels: SavedFunnels  # saved funnels per site (metadata database)
+    kpi_targets: KpiTargets  # the KPI board's targets (metadata database)
     feed: LiveBus  # realtime fan-out of appended events (over Redis with redis_url)
     snapshots: SharedSnapshots  # realtime numbers shared by a site's stream subscribers
     purger: Purger  # asks a CDN to drop cached URLs (POST /admin/cdn/purge)
@@ -158,7 +162,7 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
     meta = Metadata(engine, PasswordPolicy(settings.password_min_length))
     sites = SiteDirectory(meta)
     store = open_store(settings)
-    migrate(store)
+    migrate(store, cluster_of(settings))
     wal = WriteAheadLog(settings.wal_dir, fsync=settings.wal_fsync,
                         interval_s=settings.wal_fsync_interval_ms / 1000,
                         max_bytes=settings.wal_max_bytes)
@@ -263,9 +267,11 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
                           enrich_off_loop=bool(settings.redis_url)),
         salts=salts, sessions=sessions, ingested=ingested,
         runner=runner, answers=answers, dependencies=dependencies,
-        health_checks=Checks(dependencies), warmer=warmer, stats=stats,
+        health_checks=Checks(dependencies), logs=_log_shipper(settings, store, node_id, metrics),
+        warmer=warmer, stats=stats,
         purger=_purger(settings),
         behaviour=BehaviourService(runner, stats, answers), funnels=SavedFunnels(engine),
+        kpi_targets=KpiTargets(engine),
         jobs=Jobs(), assets=Assets(engine), feed=feed,
         snapshots=SharedSnapshots(runner, clock),
         keys=ApiKeyCache(meta.verify_api_key, settings.api_key_cache_seconds),
@@ -315,6 +321,18 @@ def _ping(store: Store) -> None:
 def _select_one(engine: Engine) -> None:
     with engine.connect() as conn:
         conn.execute(text("SELECT 1"))
+
+
+def _log_shipper(settings: Settings, store: Store, node_id: str, metrics: Metrics
+                 ) -> LogShipper | None:
+    if not settings.log_store:
+        return None
+    return LogShipper(
+        store, settings.data_dir / "logs-wal", node_id=node_id,
+        level=settings.log_store_level, retention_days=settings.log_retention_days,
+        max_records=settings.log_queue_records, max_bytes=settings.log_wal_max_bytes,
+        on_drop=lambda reason, n: metrics.log_records_dropped.labels(reason).inc(n),
+        on_shipped=metrics.log_records_shipped.inc)
 
 
 def _purger(settings: Settings) -> Purger:
@@ -371,5 +389,7 @@ async def close_services(svc: Services) -> None:
     svc.sessions.close()
     await svc.limiter.close()
     await svc.request_limiter.close()
+    if svc.logs is not None:
+        svc.logs.close()
     svc.store.close()
     svc.meta.engine.dispose()

@@ -39,6 +39,16 @@ class Settings(BaseSettings):
         description="Directory for the embedded ClickHouse data, the write-ahead log, the "
         "SQLite metadata file and the generated secret key.",
     )
+    backup_dir: Path | None = Field(
+        None,
+        description="Where `liveinsight backup` and `POST /admin/backups` put backups (one "
+        "directory each). Empty: `<data_dir>/backups`. Put it on another disk for a backup "
+        "that survives the data disk.",
+    )
+    backup_keep: int = Field(
+        7, ge=1, le=1000, description="How many backups to keep: after each new one the "
+        "oldest beyond this number are deleted.",
+    )
     database_url: str | None = Field(
         None,
         description="SQLAlchemy URL of the metadata database. Empty: SQLite at "
@@ -51,6 +61,22 @@ class Settings(BaseSettings):
     )
     clickhouse_database: str = Field(
         "liveinsight", description="ClickHouse database holding the events and sessions tables."
+    )
+    clickhouse_cluster: str = Field(
+        "", pattern=r"^[A-Za-z0-9_.-]*$", description="ClickHouse cluster name (of the "
+        "servers' `remote_servers`). Empty: one server. Set: `liveinsight migrate` creates "
+        "replicated tables `ON CLUSTER`, sharded by visitor, read and written through "
+        "Distributed tables (docs/deployment.md); needs `clickhouse_url`."
+    )
+    clickhouse_replica_path: str = Field(
+        "/clickhouse/tables/{shard}/{database}/{table}", min_length=1,
+        description="Cluster: Keeper path of each replicated table; the macros are expanded "
+        "by each server (`{shard}` from its `<macros>`, `{database}`, `{table}`)."
+    )
+    clickhouse_replica_name: str = Field(
+        "{replica}", min_length=1,
+        description="Cluster: replica name of each replicated table (`{replica}`: each "
+        "server's macro)."
     )
     database_pool_size: int = Field(
         10, ge=1, le=500, description="PostgreSQL: connections each node keeps open (each "
@@ -411,6 +437,34 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = Field(
         "console", description="`json` for one JSON object per line, `console` for people."
     )
+    log_store: bool = Field(
+        True, description="Also keep log records in the ClickHouse `logs` table (searched by "
+        "`/admin/logs/search` and the Logs page), through a log of their own in the data "
+        "directory (`logs-wal/`): a record waits there while ClickHouse is away."
+    )
+    log_store_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Lowest level of the records kept in the `logs` table (records "
+        "below `log_level` are not produced at all)."
+    )
+    log_retention_days: int = Field(
+        14, ge=1, le=3650, description="Days a record stays in the `logs` table (its TTL; "
+        "a change applies to records written after it)."
+    )
+    log_requests: Literal["all", "api", "errors", "none"] = Field(
+        "api", description="Which requests get a log record (route template, status, "
+        "duration, request id): `all`; `api` (default): all but the collector's accepted "
+        "events and the probes' answers (`/health`, `/health/ready` below 500), which "
+        "`/metrics` counts; `errors`: answers of 500 and above; `none`."
+    )
+    log_queue_records: int = Field(
+        10_000, ge=100, le=1_000_000, description="Records waiting in memory for the `logs` "
+        "table's log at most; past it new records are dropped (counted in "
+        "`liveinsight_log_records_dropped_total`), never waited for."
+    )
+    log_wal_max_bytes: int = Field(
+        256 << 20, ge=1 << 20, description="Disk quota of the log records' own write-ahead "
+        "log (`logs-wal/`) while ClickHouse is away; past it records are dropped (counted)."
+    )
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -439,6 +493,9 @@ class Settings(BaseSettings):
                              "and LIVEINSIGHT_CDN_CLOUDFLARE_API_TOKEN")
         if self.cdn_purger == "webhook" and not self.cdn_purge_webhook_url:
             raise ValueError("cdn_purger=webhook needs LIVEINSIGHT_CDN_PURGE_WEBHOOK_URL")
+        if self.clickhouse_cluster and not self.clickhouse_url:
+            raise ValueError("clickhouse_cluster needs LIVEINSIGHT_CLICKHOUSE_URL (the embedded "
+                             "engine is one server)")
         return self
 
     # --- derived -----------------------------------------------------------------------
@@ -449,6 +506,10 @@ class Settings(BaseSettings):
     @property
     def chdb_path(self) -> Path:
         return self.data_dir / "chdb"
+
+    @property
+    def backup_path(self) -> Path:
+        return self.backup_dir or self.data_dir / "backups"
 
     @property
     def wal_dir(self) -> Path:

@@ -98,11 +98,11 @@ class OutageStore:
     def restore(self) -> None:
         self.down = False
 
-    def ingest_segment(self, path: Path, token: str) -> None:
+    def ingest_segment(self, path: Path, token: str, targets: Any = None) -> None:
         self.attempts.append(self.clock())
         if self.down:
             raise StoreUnavailable("ClickHouse is down (test outage)")
-        self.inner.ingest_segment(path, token)
+        self.inner.ingest_segment(path, token, targets)
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None, *,
               timeout: float | None = None) -> QueryResult:

@@ -44,7 +44,7 @@ class _FailingStore:
     def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         raise self.exc
 
-    def ingest_segment(self, path: Path, token: str) -> None:
+    def ingest_segment(self, path: Path, token: str, targets: Any = None) -> None:
         raise self.exc
 
     def ping(self) -> bool:

@@ -26,6 +26,7 @@ from liveinsight.api.deps import services
 from liveinsight.api.session import Viewer, current_viewer
 from liveinsight.errors import Forbidden, Invalid, NotFound, Unauthorized
 from liveinsight.meta.repo import ApiKeyInfo, SiteInfo
+from liveinsight.ops.logging import note_site
 from liveinsight.security import sessions
 from liveinsight.security.roles import Role
 from liveinsight.services import Services
@@ -74,6 +75,7 @@ def resolve_site(svc: Services, raw: object, field: str = "site_id") -> SiteInfo
     site = _lookup(svc, raw, field)
     if site is None:
         raise Invalid(f"no site {str(raw).strip()!r}", field=field)
+    note_site(site.id)  # named on the request's log records
     return site
 
 
@@ -99,6 +101,7 @@ async def stats_access(request: Request, raw_site: object, field: str = "site_id
         site = _lookup(svc, raw_site, field)
         if site is None:  # an unknown site answers as another's site does
             raise _not_covered(field, reader.key is None)
+        note_site(site.id)
         return reader.grant(site, field)
     return reader.grant(resolve_site(svc, raw_site, field), field)
 

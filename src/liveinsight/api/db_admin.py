@@ -19,6 +19,7 @@ from liveinsight.errors import Invalid, NotFound
 from liveinsight.ops.jobs import Step
 from liveinsight.services import Services
 from liveinsight.storage import admin, schema
+from liveinsight.storage.migrate import cluster_of
 
 router = APIRouter(tags=["admin"], dependencies=[Depends(instance_admin)])
 
@@ -108,12 +109,14 @@ async def optimize(request: Request, body: Optimize) -> JSONResponse:
 
 def _optimizer(svc: Services, table: str, partition: str | None, final: bool
                ) -> Callable[[], None]:
-    return lambda: admin.optimize(svc.store, table, partition, final)
+    cluster = cluster_of(svc.settings)
+    return lambda: admin.optimize(svc.store, table, partition, final, cluster)
 
 
 def _rebuild_rollups(svc: Services) -> None:
     with svc.writer.held():
-        for statement in schema.rollup_rebuild(svc.store.database):
+        for statement in schema.rollup_rebuild(svc.store.database,
+                                                 cluster_of(svc.settings)):
             svc.store.command(statement)
     svc.answers.invalidate_all()
 

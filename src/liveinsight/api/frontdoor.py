@@ -33,10 +33,12 @@ from starlette.types import Message, Receive, Scope, Send
 from liveinsight.api.deadline import BodyDeadlines
 from liveinsight.api.errors import error_response
 from liveinsight.api.limits import Decision, RequestLimits
+from liveinsight.ops.logging import REQUEST, RequestContext
 from liveinsight.security.client_ip import ClientIpResolver
 from liveinsight.security.headers import SecurityHeaders, https_url
 
 log = logging.getLogger("liveinsight.frontdoor")
+access = logging.getLogger("liveinsight.access")
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 Observe = Callable[[str, str, int, float], None]
@@ -44,7 +46,9 @@ Observe = Callable[[str, str, int, float], None]
 CLIENT_GONE = 499
 """The status a request is counted with when its client went away before an answer (nginx's
 convention); nothing is sent."""
-HTTPS_EXEMPT = frozenset({"/health", "/health/ready"})  # plus the collector's paths
+PROBES = frozenset({"/health", "/health/ready"})
+"""Asked every few seconds by load balancers: no log record under ``log_requests=api``."""
+HTTPS_EXEMPT = PROBES  # plus the collector's paths
 
 
 class FrontDoor:
@@ -63,8 +67,9 @@ class FrontDoor:
                  body_limits: Mapping[str, int] | None = None, *,
                  headers: SecurityHeaders | None = None, ips: ClientIpResolver | None = None,
                  require_https: bool = False, public_url: str | None = None,
-                 limits: RequestLimits | None = None) -> None:
+                 log_requests: str = "api", limits: RequestLimits | None = None) -> None:
         self.app = app
+        self._log_requests = log_requests
         self._routes = dict(routes)
         self._deadlines = deadlines
         self._api_body_limit = api_body_limit
@@ -86,9 +91,18 @@ class FrontDoor:
             return
         https = self._https(scope)
         endpoint = self._routes.get(scope["path"]) if scope["method"] == "POST" else None
-        if endpoint is None:
-            await self._watched(scope, receive, send, https)
-            return
+        context = RequestContext(scope, None if endpoint is None else scope["path"])
+        token = REQUEST.set(context)
+        try:
+            if endpoint is None:
+                await self._watched(scope, receive, send, https)
+            else:
+                await self._collect(endpoint, scope, receive, send, https)
+        finally:
+            REQUEST.reset(token)
+
+    async def _collect(self, endpoint: Endpoint, scope: Scope, receive: Receive, send: Send,
+                       https: bool) -> None:
         started = time.perf_counter()
         # The collector's endpoints keep their own body deadline (see api/deadline.py).
         scope["app"] = self.app
@@ -96,24 +110,34 @@ class FrontDoor:
             response = await endpoint(Request(scope, receive))
         except ClientDisconnect:
             # counted by the endpoint; nobody is left to answer
-            self._count(scope["path"], "POST", CLIENT_GONE, started)
+            self._count(scope["path"], "POST", CLIENT_GONE, started, collector=True)
             return
         except Exception as exc:  # the endpoints answer every expected failure
             log.exception("unhandled error on POST %s", scope["path"], exc_info=exc)
             response = error_response(500, "internal", "internal error; it has "
                                       "been logged")
         await _respond(response, scope, receive, send, self._headers, https)
-        self._count(scope["path"], "POST", response.status_code, started)
+        self._count(scope["path"], "POST", response.status_code, started, collector=True)
 
-    def _count(self, route: str, method: str, status: int, started: float) -> None:
+    def _count(self, route: str, method: str, status: int, started: float, *,
+               collector: bool = False) -> None:
+        """Count the answered request; log it as ``log_requests`` asks."""
+        seconds = time.perf_counter() - started
         if self.observe is not None:
-            self.observe(route, method, status, time.perf_counter() - started)
+            self.observe(route, method, status, seconds)
+        mode = self._log_requests
+        if mode == "none" or (mode == "errors" and status < 500) or (mode == "api" and (
+                (collector and status < 400) or (route in PROBES and status < 500))):
+            return
+        context = REQUEST.get()
+        if context is not None:
+            context.status = status
+            context.duration_ms = round(seconds * 1000, 3)
+        level = logging.ERROR if status >= 500 else logging.INFO
+        access.log(level, "%s %s %d", method, route, status)
 
     async def _watched(self, scope: Scope, receive: Receive, send: Send, https: bool) -> None:
         """:meth:`_other`, counted under the template of the route that answered."""
-        if self.observe is None:
-            await self._other(scope, receive, send, https)
-            return
         started = time.perf_counter()
         status = 0
 

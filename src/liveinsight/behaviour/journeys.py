@@ -87,11 +87,17 @@ def _int(raw: Any, field: str, low: int, high: int) -> int:
     return value
 
 
-def _paths(scope: Scope) -> str:
-    """One row per visit of the scope: ``path``, its pages in order (reloads once)."""
+def _paths(scope: Scope, viewed: str | None = None) -> str:
+    """One row per visit of the scope: ``path``, its pages in order (reloads once); only
+    the visits with a pageview matching the regular expression ``viewed`` (a parameter)
+    when given (read first: far fewer visits to order)."""
+    only = ""
+    if viewed is not None:
+        only = (f" AND session_id IN (SELECT session_id FROM {scope.db}.events WHERE"
+                f" {scope.rows()} AND name = 'pageview' AND match(pathname, {viewed}))")
     raw = (f"SELECT session_id, arrayMap(x -> x.2, arraySort(groupArray({_PATH_CAP})"
            f"((timestamp, toString(pathname))))) AS raw FROM {scope.db}.events"
-           f" WHERE {scope.rows()} AND name = 'pageview' GROUP BY session_id")
+           f" WHERE {scope.rows()} AND name = 'pageview'{only} GROUP BY session_id")
     return (f"SELECT arrayFilter((x, i) -> i = 1 OR x != raw[i - 1], raw, arrayEnumerate(raw))"
             f" AS path FROM ({raw})")
 
@@ -116,8 +122,8 @@ def journey_sql(j: Journey, scope: Scope) -> tuple[str, dict[str, Any]]:
         else:
             seq = (f"arraySlice(arrayConcat(arrayReverse(arraySlice(path, 1, i - 1)), "
                    f"[{p.add(ENTRANCE, 'String')}]), 1, {n})")
-        source = (f"SELECT {seq} AS seq FROM (SELECT {at} AS i, path FROM ({_paths(scope)}))"
-                  f" WHERE i > 0")
+        source = (f"SELECT {seq} AS seq FROM (SELECT {at} AS i, path FROM"
+                  f" ({_paths(scope, regex)})) WHERE i > 0")
     parts = ("arrayJoin(arrayConcat(arrayMap(d -> (toUInt8(0), toUInt32(d), [seq[d]]),"
              " arrayEnumerate(seq)), [(toUInt8(1), toUInt32(0), seq),"
              " (toUInt8(2), toUInt32(0), CAST([], 'Array(String)'))])) AS part")

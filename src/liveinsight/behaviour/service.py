@@ -10,12 +10,14 @@ and shaped once. Blocking: the HTTP layer calls it off the event loop.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import date
+from functools import partial
 from typing import Any
 
 import orjson
 
-from liveinsight.behaviour import funnels, journeys, retention
+from liveinsight.behaviour import funnels, journeys, kpi, retention, users
 from liveinsight.behaviour.scope import (
     Scope,
     check_patterns,
@@ -32,6 +34,7 @@ from liveinsight.query.service import StatsService
 _FUNNEL_FIELDS = {"funnel", "date_range", "date", "filters", "include", "breakdown"}
 _JOURNEY_FIELDS = {"kind", "page", "steps", "limit", "k", "date_range", "date", "filters"}
 _RETENTION_FIELDS = {"period", "identity", "date_range", "date", "filters"}
+_USERS_PARAMS = {"period", "date", "filters"}
 _JOURNEY_PARAMS = {"kind", "page", "steps", "limit", "k", "period", "date", "filters"}
 
 
@@ -102,6 +105,61 @@ class BehaviourService:
                     **journeys.shape(j, rows)}
 
         return self._cached(site, q, "journey", j.doc(), compute)
+
+    # --- users --------------------------------------------------------------------------
+
+    def users(self, site: SiteInfo, params: dict[str, str]) -> bytes:
+        """GET parameters (``period``, ``date``, ``filters`` as for ``/api/stats/*``) → the
+        user analysis' JSON (``behaviour/users.py``)."""
+        _known(params, _USERS_PARAMS)
+        q = parse_simple_scope(params, site_id=site.id, timezone=site.timezone,
+                               goals=self._stats.goals(site), today=self._stats.today(site))
+
+        def compute() -> dict[str, Any]:
+            def run(build: Callable[[Scope], tuple[str, dict[str, Any]]]) -> list[list[Any]]:
+                text, values = build(Scope(q, self._runner.store.database))
+                return self._runner.raw(text, values, "users")
+
+            visits, engagement = run(users.visits_sql)[0], run(users.engagement_sql)[0]
+            return {"site_id": site.domain,
+                    "date_range": [q.date_range.first.isoformat(),
+                                   q.date_range.last.isoformat()],
+                    **users.shape(visits, engagement, run(users.heatmap_sql),
+                                  run(users.sequences_sql))}
+
+        return self._cached(site, q, "users", [], compute)
+
+    # --- KPI board ------------------------------------------------------------------------
+
+    def kpi(self, sites: Sequence[SiteInfo], period: str, anchor: date | None,
+            targets: dict[int | None, dict[str, float]]) -> dict[str, Any]:
+        """The KPI board of ``sites`` over ``period`` (a stats period name) ending at
+        ``anchor`` (each site's today when None), with the total across them when there
+        are several, and each KPI's status against ``targets``."""
+        boards = []
+        for site in sites:
+            day = anchor or self._stats.today(site)
+            goals = [g.name for g in self._stats.goals(site)]
+            board = kpi.site_board(partial(self._stats.v2_answer, site), goals, period,
+                                   day.isoformat())
+            days = board["days"]
+            first = date.fromisoformat(days[0]) if days else day
+            last = date.fromisoformat(days[-1]) if days else day
+            kpi.with_targets(board, targets.get(site.id, {}), first=first, last=last,
+                             today=self._stats.today(site))
+            boards.append({"site_id": site.domain, "date_range": [first.isoformat(),
+                                                                  last.isoformat()], **board})
+        answer: dict[str, Any] = {"period": period, "sites": boards}
+        if len(boards) > 1:
+            total = kpi.across(boards)
+            ranges = [b["date_range"] for b in boards]
+            first = min(date.fromisoformat(r[0]) for r in ranges)
+            last = max(date.fromisoformat(r[1]) for r in ranges)
+            today = max(self._stats.today(site) for site in sites)
+            kpi.with_targets(total, targets.get(None, {}), first=first, last=last,
+                             today=today)
+            answer["total"] = total
+        return answer
 
     # --- retention -----------------------------------------------------------------------
 

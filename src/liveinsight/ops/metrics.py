@@ -88,6 +88,13 @@ class Metrics:
         # liveinsight_http_request_seconds{route,method}: see observe_request
         self._http = _HttpCollector(_HTTP)
         r.register(self._http)
+        self.log_records_shipped = Counter(
+            "liveinsight_log_records_shipped_total", "Log records appended to the records' "
+            "own write-ahead log, on their way to the logs table", registry=r)
+        self.log_records_dropped = Counter(
+            "liveinsight_log_records_dropped_total", "Log records not kept in the logs table "
+            "(queue_full, wal_full, io, error); the terminal's copy is unaffected",
+            ["reason"], registry=r)
         self.wal_segments = Gauge(
             "liveinsight_wal_segments", "Write-ahead log segments waiting for the store (the "
             "open one included when it holds rows)", registry=r)

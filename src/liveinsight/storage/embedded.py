@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape as xml_escape
 
 import chdb
 import orjson
@@ -54,6 +55,18 @@ def _param_text(value: Any) -> str:
     return str(value).translate(_TSV_ESCAPES)
 
 
+def _backup_config(path: Path, root: Path) -> Path:
+    """A chDB configuration file next to the data dir allowing backups under ``root``."""
+    root = Path(root).resolve()
+    config = path.parent / f"{path.name}-backups.xml"
+    allowed = xml_escape(str(root) + "/")
+    text = f"<clickhouse><backups><allowed_path>{allowed}</allowed_path></backups></clickhouse>\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not config.exists() or config.read_text() != text:
+        config.write_text(text)
+    return config
+
+
 def _with_settings(sql: str, settings: Mapping[str, Any]) -> str:
     if not settings:
         return sql
@@ -63,9 +76,15 @@ def _with_settings(sql: str, settings: Mapping[str, Any]) -> str:
 class EmbeddedStore:
     """A chDB data directory. Only one may be open in a process at a time."""
 
-    def __init__(self, path: Path, database: str) -> None:
+    def __init__(self, path: Path, database: str, *, backup_root: Path | None = None) -> None:
+        """``backup_root``: the directory ``BACKUP … TO File(...)`` and ``RESTORE … FROM
+        File(...)`` may use (chDB reads ``backups.allowed_path`` from a configuration file
+        when the engine starts; without one the File backup engine is refused)."""
         self.path = Path(path).resolve()
         self.database = database
+        self._target = str(self.path)
+        if backup_root is not None:
+            self._target += "?config-file=" + str(_backup_config(self.path, backup_root))
         with _OPEN_LOCK:
             if _OPEN_PATHS and str(self.path) not in _OPEN_PATHS:
                 raise StoreError(
@@ -85,7 +104,7 @@ class EmbeddedStore:
         if conn is None:
             if self._closed:
                 raise StoreUnavailable("the embedded store is closed")
-            conn = chdb.connect(str(self.path))  # type: ignore[no-untyped-call]
+            conn = chdb.connect(self._target)  # type: ignore[no-untyped-call]
             self._local.conn = conn
             with self._lock:
                 self._conns.append(conn)
@@ -131,10 +150,13 @@ class EmbeddedStore:
     def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         self._run(sql, params, "CSV")
 
-    def ingest_segment(self, path: Path, token: str) -> None:
+    def ingest_segment(self, path: Path, token: str,
+                       targets: list[tuple[str, str, list[tuple[str, str]]]] | None = None
+                       ) -> None:
         src = str(Path(path).resolve()).replace("\\", "\\\\").replace("'", "\\'")
         inserts = schema.segment_inserts(
-            self.database, lambda structure: f"file('{src}', 'JSONEachRow', '{structure}')"
+            self.database, lambda structure: f"file('{src}', 'JSONEachRow', '{structure}')",
+            targets
         )
         for table, sql in inserts:
             settings = {**schema.SEGMENT_INSERT_SETTINGS}

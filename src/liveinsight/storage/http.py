@@ -77,10 +77,12 @@ class HttpStore:
         except ClickHouseError as exc:
             raise _refused(exc) from exc
 
-    def ingest_segment(self, path: Path, token: str) -> None:
+    def ingest_segment(self, path: Path, token: str,
+                       targets: list[tuple[str, str, list[tuple[str, str]]]] | None = None
+                       ) -> None:
         data = Path(path).read_bytes()
         inserts = schema.segment_inserts(
-            self.database, lambda structure: f"input('{structure}')"
+            self.database, lambda structure: f"input('{structure}')", targets
         )
         for table, sql in inserts:
             settings: dict[str, Any] = {

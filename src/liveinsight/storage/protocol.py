@@ -75,9 +75,12 @@ class Store(Protocol):
     def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         """Run DDL or another statement without a result."""
 
-    def ingest_segment(self, path: Path, token: str) -> None:
+    def ingest_segment(self, path: Path, token: str,
+                       targets: list[tuple[str, str, list[tuple[str, str]]]] | None = None
+                       ) -> None:
         """Insert a write-ahead-log segment (JSON lines, see ``ingest/wal.py``) into the
-        ``events`` and ``sessions`` tables; ClickHouse reads the file itself.
+        ``events`` and ``sessions`` tables (or ``targets``: ``(table, kind, columns)``, e.g.
+        ``schema.LOG_TARGETS``); ClickHouse reads the file itself.
 
         Each insert carries the deduplication token ``f"{token}:{table}"``, so ingesting the
         same segment twice stores its rows once. Raises ``StoreUnavailable`` when the store

@@ -94,24 +94,76 @@ def _columns_ddl(columns: Columns) -> str:
     return ",\n    ".join(f"`{name}` {type_}" for name, type_ in columns)
 
 
-def _events_ddl(db: str) -> str:
-    return (
-        f"CREATE TABLE IF NOT EXISTS `{db}`.events (\n    {_columns_ddl(EVENT_COLUMNS)}\n)"
-        " ENGINE = MergeTree PARTITION BY toYYYYMM(timestamp)"
-        " ORDER BY (site_id, toDate(timestamp), name, visitor_id, timestamp) "
-        + _TTL.format(col="timestamp")
-        + f" SETTINGS {_DEDUP}"
-    )
+# --- single server or cluster -------------------------------------------------------------------
+# On a cluster (``LIVEINSIGHT_CLICKHOUSE_CLUSTER``) every table ``t`` becomes a replicated local
+# table ``t_local`` on each server plus a Distributed table ``t`` that reads all shards and
+# routes inserts by a visitor hash, so a visitor's events and sessions sit on one shard (uniques,
+# sessions and funnels are shard-local). The same table declarations produce both forms.
 
 
-def _sessions_ddl(db: str) -> str:
-    return (
-        f"CREATE TABLE IF NOT EXISTS `{db}`.sessions (\n    {_columns_ddl(SESSION_COLUMNS)}\n)"
-        " ENGINE = VersionedCollapsingMergeTree(sign, version) PARTITION BY toYYYYMM(start)"
-        " ORDER BY (site_id, toDate(start), session_id) "
-        + _TTL.format(col="start")
-        + f" SETTINGS {_DEDUP}"
-    )
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    """Where the cluster form of the schema is created: the cluster name of the servers'
+    ``remote_servers``, the Keeper path and replica name of the replicated tables (macros such
+    as ``{shard}``, ``{replica}``, ``{database}``, ``{table}`` are expanded by each server)."""
+
+    name: str
+    replica_path: str = "/clickhouse/tables/{shard}/{database}/{table}"
+    replica_name: str = "{replica}"
+
+    def on(self) -> str:
+        return f"ON CLUSTER `{self.name}`"
+
+    def replicated_args(self) -> str:
+        return f"{_literal(self.replica_path)}, {_literal(self.replica_name)}"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+VISITOR_SHARD_KEY = "cityHash64(visitor_id)"
+"""Events and sessions are sharded by visitor: a session belongs to one visitor, so every row
+of a session (its versions and cancel rows) is on one shard too."""
+
+_REPLICATED_DEDUP = "replicated_deduplication_window = 10000"
+
+
+@dataclass(frozen=True, slots=True)
+class _Table:
+    name: str
+    body: str  # "(columns)", as the single-server DDL has always written it
+    engine: str  # a MergeTree family engine, without "Replicated"
+    args: str  # the engine's own arguments ("" or "sign, version")
+    keys: str  # PARTITION BY ... ORDER BY ...
+    ttl_col: str
+    settings: str  # after the deduplication window
+    shard_key: str
+    sample: str = ""  # SAMPLE BY, cluster form only (single server: migration 5 adds it)
+    cluster_settings: str = ""  # what later single-server migrations add
+
+    def single(self, db: str) -> str:
+        engine = f"{self.engine}({self.args})" if self.args else self.engine
+        return (f"CREATE TABLE IF NOT EXISTS `{db}`.{self.name} {self.body} ENGINE = {engine}"
+                f" {self.keys} " + _TTL.format(col=self.ttl_col)
+                + f" SETTINGS {_DEDUP}{self.settings}")
+
+    def cluster(self, db: str, c: Cluster) -> list[str]:
+        args = ", ".join(a for a in (c.replicated_args(), self.args) if a)
+        sample = f" SAMPLE BY {self.sample}" if self.sample else ""
+        local = (f"CREATE TABLE IF NOT EXISTS `{db}`.{self.name}_local {c.on()} {self.body}"
+                 f" ENGINE = Replicated{self.engine}({args}) {self.keys}{sample} "
+                 + _TTL.format(col=self.ttl_col)
+                 + f" SETTINGS {_REPLICATED_DEDUP}{self.settings}{self.cluster_settings}")
+        return [local, _distributed(db, self.name, self.shard_key, c)]
+
+
+def _distributed(db: str, table: str, shard_key: str, c: Cluster) -> str:
+    """``table`` over every shard's ``table_local``: reads all shards, routes inserts by
+    ``shard_key``."""
+    return (f"CREATE TABLE IF NOT EXISTS `{db}`.{table} {c.on()} AS `{db}`.{table}_local"
+            f" ENGINE = Distributed({_literal(c.name)}, {_literal(db)},"
+            f" {_literal(table + '_local')}, {shard_key})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,12 +171,28 @@ class Migration:
     version: int
     description: str
     statements: Callable[[str], list[str]]
+    cluster: Callable[[str, Cluster], list[str]]
+    """The same step on a cluster; ``[]`` where the cluster tables are created with it
+    already (a cluster schema starts at version 5's state, see docs/deployment.md)."""
+
+    def sql(self, db: str, cluster: Cluster | None = None) -> list[str]:
+        return self.statements(db) if cluster is None else self.cluster(db, cluster)
 
 
 # The writer deletes a log segment once its insert is confirmed, so an inserted part must be on
 # disk by then: ClickHouse does not fsync inserted parts by default (a power cut could lose
 # what the deleted segment held). One fsync per insert, a few per second.
 _FSYNC_PARTS = "fsync_after_insert = 1, fsync_part_directory = 1"
+
+EVENTS = _Table(
+    "events", f"(\n    {_columns_ddl(EVENT_COLUMNS)}\n)", "MergeTree", "",
+    "PARTITION BY toYYYYMM(timestamp)"
+    " ORDER BY (site_id, toDate(timestamp), name, visitor_id, timestamp)", "timestamp", "",
+    VISITOR_SHARD_KEY, sample="visitor_id", cluster_settings=f", {_FSYNC_PARTS}")
+SESSIONS = _Table(
+    "sessions", f"(\n    {_columns_ddl(SESSION_COLUMNS)}\n)", "VersionedCollapsingMergeTree",
+    "sign, version", "PARTITION BY toYYYYMM(start) ORDER BY (site_id, toDate(start), session_id)",
+    "start", "", VISITOR_SHARD_KEY, cluster_settings=f", {_FSYNC_PARTS}")
 
 # --- rollups ----------------------------------------------------------------------------------
 # Materialized views keep per-(site, bucket, dimension value) aggregates of every inserted
@@ -144,13 +212,15 @@ _ROLLUP_KEY = ("site_id UInt32, level UInt8, bucket DateTime('UTC'), dim LowCard
                " value String, retention_days UInt16")
 
 
-def _rollup_ddl(db: str, table: str, values: str) -> str:
-    return (
-        f"CREATE TABLE IF NOT EXISTS `{db}`.{table} ({_ROLLUP_KEY}, {values})"
-        " ENGINE = AggregatingMergeTree PARTITION BY toYYYYMM(bucket)"
-        " ORDER BY (site_id, dim, level, bucket, value, retention_days) "
-        + _TTL.format(col="bucket") + f" SETTINGS {_DEDUP}, {_FSYNC_PARTS}"
-    )
+# Rollup rows are written by the views on each shard, next to the rows they count; this key only
+# places rows inserted through the Distributed rollup (a backfill or a rebuild).
+_ROLLUP_SHARD_KEY = "cityHash64(site_id, bucket)"
+
+
+def _rollup_table(table: str, values: str) -> _Table:
+    return _Table(table, f"({_ROLLUP_KEY}, {values})", "AggregatingMergeTree", "",
+                  "PARTITION BY toYYYYMM(bucket) ORDER BY (site_id, dim, level, bucket, value,"
+                  " retention_days)", "bucket", f", {_FSYNC_PARTS}", _ROLLUP_SHARD_KEY)
 
 
 def _rollup_select(db: str, source: str, time_col: str, dims: dict[str, str],
@@ -174,18 +244,26 @@ _SESSIONS_ROLLUP = ("visits SimpleAggregateFunction(sum, Int64),"
                     " views SimpleAggregateFunction(sum, Int64)")
 
 
-def _events_rollup_select(db: str) -> str:
+EVENTS_ROLLUP = _rollup_table("events_rollup", _EVENTS_ROLLUP)
+SESSIONS_ROLLUP = _rollup_table("sessions_rollup", _SESSIONS_ROLLUP)
+
+
+def _events_rollup_select(db: str, source: str = "events") -> str:
     return _rollup_select(
-        db, "events", "timestamp", EVENT_ROLLUP_DIMS,
+        db, source, "timestamp", EVENT_ROLLUP_DIMS,
         "uniqCombinedState(visitor_id) AS visitors, countIf(name = 'pageview') AS pageviews,"
         " count() AS events", " WHERE name != 'engagement'")
 
 
-def _sessions_rollup_select(db: str) -> str:
+def _sessions_rollup_select(db: str, source: str = "sessions") -> str:
     return _rollup_select(
-        db, "sessions", "start", SESSION_ROLLUP_DIMS,
+        db, source, "start", SESSION_ROLLUP_DIMS,
         "sum(sign) AS visits, sum(sign * is_bounce) AS bounces, sum(sign * duration) AS seconds,"
         " sum(sign * pageviews) AS views")
+
+
+_ROLLUP_SELECTS = (("events_rollup", "events", _events_rollup_select),
+                   ("sessions_rollup", "sessions", _sessions_rollup_select))
 
 
 def _rollups(db: str) -> list[str]:
@@ -193,44 +271,112 @@ def _rollups(db: str) -> list[str]:
     backfill starts from empty tables. Runs before the writer starts (app start,
     ``liveinsight migrate``): a row inserted between a view's creation and its table's
     backfill would be counted twice."""
-    out = [_rollup_ddl(db, "events_rollup", _EVENTS_ROLLUP),
-           _rollup_ddl(db, "sessions_rollup", _SESSIONS_ROLLUP)]
-    for name, select in (("events_rollup", _events_rollup_select(db)),
-                         ("sessions_rollup", _sessions_rollup_select(db))):
+    out = [EVENTS_ROLLUP.single(db), SESSIONS_ROLLUP.single(db)]
+    for name, _, select in _ROLLUP_SELECTS:
         out += [f"CREATE MATERIALIZED VIEW IF NOT EXISTS `{db}`.{name}_mv TO `{db}`.{name}"
-                f" AS {select}",
+                f" AS {select(db)}",
                 f"TRUNCATE TABLE `{db}`.{name}",
-                f"INSERT INTO `{db}`.{name} {select}"]
+                f"INSERT INTO `{db}`.{name} {select(db)}"]
     return out
 
 
-def rollup_rebuild(db: str) -> list[str]:
+def _cluster_rollups(db: str, c: Cluster) -> list[str]:
+    """On every server a view reads the local raw table and writes the local rollup (an insert
+    reaches one replica of one shard; the rollup part is replicated like the raw part). The
+    backfill reads the Distributed raw table and inserts through the Distributed rollup."""
+    out = [*EVENTS_ROLLUP.cluster(db, c), *SESSIONS_ROLLUP.cluster(db, c)]
+    for name, source, select in _ROLLUP_SELECTS:
+        out.append(f"CREATE MATERIALIZED VIEW IF NOT EXISTS `{db}`.{name}_mv {c.on()}"
+                   f" TO `{db}`.{name}_local AS {select(db, source + '_local')}")
+    return out + rollup_rebuild(db, c)
+
+
+def rollup_rebuild(db: str, cluster: Cluster | None = None) -> list[str]:
     """Empty the rollups and fill them again from the raw tables. The caller holds the
     writer (no segment may be ingested meanwhile: its rows would be counted twice or not at
-    all)."""
+    all; on a cluster, every node's writer)."""
     out = []
-    for name, select in (("events_rollup", _events_rollup_select(db)),
-                         ("sessions_rollup", _sessions_rollup_select(db))):
-        out += [f"TRUNCATE TABLE `{db}`.{name}", f"INSERT INTO `{db}`.{name} {select}"]
+    for name, _, select in _ROLLUP_SELECTS:
+        if cluster is None:
+            out += [f"TRUNCATE TABLE `{db}`.{name}", f"INSERT INTO `{db}`.{name} {select(db)}"]
+        else:
+            out += [f"TRUNCATE TABLE `{db}`.{name}_local {cluster.on()}",
+                    f"INSERT INTO `{db}`.{name} SETTINGS distributed_foreground_insert = 1"
+                    f" {select(db)}"]
     return out
+
+
+LOG_COLUMNS: Columns = [
+    ("timestamp", "DateTime64(3, 'UTC')"),
+    ("level", "LowCardinality(String)"),
+    ("logger", "LowCardinality(String)"),
+    ("message", "String"),
+    ("request_id", "String"),
+    ("route", "LowCardinality(String)"),
+    ("method", "LowCardinality(String)"),
+    ("status", "UInt16"),
+    ("duration_ms", "Float32"),
+    ("site_id", "UInt32"),
+    ("node", "LowCardinality(String)"),
+    ("trace_id", "String"),
+    ("fingerprint", "String"),
+    ("exception", "String"),
+    ("fields", "Map(String, String)"),
+    ("retention_days", "UInt16"),
+]
+"""A log record (``ops/logship.py`` writes them): who logged what, the request it belongs
+to, a fingerprint grouping records of one kind (``ops/logship.fingerprint``), the other
+structured fields as strings."""
+
+LOG_NAMES = names(LOG_COLUMNS)
+
+
+_LOG_KEYS = ("PARTITION BY toYYYYMMDD(timestamp) ORDER BY (timestamp, level)"
+             " TTL toDateTime(timestamp) + toIntervalDay(retention_days)")
+
+
+def _logs_ddl(db: str) -> str:
+    return (f"CREATE TABLE IF NOT EXISTS `{db}`.logs (\n    {_columns_ddl(LOG_COLUMNS)}\n)"
+            f" ENGINE = MergeTree {_LOG_KEYS} SETTINGS {_DEDUP}")
+
+
+def _logs_cluster(db: str, c: Cluster) -> list[str]:
+    """On a cluster: ``logs_local`` replicated on each shard, ``logs`` over all of them
+    (records spread at random: a search reads every shard anyway)."""
+    local = (f"CREATE TABLE IF NOT EXISTS `{db}`.logs_local {c.on()}"
+             f" (\n    {_columns_ddl(LOG_COLUMNS)}\n)"
+             f" ENGINE = ReplicatedMergeTree({c.replicated_args()}) {_LOG_KEYS}"
+             f" SETTINGS {_REPLICATED_DEDUP}")
+    return [local, _distributed(db, "logs", "rand()", c)]
+
+def _in_cluster_create(db: str, cluster: Cluster) -> list[str]:
+    return []
 
 
 MIGRATIONS: list[Migration] = [
-    Migration(1, "events and sessions tables", lambda db: [_events_ddl(db), _sessions_ddl(db)]),
+    Migration(1, "events and sessions tables",
+              lambda db: [EVENTS.single(db), SESSIONS.single(db)],
+              lambda db, c: [*EVENTS.cluster(db, c), *SESSIONS.cluster(db, c)]),
     Migration(2, "fsync inserted parts (the log deletes a segment after its insert)",
               lambda db: [f"ALTER TABLE `{db}`.{t} MODIFY SETTING {_FSYNC_PARTS}"
-                          for t in ("events", "sessions")]),
-    Migration(3, "hourly/daily/weekly rollups of events and sessions (backfilled)", _rollups),
+                          for t in ("events", "sessions")],
+              _in_cluster_create),  # the cluster tables are created with these settings (1)
+    Migration(3, "hourly/daily/weekly rollups of events and sessions (backfilled)", _rollups,
+              _cluster_rollups),
     Migration(4, "pages as LowCardinality(String) (grouping by page: no string hashing)",
               lambda db: [
                   f"ALTER TABLE `{db}`.events MODIFY COLUMN pathname {_LC}"
                   " SETTINGS mutations_sync = 2",
                   f"ALTER TABLE `{db}`.sessions MODIFY COLUMN entry_page {_LC},"
                   f" MODIFY COLUMN exit_page {_LC} SETTINGS mutations_sync = 2",
-              ]),
+              ],
+              _in_cluster_create),  # the cluster tables are created with these types (1)
     Migration(5, "events sampled by visitor (SAMPLE BY visitor_id: whole visitors in a "
               "sample; metadata only, no rewrite)",
-              lambda db: [f"ALTER TABLE `{db}`.events MODIFY SAMPLE BY visitor_id"]),
+              lambda db: [f"ALTER TABLE `{db}`.events MODIFY SAMPLE BY visitor_id"],
+              _in_cluster_create),  # events_local is created with SAMPLE BY visitor_id (1)
+    Migration(6, "logs: the service's own log records (searched by /admin/logs)",
+              lambda db: [_logs_ddl(db)], lambda db, c: _logs_cluster(db, c)),
 ]
 
 SITE_DATA_TABLES = ("events", "sessions", "events_rollup", "sessions_rollup")
@@ -243,6 +389,8 @@ SEGMENT_TARGETS: list[tuple[str, str, Columns]] = [
     ("events", "e", EVENT_COLUMNS),
     ("sessions", "s", SESSION_COLUMNS),
 ]
+LOG_TARGETS: list[tuple[str, str, Columns]] = [("logs", "l", LOG_COLUMNS)]
+"""What a segment of the log records' own write-ahead log feeds (``ops/logship.py``)."""
 
 # Settings that make an INSERT ... SELECT from a segment form the same blocks every time, so a
 # replay's deduplication token matches the first attempt's blocks.
@@ -288,12 +436,15 @@ def segment_structure(columns: Columns) -> str:
     return text.replace("\\", "\\\\").replace("'", "\\'")
 
 
-def segment_inserts(db: str, source: Callable[[str], str]) -> list[tuple[str, str]]:
-    """``(table, sql)`` for each table a segment feeds. ``source(structure)`` returns the
-    table function that reads the segment (``file(...)`` embedded, ``input(...)`` over HTTP).
+def segment_inserts(db: str, source: Callable[[str], str],
+                    targets: list[tuple[str, str, Columns]] | None = None
+                    ) -> list[tuple[str, str]]:
+    """``(table, sql)`` for each table a segment feeds (``targets``: the events' by
+    default). ``source(structure)`` returns the table function that reads the segment
+    (``file(...)`` embedded, ``input(...)`` over HTTP).
     """
     out = []
-    for table, kind, columns in SEGMENT_TARGETS:
+    for table, kind, columns in SEGMENT_TARGETS if targets is None else targets:
         names = ", ".join(f"`{name}`" for name, _ in columns)
         values = ", ".join(_selected(name) for name, _ in columns)
         sql = (
@@ -308,3 +459,33 @@ MIGRATIONS_TABLE_DDL = (
     "CREATE TABLE IF NOT EXISTS `{db}`.schema_migrations (version UInt32, description String,"
     " applied_at DateTime DEFAULT now()) ENGINE = MergeTree ORDER BY version"
 )
+
+
+def migrations_table_ddl(db: str, cluster: Cluster | None = None) -> list[str]:
+    """The table recording applied versions. On a cluster it is replicated and Distributed
+    like the others, so every node, whichever server it talks to, reads one history."""
+    if cluster is None:
+        return [MIGRATIONS_TABLE_DDL.format(db=db)]
+    return [f"CREATE TABLE IF NOT EXISTS `{db}`.schema_migrations_local {cluster.on()}"
+            " (version UInt32, description String, applied_at DateTime DEFAULT now())"
+            f" ENGINE = ReplicatedMergeTree({cluster.replicated_args()}) ORDER BY version",
+            _distributed(db, "schema_migrations", "version", cluster)]
+
+
+def record_migration_sql(db: str, cluster: Cluster | None = None) -> str:
+    """The insert recording an applied version (parameters ``v`` and ``d``); on a cluster
+    through the Distributed table, synchronously, so the next read sees it."""
+    sync = " SETTINGS distributed_foreground_insert = 1" if cluster else ""
+    return (f"INSERT INTO `{db}`.schema_migrations (version, description){sync} "
+            "VALUES ({v:UInt32}, {d:String})")
+
+
+def script(db: str, cluster: Cluster | None = None) -> str:
+    """Every statement of the schema in order, for review (``liveinsight migrate
+    --print-sql``). Run by hand, it leaves ``schema_migrations`` empty."""
+    out = ["-- schema_migrations: the versions applied",
+           *(f"{s};" for s in migrations_table_ddl(db, cluster))]
+    for m in MIGRATIONS:
+        out.append(f"-- {m.version}: {m.description}")
+        out += [f"{s};" for s in m.sql(db, cluster)] or ["-- (created so by an earlier step)"]
+    return "\n".join(out) + "\n"

@@ -12,4 +12,5 @@ def open_store(settings: Settings) -> Store:
     """The store the settings ask for: chDB by default, ClickHouse over HTTP with a URL."""
     if settings.clickhouse_url:
         return HttpStore(settings.clickhouse_url, settings.clickhouse_database)
-    return EmbeddedStore(settings.chdb_path, settings.clickhouse_database)
+    return EmbeddedStore(settings.chdb_path, settings.clickhouse_database,
+                         backup_root=settings.backup_path)

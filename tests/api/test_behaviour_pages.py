@@ -1,0 +1,81 @@
+"""The behaviour page (/sites/{id}/behaviour): a viewer builds a funnel, reads journeys and
+retention; the numbers are the API's; CSV export; a bad funnel shown with its reason."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tests.behaviour.data import events, journeys
+from tests.conftest import fixed_clock, grant, login, make_client, make_site, svc_of
+from tests.query.rows import ingest
+
+PASSWORD = "a long enough password"
+
+
+def test_a_viewer_builds_a_funnel_and_reads_journeys_and_retention(tmp_path: Path) -> None:
+    with make_client(tmp_path, clock=fixed_clock(datetime(2026, 11, 12, 18, tzinfo=UTC))
+                     ) as client:
+        svc = svc_of(client)
+        site = make_site(client, "example.com")
+        for n in range(2, 5):
+            make_site(client, f"s{n}.example")
+        ingest(svc.store, tmp_path / "segments", events() + journeys())
+        svc.meta.create_user("vi@example.com", PASSWORD)
+        grant(client, site, "vi@example.com", "viewer")
+        login(client, "vi@example.com", PASSWORD)
+        steps = "page /\npage /pricing\nevent Signup"
+        html = client.get(f"/sites/{site.id}/behaviour", params={
+            "tab": "funnel", "steps": steps, "window": "1d", "period": "7d"})
+        assert html.status_code == 200, html.text
+        counts = [int(c) for c in re.findall(r"<td data-count>(\d+)</td>", html.text)]
+        key, _ = svc.meta.create_api_key("s", ["stats"])
+        api = client.post("/api/v2/funnels", headers={"authorization": f"Bearer {key}"},
+                          json={"site_id": "example.com", "date_range": "7d", "funnel": {
+                              "steps": [{"type": "page", "path": "/"},
+                                        {"type": "page", "path": "/pricing"},
+                                        {"type": "event", "name": "Signup"}]}}).json()
+        assert counts == [s["count"] for s in api["steps"]] == [7, 5, 2]  # V8 in 7 days
+        csv = client.get(f"/sites/{site.id}/behaviour", params={
+            "tab": "funnel", "steps": steps, "period": "7d", "format": "csv"})
+        assert csv.headers["content-type"].startswith("text/csv")
+        assert csv.text.splitlines()[1].startswith("1,Visit /,7,")
+        bad = client.get(f"/sites/{site.id}/behaviour", params={"tab": "funnel",
+                                                                "steps": "click /x"})
+        assert bad.status_code == 400 and "a funnel has 2 to 8 steps" in bad.text
+        retention = client.get(f"/sites/{site.id}/behaviour", params={
+            "tab": "retention", "cohort": "day", "period": "7d"})
+        assert retention.status_code == 200 and "data-retention" in retention.text
+        assert "only same-day returns show" in retention.text
+        other = client.get("/sites/4/behaviour", params={"tab": "journey", "kind": "sankey"})
+        assert other.status_code == 404  # no role on site 4
+        client.cookies.clear()
+        admin = svc.meta.create_user("ad@example.com", PASSWORD, role="admin")
+        assert admin is not None
+        login(client, "ad@example.com", PASSWORD)
+        sankey = client.get("/sites/4/behaviour", params={
+            "tab": "journey", "kind": "sankey", "steps": "3", "k": "1", "period": "7d"})
+        assert sankey.status_code == 200 and "data-sankey" in sankey.text
+        assert "/ → /pricing: 2" in sankey.text.replace("&gt;", ">")
+
+
+def test_the_kpi_board_page_for_instance_admins(tmp_path: Path) -> None:
+    with make_client(tmp_path, clock=fixed_clock(datetime(2026, 11, 12, 18, tzinfo=UTC))
+                     ) as client:
+        svc = svc_of(client)
+        site = make_site(client, "example.com")
+        make_site(client, "other.example")
+        ingest(svc.store, tmp_path / "segments", events())
+        svc.kpi_targets.set(site.id, "visitors", 10)
+        svc.meta.create_user("ad@example.com", PASSWORD, role="admin")
+        login(client, "ad@example.com", PASSWORD)
+        html = client.get("/analytics/kpi", params={"period": "7d"})
+        assert html.status_code == 200, html.text
+        block = html.text.split('data-kpi-site="example.com"')[1].split("</section>")[0]
+        assert re.search(r'data-kpi="visitors"><td>visitors</td><td data-value>8</td>', block)
+        assert "<strong data-status>behind</strong>" in block and "<polyline" in block
+        assert 'data-kpi-site="All sites"' in html.text
+        csv = client.get("/analytics/kpi", params={"period": "7d", "format": "csv"})
+        assert "example.com,visitors,8,0,,10.0,behind" in csv.text
+        assert client.get("/analytics/kpi", params={"period": "ever"}).status_code == 400

@@ -1,0 +1,113 @@
+"""GET /admin/analytics/users and /admin/analytics/kpi (+ targets) in a real app, over the
+funnel event set of site 1 (``tests/behaviour/data.py``), for instance administrators."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.behaviour.data import events
+from tests.conftest import fixed_clock, make_client, make_site, svc_of
+from tests.query.rows import ingest
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    with make_client(tmp_path, clock=fixed_clock(datetime(2026, 11, 12, 18, tzinfo=UTC))
+                     ) as client:
+        svc = svc_of(client)
+        site = make_site(client, "example.com")
+        make_site(client, "berlin.example", timezone="Europe/Berlin")
+        svc.meta.create_goal(site.id, event_name="Signup")
+        ingest(svc.store, tmp_path / "segments", events())
+        key, _ = svc.meta.create_api_key("a", ["admin"])
+        yield client, {"authorization": f"Bearer {key}"}
+
+
+def _dist(doc: dict[str, Any], name: str) -> dict[str, int]:
+    return {b["bucket"]: b["count"] for b in doc["distributions"][name] if b["count"]}
+
+
+def test_users_analysis(app: Any) -> None:
+    client, auth = app
+    r = client.get("/admin/analytics/users", headers=auth, params={
+        "site_id": "example.com", "period": "custom", "date": "2026-11-10,2026-11-12"})
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    # V1..V7; V4 has two visits (the only returning visitor under one id).
+    assert (doc["visitors"], doc["visits"], doc["returning_visitors"],
+            doc["new_visitors"]) == (7, 8, 1, 6)
+    assert doc["visits_per_visitor"] == 1.14
+    assert _dist(doc, "visits_per_visitor") == {"1": 6, "2": 1}
+    assert _dist(doc, "pages_per_visit") == {"0": 1, "1": 2, "2": 3, "3": 2}
+    assert _dist(doc, "visit_duration") == {"0s": 3, "1-3m": 1, "3-10m": 3, "10-30m": 1}
+    assert _dist(doc, "scroll_depth") == {} and doc["medians"]["scroll_depth"] is None
+    cells = doc["heatmap"]["cells"]  # 2026-11-10 is a Tuesday
+    assert cells[1][10] == {"visitors": 1, "pageviews": 2}  # V1 at 10:00
+    assert cells[1][23] == {"visitors": 1, "pageviews": 1}  # V7 at 23:50
+    assert cells[2][0] == {"visitors": 1, "pageviews": 1}  # V7 at 00:10 on Wednesday
+    assert sum(c["visitors"] for day in cells for c in day) == 9
+    assert doc["sequences"][:3] == [
+        {"events": ["pageview"], "visits": 5}, {"events": ["pageview", "Signup"], "visits": 2},
+        {"events": ["Signup"], "visits": 1}]
+    assert any("clicks" in note for note in doc["notes"])
+
+
+def test_kpi_board_with_targets(app: Any) -> None:
+    client, auth = app
+    for body in ({"site_id": "example.com", "metric": "visitors", "target": 10},
+                 {"site_id": "example.com", "metric": "bounce_rate", "target": 50},
+                 {"site_id": None, "metric": "visitors", "target": 5}):
+        assert client.put("/admin/analytics/kpi/targets", headers=auth,
+                          json=body).status_code == 204
+    r = client.get("/admin/analytics/kpi", headers=auth, params={"period": "7d"})
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert [s["site_id"] for s in doc["sites"]] == ["berlin.example", "example.com"]
+    site = doc["sites"][1]
+    assert site["date_range"] == ["2026-11-06", "2026-11-12"]
+    kpis = site["kpis"]
+    assert (kpis["visitors"]["value"], kpis["visits"]["value"],
+            kpis["pageviews"]["value"]) == (8, 9, 16)
+    assert kpis["visitors"]["growth"] is None  # nothing the week before
+    assert kpis["visitors"]["sparkline"] == [0, 0, 1, 0, 7, 1, 1]
+    assert kpis["goal:Signup"]["value"] == 37.5  # V1, V5, V6 of 8
+    assert (kpis["visitors"]["target"], kpis["visitors"]["status"]) == (10, "behind")
+    assert (kpis["bounce_rate"]["value"], kpis["bounce_rate"]["status"]) == (33, "on_track")
+    assert "status" not in kpis["pageviews"]
+    total = doc["total"]["kpis"]
+    assert total["visitors"]["value"] == 8 and total["visitors"]["status"] == "on_track"
+    listed = client.get("/admin/analytics/kpi/targets", headers=auth).json()
+    assert {"site_id": None, "metric": "visitors", "target": 5.0} in listed
+    assert client.put("/admin/analytics/kpi/targets", headers=auth, json={
+        "site_id": None, "metric": "visitors", "target": None}).status_code == 204
+    assert len(client.get("/admin/analytics/kpi/targets", headers=auth).json()) == 2
+
+
+@pytest.mark.parametrize(("path", "params", "field"), [
+    ("/admin/analytics/kpi", {"period": "forever"}, "period"),
+    ("/admin/analytics/kpi", {"site_id": "nope.example"}, "site_id"),
+    ("/admin/analytics/kpi", {"date": "yesterday"}, "date"),
+    ("/admin/analytics/users", {"site_id": "example.com", "filters": "x"}, "filters"),
+])
+def test_bad_parameters(app: Any, path: str, params: dict[str, str], field: str) -> None:
+    client, auth = app
+    r = client.get(path, headers=auth, params=params)
+    assert r.status_code == 400 and r.json()["error"]["field"] == field, r.text
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"metric": "happiness", "target": 1}, "metric"),
+    ({"metric": "bounce_rate", "target": 120}, "target"),
+    ({"metric": "visitors", "target": "many"}, "target"),
+    ({"site_id": "nope.example", "metric": "visitors", "target": 1}, "site_id"),
+])
+def test_bad_targets(app: Any, body: dict[str, Any], field: str) -> None:
+    client, auth = app
+    r = client.put("/admin/analytics/kpi/targets", headers=auth, json=body)
+    assert r.status_code == 400 and r.json()["error"]["field"] == field, r.text
