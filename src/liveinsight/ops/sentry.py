@@ -5,7 +5,8 @@ the SDK's logging integration), and with ``sentry_traces_sample_rate`` > 0 a sam
 requests as performance transactions. What never is: the client's IP, cookies, request
 bodies or other personal data (the SDK leaves personal data out by default; no request
 body: ``max_request_body_size="never"``), and :func:`scrub_event` passes every text of
-an event through the logs' scrubbing (``ops/logging.scrub_text``: IPs, bearer tokens, API keys, URL passwords) and drops the
+an event through the logs' scrubbing (``ops/logging.scrub_text``: IPs, bearer tokens, API
+keys, URL passwords) and drops the
 request's headers and the user before it leaves, so a DSN pointing anywhere learns no
 visitor's address.
 """
