@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from liveinsight.cli import app
-from liveinsight.storage import schema
+from liveinsight.storage import admin, schema
 from liveinsight.storage.embedded import EmbeddedStore
 from liveinsight.storage.migrate import migrate
 
@@ -59,6 +59,13 @@ def test_every_cluster_statement_parses(tmp_path: Path) -> None:
             assert formatted
             if not sql.startswith("INSERT"):  # an INSERT cannot run ON CLUSTER
                 assert "ON CLUSTER `prod-eu`" in formatted, sql[:80]
+        # the admin optimize job on a cluster: the local tables (what table_names lists there)
+        recorder = _Recorder()
+        admin.optimize(recorder, "events_local", "202612", True, CLUSTER)  # type: ignore[arg-type]
+        (optimize, _), = recorder.sent
+        assert optimize == (f"OPTIMIZE TABLE `{DB}`.`events_local` ON CLUSTER `prod-eu`"
+                            " PARTITION ID '202612' FINAL")
+        assert store.query("SELECT formatQuery({q:String})", {"q": optimize}).scalar()
         # the escaped Keeper path reads back as the configured one
         path = store.query("SELECT formatQuery({q:String})",
                            {"q": _create(_cluster_statements(), "events_local")}).scalar()

@@ -109,7 +109,8 @@ async def optimize(request: Request, body: Optimize) -> JSONResponse:
 
 def _optimizer(svc: Services, table: str, partition: str | None, final: bool
                ) -> Callable[[], None]:
-    return lambda: admin.optimize(svc.store, table, partition, final)
+    cluster = cluster_of(svc.settings)
+    return lambda: admin.optimize(svc.store, table, partition, final, cluster)
 
 
 def _rebuild_rollups(svc: Services) -> None:

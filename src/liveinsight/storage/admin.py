@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from liveinsight.storage.protocol import Code, Store, StoreError
+from liveinsight.storage.schema import Cluster
 
 PARTITION = re.compile(r"^\d{6}$")  # toYYYYMM partitions
 
@@ -123,13 +124,17 @@ def table_names(store: Store) -> list[str]:
     return [str(r[0]) for r in rows]
 
 
-def optimize(store: Store, table: str, partition: str | None, final: bool) -> None:
+def optimize(store: Store, table: str, partition: str | None, final: bool,
+             cluster: Cluster | None = None) -> None:
     """Merge ``table``'s parts (of one ``YYYYMM`` partition when given; ``final``: into one
     part per partition, collapsing sessions' cancelled rows). ``table`` must be one of
-    :func:`table_names` and ``partition`` match :data:`PARTITION` (the caller checks)."""
+    :func:`table_names` and ``partition`` match :data:`PARTITION` (the caller checks). On a
+    ``cluster`` those are the ``*_local`` tables, optimized on every server (``ON CLUSTER``)."""
     if not PARTITION.match(partition or "000000"):
         raise ValueError(f"bad partition {partition!r}")
     sql = f"OPTIMIZE TABLE `{store.database}`.`{table}`"
+    if cluster is not None:
+        sql += f" {cluster.on()}"
     if partition:
         sql += f" PARTITION ID '{partition}'"
     if final:
