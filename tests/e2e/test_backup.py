@@ -138,3 +138,65 @@ def test_retention_keeps_the_newest_and_cli_backup_needs_the_server_stopped(
     refused = subprocess.run([str(LIVEINSIGHT), "backup"], env=srv.env, capture_output=True,
                              text=True, timeout=120, check=False)
     assert refused.returncode == 1 and "POST /admin/backups" in refused.stdout
+
+
+def test_postgresql_metadata_round_trip(postgres_url: str, tmp_path: Path) -> None:
+    """pg_dump into the backup, pg_restore into an emptied database: the site, the API key
+    and the numbers come back (a private database on the shared server)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    if shutil.which("pg_dump") is None:
+        pytest.skip("pg_dump is not installed")
+    name = f"li_backup_{int(time.time() * 1000) % 10**9}"
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+
+    def recreate() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    recreate()
+    url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    srv = Server(tmp_path / "data", tmp_path / "server.log", database_url=url,
+                 backup_dir=str(tmp_path / "backups"))
+    try:
+        srv.cli("create-site", "example.com")
+        key = srv.cli("create-api-key", "ops", "--scope", "stats", "--scope", "admin"
+                      ).strip().splitlines()[-1]
+        srv.start()
+        _send(srv, 40)
+        srv.settle(40)
+        wait_until(lambda: _aggregate(srv, key)["pageviews"]["value"] == 40, 30,
+                   "the events to be stored")
+        before = _aggregate(srv, key)
+        manifest = _backup(srv, key)
+        assert manifest["metadata"] == "postgresql"
+        srv.terminate()
+        shutil.rmtree(srv.data_dir)
+        recreate()  # an empty metadata database: no site, no key
+        srv.cli("restore", manifest["path"])
+        srv.start()
+        assert _aggregate(srv, key) == before
+    finally:
+        srv.stop()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_a_damaged_backup_fails_verification_and_is_not_restored(
+        node: tuple[Server, str], tmp_path: Path) -> None:
+    srv, _key = node
+    srv.cli("backup")
+    (made,) = (tmp_path / "backups").iterdir()
+    assert json.loads(srv.cli("backup", "--verify", str(made)))["ok"] is True
+    victim = next(p for p in sorted((made / "chdb").rglob("*")) if p.is_file())
+    victim.write_bytes(victim.read_bytes() + b"x")
+    for argv in (["backup", "--verify", str(made)], ["restore", str(made)]):
+        done = subprocess.run([str(LIVEINSIGHT), *argv], env=srv.env, capture_output=True,
+                              text=True, timeout=120, check=False)
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert str(victim.relative_to(made)) in done.stdout
+    assert (srv.data_dir / "chdb").exists()  # the refused restore moved nothing aside
+    assert not list(srv.data_dir.glob("before-restore-*"))
