@@ -21,7 +21,7 @@ from liveinsight.api.deadline import BodyDeadlines
 from liveinsight.api.frontdoor import FrontDoor
 from liveinsight.api.limits import RequestLimits
 from liveinsight.ingest import bots
-from liveinsight.ops import housekeeping
+from liveinsight.ops import housekeeping, sentry
 from liveinsight.ops.logging import configure as configure_logging
 from liveinsight.ops.logging import set_node
 from liveinsight.security.client_ip import ClientIpResolver
@@ -60,6 +60,7 @@ def tune_gc() -> Callable[[], None]:
 def create_app(settings: Settings, *, clock: Clock = utc_now) -> FrontDoor:
     """The ASGI app: the collector's front door in front of the FastAPI app."""
     configure_logging(settings)
+    sentry.init(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

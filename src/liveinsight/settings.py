@@ -460,6 +460,18 @@ class Settings(BaseSettings):
         "events and the probes' answers (`/health`, `/health/ready` below 500), which "
         "`/metrics` counts; `errors`: answers of 500 and above; `none`."
     )
+    sentry_dsn: str | None = Field(
+        None, description="Send errors (and, with `sentry_traces_sample_rate`, a sample of "
+        "requests) to this Sentry DSN; IPs, tokens and personal data are taken out first "
+        "(docs/operations.md, \"Error tracking with Sentry\"). Empty: off."
+    )
+    sentry_environment: str | None = Field(
+        None, description="The environment Sentry files events under (e.g. `production`)."
+    )
+    sentry_traces_sample_rate: float = Field(
+        0.0, ge=0.0, le=1.0, description="Share of requests sent to Sentry as performance "
+        "transactions (0: none)."
+    )
     log_queue_records: int = Field(
         10_000, ge=100, le=1_000_000, description="Records waiting in memory for the `logs` "
         "table's log at most; past it new records are dropped (counted in "

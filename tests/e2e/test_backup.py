@@ -183,3 +183,20 @@ def test_postgresql_metadata_round_trip(postgres_url: str, tmp_path: Path) -> No
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def test_a_damaged_backup_fails_verification_and_is_not_restored(
+        node: tuple[Server, str], tmp_path: Path) -> None:
+    srv, _key = node
+    srv.cli("backup")
+    (made,) = (tmp_path / "backups").iterdir()
+    assert json.loads(srv.cli("backup", "--verify", str(made)))["ok"] is True
+    victim = next(p for p in sorted((made / "chdb").rglob("*")) if p.is_file())
+    victim.write_bytes(victim.read_bytes() + b"x")
+    for argv in (["backup", "--verify", str(made)], ["restore", str(made)]):
+        done = subprocess.run([str(LIVEINSIGHT), *argv], env=srv.env, capture_output=True,
+                              text=True, timeout=120, check=False)
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert str(victim.relative_to(made)) in done.stdout
+    assert (srv.data_dir / "chdb").exists()  # the refused restore moved nothing aside
+    assert not list(srv.data_dir.glob("before-restore-*"))

@@ -147,6 +147,21 @@ def test_dashboard_journey(server: str, browser: Any, shots: Path) -> None:
     page.get_by_label("Compare with").select_option("previous_period")
     page.wait_for_url("**compare=previous_period**")
     page.locator(".u-legend").get_by_text("Previous period", exact=True).wait_for()
+    # the cards' rows carry their change against the comparison
+    sources.locator(".row-change").first.wait_for()
+    # this month, in progress: only the elapsed days are drawn (no future zeros), and the
+    # comparison is the first days of last month, every bucket with its date
+    page.get_by_label("Date range").select_option("month")
+    page.wait_for_url("**period=month**")
+    month = _api(page, server, "timeseries", period="month", metrics="visitors",
+                 compare="previous_period")
+    assert all(r["date"] for r in month["comparison"])
+    assert len(month["comparison"]) <= len(month["results"])
+    page.wait_for_function(
+        "n => (document.querySelector('#graph').getAttribute('aria-label') || '')"
+        ".endsWith(', ' + n + ' points')", arg=len(month["results"]))
+    page.get_by_label("Date range").select_option("7d")
+    page.wait_for_url("**period=7d**")
 
     # export a card as CSV
     with page.expect_download() as download:

@@ -118,6 +118,19 @@ _Sampling = Query(None, description="auto (default: event-based answers over mor
                   "than LIVEINSIGHT_QUERY_SAMPLE_ROWS come from a sample, marked `sampled`) or "
                   "exact")
 
+_Compare = Query(None, description="previous_period, year_over_year or custom (with "
+                 "compare_from and compare_to); a period in progress is compared over its "
+                 "elapsed part")
+_CompareFrom = Query(None, description="First day of a custom comparison (YYYY-MM-DD)")
+_CompareTo = Query(None, description="Last day of a custom comparison (YYYY-MM-DD)")
+_MatchDay = Query(None, description="true: the comparison starts on the same weekday")
+
+
+def _comparing(compare: str | None, compare_from: str | None, compare_to: str | None,
+               match_day_of_week: str | None) -> dict[str, str | None]:
+    return {"compare": compare, "compare_from": compare_from, "compare_to": compare_to,
+            "match_day_of_week": match_day_of_week}
+
 
 async def _simple(request: Request, kind: SimpleKind,
                   params: Mapping[str, str | None]) -> Response:
@@ -154,12 +167,15 @@ async def summary(request: Request, site_id: str | None = Query(
                       None, description="The site's domain or id; may be left out when the "
                       "credentials read one site only"), period: str = _Period,
                   date: str | None = _Date, filters: str | None = _Filters,
-                  compare: str | None = None, sampling: str | None = _Sampling) -> Response:
+                  compare: str | None = _Compare, sampling: str | None = _Sampling,
+                  compare_from: str | None = _CompareFrom, compare_to: str | None = _CompareTo,
+                  match_day_of_week: str | None = _MatchDay) -> Response:
     """Visitors, visits, pageviews, views per visit, bounce rate and visit duration, as
     ``/api/stats/aggregate`` answers them."""
     return await _simple(request, "aggregate", {
         "site_id": site_id, "period": period, "date": date, "metrics": SUMMARY_METRICS,
-        "filters": filters, "compare": compare, "sampling": sampling})
+        "filters": filters, "sampling": sampling,
+        **_comparing(compare, compare_from, compare_to, match_day_of_week)})
 
 
 @router.get("/api/stats/aggregate", summary="Totals over a period, with an optional comparison",
@@ -167,11 +183,14 @@ async def summary(request: Request, site_id: str | None = Query(
             responses=_READ_ERRORS)
 async def aggregate(request: Request, site_id: str | None = None, period: str = _Period,
                     date: str | None = _Date, metrics: str = "visitors",
-                    filters: str | None = _Filters, compare: str | None = None,
-                    sampling: str | None = _Sampling) -> Response:
+                    filters: str | None = _Filters, compare: str | None = _Compare,
+                    sampling: str | None = _Sampling, compare_from: str | None = _CompareFrom,
+                    compare_to: str | None = _CompareTo,
+                    match_day_of_week: str | None = _MatchDay) -> Response:
     return await _simple(request, "aggregate", {
         "site_id": site_id, "period": period, "date": date, "metrics": metrics,
-        "filters": filters, "compare": compare, "sampling": sampling})
+        "filters": filters, "sampling": sampling,
+        **_comparing(compare, compare_from, compare_to, match_day_of_week)})
 
 
 @router.get("/api/stats/timeseries", summary="Metrics per time bucket in the site's time zone",
@@ -180,11 +199,14 @@ async def timeseries(request: Request, site_id: str | None = None, period: str =
                      date: str | None = _Date, metrics: str = "visitors",
                      interval: str | None = Query(None, description="minute, hour, day, week, "
                                                   "month (default by period)"),
-                     filters: str | None = _Filters, compare: str | None = None,
-                     sampling: str | None = _Sampling) -> Response:
+                     filters: str | None = _Filters, compare: str | None = _Compare,
+                     sampling: str | None = _Sampling, compare_from: str | None = _CompareFrom,
+                     compare_to: str | None = _CompareTo,
+                     match_day_of_week: str | None = _MatchDay) -> Response:
     return await _simple(request, "timeseries", {
         "site_id": site_id, "period": period, "date": date, "metrics": metrics,
-        "interval": interval, "filters": filters, "compare": compare, "sampling": sampling})
+        "interval": interval, "filters": filters, "sampling": sampling,
+        **_comparing(compare, compare_from, compare_to, match_day_of_week)})
 
 
 @router.get("/api/stats/breakdown", summary="Metrics grouped by one property",
@@ -194,9 +216,13 @@ async def breakdown(request: Request, site_id: str | None = None, period: str = 
                     property: str | None = Query(None, description="A dimension, e.g. "
                                                  "event:page, visit:source, event:props:plan"),
                     filters: str | None = _Filters, limit: str = "100", page: str = "1",
-                    compare: str | None = None, sampling: str | None = _Sampling) -> Response:
+                    compare: str | None = _Compare, sampling: str | None = _Sampling,
+                    compare_from: str | None = _CompareFrom,
+                    compare_to: str | None = _CompareTo,
+                    match_day_of_week: str | None = _MatchDay) -> Response:
     return await _simple(request, "breakdown", {
         "site_id": site_id, "period": period, "date": date, "metrics": metrics,
         "property": property, "filters": filters, "limit": limit, "page": page,
-        "compare": compare, "sampling": sampling})
+        "sampling": sampling, **_comparing(compare, compare_from, compare_to,
+                                           match_day_of_week)})
 

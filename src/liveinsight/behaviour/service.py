@@ -27,7 +27,7 @@ from liveinsight.behaviour.scope import (
 from liveinsight.cache.answers import Answers
 from liveinsight.errors import bad_request
 from liveinsight.meta.repo import SiteInfo
-from liveinsight.query.model import Query, shift_range
+from liveinsight.query.model import Query, comparison_range
 from liveinsight.query.runner import QueryRunner, query_key
 from liveinsight.query.service import StatsService
 
@@ -71,8 +71,7 @@ class BehaviourService:
             answer = self._funnel_over(f, q, dimension, limit)
             answer["funnel"] = f.doc()
             if q.include.comparison is not None:
-                other = q.with_range(shift_range(q.date_range, q.include.comparison,
-                                                 q.timezone))
+                other = q.with_range(comparison_range(q))
                 answer["comparison"] = self._funnel_over(f, other, None, 0)
             return answer
 

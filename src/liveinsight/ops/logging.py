@@ -60,7 +60,7 @@ _SAFE_KEYS = frozenset({"level", "logger", "timestamp", "route", "method", "node
 _SECRET_NAMES: dict[str, bool] = {}
 
 
-def _secret_key(key: str) -> bool:
+def secret_name(key: str) -> bool:
     """Whether a key is named like a secret (answers kept: a program has few keys)."""
     found = _SECRET_NAMES.get(key)
     if found is None:
@@ -207,7 +207,7 @@ def scrub(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[st
     for key, value in list(event.items()):
         if key in _SAFE_KEYS or key.startswith("_"):
             continue
-        if _secret_key(key):
+        if secret_name(key):
             event[key] = "[redacted]"
         elif isinstance(value, str):
             event[key] = scrub_text(value)

@@ -54,7 +54,7 @@ TIME_DIMENSIONS = ("time", *(f"time:{i}" for i in INTERVALS))
 
 FILTER_OPS = ("is", "is_not", "contains", "contains_not", "matches", "matches_not")
 PERIODS = ("day", "7d", "28d", "30d", "91d", "month", "6mo", "12mo", "year", "all", "custom")
-Comparison = Literal["previous_period", "year_over_year"]
+Comparison = Literal["previous_period", "year_over_year", "custom"]
 Interval = Literal["minute", "hour", "day", "week", "month"]
 _D = TypeVar("_D", date, datetime)
 
@@ -166,6 +166,13 @@ class Include:
     time_labels: bool = False
     total_rows: bool = False
     imports: bool = False
+    # Comparison options (see ``comparison_range``): shift the comparison to start on the
+    # main range's weekday; the range of ``comparison == "custom"``.
+    match_day_of_week: bool = False
+    compare_range: DateRange | None = None
+    # For a range in progress: "now" rounded up to the query's granularity (UTC). The part
+    # of the range after it is the future: trimmed from comparisons, absent from timeseries.
+    cutoff: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +253,89 @@ def shift_range(dr: DateRange, how: Comparison, timezone: str) -> DateRange:
     else:
         first, last = dr.first - timedelta(days=dr.days), dr.first - timedelta(days=1)
     return local_range(dr.period, first, last, timezone)
+
+
+# Periods that are calendar months: their previous period is the calendar months before.
+_MONTHS_BACK = {"month": 1, "6mo": 6, "12mo": 12, "year": 12}
+
+
+def cutoff_for(dr: DateRange, now: datetime, timezone: str, unit: str) -> datetime | None:
+    """Where ``dr`` stops being the past: ``now`` rounded up to the next local ``unit``
+    (minute, hour or day: the query's finest bucket); None when the range is not in
+    progress (wholly past, or wholly future)."""
+    tz = ZoneInfo(timezone)
+    local = now.astimezone(tz).replace(tzinfo=None)
+    if unit == "minute":
+        up = local.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    elif unit == "hour":
+        up = local.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    else:
+        up = datetime.combine(local.date() + timedelta(days=1), time(0))
+    cut = _utc(up, tz)
+    return cut if dr.start < cut < dr.end else None
+
+
+def trimmed(dr: DateRange, cutoff: datetime | None, timezone: str) -> DateRange:
+    """``dr`` without its part after ``cutoff`` (the elapsed part of a range in progress)."""
+    if cutoff is None or not dr.start < cutoff < dr.end:
+        return dr
+    tz = ZoneInfo(timezone)
+    local = cutoff.astimezone(tz)
+    if not dr.exact and local.time() == time(0):
+        return local_range(dr.period, dr.first, local.date() - timedelta(days=1), timezone)
+    return DateRange(dr.period, dr.first, (cutoff - timedelta(microseconds=1)).astimezone(tz)
+                     .date(), dr.start, cutoff, exact=True)
+
+
+def comparison_range(q: Query) -> DateRange:
+    """The range ``q``'s comparison runs over (Plausible's semantics).
+
+    ``custom``: its own range. Otherwise the elapsed part of the main range (see
+    ``trimmed``) is compared with: ``previous_period`` — for calendar periods (month, 6mo,
+    12mo, year) the same elapsed length from the start of the calendar period before (the
+    first N days of last month), for the others the same length right before;
+    ``year_over_year`` — the same dates and hours a year earlier. ``match_day_of_week``
+    then moves the comparison (by fewer than 4 days, earlier if later would overlap the main
+    range) to start on the main range's weekday.
+    """
+    inc = q.include
+    if inc.comparison == "custom" and inc.compare_range is not None:
+        return inc.compare_range
+    how: Comparison = inc.comparison or "previous_period"
+    dr = trimmed(q.date_range, inc.cutoff, q.timezone)
+    if q.date_range.exact:  # instants (datetime ranges): shifted as instants
+        return shift_range(dr, how, q.timezone)
+    tz = ZoneInfo(q.timezone)
+    start = dr.start.astimezone(tz).replace(tzinfo=None)  # local wall-clock times
+    end = dr.end.astimezone(tz).replace(tzinfo=None)
+    elapsed = end - start
+    if how == "year_over_year":
+        new_start, new_end = _minus_year(start), _minus_year(end)
+    elif dr.period in _MONTHS_BACK:
+        y, m = divmod(dr.first.year * 12 + dr.first.month - 1 - _MONTHS_BACK[dr.period], 12)
+        new_start = datetime.combine(dr.first.replace(year=y, month=m + 1, day=1), time(0))
+        # A whole period: the whole calendar period before (February against January).
+        new_end = start if dr == q.date_range else min(new_start + elapsed, start)
+    else:
+        new_start = start - timedelta(days=dr.days)
+        new_end = new_start + elapsed
+    if inc.match_day_of_week:
+        later = (dr.first.weekday() - new_start.weekday()) % 7
+        shift = later if later <= 3 else later - 7
+        if shift > 0 and how == "previous_period" and new_end + timedelta(days=shift) > start:
+            shift -= 7
+        new_start += timedelta(days=shift)
+        new_end += timedelta(days=shift)
+    if new_start.time() == time(0) and new_end.time() == time(0):
+        return local_range(dr.period, new_start.date(), new_end.date() - timedelta(days=1),
+                           q.timezone)
+    begin, stop = _utc(new_start, tz), _utc(new_end, tz)
+    return DateRange(dr.period, new_start.date(), (new_end - timedelta(microseconds=1)).date(),
+                     begin, stop, exact=True)
+
+
+def _utc(local: datetime, tz: ZoneInfo) -> datetime:
+    return local.replace(tzinfo=tz).astimezone(UTC)
 
 
 def _minus_year(d: _D) -> _D:

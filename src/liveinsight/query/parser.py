@@ -35,13 +35,14 @@ from liveinsight.query.model import (
     Or,
     Query,
     auto_interval,
+    comparison_range,
     conditions,
+    cutoff_for,
     instant_range,
     interval_problem,
     is_dimension,
     is_time_dimension,
     local_range,
-    shift_range,
 )
 
 MAX_LIMIT = 10_000
@@ -56,6 +57,7 @@ MAX_PATTERN_CHARS = 1000  # one `matches` pattern (RE2 compiles it, see query/fi
 # DateTime types hold 1970-2105, and the calendar's edges must not overflow date arithmetic.
 MIN_DATE = date(1970, 1, 1)
 MAX_DATE = date(2099, 12, 31)
+MAX_COMPARE_DAYS = 3660  # a custom comparison range: at most ten years
 _EVENT_ONLY_METRICS = {"events", "scroll_depth", "time_on_page", "conversion_rate",
                        "total_revenue", "average_revenue"}
 
@@ -70,7 +72,7 @@ def sampled(q: Query, raw: Any, sample_rows: int) -> Query:
 
 
 def parse_v2(body: Any, *, site_id: int, timezone: str, goals: tuple[Goal, ...],
-             today: date, sample_rows: int = 0) -> Query:
+             today: date, sample_rows: int = 0, now: datetime | None = None) -> Query:
     """A Plausible v2 query body (``site_id`` already resolved by the caller); with
     ``sample_rows``, event reads over more rows than that are sampled unless the body says
     ``"sampling": "exact"``."""
@@ -83,7 +85,7 @@ def parse_v2(body: Any, *, site_id: int, timezone: str, goals: tuple[Goal, ...],
             raise bad_request(f"unknown field {key!r}", key)
     anchor = _date(body["date"], "date") if "date" in body else today
     date_range = parse_date_range(body.get("date_range"), timezone, anchor, "date_range")
-    include = _include(body.get("include", {}))
+    include = _include(body.get("include", {}), timezone)
     pagination = body.get("pagination", {})
     if not isinstance(pagination, dict):
         raise bad_request("pagination must be an object", "pagination")
@@ -94,18 +96,19 @@ def parse_v2(body: Any, *, site_id: int, timezone: str, goals: tuple[Goal, ...],
         filters=_filters(body.get("filters", []), "filters"),
         order_by=_order_by(body.get("order_by", []), "order_by"),
         limit=_int(pagination.get("limit", MAX_LIMIT), "pagination.limit", 1, MAX_LIMIT),
-        offset=_int(pagination.get("offset", 0), "pagination.offset", 0, 10**9),
+        offset=_int(pagination.get("offset", 0), "pagination.offset", 0, 10**9), now=now,
     ), body.get("sampling"), sample_rows)
 
 
 def parse_simple(params: Mapping[str, str], kind: Literal["aggregate", "timeseries",
                  "breakdown"], *, site_id: int, timezone: str, goals: tuple[Goal, ...],
-                 today: date, sample_rows: int = 0) -> Query:
+                 today: date, sample_rows: int = 0, now: datetime | None = None) -> Query:
     """The GET parameters of ``/api/stats/{aggregate,timeseries,breakdown}``: ``period``,
     ``date``, ``metrics`` (comma-separated), ``property`` (breakdown), ``interval``
     (timeseries), ``filters`` (``visit:browser==Chrome|Firefox;event:page!=/x``, ``~``
-    contains, ``*`` wildcards, or a v2 JSON filter list), ``compare``, ``limit``, ``page``,
-    ``sampling`` (``auto`` or ``exact``)."""
+    contains, ``*`` wildcards, or a v2 JSON filter list), ``compare`` (``previous_period``,
+    ``year_over_year`` or ``custom`` with ``compare_from`` and ``compare_to`` dates),
+    ``match_day_of_week``, ``limit``, ``page``, ``sampling`` (``auto`` or ``exact``)."""
     period = params.get("period", "30d")
     raw_date = params.get("date")
     if period == "custom":
@@ -133,18 +136,28 @@ def parse_simple(params: Mapping[str, str], kind: Literal["aggregate", "timeseri
             raise bad_request("property is required (for example event:page)", "property")
         dimensions = [prop]
     compare = params.get("compare")
-    if compare not in (None, "", "previous_period", "year_over_year"):
-        raise bad_request("compare must be previous_period or year_over_year", "compare")
+    if compare not in (None, "", "previous_period", "year_over_year", "custom"):
+        raise bad_request("compare must be previous_period, year_over_year or custom",
+                          "compare")
+    compare_range = None
+    if compare == "custom":
+        if not params.get("compare_from") or not params.get("compare_to"):
+            raise bad_request("compare=custom needs compare_from and compare_to "
+                              "(YYYY-MM-DD)", "compare_from")
+        compare_range = _compare_range([params["compare_from"], params["compare_to"]],
+                                       timezone, "compare_from")
+    match_dow = _flag(params.get("match_day_of_week"), "match_day_of_week")
     limit = _int(params.get("limit", "100" if kind == "breakdown" else MAX_LIMIT), "limit", 1,
                  MAX_LIMIT)
     page = _int(params.get("page", "1"), "page", 1, 10**6)
     return sampled(validate(
         site_id=site_id, timezone=timezone, goals=goals, date_range=date_range,
         include=Include(comparison=cast(Comparison, compare) if compare else None,
-                        time_labels=kind == "timeseries"),
+                        time_labels=kind == "timeseries", match_day_of_week=match_dow,
+                        compare_range=compare_range),
         metrics=metrics, dimensions=dimensions, filters=_simple_filters(params.get("filters")),
         order_by=[], limit=limit, offset=(page - 1) * limit, interval=interval,
-        comparison_field="compare",
+        comparison_field="compare", now=now,
     ), params.get("sampling"), sample_rows)
 
 
@@ -152,13 +165,10 @@ def validate(*, site_id: int, timezone: str, goals: tuple[Goal, ...], date_range
              include: Include, metrics: list[str], dimensions: list[str],
              filters: Filter | None, order_by: list[tuple[str, str]], limit: int, offset: int,
              interval: Interval | None = None,
-             comparison_field: str = "include.comparisons") -> Query:
-    """Check the parts against each other and build the query."""
-    if include.comparison is not None and date_range.period != "all":  # runner: once narrowed
-        other = shift_range(date_range, include.comparison, timezone)
-        if other.first < MIN_DATE:
-            raise bad_request(f"the comparison would start before {MIN_DATE}",
-                              comparison_field)
+             comparison_field: str = "include.comparisons",
+             now: datetime | None = None) -> Query:
+    """Check the parts against each other and build the query (``now``: the current instant,
+    which trims the comparison and the buckets of a range in progress)."""
     if not metrics:
         raise bad_request("at least one metric is required", "metrics")
     for m in metrics:
@@ -198,12 +208,25 @@ def validate(*, site_id: int, timezone: str, goals: tuple[Goal, ...], date_range
         if name not in metrics and name not in dimensions:
             raise bad_request(f"order_by {name!r} is not a queried metric or dimension",
                               "order_by")
-    return Query(
+    if now is not None and (include.comparison is not None or times):
+        unit = "minute" if chosen == "minute" else "hour" if (
+            chosen == "hour" or date_range.days <= 1 or date_range.exact) else "day"
+        include = replace(include, cutoff=cutoff_for(date_range, now, timezone, unit))
+    q = Query(
         site_id=site_id, timezone=timezone, metrics=tuple(metrics), date_range=date_range,
         dimensions=tuple(dimensions), filters=filters,
         order_by=tuple((n, cast(Literal["asc", "desc"], d)) for n, d in order_by),
         include=include, limit=limit, offset=offset, interval=chosen or "day", goals=goals,
     )
+    if include.comparison is not None and date_range.period != "all":  # runner: once narrowed
+        other = comparison_range(q)
+        if other.first < MIN_DATE:
+            raise bad_request(f"the comparison would start before {MIN_DATE}",
+                              comparison_field)
+        problem = interval_problem(chosen, other) if chosen and times else None
+        if problem:
+            raise bad_request(f"comparison: {problem}", comparison_field)
+    return q
 
 
 def parse_date_range(spec: Any, timezone: str, today: date, field: str) -> DateRange:
@@ -347,19 +370,61 @@ def _glob(value: str) -> str:
     return Goal("", page_path=value).path_regex()
 
 
-def _include(raw: Any) -> Include:
+def _include(raw: Any, timezone: str) -> Include:
     if not isinstance(raw, dict):
         raise bad_request("include must be an object", "include")
     comparison = None
+    compare_range = None
+    match_dow = False
     comparisons = raw.get("comparisons")
     if comparisons is not None:
-        mode = comparisons.get("mode") if isinstance(comparisons, dict) else comparisons
-        if mode not in ("previous_period", "year_over_year"):
-            raise bad_request("comparisons.mode is previous_period or year_over_year",
-                              "include.comparisons")
+        options = comparisons if isinstance(comparisons, dict) else {"mode": comparisons}
+        field = "include.comparisons"
+        for key in options:
+            if key not in ("mode", "date_range", "match_day_of_week"):
+                raise bad_request(f"unknown comparisons option {key!r}", field)
+        mode = options.get("mode")
+        if mode not in ("previous_period", "year_over_year", "custom"):
+            raise bad_request("comparisons.mode is previous_period, year_over_year or custom",
+                              field)
+        if mode == "custom":
+            if "date_range" not in options:
+                raise bad_request("comparisons mode custom needs a date_range [first, last]",
+                                  f"{field}.date_range")
+            compare_range = _compare_range(options["date_range"], timezone,
+                                           f"{field}.date_range")
+        elif "date_range" in options:
+            raise bad_request("comparisons.date_range is only for mode custom",
+                              f"{field}.date_range")
+        match_dow = options.get("match_day_of_week", False)
+        if not isinstance(match_dow, bool):
+            raise bad_request("comparisons.match_day_of_week is true or false",
+                              f"{field}.match_day_of_week")
         comparison = cast(Comparison, mode)
     return Include(comparison=comparison, time_labels=bool(raw.get("time_labels")),
-                   total_rows=bool(raw.get("total_rows")), imports=bool(raw.get("imports")))
+                   total_rows=bool(raw.get("total_rows")), imports=bool(raw.get("imports")),
+                   match_day_of_week=match_dow, compare_range=compare_range)
+
+
+def _compare_range(raw: Any, timezone: str, field: str) -> DateRange:
+    """A custom comparison range: ``[first, last]`` dates, at most ``MAX_COMPARE_DAYS``."""
+    if (not isinstance(raw, list) or len(raw) != 2
+            or not all(isinstance(x, str) and "T" not in x for x in raw)):
+        raise bad_request("a custom comparison range is [first, last] dates (YYYY-MM-DD)",
+                          field)
+    dr = parse_date_range(raw, timezone, MIN_DATE, field)
+    if dr.days > MAX_COMPARE_DAYS:
+        raise bad_request(f"a custom comparison range is at most {MAX_COMPARE_DAYS} days",
+                          field)
+    return dr
+
+
+def _flag(raw: str | None, field: str) -> bool:
+    if raw in (None, "", "false"):
+        return False
+    if raw == "true":
+        return True
+    raise bad_request(f"{field} is true or false", field)
 
 
 def _order_by(raw: Any, field: str) -> list[tuple[str, str]]:

@@ -52,8 +52,10 @@ def v2(result: Result, echo: dict[str, Any]) -> dict[str, Any]:
     rows = []
     for i, row in enumerate(result.rows):
         item: dict[str, Any] = {"metrics": shown(q, plan, row), "dimensions": list(row.dimensions)}
-        if result.comparison is not None:
-            other = result.comparison[i]
+        other = result.comparison[i] if result.comparison is not None else None
+        if result.comparison is not None and other is None:
+            item["comparison"] = None  # a bucket past the (shorter) comparison's end
+        elif other is not None:
             item["comparison"] = {
                 "dimensions": list(other.dimensions),
                 "metrics": shown(q, plan, Row(row.dimensions, other.metrics)),
@@ -67,6 +69,8 @@ def v2(result: Result, echo: dict[str, Any]) -> dict[str, Any]:
         meta["metric_warnings"] = warnings
     if result.time_labels is not None:
         meta["time_labels"] = list(result.time_labels)
+        if result.comparison_labels is not None:
+            meta["comparison_time_labels"] = list(result.comparison_labels)
     if result.total_rows is not None:
         meta["total_rows"] = result.total_rows
     if result.comparison_range is not None:
@@ -86,7 +90,8 @@ def aggregate(result: Result) -> dict[str, Any]:
     for i, metric in enumerate(q.metrics):
         entry: dict[str, Any] = {"value": current[i]}
         if result.comparison is not None:
-            previous = result.comparison[0].metrics if result.comparison else values
+            first = result.comparison[0] if result.comparison else None
+            previous = first.metrics if first is not None else values
             entry["comparison_value"] = shown(q, plan, Row((), previous))[i] \
                 if result.comparison else 0
             entry["change"] = change(metric, values[i],
@@ -103,8 +108,10 @@ def aggregate(result: Result) -> dict[str, Any]:
 
 
 def timeseries(result: Result) -> dict[str, Any]:
-    """``{"results": [{"date", metric...}]}`` with every bucket of the range (zeros where
-    nothing happened), and ``comparison`` beside it when asked."""
+    """``{"results": [{"date", metric...}]}`` with every bucket of the range up to now (zeros
+    where nothing happened; buckets still in the future are absent), and ``comparison``
+    beside it when asked: bucket i of the comparison range beside bucket i, each with its
+    own date, ending where the shorter of the two ends."""
     q = result.query
     labels = result.time_labels or tuple(str(r.dimensions[0]) for r in result.rows)
     by_label = {r.dimensions[0]: r for r in result.rows}
@@ -114,11 +121,10 @@ def timeseries(result: Result) -> dict[str, Any]:
         out.append({"date": label, **_metrics(q, row)})
     doc: dict[str, Any] = {"results": out, "interval": q.bucket(q.dimensions[0])}
     if result.comparison is not None and result.comparison_range is not None:
-        pairs = {r.dimensions[0]: c for r, c in zip(result.rows, result.comparison, strict=True)}
-        doc["comparison"] = [
-            {"date": pairs[label].dimensions[0] if label in pairs else None,
-             **_metrics(q, pairs.get(label))} for label in labels
-        ]
+        before = {r.dimensions[0]: r for r in result.comparison_rows or ()}
+        other = (result.comparison_labels or ())[:len(labels)]
+        doc["comparison"] = [{"date": label, **_metrics(q, before.get(label))}
+                             for label in other]
         doc["comparison_date_range"] = iso_range(result.comparison_range, q.timezone)
     _mark_sampled(doc, result)
     return doc
@@ -133,6 +139,8 @@ def breakdown(result: Result) -> dict[str, Any]:
         item = {name: row.dimensions[0], **_metrics(q, row)}
         if result.comparison is not None:
             item["comparison"] = _metrics(q, result.comparison[i])
+            item["change"] = {m: change(m, a, b) for m, a, b in zip(
+                q.metrics, row.metrics, (result.comparison[i] or row).metrics, strict=True)}
         rows.append(item)
     doc: dict[str, Any] = {"results": rows}
     if result.total_rows is not None:

@@ -27,10 +27,11 @@ from liveinsight.query.model import (
     DateRange,
     Query,
     auto_interval,
+    comparison_range,
     conditions,
     interval_problem,
     local_range,
-    shift_range,
+    trimmed,
 )
 from liveinsight.query.parser import MIN_DATE
 from liveinsight.query.timeline import time_labels
@@ -56,15 +57,20 @@ class Row:
 @dataclass(frozen=True, slots=True)
 class Result:
     """The answer to a query. ``comparison`` holds the comparison period's rows aligned with
-    ``rows`` (same dimensions, or the same bucket position for time dimensions)."""
+    ``rows`` (same dimensions, or the same bucket position for time dimensions; None where a
+    time bucket has no counterpart, the comparison being shorter). ``time_labels`` stop at
+    the query's cutoff (the buckets of the past); ``comparison_labels`` are the comparison
+    range's buckets and ``comparison_rows`` its rows by label (time queries only)."""
 
     query: Query
     rows: tuple[Row, ...]
-    comparison: tuple[Row, ...] | None = None
+    comparison: tuple[Row | None, ...] | None = None
     comparison_range: DateRange | None = None
     total_rows: int | None = None
     time_labels: tuple[str, ...] | None = None
     sample_factor: float = 1.0  # above 1: counts estimated from a sample of the events
+    comparison_labels: tuple[str, ...] | None = None
+    comparison_rows: tuple[Row, ...] | None = None
 
     @property
     def sampled(self) -> bool:
@@ -105,16 +111,19 @@ class QueryRunner:
             q = self._narrow_all(q)
         self._check_patterns(q)
         rows, total, factor = self._rows(q, kind)
-        labels = tuple(time_labels(q)) if q.include.time_labels else None
+        past = q.with_range(trimmed(q.date_range, q.include.cutoff, q.timezone))
+        labels = tuple(time_labels(past)) if q.include.time_labels else None
         if q.include.comparison is None:
             return Result(q, rows, total_rows=total, time_labels=labels, sample_factor=factor)
-        other = shift_range(q.date_range, q.include.comparison, q.timezone)
+        other = comparison_range(q)
         if other.first < MIN_DATE:  # "all", once narrowed (the parser checks the rest)
             raise Invalid(f"the comparison would start before {MIN_DATE}",
                           field="include.comparisons")
         previous, _, before = self._rows(q.with_range(other), kind)
-        aligned = _align(q, rows, previous, labels)
-        return Result(q, rows, aligned, other, total, labels, max(factor, before))
+        other_labels = tuple(time_labels(q.with_range(other))) if q.time_dimension() else None
+        aligned = _align(q, rows, previous, tuple(time_labels(past)), other_labels or ())
+        return Result(q, rows, aligned, other, total, labels, max(factor, before),
+                      other_labels, previous)
 
     def raw(self, sql_text: str, params: dict[str, Any], kind: str) -> list[list[Any]]:
         """Run one SELECT with the time limit, timing and error mapping of every query."""
@@ -209,19 +218,17 @@ def _number(value: Any) -> Any:
 
 
 def _align(q: Query, rows: tuple[Row, ...], previous: tuple[Row, ...],
-           labels: tuple[str, ...] | None) -> tuple[Row, ...]:
+           own: tuple[str, ...], other: tuple[str, ...]) -> tuple[Row | None, ...]:
+    """The comparison row of each of ``rows``: the same dimensions (zeros when absent), or,
+    along a time dimension, the bucket at the same position of the comparison's buckets
+    ``other`` (``own``: the main range's; None past the comparison's end)."""
     zero = tuple(None if m == "average_revenue" else Decimal(0) if m in REVENUE_METRICS else 0
                  for m in q.metrics)
     time_dim = q.time_dimension()
     if time_dim is None:
         by_dims = {r.dimensions: r for r in previous}
         return tuple(by_dims.get(r.dimensions, Row(r.dimensions, zero)) for r in rows)
-    # Time buckets line up by position: bucket i of this period against bucket i before.
     index = q.dimensions.index(time_dim)
-    own = labels or tuple(time_labels(q))
-    other_q = q.with_range(shift_range(q.date_range, q.include.comparison or "previous_period",
-                                       q.timezone))
-    other = time_labels(other_q)
     other_at = {label: i for i, label in enumerate(other)}
     position = {label: i for i, label in enumerate(own)}
     prev_by = {}
@@ -229,15 +236,16 @@ def _align(q: Query, rows: tuple[Row, ...], previous: tuple[Row, ...],
         key = r.dimensions[:index] + r.dimensions[index + 1:]
         if r.dimensions[index] in other_at:
             prev_by[(other_at[r.dimensions[index]], key)] = r
-    out = []
+    out: list[Row | None] = []
     for r in rows:
         key = r.dimensions[:index] + r.dimensions[index + 1:]
         pos = position.get(r.dimensions[index], -1)
         match = prev_by.get((pos, key))
         if match is not None:
             out.append(match)
-            continue
-        label = other[pos] if 0 <= pos < len(other) else None
-        dims = (*r.dimensions[:index], label, *r.dimensions[index + 1:])
-        out.append(Row(dims, zero))
+        elif 0 <= pos < len(other):
+            out.append(Row((*r.dimensions[:index], other[pos], *r.dimensions[index + 1:]),
+                           zero))
+        else:
+            out.append(None)
     return tuple(out)

@@ -55,7 +55,7 @@ class StatsService:
         """A Plausible v2 query body (without ``site_id``) → the v2 answer's JSON."""
         q = parser.parse_v2(body, site_id=site.id, timezone=site.timezone,
                             goals=self.goals(site), today=self.today(site),
-                            sample_rows=self._sample_rows)
+                            sample_rows=self._sample_rows, now=self._clock())
         asked = Asked.of("v2", body)
         if track:
             self.popularity.seen(site.id, asked)
@@ -75,7 +75,7 @@ class StatsService:
         """``GET /api/stats/<kind>`` parameters (without ``site_id``) → the answer's JSON."""
         q = parser.parse_simple(params, kind, site_id=site.id, timezone=site.timezone,
                                 goals=self.goals(site), today=self.today(site),
-                                sample_rows=self._sample_rows)
+                                sample_rows=self._sample_rows, now=self._clock())
         asked = Asked.of(kind, dict(params))
         if track:
             self.popularity.seen(site.id, asked)
@@ -112,7 +112,7 @@ def default_requests(site_id: int) -> list[Asked]:
     """What a dashboard first asks for a site (its summary, visitors over time, top pages,
     sources and countries over 30 days): warm-up's choice for a site nobody has viewed."""
     base = {"period": "30d"}
-    return [Asked.of("aggregate", {**base, "metrics": SUMMARY, "compare": "previous_period"}),
+    return [Asked.of("aggregate", {**base, "metrics": SUMMARY}),
             Asked.of("timeseries", {**base, "metrics": "visitors"}),
             *(Asked.of("breakdown", {**base, "property": p, "metrics": "visitors",
                                      "limit": "9"})

@@ -213,8 +213,11 @@
     tiles.forEach((t) => { t.setAttribute('aria-pressed', String(t.dataset.metric === state.metric)); t.classList.add('loading'); });
     document.getElementById('graph-title').textContent = METRIC_LABELS[state.metric];
     try {
-      // Changes under the numbers are against the chosen comparison, else the previous period.
-      const agg = await getJSON(apiUrl('aggregate', { metrics: TOP_METRICS.join(','), compare: state.compare || 'previous_period' }), signal);
+      // Changes under the numbers only when a comparison is chosen (a period in progress is
+      // compared over its elapsed part: the server trims both ranges to now).
+      const aggParams = { metrics: TOP_METRICS.join(',') };
+      if (state.compare) aggParams.compare = state.compare;
+      const agg = await getJSON(apiUrl('aggregate', aggParams), signal);
       const label = document.getElementById('range-label');
       label.textContent = agg.comparison_date_range ? 'changes against ' + agg.comparison_date_range.map((d) => d.slice(0, 10)).join(' – ') : '';
       for (const tile of tiles) {
@@ -229,7 +232,7 @@
         tile.classList.remove('loading');
         if (r.change == null || !r.comparison_value) {
           ch.className = 'tile-change flat';
-          ch.textContent = r.comparison_value === 0 ? 'no data before' : '';
+          ch.textContent = state.compare && r.comparison_value === 0 ? 'no data before' : '';
           continue;
         }
         const better = LOWER_IS_BETTER.has(m) ? r.change < 0 : r.change > 0;
@@ -267,8 +270,12 @@
       const data = [xs, ys];
       const series = [{}, { label: METRIC_LABELS[state.metric], stroke: '#4f46e5', width: 2, fill: 'rgba(79,70,229,.08)', value: (u, v) => metricText(state.metric, v) }];
       if (state.compare && ts.comparison) {
-        data.push(ts.comparison.map((r) => num(r[state.metric])));
-        series.push({ label: state.compare === 'year_over_year' ? 'Last year' : 'Previous period', stroke: '#9aa3b5', width: 1.5, dash: [6, 4], value: (u, v) => metricText(state.metric, v) });
+        // Bucket i of the comparison beside bucket i; a shorter comparison simply ends (no
+        // padding zeros), and the series only holds the past (future buckets are absent).
+        const other = ts.comparison;
+        data.push(labels.map((_, i) => (i < other.length ? num(other[i][state.metric]) : null)));
+        series.push({ label: state.compare === 'year_over_year' ? 'Last year' : 'Previous period', stroke: '#9aa3b5', width: 1.5, dash: [6, 4],
+          value: (u, v, si, i) => (v == null ? '–' : metricText(state.metric, v) + (i != null && other[i] ? ' (' + other[i].date + ')' : '')) });
       }
       const width = Math.max(280, box.clientWidth);
       const opts = {
@@ -335,7 +342,9 @@
       event = choice.event;
       extra = 'event:name==' + choice.event;
     }
-    return { property, mode, event, metrics: metrics || 'visitors', url: apiUrl('breakdown', { property, metrics: metrics || 'visitors', limit: String(limit) }, extra) };
+    const params = { property, metrics: metrics || 'visitors', limit: String(limit) };
+    if (state.compare && mode !== 'map') params.compare = state.compare;
+    return { property, mode, event, metrics: metrics || 'visitors', url: apiUrl('breakdown', params, extra) };
   }
 
   async function loadCard(section) {
@@ -375,8 +384,11 @@
     for (const r of rows) {
       const value = r[key];
       const label = displayValue(q.property, value);
+      const change = r.change ? r.change[metrics[0]] : null;
       const nums = el('span', { class: 'num' }, metricText(metrics[0], r[metrics[0]]),
-        ...metrics.slice(1).map((m) => el('small', { text: metricText(m, r[m]) })));
+        ...metrics.slice(1).map((m) => el('small', { text: metricText(m, r[m]) })),
+        change == null ? null : el('small', { class: 'row-change', 'data-change': '', title: 'before: ' + metricText(metrics[0], r.comparison[metrics[0]]),
+          text: (change > 0 ? '↑' : change < 0 ? '↓' : '') + Math.abs(change) + (metrics[0] === 'bounce_rate' || metrics[0] === 'conversion_rate' ? ' pts' : '%') }));
       const dim = q.property;
       const extra = q.event ? { dim: 'event:name', op: '==', value: q.event } : null;
       const button = el('button', { class: 'row', type: 'button', title: 'Filter by ' + label, 'aria-label': 'Filter by ' + label + ': ' + nums.textContent,
@@ -501,7 +513,7 @@
     state.period = 'custom'; state.from = from; state.to = to; state.interval = DEFAULT_INTERVAL.custom;
     changed();
   });
-  document.getElementById('compare').addEventListener('change', (e) => { state.compare = e.target.value; writeState(false); loadTop(); });
+  document.getElementById('compare').addEventListener('change', (e) => { state.compare = e.target.value; writeState(false); loadTop(); document.querySelectorAll('.breakdown').forEach(loadCard); });
   document.getElementById('interval').addEventListener('change', (e) => { state.interval = e.target.value; writeState(false); loadGraph(); });
   document.querySelectorAll('.tile').forEach((tile) => tile.addEventListener('click', () => {
     state.metric = tile.dataset.metric;
