@@ -42,15 +42,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     srv.cli("create-site", "example.com")
     srv.cli("create-user", ADMIN[0], "--password", ADMIN[1], "--role", "admin")
     srv.start()
-    for path in ("/", "/pricing", "/blog/", HOSTILE_PATH):
-        sent = httpx.post(f"{srv.url}/api/event", json={
-            "n": "pageview", "d": "example.com", "u": f"https://example.com{path}",
-            "r": "https://evil.example/<script>window.__xss=2</script>",
-            "p": {"<img src=x onerror=window.__xss=3>": "<svg onload=window.__xss=4>"}},
-            headers={"user-agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"})
-        assert sent.status_code == 202, sent.text
-    yield srv.url
-    srv.stop()
+    try:
+        for path in ("/", "/pricing", "/blog/", HOSTILE_PATH):
+            sent = httpx.post(f"{srv.url}/api/event", json={
+                "n": "pageview", "d": "example.com", "u": f"https://example.com{path}",
+                "r": "https://evil.example/<script>window.__xss=2</script>",
+                "p": {"<img src=x onerror=window.__xss=3>": "<svg onload=window.__xss=4>"}},
+                headers={"user-agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"})
+            assert sent.status_code == 202, sent.text
+        yield srv.url
+    finally:
+        srv.stop()
 
 
 @pytest.fixture(scope="module")
