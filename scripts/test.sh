@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run the whole test suite: creates .venv and installs LiveInsight with its test extras when
-# needed. Browser tests use Debian's chromium (installed here when running as root with apt).
+# needed. Browser tests use Debian's chromium, the deployment tests nginx (both installed
+# here when running as root with apt).
 # Tests run in parallel worker processes (pytest-xdist, one per core: chDB allows one engine
 # per process, so each worker has its own). `--quick` leaves out the slow multi-process and
 # browser tests (unit + integration). Other arguments go to pytest.
@@ -16,9 +17,12 @@ if ! .venv/bin/python -c "import liveinsight, pytest, playwright" 2>/dev/null \
   .venv/bin/python -m pip install -q -e '.[test]'
   touch .venv/.installed
 fi
-if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-    || echo "note: could not install chromium; browser tests will be skipped"
+NEED=()
+[ -x /usr/bin/chromium ] || NEED+=(chromium)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || NEED+=(nginx-light)
+if [ "${#NEED[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${NEED[@]}" >/dev/null) \
+    || echo "note: could not install ${NEED[*]}; browser and nginx tests will be skipped"
 fi
 ARGS=()
 WORKERS=(-n "${LIVEINSIGHT_TEST_WORKERS:-auto}")
