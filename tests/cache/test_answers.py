@@ -41,6 +41,9 @@ def test_with_a_lag_live_answers_are_shared_until_it_passes() -> None:
     generations.bump([1])
     tick.now += 4.9
     assert answers.get(1, NOW, ("q",), lambda: b"new") == b"old"  # within the lag
+    assert answers.get(1, NOW, ("rt",), lambda: b"x", lag=False) == b"x"
+    generations.bump([1])  # realtime-like answers never lag: the new data at once
+    assert answers.get(1, NOW, ("rt",), lambda: b"y", lag=False) == b"y"
     tick.now += 0.2
     assert answers.get(1, NOW, ("q",), lambda: b"new") == b"new"  # past it: the new data
     past = NOW - timedelta(days=3)  # ranges wholly in the past never lag: their own counter

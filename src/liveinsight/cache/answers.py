@@ -59,12 +59,17 @@ class Answers:
         """Whether a range ending at ``end`` (exclusive, UTC) can still receive events."""
         return end > self._clock() - LIVE_WINDOW
 
-    def key(self, site_id: int, end: datetime, question: Sequence[str]) -> tuple[str, float,
-                                                                                float]:
+    def key(self, site_id: int, end: datetime, question: Sequence[str], *,
+            lag: bool = True) -> tuple[str, float, float]:
         """``(key, ttl, stale)`` for an answer of ``site_id`` over a range ending at
-        ``end``."""
+        ``end``; ``lag=False``: never behind the newest data, whatever ``live_lag``."""
         live = self.is_live(end)
-        token = self._live_token(site_id) if live else self.generations.token(site_id, False)
+        if not live:
+            token = self.generations.token(site_id, False)
+        elif lag:
+            token = self._live_token(site_id)
+        else:
+            token = self.generations.token(site_id, True)
         digest = hashlib.sha256("\x1f".join(question).encode()).hexdigest()[:40]
         p = self.policy
         if token.degraded:
@@ -90,10 +95,11 @@ class Answers:
         return token
 
     def get(self, site_id: int, end: datetime, question: Sequence[str],
-            compute: Callable[[], bytes]) -> bytes:
+            compute: Callable[[], bytes], *, lag: bool = True) -> bytes:
         """The cached answer to ``question`` or ``compute()``'s (stored). ``compute``'s
-        exceptions reach the caller and nothing is stored."""
-        key, ttl, stale = self.key(site_id, end, question)
+        exceptions reach the caller and nothing is stored. ``lag=False`` (realtime): never
+        behind the newest stored data, whatever ``live_lag`` allows."""
+        key, ttl, stale = self.key(site_id, end, question, lag=lag)
         return self.cache.get_or_compute(key, compute, ttl=ttl, timeout=self.policy.timeout,
                                          stale=stale)
 

@@ -92,7 +92,7 @@ class StatsService:
         now = self._clock().replace(microsecond=0)
         return self._answers.get(
             site.id, now, ("realtime", site.domain, str(window), now.isoformat()),
-            lambda: orjson.dumps(snapshot(self._runner, site, now, window)))
+            lambda: orjson.dumps(snapshot(self._runner, site, now, window)), lag=False)
 
     def replay(self, site_id: int, asked: Asked) -> None:
         """Run a tracked request again through the cache (warm-up); not counted as a view.
