@@ -20,18 +20,14 @@ from liveinsight.api.deps import services
 from liveinsight.api.errors import error_responses
 from liveinsight.errors import Invalid
 from liveinsight.query import export
+from liveinsight.query.parser import parse_date
 
 router = APIRouter(tags=["management"])
 MAX_DAYS = 3660
 
 
 def _day(raw: str | None, field: str, default: date) -> date:
-    if raw is None:
-        return default
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise Invalid(f"{field} must be a date, YYYY-MM-DD", field=field) from None
+    return default if raw is None else parse_date(raw, field)
 
 
 @router.get(

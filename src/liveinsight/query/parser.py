@@ -83,7 +83,7 @@ def parse_v2(body: Any, *, site_id: int, timezone: str, goals: tuple[Goal, ...],
     for key in body:
         if key not in known:
             raise bad_request(f"unknown field {key!r}", key)
-    anchor = _date(body["date"], "date") if "date" in body else today
+    anchor = parse_date(body["date"], "date") if "date" in body else today
     date_range = parse_date_range(body.get("date_range"), timezone, anchor, "date_range")
     include = _include(body.get("include", {}), timezone)
     pagination = body.get("pagination", {})
@@ -117,7 +117,7 @@ def parse_simple(params: Mapping[str, str], kind: Literal["aggregate", "timeseri
         spec: Any = raw_date.split(",", 1)
         anchor = today
     else:
-        spec, anchor = period, (_date(raw_date, "date") if raw_date else today)
+        spec, anchor = period, (parse_date(raw_date, "date") if raw_date else today)
     date_range = parse_date_range(spec, timezone, anchor,
                                   "date" if period == "custom" else "period")
     default_metrics = "visitors,pageviews" if kind == "breakdown" else "visitors"
@@ -239,7 +239,7 @@ def parse_date_range(spec: Any, timezone: str, today: date, field: str) -> DateR
             if end <= start:
                 raise bad_request("the range ends before it starts", field)
             return instant_range(start, end, timezone)
-        first, last = _date(spec[0], field), _date(spec[1], field)
+        first, last = parse_date(spec[0], field), parse_date(spec[1], field)
         if last < first:
             raise bad_request("the range ends before it starts", field)
         return local_range("custom", first, last, timezone)
@@ -457,7 +457,9 @@ def _int(raw: Any, field: str, low: int, high: int) -> int:
     return value
 
 
-def _date(raw: Any, field: str) -> date:
+def parse_date(raw: Any, field: str) -> date:
+    """A day (YYYY-MM-DD) within the calendar the store can hold; a 400 naming ``field``
+    otherwise."""
     try:
         value = date.fromisoformat(str(raw)[:40])
     except ValueError:
