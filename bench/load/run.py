@@ -49,31 +49,13 @@ from typing import Any
 import psutil
 
 HERE = Path(__file__).resolve().parent
-BIN = Path(sys.executable).parent
+sys.path.insert(0, str(HERE.parent))
+
+from soak import _slope  # noqa: E402  (bench/soak.py)
+
+from ingest import BIN, _cli, _env, _free_port, _wait_http  # noqa: E402  (bench/ingest.py)
+
 PROBE_SITE = "probe.example"
-SECRET = "bench-secret-key-with-enough-entropy-0123456789"
-
-
-def _env(data_dir: Path, extra: dict[str, str]) -> dict[str, str]:
-    return {**os.environ, "LIVEINSIGHT_DATA_DIR": str(data_dir),
-            "LIVEINSIGHT_SECRET_KEY": SECRET, "LIVEINSIGHT_TRUSTED_PROXIES": "127.0.0.1",
-            "LIVEINSIGHT_LOG_LEVEL": "warning", **extra}
-
-
-def _cli(env: dict[str, str], *argv: str) -> str:
-    proc = subprocess.run([str(BIN / "liveinsight"), *argv], env=env, capture_output=True,
-                          text=True, check=False)
-    if proc.returncode != 0:
-        raise SystemExit(f"liveinsight {' '.join(argv)} failed:\n{proc.stdout}{proc.stderr}")
-    return proc.stdout
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _http(url: str, *, data: bytes | None = None, headers: dict[str, str] | None = None,
@@ -84,20 +66,6 @@ def _http(url: str, *, data: bytes | None = None, headers: dict[str, str] | None
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
-
-
-def _wait_up(base: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"the server exited ({proc.returncode})")
-        try:
-            if _http(base + "/health", timeout=2)[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit("the server did not start")
 
 
 def _tree(pid: int) -> list[psutil.Process]:
@@ -268,16 +236,6 @@ def _plot(path: Path, history: list[tuple[float, float, float]],
     return True
 
 
-def _slope(points: list[tuple[float, float]]) -> float:
-    n = len(points)
-    if n < 2:
-        return 0.0
-    mx = sum(t for t, _ in points) / n
-    my = sum(v for _, v in points) / n
-    var = sum((t - mx) ** 2 for t, _ in points)
-    return 60 * sum((t - mx) * (v - my) for t, v in points) / var if var else 0.0
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--scenario", choices=["visitors", "dashboards", "both"], default="both")
@@ -317,7 +275,7 @@ def main() -> None:
                               start_new_session=True)
     csv_dir = Path(tempfile.mkdtemp(prefix="liveinsight-locust-"))
     try:
-        _wait_up(base, server)
+        _wait_http(base + "/health", server, timeout=120)
         calm = []
         for _ in range(20):
             t = time.perf_counter()
