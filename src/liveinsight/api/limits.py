@@ -16,7 +16,9 @@ tracker, static files and uploaded images (cacheable files a page pulls in), ``/
 
 Every limited answer carries ``RateLimit-Limit`` (the burst), ``RateLimit-Remaining``,
 ``RateLimit-Reset`` (seconds until the bucket is full) and ``RateLimit-Policy``; a refused
-request is answered 429 with ``Retry-After`` and a JSON body naming the limit.
+request is answered 429 with ``Retry-After`` and a JSON body naming the limit. Every limited
+route declares that 429 in the OpenAPI document (:meth:`RequestLimits.responses`, applied by
+``create_app`` to each route it includes).
 """
 
 from __future__ import annotations
@@ -26,12 +28,13 @@ import hmac
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.types import Scope
 
-from liveinsight.api.errors import error_response
+from liveinsight.api.errors import error_response, error_responses
 from liveinsight.meta.repo import ApiKeyInfo
 from liveinsight.security.ratelimit import Allowance, retry_after
 from liveinsight.services import Services
@@ -39,6 +42,21 @@ from liveinsight.services import Services
 EXEMPT_PREFIXES = ("/static/", "/js/", "/api/v1/assets/optimized/")
 EXEMPT_PATHS = frozenset({"/health", "/metrics"})
 ADDRESS, KEY = "address", "key"
+
+
+def _header(description: str) -> dict[str, Any]:
+    return {"description": description, "schema": {"type": "integer", "minimum": 0}}
+
+
+RATE_LIMIT_HEADERS: dict[str, dict[str, Any]] = {
+    "RateLimit-Limit": _header("The bucket's size (the plan's burst)"),
+    "RateLimit-Remaining": _header("Requests left in the bucket (0 when refused)"),
+    "RateLimit-Reset": _header("Seconds until the bucket is full again"),
+    "RateLimit-Policy": {"description": "`<burst>;w=<seconds to refill the bucket>`",
+                         "schema": {"type": "string"}},
+}
+RATE_LIMITED = error_responses(429, headers={429: RATE_LIMIT_HEADERS})
+"""The OpenAPI answer of a route the request limits apply to."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +106,10 @@ class RequestLimits:
 
     def applies(self, path: str) -> bool:
         return path not in self._exempt and not path.startswith(EXEMPT_PREFIXES)
+
+    def responses(self, path: str) -> dict[int | str, dict[str, Any]]:
+        """The OpenAPI answers the limits add to the route at ``path`` (a template)."""
+        return RATE_LIMITED if self.applies(path) else {}
 
     async def decide(self, scope: Scope, svc: Services) -> Decision | None:
         """Take one token for the request (None: the limits are off)."""
