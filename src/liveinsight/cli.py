@@ -384,13 +384,16 @@ def create_api_key(
     = None,
     burst: Annotated[int | None, typer.Option(help="...and at once (default: "
                                               "LIVEINSIGHT_API_KEY_BURST).")] = None,
+    daily_quota: Annotated[int | None, typer.Option(
+        help="...and each UTC day (default: LIVEINSIGHT_API_KEY_DAILY_QUOTA).")] = None,
 ) -> None:
     """Create an API key (shown once)."""
     from liveinsight.meta.repo import MetaError
 
     try:
-        plaintext, key = _meta(_settings()).create_api_key(name, scope or None, site or None,
-                                                           rate=rate, burst=burst)
+        plaintext, key = _meta(_settings()).create_api_key(
+            name, scope or None, site or None, rate=rate, burst=burst,
+            daily_quota=daily_quota)
     except MetaError as exc:
         raise _fail(str(exc)) from None
     console.print(f"API key [bold]{key.name}[/bold] id={key.id} "
@@ -404,18 +407,24 @@ def key_plan(
     rate: Annotated[float | None, typer.Option(help="Requests (and events) a second; "
                                                "omitted: the default.")] = None,
     burst: Annotated[int | None, typer.Option(help="At once; omitted: the default.")] = None,
+    daily_quota: Annotated[int | None, typer.Option(
+        help="Requests (and events, counted apart) each UTC day; omitted: the default.")]
+    = None,
 ) -> None:
-    """Set an API key's usage plan (what it may send a second, and at once)."""
+    """Set an API key's usage plan, the whole plan at once (what it may send a second, at
+    once, and each UTC day)."""
     from liveinsight.meta.repo import MetaError
 
     settings = _settings()
     try:
-        key = _meta(settings).set_api_key_plan(key_id, rate, burst)
+        key = _meta(settings).set_api_key_plan(key_id, rate, burst, daily_quota)
     except MetaError as exc:
         raise _fail(str(exc)) from None
+    quota = key.daily_quota or settings.api_key_daily_quota
     console.print(f"API key [bold]{key.name}[/bold] id={key.id}: "
                   f"{key.rate or settings.api_key_rate:g} a second, bursts of "
-                  f"{key.burst or settings.api_key_burst}")
+                  f"{key.burst or settings.api_key_burst}, "
+                  + (f"{quota} a UTC day" if quota else "no daily quota"))
 
 
 audit_app = typer.Typer(help="The audit log: verify its hash chain.", no_args_is_help=True)
