@@ -306,6 +306,12 @@ class Settings(BaseSettings):
     )
     api_key_burst: int = Field(2000, ge=1, description="...and the size of those buckets "
                                "(requests or events at once after a quiet moment).")
+    api_key_daily_quota: int = Field(
+        0, ge=0, le=1_000_000_000, description="An API key's default daily quota: requests "
+        "it may make to the read and management APIs, and events it may send to `POST "
+        "/api/events` (counted apart), each UTC day; past it, 429 with `Retry-After` until "
+        "the next UTC midnight. A key's own plan (`liveinsight key-plan --daily-quota`) "
+        "replaces it. Shared by every node with `redis_url`. 0: no quota.")
     rate_limit_per_minute: float = Field(
         60.0, ge=0, description="Requests a minute each client address (as resolved through "
         "`trusted_proxies`) may make to the dashboard, the read and the management APIs "

@@ -51,7 +51,8 @@ class Metrics:
             "the metadata database refused them three times", registry=r)
         self.rate_limited = Counter(
             "liveinsight_rate_limited_total", "Requests refused (429) by the request rate "
-            "limits, by whose bucket was empty (address or key)", ["limit"], registry=r)
+            "limits, by whose bucket was empty (address or key) or a key's spent daily quota "
+            "(quota)", ["limit"], registry=r)
         self.requests_aborted = Counter(
             "liveinsight_requests_aborted_total", "Requests whose body never arrived whole: "
             "the client went away (disconnect) or stalled past the deadline (body_timeout)",
