@@ -110,6 +110,8 @@ ACCESS: dict[str, set[str]] = {
         "POST /admin/monitoring/threshold", "GET /admin/monitoring/alerts",
         "GET /admin/monitoring/metrics", "GET /admin/logs/search", "GET /admin/logs/analytics",
         "POST /admin/logs/export",
+        "GET /admin/performance/traces", "GET /admin/performance/traces/{trace_id}",
+        "GET /admin/performance/metrics", "GET /admin/performance/bottlenecks",
         "GET /admin/alerts/history", "POST /admin/alerts/ack", "POST /admin/alerts/channel",
         "GET /admin/alerts/channels", "PUT /admin/alerts/channel/{channel_id}",
         "DELETE /admin/alerts/channel/{channel_id}",
