@@ -11,7 +11,7 @@ import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from starlette_compress import CompressMiddleware, remove_compress_type
 
 from liveinsight import __version__
@@ -70,6 +70,9 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> FrontDoor:
         set_node(svc.node_id)
         if svc.logs is not None:
             svc.logs.start()
+        if svc.tracing is not None:
+            svc.tracing.start()
+            door.trace(svc.tracing)
         bots.warm()
         svc.writer.start()
         svc.audit.start()
@@ -88,6 +91,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> FrontDoor:
             if restore_gc is not None:
                 restore_gc()
             door.observe = None
+            door.trace(None)
             await close_services(svc)
 
     app = FastAPI(
@@ -105,13 +109,16 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> FrontDoor:
         # door answers them before this app).
         remove_compress_type("text/event-stream")
         app.add_middleware(CompressMiddleware, minimum_size=500)
+    limits = RequestLimits(collect.POST_ROUTES)
     for router in routes.ROUTERS:
-        app.include_router(router)
+        for route in router.routes:  # one by one: each declares the 429 if it is limited
+            app.include_router(APIRouter(routes=[route]),
+                               responses=limits.responses(getattr(route, "path", "")))
     door = FrontDoor(app, collect.POST_ROUTES, BodyDeadlines(settings.body_timeout_seconds),
                      settings.max_api_body_bytes, assets.body_limits(settings),
                      headers=SecurityHeaders(settings.hsts_seconds),
                      ips=ClientIpResolver(settings.trusted_proxies),
                      require_https=settings.require_https, public_url=settings.public_url,
                      log_requests=settings.log_requests,
-                     limits=RequestLimits(collect.POST_ROUTES))
+                     limits=limits)
     return door

@@ -71,3 +71,33 @@ def test_the_api_docs_work_offline(client: TestClient) -> None:
             assert client.get(url).status_code == 200, url
     assert "\"validatorUrl\":null" in page.text.replace(" ", "")
     assert client.get("/redoc").status_code == 404
+
+
+RATE_HEADERS = {"Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
+                "RateLimit-Policy"}
+UNLIMITED = {"/health", "/metrics", "/js/script.js", "/js/script.{variant}.js",
+             "/api/event", "/api/send", "/api/batch", "/api/events", "/api/csrf-token"}
+
+
+def test_every_rate_limited_route_declares_its_429_with_the_headers(
+        client: TestClient) -> None:
+    """The request limits (``api/limits.py``) answer 429 on every route but the collector's,
+    the tracker, files and the monitoring probes: the document says so on each."""
+    paths = client.get("/openapi.json").json()["paths"]
+    limited = 0
+    for path, item in paths.items():
+        for method, op in item.items():
+            declared = op["responses"].get("429")
+            if path in UNLIMITED or path.startswith("/api/v1/assets/optimized/"):
+                if path != "/api/events":  # its own per-key event rate: Retry-After only
+                    assert declared is None, (method, path)
+                continue
+            limited += 1
+            assert declared is not None, f"{method.upper()} {path} does not declare 429"
+            assert set(declared["headers"]) == RATE_HEADERS, (method, path)
+            schema = declared["content"]["application/json"]["schema"]
+            assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (method, path)
+    assert limited > 40  # the stats, realtime, behaviour, management and admin APIs
+    events = paths["/api/events"]["post"]["responses"]["429"]
+    assert set(events["headers"]) == {"Retry-After"}
+    assert "Retry-After" in paths["/api/stats/aggregate"]["get"]["responses"]["503"]["headers"]

@@ -129,3 +129,12 @@ def test_an_api_keys_usage_plan(env: Path) -> None:
     assert bad.exit_code == 1 and "burst" in bad.output
     missing = runner.invoke(app, ["key-plan", "999", "--rate", "1"])
     assert missing.exit_code == 1 and "no API key" in missing.output
+    quota = runner.invoke(app, ["key-plan", key_id, "--rate", "50", "--daily-quota", "10000"])
+    assert quota.exit_code == 0, quota.output
+    assert "50 a second, bursts of 2000, 10000 a UTC day" in quota.output
+    back = runner.invoke(app, ["key-plan", key_id])
+    assert back.exit_code == 0 and "no daily quota" in back.output
+    bad = runner.invoke(app, ["key-plan", key_id, "--daily-quota", "0"])
+    assert bad.exit_code == 1 and "daily quota" in bad.output
+    made = runner.invoke(app, ["create-api-key", "metered", "--daily-quota", "500"])
+    assert made.exit_code == 0, made.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from typing import Any
 
 import pytest
 
@@ -166,3 +167,73 @@ def test_behind_an_open_breaker_redis_is_not_called_and_requests_pass() -> None:
     assert asyncio.run(run()) == [(0.0, 5.0)] * 3
     state = breaker.state()
     assert state.state == "open" and state.consecutive_failures == 1  # one real try only
+
+
+MIDNIGHT = 20_000 * 86_400.0  # a UTC midnight, as a Unix time
+
+
+class Wall(FakeClock):
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+
+def test_a_daily_quota_refuses_until_the_next_utc_midnight() -> None:
+    clock, wall = FakeClock(), Wall(MIDNIGHT + 86_400 - 100)  # 100 s before midnight
+    limiter = MemoryRateLimiter(rate=1.0, burst=1, clock=clock, wall=wall)
+    got = [limiter.acquire_now("k", 100.0, 100, quota=3) for _ in range(3)]
+    assert [g.quota_left for g in got] == [2, 1, 0] and not any(g.wait for g in got)
+    over = limiter.acquire_now("k", 100.0, 100, quota=3)
+    assert over.over_quota and over.wait == 100.0 and over.quota_left == 0
+    assert over.remaining == pytest.approx(97.0)  # the refused call took no token
+    assert limiter.acquire_now("other", 100.0, 100, quota=3).quota_left == 2
+    wall.now = MIDNIGHT + 86_400  # the next UTC day
+    again = limiter.acquire_now("k", 100.0, 100, quota=3)
+    assert (again.wait, again.quota_left, again.over_quota) == (0.0, 2, False)
+
+
+def test_a_call_the_bucket_refuses_does_not_count_against_the_quota() -> None:
+    clock = FakeClock()
+    limiter = MemoryRateLimiter(rate=1.0, burst=1, clock=clock, wall=Wall(MIDNIGHT))
+    assert limiter.acquire_now("k", 1.0, 1, quota=5).quota_left == 4
+    refused = limiter.acquire_now("k", 1.0, 1, quota=5)
+    assert refused.wait > 0 and not refused.over_quota and refused.quota_left == 4
+    # a batch larger than the quota counts as the whole quota, once
+    big = MemoryRateLimiter(rate=1.0, burst=100, clock=clock, wall=Wall(MIDNIGHT))
+    assert big.acquire_now("k", 1.0, 100, cost=50, quota=10).quota_left == 0
+    assert big.acquire_now("k", 1.0, 100, quota=10).over_quota
+    assert limiter.acquire_now("plain", 1.0, 1).quota_left is None
+
+
+def test_redis_daily_quota_is_shared_between_nodes_and_atomic(redis_url: str) -> None:
+    async def run() -> tuple[list[Any], Any, Any]:
+        prefix = f"li:test:{secrets.token_hex(4)}:"
+        node_a = RedisRateLimiter(redis_url, rate=1.0, burst=1, prefix=prefix)
+        node_b = RedisRateLimiter(redis_url, rate=1.0, burst=1, prefix=prefix)
+        try:
+            both = await asyncio.gather(*(node.acquire("key:1", 1000.0, 1000, quota=25)
+                                          for _ in range(20) for node in (node_a, node_b)))
+            last = await node_b.acquire("key:1", 1000.0, 1000, quota=25)
+            unmetered = await node_a.acquire("key:2", 1000.0, 1000)
+            return list(both), last, unmetered
+        finally:
+            await node_a.close()
+            await node_b.close()
+
+    both, last, unmetered = asyncio.run(run())
+    assert sum(1 for a in both if not a.over_quota and a.wait == 0.0) == 25
+    refused = [a for a in both if a.over_quota]
+    assert len(refused) == 15 and all(0 < a.wait <= 86_400 for a in refused)
+    assert last.over_quota and last.quota_left == 0
+    assert unmetered.quota_left is None and unmetered.wait == 0.0
+
+
+def test_redis_quota_fails_open_like_the_bucket() -> None:
+    async def run() -> Any:
+        limiter = RedisRateLimiter("redis://127.0.0.1:1/0", rate=1.0, burst=1)
+        try:
+            return await limiter.acquire("k", 1.0, 7, quota=3)
+        finally:
+            await limiter.close()
+
+    got = asyncio.run(run())
+    assert (got.wait, got.quota_left, got.over_quota) == (0.0, 3, False)

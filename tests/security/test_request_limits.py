@@ -118,3 +118,56 @@ def test_a_plan_out_of_bounds_is_refused(tmp_path: Path) -> None:
         _, info = meta.create_api_key("y", ["stats"])
         with pytest.raises(MetaError, match="rate"):
             meta.set_api_key_plan(info.id, -1.0, None)
+        with pytest.raises(MetaError, match="daily quota"):
+            meta.set_api_key_plan(info.id, None, None, 0)
+
+
+def test_a_keys_daily_quota_refuses_until_utc_midnight_naming_the_quota(
+        tmp_path: Path) -> None:
+    with _client(tmp_path, api_key_cache_seconds=0) as c:
+        meta = svc_of(c).meta
+        meta.create_site("example.com")
+        key, info = meta.create_api_key("metered", ["stats", "ingest"], daily_quota=2)
+        auth = {"authorization": f"Bearer {key}", **UA}
+        q = {"site_id": "example.com", "metrics": "visitors"}
+        answers = [c.get("/api/stats/aggregate", params=q, headers=auth) for _ in range(3)]
+        assert [a.status_code for a in answers] == [200, 200, 429]
+        assert answers[0].headers["ratelimit-policy"] == "2000;w=2, 2;w=86400"
+        refused = answers[2]
+        assert 1 <= int(refused.headers["retry-after"]) <= 86_400
+        assert refused.headers["ratelimit-limit"] == "2"
+        assert refused.headers["ratelimit-remaining"] == "0"
+        assert refused.headers["ratelimit-reset"] == refused.headers["retry-after"]
+        error = refused.json()["error"]
+        assert error["code"] == "quota_exceeded"
+        assert "daily quota of 2 requests" in error["message"] and "00:00 UTC" in error[
+            "message"]
+        # events are counted apart, by the same quota
+        event = {"event_type": "pageview", "page_url": "https://example.com/",
+                 "domain": "example.com"}
+        assert c.post("/api/events", json=[event, event], headers=auth).status_code == 202
+        over = c.post("/api/events", json=event, headers=auth)
+        assert over.status_code == 429 and over.json()["error"]["code"] == "quota_exceeded"
+        assert "daily quota of 2 events" in over.json()["error"]["message"]
+        # a new plan without a quota lets the key through at once
+        meta.set_api_key_plan(info.id, None, None, None)
+        assert c.get("/api/stats/aggregate", params=q, headers=auth).status_code == 200
+        metrics = svc_of(c).metrics.registry.get_sample_value(
+            "liveinsight_rate_limited_total", {"limit": "quota"})
+        assert metrics == 1
+
+
+def test_the_default_daily_quota_applies_to_keys_without_their_own(tmp_path: Path) -> None:
+    with _client(tmp_path, api_key_daily_quota=1, api_key_cache_seconds=0) as c:
+        meta = svc_of(c).meta
+        meta.create_site("example.com")
+        key, _ = meta.create_api_key("default plan", ["stats"])
+        own, _ = meta.create_api_key("own plan", ["stats"], daily_quota=5)
+        q = {"site_id": "example.com", "metrics": "visitors"}
+        for token, codes in ((key, [200, 429]), (own, [200, 200])):
+            got = [c.get("/api/stats/aggregate", params=q,
+                         headers={"authorization": f"Bearer {token}"}).status_code
+                   for _ in range(2)]
+            assert got == codes
+        # the dashboard and anonymous callers have no quota (their address's bucket only)
+        assert c.get("/login").status_code == 200

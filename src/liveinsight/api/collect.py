@@ -25,6 +25,7 @@ from starlette.responses import Response
 from liveinsight.api.deadline import BodyDeadlines, BodyTimeout
 from liveinsight.api.deps import services
 from liveinsight.api.errors import error_responses, headers_of, status_of
+from liveinsight.api.limits import quota_message
 from liveinsight.errors import Forbidden, Invalid, Problem, RateLimited, TooLarge, Unauthorized
 from liveinsight.ingest.parse import (
     Client,
@@ -291,12 +292,17 @@ async def native_events(request: Request, svc: Services) -> Response:
                         max_events=svc.settings.max_batch_events, trusted=key is not None)
     if key is not None:
         _check_sites(svc, key, raws, body.lstrip().startswith(b"["))
-        wait = (await svc.limiter.acquire(
+        quota = key.daily_quota or svc.settings.api_key_daily_quota
+        allowance = await svc.limiter.acquire(
             f"key:{key.id}", key.rate or svc.settings.api_key_rate,
-            key.burst or svc.settings.api_key_burst, len(raws))).wait
-        if wait:
+            key.burst or svc.settings.api_key_burst, len(raws), quota=quota)
+        if allowance.over_quota:
+            wait = retry_after(allowance.wait)
+            raise RateLimited(quota_message(quota, wait, "events"), code="quota_exceeded",
+                              retry_after=int(wait))
+        if allowance.wait:
             raise RateLimited("this API key is sending too fast",
-                              retry_after=int(retry_after(wait)))
+                              retry_after=int(retry_after(allowance.wait)))
     await _ingest(svc, raws, "events", client.now)
     return _json(202, {"received": len(raws)})
 

@@ -90,10 +90,26 @@ _MEANINGS = {
 }
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """The OpenAPI ``responses`` of the given error statuses, each with the error body."""
-    return {status: {"model": ErrorBody, "description": _MEANINGS[status]}
-            for status in statuses}
+_RETRY_AFTER = {"description": "Seconds to wait before asking again",
+                "schema": {"type": "integer", "minimum": 1}}
+_HEADERS: dict[int, dict[str, Any]] = {429: {"Retry-After": _RETRY_AFTER},
+                                       503: {"Retry-After": _RETRY_AFTER}}
+
+
+def error_responses(*statuses: int, headers: Mapping[int, Mapping[str, Any]] | None = None
+                    ) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` of the given error statuses, each with the error body and
+    its headers (``Retry-After`` on 429 and 503, plus what ``headers`` adds: status → header
+    name → OpenAPI header object)."""
+    extra = headers or {}
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        response: dict[str, Any] = {"model": ErrorBody, "description": _MEANINGS[status]}
+        named = {**_HEADERS.get(status, {}), **extra.get(status, {})}
+        if named:
+            response["headers"] = named
+        responses[status] = response
+    return responses
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None,

@@ -11,12 +11,12 @@ on the script's own tag, the rest are always on.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+import zopfli.gzip
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -40,7 +40,10 @@ class Asset:
 
     @classmethod
     def of(cls, body: bytes) -> Asset:
-        return cls(body, gzip.compress(body, 9, mtime=0), hashlib.sha256(body).hexdigest()[:16])
+        """``body`` with its gzip form made by Zopfli: a standard gzip stream some 1% smaller
+        than zlib's best, which keeps the tracker and its variants in the 1536-byte budget;
+        made once per asset, so its slowness (milliseconds here) does not matter."""
+        return cls(body, zopfli.gzip.compress(body), hashlib.sha256(body).hexdigest()[:16])
 
     def etag(self, gzipped: bool) -> str:
         """Each content coding has its own strong ETag, as HTTP requires."""

@@ -92,6 +92,7 @@ class ApiKey(Base):
     # the key's usage plan (requests per second, bucket size); NULL: the settings' defaults
     rate_limit: Mapped[float | None] = mapped_column(Float)
     burst_limit: Mapped[int | None] = mapped_column(Integer)
+    daily_quota: Mapped[int | None] = mapped_column(Integer)  # per UTC day; NULL: default
 
 
 class Salt(Base):

@@ -97,6 +97,7 @@ class ApiKeyInfo:
     expires_at: datetime | None = None
     rate: float | None = None  # the key's usage plan; None: the settings' defaults
     burst: int | None = None
+    daily_quota: int | None = None  # per UTC day; None: the settings' default
 
     def allows(self, scope: str, site_id: int | None = None) -> bool:
         if scope not in self.scopes:
@@ -306,11 +307,12 @@ class Metadata:
         expires_at: datetime | None = None,
         rate: float | None = None,
         burst: int | None = None,
+        daily_quota: int | None = None,
     ) -> tuple[str, ApiKeyInfo]:
         """A new key; the plaintext ``li_<prefix>_<secret>`` is returned once, only its hash
-        is kept. ``expires_at``: it stops working then (None: until revoked). ``rate`` and
-        ``burst``: its usage plan (None: the settings' defaults)."""
-        _check_plan(rate, burst)
+        is kept. ``expires_at``: it stops working then (None: until revoked). ``rate``,
+        ``burst`` and ``daily_quota``: its usage plan (None: the settings' defaults)."""
+        _check_plan(rate, burst, daily_quota)
         scopes = scopes or ["ingest", "stats"]
         bad = [x for x in scopes if x not in SCOPES]
         if bad:
@@ -334,6 +336,7 @@ class Metadata:
             expires_at=expires_at,
             rate_limit=rate,
             burst_limit=burst,
+            daily_quota=daily_quota,
         )
         with self._sessions() as s:
             s.add(row)
@@ -362,16 +365,16 @@ class Metadata:
                 s.commit()
             return _key_info(row)
 
-    def set_api_key_plan(self, key_id: int, rate: float | None, burst: int | None
-                         ) -> ApiKeyInfo:
-        """Give a key its own usage plan (None: back to the settings' default for that
-        part). Nodes see it within ``api_key_cache_seconds``."""
-        _check_plan(rate, burst)
+    def set_api_key_plan(self, key_id: int, rate: float | None, burst: int | None,
+                         daily_quota: int | None = None) -> ApiKeyInfo:
+        """Give a key its own usage plan, the whole plan at once (None: back to the
+        settings' default for that part). Nodes see it within ``api_key_cache_seconds``."""
+        _check_plan(rate, burst, daily_quota)
         with self._sessions() as s:
             row = s.get(models.ApiKey, key_id)
             if row is None or row.revoked_at is not None:
                 raise MetaError(f"no API key with id {key_id}")
-            row.rate_limit, row.burst_limit = rate, burst
+            row.rate_limit, row.burst_limit, row.daily_quota = rate, burst, daily_quota
             s.commit()
             return _key_info(row)
 
@@ -546,13 +549,16 @@ def _key_info(row: models.ApiKey) -> ApiKeyInfo:
                       aware(row.created_at) if row.created_at else None,
                       aware(row.last_used_at) if row.last_used_at else None,
                       aware(row.expires_at) if row.expires_at else None,
-                      row.rate_limit, row.burst_limit)
+                      row.rate_limit, row.burst_limit, row.daily_quota)
 
 
-MAX_PLAN_RATE, MAX_PLAN_BURST = 1_000_000.0, 10_000_000
+MAX_PLAN_RATE, MAX_PLAN_BURST, MAX_PLAN_QUOTA = 1_000_000.0, 10_000_000, 1_000_000_000
 
 
-def _check_plan(rate: float | None, burst: int | None) -> None:
+def _check_plan(rate: float | None, burst: int | None, daily_quota: int | None = None
+                ) -> None:
+    if daily_quota is not None and not 1 <= daily_quota <= MAX_PLAN_QUOTA:
+        raise MetaError(f"a key's daily quota is between 1 and {MAX_PLAN_QUOTA}")
     if rate is not None and not 0.001 <= rate <= MAX_PLAN_RATE:
         raise MetaError(f"a key's rate is between 0.001 and {MAX_PLAN_RATE:.0f} requests a "
                         "second")

@@ -20,7 +20,8 @@
 
   const endpoint = attr('api') || new URL('/api/event', script.src) // fetch takes a URL
   const domain = attr('domain') || loc.hostname
-  const hashMode = flag('hash') ? 1 : undefined // undefined: left out of the JSON body
+  let user = attr('user-id') // sent as the user_id property; liveinsight.identify changes it
+  const hashMode = flag('hash') || undefined // undefined: left out of the JSON body
   const allowLocal = flag('allow-local')
   const fileTypes = (
     attr('file-types') ||
@@ -30,7 +31,7 @@
   const ignored = () => {
     try {
       if (localStorage.liveinsight_ignore == 'true') return 1
-    } catch (e) {
+    } catch {
       // storage blocked: nothing says the visitor opted out
     }
     return !allowLocal && (
@@ -52,7 +53,7 @@
   /* Engagement: time the page was visible and focused, and how far down it was seen. */
   let page // the current pageview's body; unset while no pageview counts
   let engagedMs = 0
-  let runningSince = 0 // when the page last became visible and focused; 0 while it is not
+  let runningSince = 0 // when the page last became visible and focused; 0 or false while it is not
   let seenPx = 0
   let sentPx = -1
 
@@ -82,14 +83,15 @@
       return options.callback?.()
     }
     const body = {
-      n: name, u: options.u || loc.href, d: domain, r: doc.referrer, p: options.props,
+      n: name, u: options.u || loc.href, d: domain, r: doc.referrer,
+      p: { user_id: user, ...options.props }, // undefined: left out; null: dropped by the collector
       revenue: options.revenue, h: hashMode, i: options.interactive // false: not a bounce-breaker
     }
     if (isPageview) {
       page = body
       engagedMs = seenPx = 0
       sentPx = -1
-      runningSince = doc.hidden ? 0 : Date.now() // opened in a background tab: not yet engaged
+      runningSince = !doc.hidden && Date.now() // opened in a background tab: not yet engaged
       onScroll()
     }
     send(body, options.callback)
@@ -111,12 +113,12 @@
   const tagOf = (el) => {
     const tag = { p: {}, r: {} }
     for (const name of el.classList || []) {
-      const m = name.match(/^(?:liveinsight|plausible)-(event|revenue)-(.+?)(?:=|--)(.+)$/)
+      const m = name.match(/^(liveinsight|plausible)-(event|revenue)-(.+?)(=|--)(.+)$/)
       if (m) {
-        const value = m[3].replace(/\+/g, ' ')
-        if (m[1] == 'revenue') tag.r[m[2]] = value
-        else if (m[2] == 'name') tag.n = value
-        else tag.p[m[2]] = value
+        const value = m[5].replace(/\+/g, ' ')
+        if (m[2] == 'revenue') tag.r[m[3]] = value
+        else if (m[3] == 'name') tag.n = value
+        else tag.p[m[3]] = value
       }
     }
     return tag
@@ -150,7 +152,7 @@
   })
   on(doc, 'scroll', onScroll)
   on(w, 'blur focus visibilitychange', () => {
-    if (doc.visibilityState == 'visible' && doc.hasFocus()) runningSince = runningSince || Date.now()
+    if (!doc.hidden && doc.hasFocus()) runningSince = runningSince || Date.now()
     else hidden()
   })
   on(w, 'pagehide', hidden) // may come before visibilitychange, or alone
@@ -158,6 +160,7 @@
   /* The JS API, with the calls queued before the script loaded. */
   const queue = [...w.liveinsight?.q || [], ...w.plausible?.q || []]
   track.l = 1
+  track.identify = (id) => (user = id) // null: no id from now on
   w.liveinsight = w.plausible = track
 
   if (!flag('manual')) {
