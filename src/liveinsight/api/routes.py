@@ -31,6 +31,8 @@ from liveinsight.api import (
     performance,
     realtime,
     reports,
+    shared_links,
+    sharing,
     stats,
     tracker,
     two_factor,
@@ -47,4 +49,5 @@ ROUTERS: tuple[APIRouter, ...] = (ops.router, collect.router, tracker.router, st
                                   analytics_admin.router, behaviour_pages.router,
                                   export.router, logs.router, logs_pages.router,
                                   performance.router,
-                                  audit.router, audit.pages, two_factor.router)
+                                  audit.router, audit.pages, two_factor.router,
+                                  sharing.router, shared_links.router)
