@@ -113,6 +113,16 @@ class Engine:
             "SELECT version(), timezone()", {}, {}, None, "TSV"
         )[0].decode().strip().split("\t")
 
+    def close(self) -> None:
+        """Close the pooled connections (no request may run any more)."""
+        while True:
+            try:
+                conn = self._pool.get_nowait()
+            except queue.Empty:
+                return
+            with contextlib.suppress(Exception):
+                conn.close()
+
     @contextlib.contextmanager
     def _connection(self) -> Iterator[Any]:
         conn = self._pool.get()
@@ -375,6 +385,7 @@ def serve(port: int, chdb_path: Path, scratch: Path,
     os.dup2(2, 1)  # anything else written to stdout (chDB too) goes to the log, not a full pipe
     server.serve_forever()
     server.server_close()
+    Handler.engine.close()
 
 
 def main(argv: list[str] | None = None) -> None:
