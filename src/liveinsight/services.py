@@ -86,6 +86,7 @@ from liveinsight.settings import ConfigError, Settings
 from liveinsight.storage.migrate import cluster_of, migrate
 from liveinsight.storage.protocol import Store
 from liveinsight.storage.transports import open_store
+from liveinsight.workers import ROOT_ENV, ingest_unclaimed, slots_root
 
 log = logging.getLogger("liveinsight.services")
 
@@ -173,6 +174,8 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
     sites = SiteDirectory(meta)
     store = open_store(settings)
     migrate(store, cluster_of(settings))
+    if ROOT_ENV not in os.environ:  # one process: what workers of a --workers run left
+        ingest_unclaimed(slots_root(settings), 0, store)
     wal = WriteAheadLog(settings.wal_dir, fsync=settings.wal_fsync,
                         interval_s=settings.wal_fsync_interval_ms / 1000,
                         max_bytes=settings.wal_max_bytes)
