@@ -115,6 +115,9 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         # Tests make thousands of requests from one address (the test client's): the limit
         # per address is off unless a test turns it on (tests/security/test_request_limits.py).
         "rate_limit_per_minute": 0,
+        # Tracing samples requests at random: off unless a test asks for it (tests/ops/
+        # test_spans.py, tests/api/test_performance.py trace every request).
+        "trace_sample_ratio": 0.0,
     }
     base.update(overrides)
     return Settings(_env_file=None, **base)  # type: ignore[call-arg]

@@ -70,6 +70,9 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> FrontDoor:
         set_node(svc.node_id)
         if svc.logs is not None:
             svc.logs.start()
+        if svc.tracing is not None:
+            svc.tracing.start()
+            door.trace(svc.tracing)
         bots.warm()
         svc.writer.start()
         svc.audit.start()
@@ -88,6 +91,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> FrontDoor:
             if restore_gc is not None:
                 restore_gc()
             door.observe = None
+            door.trace(None)
             await close_services(svc)
 
     app = FastAPI(

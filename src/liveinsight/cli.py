@@ -186,6 +186,90 @@ def restore(
     console.print_json(json.dumps(outcome))
 
 
+@app.command()
+def move(
+    to_clickhouse: Annotated[str | None, typer.Option(
+        "--to-clickhouse", help="The ClickHouse server (or any server of the cluster) to copy "
+        "events and sessions to: http://user:password@host:8123.")] = None,
+    to_database: Annotated[str | None, typer.Option(
+        "--to-database", help="Its database (default: LIVEINSIGHT_CLICKHOUSE_DATABASE).")] = None,
+    to_cluster: Annotated[str | None, typer.Option(
+        "--to-cluster", help="The cluster's name: the schema is created ON CLUSTER (replica "
+        "path and name from LIVEINSIGHT_CLICKHOUSE_REPLICA_PATH / _NAME).")] = None,
+    to_metadata: Annotated[str | None, typer.Option(
+        "--to-metadata", help="The metadata database to copy sites, users, keys, salts, goals "
+        "and the rest to (an empty one): postgresql+psycopg://user@host/db.")] = None,
+) -> None:
+    """Copy this node's data (embedded engine, metadata database) to a ClickHouse server or
+    cluster and/or PostgreSQL, then check it: the move from one machine to many
+    (docs/deployment.md). The node must be stopped; its data is only read."""
+    from pathlib import Path
+
+    from liveinsight.errors import Problem
+    from liveinsight.ingest.wal import logged_lines
+    from liveinsight.ops import backup as backups
+    from liveinsight.storage import move as data_move
+    from liveinsight.storage import schema
+    from liveinsight.storage.embedded import EmbeddedStore
+    from liveinsight.storage.http import HttpStore
+    from liveinsight.storage.migrate import migrate as run_migrations
+    from liveinsight.storage.protocol import StoreError
+
+    settings = _settings()
+    if not to_clickhouse and not to_metadata:
+        raise _fail("nothing to do: give --to-clickhouse and/or --to-metadata")
+    outcome: dict[str, object] = {}
+    if to_clickhouse:
+        if settings.clickhouse_url:
+            raise _fail("this node already uses a ClickHouse server: copy between servers "
+                        "with ClickHouse's remote() table function or BACKUP/RESTORE")
+        if backups.held(settings.chdb_path):
+            raise _fail(f"a running LiveInsight holds {settings.data_dir}: stop it first "
+                        "(SIGTERM: it ingests its log before it exits)")
+        pending = sum(1 for kind in (b"e", b"s") for _ in logged_lines(settings.wal_dir, kind))
+        if pending:
+            raise _fail(f"the log in {settings.wal_dir} still holds {pending} row(s) not in the "
+                        "store: start this node once and stop it with SIGTERM (it ingests its "
+                        "log), then move")
+        cluster = (schema.Cluster(to_cluster, settings.clickhouse_replica_path,
+                                  settings.clickhouse_replica_name) if to_cluster else None)
+        source = EmbeddedStore(settings.chdb_path, settings.clickhouse_database)
+        try:
+            target = HttpStore(to_clickhouse, to_database or settings.clickhouse_database)
+        except StoreError as exc:
+            source.close()
+            raise _fail(str(exc)) from None
+        try:
+            run_migrations(source)
+            run_migrations(target, cluster)
+            copied = data_move.copy(source, target, cluster=cluster, progress=_step,
+                                    scratch=Path(settings.data_dir))
+        except (Problem, StoreError) as exc:
+            raise _fail(str(exc)) from None
+        finally:
+            target.close()
+            source.close()
+        outcome["clickhouse"] = copied.as_dict()
+    if to_metadata:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from liveinsight.meta import move as meta_move
+        from liveinsight.meta.db import make_engine
+
+        source_db, target_db = make_engine(settings.metadata_url), make_engine(to_metadata)
+        try:
+            outcome["metadata"] = {"rows": meta_move.copy(source_db, target_db, _step)}
+        except (Problem, SQLAlchemyError) as exc:
+            raise _fail(str(exc).splitlines()[0]) from None
+        finally:
+            source_db.dispose()
+            target_db.dispose()
+    console.print_json(json.dumps(outcome))
+    clickhouse = outcome.get("clickhouse")
+    if isinstance(clickhouse, dict) and not clickhouse["verified"]:
+        raise typer.Exit(1)
+
+
 @app.command("create-site")
 def create_site(
     domain: Annotated[str, typer.Argument(help="The site's domain, e.g. example.com")],

@@ -69,6 +69,7 @@ from liveinsight.ops.lease_sql import SqlLease
 from liveinsight.ops.logship import LogShipper
 from liveinsight.ops.mail import Mailer
 from liveinsight.ops.metrics import Metrics
+from liveinsight.ops.spans import Tracing
 from liveinsight.query.live import Ingested, LiveBus, LiveFeed
 from liveinsight.query.realtime import SharedSnapshots
 from liveinsight.query.redis_bus import RedisLiveBus
@@ -126,6 +127,7 @@ class Services:
     dependencies: Dependencies  # the store, the metadata DB, Redis...: checks and breakers
     health_checks: Checks  # the dependencies' checks for the health routes (reused 1 s)
     logs: LogShipper | None  # log records into the logs table (None: log_store off)
+    tracing: Tracing | None  # sampled requests' spans into the spans table (None: off)
     warmer: Warmer  # recomputes the most viewed answers after new data
     stats: StatsService  # parse, cache or run, shape: one call per stats request
     behaviour: BehaviourService  # funnels, journeys, retention: as stats, through the cache
@@ -281,6 +283,7 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         salts=salts, sessions=sessions, ingested=ingested,
         runner=runner, answers=answers, dependencies=dependencies,
         health_checks=Checks(dependencies), logs=_log_shipper(settings, store, node_id, metrics),
+        tracing=_tracing(settings, store, node_id, metrics),
         warmer=warmer, stats=stats,
         purger=_purger(settings),
         behaviour=BehaviourService(runner, stats, answers), funnels=SavedFunnels(engine),
@@ -354,6 +357,19 @@ def _log_shipper(settings: Settings, store: Store, node_id: str, metrics: Metric
         on_shipped=metrics.log_records_shipped.inc)
 
 
+def _tracing(settings: Settings, store: Store, node_id: str, metrics: Metrics
+             ) -> Tracing | None:
+    if settings.trace_sample_ratio <= 0:
+        return None
+    return Tracing(
+        store, settings.data_dir / "spans-wal", node_id=node_id,
+        ratio=settings.trace_sample_ratio, retention_days=settings.trace_retention_days,
+        max_spans=settings.trace_queue_spans, max_bytes=settings.trace_wal_max_bytes,
+        otlp_endpoint=settings.otlp_endpoint,
+        on_drop=lambda reason, n: metrics.spans_dropped.labels(reason).inc(n),
+        on_shipped=metrics.spans_shipped.inc)
+
+
 def _purger(settings: Settings) -> Purger:
     if settings.cdn_purger == "cloudflare":
         return CloudflarePurger(settings.cdn_cloudflare_zone_id or "",
@@ -409,6 +425,8 @@ async def close_services(svc: Services) -> None:
     await svc.limiter.close()
     await svc.request_limiter.close()
     await asyncio.to_thread(svc.audit.close)  # writes what is queued
+    if svc.tracing is not None:
+        svc.tracing.close()
     if svc.logs is not None:
         svc.logs.close()
     svc.store.close()

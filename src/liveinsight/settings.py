@@ -483,6 +483,30 @@ class Settings(BaseSettings):
         "table's log at most; past it new records are dropped (counted in "
         "`liveinsight_log_records_dropped_total`), never waited for."
     )
+    trace_sample_ratio: float = Field(
+        0.01, ge=0.0, le=1.0, description="Share of requests traced with OpenTelemetry "
+        "(their spans kept in the ClickHouse `spans` table, searched by "
+        "`/admin/performance/traces`); a request with a W3C `traceparent` follows its "
+        "caller's decision (at most 50 a second). 0: tracing off."
+    )
+    trace_retention_days: int = Field(
+        7, ge=1, le=3650, description="Days a span stays in the `spans` table (its TTL; a "
+        "change applies to spans written after it)."
+    )
+    trace_queue_spans: int = Field(
+        10_000, ge=100, le=1_000_000, description="Finished spans waiting in memory for the "
+        "`spans` table's log at most; past it new spans are dropped (counted in "
+        "`liveinsight_spans_dropped_total`), never waited for."
+    )
+    trace_wal_max_bytes: int = Field(
+        128 << 20, ge=1 << 20, description="Disk quota of the spans' own write-ahead log "
+        "(`spans-wal/`) while ClickHouse is away; past it spans are dropped (counted)."
+    )
+    otlp_endpoint: str | None = Field(
+        None, description="Also send the traced requests' spans over OTLP/HTTP (protobuf) "
+        "to this URL, e.g. `http://otel-collector:4318/v1/traces`. Empty: only the `spans` "
+        "table."
+    )
     log_wal_max_bytes: int = Field(
         256 << 20, ge=1 << 20, description="Disk quota of the log records' own write-ahead "
         "log (`logs-wal/`) while ClickHouse is away; past it records are dropped (counted)."

@@ -111,3 +111,67 @@ def test_bad_targets(app: Any, body: dict[str, Any], field: str) -> None:
     client, auth = app
     r = client.put("/admin/analytics/kpi/targets", headers=auth, json=body)
     assert r.status_code == 400 and r.json()["error"]["field"] == field, r.text
+
+
+# --- POST /api/v2/users: the same analysis per site, for whoever may read the site ---------
+
+
+def _site_key(client: TestClient, domain: str) -> dict[str, str]:
+    svc = svc_of(client)
+    site = svc.sites.by_domain(domain)
+    assert site is not None
+    key, _ = svc.meta.create_api_key(f"stats {domain}", ["stats"], [site.id])
+    return {"authorization": f"Bearer {key}"}
+
+
+def test_users_per_site_answers_what_the_admin_endpoint_answers(app: Any) -> None:
+    client, admin = app
+    auth = _site_key(client, "example.com")
+    r = client.post("/api/v2/users", headers=auth, json={
+        "site_id": "example.com", "date_range": ["2026-11-10", "2026-11-12"]})
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert (doc["visitors"], doc["visits"], doc["returning_visitors"],
+            doc["new_visitors"]) == (7, 8, 1, 6)
+    assert doc["date_range"] == ["2026-11-10", "2026-11-12"]
+    admin_doc = client.get("/admin/analytics/users", headers=admin, params={
+        "site_id": "example.com", "period": "custom", "date": "2026-11-10,2026-11-12"}).json()
+    assert doc == admin_doc
+    again = client.post("/api/v2/users", headers={**auth, "if-none-match": r.headers["etag"]},
+                        json={"site_id": "example.com",
+                              "date_range": ["2026-11-10", "2026-11-12"]})
+    assert again.status_code == 304
+
+
+def test_users_per_site_with_filters_selects_visits(app: Any) -> None:
+    client, _ = app
+    auth = _site_key(client, "example.com")
+    everyone = client.post("/api/v2/users", headers=auth, json={
+        "site_id": "example.com", "date_range": ["2026-11-10", "2026-11-12"]}).json()
+    signed = client.post("/api/v2/users", headers=auth, json={
+        "site_id": "example.com", "date_range": ["2026-11-10", "2026-11-12"],
+        "filters": [["is", "event:goal", ["Signup"]]]}).json()
+    assert 0 < signed["visits"] < everyone["visits"]
+    assert any(s["events"][-1] == "Signup" for s in signed["sequences"])
+
+
+def test_users_per_site_needs_read_access_to_that_site(app: Any) -> None:
+    client, _ = app
+    other = _site_key(client, "berlin.example")
+    body = {"site_id": "example.com", "date_range": "7d"}
+    assert client.post("/api/v2/users", json=body).status_code == 401
+    assert client.post("/api/v2/users", headers=other, json=body).status_code == 403
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"period": "7d"}, "period"),
+    ({"include": {"comparisons": {"mode": "previous_period"}}}, "include"),
+    ({"filters": [["is", "event:nope", ["x"]]]}, "filters"),
+    ({"date_range": "forever"}, "date_range"),
+])
+def test_users_per_site_bad_input_is_a_400_naming_the_field(
+        app: Any, body: dict[str, Any], field: str) -> None:
+    client, _ = app
+    auth = _site_key(client, "example.com")
+    r = client.post("/api/v2/users", headers=auth, json={"site_id": "example.com", **body})
+    assert r.status_code == 400 and r.json()["error"]["field"] == field, r.text

@@ -9,12 +9,16 @@ from typing import Any
 
 import msgspec
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import generate_latest
 
 from liveinsight.ingest.pipeline import BATCH_STEPS, STEPS, Pipeline, build_pipeline
 from liveinsight.ingest.service import Ingestor
 from liveinsight.ingest.wal import WriteAheadLog
 from liveinsight.meta.repo import Metadata, SiteDirectory
+from liveinsight.ops import tracing
 from liveinsight.ops.metrics import Metrics
 from liveinsight.settings import Settings
 from liveinsight.storage.embedded import EmbeddedStore
@@ -233,3 +237,42 @@ def test_a_failing_step_drops_only_that_event(meta: Metadata, store: EmbeddedSto
     assert broken.run(raw()) is DropReason.INVALID
     assert "'explode' failed" in caplog.text and PUBLIC_IP not in caplog.text
     assert not isinstance(base.run(raw()), DropReason)
+
+
+def test_a_traced_batch_enriches_as_an_untraced_one(meta: Metadata, store: EmbeddedStore
+                                                     ) -> None:
+    """Inside a recorded span the per-event steps run step by step over the batch (one span
+    each): every event gets the same row or drop reason, and the spans say so."""
+    provider = TracerProvider()
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("test")
+    events = [raw(url="https://example.com/a"), raw(user_agent="Googlebot/2.1"),
+              raw(referrer="https://semalt.com/"), raw(url="https://example.com/b",
+                                                       ip="81.2.69.161"),
+              raw(domain="unknown.example"), raw(url="https://example.com/admin/x")]
+    plain = pipeline(meta, store, Clock()).run_many([(e, None) for e in events])
+    tracing.install(tracer)
+    try:
+        with tracer.start_as_current_span("request"):
+            traced = pipeline(meta, store, Clock()).run_many([(e, None) for e in events])
+    finally:
+        tracing.uninstall(tracer)
+    assert _without_session_ids(traced) == _without_session_ids(plain)
+    assert [o for o in plain if isinstance(o, DropReason)] == [
+        DropReason.BOT, DropReason.SPAM_REFERRER, DropReason.UNKNOWN_SITE,
+        DropReason.BLOCKED_PATH]
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    assert [n for n in spans if n.startswith("ingest.step ")] == [
+        f"ingest.step {name}" for name, _ in [*STEPS, *BATCH_STEPS]]
+    assert spans["ingest.enrich"].attributes == {"ingest.events": 6}
+    assert spans["ingest.step site"].attributes == {"ingest.events": 6}
+    assert spans["ingest.step session"].attributes == {"ingest.events": 2}
+    assert spans["ingest.step site"].parent == spans["ingest.enrich"].context
+
+
+def _without_session_ids(outs: list[Any]) -> list[Any]:
+    """Rows with session ids left out (a new session's id is drawn at random)."""
+    return [o if isinstance(o, DropReason) else (
+        msgspec.structs.replace(o[0], session_id=0),
+        [msgspec.structs.replace(s, session_id=0) for s in o[1]]) for o in outs]

@@ -11,8 +11,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
 
 from liveinsight.ingest.wal import frame
+from liveinsight.ops import tracing
 from liveinsight.storage import Store, StoreError
 from liveinsight.storage.migrate import applied_versions, migrate
 from liveinsight.storage.protocol import LIMIT_CODES, Code
@@ -198,3 +203,34 @@ def test_segments_of_full_lines_still_ingest_as_the_same_rows(
     store.command(f"TRUNCATE TABLE `{store.database}`.sessions")
     store.ingest_segment(new, "tok-new")
     assert {table: _stored(store, table) for table in ("events", "sessions")} == before
+
+
+def test_calls_are_spans_of_a_traced_request_only(store: Store) -> None:
+    """Inside a recorded span each query and command is a ``store.*`` child span naming the
+    transport; outside one (the writer's thread, an untraced request) nothing is made."""
+    provider = TracerProvider()
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("test")
+    tracing.install(tracer)
+    try:
+        store.query("SELECT 1")
+        with tracer.start_as_current_span("request"):
+            assert store.query("SELECT {n:UInt8} + 1", {"n": 1}).rows == [[2]]
+            store.command("SELECT 1")
+            with pytest.raises(StoreError):
+                store.query("SELECT no_such_function()")
+    finally:
+        tracing.uninstall(tracer)
+    spans = exporter.get_finished_spans()
+    assert [s.name for s in spans] == ["store.query", "store.command", "store.query",
+                                       "request"]
+    request = spans[-1]
+    transport = "embedded" if type(store).__name__ == "EmbeddedStore" else "http"
+    for span in spans[:3]:
+        assert span.parent == request.context
+        assert span.attributes is not None
+        assert span.attributes["db.transport"] == transport
+    assert spans[0].attributes is not None
+    assert spans[0].attributes["db.statement"] == "SELECT {n:UInt8} + 1"
+    assert spans[2].status.status_code is StatusCode.ERROR

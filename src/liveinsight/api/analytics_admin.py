@@ -62,7 +62,7 @@ async def users(request: Request,
     site = resolve_site(svc, site_id)
     given = {"period": period, "date": date, "filters": filters}
     params = {key: value for key, value in given.items() if value is not None}
-    return answer(request, await run_in_threadpool(svc.behaviour.users, site, params))
+    return answer(request, await run_in_threadpool(svc.behaviour.users_params, site, params))
 
 
 @router.get("/admin/analytics/kpi", summary="The KPI board: per site and across sites",

@@ -1,7 +1,8 @@
-"""Behaviour analytics API: funnels (ad hoc and saved).
+"""Behaviour analytics API: funnels (ad hoc and saved), journeys, retention, user analysis.
 
 - ``POST /api/v2/funnels``: a funnel's numbers over a range (``funnel``: a definition, or
-  ``funnel_id``: a saved one), read access as for stats (``stats_access``).
+  ``funnel_id``: a saved one), read access as for stats (``stats_access``); the same for
+  ``POST /api/v2/journeys``, ``/api/v2/retention`` and ``/api/v2/users``.
 - ``/api/v1/sites/{site_id}/funnels``: saved funnels; reading takes read access, creating,
   changing and deleting an API key with the ``admin`` scope covering the site
   (``admin_access``); in the dashboard, site editors manage them through forms
@@ -274,3 +275,32 @@ async def retention_query(request: Request,
     svc = services(request)
     site = (await stats_access(request, raw.pop("site_id", None))).site
     return answer(request, await run_in_threadpool(svc.behaviour.retention, site, raw))
+
+
+# --- user analysis -------------------------------------------------------------------------
+
+
+class UsersQuery(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "site_id": "example.com", "date_range": "30d"}]})
+
+    site_id: str | int | None = Field(None, description="The site's domain or id.")
+    date_range: str | list[str] = Field("30d", description="As for /api/v2/query.")
+    date: str | None = None
+    filters: list[Any] = Field([], description="As for /api/v2/query; they select visits.")
+
+
+_USERS_BODY = _body(UsersQuery)
+
+
+@router.post("/api/v2/users", summary="User analysis: new vs returning, visits per visitor, "
+             "engagement, activity heatmap, event sequences", responses=_READ_ERRORS)
+async def users_query(request: Request, body: dict[str, Any] = _USERS_BODY) -> Response:
+    """What ``GET /admin/analytics/users`` answers an instance administrator, for one site
+    to whoever may read its stats. ``returning`` means more than one visit under the same
+    cookieless id (which lasts as long as the site's salt rotation); see ``notes``. Auth as
+    for ``/api/v2/query``; the body's fields are those of ``UsersQuery``."""
+    raw = dict(body)
+    svc = services(request)
+    site = (await stats_access(request, raw.pop("site_id", None))).site
+    return answer(request, await run_in_threadpool(svc.behaviour.users, site, raw))

@@ -4,8 +4,9 @@ Three tabs, each a GET form whose answer is rendered on the server from the beha
 service's own answers (the same cached JSON the API serves, so the numbers are the API's):
 funnels (a saved funnel or steps typed one per line; bars with drop-offs), journeys (next /
 previous pages, top paths, and a Sankey diagram drawn as SVG here) and retention (the
-triangle). ``format=csv`` downloads the tab's table. No script: the page works under the
-pages' CSP as it is.
+triangle). ``format=csv`` downloads the tab's table. The page works without script; with
+it, the funnel form previews its funnel live (``static/funnel-preview.js``: the ad-hoc funnel
+API, asked as the steps are edited), under the pages' CSP as it is.
 """
 
 from __future__ import annotations

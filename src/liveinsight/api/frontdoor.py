@@ -40,6 +40,7 @@ from liveinsight.api.errors import error_response
 from liveinsight.api.limits import Decision, RequestLimits
 from liveinsight.api.notes import AUDIT_NOTE, STATE_CHANGING, Note, request_entry, request_id
 from liveinsight.ops.logging import REQUEST, RequestContext
+from liveinsight.ops.spans import Tracing, name_request
 from liveinsight.security.audit import DENIED
 from liveinsight.security.client_ip import ClientIpResolver
 from liveinsight.security.headers import SecurityHeaders, https_url
@@ -94,11 +95,27 @@ class FrontDoor:
         self.observe: Observe | None = None
         """Where each answered request is counted; set by the lifespan once the services
         are open (None: not counted)."""
+        self._entry: Callable[[Scope, Receive, Send], Awaitable[None]] = self._serve
+
+    def trace(self, tracing: Tracing | None) -> None:
+        """Trace the requests ``tracing`` samples from now on (None: none); set by the
+        lifespan (``ops/spans.py``)."""
+        self._entry = self._serve if tracing is None else tracing.gate(self._serve,
+                                                                       self._span_name)
+
+    def _span_name(self, scope: Scope) -> str:
+        """A traced request's first name: the collector's exact path, else ``unmatched``
+        until a route answers (:meth:`_watched` renames it by the route's template)."""
+        path = scope["path"] if scope["path"] in self._routes else "unmatched"
+        return f"{scope['method']} {path}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self._entry(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         https = self._https(scope)
         endpoint = self._routes.get(scope["path"]) if scope["method"] == "POST" else None
         context = RequestContext(scope, None if endpoint is None else scope["path"])
@@ -155,6 +172,9 @@ class FrontDoor:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                route = getattr(scope.get("route"), "path", None)
+                if route is not None:
+                    name_request(scope, scope["method"], route)
             await send(message)
 
         failed = True

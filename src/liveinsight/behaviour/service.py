@@ -34,6 +34,7 @@ from liveinsight.query.service import StatsService
 _FUNNEL_FIELDS = {"funnel", "date_range", "date", "filters", "include", "breakdown"}
 _JOURNEY_FIELDS = {"kind", "page", "steps", "limit", "k", "date_range", "date", "filters"}
 _RETENTION_FIELDS = {"period", "identity", "date_range", "date", "filters"}
+_USERS_FIELDS = {"date_range", "date", "filters"}
 _USERS_PARAMS = {"period", "date", "filters"}
 _JOURNEY_PARAMS = {"kind", "page", "steps", "limit", "k", "period", "date", "filters"}
 
@@ -108,13 +109,22 @@ class BehaviourService:
 
     # --- users --------------------------------------------------------------------------
 
-    def users(self, site: SiteInfo, params: dict[str, str]) -> bytes:
-        """GET parameters (``period``, ``date``, ``filters`` as for ``/api/stats/*``) → the
-        user analysis' JSON (``behaviour/users.py``)."""
+    def users(self, site: SiteInfo, body: dict[str, Any]) -> bytes:
+        """A user analysis request body (``date_range`` (default ``30d``), ``date``,
+        ``filters`` as for ``POST /api/v2/query``) → the answer's JSON
+        (``behaviour/users.py``)."""
+        _known(body, _USERS_FIELDS)
+        return self._users(site, self._scope(site, body, comparisons=False))
+
+    def users_params(self, site: SiteInfo, params: dict[str, str]) -> bytes:
+        """The same from GET parameters (``period``, ``date``, ``filters`` as for
+        ``/api/stats/*``)."""
         _known(params, _USERS_PARAMS)
         q = parse_simple_scope(params, site_id=site.id, timezone=site.timezone,
                                goals=self._stats.goals(site), today=self._stats.today(site))
+        return self._users(site, q)
 
+    def _users(self, site: SiteInfo, q: Query) -> bytes:
         def compute() -> dict[str, Any]:
             def run(build: Callable[[Scope], tuple[str, dict[str, Any]]]) -> list[list[Any]]:
                 text, values = build(Scope(q, self._runner.store.database))

@@ -28,6 +28,7 @@ from datetime import datetime
 
 from liveinsight.cache.generation import LIVE_WINDOW, Generations, Token
 from liveinsight.cache.protocol import CacheStats, ResultCache
+from liveinsight.ops import tracing
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +101,24 @@ class Answers:
         exceptions reach the caller and nothing is stored. ``lag=False`` (realtime): never
         behind the newest stored data, whatever ``live_lag`` allows."""
         key, ttl, stale = self.key(site_id, end, question, lag=lag)
-        return self.cache.get_or_compute(key, compute, ttl=ttl, timeout=self.policy.timeout,
-                                         stale=stale)
+        if not tracing.recording():
+            return self.cache.get_or_compute(key, compute, ttl=ttl,
+                                             timeout=self.policy.timeout, stale=stale)
+        computed = False
+        kind = (question[0] if question else "")[:100]
+
+        def traced() -> bytes:
+            nonlocal computed
+            computed = True
+            with tracing.span("cache.compute", {"cache.question": kind}):
+                return compute()
+
+        with tracing.span("cache.get", {"cache.question": kind}) as span:
+            found = self.cache.get_or_compute(key, traced, ttl=ttl,
+                                              timeout=self.policy.timeout, stale=stale)
+            if span is not None:
+                span.set_attribute("cache.hit", not computed)
+            return found
 
     # --- invalidation -------------------------------------------------------------------
 

@@ -39,6 +39,7 @@ from liveinsight.ingest.urls import parse_url
 from liveinsight.ingest.visitor import SaltCache, put_visitor
 from liveinsight.ingest.wal import logged_lines
 from liveinsight.meta.repo import Metadata, SiteDirectory
+from liveinsight.ops import tracing
 from liveinsight.ops.metrics import Metrics
 from liveinsight.settings import Settings
 from liveinsight.storage.protocol import Store
@@ -97,10 +98,19 @@ class Pipeline:
         """:meth:`run` for each ``(raw, now)``, in order, with each batch step called once
         for the events still kept. A batch step that raises (a bug) drops every event of
         the batch as ``invalid``."""
+        if tracing.recording():
+            with tracing.span("ingest.enrich", {"ingest.events": len(events)}):
+                return self._run_many(events, traced=True)
+        return self._run_many(events, traced=False)
+
+    def _run_many(self, events: Sequence[tuple[RawEvent, datetime | None]], *, traced: bool
+                  ) -> list[Out]:
         env = self.env
         outs: list[Out] = []
         kept: list[tuple[int, Context, bool]] = []  # (index in outs, context, timed)
-        for raw, now in events:
+        if traced:
+            kept = self._per_step(events, outs)
+        for raw, now in () if traced else events:
             ctx = Context(raw, now if now is not None else env.clock())
             self._count += 1
             timed = self._count % self._sample_every == 0
@@ -112,7 +122,8 @@ class Pipeline:
             if not kept:
                 break
             started = perf_counter()
-            reasons = self._batch(name, step, [ctx for _, ctx, _ in kept])
+            with tracing.span(f"ingest.step {name}", {"ingest.events": len(kept)}):
+                reasons = self._batch(name, step, [ctx for _, ctx, _ in kept])
             sampled = sum(1 for _, _, t in kept if t)
             if sampled:  # each sampled event observes its share of the batch's time
                 share = (perf_counter() - started) / len(kept)
@@ -129,6 +140,34 @@ class Pipeline:
             assert ctx.row is not None
             outs[index] = (ctx.row, ctx.session_rows)
         return outs
+
+    def _per_step(self, events: Sequence[tuple[RawEvent, datetime | None]], outs: list[Out]
+                  ) -> list[tuple[int, Context, bool]]:
+        """The per-event steps of a traced batch, step by step over its events (each step
+        one span; an event still goes through its steps in order and stops at its first
+        drop, as :meth:`_per_event` does). The kept events, as :meth:`_run_many` wants
+        them; ``outs`` gets every event's drop reason (a placeholder when kept)."""
+        env = self.env
+        contexts = [Context(raw, now if now is not None else env.clock())
+                    for raw, now in events]
+        self._count += len(contexts)
+        reasons: list[DropReason | None] = [None] * len(contexts)
+        for name, step, _ in self._steps:
+            alive = [i for i, reason in enumerate(reasons) if reason is None]
+            if not alive:
+                break
+            with tracing.span(f"ingest.step {name}", {"ingest.events": len(alive)}):
+                for i in alive:
+                    try:
+                        reasons[i] = step(contexts[i], env)
+                    except Exception:
+                        log.exception("enrichment step %r failed; event dropped as invalid",
+                                      name)
+                        reasons[i] = DropReason.INVALID
+        outs.extend(reason or DropReason.INVALID for reason in reasons)
+        return [(i, ctx, False) for i, (ctx, reason) in enumerate(zip(contexts, reasons,
+                                                                      strict=True))
+                if reason is None]
 
     def _per_event(self, ctx: Context, timed: bool) -> DropReason | None:
         env = self.env

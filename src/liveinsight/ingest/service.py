@@ -17,6 +17,7 @@ import msgspec
 from prometheus_client import Counter
 
 from liveinsight.ingest.wal import WalFull, WalUnavailable, WriteAheadLog
+from liveinsight.ops import tracing
 from liveinsight.ops.metrics import Metrics
 from liveinsight.types import DropReason, EventRow, RawEvent, SessionRow
 
@@ -112,7 +113,9 @@ class Ingestor:
         ``sites``) to the log as one frame; failures are counted per request and re-raised
         (:class:`WalUnavailable`, or :class:`WalFull`: nothing of the frame was kept)."""
         try:
-            self.wal.append(payload, rows, sites)
+            with tracing.span("wal.append", {"wal.rows": rows, "wal.bytes": len(payload),
+                                             "wal.requests": requests}):
+                self.wal.append(payload, rows, sites)
         except WalFull:
             self.metrics.wal_append_failures.labels("quota").inc(requests)
             raise

@@ -10,7 +10,8 @@ and secrets are taken out (:func:`scrub`) — for the terminal and for the ``log
 Each record carries, when it is logged while a request is served: ``request_id`` (the
 client's ``X-Request-ID`` if it is 1-64 letters, digits, ``.``, ``_`` or ``-``, else a new
 one), ``route`` (the route's template), ``method``, ``site_id`` (once a handler resolved
-the site), ``trace_id`` (from a W3C ``traceparent`` header), and on the request's own
+the site), ``trace_id`` (the request's trace when it is traced, ``ops/spans.py``, else
+its W3C ``traceparent`` header's), and on the request's own
 record ``status`` and ``duration_ms``; ``node`` always (the node id, once known).
 
 Nothing logs a raw client IP: the collector never passes one to a logger, and
@@ -32,6 +33,7 @@ from typing import Any
 
 import structlog
 
+from liveinsight.ops import tracing
 from liveinsight.settings import Settings
 
 MAX_TEXT = 16_384
@@ -126,6 +128,10 @@ class RequestContext:
 
     @property
     def trace_id(self) -> str | None:
+        """The traced request's trace id (``ops/spans.py``), else its ``traceparent``'s."""
+        traced = tracing.trace_id()
+        if traced is not None:
+            return traced
         given = _header(self._scope, b"traceparent")
         found = _TRACEPARENT.fullmatch(given) if given else None
         return found.group(1) if found else None

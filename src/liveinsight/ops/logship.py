@@ -169,11 +169,14 @@ class LogQueue:
 
 
 class LogTable:
-    """The store as the records' writer sees it: its segments go to ``logs`` only."""
+    """The store as the records' writer sees it: its segments go to ``targets`` only
+    (``logs``; ``spans`` for the spans' shipper, ``ops/spans.py``)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store,
+                 targets: list[tuple[str, str, schema.Columns]] | None = None) -> None:
         self.store = store
         self.database = store.database
+        self.targets = schema.LOG_TARGETS if targets is None else targets
 
     def query(self, sql: str, params: Any = None, *, timeout: float | None = None
               ) -> QueryResult:
@@ -183,7 +186,7 @@ class LogTable:
         self.store.command(sql, params)
 
     def ingest_segment(self, path: Path, token: str, targets: Any = None) -> None:
-        self.store.ingest_segment(path, token, schema.LOG_TARGETS)
+        self.store.ingest_segment(path, token, self.targets)
 
     def ping(self) -> bool:
         return self.store.ping()
@@ -192,31 +195,30 @@ class LogTable:
         return None  # the store is the app's
 
 
-class LogShipper:
-    """The queue, its sink, the thread moving it into the records' log, and the writer
-    moving that log into ``logs``. :meth:`start` adds the sink to the logging chain;
-    :meth:`close` removes it and drains what it can (the rest waits in the log for the
-    next start)."""
+class RowShipper:
+    """A queue of rendered rows, the thread moving it into a write-ahead log of its own
+    every :data:`SHIP_EVERY_S`, and the writer moving that log into ``targets`` (see the
+    module doc). Shared by the log records (:class:`LogShipper`) and the trace spans
+    (``ops/spans.py``)."""
 
-    def __init__(self, store: Store, directory: Path, *, node_id: str, level: str,
-                 retention_days: int, max_records: int, max_bytes: int,
-                 on_drop: Callable[[str, int], None],
-                 on_shipped: Callable[[int], None]) -> None:
+    def __init__(self, store: Store, directory: Path, *, node_id: str,
+                 targets: list[tuple[str, str, schema.Columns]], max_records: int,
+                 max_bytes: int, on_drop: Callable[[str, int], None],
+                 on_shipped: Callable[[int], None], name: str = "log-shipper") -> None:
         self.queue = LogQueue(max_records, on_drop)
-        self.sink = LogSink(self.queue, level, retention_days)
         self.wal = WriteAheadLog(directory, fsync="never", max_bytes=max_bytes)
-        self.writer = BatchWriter(self.wal, LogTable(store), node_id=f"{node_id}-logs",
+        self.writer = BatchWriter(self.wal, LogTable(store, targets), node_id=node_id,
                                   batch_rows=50_000, flush_s=FLUSH_S, retry_max_s=30.0,
                                   on_ingested=lambda _s, _t: None)
+        self._name = name
         self._on_shipped = on_shipped
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         self.writer.start()
-        self._thread = threading.Thread(target=self._run, name="log-shipper", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
         self._thread.start()
-        add_sink(self.sink)
 
     def _run(self) -> None:
         while not self._stop.wait(SHIP_EVERY_S):
@@ -224,7 +226,7 @@ class LogShipper:
         self.ship()
 
     def ship(self) -> int:
-        """Move the queued rows into the records' log now; how many were appended."""
+        """Move the queued rows into the log now; how many were appended."""
         rows = self.queue.take()
         if not rows:
             return 0
@@ -244,14 +246,36 @@ class LogShipper:
         return len(rows)
 
     def flush(self, timeout: float = 10.0) -> bool:
-        """Ship the queue and ingest everything: True once the records are in ``logs``."""
+        """Ship the queue and ingest everything: True once the rows are in their table."""
         self.ship()
         return self.writer.flush(timeout)
 
     def close(self, timeout: float = 5.0) -> None:
-        remove_sink(self.sink)
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=timeout)
         self.wal.close()
         self.writer.stop(flush=True, timeout=timeout)
+
+
+class LogShipper(RowShipper):
+    """The records' :class:`RowShipper` and its sink. :meth:`start` adds the sink to the
+    logging chain; :meth:`close` removes it and drains what it can (the rest waits in the
+    log for the next start)."""
+
+    def __init__(self, store: Store, directory: Path, *, node_id: str, level: str,
+                 retention_days: int, max_records: int, max_bytes: int,
+                 on_drop: Callable[[str, int], None],
+                 on_shipped: Callable[[int], None]) -> None:
+        super().__init__(store, directory, node_id=f"{node_id}-logs",
+                         targets=schema.LOG_TARGETS, max_records=max_records,
+                         max_bytes=max_bytes, on_drop=on_drop, on_shipped=on_shipped)
+        self.sink = LogSink(self.queue, level, retention_days)
+
+    def start(self) -> None:
+        super().start()
+        add_sink(self.sink)
+
+    def close(self, timeout: float = 5.0) -> None:
+        remove_sink(self.sink)
+        super().close(timeout)

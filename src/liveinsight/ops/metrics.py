@@ -99,6 +99,12 @@ class Metrics:
             "liveinsight_log_records_dropped_total", "Log records not kept in the logs table "
             "(queue_full, wal_full, io, error); the terminal's copy is unaffected",
             ["reason"], registry=r)
+        self.spans_shipped = Counter(
+            "liveinsight_spans_shipped_total", "Trace spans appended to the spans' own "
+            "write-ahead log, on their way to the spans table", registry=r)
+        self.spans_dropped = Counter(
+            "liveinsight_spans_dropped_total", "Trace spans not kept in the spans table "
+            "(queue_full, wal_full, io, error)", ["reason"], registry=r)
         self.wal_segments = Gauge(
             "liveinsight_wal_segments", "Write-ahead log segments waiting for the store (the "
             "open one included when it holds rows)", registry=r)

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from liveinsight.errors import Invalid, TooExpensive, Unavailable
+from liveinsight.ops import tracing
 from liveinsight.ops.metrics import Metrics
 from liveinsight.query import sql
 from liveinsight.query.filters import Params
@@ -165,7 +166,8 @@ class QueryRunner:
         self.raw(f"SELECT {checks}", p.values, "patterns")
 
     def _rows(self, q: Query, kind: str) -> tuple[tuple[Row, ...], int | None, float]:
-        text, params = sql.build(q, self.store.database, rollups=self.rollups)
+        with tracing.span("query.build", {"query.kind": kind}):
+            text, params = sql.build(q, self.store.database, rollups=self.rollups)
         data = self.raw(text, params, kind)
         n = len(q.dimensions)
         m = len(q.metrics)

@@ -17,6 +17,7 @@ from xml.sax.saxutils import escape as xml_escape
 import chdb
 import orjson
 
+from liveinsight.ops import tracing
 from liveinsight.storage import schema
 from liveinsight.storage.protocol import (
     Code,
@@ -71,6 +72,10 @@ def _with_settings(sql: str, settings: Mapping[str, Any]) -> str:
     if not settings:
         return sql
     return sql + " SETTINGS " + ", ".join(f"{key} = {value}" for key, value in settings.items())
+
+
+def _traced(sql: str) -> dict[str, str]:
+    return {"db.system": "clickhouse", "db.transport": "embedded", "db.statement": sql[:500]}
 
 
 class EmbeddedStore:
@@ -135,6 +140,11 @@ class EmbeddedStore:
     def query(
         self, sql: str, params: Mapping[str, Any] | None = None, *, timeout: float | None = None
     ) -> QueryResult:
+        with tracing.span("store.query", _traced(sql)):
+            return self._query(sql, params, timeout)
+
+    def _query(self, sql: str, params: Mapping[str, Any] | None, timeout: float | None
+               ) -> QueryResult:
         if timeout:
             sql = _with_settings(sql, {"max_execution_time": timeout})
         result = self._run(sql, params, "JSONCompact")
@@ -148,7 +158,8 @@ class EmbeddedStore:
         )
 
     def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
-        self._run(sql, params, "CSV")
+        with tracing.span("store.command", _traced(sql)):
+            self._run(sql, params, "CSV")
 
     def ingest_segment(self, path: Path, token: str,
                        targets: list[tuple[str, str, list[tuple[str, str]]]] | None = None

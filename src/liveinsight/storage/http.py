@@ -14,8 +14,13 @@ from clickhouse_connect.driver.exceptions import (
     StreamFailureError,
 )
 
+from liveinsight.ops import tracing
 from liveinsight.storage import schema
 from liveinsight.storage.protocol import QueryResult, StoreError, StoreUnavailable, code_in
+
+
+def _traced(sql: str) -> dict[str, str]:
+    return {"db.system": "clickhouse", "db.transport": "http", "db.statement": sql[:500]}
 
 
 class HttpStore:
@@ -51,6 +56,11 @@ class HttpStore:
     def query(
         self, sql: str, params: Mapping[str, Any] | None = None, *, timeout: float | None = None
     ) -> QueryResult:
+        with tracing.span("store.query", _traced(sql)):
+            return self._query(sql, params, timeout)
+
+    def _query(self, sql: str, params: Mapping[str, Any] | None, timeout: float | None
+               ) -> QueryResult:
         settings = {"max_execution_time": timeout} if timeout else None
         try:
             result = self._client.query(sql, parameters=dict(params or {}), settings=settings)
@@ -70,6 +80,10 @@ class HttpStore:
         return QueryResult(tuple(result.column_names), types, [list(r) for r in result.result_rows])
 
     def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        with tracing.span("store.command", _traced(sql)):
+            self._command(sql, params)
+
+    def _command(self, sql: str, params: Mapping[str, Any] | None) -> None:
         try:
             self._client.command(sql, parameters=dict(params or {}))
         except OperationalError as exc:

@@ -349,6 +349,51 @@ def _logs_cluster(db: str, c: Cluster) -> list[str]:
              f" SETTINGS {_REPLICATED_DEDUP}")
     return [local, _distributed(db, "logs", "rand()", c)]
 
+SPAN_COLUMNS: Columns = [
+    ("timestamp", "DateTime64(6, 'UTC')"),
+    ("trace_id", "String"),
+    ("span_id", "String"),
+    ("parent_id", "String"),
+    ("name", "LowCardinality(String)"),
+    ("kind", "LowCardinality(String)"),
+    ("route", "LowCardinality(String)"),
+    ("method", "LowCardinality(String)"),
+    ("status", "UInt16"),
+    ("error", "UInt8"),
+    ("duration_ms", "Float64"),
+    ("node", "LowCardinality(String)"),
+    ("sample_ratio", "Float32"),
+    ("attributes", "Map(String, String)"),
+    ("retention_days", "UInt16"),
+]
+"""A finished trace span (``ops/spans.py`` writes them): when it started, its trace, its
+parent (``''``: the request's own span), what it timed (``name``: ``GET /api/stats/{kind}``,
+``store.query``, ``cache.get``, ``ingest.step bots``...), the request's route template,
+method and HTTP status on a request's span, whether it failed, its duration, the node, the
+sampling ratio it was recorded under, and its other attributes as strings."""
+
+SPAN_NAMES = names(SPAN_COLUMNS)
+
+_SPAN_KEYS = ("PARTITION BY toYYYYMMDD(timestamp) ORDER BY (timestamp, trace_id)"
+              " TTL toDateTime(timestamp) + toIntervalDay(retention_days)")
+_SPAN_INDEX = "INDEX trace_idx trace_id TYPE bloom_filter(0.01) GRANULARITY 4"
+
+
+def _spans_ddl(db: str) -> str:
+    return (f"CREATE TABLE IF NOT EXISTS `{db}`.spans (\n    {_columns_ddl(SPAN_COLUMNS)},"
+            f"\n    {_SPAN_INDEX}\n) ENGINE = MergeTree {_SPAN_KEYS} SETTINGS {_DEDUP}")
+
+
+def _spans_cluster(db: str, c: Cluster) -> list[str]:
+    """On a cluster, as ``logs``: ``spans_local`` replicated on each shard, ``spans`` over
+    all of them (spread at random: a trace is looked up on every shard by its index)."""
+    local = (f"CREATE TABLE IF NOT EXISTS `{db}`.spans_local {c.on()}"
+             f" (\n    {_columns_ddl(SPAN_COLUMNS)},\n    {_SPAN_INDEX}\n)"
+             f" ENGINE = ReplicatedMergeTree({c.replicated_args()}) {_SPAN_KEYS}"
+             f" SETTINGS {_REPLICATED_DEDUP}")
+    return [local, _distributed(db, "spans", "rand()", c)]
+
+
 def _in_cluster_create(db: str, cluster: Cluster) -> list[str]:
     return []
 
@@ -377,6 +422,8 @@ MIGRATIONS: list[Migration] = [
               _in_cluster_create),  # events_local is created with SAMPLE BY visitor_id (1)
     Migration(6, "logs: the service's own log records (searched by /admin/logs)",
               lambda db: [_logs_ddl(db)], lambda db, c: _logs_cluster(db, c)),
+    Migration(7, "spans: the service's own trace spans (searched by /admin/performance)",
+              lambda db: [_spans_ddl(db)], lambda db, c: _spans_cluster(db, c)),
 ]
 
 SITE_DATA_TABLES = ("events", "sessions", "events_rollup", "sessions_rollup")
@@ -391,6 +438,8 @@ SEGMENT_TARGETS: list[tuple[str, str, Columns]] = [
 ]
 LOG_TARGETS: list[tuple[str, str, Columns]] = [("logs", "l", LOG_COLUMNS)]
 """What a segment of the log records' own write-ahead log feeds (``ops/logship.py``)."""
+SPAN_TARGETS: list[tuple[str, str, Columns]] = [("spans", "t", SPAN_COLUMNS)]
+"""What a segment of the spans' own write-ahead log feeds (``ops/spans.py``)."""
 
 # Settings that make an INSERT ... SELECT from a segment form the same blocks every time, so a
 # replay's deduplication token matches the first attempt's blocks.
