@@ -238,6 +238,14 @@ class Settings(BaseSettings):
         15, ge=1, description="The sliding window of the two sign-in limits above."
     )
 
+    public_stats_cache_seconds: int = Field(
+        0, ge=0, le=86400, description="Stats answers read through a public site or a "
+        "shared link without a password carry `Cache-Control: public, max-age=0, "
+        "s-maxage=<this>`, so a CDN in front of LiveInsight may keep them this long (a "
+        "revoked link or a site made private may then be served from the CDN that long). "
+        "0 (the default): `private, no-cache`, as every other answer. Answers behind a "
+        "password or a sign-in are never public."
+    )
     invitation_days: int = Field(
         7, ge=1, le=30, description="An invitation link (to a site, a team or a site's "
         "ownership) works once, for this many days."

@@ -117,3 +117,20 @@ def test_an_uploaded_image_keeps_its_own_policy(client: TestClient) -> None:
     assert image.status_code == 200
     assert image.headers["content-security-policy"] == "default-src 'none'"
     assert image.headers["x-frame-options"] == "DENY"
+
+
+def test_an_embeddable_answer_drops_x_frame_options_only() -> None:
+    from liveinsight.security.headers import SecurityHeaders, embed_csp
+
+    policy = SecurityHeaders(0)
+    framed = [(b"content-type", b"text/html; charset=utf-8"),
+              (b"content-security-policy", embed_csp(["https://blog.example.com"]).encode())]
+    got = dict(policy.add(framed, https=False))
+    assert b"x-frame-options" not in got
+    assert b"frame-ancestors https://blog.example.com;" in got[b"content-security-policy"]
+    assert got[b"x-content-type-options"] == b"nosniff"
+    closed = [(b"content-type", b"text/html"),
+              (b"content-security-policy", embed_csp([]).encode())]
+    assert dict(policy.add(closed, https=False))[b"x-frame-options"] == b"DENY"
+    plain = dict(policy.add([(b"content-type", b"text/html")], https=False))
+    assert plain[b"x-frame-options"] == b"DENY"

@@ -64,7 +64,8 @@ ACCESS: dict[str, set[str]] = {
                "POST /login/code",
                "POST /logout", "GET /static/{path:path}", "GET /docs",
                "GET /api/v1/assets/optimized/{asset_id}",
-               "GET /invitations/{token}", "POST /invitations/{token}"},  # the link's token
+               "GET /invitations/{token}", "POST /invitations/{token}",  # the link's token
+               "GET /share/{token}", "POST /share/{token}"},  # a shared link (its token)
     "ingest_key": {"POST /api/events"},  # an API key with the ingest scope (or a signed token)
     "ops": {"GET /health/detailed", "GET /health/dependencies", "GET /metrics"},
     "read": {"POST /api/v2/query", "GET /api/stats", "GET /api/stats/aggregate",
@@ -87,7 +88,11 @@ ACCESS: dict[str, set[str]] = {
                   "DELETE /api/v1/sites/{site_id}/members/{user_id}",
                   "POST /api/v1/sites/{site_id}/invitations",
                   "GET /api/v1/sites/{site_id}/invitations",
-                  "DELETE /api/v1/sites/{site_id}/invitations/{invite_id}"},
+                  "DELETE /api/v1/sites/{site_id}/invitations/{invite_id}",
+                  "GET /api/v1/sites/{site_id}/shared-links",
+                  "POST /api/v1/sites/{site_id}/shared-links",
+                  "DELETE /api/v1/sites/{site_id}/shared-links/{link_id}",
+                  "PUT /api/v1/sites/{site_id}/public"},
     "page": {"GET /account", "GET /sites"},
     "site_page": {"GET /sites/{site_id}", "GET /sites/{site_id}/settings",
                   "GET /sites/{site_id}/behaviour"},
@@ -136,7 +141,9 @@ ACCESS: dict[str, set[str]] = {
     "site_admin": {"POST /sites/{site_id}/settings", "POST /sites/{site_id}/people/{user_id}/role",
                    "POST /sites/{site_id}/people/{user_id}/remove",
                    "POST /sites/{site_id}/invitations",
-                   "POST /sites/{site_id}/invitations/{invite_id}/revoke"},
+                   "POST /sites/{site_id}/invitations/{invite_id}/revoke",
+                   "POST /sites/{site_id}/shared-links",
+                   "POST /sites/{site_id}/shared-links/{link_id}/revoke"},
     "site_owner": {"POST /sites/{site_id}/transfer"},
     "team_admin": {"POST /teams/{team_id}/members/{user_id}/role",
                    "POST /teams/{team_id}/members/{user_id}/remove",
@@ -152,7 +159,7 @@ PATH_VALUES = {"{goal_id}": "999", "{session_id}": "1", "{user_id}": "999", "{ke
                "{variant}": "hash", "{path:path}": "app.css", "{invite_id}": "999",
                "{token}": "not-a-token", "{rule_id}": "1", "{channel_id}": "1",
                "{incident_id}": "1", "{report_id}": "1", "{job_id}": "nope",
-               "{asset_id}": "0" * 64, "{funnel_id}": "999"}
+               "{asset_id}": "0" * 64, "{funnel_id}": "999", "{link_id}": "999"}
 FORM = {"domain": "new.example", "timezone": "Not/AZone", "current": "x", "new": "x",
         "confirm": "x", "kind": "event", "target": "Goal", "name": "k", "scope": "stats",
         "team": "999", "role": "nobody", "email": "not an address"}

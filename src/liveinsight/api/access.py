@@ -27,8 +27,9 @@ from liveinsight.api.notes import note_actor, note_site
 from liveinsight.api.session import Viewer, current_viewer
 from liveinsight.errors import Forbidden, Invalid, NotFound, Unauthorized
 from liveinsight.meta.repo import ApiKeyInfo, SiteInfo
+from liveinsight.meta.shares import SharedLinkInfo
 from liveinsight.ops.logging import note_site as log_site
-from liveinsight.security import sessions
+from liveinsight.security import links, sessions
 from liveinsight.security.roles import Role
 from liveinsight.services import Services
 
@@ -39,10 +40,18 @@ class Access:
     and their role on the site)."""
 
     site: SiteInfo
-    via: Literal["api_key", "session"]
+    via: Literal["api_key", "session", "shared_link", "public"]
     key: ApiKeyInfo | None = None
     viewer: Viewer | None = None
     role: Role | None = None
+    link: SharedLinkInfo | None = None
+
+    @property
+    def public(self) -> bool:
+        """Read by anyone who has the URL, no password involved: a public site, or a shared
+        link without a password (a CDN may keep such answers)."""
+        return self.via == "public" or (self.via == "shared_link" and self.link is not None
+                                        and not self.link.protected)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,14 +97,30 @@ def _lookup(svc: Services, raw: object, field: str) -> SiteInfo | None:
         text) or svc.sites.by_uuid(text)
 
 
-async def stats_access(request: Request, raw_site: object, field: str = "site_id") -> Access:
+async def stats_access(request: Request, raw_site: object, field: str = "site_id", *,
+                       shared: bool = False) -> Access:
     """Allow reading the site named by ``raw_site`` (domain, id or UUID; when absent, the one
     site the credential reads) or raise. The credential is checked before the site is looked
     up, so a caller without one cannot learn which sites exist: 401 without valid
     credentials, then 400 for an unknown site (403 for a key limited to some sites, as for
-    another site), then 403 when the credential does not cover it."""
+    another site), then 403 when the credential does not cover it.
+
+    ``shared``: a stats read, which a shared link (``?auth=``, without an ``Authorization``
+    header; any session cookie is then ignored) reads for its own site (403 for any other,
+    401 for a revoked or unknown link), and which anyone may make of a public site (named:
+    without credentials, a site that is not public answers 401 as an unknown one does)."""
     svc = services(request)
-    reader = await _reader(request, svc)
+    anonymous = request.headers.get("authorization") is None
+    if shared and anonymous and request.query_params.get("auth") is not None:
+        return await _shared_access(request, svc, str(request.query_params["auth"]),
+                                    raw_site, field)
+    try:
+        reader = await _reader(request, svc)
+    except Unauthorized:
+        site = _public_site(svc, raw_site, field) if shared and anonymous else None
+        if site is None:
+            raise
+        return _granted(request, Access(site, "public"))
     if raw_site is None or (isinstance(raw_site, str) and not raw_site.strip()):
         site = _only_site(svc, reader, field)
     elif reader.limited:
@@ -105,9 +130,67 @@ async def stats_access(request: Request, raw_site: object, field: str = "site_id
         site = found
     else:
         site = resolve_site(svc, raw_site, field)
+    if shared and site.public and not reader.reads(site.id):
+        return _granted(request, Access(site, "public"))
     note_site(request, site.id)
     log_site(site.id)  # named on the request's log records
     return reader.grant(site, field)
+
+
+def _granted(request: Request, access: Access) -> Access:
+    note_site(request, access.site.id)
+    log_site(access.site.id)
+    return access
+
+
+def _public_site(svc: Services, raw: object, field: str) -> SiteInfo | None:
+    """The site named by ``raw`` when it is marked public, else None."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    site = _lookup(svc, raw, field)
+    return site if site is not None and site.public else None
+
+
+SHARE_GRANT_SECONDS = 12 * 3600  # a password-protected link's page reads this long
+
+
+def share_grant(svc: Services, link: SharedLinkInfo) -> str:
+    """What a shared link's page sends as ``auth``: the token itself for a link without a
+    password (a stable URL a CDN can keep), else a signed grant naming the link, good for
+    :data:`SHARE_GRANT_SECONDS` (given once the password was right)."""
+    return links.sign(svc.secret, links.LinkToken(
+        "share", link.id, links.new_nonce()[:8],
+        int(svc.clock().timestamp()) + SHARE_GRANT_SECONDS))
+
+
+def _link_of(svc: Services, auth: str) -> SharedLinkInfo:
+    """The live link ``auth`` stands for (its token, or a grant of its page); 401 else."""
+    if "." in auth:  # a signed grant (a token has no dot)
+        grant = links.verify(svc.secret, auth, "share", svc.clock().timestamp())
+        link = svc.shares.by_id(grant.record_id) if grant is not None else None
+    else:
+        link = svc.shares.by_token(auth)
+        if link is not None and link.protected:
+            raise Unauthorized("this shared link has a password: open the link to give it",
+                               field="auth")
+    if link is None:
+        raise Unauthorized("the shared link is not valid (revoked, or its page is too old: "
+                           "open the link again)", field="auth")
+    return link
+
+
+async def _shared_access(request: Request, svc: Services, auth: str, raw_site: object,
+                         field: str) -> Access:
+    link = await run_in_threadpool(_link_of, svc, auth)
+    note_actor(request, f"shared-link:{link.id}")
+    site = svc.sites.by_id(link.site_id)
+    if raw_site is not None and not (isinstance(raw_site, str) and not raw_site.strip()):
+        named = _lookup(svc, raw_site, field)
+        if named is None or site is None or named.id != site.id:
+            raise Forbidden("the shared link does not cover this site", field=field)
+    if site is None:
+        raise Unauthorized("the shared link's site is gone", field="auth")
+    return _granted(request, Access(site, "shared_link", link=link))
 
 
 def _only_site(svc: Services, reader: _Reader, field: str) -> SiteInfo:

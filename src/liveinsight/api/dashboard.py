@@ -391,17 +391,35 @@ async def add_site(request: Request) -> Response:
 
 @router.get("/sites/{site_id}")
 async def dashboard(request: Request, site_id: int) -> Response:
+    """A site's dashboard: for the people holding a role on it, and read-only for anyone
+    when the site is marked public (signed in or not)."""
     viewer = await auth.current_viewer(request)
-    if viewer is None:
-        return to_login(request)
-    found = await site_or_page(request, viewer, site_id)
-    if isinstance(found, HTMLResponse):
-        return found
-    site, role = found
+    found = await site_role(request, viewer, site_id) if viewer is not None else None
+    if found is None:
+        public = services(request).sites.by_id(site_id)
+        if public is not None and public.public:
+            return await dashboard_page(request, viewer, public, None, read_only=True)
+        if viewer is None:
+            return to_login(request)
+        return page(request, "missing.html", {
+            "viewer": viewer, "message": f"There is no site with id {site_id}."}, 404)
+    return await dashboard_page(request, viewer, *found)
+
+
+async def dashboard_page(request: Request, viewer: Viewer | None, site: SiteInfo,
+                         role: Role | None, *, read_only: bool = False, embed: bool = False,
+                         auth_param: str = "", headers: dict[str, str] | None = None
+                         ) -> HTMLResponse:
+    """The dashboard of ``site``; ``read_only`` (a public site, a shared link): no links to
+    settings or management; ``embed``: without the page's chrome, for an iframe;
+    ``auth_param``: what its scripts send as ``auth`` (a shared link's)."""
     props = await run_in_threadpool(_prop_keys, request, site)
-    return page(request, "site.html", {"viewer": viewer, "site": site, "role": role,
-                                       "prop_keys": props,
-                                       "revenue_goals": _revenue_goals(request, site)})
+    response = page(request, "site.html", {
+        "viewer": viewer, "site": site, "role": role, "prop_keys": props,
+        "revenue_goals": _revenue_goals(request, site), "read_only": read_only,
+        "embed": embed, "auth_param": auth_param})
+    response.headers.update(headers or {})
+    return response
 
 
 def _revenue_goals(request: Request, site: SiteInfo) -> dict[str, str]:
@@ -465,6 +483,9 @@ async def settings_page(request: Request, viewer: Viewer, site: SiteInfo, role: 
         "script_url": tracker_url(request), "base_url": base,
         "goals": svc.sites.goals(site.id), "people": people, "team": team,
         "funnels": await run_in_threadpool(svc.funnels.of_site, site.id),
+        "shared_links": (await run_in_threadpool(svc.shares.of_site, site.id)
+                         if role >= Role.ADMIN else []),
+        "new_share_url": None,
         "invitations": invitations, "invited": None,
         "transfer_teams": (await _site_teams(request, viewer)
                            if role >= Role.OWNER else []), **extra,
@@ -514,6 +535,7 @@ async def save_settings(request: Request, site_id: int) -> Response:
             "retention_days": retention,
             "enabled": form.get("enabled") == "on",
             "require_signed_ingest": form.get("require_signed_ingest") == "on",
+            "public": form.get("public") == "on",
             "currency": str(form.get("currency", site.currency))[:10],
             "salt_rotation": str(form.get("salt_rotation", site.salt_rotation))[:10],
             "blocked_ips": _lines(form.get("blocked_ips")),

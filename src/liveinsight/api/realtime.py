@@ -62,7 +62,7 @@ _Window = Query(5, description="Minutes the top pages and sources cover: 5 or 30
 async def _access(request: Request, site_id: str | None, window: int
                   ) -> tuple[Services, SiteInfo]:
     svc = services(request)
-    site = (await stats_access(request, site_id)).site
+    site = (await stats_access(request, site_id, shared=True)).site
     if window not in (5, 30):
         raise bad_request("window must be 5 or 30", "window")
     return svc, site

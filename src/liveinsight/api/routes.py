@@ -30,6 +30,8 @@ from liveinsight.api import (
     people,
     realtime,
     reports,
+    shared_links,
+    sharing,
     stats,
     tracker,
     two_factor,
@@ -45,4 +47,5 @@ ROUTERS: tuple[APIRouter, ...] = (ops.router, collect.router, tracker.router, st
                                   funnel_forms.router, monitoring.router,
                                   analytics_admin.router, behaviour_pages.router,
                                   export.router, logs.router, logs_pages.router,
-                                  audit.router, audit.pages, two_factor.router)
+                                  audit.router, audit.pages, two_factor.router,
+                                  sharing.router, shared_links.router)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from liveinsight.api.access import stats_access
+from liveinsight.api.access import Access, stats_access
 from liveinsight.api.deps import services
 from liveinsight.api.errors import error_responses
 from liveinsight.query import model
@@ -25,14 +25,19 @@ from liveinsight.query.service import SimpleKind
 router = APIRouter(tags=["stats"])
 
 
-def _answer(request: Request, body: bytes) -> Response:
+def _answer(request: Request, body: bytes, access: Access) -> Response:
     """The answer's JSON bytes (serialised once, cached by the stats service; the response
     models document them), with a strong ETag of its bytes: a client sending it back in
     ``If-None-Match`` gets a 304 without the body when the numbers have not changed.
     ``Cache-Control: private, no-cache``: kept by the browser only, asked again every time
-    (the numbers move)."""
+    (the numbers move); an answer anyone with the URL may read (a public site, a shared
+    link without a password) is ``public, max-age=0, s-maxage=N`` when
+    ``public_stats_cache_seconds`` is set, so a CDN may keep it N seconds."""
     tag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
-    headers = {"etag": tag, "cache-control": "private, no-cache", "vary": "Authorization, Cookie"}
+    shared_for = services(request).settings.public_stats_cache_seconds
+    cache = (f"public, max-age=0, s-maxage={shared_for}" if access.public and shared_for
+             else "private, no-cache")
+    headers = {"etag": tag, "cache-control": cache, "vary": "Authorization, Cookie"}
     sent = request.headers.get("if-none-match", "")
     if tag in (t.strip().removeprefix("W/") for t in sent.split(",")):
         return Response(status_code=304, headers=headers)
@@ -101,11 +106,12 @@ _READ_ERRORS = error_responses(400, 401, 403, 408, 413, 503)
              responses=_READ_ERRORS)
 async def v2_query(request: Request, body: V2Query = Body()) -> Response:  # noqa: B008
     """Answers a Plausible Stats API v2 query. Auth: ``Authorization: Bearer <API key>`` with
-    the ``stats`` scope. Errors are 400 with ``error.field`` naming the bad part."""
+    the ``stats`` scope (or a dashboard session, a shared link's ``?auth=``, nothing for a
+    public site). Errors are 400 with ``error.field`` naming the bad part."""
     raw = body.model_dump(exclude_unset=True)
     svc = services(request)
-    site = (await stats_access(request, raw.pop("site_id", None))).site
-    return _answer(request, await run_in_threadpool(svc.stats.v2, site, raw))
+    access = await stats_access(request, raw.pop("site_id", None), shared=True)
+    return _answer(request, await run_in_threadpool(svc.stats.v2, access.site, raw), access)
 
 
 # --- simple GET endpoints --------------------------------------------------------------------
@@ -135,9 +141,10 @@ def _comparing(compare: str | None, compare_from: str | None, compare_to: str | 
 async def _simple(request: Request, kind: SimpleKind,
                   params: Mapping[str, str | None]) -> Response:
     svc = services(request)
-    site = (await stats_access(request, params.get("site_id"))).site
+    access = await stats_access(request, params.get("site_id"), shared=True)
     given = {k: v for k, v in params.items() if v is not None and k != "site_id"}
-    return _answer(request, await run_in_threadpool(svc.stats.simple, site, kind, given))
+    return _answer(request, await run_in_threadpool(svc.stats.simple, access.site, kind, given),
+                   access)
 
 
 class MetricValue(BaseModel):

@@ -435,3 +435,21 @@ class KpiTarget(Base):
     metric: Mapped[str] = mapped_column(String(130))
     target: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class SharedLink(Base):
+    """A link that opens a site's dashboard read-only without signing in. The link carries
+    a random token; only its SHA-256 is kept. An optional password is kept as an argon2
+    hash; ``allowed_origins``: the pages that may frame it (``?embed=true``)."""
+
+    __tablename__ = "shared_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(120))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    allowed_origins: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -6,7 +6,9 @@ the policy the answer does not set itself: a route that sets its own (an uploade
 HTML answers get the dashboard's policy (scripts and styles from this server only, inline
 styles allowed for the chart libraries, no framing); every other answer (JSON, scripts,
 images, files) the strictest one (``default-src 'none'``), which a browser applies only
-were the answer opened as a page. ``Strict-Transport-Security`` goes only on answers to a
+were the answer opened as a page. An answer whose own policy lets pages frame it (a
+shared dashboard's ``?embed=true``: :func:`embed_csp`) gets no ``X-Frame-Options``, whose
+``DENY`` would contradict it. ``Strict-Transport-Security`` goes only on answers to a
 request that arrived over HTTPS (directly, or as a trusted proxy reports it: see
 ``security/client_ip.py``): a browser ignores it over HTTP, and sending it there would
 promise what the server may not keep.
@@ -28,6 +30,7 @@ PERMISSIONS = ("accelerometer=(), camera=(), geolocation=(), gyroscope=(), magne
                "microphone=(), payment=(), usb=(), browsing-topics=()")
 _CSP = b"content-security-policy"
 _CONTENT_TYPE = b"content-type"
+_XFO = b"x-frame-options"
 
 
 def _encode(pairs: Iterable[tuple[str, str]]) -> Headers:
@@ -58,9 +61,28 @@ class SecurityHeaders:
         present = {name.lower() for name, _ in result}
         html = any(name.lower() == _CONTENT_TYPE and value.startswith(b"text/html")
                    for name, value in result)
+        if any(name.lower() == _CSP and _framed(value) for name, value in result):
+            present.add(_XFO)  # an embeddable answer's own frame-ancestors decide alone
         wanted = (self._html if html else self._other) + (self._hsts if https else [])
         result.extend(pair for pair in wanted if pair[0] not in present)
         return result
+
+
+def embed_csp(origins: Iterable[str]) -> str:
+    """The dashboard's policy for an embeddable page: framed by ``origins`` only (none:
+    by no page). ``origins`` are checked ones (``meta/shares.py``: scheme and host)."""
+    allowed = " ".join(origins) or "'none'"
+    return DASHBOARD_CSP.replace("frame-ancestors 'none'", f"frame-ancestors {allowed}")
+
+
+def _framed(csp: bytes) -> bool:
+    """Whether a policy lets some page frame the answer (``X-Frame-Options: DENY`` would
+    then contradict it)."""
+    for directive in csp.split(b";"):
+        parts = directive.split()
+        if parts and parts[0].lower() == b"frame-ancestors":
+            return parts[1:] != [b"'none'"]
+    return False
 
 
 _HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")

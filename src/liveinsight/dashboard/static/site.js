@@ -12,6 +12,10 @@
   const HAS_REVENUE = Object.keys(REVENUE_GOALS).length > 0;
   // Shared-link viewers read the same dashboard without a session (set by the template).
   const READ_ONLY = root.dataset.readOnly === 'true';
+  // A shared link's page reads the stats with its ``auth`` (the link's token, or a grant
+  // given once its password was right); ``embed``: the chrome-less page of an iframe.
+  const AUTH = root.dataset.auth || '';
+  const EMBED = root.dataset.embed === 'true';
   const regionNames = window.Intl && Intl.DisplayNames ? new Intl.DisplayNames(['en'], { type: 'region' }) : null;
 
   const METRIC_LABELS = {
@@ -75,6 +79,7 @@
 
   function writeState(replace) {
     const q = new URLSearchParams();
+    if (EMBED) q.set('embed', 'true');
     q.set('period', state.period);
     if (state.period === 'custom') { q.set('from', state.from); q.set('to', state.to); }
     if (state.compare) q.set('compare', state.compare);
@@ -117,6 +122,7 @@
 
   function apiUrl(kind, params, extraFilter) {
     const q = new URLSearchParams({ site_id: SITE, ...rangeParams(), ...params });
+    if (AUTH) q.set('auth', AUTH);
     const filters = serializeFilters(state.filters);
     const all = [filters, extraFilter].filter(Boolean).join(';');
     if (all) q.set('filters', all);
@@ -125,7 +131,13 @@
 
   async function getJSON(url, signal) {
     const res = await fetch(url, { credentials: 'same-origin', signal, headers: { accept: 'application/json' } });
-    if (res.status === 401) { location.href = '/login?next=' + encodeURIComponent(location.pathname + location.search); throw new Error('logged out'); }
+    if (res.status === 401) {
+      // A shared or public page asks its own URL again (a new grant, the password form, or
+      // "revoked"); a member's page goes to the sign-in.
+      if (READ_ONLY) location.reload();
+      else location.href = '/login?next=' + encodeURIComponent(location.pathname + location.search);
+      throw new Error('logged out');
+    }
     const body = await res.json().catch(() => ({}));
     if (!res.ok) throw new Error((body.error && body.error.message) || res.statusText);
     return body;
@@ -441,7 +453,7 @@
     const feed = document.getElementById('feed');
     let source = null;
     function connect() {
-      source = new EventSource('/api/realtime/stream?site_id=' + encodeURIComponent(SITE));
+      source = new EventSource('/api/realtime/stream?site_id=' + encodeURIComponent(SITE) + (AUTH ? '&auth=' + encodeURIComponent(AUTH) : ''));
       source.addEventListener('realtime', (ev) => {
         const doc = JSON.parse(ev.data);
         count.textContent = nf.format(doc.visitors);
