@@ -3,6 +3,7 @@
     .venv/bin/python bench/ingest.py                      # 20 s per run, 1000 connections
     .venv/bin/python bench/ingest.py --duration 5         # a quick run
     .venv/bin/python bench/ingest.py --profile            # also py-spy the server under load
+    .venv/bin/python bench/ingest.py --workers 1,2 --skip-batch   # serve --workers N scaling
 
 Runs, one after the other on this machine:
 
@@ -12,6 +13,12 @@ Runs, one after the other on this machine:
    127.0.0.1), with ``wrk -t2 -c1000`` posting varied Plausible events (``bench/ingest.lua``);
 3. the batch mode: native 1000-event batches to ``/api/events`` with an API key
    (``bench/ingest_batch.lua``).
+
+With ``--workers 1,2`` (a list), steps 1 and 2 run once per worker count: the floor with
+that many granian workers and ``liveinsight serve --workers N`` (above 1: the engine owner
+plus N workers sharing sessions through Redis at ``LIVEINSIGHT_BENCH_REDIS_URL``, default
+redis://127.0.0.1:6379/0, under a key prefix of the run's own), then the scaling factor of
+each (rate at N / rate at the first count).
 
 It prints the rates, the ratio to the floor (target ≥ 0.5), p50/p99 latency (target p99 <
 100 ms), non-2xx answers, events stored (read from the data dir after SIGTERM) against events
@@ -42,6 +49,7 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 SECRET = "bench-secret-key-with-enough-entropy-0123456789"
+METRICS_TOKEN = "bench-metrics-token"
 
 
 # --- processes -------------------------------------------------------------------------------
@@ -175,6 +183,7 @@ def _env(data_dir: Path, extra: dict[str, str]) -> dict[str, str]:
         "LIVEINSIGHT_SECRET_KEY": SECRET,
         "LIVEINSIGHT_TRUSTED_PROXIES": "127.0.0.1",
         "LIVEINSIGHT_LOG_LEVEL": "warning",
+        "LIVEINSIGHT_METRICS_TOKEN": METRICS_TOKEN,
         **extra,
     }
 
@@ -215,9 +224,14 @@ class ServerRun:
     profile: list[str] = field(default_factory=list)
 
 
-def _run_server(args: argparse.Namespace, *, batch: bool) -> ServerRun:
+def _run_server(args: argparse.Namespace, *, batch: bool, workers: int = 1) -> ServerRun:
     data_dir = Path(tempfile.mkdtemp(prefix="liveinsight-bench-"))
     extra = {"LIVEINSIGHT_WAL_FSYNC": args.fsync}
+    if workers > 1:
+        extra |= {"LIVEINSIGHT_WORKERS": str(workers),
+                  "LIVEINSIGHT_REDIS_URL": os.environ.get("LIVEINSIGHT_BENCH_REDIS_URL",
+                                                          "redis://127.0.0.1:6379/0"),
+                  "LIVEINSIGHT_REDIS_PREFIX": f"bench:{os.getpid()}:{time.monotonic_ns()}:"}
     if batch:  # let one API key send as fast as it can, 1000 events per body
         extra |= {"LIVEINSIGHT_API_KEY_RATE": "1000000000",
                   "LIVEINSIGHT_API_KEY_BURST": "1000000000",
@@ -232,6 +246,8 @@ def _run_server(args: argparse.Namespace, *, batch: bool) -> ServerRun:
                                 stderr=subprocess.DEVNULL, start_new_session=True)
         base = f"http://127.0.0.1:{port}"
         _wait_http(base + "/health", proc)
+        if workers > 1:  # granian starts its workers one after the other
+            _wait_tree(proc.pid, workers + 2)
         rss = RssSampler(proc.pid).start()
         spy = _start_profile(_worker(proc.pid), args) if args.profile else None
         if batch:
@@ -241,7 +257,9 @@ def _run_server(args: argparse.Namespace, *, batch: bool) -> ServerRun:
         else:
             result = _wrk(base, "ingest.lua", args, args.connections, args.duration)
         top = _finish_profile(spy) if spy else []
-        with urllib.request.urlopen(base + "/metrics", timeout=30) as resp:
+        scrape = urllib.request.Request(
+            base + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+        with urllib.request.urlopen(scrape, timeout=30) as resp:
             metrics = resp.read().decode()
         rss.stop()
         started = time.monotonic()
@@ -259,11 +277,19 @@ def _run_server(args: argparse.Namespace, *, batch: bool) -> ServerRun:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def _run_bare(args: argparse.Namespace) -> tuple[dict[str, Any], RssSampler]:
+def _wait_tree(pid: int, processes: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while len(_tree(pid)) < processes and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(2)  # the last worker's app start
+
+
+def _run_bare(args: argparse.Namespace, workers: int = 1
+              ) -> tuple[dict[str, Any], RssSampler]:
     port = _free_port()
     proc = subprocess.Popen(
         [str(BIN / "granian"), "--interface", "asgi", "--host", "127.0.0.1", "--port",
-         str(port), "--workers", "1", "--loop", "uvloop", "--no-access-log", "--log-level",
+         str(port), "--workers", str(workers), "--loop", "uvloop", "--no-access-log", "--log-level",
          "warning", "--working-dir", str(BENCH), "bare_app:app"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -403,7 +429,11 @@ def main() -> None:
     parser.add_argument("--skip-batch", action="store_true")
     parser.add_argument("--skip-wal", action="store_true")
     parser.add_argument("--profile", action="store_true", help="py-spy the server under load")
+    parser.add_argument("--workers", default="1",
+                        help="worker counts, comma-separated (e.g. 1,2): the floor and "
+                        "POST /api/event with each")
     args = parser.parse_args()
+    counts = [int(n) for n in args.workers.split(",")]
     args.batch_duration = args.batch_duration or args.duration
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
@@ -413,26 +443,42 @@ def main() -> None:
     if not args.skip_wal:
         print("write-ahead log alone (one thread, 2 KB frames):", flush=True)
         _wal_costs()
-    bare = None
-    if not args.skip_bare:
-        print("floor: bare ASGI app on granian", flush=True)
-        bare, bare_rss = _run_bare(args)
-        print(f"  {bare['rate']:,.0f} req/s, {_latency(bare)}, {_errors(bare)}, "
-              f"peak RSS {bare_rss.hwm_mb:.0f} MB", flush=True)
-    if not args.skip_single:
-        print("LiveInsight: POST /api/event (Plausible body)", flush=True)
-        run = _run_server(args, batch=False)
-        r = run.wrk
-        print(f"  {r['rate']:,.0f} req/s, {_latency(r)}, {_errors(r)}")
-        if bare:
-            ratio = r["rate"] / bare["rate"]
-            verdict = "meets" if ratio >= 0.5 else "BELOW"
-            print(f"  ratio to the floor: {ratio:.2f} ({verdict} the 0.5 target)")
-        print(f"  p99 {r['p99_us'] / 1000:.1f} ms "
-              f"({'meets' if r['p99_us'] < 100_000 else 'ABOVE'} the 100 ms target)")
-        _print_durability(run, r["ok"], 1)
-        for line in run.profile:
-            print("  " + line)
+    floors: dict[int, float] = {}
+    rates: dict[int, float] = {}
+    for count in counts:
+        label = f" with {count} worker{'s' if count > 1 else ''}" if counts != [1] else ""
+        bare = None
+        if not args.skip_bare:
+            print(f"floor: bare ASGI app on granian{label}", flush=True)
+            bare, bare_rss = _run_bare(args, count)
+            floors[count] = bare["rate"]
+            print(f"  {bare['rate']:,.0f} req/s, {_latency(bare)}, {_errors(bare)}, "
+                  f"peak RSS {bare_rss.hwm_mb:.0f} MB", flush=True)
+        if not args.skip_single:
+            print(f"LiveInsight: POST /api/event (Plausible body){label}", flush=True)
+            run = _run_server(args, batch=False, workers=count)
+            r = run.wrk
+            rates[count] = r["rate"]
+            print(f"  {r['rate']:,.0f} req/s, {_latency(r)}, {_errors(r)}")
+            if bare:
+                ratio = r["rate"] / bare["rate"]
+                verdict = "meets" if ratio >= 0.5 else "BELOW"
+                print(f"  ratio to the floor: {ratio:.2f} ({verdict} the 0.5 target)")
+            print(f"  p99 {r['p99_us'] / 1000:.1f} ms "
+                  f"({'meets' if r['p99_us'] < 100_000 else 'ABOVE'} the 100 ms target)")
+            _print_durability(run, r["ok"], 1)
+            if count > 1:
+                print("  (accepted and dropped are the counters of the worker that answered "
+                      "/metrics: each worker counts its own)")
+            for line in run.profile:
+                print("  " + line)
+    if len(counts) > 1:
+        first = counts[0]
+        for name, series in (("floor", floors), ("LiveInsight", rates)):
+            if first in series:
+                scaling = ", ".join(f"{n}: x{series[n] / series[first]:.2f}"
+                                    for n in counts[1:] if n in series)
+                print(f"scaling of the {name} against {first} worker(s): {scaling}")
     if not args.skip_batch:
         print(f"LiveInsight: POST /api/events ({args.batch_events}-event batches, API key, "
               f"-c{args.batch_connections})", flush=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -47,6 +47,10 @@ def _fail(message: str) -> typer.Exit:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    workers: Annotated[int | None, typer.Option(
+        min=1, max=64, help="Worker processes (default LIVEINSIGHT_WORKERS, 1). Above 1: "
+        "needs LIVEINSIGHT_REDIS_URL; with the embedded engine one more process owns it "
+        "(docs/performance.md).")] = None,
 ) -> None:
     """Run the server (collector, APIs, dashboard) on granian."""
     from granian import Granian
@@ -54,16 +58,18 @@ def serve(
     from granian.http import HTTP1Settings, HTTP2Settings
 
     settings = _settings()
+    count = workers or settings.workers
     ping = settings.http2_keep_alive_interval_seconds
     h, p = host or settings.host, port or settings.port
-    console.print(f"LiveInsight listening on [bold]http://{h}:{p}[/bold]")
-    Granian(
+    server = Granian(
         "liveinsight.asgi:app",
         address=h,
         port=p,
         interface=Interfaces.ASGI,
         factory=True,
-        workers=1,  # the embedded engine is owned by one process; scale out with more nodes
+        # one process owns the embedded engine: several workers go through serve_workers
+        workers=count,
+        respawn_failed_workers=count > 1,
         # uvloop: asyncio's own loop costs more per request than the collector's work
         # (bench/ingest.py, docs/performance.md).
         loop=Loops.uvloop,
@@ -81,7 +87,54 @@ def serve(
         http2_settings=HTTP2Settings(
             max_concurrent_streams=settings.http2_max_concurrent_streams,
             keep_alive_interval=round(ping * 1000) if ping else None),
-    ).serve()
+    )
+    if count == 1:
+        console.print(f"LiveInsight listening on [bold]http://{h}:{p}[/bold]")
+        server.serve()
+        return
+    _serve_workers(settings, count, server, f"http://{h}:{p}")
+
+
+def _serve_workers(settings: Settings, count: int, server: Any, address: str) -> None:
+    """``serve --workers N``: migrations and unclaimed slots' logs once, the engine owner
+    (embedded engine), then N granian workers on the server code path (liveinsight.workers)."""
+    import os
+
+    from liveinsight import workers as multi
+    from liveinsight.ops import backup as backups
+    from liveinsight.storage.http import HttpStore
+    from liveinsight.storage.migrate import cluster_of
+    from liveinsight.storage.migrate import migrate as run_migrations
+    from liveinsight.storage.protocol import StoreError
+
+    if not settings.redis_url:
+        raise _fail("--workers above 1 needs LIVEINSIGHT_REDIS_URL: the workers share live "
+                    "sessions, the live feed and limits through Redis")
+    _meta(settings).engine.dispose()
+    owner: multi.Owner | None = None
+    url = settings.clickhouse_url
+    if not url:
+        if backups.held(settings.chdb_path):
+            raise _fail(f"a running LiveInsight holds {settings.data_dir}")
+        owner = multi.Owner(settings)
+        owner.start()
+        url = owner.url
+    try:
+        store = HttpStore(url, settings.clickhouse_database)
+        try:
+            run_migrations(store, cluster_of(settings))
+            multi.ingest_unclaimed(multi.slots_root(settings), count, store)
+        finally:
+            store.close()
+        os.environ.update(multi.worker_environment(settings, owner.url if owner else None))
+        console.print(f"LiveInsight listening on [bold]{address}[/bold] with {count} workers"
+                      + (" and the engine owner" if owner else ""))
+        server.serve()
+    except (StoreError, RuntimeError) as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        if owner is not None:
+            owner.stop()
 
 
 @app.command()

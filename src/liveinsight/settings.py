@@ -125,6 +125,13 @@ class Settings(BaseSettings):
     # --- HTTP server -------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Address `liveinsight serve` listens on.")
     port: int = Field(8000, description="Port `liveinsight serve` listens on.")
+    workers: int = Field(
+        1, ge=1, le=64, description="Worker processes of `liveinsight serve` (`--workers`). "
+        "Above 1 they share sessions, the live feed and limits through Redis "
+        "(`redis_url` required), and with the embedded engine one more process owns the chDB "
+        "directory and answers the workers' queries and inserts (docs/performance.md, "
+        "\"Several processes on one machine\")."
+    )
     http: Literal["auto", "1", "2"] = Field(
         "auto", description="HTTP versions `liveinsight serve` speaks: `auto` (HTTP/1.1, and "
         "HTTP/2 to clients that start with it: h2c prior knowledge, as a proxy's HTTP/2 "
@@ -547,6 +554,10 @@ class Settings(BaseSettings):
                              "and LIVEINSIGHT_CDN_CLOUDFLARE_API_TOKEN")
         if self.cdn_purger == "webhook" and not self.cdn_purge_webhook_url:
             raise ValueError("cdn_purger=webhook needs LIVEINSIGHT_CDN_PURGE_WEBHOOK_URL")
+        if self.workers > 1 and not self.redis_url:
+            raise ValueError("workers above 1 need LIVEINSIGHT_REDIS_URL: the workers share "
+                             "live sessions, the live feed and limits through Redis (one "
+                             "visitor's requests reach different workers)")
         if self.clickhouse_cluster and not self.clickhouse_url:
             raise ValueError("clickhouse_cluster needs LIVEINSIGHT_CLICKHOUSE_URL (the embedded "
                              "engine is one server)")

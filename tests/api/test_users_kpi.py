@@ -8,12 +8,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import anyio
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.behaviour.data import events
 from tests.conftest import fixed_clock, make_client, make_site, svc_of
 from tests.query.rows import ingest
+from tests.support import wait_until
+
+UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+      "Chrome/120.0 Safari/537.36")
 
 
 @pytest.fixture
@@ -174,4 +180,86 @@ def test_users_per_site_bad_input_is_a_400_naming_the_field(
     client, _ = app
     auth = _site_key(client, "example.com")
     r = client.post("/api/v2/users", headers=auth, json={"site_id": "example.com", **body})
+    assert r.status_code == 400 and r.json()["error"]["field"] == field, r.text
+
+
+# --- GET /admin/analytics/kpi/stream: the board again as events arrive -------------------
+
+
+async def _read_kpi_stream(client: TestClient, query: str, headers: dict[str, str],
+                           messages: list[tuple[str, Any]], done: Any) -> None:
+    """Drive the ASGI app for one streaming GET until ``done(messages)``, then disconnect."""
+    buffer = bytearray()
+    finished = anyio.Event()
+    sent_body = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent_body
+        if not sent_body:
+            sent_body = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await finished.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            assert message["status"] == 200
+        if message["type"] == "http.response.body":
+            buffer.extend(message.get("body", b""))
+            messages[:] = [(block.split(b"\n")[0].removeprefix(b"event: ").decode(),
+                            orjson.loads(block.split(b"\ndata: ", 1)[1]))
+                           for block in bytes(buffer).split(b"\n\n")
+                           if block.startswith(b"event: ")]
+            if done(messages):
+                finished.set()
+
+    path = "/admin/analytics/kpi/stream"
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(),
+             "query_string": query.encode(), "root_path": "",
+             "client": ("127.0.0.1", 5000), "server": ("testserver", 80),
+             "headers": [(b"host", b"testserver"),
+                         *((k.encode(), v.encode()) for k, v in headers.items())]}
+    with anyio.fail_after(30):
+        await client.app(scope, receive, send)  # type: ignore[arg-type]
+
+
+def test_kpi_stream_sends_the_board_once_new_events_are_stored(tmp_path: Path) -> None:
+    with make_client(tmp_path) as client:
+        svc = svc_of(client)
+        site = make_site(client, "example.com")
+        quiet = make_site(client, "quiet.example")
+        key, _ = svc.meta.create_api_key("a", ["admin"])
+        messages: list[tuple[str, Any]] = []
+
+        def done(got: list[tuple[str, Any]]) -> bool:
+            return any(board["sites"][0]["kpis"]["visitors"]["value"] == 1
+                       for _, board in got)
+
+        assert client.portal is not None
+        future = client.portal.start_task_soon(
+            _read_kpi_stream, client, "period=day&site_id=example.com,quiet.example",
+            {"authorization": f"Bearer {key}"}, messages, done)
+        wait_until(lambda: svc.feed.subscribers(site.id) and svc.feed.subscribers(quiet.id),
+                   10, "the stream's subscriptions")
+        assert client.post("/api/event", headers={"user-agent": UA}, json={
+            "n": "pageview", "u": "https://example.com/a", "d": "example.com"}
+            ).status_code == 202
+        future.result(timeout=30)
+        kind, board = messages[-1]
+        assert kind == "kpi"
+        assert [s["site_id"] for s in board["sites"]] == ["example.com", "quiet.example"]
+        assert board["sites"][0]["kpis"]["pageviews"]["value"] == 1
+        assert board["total"]["kpis"]["visitors"]["value"] == 1
+        wait_until(lambda: not (svc.feed.subscribers(site.id)
+                                or svc.feed.subscribers(quiet.id)), 10,
+                   "the stream's subscriptions to end with it")
+
+
+@pytest.mark.parametrize(("params", "field"), [
+    ({"period": "forever"}, "period"), ({"site_id": "nope.example"}, "site_id")])
+def test_kpi_stream_bad_parameters_are_a_400_before_streaming(
+        app: Any, params: dict[str, str], field: str) -> None:
+    client, auth = app
+    r = client.get("/admin/analytics/kpi/stream", headers=auth, params=params)
     assert r.status_code == 400 and r.json()["error"]["field"] == field, r.text

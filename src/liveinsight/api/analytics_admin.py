@@ -3,22 +3,29 @@ named by ``site_id``), as the per-site ``/api/v2/...`` analyses answer them.
 
 Every route needs the instance administrator (``instance_admin``: a logged-in admin or an
 API key with the ``admin`` scope for every site), checked before anything else.
+
+``GET /admin/analytics/kpi/stream`` keeps the KPI board fresh: Server-Sent Events fed by the
+live feed of the board's sites (the one ``/api/realtime/stream`` reads), a new board once
+events arrived and the writer stored them, at most every :data:`KPI_REFRESH_S` seconds.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Body, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from liveinsight.api.access import instance_admin, resolve_site
 from liveinsight.api.behaviour import answer
 from liveinsight.api.deps import services
 from liveinsight.api.errors import error_responses
+from liveinsight.api.realtime import HEARTBEAT_S, sse
 from liveinsight.behaviour import kpi
 from liveinsight.errors import Invalid
 from liveinsight.meta import kpi_targets
@@ -29,6 +36,10 @@ router = APIRouter(tags=["admin"], dependencies=[Depends(instance_admin)])
 _ERRORS = error_responses(400, 401, 403, 503)
 _Period = Query("30d", description="day, 7d, 28d, 30d, 91d, month, 6mo, 12mo, year, all, custom")
 _Filters = Query(None, description="`dim==a|b;dim!=c` as for /api/stats/*")
+_Sites = Query(None, description="Comma-separated domains or ids (default: every site, at "
+               "most 50)")
+_KpiPeriod = Query("30d", description="day, 7d, 28d, 30d, 91d, month, 6mo, 12mo, year")
+KPI_REFRESH_S = 10.0  # at most one new board per stream this often
 
 
 @router.get("/admin/analytics/journey", summary="Journeys of any site (next/previous pages, "
@@ -67,11 +78,8 @@ async def users(request: Request,
 
 @router.get("/admin/analytics/kpi", summary="The KPI board: per site and across sites",
             responses=_ERRORS)
-async def kpi_board(request: Request,
-                    site_id: str | None = Query(None, description="Comma-separated domains "
-                                                "or ids (default: every site, at most 50)"),
-                    period: str = Query("30d", description="day, 7d, 28d, 30d, 91d, month, "
-                                        "6mo, 12mo, year"),
+async def kpi_board(request: Request, site_id: str | None = _Sites,
+                    period: str = _KpiPeriod,
                     date: str | None = Query(None, description="The period's anchor "
                                              "(default: each site's today)")) -> Response:
     """Visitors, visits, pageviews, bounce rate, visit duration, each goal's conversion
@@ -80,8 +88,7 @@ async def kpi_board(request: Request,
     ``PUT /admin/analytics/kpi/targets``."""
     svc = services(request)
     sites = _sites(svc, site_id)
-    if period not in kpi.PERIODS:
-        raise Invalid(f"period is one of {', '.join(kpi.PERIODS)}", field="period")
+    _check_period(period)
     anchor = None
     if date is not None:
         try:
@@ -91,6 +98,70 @@ async def kpi_board(request: Request,
     targets = await run_in_threadpool(svc.kpi_targets.all)
     board = await run_in_threadpool(svc.behaviour.kpi, sites, period, anchor, targets)
     return answer(request, orjson.dumps(board))
+
+
+@router.get("/admin/analytics/kpi/stream", summary="Server-Sent Events: the KPI board again "
+            "as new events arrive (at most every 10 s)", response_class=StreamingResponse,
+            responses={200: {"content": {"text/event-stream": {}}, "description":
+                             "`event: kpi` messages: the `/admin/analytics/kpi` document"},
+                       **_ERRORS})
+async def kpi_stream(request: Request, site_id: str | None = _Sites,
+                     period: str = _KpiPeriod) -> StreamingResponse:
+    """The board of ``GET /admin/analytics/kpi`` (each site's today as the anchor) as an
+    ``event: kpi`` message whenever events of its sites arrived and were stored, at most
+    every 10 seconds; comments keep the connection alive every 15 s."""
+    svc = services(request)
+    sites = _sites(svc, site_id)
+    _check_period(period)
+    return StreamingResponse(_kpi_messages(svc, sites, period), media_type="text/event-stream",
+                             headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
+
+
+async def _kpi_messages(svc: Services, sites: list[SiteInfo], period: str
+                        ) -> AsyncIterator[bytes]:
+    """Waits for any of ``sites``' live feeds; then for the writer to store what came (as
+    the realtime stream does: ``svc.ingested`` moves, or a second past the flush interval),
+    and for :data:`KPI_REFRESH_S` since the last board; then the board. Events arriving
+    meanwhile make the next board."""
+    loop = asyncio.get_running_loop()
+    stored_within = svc.settings.writer_flush_ms / 1000 + 1.0
+    arrived = asyncio.Event()
+    queues = [(site.id, svc.feed.subscribe(site.id)) for site in sites]
+
+    async def pump(queue: asyncio.Queue[list[dict[str, Any]]]) -> None:
+        while True:
+            await queue.get()
+            arrived.set()
+
+    pumps = [asyncio.create_task(pump(queue)) for _, queue in queues]
+    last_board = -KPI_REFRESH_S
+    try:
+        yield b": kpi board updates follow\n\n"
+        while True:
+            try:
+                await asyncio.wait_for(arrived.wait(), HEARTBEAT_S)
+            except TimeoutError:
+                yield b": keep-alive\n\n"
+                continue
+            arrived.clear()
+            seen, give_up = svc.ingested.count, loop.time() + stored_within
+            while svc.ingested.count == seen and loop.time() < give_up:
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(max(0.0, last_board + KPI_REFRESH_S - loop.time()))
+            targets = await run_in_threadpool(svc.kpi_targets.all)
+            board = await run_in_threadpool(svc.behaviour.kpi, sites, period, None, targets)
+            last_board = loop.time()
+            yield sse("kpi", board)
+    finally:
+        for task in pumps:
+            task.cancel()
+        for site_id, queue in queues:
+            svc.feed.unsubscribe(site_id, queue)
+
+
+def _check_period(period: str) -> None:
+    if period not in kpi.PERIODS:
+        raise Invalid(f"period is one of {', '.join(kpi.PERIODS)}", field="period")
 
 
 def _sites(svc: Services, raw: str | None) -> list[SiteInfo]:

@@ -107,7 +107,7 @@ async def _messages(svc: Services, site: SiteInfo, window: int,
     async def numbers(max_age: float = 0.0) -> bytes:
         not_before = time.monotonic() - max_age
         doc = await run_in_threadpool(svc.snapshots.get, site, window, not_before)
-        return _sse("realtime", doc)
+        return sse("realtime", doc)
 
     try:
         yield await numbers(max_age=1.0)
@@ -119,7 +119,7 @@ async def _messages(svc: Services, site: SiteInfo, window: int,
             wake = min(refresh_at or next_beat, next_beat)
             try:
                 items = await asyncio.wait_for(queue.get(), max(0.0, wake - loop.time()))
-                yield _sse("events", items)
+                yield sse("events", items)
                 if refresh_at is None:
                     refresh_at = loop.time() + visible_after
                     give_up_at = refresh_at + 1.0
@@ -143,5 +143,6 @@ async def _messages(svc: Services, site: SiteInfo, window: int,
         svc.feed.unsubscribe(site.id, queue)
 
 
-def _sse(event: str, data: Any) -> bytes:
+def sse(event: str, data: Any) -> bytes:
+    """One Server-Sent Events message: ``event`` with ``data`` as JSON."""
     return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"

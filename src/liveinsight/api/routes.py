@@ -28,6 +28,7 @@ from liveinsight.api import (
     monitoring,
     ops,
     people,
+    performance,
     realtime,
     reports,
     shared_links,
@@ -47,5 +48,6 @@ ROUTERS: tuple[APIRouter, ...] = (ops.router, collect.router, tracker.router, st
                                   funnel_forms.router, monitoring.router,
                                   analytics_admin.router, behaviour_pages.router,
                                   export.router, logs.router, logs_pages.router,
+                                  performance.router,
                                   audit.router, audit.pages, two_factor.router,
                                   sharing.router, shared_links.router)

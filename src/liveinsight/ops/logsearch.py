@@ -47,7 +47,7 @@ class LogFilter:
     fields: tuple[tuple[str, str], ...] = ()  # key → value of the fields map
 
 
-def _time(raw: str | None, field: str, default: datetime) -> datetime:
+def parse_time(raw: str | None, field: str, default: datetime) -> datetime:
     if raw is None or raw == "":
         return default
     try:
@@ -69,8 +69,8 @@ def _int(raw: str | None, field: str, low: int, high: int) -> int | None:
 def parse_filter(params: Mapping[str, Any], now: datetime) -> LogFilter:
     """The filter a request's parameters (strings, or lists of strings for ``field``) ask
     for, or ``Invalid`` naming the parameter that is wrong or too large."""
-    until = _time(params.get("until"), "until", now)
-    since = _time(params.get("since"), "since", until - DEFAULT_RANGE)
+    until = parse_time(params.get("until"), "until", now)
+    since = parse_time(params.get("since"), "since", until - DEFAULT_RANGE)
     if since >= until:
         raise Invalid("since must be before until", field="since")
     if until - since > MAX_RANGE:
@@ -116,7 +116,7 @@ def where(f: LogFilter) -> tuple[str, dict[str, Any]]:
     """The WHERE clause of ``f`` and its typed parameters."""
     parts = ["timestamp >= {since:DateTime64(3, 'UTC')}",
              "timestamp < {until:DateTime64(3, 'UTC')}"]
-    params: dict[str, Any] = {"since": _naive(f.since), "until": _naive(f.until)}
+    params: dict[str, Any] = {"since": ch_time(f.since), "until": ch_time(f.until)}
     if f.level is not None:
         parts.append("level IN {levels:Array(String)}")
         params["levels"] = list(LEVELS[LEVELS.index(f.level):])
@@ -146,7 +146,7 @@ def where(f: LogFilter) -> tuple[str, dict[str, Any]]:
     return " AND ".join(parts), params
 
 
-def _naive(value: datetime) -> str:
+def ch_time(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
