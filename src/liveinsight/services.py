@@ -198,8 +198,14 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
                                 on_change=lambda state: metrics.breaker_open.labels(
                                     "redis").set(float(state != "closed")))
         metrics.breaker_open.labels("redis").set(0.0)
+    smtp_breaker = _breaker("smtp", settings, clock, metrics)
     if settings.smtp_host:
-        dependencies.register("smtp", kind="smtp", check=lambda: mail.ping(settings))
+        dependencies.register("smtp", kind="smtp", check=lambda: mail.ping(settings),
+                              breaker=smtp_breaker)
+    channel_breakers = {kind: _breaker(f"alerts_{kind}", settings, clock, metrics)
+                        for kind in ("slack", "webhook", "sms")}
+    for breaker in channel_breakers.values():
+        dependencies.register(breaker.name, kind="http", breaker=breaker)
     answers, redis_client = _answers(settings, clock, redis_breaker)
     if redis_client is not None and redis_breaker is not None:
         dependencies.register("redis", kind="redis", check=redis_client.ping,
@@ -256,14 +262,14 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         lambda: float(feed.degraded is not None))
     secret = settings.resolved_secret()
     logins = LoginStore(engine)
-    mailer = Mailer(settings)
+    mailer = Mailer(settings, smtp_breaker)
     reports = Reports(engine, sites, stats, mailer, clock)
     evaluator = Evaluator(
         store=AlertStore(engine), incidents=Incidents(engine),
         lease=_lease(settings, engine, clock), metrics=metrics, runner=runner,
         database=store.database,
         deps=Deps(mailer, httpx.AsyncClient(), settings.alerts_sms_base_url,
-                  settings.alerts_allow_private_targets),
+                  settings.alerts_allow_private_targets, channel_breakers),
         clock=clock, holder=f"{node_id}:{os.getpid()}:{secrets.token_hex(3)}",
         interval_s=settings.alerts_interval_seconds, base_url=settings.public_url,
         sites=lambda site_id: (s.domain if (s := sites.by_id(site_id)) else None),
@@ -349,6 +355,17 @@ def _answers(settings: Settings, clock: Clock,
                     timeout=settings.query_timeout_seconds,
                     live_lag=settings.cache_live_lag_seconds)
     return Answers(cache, generations, policy, clock), client
+
+
+def _breaker(name: str, settings: Settings, clock: Clock, metrics: Metrics) -> Breaker:
+    """The breaker of a server notifications go to (SMTP, Slack, webhooks, SMS): open after
+    3 failures in a row, one trial after two alert ticks (at least 30 s) on the services'
+    clock, so an open breaker holds a notification for about one retry of the outbox."""
+    metrics.breaker_open.labels(name).set(0.0)
+    return Breaker(name, failures=3, reset_after=max(30.0, 2 * settings.alerts_interval_seconds),
+                   clock=lambda: clock().timestamp(),
+                   on_change=lambda state: metrics.breaker_open.labels(name).set(
+                       float(state != "closed")))
 
 
 def _ping(store: Store) -> None:

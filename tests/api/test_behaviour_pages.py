@@ -79,3 +79,51 @@ def test_the_kpi_board_page_for_instance_admins(tmp_path: Path) -> None:
         csv = client.get("/analytics/kpi", params={"period": "7d", "format": "csv"})
         assert "example.com,visitors,8,0,,10.0,behind" in csv.text
         assert client.get("/analytics/kpi", params={"period": "ever"}).status_code == 400
+
+
+def test_every_tab_exports_the_apis_numbers_as_csv(tmp_path: Path) -> None:
+    with make_client(tmp_path, clock=fixed_clock(datetime(2026, 11, 12, 18, tzinfo=UTC))
+                     ) as client:
+        svc = svc_of(client)
+        site = make_site(client, "example.com")
+        ingest(svc.store, tmp_path / "segments", events() + journeys())
+        svc.meta.create_user("vi@example.com", PASSWORD)
+        grant(client, site, "vi@example.com", "viewer")
+        login(client, "vi@example.com", PASSWORD)
+        key, _ = svc.meta.create_api_key("s", ["stats"])
+        auth = {"authorization": f"Bearer {key}"}
+
+        def csv_rows(**params: str) -> list[list[str]]:
+            r = client.get(f"/sites/{site.id}/behaviour", params={**params, "format": "csv"})
+            assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+            assert f'filename="example.com-{params["tab"]}.csv"' in r.headers[
+                "content-disposition"]
+            return [line.split(",") for line in r.text.splitlines()]
+
+        nxt = client.post("/api/v2/journeys", headers=auth, json={
+            "site_id": "example.com", "kind": "next", "page": "/", "steps": 2,
+            "date_range": "7d"}).json()
+        rows = csv_rows(tab="journey", kind="next", page="/", steps="2", period="7d")
+        assert rows[0] == ["depth", "page", "visits", "percentage"]
+        assert rows[1:] == [[str(d["depth"]), r["page"], str(r["visits"]), str(r["percentage"])]
+                            for d in nxt["pages"] for r in d["rows"]]
+        assert len(rows) > 2
+
+        flows = client.post("/api/v2/journeys", headers=auth, json={
+            "site_id": "example.com", "kind": "sankey", "steps": 3, "k": 2,
+            "date_range": "7d"}).json()
+        rows = csv_rows(tab="journey", kind="sankey", steps="3", k="2", period="7d")
+        assert rows[0] == ["step", "source", "target", "visits"]
+        assert rows[1:] == [[str(li["step"]), li["source"], li["target"], str(li["visits"])]
+                            for li in flows["links"]]
+        assert len(rows) > 2
+
+        triangle = client.post("/api/v2/retention", headers=auth, json={
+            "site_id": "example.com", "period": "day", "date_range": "7d"}).json()
+        rows = csv_rows(tab="retention", cohort="day", period="7d")
+        assert rows[0] == ["cohort", "visitors", "offset", "returning", "percentage"]
+        expected = [[c["cohort"], str(c["visitors"]), str(x["offset"]), str(x["visitors"]),
+                     "" if x["percentage"] is None else str(x["percentage"])]
+                    for c in triangle["cohorts"] for x in c["retention"]]
+        assert rows[1:] == expected and len(expected) == 28  # 7 cohorts, 7+6+...+1 cells
+        assert any(int(r[1]) for r in rows[1:])

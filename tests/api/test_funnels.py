@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.behaviour.data import events
+from tests.behaviour.data import events, journeys
 from tests.conftest import fixed_clock, make_client, make_site, svc_of
 from tests.query.rows import ingest
 from tests.support import wait_until
@@ -146,13 +146,25 @@ def test_bad_input_is_a_400_naming_the_field(app: Any, body: dict[str, Any],
 
 
 def test_a_query_over_the_time_limit_is_a_400_naming_the_limit(tmp_path: Path) -> None:
+    """For every behaviour analysis, per site and for instance administrators."""
     with make_client(tmp_path, query_timeout_seconds=0.001) as client:
         svc = svc_of(client)
         make_site(client, "example.com")
-        ingest(svc.store, tmp_path / "segments", events() * 50)
-        key, _ = svc.meta.create_api_key("s", ["stats"])
-        r = client.post("/api/v2/funnels", headers={"authorization": f"Bearer {key}"},
-                        json={"site_id": "example.com", "date_range": RANGE,
-                              "funnel": {"steps": STEPS, "order": "any"}})
-        assert r.status_code == 400, r.text
-        assert "time limit of 0.001 s" in r.json()["error"]["message"]
+        ingest(svc.store, tmp_path / "segments", (events() + journeys()) * 50)
+        key, _ = svc.meta.create_api_key("s", ["stats", "admin"])
+        auth = {"authorization": f"Bearer {key}"}
+        site = {"site_id": "example.com", "date_range": RANGE}
+        asked = {
+            "funnel": client.post("/api/v2/funnels", headers=auth, json={
+                **site, "funnel": {"steps": STEPS, "order": "any"}}),
+            "journey": client.post("/api/v2/journeys", headers=auth, json={
+                **site, "kind": "sankey", "steps": 5}),
+            "retention": client.post("/api/v2/retention", headers=auth, json={
+                **site, "period": "day"}),
+            "users": client.post("/api/v2/users", headers=auth, json=site),
+            "admin users": client.get("/admin/analytics/users", headers=auth, params={
+                "site_id": "example.com", "period": "custom", "date": ",".join(RANGE)}),
+        }
+        for what, r in asked.items():
+            assert r.status_code == 400, (what, r.text)
+            assert "time limit of 0.001 s" in r.json()["error"]["message"], (what, r.text)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -29,6 +29,7 @@ from liveinsight.ops.alerts.channels.slack import SlackChannel
 from liveinsight.ops.alerts.channels.sms import SmsChannel
 from liveinsight.ops.alerts.channels.targets import check_url
 from liveinsight.ops.alerts.channels.webhook import WebhookChannel
+from liveinsight.ops.breaker import Breaker
 from liveinsight.ops.mail import Mailer
 
 KINDS = ("email", "slack", "webhook", "sms")
@@ -40,12 +41,14 @@ _SECRETS = {"webhook": "secret", "sms": "auth_token"}
 
 @dataclass(frozen=True, slots=True)
 class Deps:
-    """What channels are built with."""
+    """What channels are built with: ``breakers`` by channel kind (``slack``, ``webhook``,
+    ``sms``; e-mail goes through the mailer's own, ``ops/mail.py``)."""
 
     mailer: Mailer
     client: httpx.AsyncClient
     sms_base_url: str
     allow_private: bool
+    breakers: Mapping[str, Breaker] = field(default_factory=dict)
 
 
 def _text(body: Mapping[str, Any], key: str, limit: int = 200) -> str:
@@ -140,14 +143,15 @@ def build(definition: Mapping[str, Any], deps: Deps) -> Channel:
     kind = definition["kind"]
     if kind == "email":
         return EmailChannel(deps.mailer, tuple(definition["to"]))
+    breaker = deps.breakers.get(kind)
     if kind == "slack":
-        return SlackChannel(deps.client, definition["url"], deps.allow_private)
+        return SlackChannel(deps.client, definition["url"], deps.allow_private, breaker)
     if kind == "webhook":
         return WebhookChannel(deps.client, definition["url"], definition["secret"],
-                              deps.allow_private)
+                              deps.allow_private, breaker=breaker)
     return SmsChannel(deps.client, deps.sms_base_url, definition["account_sid"],
                       definition["auth_token"], definition["from"], tuple(definition["to"]),
-                      deps.allow_private)
+                      deps.allow_private, breaker)
 
 
 def held_until(definition: Mapping[str, Any], severity: str, now: datetime

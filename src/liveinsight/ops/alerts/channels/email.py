@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from liveinsight.ops.alerts.channels.protocol import DeliveryError, Message
-from liveinsight.ops.mail import Mailer
+from liveinsight.ops.mail import Mailer, MailError
 
 
 class EmailChannel:
@@ -14,8 +14,12 @@ class EmailChannel:
     async def send(self, message: Message) -> None:
         if not self._mailer.enabled:
             raise DeliveryError("no SMTP server is configured (LIVEINSIGHT_SMTP_HOST)")
-        failed = [to for to in self._to
-                  if not await self._mailer.send(to, message.subject, message.text)]
+        failed = []
+        for to in self._to:
+            try:
+                await self._mailer.deliver(to, message.subject, message.text)
+            except MailError as exc:
+                failed.append(str(exc))
         if failed:
-            raise DeliveryError(f"the SMTP server did not take the message for "
-                                f"{len(failed)} of {len(self._to)} recipients")
+            raise DeliveryError(f"the message was not sent to {len(failed)} of "
+                                f"{len(self._to)} recipients: {failed[0]}")

@@ -11,14 +11,16 @@ import httpx
 
 from liveinsight.ops.alerts.channels import http
 from liveinsight.ops.alerts.channels.protocol import DeliveryError, Message
+from liveinsight.ops.breaker import Breaker
 
 MAX_SMS = 320  # two segments
 
 
 class SmsChannel:
     def __init__(self, client: httpx.AsyncClient, base_url: str, account_sid: str,
-                 auth_token: str, sender: str, to: tuple[str, ...], allow_private: bool
-                 ) -> None:
+                 auth_token: str, sender: str, to: tuple[str, ...], allow_private: bool,
+                 breaker: Breaker | None = None) -> None:
+        self._breaker = breaker
         self._client = client
         self._url = (f"{base_url.rstrip('/')}/2010-04-01/Accounts/{quote(account_sid, safe='')}"
                      "/Messages.json")
@@ -33,7 +35,7 @@ class SmsChannel:
         for number in self._to:
             try:
                 await http.post(self._client, self._url, allow_private=self._allow_private,
-                                auth=self._auth,
+                                breaker=self._breaker, auth=self._auth,
                                 data={"To": number, "From": self._sender, "Body": body})
             except DeliveryError as exc:
                 errors.append(f"{number[-4:]}: {exc}")

@@ -19,6 +19,7 @@ import orjson
 
 from liveinsight.ops.alerts.channels import http
 from liveinsight.ops.alerts.channels.protocol import Message
+from liveinsight.ops.breaker import Breaker
 
 SIGNATURE = "X-LiveInsight-Signature"
 TIMESTAMP = "X-LiveInsight-Timestamp"
@@ -31,7 +32,8 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
 
 class WebhookChannel:
     def __init__(self, client: httpx.AsyncClient, url: str, secret: str, allow_private: bool,
-                 now: Callable[[], float] = time.time) -> None:
+                 now: Callable[[], float] = time.time, breaker: Breaker | None = None) -> None:
+        self._breaker = breaker
         self._client = client
         self._url = url
         self._secret = secret
@@ -43,7 +45,7 @@ class WebhookChannel:
                              "severity": message.severity, **message.payload})
         stamp = str(int(self._now()))
         await http.post(self._client, self._url, allow_private=self._allow_private,
-                        content=body, headers={
+                        breaker=self._breaker, content=body, headers={
                             "content-type": "application/json", TIMESTAMP: stamp,
                             SIGNATURE: signature(self._secret, stamp, body),
                             "user-agent": "LiveInsight-Alerts"})
