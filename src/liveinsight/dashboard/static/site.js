@@ -27,12 +27,15 @@
   const MONEY = new Set(['total_revenue', 'average_revenue']);
   const COLUMN_LABELS = { ...METRIC_LABELS, events: 'Events', conversion_rate: 'Conversion rate', time_on_page: 'Time on page', scroll_depth: 'Scroll depth', total_revenue: 'Revenue', average_revenue: 'Average revenue' };
   const LOWER_IS_BETTER = new Set(['bounce_rate']);
+  // Periods as the stats API names them; "yesterday" and "last month" are ``day`` and
+  // ``month`` anchored on a past ``date`` (state.date; '' is today).
   const INTERVALS = {
-    day: ['minute', 'hour'], yesterday: ['minute', 'hour'], '7d': ['hour', 'day'],
+    day: ['minute', 'hour'], '7d': ['hour', 'day'], year: ['day', 'week', 'month'], all: ['week', 'month'],
     '30d': ['day', 'week'], month: ['day', 'week'], '6mo': ['day', 'week', 'month'],
     '12mo': ['day', 'week', 'month'], custom: ['day', 'week', 'month'],
   };
-  const DEFAULT_INTERVAL = { day: 'hour', yesterday: 'hour', '7d': 'day', '30d': 'day', month: 'day', '6mo': 'month', '12mo': 'month', custom: 'day' };
+  const DEFAULT_INTERVAL = { day: 'hour', '7d': 'day', '30d': 'day', month: 'day', '6mo': 'month', '12mo': 'month', year: 'month', all: 'month', custom: 'day' };
+  const SHIFT = { day: [1, 'd'], '7d': [7, 'd'], '30d': [30, 'd'], month: [1, 'm'], '6mo': [6, 'm'], '12mo': [12, 'm'], year: [12, 'm'] };
   const FILTER_LABELS = {
     'visit:source': 'Source', 'visit:channel': 'Channel', 'visit:referrer': 'Referrer',
     'visit:utm_source': 'UTM source', 'visit:utm_medium': 'UTM medium', 'visit:utm_campaign': 'UTM campaign',
@@ -59,9 +62,13 @@
   // --- state in the URL ------------------------------------------------------------------
   function readState() {
     const q = new URLSearchParams(location.search);
-    const period = q.get('period') || '30d';
+    let period = q.get('period') || '30d';
+    let date = /^\d{4}-\d{2}-\d{2}$/.test(q.get('date') || '') ? q.get('date') : '';
+    if (period === 'yesterday') { period = 'day'; date = siteDate(-1); }
+    if (period === 'last_month') { period = 'month'; date = addMonths(monthStart(siteDate(0)), -1); }
     const state = {
       period: INTERVALS[period] ? period : '30d',
+      date: INTERVALS[period] && period !== 'custom' && period !== 'all' ? date : '',
       from: q.get('from') || '', to: q.get('to') || '',
       compare: ['previous_period', 'year_over_year'].includes(q.get('compare')) ? q.get('compare') : '',
       filters: parseFilters(q.get('filters') || ''),
@@ -81,6 +88,7 @@
     const q = new URLSearchParams();
     if (EMBED) q.set('embed', 'true');
     q.set('period', state.period);
+    if (state.date) q.set('date', state.date);
     if (state.period === 'custom') { q.set('from', state.from); q.set('to', state.to); }
     if (state.compare) q.set('compare', state.compare);
     if (state.filters.length) q.set('filters', serializeFilters(state.filters));
@@ -108,16 +116,81 @@
     return fmt.format(new Date(Date.now() + days * 86400000));
   }
 
+  // Calendar arithmetic on YYYY-MM-DD strings (days of the site's calendar).
+  function addDays(day, n) {
+    const d = new Date(day + 'T00:00:00Z');
+    d.setUTCDate(d.getUTCDate() + n);
+    return d.toISOString().slice(0, 10);
+  }
+  function monthStart(day) { return day.slice(0, 8) + '01'; }
+  function addMonths(day, n) {
+    const d = new Date(monthStart(day) + 'T00:00:00Z');
+    d.setUTCMonth(d.getUTCMonth() + n);
+    return d.toISOString().slice(0, 10);
+  }
+  function daysBetween(a, b) { return Math.round((new Date(b + 'T00:00:00Z') - new Date(a + 'T00:00:00Z')) / 86400000); }
+
   function rangeParams() {
     const p = {};
-    if (state.period === 'yesterday') {
-      p.period = 'day'; p.date = siteDate(-1);
-    } else if (state.period === 'custom') {
+    if (state.period === 'custom') {
       p.period = 'custom'; p.date = state.from + ',' + state.to;
     } else {
       p.period = state.period;
+      if (state.date) p.date = state.date;
     }
     return p;
+  }
+
+  // The select's entry for the state: a named one, or "shifted" (←/→) with its dates.
+  function periodChoice() {
+    if (!state.date) return state.period;
+    if (state.period === 'day' && state.date === siteDate(-1)) return 'yesterday';
+    if (state.period === 'month' && state.date === addMonths(monthStart(siteDate(0)), -1)) return 'last_month';
+    return 'shifted';
+  }
+  const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  function dayText(day) { return Number(day.slice(8)) + ' ' + MONTHS[Number(day.slice(5, 7)) - 1] + ' ' + day.slice(0, 4); }
+  function monthText(day) { return MONTHS[Number(day.slice(5, 7)) - 1] + ' ' + day.slice(0, 4); }
+  function shiftedText() {
+    const d = state.date;
+    const days = { day: 1, '7d': 7, '30d': 30 }[state.period];
+    if (state.period === 'day') return dayText(d);
+    if (days) return dayText(addDays(d, 1 - days)) + ' – ' + dayText(d);
+    if (state.period === 'month') return monthText(d);
+    if (state.period === 'year') return d.slice(0, 4);
+    const back = state.period === '6mo' ? 5 : 11;
+    return monthText(addMonths(d, -back)) + ' – ' + monthText(d);
+  }
+
+  // Move the period back (-1) or forward (1) by its own length; never past today.
+  function movePeriod(step) {
+    const today = siteDate(0);
+    if (state.period === 'custom') {
+      const length = daysBetween(state.from, state.to) + 1;
+      const from = addDays(state.from, step * length), to = addDays(state.to, step * length);
+      if (from > today) return;
+      state.from = from; state.to = to > today ? today : to;
+    } else if (SHIFT[state.period]) {
+      const [n, unit] = SHIFT[state.period];
+      const base = state.date || today;
+      let next = unit === 'd' ? addDays(base, step * n) : addMonths(base, step * n);
+      if (state.period === 'year') next = next.slice(0, 4) + '-01-01';
+      const current = unit === 'd' ? today : state.period === 'year' ? today.slice(0, 4) + '-01-01' : monthStart(today);
+      if (next > current) return;
+      state.date = next === current ? '' : next;
+    } else return;
+    changed();
+  }
+
+  function choosePeriod(value) {
+    if (value === 'custom') { openCustom(); return; }
+    if (value === 'shifted') return;
+    state.date = '';
+    if (value === 'yesterday') { state.period = 'day'; state.date = siteDate(-1); }
+    else if (value === 'last_month') { state.period = 'month'; state.date = addMonths(monthStart(siteDate(0)), -1); }
+    else state.period = value;
+    state.interval = DEFAULT_INTERVAL[state.period];
+    changed();
   }
 
   function apiUrl(kind, params, extraFilter) {
@@ -484,7 +557,11 @@
 
   // --- controls --------------------------------------------------------------------------
   function syncControls() {
-    document.getElementById('period').value = state.period;
+    const choice = periodChoice();
+    const shifted = document.getElementById('period-shifted');
+    shifted.hidden = choice !== 'shifted';
+    shifted.textContent = choice === 'shifted' ? shiftedText() : '';
+    document.getElementById('period').value = choice;
     document.getElementById('compare').value = state.compare;
     const custom = document.getElementById('custom-range');
     custom.hidden = state.period !== 'custom';
@@ -504,25 +581,33 @@
     document.querySelectorAll('.breakdown').forEach(loadCard);
   }
 
-  document.getElementById('period').addEventListener('change', (e) => {
-    const value = e.target.value;
-    if (value === 'custom') {
-      state.from = state.from || siteDate(-13);
-      state.to = state.to || siteDate(0);
-      document.getElementById('custom-range').hidden = false;
-      document.getElementById('from').value = state.from;
-      document.getElementById('to').value = state.to;
-      document.getElementById('from').focus();
-      return;
-    }
-    state.period = value;
-    state.interval = DEFAULT_INTERVAL[value];
-    changed();
+  function openCustom() {
+    state.from = state.from || siteDate(-13);
+    state.to = state.to || siteDate(0);
+    document.getElementById('period').value = 'custom';
+    document.getElementById('custom-range').hidden = false;
+    document.getElementById('from').value = state.from;
+    document.getElementById('to').value = state.to;
+    document.getElementById('from').focus();
+  }
+  document.getElementById('period').addEventListener('change', (e) => choosePeriod(e.target.value));
+
+  // Keyboard shortcuts, as Plausible's; not while typing, nor with a modifier key.
+  const KEYS = { d: 'day', e: 'yesterday', w: '7d', t: '30d', m: 'month', l: 'last_month', y: 'year', a: 'all', c: 'custom' };
+  document.addEventListener('keydown', (e) => {
+    if (e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented) return;
+    const target = e.target;
+    if (target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) return;
+    if (e.key === 'ArrowLeft' || e.key === 'ArrowRight') { e.preventDefault(); movePeriod(e.key === 'ArrowLeft' ? -1 : 1); return; }
+    const period = KEYS[e.key];
+    if (!period) return;
+    e.preventDefault();
+    choosePeriod(period);
   });
   document.getElementById('apply-range').addEventListener('click', () => {
     const from = document.getElementById('from').value, to = document.getElementById('to').value;
     if (!from || !to || from > to) { document.getElementById('range-label').textContent = 'Pick a start date before the end date.'; return; }
-    state.period = 'custom'; state.from = from; state.to = to; state.interval = DEFAULT_INTERVAL.custom;
+    state.period = 'custom'; state.date = ''; state.from = from; state.to = to; state.interval = DEFAULT_INTERVAL.custom;
     changed();
   });
   document.getElementById('compare').addEventListener('change', (e) => { state.compare = e.target.value; writeState(false); loadTop(); document.querySelectorAll('.breakdown').forEach(loadCard); });
