@@ -47,6 +47,7 @@ from liveinsight.meta.audit import AuditLog, AuditStore
 from liveinsight.meta.db import make_engine, pool_of, upgrade
 from liveinsight.meta.funnels import SavedFunnels
 from liveinsight.meta.invitations import Invitations
+from liveinsight.meta.key_networks import KeyNetworks
 from liveinsight.meta.kpi_targets import KpiTargets
 from liveinsight.meta.logins import LoginStore
 from liveinsight.meta.people import People
@@ -148,6 +149,7 @@ class Services:
     limiter: RateLimiter  # per-API-key ingest rate (events)
     request_limiter: RateLimiter  # requests per address / per API key (api/limits.py)
     audit: AuditLog  # the hash-chained audit log; entries queued, written by its thread
+    key_networks: KeyNetworks  # the networks each API key was used from (keyed hashes)
     two_factor: TwoFactor  # users' TOTP secrets and recovery codes
     throttle: LoginThrottle
     mailer: Mailer
@@ -264,6 +266,7 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
     logins = LoginStore(engine)
     mailer = Mailer(settings, smtp_breaker)
     reports = Reports(engine, sites, stats, mailer, clock)
+    audit_store = AuditStore(engine, chain_key(secret))
     evaluator = Evaluator(
         store=AlertStore(engine), incidents=Incidents(engine),
         lease=_lease(settings, engine, clock), metrics=metrics, runner=runner,
@@ -273,7 +276,7 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         clock=clock, holder=f"{node_id}:{os.getpid()}:{secrets.token_hex(3)}",
         interval_s=settings.alerts_interval_seconds, base_url=settings.public_url,
         sites=lambda site_id: (s.domain if (s := sites.by_id(site_id)) else None),
-        reports=reports)
+        reports=reports, security_events=audit_store.count_flagged)
 
     def _site_id(raw: object) -> int:
         from_id = sites.by_id(raw) if isinstance(raw, int) and not isinstance(raw, bool) \
@@ -324,8 +327,9 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
             breaker=limits_breaker),
         throttle=LoginThrottle(logins, secret, limits),
         two_factor=TwoFactor(engine),
-        audit=AuditLog(AuditStore(engine, chain_key(secret)),
+        audit=AuditLog(audit_store,
                        on_drop=metrics.audit_dropped.inc),
+        key_networks=KeyNetworks(engine),
         mailer=mailer, evaluator=evaluator, reports=reports,
         alerts=AlertService(evaluator, clock, _site_id),
     )
