@@ -32,6 +32,7 @@ from liveinsight.cache.protocol import ResultCache
 from liveinsight.cache.redis import RedisResultCache
 from liveinsight.cache.warmup import Popularity, Warmer
 from liveinsight.errors import Invalid
+from liveinsight.ingest.direct import DirectLog
 from liveinsight.ingest.group import GroupIngest
 from liveinsight.ingest.pipeline import build_pipeline
 from liveinsight.ingest.redis_sessions import RedisSessionStore
@@ -46,6 +47,7 @@ from liveinsight.meta.audit import AuditLog, AuditStore
 from liveinsight.meta.db import make_engine, pool_of, upgrade
 from liveinsight.meta.funnels import SavedFunnels
 from liveinsight.meta.invitations import Invitations
+from liveinsight.meta.key_networks import KeyNetworks
 from liveinsight.meta.kpi_targets import KpiTargets
 from liveinsight.meta.logins import LoginStore
 from liveinsight.meta.people import People
@@ -83,6 +85,7 @@ from liveinsight.security.passwords import PasswordPolicy
 from liveinsight.security.ratelimit import RateLimiter, open_rate_limiter
 from liveinsight.security.throttle import Limits, LoginThrottle
 from liveinsight.settings import ConfigError, Settings
+from liveinsight.storage.http import HttpStore
 from liveinsight.storage.migrate import cluster_of, migrate
 from liveinsight.storage.protocol import Store
 from liveinsight.storage.transports import open_store
@@ -146,6 +149,7 @@ class Services:
     limiter: RateLimiter  # per-API-key ingest rate (events)
     request_limiter: RateLimiter  # requests per address / per API key (api/limits.py)
     audit: AuditLog  # the hash-chained audit log; entries queued, written by its thread
+    key_networks: KeyNetworks  # the networks each API key was used from (keyed hashes)
     two_factor: TwoFactor  # users' TOTP secrets and recovery codes
     throttle: LoginThrottle
     mailer: Mailer
@@ -237,7 +241,17 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
     sessions = _session_store(settings, clock)
     pipeline = build_pipeline(settings=settings, meta=meta, sites=sites, metrics=metrics,
                               store=store, clock=clock, salts=salts, sessions=sessions)
-    ingestor = Ingestor(pipeline, wal, metrics)
+    frames: WriteAheadLog | DirectLog = wal
+    if settings.ingest_mode == "direct":  # no local log: ClickHouse confirms every answer
+        if not isinstance(store, HttpStore):  # the settings require clickhouse_url
+            raise ConfigError("ingest_mode=direct needs a ClickHouse server")
+
+        def _stored(sites: frozenset[int]) -> None:
+            answers.generations.bump(sites)
+            ingested.bump()
+
+        frames = DirectLog(store, on_stored=_stored)
+    ingestor = Ingestor(pipeline, frames, metrics)
     feed: LiveBus = LiveFeed()
     if settings.redis_url:
         feed = RedisLiveBus(settings.redis_url, node_id=node_id, prefix=settings.redis_prefix,
@@ -252,6 +266,7 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
     logins = LoginStore(engine)
     mailer = Mailer(settings, smtp_breaker)
     reports = Reports(engine, sites, stats, mailer, clock)
+    audit_store = AuditStore(engine, chain_key(secret))
     evaluator = Evaluator(
         store=AlertStore(engine), incidents=Incidents(engine),
         lease=_lease(settings, engine, clock), metrics=metrics, runner=runner,
@@ -261,7 +276,7 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         clock=clock, holder=f"{node_id}:{os.getpid()}:{secrets.token_hex(3)}",
         interval_s=settings.alerts_interval_seconds, base_url=settings.public_url,
         sites=lambda site_id: (s.domain if (s := sites.by_id(site_id)) else None),
-        reports=reports)
+        reports=reports, security_events=audit_store.count_flagged)
 
     def _site_id(raw: object) -> int:
         from_id = sites.by_id(raw) if isinstance(raw, int) and not isinstance(raw, bool) \
@@ -286,7 +301,9 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         invitations=Invitations(engine, on_site_change=sites.reload),
         wal=wal, writer=writer, ingestor=ingestor,
         # With sessions in Redis, enrichment waits for Redis: off the event loop.
-        group=GroupIngest(ingestor, threaded=settings.wal_fsync == "always",
+        # Direct mode waits for ClickHouse in every append: off the event loop too.
+        group=GroupIngest(ingestor, threaded=settings.wal_fsync == "always"
+                          or settings.ingest_mode == "direct",
                           enrich_off_loop=bool(settings.redis_url)),
         salts=salts, sessions=sessions, ingested=ingested,
         runner=runner, answers=answers, dependencies=dependencies,
@@ -310,8 +327,9 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
             breaker=limits_breaker),
         throttle=LoginThrottle(logins, secret, limits),
         two_factor=TwoFactor(engine),
-        audit=AuditLog(AuditStore(engine, chain_key(secret)),
+        audit=AuditLog(audit_store,
                        on_drop=metrics.audit_dropped.inc),
+        key_networks=KeyNetworks(engine),
         mailer=mailer, evaluator=evaluator, reports=reports,
         alerts=AlertService(evaluator, clock, _site_id),
     )

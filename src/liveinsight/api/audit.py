@@ -3,7 +3,8 @@
 What is recorded: the front door (``api/frontdoor.py``) records every state-changing
 request (POST, PUT, PATCH, DELETE) but the collector's, with what the request noted on its
 way (``api/notes.py``: who asked, which site, details); sign-ins and rate-limit trips are
-recorded as events of their own.
+recorded as events of their own, as is an API key's use from a new network; every 403
+(whatever the method) is recorded too. Security events are flagged (``AuditEntry.flagged``).
 
 ``GET /admin/audit`` (instance admins: a logged-in admin or an admin key for every site)
 and the ``/audit`` page read the log, newest first, filtered by time, actor, action and
@@ -34,7 +35,7 @@ def _json(record: AuditRecord) -> dict[str, Any]:
     return {"seq": record.seq, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
             "target": e.target, "outcome": e.outcome, "status": e.status,
             "site_id": e.site_id, "client": e.client, "request_id": e.request_id,
-            "details": e.details, "hash": record.hash}
+            "details": e.details, "flagged": e.flagged, "hash": record.hash}
 
 
 def _when(value: str | None, name: str) -> datetime | None:
@@ -49,11 +50,12 @@ def _when(value: str | None, name: str) -> datetime | None:
 
 
 def _query(since: str | None, until: str | None, actor: str | None, action: str | None,
-           site_id: int | None, before: int | None, limit: int) -> AuditQuery:
+           site_id: int | None, before: int | None, limit: int, flagged: bool = False
+           ) -> AuditQuery:
     return AuditQuery(since=_when(since, "since"), until=_when(until, "until"),
                       actor=(actor or "").strip()[:200] or None,
                       action=(action or "").strip()[:200] or None, site_id=site_id,
-                      before=before, limit=limit)
+                      before=before, limit=limit, flagged=flagged)
 
 
 router = APIRouter(tags=["admin"])
@@ -67,13 +69,16 @@ async def audit_log(request: Request, since: Text = None, until: Text = None,
                     actor: Text = None, action: Text = None,
                     site_id: Annotated[int | None, Query(ge=1)] = None,
                     before: Annotated[int | None, Query(ge=1)] = None,
-                    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100) -> dict[str, Any]:
+                    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+                    flagged: bool = False) -> dict[str, Any]:
     """The audit log, newest first: state-changing requests and security events with who,
     what, which site, the outcome, a keyed hash of the client address and the request id.
     ``since``/``until``: ISO-8601 times (UTC when no offset); ``actor``: a part of it
     (``ann@example.com``, ``key:5``); ``action``: the action or its beginning (``login.``,
-    ``POST /sites``); ``before``: the ``next_before`` of the previous page."""
-    q = _query(since, until, actor, action, site_id, before, limit)
+    ``POST /sites``); ``before``: the ``next_before`` of the previous page; ``flagged``:
+    security events only (failed sign-ins, lockouts, an API key's use from a new network,
+    permission denials), each entry says whether it is one."""
+    q = _query(since, until, actor, action, site_id, before, limit, flagged)
     records = await run_in_threadpool(services(request).audit.store.page, q)
     more = len(records) == q.limit and records[-1].seq > 1
     return {"entries": [_json(r) for r in records],
@@ -82,7 +87,8 @@ async def audit_log(request: Request, since: Text = None, until: Text = None,
 
 @pages.get("/audit")
 async def audit_page(request: Request, since: str = "", until: str = "", actor: str = "",
-                     action: str = "", site_id: str = "", before: str = "") -> Response:
+                     action: str = "", site_id: str = "", before: str = "",
+                     flagged: str = "") -> Response:
     viewer = await auth.current_viewer(request)
     if viewer is None:
         return to_login(request)
@@ -90,11 +96,13 @@ async def audit_page(request: Request, since: str = "", until: str = "", actor: 
         return page(request, "missing.html", {
             "viewer": viewer, "message": "The audit log is for instance admins."}, 403)
     form = {"since": since[:40], "until": until[:40], "actor": actor[:200],
-            "action": action[:200], "site_id": site_id[:12]}
+            "action": action[:200], "site_id": site_id[:12],
+            "flagged": "true" if flagged == "true" else ""}
     error, records = "", []
     try:
         q = _query(since[:40], until[:40], actor, action,
-                   _number(site_id, "site_id"), _number(before, "before"), 50)
+                   _number(site_id, "site_id"), _number(before, "before"), 50,
+                   flagged == "true")
         records = await run_in_threadpool(services(request).audit.store.page, q)
     except Invalid as exc:
         error = exc.message

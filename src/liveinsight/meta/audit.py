@@ -20,13 +20,21 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import ColumnElement, Engine, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from liveinsight.meta import models
 from liveinsight.meta.db import session_factory
 from liveinsight.meta.repo import aware
-from liveinsight.security.audit import AuditEntry, AuditRecord, Verdict, link, verify
+from liveinsight.security.audit import (
+    DENIED,
+    SECURITY_ACTIONS,
+    AuditEntry,
+    AuditRecord,
+    Verdict,
+    link,
+    verify,
+)
 
 log = logging.getLogger("liveinsight.audit")
 MAX_PAGE = 500
@@ -44,6 +52,7 @@ class AuditQuery:
     site_id: int | None = None
     before: int | None = None
     limit: int = 100
+    flagged: bool = False  # security events only (``AuditEntry.flagged``)
 
 
 def fit(entry: AuditEntry) -> AuditEntry:
@@ -61,6 +70,12 @@ def _entry(row: models.AuditRecord) -> AuditEntry:
 
 def _record(row: models.AuditRecord) -> AuditRecord:
     return AuditRecord(row.seq, _entry(row), row.prev_hash, row.hash)
+
+
+def _flagged() -> ColumnElement[bool]:
+    """SQL of ``AuditEntry.flagged``."""
+    t = models.AuditRecord
+    return or_(t.action.in_(SECURITY_ACTIONS), t.status == DENIED)
 
 
 def _like(text: str) -> str:
@@ -118,8 +133,20 @@ class AuditStore:
             stmt = stmt.where(t.site_id == q.site_id)
         if q.before is not None:
             stmt = stmt.where(t.seq < q.before)
+        if q.flagged:
+            stmt = stmt.where(_flagged())
         with self._sessions() as s:
             return [_record(r) for r in s.scalars(stmt)]
+
+    def count_flagged(self, since: datetime, until: datetime, action: str = "") -> int:
+        """How many security events were recorded in ``[since, until)`` (only those whose
+        action begins with ``action`` when given: ``login.``, ``GET /admin``)."""
+        t = models.AuditRecord
+        stmt = select(func.count()).where(t.at >= since, t.at < until, _flagged())
+        if action:
+            stmt = stmt.where(t.action.like(f"{_like(action)}%", escape="\\"))
+        with self._sessions() as s:
+            return int(s.scalar(stmt) or 0)
 
     def _records(self, s: Session) -> Iterator[AuditRecord]:
         t = models.AuditRecord
