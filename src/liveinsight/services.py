@@ -32,6 +32,7 @@ from liveinsight.cache.protocol import ResultCache
 from liveinsight.cache.redis import RedisResultCache
 from liveinsight.cache.warmup import Popularity, Warmer
 from liveinsight.errors import Invalid
+from liveinsight.ingest.direct import DirectLog
 from liveinsight.ingest.group import GroupIngest
 from liveinsight.ingest.pipeline import build_pipeline
 from liveinsight.ingest.redis_sessions import RedisSessionStore
@@ -85,6 +86,7 @@ from liveinsight.security.passwords import PasswordPolicy
 from liveinsight.security.ratelimit import RateLimiter, open_rate_limiter
 from liveinsight.security.throttle import Limits, LoginThrottle
 from liveinsight.settings import ConfigError, Settings
+from liveinsight.storage.http import HttpStore
 from liveinsight.storage.migrate import cluster_of, migrate
 from liveinsight.storage.protocol import Store
 from liveinsight.storage.transports import open_store
@@ -241,7 +243,17 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
     sessions = _session_store(settings, clock)
     pipeline = build_pipeline(settings=settings, meta=meta, sites=sites, metrics=metrics,
                               store=store, clock=clock, salts=salts, sessions=sessions)
-    ingestor = Ingestor(pipeline, wal, metrics)
+    frames: WriteAheadLog | DirectLog = wal
+    if settings.ingest_mode == "direct":  # no local log: ClickHouse confirms every answer
+        if not isinstance(store, HttpStore):  # the settings require clickhouse_url
+            raise ConfigError("ingest_mode=direct needs a ClickHouse server")
+
+        def _stored(sites: frozenset[int]) -> None:
+            answers.generations.bump(sites)
+            ingested.bump()
+
+        frames = DirectLog(store, on_stored=_stored)
+    ingestor = Ingestor(pipeline, frames, metrics)
     feed: LiveBus = LiveFeed()
     if settings.redis_url:
         feed = RedisLiveBus(settings.redis_url, node_id=node_id, prefix=settings.redis_prefix,
@@ -293,7 +305,9 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         invitations=Invitations(engine, on_site_change=sites.reload),
         wal=wal, writer=writer, ingestor=ingestor,
         # With sessions in Redis, enrichment waits for Redis: off the event loop.
-        group=GroupIngest(ingestor, threaded=settings.wal_fsync == "always",
+        # Direct mode waits for ClickHouse in every append: off the event loop too.
+        group=GroupIngest(ingestor, threaded=settings.wal_fsync == "always"
+                          or settings.ingest_mode == "direct",
                           enrich_off_loop=bool(settings.redis_url)),
         salts=salts, sessions=sessions, ingested=ingested,
         runner=runner, answers=answers, dependencies=dependencies,

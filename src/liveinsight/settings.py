@@ -360,6 +360,14 @@ class Settings(BaseSettings):
     )
 
     # --- write-ahead log and writer -------------------------------------------------------
+    ingest_mode: Literal["log", "direct"] = Field(
+        "log", description="`log`: the collector answers once events are in the node's "
+        "write-ahead log, and a writer inserts them in batches (the default, and the only "
+        "mode with the embedded engine). `direct`: it answers only after ClickHouse confirms "
+        "the insert (`async_insert=1, wait_for_async_insert=1`), with no local log: for "
+        "nodes without a lasting disk (serverless, docs/deployment.md); needs "
+        "`clickhouse_url` and `redis_url`."
+    )
     wal_fsync: Literal["always", "interval", "never"] = Field(
         "interval",
         description="When the write-ahead log is fsynced: `always` before every answer, "
@@ -566,6 +574,10 @@ class Settings(BaseSettings):
                              "and LIVEINSIGHT_CDN_CLOUDFLARE_API_TOKEN")
         if self.cdn_purger == "webhook" and not self.cdn_purge_webhook_url:
             raise ValueError("cdn_purger=webhook needs LIVEINSIGHT_CDN_PURGE_WEBHOOK_URL")
+        if self.ingest_mode == "direct" and not (self.clickhouse_url and self.redis_url):
+            raise ValueError("ingest_mode=direct needs LIVEINSIGHT_CLICKHOUSE_URL (inserts go "
+                             "straight to a ClickHouse server) and LIVEINSIGHT_REDIS_URL (live "
+                             "sessions shared by every instance)")
         if self.workers > 1 and not self.redis_url:
             raise ValueError("workers above 1 need LIVEINSIGHT_REDIS_URL: the workers share "
                              "live sessions, the live feed and limits through Redis (one "
