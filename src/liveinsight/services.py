@@ -61,6 +61,7 @@ from liveinsight.ops.alerts.incidents import Incidents
 from liveinsight.ops.alerts.reports import Reports
 from liveinsight.ops.alerts.service import AlertService
 from liveinsight.ops.alerts.store import AlertStore
+from liveinsight.ops.auditship import AuditShipper
 from liveinsight.ops.breaker import Breaker
 from liveinsight.ops.dependencies import Dependencies
 from liveinsight.ops.health import Checks
@@ -131,6 +132,7 @@ class Services:
     dependencies: Dependencies  # the store, the metadata DB, Redis...: checks and breakers
     health_checks: Checks  # the dependencies' checks for the health routes (reused 1 s)
     logs: LogShipper | None  # log records into the logs table (None: log_store off)
+    audit_copies: AuditShipper | None  # audit records into the audit table (None: off)
     tracing: Tracing | None  # sampled requests' spans into the spans table (None: off)
     warmer: Warmer  # recomputes the most viewed answers after new data
     stats: StatsService  # parse, cache or run, shape: one call per stats request
@@ -266,7 +268,9 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
     logins = LoginStore(engine)
     mailer = Mailer(settings, smtp_breaker)
     reports = Reports(engine, sites, stats, mailer, clock)
-    audit_store = AuditStore(engine, chain_key(secret))
+    audit_copies = _audit_shipper(settings, store, node_id, metrics)
+    audit_store = AuditStore(engine, chain_key(secret),
+                             on_written=audit_copies.put if audit_copies else None)
     evaluator = Evaluator(
         store=AlertStore(engine), incidents=Incidents(engine),
         lease=_lease(settings, engine, clock), metrics=metrics, runner=runner,
@@ -308,7 +312,7 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         salts=salts, sessions=sessions, ingested=ingested,
         runner=runner, answers=answers, dependencies=dependencies,
         health_checks=Checks(dependencies), logs=_log_shipper(settings, store, node_id, metrics),
-        tracing=_tracing(settings, store, node_id, metrics),
+        tracing=_tracing(settings, store, node_id, metrics), audit_copies=audit_copies,
         warmer=warmer, stats=stats,
         purger=_purger(settings),
         behaviour=BehaviourService(runner, stats, answers), funnels=SavedFunnels(engine),
@@ -394,6 +398,18 @@ def _log_shipper(settings: Settings, store: Store, node_id: str, metrics: Metric
         on_shipped=metrics.log_records_shipped.inc)
 
 
+def _audit_shipper(settings: Settings, store: Store, node_id: str, metrics: Metrics
+                   ) -> AuditShipper | None:
+    if not settings.audit_store:
+        return None
+    return AuditShipper(
+        store, settings.data_dir / "audit-wal", node_id=node_id,
+        retention_days=settings.audit_store_retention_days, max_records=100_000,
+        max_bytes=settings.log_wal_max_bytes,
+        on_drop=lambda reason, n: metrics.audit_copies_dropped.labels(reason).inc(n),
+        on_shipped=metrics.audit_copies_shipped.inc)
+
+
 def _tracing(settings: Settings, store: Store, node_id: str, metrics: Metrics
              ) -> Tracing | None:
     if settings.trace_sample_ratio <= 0:
@@ -462,6 +478,8 @@ async def close_services(svc: Services) -> None:
     await svc.limiter.close()
     await svc.request_limiter.close()
     await asyncio.to_thread(svc.audit.close)  # writes what is queued
+    if svc.audit_copies is not None:
+        svc.audit_copies.close()
     if svc.tracing is not None:
         svc.tracing.close()
     if svc.logs is not None:

@@ -233,6 +233,18 @@ class Settings(BaseSettings):
         365, ge=0, description="Audit records older than this many days are deleted (daily; "
         "the deletion is itself recorded in the chain). 0: kept for ever."
     )
+    audit_store: bool = Field(
+        True, description="Also copy audit records into the ClickHouse `audit` table "
+        "(searched and exported at volume: `GET /admin/audit/export?source=clickhouse`), "
+        "through a log of their own in the data directory (`audit-wal/`). The hash chain "
+        "in the metadata database stays the tamper-evident source (`liveinsight audit "
+        "verify`)."
+    )
+    audit_store_retention_days: int = Field(
+        730, ge=0, le=18250, description="Days a record's copy stays in the ClickHouse "
+        "`audit` table (its TTL, independent of `audit_retention_days`; a change applies "
+        "to copies written after it). 0: kept for ever (50 years)."
+    )
     login_account_attempts: int = Field(
         10, ge=1, description="Failed sign-ins for one account (from any address) within "
         "`login_window_minutes` before that account is locked for the rest of the window."

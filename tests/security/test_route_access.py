@@ -131,7 +131,8 @@ ACCESS: dict[str, set[str]] = {
         "GET /admin/analytics/journey", "GET /admin/analytics/users",
         "GET /admin/analytics/kpi", "GET /admin/analytics/kpi/stream",
         "PUT /admin/analytics/kpi/targets",
-        "GET /admin/analytics/kpi/targets", "GET /admin/audit"},
+        "GET /admin/analytics/kpi/targets", "GET /admin/audit",
+        "GET /admin/audit/export"},
     # instance admins' dashboard pages: a logged-in admin only (forms: instance_form)
     "admin_page": {"GET /analytics/kpi", "GET /logs", "GET /audit",
                    "GET /alerting", "GET /alerting/rules/new", "GET /alerting/rules/{rule_id}",
