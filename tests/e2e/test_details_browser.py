@@ -1,10 +1,13 @@
-"""A card's details view in a real browser against ``liveinsight serve`` with demo data:
-every row of the view, paginated, searchable and sorted by any column, with column
-headers; each page of rows is the stats API's (``POST /api/v2/query``) for the same query,
-and a row filters the dashboard."""
+"""A card's details view and the filter builder in a real browser against ``liveinsight
+serve`` with demo data: every row of a view, paginated, searchable and sorted by any
+column, with column headers; each page of rows is the stats API's (``POST /api/v2/query``)
+for the same query, and a row filters the dashboard. Filters built with each operator
+give the numbers the API gives for the same conditions, and stay in the page's URL."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -65,21 +68,26 @@ def _status(doc: dict[str, Any], offset: int = 0) -> str:
     return f"Rows {offset + 1:,}–{offset + len(doc['results']):,} of {total:,}"
 
 
+def _open(p: Any, server: str) -> tuple[Any, Any, list[str]]:
+    browser = launch_chromium(p)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{server}/login")
+    page.get_by_label("E-mail").fill(ADMIN[0])
+    page.get_by_label("Password").fill(ADMIN[1])
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/sites")
+    page.locator("a.site-link").first.click()
+    page.wait_for_selector("[data-card=pages] .rows")
+    return browser, page, errors
+
+
 def test_details_rows_are_the_apis(server: str) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = launch_chromium(p)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(f"{server}/login")
-        page.get_by_label("E-mail").fill(ADMIN[0])
-        page.get_by_label("Password").fill(ADMIN[1])
-        page.get_by_role("button", name="Log in").click()
-        page.wait_for_url("**/sites")
-        page.locator("a.site-link").first.click()
-        page.wait_for_selector("[data-card=pages] .rows")
+        browser, page, errors = _open(p, server)
 
         # Top pages: all rows, headers, sorted by visitors; then by pageviews both ways
         page.get_by_role("button", name="Details of Top pages").click()
@@ -147,5 +155,66 @@ def test_details_rows_are_the_apis(server: str) -> None:
                         filters=[["is", "visit:city", [city]]])
         _wait(page, _status(filtered))
         assert _shown(page) == _expected(filtered)
+        assert errors == []
+        browser.close()
+
+
+def _visitors(page: Any, server: str, filters: list[Any]) -> None:
+    metrics = page.eval_on_selector_all(".tile", "ts => ts.map(t => t.dataset.metric)")
+    answer = page.request.get(f"{server}/api/stats/aggregate", params={
+        "site_id": SITE, "period": "30d", "metrics": ",".join(metrics),
+        "filters": json.dumps(filters)})
+    assert answer.ok, answer.text()
+    expected = answer.json()["results"]["visitors"]["value"]
+    page.wait_for_function(
+        "v => document.querySelector('.tile[data-metric=visitors] [data-value]')"
+        "?.dataset.raw === String(v)", arg=expected, timeout=30_000)
+
+
+def _build(page: Any, dimension: str, operator: str, value: str) -> None:
+    page.get_by_role("button", name="+ Filter").click()
+    form = page.get_by_role("dialog")
+    form.get_by_label("Dimension").select_option(label=dimension)
+    form.get_by_label("Operator").select_option(label=operator)
+    form.get_by_label(re.compile("^Value")).fill(value)
+    form.get_by_role("button", name="Apply filter").click()
+
+
+def test_the_filter_builder_with_each_operator(server: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser, page, errors = _open(p, server)
+        _build(page, "Page", "contains", "pric")
+        conditions: list[Any] = [["contains", "event:page", ["pric"]]]
+        _visitors(page, server, conditions)
+        _build(page, "Browser", "is not", "Chrome|Safari")
+        conditions.append(["is_not", "visit:browser", ["Chrome", "Safari"]])
+        _visitors(page, server, conditions)
+        assert page.locator(".chip").all_inner_texts() == [
+            "Page contains pric\n×", "Browser is not Chrome|Safari\n×"]
+        page.get_by_role("button", name="Remove filter Page contains pric").click()
+        conditions.pop(0)
+        _visitors(page, server, conditions)
+        _build(page, "Page", "matches (regular expression)", "^/(pricing|blog)")
+        conditions.append(["matches", "event:page", ["^/(pricing|blog)"]])
+        _visitors(page, server, conditions)
+        _build(page, "Country", "does not contain", "U")
+        conditions.append(["contains_not", "visit:country", ["U"]])
+        _visitors(page, server, conditions)
+        _build(page, "Page", "is", "/blog/*")  # a wildcard: as the simple API reads it
+        conditions.append(["matches", "event:page", ["^/blog/[^/]*$"]])
+        _visitors(page, server, conditions)
+        page.reload()  # kept in the URL
+        _visitors(page, server, conditions)
+        assert len(page.locator(".chip").all_inner_texts()) == 4
+        # a bad regular expression is refused in the form, naming it
+        page.get_by_role("button", name="+ Filter").click()
+        form = page.get_by_role("dialog")
+        form.get_by_label("Operator").select_option(label="matches (regular expression)")
+        form.get_by_label(re.compile("^Value")).fill("(")
+        form.get_by_role("button", name="Apply filter").click()
+        assert "Not a regular expression" in form.get_by_role("alert").inner_text()
+        form.get_by_role("button", name="Cancel").click()
         assert errors == []
         browser.close()

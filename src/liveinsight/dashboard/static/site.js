@@ -43,7 +43,12 @@
     'visit:country': 'Country', 'visit:region': 'Region', 'visit:city': 'City',
     'visit:browser': 'Browser', 'visit:os': 'OS', 'visit:device': 'Device',
     'event:goal': 'Goal', 'event:name': 'Event',
+    'visit:utm_content': 'UTM content', 'visit:utm_term': 'UTM term', 'event:hostname': 'Hostname',
+    'visit:browser_version': 'Browser version', 'visit:os_version': 'OS version',
   };
+  // URL filter operators: the simple API's (==, !=, ~, !~; * wildcards in == and !=) and
+  // =~ for a regular expression (RE2). The page sends them to the API as v2 conditions.
+  const OPS = { '==': 'is', '!=': 'is not', '~': 'contains', '!~': 'does not contain', '=~': 'matches' };
 
   // Card views: [tab label, property, metrics, extra filter]
   const CARDS = {
@@ -101,7 +106,7 @@
 
   function parseFilters(text) {
     return text.split(';').filter(Boolean).map((part) => {
-      const m = part.match(/^([a-z_:]+?)(==|!=|~)(.*)$/);
+      const m = part.match(/^([A-Za-z0-9_:.$-]+?)(==|!=|!~|=~|~)(.*)$/);
       return m ? { dim: m[1], op: m[2], value: m[3] } : null;
     }).filter(Boolean);
   }
@@ -196,9 +201,8 @@
   function apiUrl(kind, params, extraFilter) {
     const q = new URLSearchParams({ site_id: SITE, ...rangeParams(), ...params });
     if (AUTH) q.set('auth', AUTH);
-    const filters = serializeFilters(state.filters);
-    const all = [filters, extraFilter].filter(Boolean).join(';');
-    if (all) q.set('filters', all);
+    const conditions = v2Filters(extraFilter);
+    if (conditions.length) q.set('filters', JSON.stringify(conditions));
     return '/api/stats/' + kind + '?' + q.toString();
   }
 
@@ -270,11 +274,10 @@
     const box = document.getElementById('filters');
     box.replaceChildren();
     for (const f of state.filters) {
-      const label = (FILTER_LABELS[f.dim] || f.dim.replace(/^event:props:/, 'Property ')) + ' ' +
-        (f.op === '==' ? 'is' : f.op === '!=' ? 'is not' : 'contains') + ' ' + displayValue(f.dim, f.value);
+      const label = dimLabel(f.dim) + ' ' + OPS[f.op] + ' ' + (f.op === '==' || f.op === '!=' ? displayValue(f.dim, f.value) : f.value);
       box.append(el('span', { class: 'chip', 'data-filter': f.dim },
         el('span', { text: label }),
-        el('button', { type: 'button', 'aria-label': 'Remove filter ' + label, text: '×', onclick: () => removeFilter(f.dim) })));
+        el('button', { type: 'button', 'aria-label': 'Remove filter ' + label, text: '×', onclick: () => removeFilter(f) })));
     }
     if (state.filters.length > 1) {
       box.append(el('button', { class: 'btn ghost small', type: 'button', text: 'Clear all', onclick: () => { state.filters = []; changed(); } }));
@@ -286,7 +289,50 @@
     if (extra) { state.filters = state.filters.filter((f) => f.dim !== extra.dim); state.filters.push(extra); }
     changed();
   }
-  function removeFilter(dim) { state.filters = state.filters.filter((f) => f.dim !== dim); changed(); }
+  function removeFilter(gone) { state.filters = state.filters.filter((f) => f !== gone); changed(); }
+  function dimLabel(dim) { return FILTER_LABELS[dim] || dim.replace(/^event:props:/, 'Property '); }
+
+  // The filter builder: any dimension (custom properties included), any operator.
+  const builder = document.getElementById('filter-builder');
+  function openBuilder() {
+    const dims = document.getElementById('fb-dim');
+    if (!dims.options.length) {
+      const keys = [...new Set(Object.values(PROP_KEYS).flat())].sort();
+      dims.append(...Object.keys(FILTER_LABELS).map((d) => el('option', { value: d, text: FILTER_LABELS[d] })),
+        ...keys.map((k) => el('option', { value: 'event:props:' + k, text: 'Property ' + k })));
+    }
+    document.getElementById('fb-value').value = '';
+    document.getElementById('fb-error').textContent = '';
+    builder.showModal();
+    suggest();
+  }
+  let suggestAbort = null;
+  async function suggest() {
+    // The dimension's top values in the range, as suggestions for the value field.
+    if (suggestAbort) suggestAbort.abort();
+    suggestAbort = new AbortController();
+    const dim = document.getElementById('fb-dim').value;
+    const list = document.getElementById('fb-values');
+    list.replaceChildren();
+    try {
+      const doc = await getJSON(apiUrl('breakdown', { property: dim, metrics: 'visitors', limit: '100' }), suggestAbort.signal);
+      const key = dim.split(':').pop();
+      list.replaceChildren(...doc.results.map((r) => r[key]).filter((v) => v !== '' && v != null).map((v) => el('option', { value: String(v) })));
+    } catch (e) { /* suggestions are optional */ }
+  }
+  function applyBuilder(ev) {
+    ev.preventDefault();
+    const dim = document.getElementById('fb-dim').value;
+    const op = document.getElementById('fb-op').value;
+    const value = document.getElementById('fb-value').value.trim();
+    const error = document.getElementById('fb-error');
+    if (!value) { error.textContent = 'Enter a value.'; return; }
+    if (op === '=~') { try { new RegExp(value); } catch (e) { error.textContent = 'Not a regular expression: ' + e.message; return; } }
+    if (value.includes(';')) { error.textContent = 'A value cannot contain ";".'; return; }
+    state.filters.push({ dim, op, value });
+    builder.close();
+    changed();
+  }
 
   // --- top tiles and graph ---------------------------------------------------------------
   let topAbort = null;
@@ -534,19 +580,20 @@
   // One filter of the URL's syntax (``dim==a|b``, ``dim!=a``, ``dim~text``, ``*`` wildcards)
   // as the v2 condition the simple endpoints read it as (query/parser.py: _simple_filters).
   function v2Condition(dim, op, value) {
+    if (op === '=~') return ['matches', dim, [value]];
     const values = value.split('|');
     if (op === '~') return ['contains', dim, values];
+    if (op === '!~') return ['contains_not', dim, values];
     const wild = value.includes('*');
     if (op === '==') return wild ? ['matches', dim, values.map(globRegex)] : ['is', dim, values];
     return wild ? ['matches_not', dim, values.map(globRegex)] : ['is_not', dim, values];
   }
-  function v2Filters(extra, property) {
+  function v2Filters(extra) {
     const list = state.filters.map((f) => v2Condition(f.dim, f.op, f.value));
     for (const part of (extra || '').split(';').filter(Boolean)) {
       const f = parseFilters(part)[0];
       if (f) list.push(v2Condition(f.dim, f.op, f.value));
     }
-    if (details.search) list.push(['contains', property, [details.search], { case_sensitive: false }]);
     return list;
   }
   function v2Range() {
@@ -560,7 +607,8 @@
     const q = details.q;
     return {
       site_id: SITE, metrics: q.metrics.split(','), dimensions: [q.property], ...v2Range(),
-      filters: v2Filters(q.extra, q.property), order_by: [details.order],
+      filters: v2Filters(q.extra).concat(details.search ? [['contains', q.property, [details.search], { case_sensitive: false }]] : []),
+      order_by: [details.order],
       pagination: { limit: DETAILS_PAGE, offset: details.offset }, include: { total_rows: true },
     };
   }
@@ -718,7 +766,7 @@
   // Keyboard shortcuts, as Plausible's; not while typing, nor with a modifier key.
   const KEYS = { d: 'day', e: 'yesterday', w: '7d', t: '30d', m: 'month', l: 'last_month', y: 'year', a: 'all', c: 'custom' };
   document.addEventListener('keydown', (e) => {
-    if (e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented || dialog.open) return;
+    if (e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented || dialog.open || builder.open) return;
     const target = e.target;
     if (target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) return;
     if (e.key === 'ArrowLeft' || e.key === 'ArrowRight') { e.preventDefault(); movePeriod(e.key === 'ArrowLeft' ? -1 : 1); return; }
@@ -744,6 +792,10 @@
   }));
   window.addEventListener('popstate', () => { state = readState(); refresh(); });
 
+  document.getElementById('add-filter').addEventListener('click', openBuilder);
+  document.getElementById('fb-dim').addEventListener('change', suggest);
+  document.getElementById('fb-form').addEventListener('submit', applyBuilder);
+  document.getElementById('fb-cancel').addEventListener('click', () => builder.close());
   document.querySelectorAll('.breakdown').forEach(setupCard);
   writeState(true);
   refresh();
