@@ -34,8 +34,8 @@ from liveinsight.api import (
     shared_links,
     sharing,
     stats,
-    tracker,
     traces_pages,
+    tracker,
     two_factor,
 )
 
