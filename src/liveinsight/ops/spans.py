@@ -140,6 +140,16 @@ def _when(ns: int) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
+_OURS = frozenset({
+    "http.method", "http.request.method", "http.route", "http.scheme", "http.flavor",
+    "network.protocol.version", "url.scheme", "http.status_code",
+    "http.response.status_code", "db.system", "db.transport", "db.statement", "query.kind",
+    "cache.question", "cache.hit", "ingest.events", "wal.rows", "wal.bytes", "wal.requests",
+})
+"""Attributes set from the app's own values (templates, SQL with typed parameters, counts):
+kept as they are. Every other text is scrubbed."""
+
+
 def _clean(attributes: Attributes) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in (attributes or {}).items():
@@ -147,7 +157,10 @@ def _clean(attributes: Attributes) -> dict[str, str]:
             continue
         if len(out) >= MAX_ATTRIBUTES:
             break
-        out[key] = "[redacted]" if secret_name(key) else scrub_text(str(value))[:1000]
+        if key in _OURS or isinstance(value, (int, float)):  # bool is an int
+            out[key] = str(value)[:1000]
+        else:
+            out[key] = "[redacted]" if secret_name(key) else scrub_text(str(value))[:1000]
     return out
 
 
