@@ -76,6 +76,8 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> FrontDoor:
         bots.warm()
         svc.writer.start()
         svc.audit.start()
+        if svc.audit_copies is not None:
+            svc.audit_copies.start(svc.audit.store.batches)
         svc.warmer.start()
         chores = asyncio.create_task(housekeeping.run(svc))
         alerts = (asyncio.create_task(svc.evaluator.run()) if settings.alerts_enabled

@@ -32,6 +32,7 @@ from liveinsight.cache.protocol import ResultCache
 from liveinsight.cache.redis import RedisResultCache
 from liveinsight.cache.warmup import Popularity, Warmer
 from liveinsight.errors import Invalid
+from liveinsight.ingest.direct import DirectLog
 from liveinsight.ingest.group import GroupIngest
 from liveinsight.ingest.pipeline import build_pipeline
 from liveinsight.ingest.redis_sessions import RedisSessionStore
@@ -46,6 +47,7 @@ from liveinsight.meta.audit import AuditLog, AuditStore
 from liveinsight.meta.db import make_engine, pool_of, upgrade
 from liveinsight.meta.funnels import SavedFunnels
 from liveinsight.meta.invitations import Invitations
+from liveinsight.meta.key_networks import KeyNetworks
 from liveinsight.meta.kpi_targets import KpiTargets
 from liveinsight.meta.logins import LoginStore
 from liveinsight.meta.people import People
@@ -59,6 +61,7 @@ from liveinsight.ops.alerts.incidents import Incidents
 from liveinsight.ops.alerts.reports import Reports
 from liveinsight.ops.alerts.service import AlertService
 from liveinsight.ops.alerts.store import AlertStore
+from liveinsight.ops.auditship import AuditShipper
 from liveinsight.ops.breaker import Breaker
 from liveinsight.ops.dependencies import Dependencies
 from liveinsight.ops.health import Checks
@@ -83,6 +86,7 @@ from liveinsight.security.passwords import PasswordPolicy
 from liveinsight.security.ratelimit import RateLimiter, open_rate_limiter
 from liveinsight.security.throttle import Limits, LoginThrottle
 from liveinsight.settings import ConfigError, Settings
+from liveinsight.storage.http import HttpStore
 from liveinsight.storage.migrate import cluster_of, migrate
 from liveinsight.storage.protocol import Store
 from liveinsight.storage.transports import open_store
@@ -128,6 +132,7 @@ class Services:
     dependencies: Dependencies  # the store, the metadata DB, Redis...: checks and breakers
     health_checks: Checks  # the dependencies' checks for the health routes (reused 1 s)
     logs: LogShipper | None  # log records into the logs table (None: log_store off)
+    audit_copies: AuditShipper | None  # audit records into the audit table (None: off)
     tracing: Tracing | None  # sampled requests' spans into the spans table (None: off)
     warmer: Warmer  # recomputes the most viewed answers after new data
     stats: StatsService  # parse, cache or run, shape: one call per stats request
@@ -146,6 +151,7 @@ class Services:
     limiter: RateLimiter  # per-API-key ingest rate (events)
     request_limiter: RateLimiter  # requests per address / per API key (api/limits.py)
     audit: AuditLog  # the hash-chained audit log; entries queued, written by its thread
+    key_networks: KeyNetworks  # the networks each API key was used from (keyed hashes)
     two_factor: TwoFactor  # users' TOTP secrets and recovery codes
     throttle: LoginThrottle
     mailer: Mailer
@@ -237,7 +243,17 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
     sessions = _session_store(settings, clock)
     pipeline = build_pipeline(settings=settings, meta=meta, sites=sites, metrics=metrics,
                               store=store, clock=clock, salts=salts, sessions=sessions)
-    ingestor = Ingestor(pipeline, wal, metrics)
+    frames: WriteAheadLog | DirectLog = wal
+    if settings.ingest_mode == "direct":  # no local log: ClickHouse confirms every answer
+        if not isinstance(store, HttpStore):  # the settings require clickhouse_url
+            raise ConfigError("ingest_mode=direct needs a ClickHouse server")
+
+        def _stored(sites: frozenset[int]) -> None:
+            answers.generations.bump(sites)
+            ingested.bump()
+
+        frames = DirectLog(store, on_stored=_stored)
+    ingestor = Ingestor(pipeline, frames, metrics)
     feed: LiveBus = LiveFeed()
     if settings.redis_url:
         feed = RedisLiveBus(settings.redis_url, node_id=node_id, prefix=settings.redis_prefix,
@@ -252,6 +268,9 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
     logins = LoginStore(engine)
     mailer = Mailer(settings, smtp_breaker)
     reports = Reports(engine, sites, stats, mailer, clock)
+    audit_copies = _audit_shipper(settings, store, node_id, metrics)
+    audit_store = AuditStore(engine, chain_key(secret),
+                             on_written=audit_copies.put if audit_copies else None)
     evaluator = Evaluator(
         store=AlertStore(engine), incidents=Incidents(engine),
         lease=_lease(settings, engine, clock), metrics=metrics, runner=runner,
@@ -261,7 +280,7 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         clock=clock, holder=f"{node_id}:{os.getpid()}:{secrets.token_hex(3)}",
         interval_s=settings.alerts_interval_seconds, base_url=settings.public_url,
         sites=lambda site_id: (s.domain if (s := sites.by_id(site_id)) else None),
-        reports=reports)
+        reports=reports, security_events=audit_store.count_flagged)
 
     def _site_id(raw: object) -> int:
         from_id = sites.by_id(raw) if isinstance(raw, int) and not isinstance(raw, bool) \
@@ -286,12 +305,14 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         invitations=Invitations(engine, on_site_change=sites.reload),
         wal=wal, writer=writer, ingestor=ingestor,
         # With sessions in Redis, enrichment waits for Redis: off the event loop.
-        group=GroupIngest(ingestor, threaded=settings.wal_fsync == "always",
+        # Direct mode waits for ClickHouse in every append: off the event loop too.
+        group=GroupIngest(ingestor, threaded=settings.wal_fsync == "always"
+                          or settings.ingest_mode == "direct",
                           enrich_off_loop=bool(settings.redis_url)),
         salts=salts, sessions=sessions, ingested=ingested,
         runner=runner, answers=answers, dependencies=dependencies,
         health_checks=Checks(dependencies), logs=_log_shipper(settings, store, node_id, metrics),
-        tracing=_tracing(settings, store, node_id, metrics),
+        tracing=_tracing(settings, store, node_id, metrics), audit_copies=audit_copies,
         warmer=warmer, stats=stats,
         purger=_purger(settings),
         behaviour=BehaviourService(runner, stats, answers), funnels=SavedFunnels(engine),
@@ -310,8 +331,9 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
             breaker=limits_breaker),
         throttle=LoginThrottle(logins, secret, limits),
         two_factor=TwoFactor(engine),
-        audit=AuditLog(AuditStore(engine, chain_key(secret)),
+        audit=AuditLog(audit_store,
                        on_drop=metrics.audit_dropped.inc),
+        key_networks=KeyNetworks(engine),
         mailer=mailer, evaluator=evaluator, reports=reports,
         alerts=AlertService(evaluator, clock, _site_id),
     )
@@ -374,6 +396,18 @@ def _log_shipper(settings: Settings, store: Store, node_id: str, metrics: Metric
         max_records=settings.log_queue_records, max_bytes=settings.log_wal_max_bytes,
         on_drop=lambda reason, n: metrics.log_records_dropped.labels(reason).inc(n),
         on_shipped=metrics.log_records_shipped.inc)
+
+
+def _audit_shipper(settings: Settings, store: Store, node_id: str, metrics: Metrics
+                   ) -> AuditShipper | None:
+    if not settings.audit_store:
+        return None
+    return AuditShipper(
+        store, settings.data_dir / "audit-wal", node_id=node_id,
+        retention_days=settings.audit_store_retention_days, max_records=100_000,
+        max_bytes=settings.log_wal_max_bytes,
+        on_drop=lambda reason, n: metrics.audit_copies_dropped.labels(reason).inc(n),
+        on_shipped=metrics.audit_copies_shipped.inc)
 
 
 def _tracing(settings: Settings, store: Store, node_id: str, metrics: Metrics
@@ -444,6 +478,8 @@ async def close_services(svc: Services) -> None:
     await svc.limiter.close()
     await svc.request_limiter.close()
     await asyncio.to_thread(svc.audit.close)  # writes what is queued
+    if svc.audit_copies is not None:
+        svc.audit_copies.close()
     if svc.tracing is not None:
         svc.tracing.close()
     if svc.logs is not None:

@@ -233,6 +233,18 @@ class Settings(BaseSettings):
         365, ge=0, description="Audit records older than this many days are deleted (daily; "
         "the deletion is itself recorded in the chain). 0: kept for ever."
     )
+    audit_store: bool = Field(
+        True, description="Also copy audit records into the ClickHouse `audit` table "
+        "(searched and exported at volume: `GET /admin/audit/export?source=clickhouse`), "
+        "through a log of their own in the data directory (`audit-wal/`). The hash chain "
+        "in the metadata database stays the tamper-evident source (`liveinsight audit "
+        "verify`)."
+    )
+    audit_store_retention_days: int = Field(
+        730, ge=0, le=18250, description="Days a record's copy stays in the ClickHouse "
+        "`audit` table (its TTL, independent of `audit_retention_days`; a change applies "
+        "to copies written after it). 0: kept for ever (50 years)."
+    )
     login_account_attempts: int = Field(
         10, ge=1, description="Failed sign-ins for one account (from any address) within "
         "`login_window_minutes` before that account is locked for the rest of the window."
@@ -348,6 +360,14 @@ class Settings(BaseSettings):
     )
 
     # --- write-ahead log and writer -------------------------------------------------------
+    ingest_mode: Literal["log", "direct"] = Field(
+        "log", description="`log`: the collector answers once events are in the node's "
+        "write-ahead log, and a writer inserts them in batches (the default, and the only "
+        "mode with the embedded engine). `direct`: it answers only after ClickHouse confirms "
+        "the insert (`async_insert=1, wait_for_async_insert=1`), with no local log: for "
+        "nodes without a lasting disk (serverless, docs/deployment.md); needs "
+        "`clickhouse_url` and `redis_url`."
+    )
     wal_fsync: Literal["always", "interval", "never"] = Field(
         "interval",
         description="When the write-ahead log is fsynced: `always` before every answer, "
@@ -554,6 +574,10 @@ class Settings(BaseSettings):
                              "and LIVEINSIGHT_CDN_CLOUDFLARE_API_TOKEN")
         if self.cdn_purger == "webhook" and not self.cdn_purge_webhook_url:
             raise ValueError("cdn_purger=webhook needs LIVEINSIGHT_CDN_PURGE_WEBHOOK_URL")
+        if self.ingest_mode == "direct" and not (self.clickhouse_url and self.redis_url):
+            raise ValueError("ingest_mode=direct needs LIVEINSIGHT_CLICKHOUSE_URL (inserts go "
+                             "straight to a ClickHouse server) and LIVEINSIGHT_REDIS_URL (live "
+                             "sessions shared by every instance)")
         if self.workers > 1 and not self.redis_url:
             raise ValueError("workers above 1 need LIVEINSIGHT_REDIS_URL: the workers share "
                              "live sessions, the live feed and limits through Redis (one "

@@ -263,3 +263,51 @@ def test_kpi_stream_bad_parameters_are_a_400_before_streaming(
     client, auth = app
     r = client.get("/admin/analytics/kpi/stream", headers=auth, params=params)
     assert r.status_code == 400 and r.json()["error"]["field"] == field, r.text
+
+
+# --- POST /api/v2/kpi: one site's board, for whoever may read the site ---------------------
+
+
+def test_kpi_per_site_is_the_admin_boards_entry_with_its_targets(app: Any) -> None:
+    client, admin = app
+    assert client.put("/admin/analytics/kpi/targets", headers=admin, json={
+        "site_id": "example.com", "metric": "visitors", "target": 10}).status_code == 204
+    assert client.put("/admin/analytics/kpi/targets", headers=admin, json={
+        "site_id": "berlin.example", "metric": "visits", "target": 3}).status_code == 204
+    auth = _site_key(client, "example.com")
+    r = client.post("/api/v2/kpi", headers=auth, json={"site_id": "example.com",
+                                                        "period": "7d"})
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["period"] == "7d" and "total" not in doc
+    [site] = doc["sites"]
+    whole = client.get("/admin/analytics/kpi", headers=admin, params={"period": "7d"}).json()
+    assert site == next(s for s in whole["sites"] if s["site_id"] == "example.com")
+    kpis = site["kpis"]
+    assert (kpis["visitors"]["value"], kpis["visitors"]["target"],
+            kpis["visitors"]["status"]) == (8, 10, "behind")
+    assert "target" not in kpis["visits"]  # another site's target stays there
+    anchored = client.post("/api/v2/kpi", headers=auth, json={
+        "site_id": "example.com", "period": "day", "date": "2026-11-10"}).json()
+    assert anchored["sites"][0]["date_range"] == ["2026-11-10", "2026-11-10"]
+
+
+def test_kpi_per_site_needs_read_access_to_that_site(app: Any) -> None:
+    client, _ = app
+    other = _site_key(client, "berlin.example")
+    body = {"site_id": "example.com", "period": "7d"}
+    assert client.post("/api/v2/kpi", json=body).status_code == 401
+    assert client.post("/api/v2/kpi", headers=other, json=body).status_code == 403
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"period": "forever"}, "period"), ({"date": "yesterday"}, "date"), ({"date": 3}, "date"),
+    ({"date_range": "7d"}, "date_range"), ({"site_id": "nope.example"}, "site_id"),
+])
+def test_kpi_per_site_bad_input_is_a_400_naming_the_field(
+        app: Any, body: dict[str, Any], field: str) -> None:
+    client, _ = app
+    key, _ = svc_of(client).meta.create_api_key("every site", ["stats"])
+    r = client.post("/api/v2/kpi", headers={"authorization": f"Bearer {key}"},
+                    json={"site_id": "example.com", **body})
+    assert r.status_code == 400 and r.json()["error"]["field"] == field, r.text

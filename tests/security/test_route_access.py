@@ -72,7 +72,7 @@ ACCESS: dict[str, set[str]] = {
              "GET /api/stats/timeseries", "GET /api/stats/breakdown", "GET /api/realtime",
              "GET /api/realtime/stream", "GET /api/v1/sites/{site_id}/goals",
              "POST /api/v2/funnels", "POST /api/v2/journeys", "POST /api/v2/retention",
-             "POST /api/v2/users",
+             "POST /api/v2/users", "POST /api/v2/kpi",
              "GET /api/v1/sites/{site_id}/funnels",
              "GET /api/v1/sites/{site_id}/funnels/{funnel_id}"},
     "api_admin": {"POST /api/v1/assets/upload", "GET /api/v1/sites/{site_id}/assets",
@@ -131,7 +131,8 @@ ACCESS: dict[str, set[str]] = {
         "GET /admin/analytics/journey", "GET /admin/analytics/users",
         "GET /admin/analytics/kpi", "GET /admin/analytics/kpi/stream",
         "PUT /admin/analytics/kpi/targets",
-        "GET /admin/analytics/kpi/targets", "GET /admin/audit"},
+        "GET /admin/analytics/kpi/targets", "GET /admin/audit",
+        "GET /admin/audit/export"},
     # instance admins' dashboard pages: a logged-in admin only (forms: instance_form)
     "admin_page": {"GET /analytics/kpi", "GET /logs", "GET /audit", "GET /traces",
                    "GET /traces/{trace_id}",
@@ -254,6 +255,8 @@ def _call(world: dict[str, Any], route: str, credential: str) -> int:
     elif path in ("/api/v2/funnels", "/api/v2/journeys", "/api/v2/retention",
                   "/api/v2/users"):
         kwargs["json"] = {"site_id": site.domain, "date_range": "7d"}
+    elif path == "/api/v2/kpi":
+        kwargs["json"] = {"site_id": site.domain, "period": "7d"}
     elif path == "/api/v2/query":
         kwargs["json"] = {"site_id": site.domain, "metrics": ["visitors"], "date_range": "7d"}
     elif method in ("POST", "PUT") and path.startswith("/admin/"):

@@ -32,7 +32,8 @@ STATS = ("value", "increase", "rate", "change", "p50", "p90", "p95", "p99", "mea
 CHANNEL_KINDS = ("email", "slack", "webhook", "sms")
 # the rule fields the form shows; the others are kept in its "more" JSON field
 _RULE_FORM = ("name", "kind", "severity", "metric", "stat", "window", "op", "threshold",
-              "site_id", "mode", "visitors", "percent", "for", "channels", "enabled")
+              "site_id", "mode", "visitors", "percent", "events", "action", "for", "channels",
+              "enabled")
 _RULE_READ_ONLY = ("id", "condition", "created_at", "updated_at")
 
 
@@ -147,6 +148,11 @@ def _rule_body(form: Any) -> dict[str, Any]:
             if str(form.get(key, "")).strip():
                 body[key] = str(form.get(key)).strip()
         body["threshold"] = _number(str(form.get("threshold", "")).strip())
+    elif kind == "security":
+        body["events"] = _number(str(form.get("events", "")).strip() or "1")
+        body["action"] = str(form.get("action", "")).strip()
+        if str(form.get("window", "")).strip():
+            body["window"] = str(form.get("window")).strip()
     else:
         body["site_id"] = str(form.get("site_id", "")).strip()
         body["mode"] = str(form.get("mode", "spike"))

@@ -12,7 +12,6 @@ events arrived and the writer stored them, at most every :data:`KPI_REFRESH_S` s
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -88,13 +87,8 @@ async def kpi_board(request: Request, site_id: str | None = _Sites,
     ``PUT /admin/analytics/kpi/targets``."""
     svc = services(request)
     sites = _sites(svc, site_id)
-    _check_period(period)
-    anchor = None
-    if date is not None:
-        try:
-            anchor = dt.date.fromisoformat(date[:20])
-        except ValueError:
-            raise Invalid("date is YYYY-MM-DD", field="date") from None
+    given = {"period": period} if date is None else {"period": period, "date": date}
+    period, anchor = kpi.parse_request(given)
     targets = await run_in_threadpool(svc.kpi_targets.all)
     board = await run_in_threadpool(svc.behaviour.kpi, sites, period, anchor, targets)
     return answer(request, orjson.dumps(board))
@@ -112,7 +106,7 @@ async def kpi_stream(request: Request, site_id: str | None = _Sites,
     every 10 seconds; comments keep the connection alive every 15 s."""
     svc = services(request)
     sites = _sites(svc, site_id)
-    _check_period(period)
+    kpi.parse_request({"period": period})
     return StreamingResponse(_kpi_messages(svc, sites, period), media_type="text/event-stream",
                              headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
 
@@ -157,11 +151,6 @@ async def _kpi_messages(svc: Services, sites: list[SiteInfo], period: str
             task.cancel()
         for site_id, queue in queues:
             svc.feed.unsubscribe(site_id, queue)
-
-
-def _check_period(period: str) -> None:
-    if period not in kpi.PERIODS:
-        raise Invalid(f"period is one of {', '.join(kpi.PERIODS)}", field="period")
 
 
 def _sites(svc: Services, raw: str | None) -> list[SiteInfo]:

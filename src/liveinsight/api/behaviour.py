@@ -2,7 +2,7 @@
 
 - ``POST /api/v2/funnels``: a funnel's numbers over a range (``funnel``: a definition, or
   ``funnel_id``: a saved one), read access as for stats (``stats_access``); the same for
-  ``POST /api/v2/journeys``, ``/api/v2/retention`` and ``/api/v2/users``.
+  ``POST /api/v2/journeys``, ``/api/v2/retention``, ``/api/v2/users`` and ``/api/v2/kpi``.
 - ``/api/v1/sites/{site_id}/funnels``: saved funnels; reading takes read access, creating,
   changing and deleting an API key with the ``admin`` scope covering the site
   (``admin_access``); in the dashboard, site editors manage them through forms
@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
@@ -24,7 +25,7 @@ from starlette.responses import Response
 from liveinsight.api.access import admin_access, stats_access
 from liveinsight.api.deps import services
 from liveinsight.api.errors import error_responses
-from liveinsight.behaviour import funnels
+from liveinsight.behaviour import funnels, kpi
 from liveinsight.errors import Invalid
 
 router = APIRouter(tags=["behaviour"])
@@ -304,3 +305,35 @@ async def users_query(request: Request, body: dict[str, Any] = _USERS_BODY) -> R
     svc = services(request)
     site = (await stats_access(request, raw.pop("site_id", None))).site
     return answer(request, await run_in_threadpool(svc.behaviour.users, site, raw))
+
+
+# --- the KPI board of one site ---------------------------------------------------------------
+
+
+class KpiQuery(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "site_id": "example.com", "period": "30d"}]})
+
+    site_id: str | int | None = Field(None, description="The site's domain or id.")
+    period: str = Field("30d", description="day, 7d, 28d, 30d, 91d, month, 6mo, 12mo, year")
+    date: str | None = Field(None, description="The period's anchor (default: the site's "
+                                               "today)")
+
+
+_KPI_BODY = _body(KpiQuery)
+
+
+@router.post("/api/v2/kpi", summary="The KPI board of one site: headline numbers, growth, "
+             "sparklines, goal conversions, revenue, target statuses", responses=_READ_ERRORS)
+async def kpi_query(request: Request, body: dict[str, Any] = _KPI_BODY) -> Response:
+    """What ``GET /admin/analytics/kpi`` answers an instance administrator, for one site to
+    whoever may read its stats (its targets, set by instance administrators, included).
+    Auth as for ``/api/v2/query``; the body's fields are those of ``KpiQuery``."""
+    raw = dict(body)
+    svc = services(request)
+    site = (await stats_access(request, raw.pop("site_id", None))).site
+    period, anchor = kpi.parse_request(raw)
+    targets = await run_in_threadpool(svc.kpi_targets.all)
+    board = await run_in_threadpool(svc.behaviour.kpi, [site], period, anchor,
+                                    {site.id: targets.get(site.id, {})})
+    return answer(request, orjson.dumps(board))

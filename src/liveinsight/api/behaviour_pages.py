@@ -166,8 +166,20 @@ def sankey_svg(result: dict[str, Any], width: int = 760, height: int = 360) -> d
                            f"{x1:.1f},{y1:.1f}", "w": round(w, 1),
                       "title": f"{link['source']} → {link['target']}: {link['visits']}"})
     rects = [{"x": round(n["x"], 1), "y": round(n["y"], 1), "h": round(n["h"], 1),
-              "label": n["page"], "visits": n["visits"]} for n in at.values()]
+              "label": n["page"], "visits": n["visits"],
+              "text": _fit(f"{n['page']}", f" ({n['visits']})",
+                           (col_w if n["x"] + col_w < width else width - n["x"]) - 20)}
+             for n in at.values()]
     return {"width": width, "height": height, "rects": rects, "paths": paths}
+
+
+def _fit(label: str, suffix: str, room: float, char_px: float = 6.5) -> str:
+    """``label + suffix`` shortened with "…" to about ``room`` pixels of 11 px text (the full
+    label stays in the node's tooltip)."""
+    chars = max(int(room / char_px), len(suffix) + 2)
+    if len(label) + len(suffix) <= chars:
+        return label + suffix
+    return label[:chars - len(suffix) - 1] + "…" + suffix
 
 
 # --- the KPI board (instance administrators) -------------------------------------------------

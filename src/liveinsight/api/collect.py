@@ -26,6 +26,7 @@ from liveinsight.api.deadline import BodyDeadlines, BodyTimeout
 from liveinsight.api.deps import services
 from liveinsight.api.errors import error_responses, headers_of, status_of
 from liveinsight.api.limits import quota_message
+from liveinsight.api.notes import note_key_network
 from liveinsight.errors import Forbidden, Invalid, Problem, RateLimited, TooLarge, Unauthorized
 from liveinsight.ingest.parse import (
     Client,
@@ -291,6 +292,7 @@ async def native_events(request: Request, svc: Services) -> Response:
     raws = parse_native(body, content_type, client,
                         max_events=svc.settings.max_batch_events, trusted=key is not None)
     if key is not None:
+        await note_key_network(request.scope, svc, key)
         _check_sites(svc, key, raws, body.lstrip().startswith(b"["))
         quota = key.daily_quota or svc.settings.api_key_daily_quota
         allowance = await svc.limiter.acquire(

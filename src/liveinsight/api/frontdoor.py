@@ -13,7 +13,9 @@ route, except the collector's endpoints (trackers on plain-HTTP pages keep worki
 ``/health`` (load balancers probe nodes directly). Then the request rate limits
 (``api/limits.py``) take their token, or answer 429. Every such answer carries its request
 id (``X-Request-ID``), and every change (POST, PUT, PATCH, DELETE) but the collector's is
-recorded in the audit log once answered (``api/audit.py``).
+recorded in the audit log once answered (``api/audit.py``), as is every permission denial
+(a 403 of any method: a flagged security event; a read refused again and again by the same
+actor, client and route is recorded once a minute).
 
 Every HTTP request is counted here, by route template, method and status, with its
 duration (``Metrics.observe_request``): the collector's by their exact path, the others by
@@ -39,6 +41,7 @@ from liveinsight.api.limits import Decision, RequestLimits
 from liveinsight.api.notes import AUDIT_NOTE, STATE_CHANGING, Note, request_entry, request_id
 from liveinsight.ops.logging import REQUEST, RequestContext
 from liveinsight.ops.spans import Gate, Tracing, name_request
+from liveinsight.security.audit import DENIED
 from liveinsight.security.client_ip import ClientIpResolver
 from liveinsight.security.headers import SecurityHeaders, https_url
 
@@ -234,24 +237,36 @@ class FrontDoor:
             await self.app(scope, guard, send)
         finally:
             guard.release()
-            if scope["method"] in STATE_CHANGING and scope["path"] not in self._unaudited:
-                self._audit(scope, note, status[0] if status else 500)
+            answered = status[0] if status else 500
+            if scope["path"] not in self._unaudited and (
+                    scope["method"] in STATE_CHANGING or answered == DENIED):
+                self._audit(scope, note, answered)
 
     def _audit(self, scope: Scope, note: Note, status: int) -> None:
         svc = getattr(self.app.state, "services", None)
-        if svc is not None:
-            svc.audit.record(request_entry(scope, svc, note, status))
-
-    def _tripped(self, scope: Scope, decision: Decision, note: Note) -> None:
-        """Record a rate-limit refusal: once a minute per bucket at most (a flood must not
-        become a flood of records)."""
-        svc = getattr(self.app.state, "services", None)
-        now = time.monotonic()
-        if svc is None or now - self._trips.get(decision.bucket, -60.0) < 60.0:
+        if svc is None:
             return
+        entry = request_entry(scope, svc, note, status)
+        if scope["method"] in STATE_CHANGING or self._once(
+                f"{entry.actor}|{entry.client}|{entry.action}"):
+            svc.audit.record(entry)
+
+    def _once(self, key: str) -> bool:
+        """True at most once a minute per ``key`` (a flood must not become a flood of
+        records)."""
+        now = time.monotonic()
+        if now - self._trips.get(key, -60.0) < 60.0:
+            return False
         if len(self._trips) >= 10_000:
             self._trips.clear()
-        self._trips[decision.bucket] = now
+        self._trips[key] = now
+        return True
+
+    def _tripped(self, scope: Scope, decision: Decision, note: Note) -> None:
+        """Record a rate-limit refusal: once a minute per bucket at most."""
+        svc = getattr(self.app.state, "services", None)
+        if svc is None or not self._once(decision.bucket):
+            return
         entry = request_entry(scope, svc, note, 429)
         svc.audit.record(replace(entry, action="ratelimit.tripped",
                                  actor=decision.actor or entry.actor,

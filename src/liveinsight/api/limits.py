@@ -39,6 +39,7 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from liveinsight.api.errors import error_response, error_responses
+from liveinsight.api.notes import note_key_network
 from liveinsight.meta.repo import ApiKeyInfo
 from liveinsight.security.ratelimit import DAY, Allowance, retry_after
 from liveinsight.services import Services
@@ -137,6 +138,7 @@ class RequestLimits:
         settings = svc.settings
         key = await _api_key(scope, svc)
         if key is not None:
+            await note_key_network(scope, svc, key)
             rate = key.rate or settings.api_key_rate
             burst = key.burst or settings.api_key_burst
             quota = key.daily_quota or settings.api_key_daily_quota

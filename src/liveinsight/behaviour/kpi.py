@@ -20,6 +20,8 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from liveinsight.errors import bad_request
+
 KPIS = ("visitors", "visits", "pageviews", "bounce_rate", "visit_duration")
 COUNTS = ("visitors", "visits", "pageviews")
 LOWER_IS_BETTER = ("bounce_rate",)
@@ -28,6 +30,26 @@ MAX_SITES = 50
 PERIODS = ("day", "7d", "28d", "30d", "91d", "month", "6mo", "12mo", "year")
 
 Ask = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def parse_request(raw: dict[str, Any]) -> tuple[str, date | None]:
+    """A board request's ``period`` (default ``30d``) and ``date`` (its anchor, ``None``:
+    each site's today); ``Invalid`` naming the field, an unknown field included."""
+    for key in raw:
+        if key not in ("period", "date"):
+            raise bad_request(f"unknown field {str(key)[:40]!r}", str(key)[:40])
+    period = raw.get("period", "30d")
+    if period not in PERIODS:
+        raise bad_request(f"period is one of {', '.join(PERIODS)}", "period")
+    anchor = raw.get("date")
+    if anchor is None:
+        return period, None
+    if not isinstance(anchor, str):
+        raise bad_request("date is YYYY-MM-DD", "date")
+    try:
+        return period, date.fromisoformat(anchor[:20])
+    except ValueError:
+        raise bad_request("date is YYYY-MM-DD", "date") from None
 
 
 def site_board(ask: Ask, goals: list[str], period: str, anchor: str) -> dict[str, Any]:

@@ -39,8 +39,18 @@ class IngestResult:
     rows: list[EventRow] = field(default_factory=list)
 
 
+class FrameLog(Protocol):
+    """Where the collector's frames go: the write-ahead log, or in direct mode
+    (``ingest/direct.py``) ClickHouse itself. ``append`` returns once the frame is kept,
+    or raises :class:`WalUnavailable` (nothing of it kept)."""
+
+    def append(self, payload: bytes, rows: int,
+               sites: frozenset[int] | set[int] = frozenset()) -> None: ...
+
+
 class Ingestor:
-    def __init__(self, pipeline: Enricher, wal: WriteAheadLog, metrics: Metrics) -> None:
+    def __init__(self, pipeline: Enricher, wal: WriteAheadLog | FrameLog,
+                 metrics: Metrics) -> None:
         self.pipeline = pipeline
         self.wal = wal
         self.metrics = metrics

@@ -20,13 +20,21 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import ColumnElement, Engine, Select, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from liveinsight.meta import models
 from liveinsight.meta.db import session_factory
 from liveinsight.meta.repo import aware
-from liveinsight.security.audit import AuditEntry, AuditRecord, Verdict, link, verify
+from liveinsight.security.audit import (
+    DENIED,
+    SECURITY_ACTIONS,
+    AuditEntry,
+    AuditRecord,
+    Verdict,
+    link,
+    verify,
+)
 
 log = logging.getLogger("liveinsight.audit")
 MAX_PAGE = 500
@@ -44,6 +52,7 @@ class AuditQuery:
     site_id: int | None = None
     before: int | None = None
     limit: int = 100
+    flagged: bool = False  # security events only (``AuditEntry.flagged``)
 
 
 def fit(entry: AuditEntry) -> AuditEntry:
@@ -63,6 +72,12 @@ def _record(row: models.AuditRecord) -> AuditRecord:
     return AuditRecord(row.seq, _entry(row), row.prev_hash, row.hash)
 
 
+def _flagged() -> ColumnElement[bool]:
+    """SQL of ``AuditEntry.flagged``."""
+    t = models.AuditRecord
+    return or_(t.action.in_(SECURITY_ACTIONS), t.status == DENIED)
+
+
 def _like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -70,9 +85,20 @@ def _like(text: str) -> str:
 class AuditStore:
     """Reads and writes of the chained log; thread-safe, every method blocking."""
 
-    def __init__(self, engine: Engine, key: bytes) -> None:
+    def __init__(self, engine: Engine, key: bytes,
+                 on_written: Callable[[list[AuditRecord]], None] | None = None) -> None:
+        """``on_written``: given each batch of records once committed (the ClickHouse
+        copies, ``ops/auditship.py``); it must not block, and its failure is logged only."""
         self._sessions = session_factory(engine)
         self._key = key
+        self.on_written = on_written
+
+    def _written(self, records: list[AuditRecord]) -> None:
+        if self.on_written is not None and records:
+            try:
+                self.on_written(records)
+            except Exception as exc:  # the chain is written; a copy is not worth a failure
+                log.warning("audit log: the written records' copy failed: %s", exc)
 
     def _locked_head(self, s: Session) -> models.AuditHead:
         s.execute(update(models.AuditHead).where(models.AuditHead.id == 1)
@@ -81,8 +107,10 @@ class AuditStore:
         assert head is not None  # made by the migration
         return head
 
-    def _append(self, s: Session, head: models.AuditHead, entries: list[AuditEntry]) -> None:
+    def _append(self, s: Session, head: models.AuditHead, entries: list[AuditEntry]
+                ) -> list[AuditRecord]:
         seq, prev = head.seq, head.hash
+        out: list[AuditRecord] = []
         for entry in entries:
             entry = fit(entry)
             seq += 1
@@ -92,19 +120,46 @@ class AuditStore:
                 target=entry.target, outcome=entry.outcome, status=entry.status,
                 site_id=entry.site_id, client=entry.client, request_id=entry.request_id,
                 details=entry.details or None, prev_hash=prev, hash=digest))
+            out.append(AuditRecord(seq, entry, prev, digest))
             prev = digest
         head.seq, head.hash = seq, prev
+        return out
 
     def append(self, entries: list[AuditEntry]) -> None:
         """Add ``entries`` to the chain, in order, in one transaction."""
         with self._sessions() as s:
-            self._append(s, self._locked_head(s), entries)
+            records = self._append(s, self._locked_head(s), entries)
             s.commit()
+        self._written(records)
+
+    def scan(self, q: AuditQuery, after: int = 0) -> list[AuditRecord]:
+        """At most ``q.limit`` (≤ MAX_PAGE) records matching ``q`` with a ``seq`` above
+        ``after``, oldest first (an export's pages)."""
+        t = models.AuditRecord
+        stmt = select(t).where(t.seq > after).order_by(t.seq).limit(
+            max(1, min(q.limit, MAX_PAGE)))
+        with self._sessions() as s:
+            return [_record(r) for r in s.scalars(self._filtered(stmt, q))]
+
+    def batches(self, after: int, size: int = MAX_PAGE) -> Iterator[list[AuditRecord]]:
+        """Every record after ``after``, oldest first, ``size`` at a time."""
+        while batch := self.scan(AuditQuery(limit=size), after):
+            yield batch
+            after = batch[-1].seq
 
     def page(self, q: AuditQuery) -> list[AuditRecord]:
         """At most ``q.limit`` (≤ MAX_PAGE) records matching ``q``, newest first."""
         t = models.AuditRecord
         stmt = select(t).order_by(t.seq.desc()).limit(max(1, min(q.limit, MAX_PAGE)))
+        if q.before is not None:
+            stmt = stmt.where(t.seq < q.before)
+        with self._sessions() as s:
+            return [_record(r) for r in s.scalars(self._filtered(stmt, q))]
+
+    @staticmethod
+    def _filtered(stmt: Select[models.AuditRecord], q: AuditQuery
+                  ) -> Select[models.AuditRecord]:
+        t = models.AuditRecord
         if q.since is not None:
             stmt = stmt.where(t.at >= q.since)
         if q.until is not None:
@@ -116,10 +171,19 @@ class AuditStore:
             stmt = stmt.where(t.action.like(f"{_like(q.action)}%", escape="\\"))
         if q.site_id is not None:
             stmt = stmt.where(t.site_id == q.site_id)
-        if q.before is not None:
-            stmt = stmt.where(t.seq < q.before)
+        if q.flagged:
+            stmt = stmt.where(_flagged())
+        return stmt
+
+    def count_flagged(self, since: datetime, until: datetime, action: str = "") -> int:
+        """How many security events were recorded in ``[since, until)`` (only those whose
+        action begins with ``action`` when given: ``login.``, ``GET /admin``)."""
+        t = models.AuditRecord
+        stmt = select(func.count()).where(t.at >= since, t.at < until, _flagged())
+        if action:
+            stmt = stmt.where(t.action.like(f"{_like(action)}%", escape="\\"))
         with self._sessions() as s:
-            return [_record(r) for r in s.scalars(stmt)]
+            return int(s.scalar(stmt) or 0)
 
     def _records(self, s: Session) -> Iterator[AuditRecord]:
         t = models.AuditRecord
@@ -160,12 +224,13 @@ class AuditStore:
             deleted = s.scalar(select(func.count()).where(t.seq <= last)) or 0
             s.execute(delete(t).where(t.seq <= last))
             head.pruned_through, head.pruned_hash = last, cut or head.pruned_hash
-            self._append(s, head, [AuditEntry(
+            records = self._append(s, head, [AuditEntry(
                 at=now, actor="system", action="audit.pruned", target=f"records ..{last}",
                 details={"through": last, "deleted": deleted,
                          "before": before.isoformat()})])
             s.commit()
-            return deleted
+        self._written(records)
+        return deleted
 
 
 class AuditLog:

@@ -95,6 +95,18 @@ class ApiKey(Base):
     daily_quota: Mapped[int | None] = mapped_column(Integer)  # per UTC day; NULL: default
 
 
+class ApiKeyNetwork(Base):
+    """A network a key was used from: a keyed hash of the client's /24 (IPv4) or /48
+    (IPv6) prefix, never the address (``meta/key_networks.py``)."""
+
+    __tablename__ = "api_key_networks"
+
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    network: Mapped[str] = mapped_column(String(32), primary_key=True)
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class Salt(Base):
     __tablename__ = "salts"
 

@@ -99,6 +99,13 @@ class Metrics:
             "liveinsight_log_records_dropped_total", "Log records not kept in the logs table "
             "(queue_full, wal_full, io, error); the terminal's copy is unaffected",
             ["reason"], registry=r)
+        self.audit_copies_shipped = Counter(
+            "liveinsight_audit_copies_shipped_total", "Audit records appended to the audit "
+            "copies' write-ahead log, on their way to the ClickHouse audit table", registry=r)
+        self.audit_copies_dropped = Counter(
+            "liveinsight_audit_copies_dropped_total", "Audit record copies not written to "
+            "their log (queue_full, wal_full, io, error); the chain keeps the record and the "
+            "next start copies it again", ["reason"], registry=r)
         self.spans_shipped = Counter(
             "liveinsight_spans_shipped_total", "Trace spans appended to the spans' own "
             "write-ahead log, on their way to the spans table", registry=r)

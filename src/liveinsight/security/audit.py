@@ -28,6 +28,11 @@ import orjson
 
 GENESIS = "0" * 64
 OUTCOMES = ("ok", "denied", "refused", "failed", "error")
+SECURITY_ACTIONS = ("login.failed", "login.locked", "login.code_failed",
+                    "apikey.new_network")
+"""Events flagged as security events (with every answer 403, a permission denial): what the
+audit page highlights, ``flagged=true`` selects and ``security`` alert rules count."""
+DENIED = 403
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +47,13 @@ class AuditEntry:
     client: str = ""  # client_key(...) of the address
     request_id: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def flagged(self) -> bool:
+        """A security event (failed sign-in, lockout, a key's use from a new network, a
+        permission denial). Derived from what the entry says, so it is as tamper-evident
+        as the entry."""
+        return self.action in SECURITY_ACTIONS or self.status == DENIED
 
     def canonical(self) -> bytes:
         data = asdict(self)

@@ -110,6 +110,19 @@ class HttpStore:
             except ClickHouseError as exc:
                 raise _refused(exc) from exc
 
+    def insert_lines(self, table: str, columns: list[str], data: bytes,
+                     settings: Mapping[str, Any]) -> None:
+        """``INSERT INTO table (columns) FORMAT JSONEachRow`` with ``data`` (JSON lines) and
+        ``settings``; returns once the server has answered (the collector's direct mode)."""
+        names = ", ".join(f"`{name}`" for name in columns)
+        sql = f"INSERT INTO `{self.database}`.{table} ({names}) FORMAT JSONEachRow"
+        try:
+            self._client.command(sql, data=data, settings=dict(settings))
+        except OperationalError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        except ClickHouseError as exc:
+            raise _refused(exc) from exc
+
     def ping(self) -> bool:
         try:
             return bool(self._client.ping())

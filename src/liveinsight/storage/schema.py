@@ -394,6 +394,51 @@ def _spans_cluster(db: str, c: Cluster) -> list[str]:
     return [local, _distributed(db, "spans", "rand()", c)]
 
 
+AUDIT_COLUMNS: Columns = [
+    ("timestamp", "DateTime64(6, 'UTC')"),
+    ("seq", "UInt64"),
+    ("actor", "String"),
+    ("action", "LowCardinality(String)"),
+    ("target", "String"),
+    ("outcome", "LowCardinality(String)"),
+    ("status", "UInt16"),
+    ("site_id", "UInt32"),
+    ("client", "String"),
+    ("request_id", "String"),
+    ("details", "String"),
+    ("flagged", "UInt8"),
+    ("prev_hash", "String"),
+    ("hash", "String"),
+    ("retention_days", "UInt16"),
+]
+"""A copy of an audit record of the metadata database's hash chain (``ops/auditship.py``
+ships them): the chain stays the tamper-evident source (``liveinsight audit verify``); this
+table is for searching and exporting at volume, kept by its own TTL. ``details`` is the
+record's JSON; ``status`` and ``site_id`` are 0 where the record has none."""
+
+AUDIT_NAMES = names(AUDIT_COLUMNS)
+
+# ReplacingMergeTree: a record shipped twice (re-shipped at start) is one row after merges,
+# and FINAL reads one.
+_AUDIT_KEYS = ("PARTITION BY toYYYYMM(timestamp) ORDER BY (timestamp, seq) "
+               + _TTL.format(col="timestamp"))
+
+
+def _audit_ddl(db: str) -> str:
+    return (f"CREATE TABLE IF NOT EXISTS `{db}`.audit (\n    {_columns_ddl(AUDIT_COLUMNS)}\n)"
+            f" ENGINE = ReplacingMergeTree {_AUDIT_KEYS} SETTINGS {_DEDUP}")
+
+
+def _audit_cluster(db: str, c: Cluster) -> list[str]:
+    """On a cluster, as ``logs``: ``audit_local`` replicated on each shard, ``audit`` over
+    all of them (sharded by ``seq``, so a re-shipped record meets its first copy)."""
+    local = (f"CREATE TABLE IF NOT EXISTS `{db}`.audit_local {c.on()}"
+             f" (\n    {_columns_ddl(AUDIT_COLUMNS)}\n)"
+             f" ENGINE = ReplicatedReplacingMergeTree({c.replicated_args()}) {_AUDIT_KEYS}"
+             f" SETTINGS {_REPLICATED_DEDUP}")
+    return [local, _distributed(db, "audit", "seq", c)]
+
+
 def _in_cluster_create(db: str, cluster: Cluster) -> list[str]:
     return []
 
@@ -424,6 +469,8 @@ MIGRATIONS: list[Migration] = [
               lambda db: [_logs_ddl(db)], lambda db, c: _logs_cluster(db, c)),
     Migration(7, "spans: the service's own trace spans (searched by /admin/performance)",
               lambda db: [_spans_ddl(db)], lambda db, c: _spans_cluster(db, c)),
+    Migration(8, "audit: a searchable copy of the audit log's hash chain, with a TTL",
+              lambda db: [_audit_ddl(db)], lambda db, c: _audit_cluster(db, c)),
 ]
 
 SITE_DATA_TABLES = ("events", "sessions", "events_rollup", "sessions_rollup")
@@ -440,6 +487,8 @@ LOG_TARGETS: list[tuple[str, str, Columns]] = [("logs", "l", LOG_COLUMNS)]
 """What a segment of the log records' own write-ahead log feeds (``ops/logship.py``)."""
 SPAN_TARGETS: list[tuple[str, str, Columns]] = [("spans", "t", SPAN_COLUMNS)]
 """What a segment of the spans' own write-ahead log feeds (``ops/spans.py``)."""
+AUDIT_TARGETS: list[tuple[str, str, Columns]] = [("audit", "a", AUDIT_COLUMNS)]
+"""What a segment of the audit copies' own write-ahead log feeds (``ops/auditship.py``)."""
 
 # Settings that make an INSERT ... SELECT from a segment form the same blocks every time, so a
 # replay's deduplication token matches the first attempt's blocks.

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import svc_of
 from tests.ops.alerts.world import World, alert_world
 
 
@@ -188,3 +189,59 @@ def test_incidents_by_hand(world: World) -> None:
     bad = world.post(f"/admin/incidents/{incident['id']}", {"status": "closed"})
     assert (bad.status_code, bad.json()["error"]["field"]) == (400, "status")
     assert world.post("/admin/incidents/create", {}).json()["error"]["field"] == "title"
+
+
+def test_a_security_rule_emails_an_admin_on_failed_sign_ins(world: World) -> None:
+    """Security events of the audit log (here failed sign-ins) counted over the rule's
+    window; the e-mail names the condition; events older than the window stop counting."""
+    from tests.conftest import login
+
+    svc = svc_of(world.client)
+    svc.meta.create_user("ann@example.com", "tide orbit lantern", role="admin")
+    mail = world.channel(name="security mail", kind="email", to=["sec@example.com"])
+    world.rule(name="sign-in failures", kind="security", events=3, action="login.",
+               window="5m", severity="critical", channels=[mail])
+    for _ in range(2):
+        assert login(world.client, "ann@example.com", "not the password").status_code == 401
+    svc.audit.flush()
+    world.tick()
+    assert world.inbox.messages == []
+    assert login(world.client, "ann@example.com", "not the password").status_code == 401
+    svc.audit.flush()
+    world.tick(10)
+    [message] = world.inbox.messages
+    assert message["Subject"] == "[LiveInsight] FIRING critical: sign-in failures"
+    assert "3 or more security events (login....) in 5m" in message.get_payload(
+        decode=True).decode()
+    world.tick(6 * 60)  # the failures left the window
+    assert world.inbox.messages[-1]["Subject"].startswith("[LiveInsight] RESOLVED")
+
+
+def test_a_security_rule_is_checked_when_saved(world: World) -> None:
+    bad = world.post("/admin/alerts/rule", {"name": "x", "kind": "security", "events": 0})
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "events"
+    saved = world.post("/admin/alerts/rule", {"name": "denials", "kind": "security",
+                                              "events": 5, "window": "10m"})
+    assert saved.status_code == 201
+    rule = world.get(f"/admin/alerts/rule/{saved.json()['id']}").json()
+    assert (rule["kind"], rule["events"], rule["action"], rule["window"]) == (
+        "security", 5, "", "10m")
+    assert "metric" not in rule and "site_id" not in rule
+
+
+def test_the_rule_form_saves_a_security_rule(world: World) -> None:
+    from tests.conftest import csrf_of, login
+
+    svc_of(world.client).meta.create_user("ann@example.com", "tide orbit lantern",
+                                          role="admin")
+    assert login(world.client, "ann@example.com", "tide orbit lantern").status_code == 303
+    form = world.client.get("/alerting/rules/new")
+    assert 'value="security"' in form.text
+    saved = world.client.post("/alerting/rules", data={
+        "csrf": csrf_of(form.text), "name": "new networks", "kind": "security",
+        "severity": "warning", "events": "1", "action": "apikey.", "window": "15m",
+        "for": "0s", "enabled": "on"}, follow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    [rule] = world.get("/admin/alerts/rules").json()
+    assert (rule["kind"], rule["events"], rule["action"], rule["window"]) == (
+        "security", 1, "apikey.", "15m")

@@ -27,12 +27,15 @@
   const MONEY = new Set(['total_revenue', 'average_revenue']);
   const COLUMN_LABELS = { ...METRIC_LABELS, events: 'Events', conversion_rate: 'Conversion rate', time_on_page: 'Time on page', scroll_depth: 'Scroll depth', total_revenue: 'Revenue', average_revenue: 'Average revenue' };
   const LOWER_IS_BETTER = new Set(['bounce_rate']);
+  // Periods as the stats API names them; "yesterday" and "last month" are ``day`` and
+  // ``month`` anchored on a past ``date`` (state.date; '' is today).
   const INTERVALS = {
-    day: ['minute', 'hour'], yesterday: ['minute', 'hour'], '7d': ['hour', 'day'],
+    day: ['minute', 'hour'], '7d': ['hour', 'day'], year: ['day', 'week', 'month'], all: ['week', 'month'],
     '30d': ['day', 'week'], month: ['day', 'week'], '6mo': ['day', 'week', 'month'],
     '12mo': ['day', 'week', 'month'], custom: ['day', 'week', 'month'],
   };
-  const DEFAULT_INTERVAL = { day: 'hour', yesterday: 'hour', '7d': 'day', '30d': 'day', month: 'day', '6mo': 'month', '12mo': 'month', custom: 'day' };
+  const DEFAULT_INTERVAL = { day: 'hour', '7d': 'day', '30d': 'day', month: 'day', '6mo': 'month', '12mo': 'month', year: 'month', all: 'month', custom: 'day' };
+  const SHIFT = { day: [1, 'd'], '7d': [7, 'd'], '30d': [30, 'd'], month: [1, 'm'], '6mo': [6, 'm'], '12mo': [12, 'm'], year: [12, 'm'] };
   const FILTER_LABELS = {
     'visit:source': 'Source', 'visit:channel': 'Channel', 'visit:referrer': 'Referrer',
     'visit:utm_source': 'UTM source', 'visit:utm_medium': 'UTM medium', 'visit:utm_campaign': 'UTM campaign',
@@ -40,7 +43,12 @@
     'visit:country': 'Country', 'visit:region': 'Region', 'visit:city': 'City',
     'visit:browser': 'Browser', 'visit:os': 'OS', 'visit:device': 'Device',
     'event:goal': 'Goal', 'event:name': 'Event',
+    'visit:utm_content': 'UTM content', 'visit:utm_term': 'UTM term', 'event:hostname': 'Hostname',
+    'visit:browser_version': 'Browser version', 'visit:os_version': 'OS version',
   };
+  // URL filter operators: the simple API's (==, !=, ~, !~; * wildcards in == and !=) and
+  // =~ for a regular expression (RE2). The page sends them to the API as v2 conditions.
+  const OPS = { '==': 'is', '!=': 'is not', '~': 'contains', '!~': 'does not contain', '=~': 'matches' };
 
   // Card views: [tab label, property, metrics, extra filter]
   const CARDS = {
@@ -59,9 +67,13 @@
   // --- state in the URL ------------------------------------------------------------------
   function readState() {
     const q = new URLSearchParams(location.search);
-    const period = q.get('period') || '30d';
+    let period = q.get('period') || '30d';
+    let date = /^\d{4}-\d{2}-\d{2}$/.test(q.get('date') || '') ? q.get('date') : '';
+    if (period === 'yesterday') { period = 'day'; date = siteDate(-1); }
+    if (period === 'last_month') { period = 'month'; date = addMonths(monthStart(siteDate(0)), -1); }
     const state = {
       period: INTERVALS[period] ? period : '30d',
+      date: INTERVALS[period] && period !== 'custom' && period !== 'all' ? date : '',
       from: q.get('from') || '', to: q.get('to') || '',
       compare: ['previous_period', 'year_over_year'].includes(q.get('compare')) ? q.get('compare') : '',
       filters: parseFilters(q.get('filters') || ''),
@@ -81,6 +93,7 @@
     const q = new URLSearchParams();
     if (EMBED) q.set('embed', 'true');
     q.set('period', state.period);
+    if (state.date) q.set('date', state.date);
     if (state.period === 'custom') { q.set('from', state.from); q.set('to', state.to); }
     if (state.compare) q.set('compare', state.compare);
     if (state.filters.length) q.set('filters', serializeFilters(state.filters));
@@ -93,7 +106,7 @@
 
   function parseFilters(text) {
     return text.split(';').filter(Boolean).map((part) => {
-      const m = part.match(/^([a-z_:]+?)(==|!=|~)(.*)$/);
+      const m = part.match(/^([A-Za-z0-9_:.$-]+?)(==|!=|!~|=~|~)(.*)$/);
       return m ? { dim: m[1], op: m[2], value: m[3] } : null;
     }).filter(Boolean);
   }
@@ -108,24 +121,88 @@
     return fmt.format(new Date(Date.now() + days * 86400000));
   }
 
+  // Calendar arithmetic on YYYY-MM-DD strings (days of the site's calendar).
+  function addDays(day, n) {
+    const d = new Date(day + 'T00:00:00Z');
+    d.setUTCDate(d.getUTCDate() + n);
+    return d.toISOString().slice(0, 10);
+  }
+  function monthStart(day) { return day.slice(0, 8) + '01'; }
+  function addMonths(day, n) {
+    const d = new Date(monthStart(day) + 'T00:00:00Z');
+    d.setUTCMonth(d.getUTCMonth() + n);
+    return d.toISOString().slice(0, 10);
+  }
+  function daysBetween(a, b) { return Math.round((new Date(b + 'T00:00:00Z') - new Date(a + 'T00:00:00Z')) / 86400000); }
+
   function rangeParams() {
     const p = {};
-    if (state.period === 'yesterday') {
-      p.period = 'day'; p.date = siteDate(-1);
-    } else if (state.period === 'custom') {
+    if (state.period === 'custom') {
       p.period = 'custom'; p.date = state.from + ',' + state.to;
     } else {
       p.period = state.period;
+      if (state.date) p.date = state.date;
     }
     return p;
+  }
+
+  // The select's entry for the state: a named one, or "shifted" (←/→) with its dates.
+  function periodChoice() {
+    if (!state.date) return state.period;
+    if (state.period === 'day' && state.date === siteDate(-1)) return 'yesterday';
+    if (state.period === 'month' && state.date === addMonths(monthStart(siteDate(0)), -1)) return 'last_month';
+    return 'shifted';
+  }
+  const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  function dayText(day) { return Number(day.slice(8)) + ' ' + MONTHS[Number(day.slice(5, 7)) - 1] + ' ' + day.slice(0, 4); }
+  function monthText(day) { return MONTHS[Number(day.slice(5, 7)) - 1] + ' ' + day.slice(0, 4); }
+  function shiftedText() {
+    const d = state.date;
+    const days = { day: 1, '7d': 7, '30d': 30 }[state.period];
+    if (state.period === 'day') return dayText(d);
+    if (days) return dayText(addDays(d, 1 - days)) + ' – ' + dayText(d);
+    if (state.period === 'month') return monthText(d);
+    if (state.period === 'year') return d.slice(0, 4);
+    const back = state.period === '6mo' ? 5 : 11;
+    return monthText(addMonths(d, -back)) + ' – ' + monthText(d);
+  }
+
+  // Move the period back (-1) or forward (1) by its own length; never past today.
+  function movePeriod(step) {
+    const today = siteDate(0);
+    if (state.period === 'custom') {
+      const length = daysBetween(state.from, state.to) + 1;
+      const from = addDays(state.from, step * length), to = addDays(state.to, step * length);
+      if (from > today) return;
+      state.from = from; state.to = to > today ? today : to;
+    } else if (SHIFT[state.period]) {
+      const [n, unit] = SHIFT[state.period];
+      const base = state.date || today;
+      let next = unit === 'd' ? addDays(base, step * n) : addMonths(base, step * n);
+      if (state.period === 'year') next = next.slice(0, 4) + '-01-01';
+      const current = unit === 'd' ? today : state.period === 'year' ? today.slice(0, 4) + '-01-01' : monthStart(today);
+      if (next > current) return;
+      state.date = next === current ? '' : next;
+    } else return;
+    changed();
+  }
+
+  function choosePeriod(value) {
+    if (value === 'custom') { openCustom(); return; }
+    if (value === 'shifted') return;
+    state.date = '';
+    if (value === 'yesterday') { state.period = 'day'; state.date = siteDate(-1); }
+    else if (value === 'last_month') { state.period = 'month'; state.date = addMonths(monthStart(siteDate(0)), -1); }
+    else state.period = value;
+    state.interval = DEFAULT_INTERVAL[state.period];
+    changed();
   }
 
   function apiUrl(kind, params, extraFilter) {
     const q = new URLSearchParams({ site_id: SITE, ...rangeParams(), ...params });
     if (AUTH) q.set('auth', AUTH);
-    const filters = serializeFilters(state.filters);
-    const all = [filters, extraFilter].filter(Boolean).join(';');
-    if (all) q.set('filters', all);
+    const conditions = v2Filters(extraFilter);
+    if (conditions.length) q.set('filters', JSON.stringify(conditions));
     return '/api/stats/' + kind + '?' + q.toString();
   }
 
@@ -197,11 +274,10 @@
     const box = document.getElementById('filters');
     box.replaceChildren();
     for (const f of state.filters) {
-      const label = (FILTER_LABELS[f.dim] || f.dim.replace(/^event:props:/, 'Property ')) + ' ' +
-        (f.op === '==' ? 'is' : f.op === '!=' ? 'is not' : 'contains') + ' ' + displayValue(f.dim, f.value);
+      const label = dimLabel(f.dim) + ' ' + OPS[f.op] + ' ' + (f.op === '==' || f.op === '!=' ? displayValue(f.dim, f.value) : f.value);
       box.append(el('span', { class: 'chip', 'data-filter': f.dim },
         el('span', { text: label }),
-        el('button', { type: 'button', 'aria-label': 'Remove filter ' + label, text: '×', onclick: () => removeFilter(f.dim) })));
+        el('button', { type: 'button', 'aria-label': 'Remove filter ' + label, text: '×', onclick: () => removeFilter(f) })));
     }
     if (state.filters.length > 1) {
       box.append(el('button', { class: 'btn ghost small', type: 'button', text: 'Clear all', onclick: () => { state.filters = []; changed(); } }));
@@ -213,7 +289,50 @@
     if (extra) { state.filters = state.filters.filter((f) => f.dim !== extra.dim); state.filters.push(extra); }
     changed();
   }
-  function removeFilter(dim) { state.filters = state.filters.filter((f) => f.dim !== dim); changed(); }
+  function removeFilter(gone) { state.filters = state.filters.filter((f) => f !== gone); changed(); }
+  function dimLabel(dim) { return FILTER_LABELS[dim] || dim.replace(/^event:props:/, 'Property '); }
+
+  // The filter builder: any dimension (custom properties included), any operator.
+  const builder = document.getElementById('filter-builder');
+  function openBuilder() {
+    const dims = document.getElementById('fb-dim');
+    if (!dims.options.length) {
+      const keys = [...new Set(Object.values(PROP_KEYS).flat())].sort();
+      dims.append(...Object.keys(FILTER_LABELS).map((d) => el('option', { value: d, text: FILTER_LABELS[d] })),
+        ...keys.map((k) => el('option', { value: 'event:props:' + k, text: 'Property ' + k })));
+    }
+    document.getElementById('fb-value').value = '';
+    document.getElementById('fb-error').textContent = '';
+    builder.showModal();
+    suggest();
+  }
+  let suggestAbort = null;
+  async function suggest() {
+    // The dimension's top values in the range, as suggestions for the value field.
+    if (suggestAbort) suggestAbort.abort();
+    suggestAbort = new AbortController();
+    const dim = document.getElementById('fb-dim').value;
+    const list = document.getElementById('fb-values');
+    list.replaceChildren();
+    try {
+      const doc = await getJSON(apiUrl('breakdown', { property: dim, metrics: 'visitors', limit: '100' }), suggestAbort.signal);
+      const key = dim.split(':').pop();
+      list.replaceChildren(...doc.results.map((r) => r[key]).filter((v) => v !== '' && v != null).map((v) => el('option', { value: String(v) })));
+    } catch (e) { /* suggestions are optional */ }
+  }
+  function applyBuilder(ev) {
+    ev.preventDefault();
+    const dim = document.getElementById('fb-dim').value;
+    const op = document.getElementById('fb-op').value;
+    const value = document.getElementById('fb-value').value.trim();
+    const error = document.getElementById('fb-error');
+    if (!value) { error.textContent = 'Enter a value.'; return; }
+    if (op === '=~') { try { new RegExp(value); } catch (e) { error.textContent = 'Not a regular expression: ' + e.message; return; } }
+    if (value.includes(';')) { error.textContent = 'A value cannot contain ";".'; return; }
+    state.filters.push({ dim, op, value });
+    builder.close();
+    changed();
+  }
 
   // --- top tiles and graph ---------------------------------------------------------------
   let topAbort = null;
@@ -323,6 +442,7 @@
         onclick: () => { state.tabs[name] = i; writeState(false); tabs.querySelectorAll('button').forEach((b, j) => b.setAttribute('aria-pressed', String(i === j))); loadCard(section); } }));
     });
     section.querySelector('.export').addEventListener('click', () => exportCard(section));
+    section.querySelector('.details').addEventListener('click', () => openDetails(section));
   }
 
   function propsChoice(section) {
@@ -356,7 +476,7 @@
     }
     const params = { property, metrics: metrics || 'visitors', limit: String(limit) };
     if (state.compare && mode !== 'map') params.compare = state.compare;
-    return { property, mode, event, metrics: metrics || 'visitors', url: apiUrl('breakdown', params, extra) };
+    return { property, mode, event, extra, metrics: metrics || 'visitors', url: apiUrl('breakdown', params, extra) };
   }
 
   async function loadCard(section) {
@@ -447,6 +567,130 @@
     setTimeout(() => URL.revokeObjectURL(a.href), 1000);
   }
 
+  // --- details: all rows of a card's view, paginated, searchable, sortable by any column --
+  // Read from POST /api/v2/query (pagination, order_by, include.total_rows), with the
+  // dashboard's filters as v2 filters and the search as a case-insensitive "contains".
+  const DETAILS_PAGE = 50;
+  const details = { q: null, title: '', order: null, offset: 0, search: '', abort: null, timer: null };
+  const dialog = document.getElementById('details');
+
+  function globRegex(value) {
+    return '^' + value.split(/(\*\*|\*)/).map((p) => (p === '**' ? '.*' : p === '*' ? '[^/]*' : p.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&'))).join('') + '$';
+  }
+  // One filter of the URL's syntax (``dim==a|b``, ``dim!=a``, ``dim~text``, ``*`` wildcards)
+  // as the v2 condition the simple endpoints read it as (query/parser.py: _simple_filters).
+  function v2Condition(dim, op, value) {
+    if (op === '=~') return ['matches', dim, [value]];
+    const values = value.split('|');
+    if (op === '~') return ['contains', dim, values];
+    if (op === '!~') return ['contains_not', dim, values];
+    const wild = value.includes('*');
+    if (op === '==') return wild ? ['matches', dim, values.map(globRegex)] : ['is', dim, values];
+    return wild ? ['matches_not', dim, values.map(globRegex)] : ['is_not', dim, values];
+  }
+  function v2Filters(extra) {
+    const list = state.filters.map((f) => v2Condition(f.dim, f.op, f.value));
+    for (const part of (extra || '').split(';').filter(Boolean)) {
+      const f = parseFilters(part)[0];
+      if (f) list.push(v2Condition(f.dim, f.op, f.value));
+    }
+    return list;
+  }
+  function v2Range() {
+    const body = {};
+    if (state.period === 'custom') body.date_range = [state.from, state.to];
+    else { body.date_range = state.period; if (state.date) body.date = state.date; }
+    return body;
+  }
+
+  function detailsBody() {
+    const q = details.q;
+    return {
+      site_id: SITE, metrics: q.metrics.split(','), dimensions: [q.property], ...v2Range(),
+      filters: v2Filters(q.extra).concat(details.search ? [['contains', q.property, [details.search], { case_sensitive: false }]] : []),
+      order_by: [details.order],
+      pagination: { limit: DETAILS_PAGE, offset: details.offset }, include: { total_rows: true },
+    };
+  }
+
+  function openDetails(section) {
+    const q = cardQuery(section, DETAILS_PAGE);
+    if (!q) return;
+    const name = section.dataset.card;
+    const tab = CARDS[name][state.tabs[name]][0];
+    details.q = q;
+    details.title = section.querySelector('h2').textContent + ' · ' + (q.mode === 'map' ? 'Countries' : tab);
+    details.order = [q.metrics.split(',')[0], 'desc'];
+    details.offset = 0;
+    details.search = '';
+    document.getElementById('details-search').value = '';
+    document.getElementById('details-title').textContent = details.title;
+    if (!dialog.open) dialog.showModal();
+    loadDetails();
+  }
+
+  async function loadDetails() {
+    if (details.abort) details.abort.abort();
+    const ctl = details.abort = new AbortController();
+    const table = document.getElementById('details-table');
+    const status = document.getElementById('details-status');
+    table.setAttribute('aria-busy', 'true');
+    const body = detailsBody();
+    try {
+      const url = '/api/v2/query' + (AUTH ? '?auth=' + encodeURIComponent(AUTH) : '');
+      const res = await fetch(url, { method: 'POST', credentials: 'same-origin', signal: ctl.signal,
+        headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(body) });
+      const doc = await res.json().catch(() => ({}));
+      if (!res.ok) throw new Error((doc.error && doc.error.message) || res.statusText);
+      renderDetails(body, doc);
+    } catch (e) {
+      if (e.name !== 'AbortError') status.textContent = 'Could not load: ' + e.message;
+    } finally { table.removeAttribute('aria-busy'); }
+  }
+
+  function renderDetails(body, doc) {
+    const q = details.q;
+    const metrics = body.metrics;
+    const columns = [q.property, ...metrics];
+    const head = el('tr', {}, ...columns.map((col, i) => {
+      const sorted = details.order[0] === col ? details.order[1] : null;
+      const label = i === 0 ? (FILTER_LABELS[col] || col.replace(/^event:props:/, '')) : (COLUMN_LABELS[col] || col);
+      return el('th', { scope: 'col', 'aria-sort': sorted === 'asc' ? 'ascending' : sorted === 'desc' ? 'descending' : 'none', class: i ? 'n' : '' },
+        el('button', { type: 'button', 'data-sort': col, text: label + (sorted ? (sorted === 'desc' ? ' ↓' : ' ↑') : ''),
+          onclick: () => sortDetails(col, i === 0) }));
+    }));
+    const rows = doc.results.map((r) => {
+      const value = r.dimensions[0];
+      const label = displayValue(q.property, value);
+      const extra = q.event ? { dim: 'event:name', op: '==', value: q.event } : null;
+      return el('tr', { 'data-row': '' },
+        el('th', { scope: 'row' }, el('button', { type: 'button', class: 'link', title: 'Filter by ' + label, text: label,
+          onclick: () => { dialog.close(); addFilter(q.property, value, extra); } })),
+        ...metrics.map((m, i) => el('td', { class: 'n', 'data-metric': m, 'data-raw': String(num(r.metrics[i])), text: metricText(m, r.metrics[i]) })));
+    });
+    document.getElementById('details-table').replaceChildren(el('thead', {}, head), el('tbody', {}, ...rows));
+    const total = doc.meta.total_rows;
+    const first = total ? details.offset + 1 : 0, last = details.offset + doc.results.length;
+    document.getElementById('details-status').textContent = total
+      ? 'Rows ' + nf.format(first) + '–' + nf.format(last) + ' of ' + nf.format(total) : 'No rows' + (details.search ? ' match the search.' : '.');
+    document.getElementById('details-prev').disabled = details.offset === 0;
+    document.getElementById('details-next').disabled = last >= total;
+  }
+
+  function sortDetails(col, isDimension) {
+    const [key, dir] = details.order;
+    details.order = key === col ? [col, dir === 'desc' ? 'asc' : 'desc'] : [col, isDimension ? 'asc' : 'desc'];
+    details.offset = 0;
+    loadDetails();
+  }
+  document.getElementById('details-search').addEventListener('input', (e) => {
+    clearTimeout(details.timer);
+    details.timer = setTimeout(() => { details.search = e.target.value.trim().slice(0, 200); details.offset = 0; loadDetails(); }, 250);
+  });
+  document.getElementById('details-prev').addEventListener('click', () => { details.offset = Math.max(0, details.offset - DETAILS_PAGE); loadDetails(); });
+  document.getElementById('details-next').addEventListener('click', () => { details.offset += DETAILS_PAGE; loadDetails(); });
+  document.getElementById('details-close').addEventListener('click', () => dialog.close());
+
   // --- live counter and feed -------------------------------------------------------------
   function startLive() {
     const count = document.getElementById('live-count');
@@ -484,7 +728,11 @@
 
   // --- controls --------------------------------------------------------------------------
   function syncControls() {
-    document.getElementById('period').value = state.period;
+    const choice = periodChoice();
+    const shifted = document.getElementById('period-shifted');
+    shifted.hidden = choice !== 'shifted';
+    shifted.textContent = choice === 'shifted' ? shiftedText() : '';
+    document.getElementById('period').value = choice;
     document.getElementById('compare').value = state.compare;
     const custom = document.getElementById('custom-range');
     custom.hidden = state.period !== 'custom';
@@ -504,25 +752,33 @@
     document.querySelectorAll('.breakdown').forEach(loadCard);
   }
 
-  document.getElementById('period').addEventListener('change', (e) => {
-    const value = e.target.value;
-    if (value === 'custom') {
-      state.from = state.from || siteDate(-13);
-      state.to = state.to || siteDate(0);
-      document.getElementById('custom-range').hidden = false;
-      document.getElementById('from').value = state.from;
-      document.getElementById('to').value = state.to;
-      document.getElementById('from').focus();
-      return;
-    }
-    state.period = value;
-    state.interval = DEFAULT_INTERVAL[value];
-    changed();
+  function openCustom() {
+    state.from = state.from || siteDate(-13);
+    state.to = state.to || siteDate(0);
+    document.getElementById('period').value = 'custom';
+    document.getElementById('custom-range').hidden = false;
+    document.getElementById('from').value = state.from;
+    document.getElementById('to').value = state.to;
+    document.getElementById('from').focus();
+  }
+  document.getElementById('period').addEventListener('change', (e) => choosePeriod(e.target.value));
+
+  // Keyboard shortcuts, as Plausible's; not while typing, nor with a modifier key.
+  const KEYS = { d: 'day', e: 'yesterday', w: '7d', t: '30d', m: 'month', l: 'last_month', y: 'year', a: 'all', c: 'custom' };
+  document.addEventListener('keydown', (e) => {
+    if (e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented || dialog.open || builder.open) return;
+    const target = e.target;
+    if (target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) return;
+    if (e.key === 'ArrowLeft' || e.key === 'ArrowRight') { e.preventDefault(); movePeriod(e.key === 'ArrowLeft' ? -1 : 1); return; }
+    const period = KEYS[e.key];
+    if (!period) return;
+    e.preventDefault();
+    choosePeriod(period);
   });
   document.getElementById('apply-range').addEventListener('click', () => {
     const from = document.getElementById('from').value, to = document.getElementById('to').value;
     if (!from || !to || from > to) { document.getElementById('range-label').textContent = 'Pick a start date before the end date.'; return; }
-    state.period = 'custom'; state.from = from; state.to = to; state.interval = DEFAULT_INTERVAL.custom;
+    state.period = 'custom'; state.date = ''; state.from = from; state.to = to; state.interval = DEFAULT_INTERVAL.custom;
     changed();
   });
   document.getElementById('compare').addEventListener('change', (e) => { state.compare = e.target.value; writeState(false); loadTop(); document.querySelectorAll('.breakdown').forEach(loadCard); });
@@ -536,6 +792,10 @@
   }));
   window.addEventListener('popstate', () => { state = readState(); refresh(); });
 
+  document.getElementById('add-filter').addEventListener('click', openBuilder);
+  document.getElementById('fb-dim').addEventListener('change', suggest);
+  document.getElementById('fb-form').addEventListener('submit', applyBuilder);
+  document.getElementById('fb-cancel').addEventListener('click', () => builder.close());
   document.querySelectorAll('.breakdown').forEach(setupCard);
   writeState(true);
   refresh();

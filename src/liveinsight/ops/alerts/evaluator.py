@@ -6,7 +6,8 @@ hold it, so one node evaluates and sends. The holder, each tick:
 
 1. takes a snapshot of its metric registry (rules' window statistics read the snapshots of
    the last day kept in memory: after the lease moves, the new holder's window statistics
-   answer "no data" for one window) and asks the store each traffic rule's question;
+   answer "no data" for one window), asks the store each traffic rule's question and the
+   audit log each security rule's (``security_events``: flagged records in a window);
 2. steps every series of every enabled rule and plans each alert group's notifications
    (``decide.py``, pure), queueing them in the outbox, one per channel (quiet hours hold a
    message in the outbox until they end), and opens or resolves incidents;
@@ -52,6 +53,11 @@ class Reports(Protocol):
     async def run_due(self, now: datetime) -> None: ...
 
 
+SecurityEvents = Callable[[datetime, datetime, str], int]
+"""``(since, until, action prefix)`` → the audit log's security events in that window
+(``AuditStore.count_flagged``; blocking, called from the evaluation thread)."""
+
+
 def series_key(labels: Mapping[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in labels.items())[:500]
 
@@ -61,7 +67,8 @@ class Evaluator:
                  metrics: Metrics, runner: QueryRunner, database: str, deps: Deps,
                  clock: Callable[[], datetime], holder: str, interval_s: float,
                  base_url: str | None, sites: Callable[[int], str | None],
-                 reports: Reports | None = None) -> None:
+                 reports: Reports | None = None,
+                 security_events: SecurityEvents | None = None) -> None:
         self.store, self.incidents, self.lease = store, incidents, lease
         self._metrics, self._runner, self._database = metrics, runner, database
         self.deps, self._clock, self.holder = deps, clock, holder
@@ -70,6 +77,7 @@ class Evaluator:
         self._base_url = base_url
         self._site_name = sites
         self.reports = reports
+        self._security_events = security_events
         self.history = samples.History(HISTORY_KEEP)
         self.leader = False
         self._lock = asyncio.Lock()
@@ -145,6 +153,11 @@ class Evaluator:
 
     def _values(self, rule: Rule, catalogue: Mapping[str, samples.MetricInfo], now: datetime
                 ) -> dict[str, tuple[dict[str, str], float | None]]:
+        if rule.kind == "security":
+            if self._security_events is None:
+                return {}
+            since = now - timedelta(seconds=rule.window_s)
+            return {"": ({}, float(self._security_events(since, now, rule.action)))}
         if rule.kind == "traffic":
             sql, params = traffic.query(rule, now, self._database)
             rows = self._runner.raw(sql, params, "alerts")

@@ -2,13 +2,17 @@
 
 :func:`parse_rule` turns a request body into a :class:`Rule` or raises ``Invalid`` naming the
 field at fault; :meth:`Rule.as_json` is what the metadata database keeps and the API shows.
-Two kinds:
+Three kinds:
 
 - ``metric``: a statistic (``samples.STATS``) of a metric of the app's registry, its series
   kept apart by the labels in ``by``, compared with ``threshold`` by ``op``;
 - ``traffic``: a site's visitors over ``window`` above ``visitors`` (``mode=spike``) or
   below ``percent`` % of the usual for that hour and weekday (``mode=drop``, the mean of the
-  same window of the last ``weeks`` weeks; ``ops/alerts/traffic.py``).
+  same window of the last ``weeks`` weeks; ``ops/alerts/traffic.py``);
+- ``security``: the security events of the audit log (``AuditEntry.flagged``: failed
+  sign-ins, lockouts, an API key's use from a new network, permission denials) over
+  ``window``, optionally only those whose action begins with ``action``, at or above
+  ``events``.
 
 Both wait ``for`` (the condition must hold that long before the rule fires) and carry a
 severity, their channels and escalation levels, and their fatigue controls.
@@ -45,7 +49,7 @@ class Level:
 @dataclass(frozen=True, slots=True)
 class Rule:
     name: str
-    kind: str  # metric | traffic
+    kind: str  # metric | traffic | security
     severity: str
     for_s: int
     channels: tuple[int, ...]
@@ -67,6 +71,9 @@ class Rule:
     visitors: int = 0
     percent: float = 0.0
     weeks: int = 4
+    # security rules
+    events: int = 0
+    action: str = ""
     # fatigue control
     group_by: tuple[str, ...] = ()
     cooldown_s: int = 300
@@ -92,12 +99,15 @@ class Rule:
             data[key] = list(data[key])
         data["labels"] = dict(self.labels)
         data["ratio_of"] = dict(self.ratio_of) if self.ratio_of is not None else None
-        if self.kind == "metric":
-            for key in ("site_id", "mode", "visitors", "percent", "weeks"):
-                data.pop(key)
-        else:
-            for key in ("metric", "labels", "by", "stat", "ratio_of", "op", "threshold"):
-                data.pop(key)
+        drop = {"metric": ("site_id", "mode", "visitors", "percent", "weeks"),
+                "traffic": ("metric", "labels", "by", "stat", "ratio_of", "op", "threshold"),
+                "security": ("metric", "labels", "by", "stat", "ratio_of", "op", "threshold",
+                             "site_id", "mode", "visitors", "percent", "weeks")}[self.kind]
+        for key in drop:
+            data.pop(key)
+        if self.kind != "security":
+            data.pop("events")
+            data.pop("action")
         return data
 
     def comparison(self) -> tuple[str, float]:
@@ -105,6 +115,8 @@ class Rule:
         ``visitors`` for a spike, below ``percent`` for a drop)."""
         if self.kind == "traffic":
             return (">", float(self.visitors)) if self.mode == "spike" else ("<", self.percent)
+        if self.kind == "security":
+            return ">=", float(self.events)
         return self.op, self.threshold
 
     def condition(self) -> str:
@@ -114,6 +126,10 @@ class Rule:
             if self.mode == "spike":
                 return f"more than {self.visitors} visitors in {window}"
             return f"visitors in {window} below {self.percent:g}% of the usual"
+        if self.kind == "security":
+            which = f" ({self.action}...)" if self.action else ""
+            return (f"{self.events} or more security events{which} in "
+                    f"{durations.shown(self.window_s)}")
         labels = ",".join(f"{k}={v}" for k, v in self.labels.items())
         what = f"{self.metric}{{{labels}}}" if labels else self.metric
         if self.stat != "value":
@@ -210,8 +226,8 @@ def parse_rule(body: Mapping[str, Any], *, metrics: Mapping[str, MetricInfo],
     if not isinstance(body, Mapping):
         raise Invalid("the body must be a JSON object", field="body")
     kind = body.get("kind", "metric")
-    if kind not in ("metric", "traffic"):
-        raise Invalid("kind must be 'metric' or 'traffic'", field="kind")
+    if kind not in ("metric", "traffic", "security"):
+        raise Invalid("kind must be 'metric', 'traffic' or 'security'", field="kind")
     severity = body.get("severity", "warning")
     if severity not in SEVERITIES:
         raise Invalid(f"severity must be one of {', '.join(SEVERITIES)}", field="severity")
@@ -246,7 +262,15 @@ def parse_rule(body: Mapping[str, Any], *, metrics: Mapping[str, MetricInfo],
         raise Invalid("repeat must be 0 (never) or at least 1m", field="repeat")
     if kind == "traffic":
         return _traffic(body, common, site_id)
+    if kind == "security":
+        return _security(body, common)
     return _metric(body, common, metrics)
+
+
+def _security(body: Mapping[str, Any], common: dict[str, Any]) -> Rule:
+    events = int(_number(body.get("events", 1), "events", 1, 1e9))
+    action = _text(body.get("action"), "action", required=False, limit=200)
+    return Rule(**common, events=events, action=action)
 
 
 def _metric(body: Mapping[str, Any], common: dict[str, Any],

@@ -287,4 +287,4 @@ class AlertStore:
 
 def _watched(rule: Rule) -> tuple[Any, ...]:
     return (rule.kind, rule.metric, tuple(sorted(rule.labels.items())), rule.by, rule.stat,
-            rule.site_id, rule.mode, rule.group_by)
+            rule.site_id, rule.mode, rule.group_by, rule.action)
