@@ -31,6 +31,7 @@ from liveinsight.api import (
     performance,
     realtime,
     reports,
+    segments,
     shared_links,
     sharing,
     stats,
@@ -50,4 +51,4 @@ ROUTERS: tuple[APIRouter, ...] = (ops.router, collect.router, tracker.router, st
                                   export.router, logs.router, logs_pages.router,
                                   performance.router,
                                   audit.router, audit.pages, two_factor.router,
-                                  sharing.router, shared_links.router)
+                                  sharing.router, shared_links.router, segments.router)
