@@ -175,6 +175,9 @@ def backup(
     verify_dir: Annotated[str | None, typer.Option(
         "--verify", help="Verify this backup instead: checksums, then a restore into a "
         "scratch directory compared with the manifest's row counts.")] = None,
+    incremental: Annotated[bool, typer.Option(
+        "--incremental", help="Only what the newest backup (under the same directory) "
+        "lacks, on top of it.")] = False,
 ) -> None:
     """Back up the event store, metadata, node files and the log's pending segments (with
     the server stopped; while it runs, use POST /admin/backups)."""
@@ -210,14 +213,15 @@ def backup(
     wal = WriteAheadLog(settings.wal_dir, fsync="always")
     try:
         manifest = backups.create(settings, store, wal, contextlib.nullcontext, root=root,
-                                  progress=_step)
+                                  progress=_step, incremental=incremental)
     except Problem as exc:
         raise _fail(str(exc)) from None
     finally:
         wal.close()
         store.close()
+    on = f", incremental on {manifest['base']}" if manifest["base"] else ""
     console.print(f"backup [bold]{manifest['path']}[/bold]: rows {manifest['rows']}, "
-                  f"{manifest['wal_segments']} log segment(s)")
+                  f"{manifest['wal_segments']} log segment(s){on}")
 
 
 @app.command()

@@ -101,3 +101,17 @@ def test_every_rate_limited_route_declares_its_429_with_the_headers(
     events = paths["/api/events"]["post"]["responses"]["429"]
     assert set(events["headers"]) == {"Retry-After"}
     assert "Retry-After" in paths["/api/stats/aggregate"]["get"]["responses"]["503"]["headers"]
+
+
+def test_success_content_types_are_the_ones_sent(client: TestClient) -> None:
+    """Plausible's `ok` is text/plain, the tracker text/javascript: the document says so (API
+    fuzzing found both declared as application/json), and error bodies stay JSON."""
+    paths = client.get("/openapi.json").json()["paths"]
+    event = paths["/api/event"]["post"]["responses"]
+    assert set(event["202"]["content"]) == {"text/plain"}
+    assert set(event["400"]["content"]) == {"application/json"}
+    assert client.post("/api/event", content=b"{}").headers["content-type"].startswith(
+        "application/json")
+    for path in ("/js/script.js", "/js/script.{variant}.js"):
+        assert set(paths[path]["get"]["responses"]["200"]["content"]) == {"text/javascript"}
+    assert client.get("/js/script.js").headers["content-type"].startswith("text/javascript")

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse
 from liveinsight.api.access import instance_admin
 from liveinsight.api.deps import services
 from liveinsight.api.errors import error_responses
-from liveinsight.errors import NotFound
+from liveinsight.errors import Invalid, NotFound
 from liveinsight.ops import backup
 from liveinsight.ops.jobs import Step
 from liveinsight.services import Services
@@ -31,10 +31,13 @@ VERIFY_TIMEOUT_S = 3600
 class StartBackup(BaseModel):
     verify: bool = Field(True, description="After the backup, restore it into a scratch "
                          "directory (in a separate process) and compare the row counts.")
+    incremental: bool = Field(False, description="Only what the newest backup lacks, on "
+                              "top of it (400 when there is none).")
 
 
-def _take(svc: Services, found: dict[str, Any]) -> dict[str, Any]:
-    manifest = backup.create(svc.settings, svc.store, svc.wal, svc.writer.held)
+def _take(svc: Services, found: dict[str, Any], incremental: bool) -> dict[str, Any]:
+    manifest = backup.create(svc.settings, svc.store, svc.wal, svc.writer.held,
+                             incremental=incremental)
     found["path"] = manifest["path"]
     return {key: value for key, value in manifest.items() if key != "files"}
 
@@ -64,7 +67,11 @@ async def start(request: Request, body: StartBackup | None = None) -> JSONRespon
     verify = body.verify if body is not None else True
     backup.ensure_supported(svc.store)
     found: dict[str, Any] = {}
-    steps: list[Step] = [("backup", lambda: _take(svc, found))]
+    incremental = body.incremental if body is not None else False
+    if incremental and backup.newest(svc.settings.backup_path.resolve()) is None:
+        raise Invalid("no backup to build an incremental one on: take a full one first",
+                      field="incremental")
+    steps: list[Step] = [("backup", lambda: _take(svc, found, incremental))]
     if verify:
         steps.append(("verify", lambda: _verify(found)))
     job = svc.jobs.start(KIND, steps)

@@ -347,11 +347,14 @@ _TRACKER_ERRORS = error_responses(400, 403, 408, 413, 415, 503)
 
 _DOCS: dict[str, dict[str, Any]] = {
     "/api/event": {"summary": "Record an event (Plausible-compatible)", "status_code": 202,
-                   "responses": _TRACKER_ERRORS,
-                   "openapi_extra": _body_doc(_TRACKER_TYPES, {
+                   # Plausible's answer, `ok` in text/plain: a response class without a
+                   # media type keeps the error bodies under application/json.
+                   "responses": _TRACKER_ERRORS, "response_class": Response,
+                   "openapi_extra": {**_body_doc(_TRACKER_TYPES, {
                        "n": "pageview", "u": "https://example.com/pricing",
                        "d": "example.com", "r": "https://www.google.com/",
-                       "p": {"plan": "pro"}})},
+                       "p": {"plan": "pro"}}), "responses": {"202": {"content": {
+                           "text/plain": {"schema": {"type": "string", "example": "ok"}}}}}}},
     "/api/send": {"summary": "Record an event (Umami-compatible)",
                   "responses": _TRACKER_ERRORS,
                   "openapi_extra": _body_doc(_TRACKER_TYPES, {"type": "event", "payload": {

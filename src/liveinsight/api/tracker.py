@@ -24,6 +24,14 @@ from liveinsight.dashboard import assets
 
 router = APIRouter(tags=["tracker"])
 
+
+class JavaScript(Response):
+    """The script's content type, so the OpenAPI document declares it (the routes build
+    their answers in ``_serve``)."""
+
+    media_type = "text/javascript"
+
+
 SHORT_CACHE = assets.REVALIDATE
 IMMUTABLE_CACHE = assets.IMMUTABLE
 # Plausible script-name variants that change behaviour, and the attribute each one sets.
@@ -123,14 +131,14 @@ def _serve(request: Request, asset: Asset, cache_control: str) -> Response:
 
 # GET is described in the OpenAPI document; HEAD (same answer, no body) is served too but
 # left out of it, since one operation id per path cannot name both methods.
-@router.get("/js/script.js", summary="The tracker script")
+@router.get("/js/script.js", summary="The tracker script", response_class=JavaScript)
 @router.head("/js/script.js", include_in_schema=False)
 @router.api_route("/js/plausible.js", methods=["GET", "HEAD"], include_in_schema=False)
 async def script(request: Request) -> Response:
     return _serve(request, tracker_asset(), SHORT_CACHE)
 
 
-@router.get("/js/script.{variant}.js",
+@router.get("/js/script.{variant}.js", response_class=JavaScript,
             summary="The tracker script, versioned (immutable) or a Plausible variant name")
 @router.head("/js/script.{variant}.js", include_in_schema=False)
 @router.api_route("/js/plausible.{variant}.js", methods=["GET", "HEAD"], include_in_schema=False)

@@ -17,6 +17,13 @@ the store's backup or in a copied segment, never in both (the writer ingests not
 meanwhile); events keep being accepted into the log during the backup and flow in after.
 Restoring puts the segments back in the log, and the writer ingests them at the next start.
 
+**Incremental backups** (``incremental=True``): the event store's ``BACKUP`` is taken with
+``SETTINGS base_backup = File(<the newest backup>/chdb)``, so it holds only the parts that
+backup lacks, and names it (``base`` in the manifest); the metadata database, the node's
+files and the log's segments are copied whole every time (they are small). Restoring or
+verifying one reads its chain of bases, which must all be in the same root (their checksums
+are checked first); retention never deletes a backup that a kept one builds on.
+
 Only the embedded engine (chDB) is backed up here; a ClickHouse server is backed up by its
 own ``BACKUP`` (to a disk or S3 configured on the server).
 """
@@ -128,19 +135,25 @@ def _embedded(store: Store) -> EmbeddedStore:
 
 def create(settings: Settings, store: Store, wal: WriteAheadLog,
            hold: Callable[[], AbstractContextManager[Any]], *, root: Path | None = None,
-           progress: Progress = _quiet, now: Callable[[], datetime] | None = None
-           ) -> dict[str, Any]:
+           progress: Progress = _quiet, now: Callable[[], datetime] | None = None,
+           incremental: bool = False) -> dict[str, Any]:
     """Take a backup into a new directory under ``root`` (default: the setting) and return
-    its manifest (with ``path``); then delete the oldest beyond ``backup_keep``. Raises
-    :class:`Invalid` for a ClickHouse server store; a failed backup leaves no directory."""
+    its manifest (with ``path``); then delete the oldest beyond ``backup_keep`` (and not
+    a base of a kept one). ``incremental``: on top of the newest backup under ``root``
+    (:class:`Invalid` when there is none). Raises :class:`Invalid` for a ClickHouse server
+    store; a failed backup leaves no directory."""
     chdb_store = _embedded(store)
     root = Path(root or settings.backup_path).resolve()
     root.mkdir(parents=True, exist_ok=True)
+    base = newest(root) if incremental else None
+    if incremental and base is None:
+        raise Invalid(f"no backup under {root} to build an incremental one on: take a full "
+                      "one first", field="incremental")
     started = (now or (lambda: datetime.now(UTC)))()
     dest = root / f"{PREFIX}{started:%Y%m%dT%H%M%S%fZ}"
     dest.mkdir()
     try:
-        manifest = _take(settings, chdb_store, wal, hold, dest, started, progress)
+        manifest = _take(settings, chdb_store, wal, hold, dest, started, progress, base)
     except BaseException:
         shutil.rmtree(dest, ignore_errors=True)
         raise
@@ -151,7 +164,7 @@ def create(settings: Settings, store: Store, wal: WriteAheadLog,
 
 def _take(settings: Settings, store: EmbeddedStore, wal: WriteAheadLog,
           hold: Callable[[], AbstractContextManager[Any]], dest: Path, started: datetime,
-          progress: Progress) -> dict[str, Any]:
+          progress: Progress, base: Path | None = None) -> dict[str, Any]:
     (dest / "wal").mkdir()
     with hold():
         progress("log segments")
@@ -160,9 +173,12 @@ def _take(settings: Settings, store: EmbeddedStore, wal: WriteAheadLog,
         segments = wal.closed_segments()
         for segment in segments:
             shutil.copy2(segment.path, dest / "wal" / segment.path.name)
-        progress("event store")
+        progress("event store" + (f" (incremental on {base.name})" if base else ""))
         counts = table_counts(store)
-        store.command(f"BACKUP DATABASE `{store.database}` TO File('{_sql_path(dest / 'chdb')}')")
+        on_base = (f" SETTINGS base_backup = File('{_sql_path(base / 'chdb')}')"
+                   if base else "")
+        store.command(f"BACKUP DATABASE `{store.database}` TO "
+                      f"File('{_sql_path(dest / 'chdb')}'){on_base}")
     progress("metadata")
     metadata = _backup_metadata(settings.metadata_url, dest)
     (dest / "node").mkdir()
@@ -174,7 +190,7 @@ def _take(settings: Settings, store: EmbeddedStore, wal: WriteAheadLog,
         "version": VERSION, "started_at": started.isoformat(), "cut_off": cut_off.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(), "database": store.database,
         "metadata": metadata, "rows": counts, "wal_segments": len(segments),
-        "files": _checksums(dest),
+        "base": base.name if base else None, "files": _checksums(dest),
     }
     (dest / MANIFEST).write_text(json.dumps(manifest, indent=2))
     return {**manifest, "path": str(dest)}
@@ -214,19 +230,53 @@ def _backups(root: Path) -> list[Path]:
     return sorted(p for p in Path(root).iterdir() if p.is_dir() and p.name.startswith(PREFIX))
 
 
-def prune(root: Path, keep: int) -> list[Path]:
-    """Delete the oldest complete backups beyond ``keep``; the deleted paths."""
+def newest(root: Path) -> Path | None:
     complete = [p for p in _backups(root) if (p / MANIFEST).exists()]
-    gone = complete[: max(0, len(complete) - keep)]
+    return complete[-1] if complete else None
+
+
+def chain(backup: Path) -> list[Path]:
+    """``backup`` and the bases it builds on, newest first (one path for a full backup).
+    Raises :class:`NotFound` when a base is missing."""
+    out = [Path(backup).resolve()]
+    while (base := read_manifest(out[-1]).get("base")) is not None:
+        path = out[-1].parent / str(base)
+        if not (path / MANIFEST).exists() or path in out:
+            raise NotFound(f"{out[-1].name} builds on {base}, which is not in "
+                           f"{out[-1].parent}")
+        out.append(path)
+    return out
+
+
+def prune(root: Path, keep: int) -> list[Path]:
+    """Delete the oldest complete backups beyond ``keep``, but not one that a kept backup
+    builds on (its chain of bases); the deleted paths."""
+    complete = [p for p in _backups(root) if (p / MANIFEST).exists()]
+    kept = complete[max(0, len(complete) - keep):]
+    needed = set()
+    for path in kept:
+        with contextlib.suppress(NotFound, Invalid):
+            needed.update(chain(path))
+    gone = [p for p in complete if p not in kept and p.resolve() not in needed]
     for path in gone:
         shutil.rmtree(path)
     return gone
 
 
 def check_files(backup: Path, manifest: dict[str, Any]) -> list[str]:
-    """Files missing or changed since the backup was taken."""
+    """Files missing or changed since the backup was taken, in it and in its bases (named
+    ``<base>/<file>``)."""
     found = _checksums(Path(backup))
     expected: dict[str, str] = manifest["files"]
+    changed = sorted(name for name, digest in expected.items() if found.get(name) != digest)
+    for base in chain(Path(backup))[1:]:
+        changed += [f"{base.name}/{name}" for name in check_files_of(base)]
+    return changed
+
+
+def check_files_of(backup: Path) -> list[str]:
+    """:func:`check_files` of one backup alone."""
+    found, expected = _checksums(backup), read_manifest(backup)["files"]
     return sorted(name for name, digest in expected.items() if found.get(name) != digest)
 
 
@@ -276,7 +326,8 @@ def verify(backup: Path, *, progress: Progress = _quiet) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="liveinsight-verify-") as scratch:
             rows = _restore_store(Path(scratch) / "chdb", manifest["database"], backup)
     return {"ok": not changed and rows == manifest["rows"], "changed_files": changed,
-            "rows": rows, "expected": manifest["rows"]}
+            "rows": rows, "expected": manifest["rows"],
+            "bases": [p.name for p in chain(backup)[1:]]}
 
 
 def restore(settings: Settings, backup: Path, *, progress: Progress = _quiet
