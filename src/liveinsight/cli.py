@@ -168,6 +168,15 @@ def _step(step: str) -> None:
     Console(stderr=True).print(f"  [dim]…[/dim] {step}")
 
 
+def _bars(operation: str) -> Any:
+    """Progress bars of a long command on stderr (stdout holds its answer); nothing when
+    stderr is not a terminal (``ops/progress.py``)."""
+    from liveinsight.ops.backup import STEPS
+    from liveinsight.ops.progress import StepBars
+
+    return StepBars(STEPS[operation])
+
+
 @app.command()
 def backup(
     to: Annotated[str | None, typer.Option(
@@ -188,7 +197,8 @@ def backup(
 
     if verify_dir is not None:
         try:
-            outcome = backups.verify(Path(verify_dir), progress=_step)
+            with _bars("verify") as bars:
+                outcome = backups.verify(Path(verify_dir), progress=bars)
         except Problem as exc:
             raise _fail(str(exc)) from None
         console.print_json(json.dumps(outcome))
@@ -212,8 +222,9 @@ def backup(
                           backup_root=root)
     wal = WriteAheadLog(settings.wal_dir, fsync="always")
     try:
-        manifest = backups.create(settings, store, wal, contextlib.nullcontext, root=root,
-                                  progress=_step, incremental=incremental)
+        with _bars("backup") as bars:
+            manifest = backups.create(settings, store, wal, contextlib.nullcontext,
+                                      root=root, progress=bars, incremental=incremental)
     except Problem as exc:
         raise _fail(str(exc)) from None
     finally:
@@ -237,7 +248,8 @@ def restore(
 
     settings = _settings()
     try:
-        outcome = backups.restore(settings, Path(directory), progress=_step)
+        with _bars("restore") as bars:
+            outcome = backups.restore(settings, Path(directory), progress=bars)
     except Problem as exc:
         raise _fail(str(exc)) from None
     console.print_json(json.dumps(outcome))

@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.behaviour.data import events, journeys
+from tests.behaviour.data import cohorts, events, journeys
 from tests.conftest import fixed_clock, grant, login, make_client, make_site, svc_of
 from tests.query.rows import ingest
 
@@ -127,3 +127,23 @@ def test_every_tab_exports_the_apis_numbers_as_csv(tmp_path: Path) -> None:
                     for c in triangle["cohorts"] for x in c["retention"]]
         assert rows[1:] == expected and len(expected) == 28  # 7 cohorts, 7+6+...+1 cells
         assert any(int(r[1]) for r in rows[1:])
+
+
+def test_the_retention_tab_counts_users_when_asked(tmp_path: Path) -> None:
+    with make_client(tmp_path, clock=fixed_clock(datetime(2026, 11, 23, 18, tzinfo=UTC))
+                     ) as client:
+        svc = svc_of(client)
+        sites = [make_site(client, f"s{n}.example") for n in range(1, 6)]
+        ingest(svc.store, tmp_path / "segments", cohorts())  # site 5
+        svc.meta.create_user("ad@example.com", PASSWORD, role="admin")
+        login(client, "ad@example.com", PASSWORD)
+        params = {"tab": "retention", "cohort": "week", "period": "28d", "identity": "user"}
+        html = client.get(f"/sites/{sites[4].id}/behaviour", params=params)
+        assert html.status_code == 200, html.text
+        assert '<option value="user" selected>' in html.text
+        assert "only same-day returns show" not in html.text  # the note is about visitor ids
+        rows = client.get(f"/sites/{sites[4].id}/behaviour",
+                          params={**params, "format": "csv"}).text.splitlines()
+        # u1: first seen 11-02 (visitor 70), back on 11-16 (visitor 71): offset 2.
+        assert "2026-11-02,1,2,1,100.0" in rows
+        assert sum(int(r.split(",")[1]) for r in rows[1:] if r.split(",")[2] == "0") == 1

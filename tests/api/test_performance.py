@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from liveinsight.ops import perfsearch
-from tests.conftest import make_client, make_site, svc_of
+from tests.conftest import login, make_client, make_site, svc_of
 
 App = tuple[TestClient, dict[str, str]]
 CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -181,3 +181,27 @@ def test_an_unknown_trace_is_a_404(app: App) -> None:
     client, auth = app
     r = client.get(f"/admin/performance/traces/{'0' * 31}1", headers=auth)
     assert r.status_code == 404 and r.json()["error"]["field"] == "trace_id"
+
+
+def test_the_traces_pages_list_and_show_a_tree(app: App) -> None:
+    client, _ = app
+    meta = svc_of(client).meta
+    meta.create_user("perf-root@example.com", "Quartz-Lantern-Orbit-91", role="admin")
+    meta.create_user("perf-viewer@example.com", "Maple-Harbor-Violet-38", role="viewer")
+    assert client.get("/traces", follow_redirects=False).status_code == 303
+    assert login(client, "perf-viewer@example.com", "Maple-Harbor-Violet-38").status_code == 303
+    assert client.get("/traces").status_code == 403
+    client.cookies.clear()
+    assert login(client, "perf-root@example.com", "Quartz-Lantern-Orbit-91").status_code == 303
+    try:
+        r = client.get("/traces", params={"route": "/api/stats/aggregate", "status": "400"})
+        assert r.status_code == 200 and "1 traced requests" in r.text
+        trace_id = r.text.split('href="/traces/')[1].split('"')[0]
+        tree = client.get(f"/traces/{trace_id}")
+        assert tree.status_code == 200
+        assert "GET /api/stats/aggregate → 400" in tree.text and 'data-depth="0"' in tree.text
+        assert client.get("/traces", params={"since": "last week"}).status_code == 400
+        assert client.get(f"/traces/{'0' * 32}").status_code == 404
+        assert client.get("/traces/nope").status_code == 400
+    finally:
+        client.cookies.clear()

@@ -137,7 +137,8 @@ ACCESS: dict[str, set[str]] = {
         "GET /admin/analytics/kpi/targets", "GET /admin/audit",
         "GET /admin/audit/export"},
     # instance admins' dashboard pages: a logged-in admin only (forms: instance_form)
-    "admin_page": {"GET /analytics/kpi", "GET /logs", "GET /audit",
+    "admin_page": {"GET /analytics/kpi", "GET /logs", "GET /audit", "GET /traces",
+                   "GET /traces/{trace_id}",
                    "GET /alerting", "GET /alerting/rules/new", "GET /alerting/rules/{rule_id}",
                    "GET /alerting/channels", "GET /alerting/history",
                    "GET /alerting/incidents", "GET /alerting/incidents/{incident_id}"},

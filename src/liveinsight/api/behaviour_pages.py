@@ -88,6 +88,7 @@ def _ask(request: Request, site: Any, tab: str, params: dict[str, str],
         answer = svc.behaviour.journey(site, body)
     else:
         body["period"] = params.get("cohort", "week")
+        body["identity"] = params.get("identity", "visitor")
         answer = svc.behaviour.retention(site, body)
     result: dict[str, Any] = orjson.loads(answer)
     return result

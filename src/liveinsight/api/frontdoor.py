@@ -40,7 +40,7 @@ from liveinsight.api.errors import error_response
 from liveinsight.api.limits import Decision, RequestLimits
 from liveinsight.api.notes import AUDIT_NOTE, STATE_CHANGING, Note, request_entry, request_id
 from liveinsight.ops.logging import REQUEST, RequestContext
-from liveinsight.ops.spans import Tracing, name_request
+from liveinsight.ops.spans import Gate, Tracing, name_request
 from liveinsight.security.audit import DENIED
 from liveinsight.security.client_ip import ClientIpResolver
 from liveinsight.security.headers import SecurityHeaders, https_url
@@ -95,13 +95,12 @@ class FrontDoor:
         self.observe: Observe | None = None
         """Where each answered request is counted; set by the lifespan once the services
         are open (None: not counted)."""
-        self._entry: Callable[[Scope, Receive, Send], Awaitable[None]] = self._serve
+        self._gate: Gate | None = None
 
     def trace(self, tracing: Tracing | None) -> None:
         """Trace the requests ``tracing`` samples from now on (None: none); set by the
         lifespan (``ops/spans.py``)."""
-        self._entry = self._serve if tracing is None else tracing.gate(self._serve,
-                                                                       self._span_name)
+        self._gate = None if tracing is None else tracing.gate(self._serve, self._span_name)
 
     def _span_name(self, scope: Scope) -> str:
         """A traced request's first name: the collector's exact path, else ``unmatched``
@@ -113,7 +112,11 @@ class FrontDoor:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        await self._entry(scope, receive, send)
+        gate = self._gate
+        if gate is not None and gate.admits(scope):
+            await gate.traced(scope, receive, send)
+        else:
+            await self._serve(scope, receive, send)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         https = self._https(scope)

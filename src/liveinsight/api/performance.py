@@ -69,11 +69,20 @@ async def traces(
     and how many spans its trace has; ``total`` and ``next_offset`` (null on the last
     page)."""
     svc = services(request)
-    f = perfsearch.parse_traces(
-        {k: v for k, v in {"since": since, "until": until, "route": route, "name": name,
+    f = parse_traces(svc, {"since": since, "until": until, "route": route, "name": name,
                            "min_duration_ms": min_duration_ms, "status": status,
-                           "trace_id": trace_id, "node": node}.items() if v is not None},
-        svc.clock())
+                           "trace_id": trace_id, "node": node})
+    return await run_traces(svc, f, limit, offset)
+
+
+def parse_traces(svc: Services, params: dict[str, Any]) -> perfsearch.TraceFilter:
+    """The trace search of a request's parameters (``None`` and empty values left out)."""
+    return perfsearch.parse_traces({k: v for k, v in params.items() if v}, svc.clock())
+
+
+async def run_traces(svc: Services, f: perfsearch.TraceFilter, limit: int, offset: int
+                     ) -> dict[str, Any]:
+    """One page of the trace search (the API's answer; the Traces page shows it)."""
     queries = perfsearch.traces_sql(svc.store.database, f, limit, offset)
 
     def run() -> tuple[int, list[list[Any]], dict[str, int]]:
@@ -106,9 +115,15 @@ async def trace(request: Request, trace_id: str) -> dict[str, Any]:
     ``depth`` in the tree and ``offset_ms`` (when it started after the trace's first span),
     so the list reads as an indented tree; 404 when no span of it is kept (not sampled, or
     older than `trace_retention_days`)."""
-    svc = services(request)
+    return await run_trace(services(request), trace_id)
+
+
+async def run_trace(svc: Services, trace_id: str) -> dict[str, Any]:
+    """One trace as a tree (the API's answer; the trace page shows it); ``Invalid`` for a
+    malformed id, ``NotFound`` when none of its spans is kept."""
     wanted = perfsearch.parse_trace_id(trace_id)
-    assert wanted is not None  # a path parameter is never empty
+    if wanted is None:
+        raise Invalid("trace_id is 32 hexadecimal digits", field="trace_id")
     rows = await run_in_threadpool(_raw, svc, perfsearch.trace_sql(svc.store.database, wanted))
     if not rows:
         raise NotFound(f"no spans of trace {wanted} are kept", field="trace_id")

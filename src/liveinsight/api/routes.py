@@ -35,6 +35,7 @@ from liveinsight.api import (
     shared_links,
     sharing,
     stats,
+    traces_pages,
     tracker,
     two_factor,
 )
@@ -49,6 +50,6 @@ ROUTERS: tuple[APIRouter, ...] = (ops.router, collect.router, tracker.router, st
                                   funnel_forms.router, monitoring.router,
                                   analytics_admin.router, behaviour_pages.router,
                                   export.router, logs.router, logs_pages.router,
-                                  performance.router,
+                                  performance.router, traces_pages.router,
                                   audit.router, audit.pages, two_factor.router,
                                   sharing.router, shared_links.router, segments.router)

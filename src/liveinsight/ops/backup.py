@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.engine import make_url
 
@@ -57,11 +57,23 @@ MANIFEST = "manifest.json"
 PREFIX = "liveinsight-"
 NODE_FILES = ("node_id", "secret_key")
 
-Progress = Callable[[str], None]
+class Progress(Protocol):
+    """Told each step as it begins (``done``/``total`` 0: no measure), then, for a step
+    that can measure itself (checksums: bytes; log segments: files), how far it is."""
+
+    def __call__(self, step: str, done: int = 0, total: int = 0) -> None: ...
 
 
-def _quiet(_step: str) -> None:
+def _quiet(step: str, done: int = 0, total: int = 0) -> None:
     return None
+
+
+STEPS = {"backup": ("log segments", "event store", "metadata", "checksums", "retention"),
+         "verify": ("checksums", "restore into a scratch directory"),
+         "restore": ("checksums", "move the current data aside", "event store",
+                     "log segments", "metadata")}
+"""The steps each operation reports, in order (an incremental backup's event store step
+names its base after these words)."""
 
 
 def _sql_path(path: Path) -> str:
@@ -82,13 +94,17 @@ def table_counts(store: Store) -> dict[str, int]:
     return counts
 
 
-def _checksums(root: Path) -> dict[str, str]:
+def _checksums(root: Path, progress: Progress = _quiet) -> dict[str, str]:
     sums: dict[str, str] = {}
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST):
+    paths = sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST)
+    total, done = sum(p.stat().st_size for p in paths), 0
+    for path in paths:
         digest = hashlib.sha256()
         with path.open("rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
                 digest.update(block)
+                done += len(block)
+                progress("checksums", done, total)
         sums[str(path.relative_to(root))] = digest.hexdigest()
     return sums
 
@@ -171,9 +187,10 @@ def _take(settings: Settings, store: EmbeddedStore, wal: WriteAheadLog,
         wal.rotate()
         cut_off = datetime.now(UTC)
         segments = wal.closed_segments()
-        for segment in segments:
+        for n, segment in enumerate(segments, 1):
             shutil.copy2(segment.path, dest / "wal" / segment.path.name)
-        progress("event store" + (f" (incremental on {base.name})" if base else ""))
+            progress("log segments", n, len(segments))
+        progress("event store")
         counts = table_counts(store)
         on_base = (f" SETTINGS base_backup = File('{_sql_path(base / 'chdb')}')"
                    if base else "")
@@ -190,7 +207,7 @@ def _take(settings: Settings, store: EmbeddedStore, wal: WriteAheadLog,
         "version": VERSION, "started_at": started.isoformat(), "cut_off": cut_off.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(), "database": store.database,
         "metadata": metadata, "rows": counts, "wal_segments": len(segments),
-        "base": base.name if base else None, "files": _checksums(dest),
+        "base": base.name if base else None, "files": _checksums(dest, progress),
     }
     (dest / MANIFEST).write_text(json.dumps(manifest, indent=2))
     return {**manifest, "path": str(dest)}
@@ -263,10 +280,11 @@ def prune(root: Path, keep: int) -> list[Path]:
     return gone
 
 
-def check_files(backup: Path, manifest: dict[str, Any]) -> list[str]:
+def check_files(backup: Path, manifest: dict[str, Any], progress: Progress = _quiet
+                ) -> list[str]:
     """Files missing or changed since the backup was taken, in it and in its bases (named
     ``<base>/<file>``)."""
-    found = _checksums(Path(backup))
+    found = _checksums(Path(backup), progress)
     expected: dict[str, str] = manifest["files"]
     changed = sorted(name for name, digest in expected.items() if found.get(name) != digest)
     for base in chain(Path(backup))[1:]:
@@ -319,7 +337,7 @@ def verify(backup: Path, *, progress: Progress = _quiet) -> dict[str, Any]:
     backup = Path(backup).resolve()
     manifest = read_manifest(backup)
     progress("checksums")
-    changed = check_files(backup, manifest)
+    changed = check_files(backup, manifest, progress)
     rows: dict[str, int] = {}
     if not changed:
         progress("restore into a scratch directory")
@@ -345,7 +363,7 @@ def restore(settings: Settings, backup: Path, *, progress: Progress = _quiet
         raise Conflict(f"a running LiveInsight holds {settings.data_dir} (chDB is locked): "
                        "stop the server before restoring")
     progress("checksums")
-    changed = check_files(backup, manifest)
+    changed = check_files(backup, manifest, progress)
     if changed:
         raise Invalid(f"the backup is damaged: {len(changed)} file(s) changed or missing, "
                       f"first {changed[0]}")

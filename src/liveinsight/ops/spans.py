@@ -140,6 +140,16 @@ def _when(ns: int) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
+_OURS = frozenset({
+    "http.method", "http.request.method", "http.route", "http.scheme", "http.flavor",
+    "network.protocol.version", "url.scheme", "http.status_code",
+    "http.response.status_code", "db.system", "db.transport", "db.statement", "query.kind",
+    "cache.question", "cache.hit", "ingest.events", "wal.rows", "wal.bytes", "wal.requests",
+})
+"""Attributes set from the app's own values (templates, SQL with typed parameters, counts):
+kept as they are. Every other text is scrubbed."""
+
+
 def _clean(attributes: Attributes) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in (attributes or {}).items():
@@ -147,7 +157,10 @@ def _clean(attributes: Attributes) -> dict[str, str]:
             continue
         if len(out) >= MAX_ATTRIBUTES:
             break
-        out[key] = "[redacted]" if secret_name(key) else scrub_text(str(value))[:1000]
+        if key in _OURS or isinstance(value, (int, float)):  # bool is an int
+            out[key] = str(value)[:1000]
+        else:
+            out[key] = "[redacted]" if secret_name(key) else scrub_text(str(value))[:1000]
     return out
 
 
@@ -226,19 +239,28 @@ class Scrubbing(SpanExporter):
 
 
 class Gate:
-    """An ASGI app: a request the sampling decision admits (see the module doc) goes
-    through OpenTelemetry's ASGI middleware to ``app``, any other straight to ``app``."""
+    """The sampling decision (:meth:`admits`, see the module doc) and the way through
+    OpenTelemetry's ASGI middleware to ``app`` for a request it admits (:meth:`traced`).
+
+    The middleware is shown a copy of the request's scope holding only what a trace needs:
+    the method, the path, the scheme and the ``traceparent``/``tracestate`` headers — never
+    the client's address, its other headers (user agent, cookies, authorization) or the
+    query string, so it never records them (and never spends time decoding them); ``app``
+    gets the real scope."""
 
     def __init__(self, app: App, tracer_provider: TracerProvider, ratio: float,
                  name_of: Callable[[Scope], str]) -> None:
-        self._app = app
         self._ratio = ratio
         self._remote = _Bucket(REMOTE_PER_SECOND)
         self._random = random.random
-        self._traced = OpenTelemetryMiddleware(
-            app, tracer_provider=tracer_provider, meter_provider=NoOpMeterProvider(),
+
+        async def inner(shown: Scope, receive: Any, send: Any) -> None:
+            await app(shown[_REAL], receive, send)
+
+        self._middleware = OpenTelemetryMiddleware(
+            inner, tracer_provider=tracer_provider, meter_provider=NoOpMeterProvider(),
             exclude_spans=["receive", "send"],
-            default_span_details=lambda scope: _details(name_of(scope)),
+            default_span_details=lambda shown: _details(name_of(shown[_REAL])),
             server_request_hook=_keep_span)
 
     def admits(self, scope: Scope) -> bool:
@@ -247,13 +269,18 @@ class Gate:
             return bool(flags & 1) and self._remote.take()
         return self._random() < self._ratio
 
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not self.admits(scope):
-            await self._app(scope, receive, send)
-            return
+    async def traced(self, scope: Scope, receive: Any, send: Any) -> None:
+        """Serve an admitted request inside its span."""
+        shown = {"type": scope["type"], "asgi": scope.get("asgi", {}),
+                 "http_version": scope.get("http_version", "1.1"),
+                 "method": scope["method"], "scheme": scope.get("scheme", "http"),
+                 "path": scope["path"], "root_path": scope.get("root_path", ""),
+                 "query_string": b"", "client": None, "server": None,
+                 "headers": [(k, v) for k, v in scope["headers"] if k in _PROPAGATED],
+                 _REAL: scope}
         token = _ADMITTED.set(True)
         try:
-            await self._traced(scope, receive, send)
+            await self._middleware(shown, receive, send)
         finally:
             _ADMITTED.reset(token)
 
@@ -267,8 +294,12 @@ SPAN_KEY = "liveinsight.span"
 """Where a traced request's scope holds its span (:func:`name_request`)."""
 
 
-def _keep_span(span: Any, scope: Scope) -> None:
-    scope[SPAN_KEY] = span
+_REAL = "liveinsight.scope"
+_PROPAGATED = frozenset({b"traceparent", b"tracestate"})
+
+
+def _keep_span(span: Any, shown: Scope) -> None:
+    shown[_REAL][SPAN_KEY] = span
 
 
 def name_request(scope: Scope, method: str, route: str) -> None:
