@@ -2,6 +2,7 @@
 as the OpenAPI document declares it) with many more generated requests, on demand.
 
     .venv/bin/python bench/fuzz.py [--minutes 10] [--examples 200] [--seed N] [--only TEXT]
+                                   [--negative]
 
 One app in process (a fresh data dir), a site and an every-scope API key, as in the test.
 Rounds over every operation, ``--examples`` requests per operation per round, each round
@@ -30,6 +31,8 @@ def main() -> int:
     parser.add_argument("--examples", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--only", default="", help="operations whose label contains this")
+    parser.add_argument("--negative", action="store_true",
+                        help="requests that break the schemas (bad input), not valid ones")
     parser.add_argument("--verbose", action="store_true", help="print each operation's time")
     args = parser.parse_args()
     started = time.monotonic()
@@ -41,7 +44,8 @@ def main() -> int:
         while rounds == 0 or time.monotonic() < deadline:
             for op in ops:
                 began = time.monotonic()
-                count, report = fuzz(world, op, args.examples, seed=args.seed + rounds)
+                count, report = fuzz(world, op, args.examples, seed=args.seed + rounds,
+                                     negative=args.negative)
                 sent += count
                 if args.verbose:
                     print(f"  {op.label}: {count} in {time.monotonic() - began:.1f}s"

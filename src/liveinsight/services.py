@@ -52,6 +52,7 @@ from liveinsight.meta.kpi_targets import KpiTargets
 from liveinsight.meta.logins import LoginStore
 from liveinsight.meta.people import People
 from liveinsight.meta.repo import Metadata, SiteDirectory
+from liveinsight.meta.segments import Segments
 from liveinsight.meta.shares import SharedLinks
 from liveinsight.meta.two_factor import TwoFactor
 from liveinsight.ops import mail
@@ -139,6 +140,7 @@ class Services:
     behaviour: BehaviourService  # funnels, journeys, retention: as stats, through the cache
     funnels: SavedFunnels  # saved funnels per site (metadata database)
     shares: SharedLinks  # shared (read-only, signed-out) dashboard links per site
+    segments: Segments  # saved filter sets per site (metadata database)
     kpi_targets: KpiTargets  # the KPI board's targets (metadata database)
     feed: LiveBus  # realtime fan-out of appended events (over Redis with redis_url)
     snapshots: SharedSnapshots  # realtime numbers shared by a site's stream subscribers
@@ -184,7 +186,7 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         ingest_unclaimed(slots_root(settings), 0, store)
     wal = WriteAheadLog(settings.wal_dir, fsync=settings.wal_fsync,
                         interval_s=settings.wal_fsync_interval_ms / 1000,
-                        max_bytes=settings.wal_max_bytes)
+                        max_bytes=settings.wal_max_bytes, archive=settings.wal_archive_dir)
     if wal.repaired_bytes:
         log.warning("write-ahead log: truncated %d torn bytes after a crash", wal.repaired_bytes)
     node_id = _node_id(settings)
@@ -317,6 +319,7 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         purger=_purger(settings),
         behaviour=BehaviourService(runner, stats, answers), funnels=SavedFunnels(engine),
         shares=SharedLinks(engine, PasswordPolicy(settings.password_min_length)),
+        segments=Segments(engine),
         kpi_targets=KpiTargets(engine),
         jobs=Jobs(), assets=Assets(engine), feed=feed,
         snapshots=SharedSnapshots(runner, clock),

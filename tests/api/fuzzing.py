@@ -21,6 +21,8 @@ from typing import Any
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as seeded
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import (
@@ -103,15 +105,18 @@ def operations(world: FuzzWorld) -> list[Any]:
 
 
 def fuzz(world: FuzzWorld, operation: Any, examples: int, seed: int | None = None,
-         ) -> tuple[int, str | None]:
+         negative: bool = False) -> tuple[int, str | None]:
     """Send ``examples`` generated requests for ``operation`` (derandomized: the same ones on
-    every run, unless ``seed`` is given); the number sent and the first failure's report."""
+    every run, unless ``seed`` is given); the number sent and the first failure's report.
+    ``negative``: requests that break the document's schemas (bad input: a 4xx, never a
+    5xx) instead of ones that follow them."""
+    mode = GenerationMode.NEGATIVE if negative else GenerationMode.POSITIVE
     sent = 0
 
     @settings(max_examples=examples, derandomize=seed is None, deadline=None, database=None,
               phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck),
               print_blob=False)
-    @given(case=operation.as_strategy())
+    @given(case=operation.as_strategy(generation_mode=mode))
     def run(case: Any) -> None:
         nonlocal sent
         sent += 1
@@ -120,6 +125,8 @@ def fuzz(world: FuzzWorld, operation: Any, examples: int, seed: int | None = Non
     test = run if seed is None else seeded(seed)(run)
     try:
         test()
+    except Unsatisfiable:  # no request breaks the schemas (an operation without parameters)
+        return sent, None
     except (Exception, BaseExceptionGroup) as failure:  # schemathesis's failure(s), reported
         return sent, f"{operation.label}: {failure}"
     return sent, None

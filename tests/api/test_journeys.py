@@ -91,3 +91,12 @@ def test_admin_parameters_are_checked(app: Any) -> None:
             assert r.status_code == 200
         else:
             assert r.status_code == 400 and r.json()["error"]["field"] == field, r.text
+
+
+def test_an_infinite_number_is_a_400_naming_the_field(app: Any) -> None:
+    """Python's JSON reads `Infinity`; the parser names the field (property tests found it
+    raising OverflowError, which only the catch-all turned into a 400 without a field)."""
+    client, reader, _ = app
+    r = client.post("/api/v2/journeys", headers={**reader, "content-type": "application/json"},
+                    content=b'{"site_id": "s4.example", "kind": "paths", "steps": Infinity}')
+    assert r.status_code == 400 and r.json()["error"]["field"] == "steps", r.text

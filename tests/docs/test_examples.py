@@ -157,3 +157,20 @@ def test_examples_of_a_document_run(doc: Path, server: dict[str, str],
         assert done.returncode == 0, (
             f"the example at {example.where} exited with {done.returncode}:\n{example.code}\n"
             f"--- stdout\n{done.stdout[-3000:]}\n--- stderr\n{done.stderr[-3000:]}")
+
+
+MAIN_ENDPOINTS = ("### `POST /api/events` (native)", "### Authentication",
+                  "### `POST /api/v2/query` — Plausible Stats API v2",
+                  "### Comparisons", "### Raw event export")  # Comparisons: the breakdown
+
+
+def test_the_main_endpoints_have_examples_in_python_and_javascript() -> None:
+    """The API guide's main sections (auth, events, stats queries, export) each show the
+    call in Python and JavaScript beside curl; the test above runs them."""
+    text = (ROOT / "docs" / "api.md").read_text()
+    sections = re.split(r"(?m)^(?=#{2,3} )", text)
+    for heading in MAIN_ENDPOINTS:
+        [section] = [s for s in sections if s.startswith(heading + "\n")]
+        for fence in ("```python example", "```js example"):
+            assert fence in section, f"{heading}: no {fence}"
+        assert "curl" in section, f"{heading}: no curl"

@@ -2,13 +2,16 @@
 serve`` with demo data: every row of a view, paginated, searchable and sorted by any
 column, with column headers; each page of rows is the stats API's (``POST /api/v2/query``)
 for the same query, and a row filters the dashboard. Filters built with each operator
-give the numbers the API gives for the same conditions, and stay in the page's URL."""
+give the numbers the API gives for the same conditions, and stay in the page's URL. An
+admin saves them as a segment, which a viewer of the site then applies."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +21,7 @@ from tests.support import Server, launch_chromium, require_browser
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 
 ADMIN = ("admin@localhost", "e2e-chief-password")
+VIEWER = ("reader@localhost", "e2e-quiet-onlooker")
 SITE = "demo.liveinsight.dev"
 PAGE = 50
 
@@ -29,9 +33,21 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     srv = Server(tmp / "data", tmp / "server.log", wal_fsync="never")
     srv.cli("demo", "--days", "7", "--scale", "0.2")
     srv.cli("create-user", ADMIN[0], "--password", ADMIN[1], "--role", "admin")
+    srv.cli("create-user", VIEWER[0], "--password", VIEWER[1])
+    srv.cli("members", "add", SITE, VIEWER[0], "--role", "viewer")
     srv.start()
     yield srv.url
     srv.stop()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where screenshots go: ``$LIVEINSIGHT_SCREENSHOT_DIR`` (the docs use
+    ``docs/images``), else a temporary dir."""
+    target = os.environ.get("LIVEINSIGHT_SCREENSHOT_DIR")
+    path = Path(target) if target else tmp_path_factory.mktemp("shots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _shown(page: Any) -> list[list[str]]:
@@ -68,14 +84,14 @@ def _status(doc: dict[str, Any], offset: int = 0) -> str:
     return f"Rows {offset + 1:,}–{offset + len(doc['results']):,} of {total:,}"
 
 
-def _open(p: Any, server: str) -> tuple[Any, Any, list[str]]:
+def _open(p: Any, server: str, who: tuple[str, str] = ADMIN) -> tuple[Any, Any, list[str]]:
     browser = launch_chromium(p)
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(f"{server}/login")
-    page.get_by_label("E-mail").fill(ADMIN[0])
-    page.get_by_label("Password").fill(ADMIN[1])
+    page.get_by_label("E-mail").fill(who[0])
+    page.get_by_label("Password").fill(who[1])
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url("**/sites")
     page.locator("a.site-link").first.click()
@@ -83,7 +99,7 @@ def _open(p: Any, server: str) -> tuple[Any, Any, list[str]]:
     return browser, page, errors
 
 
-def test_details_rows_are_the_apis(server: str) -> None:
+def test_details_rows_are_the_apis(server: str, shots: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -92,11 +108,12 @@ def test_details_rows_are_the_apis(server: str) -> None:
         # Top pages: all rows, headers, sorted by visitors; then by pageviews both ways
         page.get_by_role("button", name="Details of Top pages").click()
         dialog = page.get_by_role("dialog")
-        assert dialog.get_by_role("heading").inner_text() == "Top pages · Top pages"
+        assert dialog.get_by_role("heading").inner_text() == "Top pages"
         metrics = ["visitors", "pageviews"]
         doc = _api(page, server, "event:page", metrics, ["visitors", "desc"])
         _wait(page, _status(doc))
         assert _shown(page) == _expected(doc)
+        page.screenshot(path=str(shots / "details.png"))
         headers = dialog.locator("thead th").all_inner_texts()
         assert headers == ["Page", "Unique visitors ↓", "Total pageviews"]
         dialog.get_by_role("button", name="Total pageviews").click()
@@ -130,6 +147,8 @@ def test_details_rows_are_the_apis(server: str) -> None:
         card.get_by_role("button", name="Cities").click()
         page.wait_for_selector("[data-card=locations] .rows")
         page.get_by_role("button", name="Details of Locations").click()
+        assert page.get_by_role("dialog").get_by_role("heading").inner_text() == \
+            "Locations · Cities"
         first = _api(page, server, "visit:city", ["visitors"], ["visitors", "desc"])
         total = first["meta"]["total_rows"]
         assert total > PAGE, total
@@ -180,12 +199,18 @@ def _build(page: Any, dimension: str, operator: str, value: str) -> None:
     form.get_by_role("button", name="Apply filter").click()
 
 
-def test_the_filter_builder_with_each_operator(server: str) -> None:
+def test_the_filter_builder_with_each_operator(server: str, shots: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser, page, errors = _open(p, server)
-        _build(page, "Page", "contains", "pric")
+        page.get_by_role("button", name="+ Filter").click()
+        form = page.get_by_role("dialog")
+        form.get_by_label("Dimension").select_option(label="Page")
+        form.get_by_label("Operator").select_option(label="contains")
+        form.get_by_label(re.compile("^Value")).fill("pric")
+        form.screenshot(path=str(shots / "filter-builder.png"))
+        form.get_by_role("button", name="Apply filter").click()
         conditions: list[Any] = [["contains", "event:page", ["pric"]]]
         _visitors(page, server, conditions)
         _build(page, "Browser", "is not", "Chrome|Safari")
@@ -216,5 +241,57 @@ def test_the_filter_builder_with_each_operator(server: str) -> None:
         form.get_by_role("button", name="Apply filter").click()
         assert "Not a regular expression" in form.get_by_role("alert").inner_text()
         form.get_by_role("button", name="Cancel").click()
+        assert errors == []
+        browser.close()
+
+
+def test_a_segment_saved_by_an_admin_applied_by_a_viewer(server: str, shots: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser, page, errors = _open(p, server)
+        assert page.get_by_role("button", name="Save as segment").is_disabled()
+        _build(page, "Page", "contains", "pric")
+        _build(page, "Device", "is not", "Mobile")
+        conditions: list[Any] = [["contains", "event:page", ["pric"]],
+                                 ["is_not", "visit:device", ["Mobile"]]]
+        _visitors(page, server, conditions)
+        page.get_by_role("button", name="Save as segment").click()
+        page.get_by_label("Segment name").fill("Desktop pricing")
+        page.get_by_role("button", name="Save segment").click()
+        page.wait_for_function("() => document.getElementById('segment').selectedOptions[0]"
+                               ".text === 'Desktop pricing'")
+        saved = page.request.get(f"{server}/api/v1/sites/{SITE}/segments").json()
+        assert [(s["name"], s["filters"]) for s in saved] == [("Desktop pricing", conditions)]
+        # the same name again is refused, saying so
+        page.get_by_role("button", name="Remove filter Device is not Mobile").click()
+        _build(page, "Device", "is not", "Tablet")
+        page.get_by_role("button", name="Save as segment").click()
+        page.get_by_label("Segment name").fill("Desktop pricing")
+        page.get_by_role("button", name="Save segment").click()
+        page.wait_for_function("() => document.getElementById('sg-error').textContent")
+        assert "has a segment named 'Desktop pricing'" in page.locator("#sg-error").inner_text()
+        page.get_by_role("button", name="Cancel").click()
+        assert errors == []
+        browser.close()
+
+        browser, page, errors = _open(p, server, VIEWER)
+        assert page.get_by_role("button", name="Save as segment").count() == 0
+        page.get_by_label("Segment", exact=True).select_option(label="Desktop pricing")
+        _visitors(page, server, conditions)
+        assert len(page.locator(".chip").all_inner_texts()) == 2
+        page.locator(".toolbar").screenshot(path=str(shots / "segments.png"))
+        page.get_by_label("Segment", exact=True).select_option(label="None")
+        _visitors(page, server, [])
+        assert page.locator(".chip").count() == 0
+        assert errors == []
+        browser.close()
+
+        browser, page, errors = _open(p, server)  # the admin deletes it, for everyone
+        page.get_by_label("Segment", exact=True).select_option(label="Desktop pricing")
+        page.once("dialog", lambda d: d.accept())
+        page.get_by_role("button", name="Delete segment").click()
+        page.wait_for_function("() => document.getElementById('segment').options.length === 1")
+        assert page.request.get(f"{server}/api/v1/sites/{SITE}/segments").json() == []
         assert errors == []
         browser.close()

@@ -62,15 +62,19 @@ class Walk:
     cookies: list[Any]
     storage_keys: int
     retention: dict[str, Any]
+    plain_bodies: list[str]  # what the page without an id sent
 
 
-def _walk(server: Server, site: str) -> tuple[list[Any], int]:
+def _walk(server: Server, site: str) -> tuple[list[Any], int, list[str]]:
     from playwright.sync_api import sync_playwright
 
+    plain_bodies: list[str] = []
     with sync_playwright() as pw:
         browser = launch_chromium(pw, DESKTOP_CHROME)
         try:
             page = browser.new_page()
+            page.on("request", lambda r: r.url.endswith("/api/event") and "/plain.html"
+                    in (r.post_data or "") and plain_bodies.append(r.post_data or ""))
             page.goto(site + "/known.html")
             page.wait_for_function("window.liveinsight && window.liveinsight.l === 1")
             for button in ("#switch", "#own", "#logout", "#spa"):
@@ -88,7 +92,7 @@ def _walk(server: Server, site: str) -> tuple[list[Any], int]:
             server.settle(EXPECTED_MIN)
         finally:
             browser.close()
-    return cookies, storage_keys
+    return cookies, storage_keys, plain_bodies
 
 
 def _retention(server: Server, key: str) -> dict[str, Any]:
@@ -121,7 +125,7 @@ def walk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Walk]:
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
         server.start()
-        cookies, storage_keys = _walk(server, site)
+        cookies, storage_keys, plain_bodies = _walk(server, site)
         retention = _retention(server, key)
     finally:
         httpd.shutdown()
@@ -133,7 +137,7 @@ def walk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Walk]:
                              "ORDER BY timestamp").dicts()
     finally:
         store.close()
-    yield Walk(events, cookies, storage_keys, retention)
+    yield Walk(events, cookies, storage_keys, retention, plain_bodies)
 
 
 def _user(walk: Walk, name: str, path: str | None = None) -> list[str | None]:
@@ -166,6 +170,8 @@ def test_nothing_is_kept_in_the_browser(walk: Walk) -> None:
     assert _user(walk, "Later") == [None]
     assert walk.cookies == []
     assert walk.storage_keys == 0
+    assert len(walk.plain_bodies) >= 2  # its pageview and event: no user_id key at all
+    assert not [b for b in walk.plain_bodies if "user_id" in b]
 
 
 def test_retention_by_user_counts_the_identified_users(walk: Walk) -> None:

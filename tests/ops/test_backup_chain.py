@@ -33,12 +33,19 @@ def _insert(settings: Settings, root: Path, first: int, n: int) -> None:
         store.close()
 
 
+REPORTS: list[tuple[str, int, int]] = []
+
+
+def _report(step: str, done: int = 0, total: int = 0) -> None:
+    REPORTS.append((step, done, total))
+
+
 def _backup(settings: Settings, root: Path, incremental: bool = False) -> dict[str, object]:
     store = EmbeddedStore(settings.chdb_path, settings.clickhouse_database, backup_root=root)
     wal = WriteAheadLog(settings.wal_dir, fsync="always")
     try:
         return backups.create(settings, store, wal, contextlib.nullcontext, root=root,
-                              incremental=incremental)
+                              incremental=incremental, progress=_report)
     finally:
         wal.close()
         store.close()
@@ -68,7 +75,12 @@ def test_an_incremental_chain_restores_what_a_full_backup_does(tmp_path: Path) -
     first = _backup(settings, root, incremental=True)
     _insert(settings, root, 60_000, 9)
     second = _backup(settings, root, incremental=True)
+    REPORTS.clear()
     reference = _backup(settings, root)  # a full backup of the same data
+    steps = list(dict.fromkeys(step for step, _, _ in REPORTS))
+    assert steps == list(backups.STEPS["backup"])  # in order, each announced
+    measured = [(done, total) for step, done, total in REPORTS if step == "checksums" and total]
+    assert measured and measured[-1][0] == measured[-1][1] > 0  # bytes, up to all of them
     assert (full["base"], first["base"], reference["base"]) == (
         None, Path(str(full["path"])).name, None)
     assert second["base"] == Path(str(first["path"])).name

@@ -74,7 +74,8 @@ ACCESS: dict[str, set[str]] = {
              "POST /api/v2/funnels", "POST /api/v2/journeys", "POST /api/v2/retention",
              "POST /api/v2/users", "POST /api/v2/kpi",
              "GET /api/v1/sites/{site_id}/funnels",
-             "GET /api/v1/sites/{site_id}/funnels/{funnel_id}"},
+             "GET /api/v1/sites/{site_id}/funnels/{funnel_id}",
+             "GET /api/v1/sites/{site_id}/segments"},
     "api_admin": {"POST /api/v1/assets/upload", "GET /api/v1/sites/{site_id}/assets",
                   "DELETE /api/v1/sites/{site_id}/assets/{asset_id}",
                   "POST /api/v1/sites/{site_id}/goals",
@@ -92,7 +93,9 @@ ACCESS: dict[str, set[str]] = {
                   "GET /api/v1/sites/{site_id}/shared-links",
                   "POST /api/v1/sites/{site_id}/shared-links",
                   "DELETE /api/v1/sites/{site_id}/shared-links/{link_id}",
-                  "PUT /api/v1/sites/{site_id}/public"},
+                  "PUT /api/v1/sites/{site_id}/public",
+                  "POST /api/v1/sites/{site_id}/segments",
+                  "DELETE /api/v1/sites/{site_id}/segments/{segment_id}"},
     "page": {"GET /account", "GET /sites"},
     "site_page": {"GET /sites/{site_id}", "GET /sites/{site_id}/settings",
                   "GET /sites/{site_id}/behaviour"},
@@ -142,7 +145,9 @@ ACCESS: dict[str, set[str]] = {
     "team_site_form": {"POST /sites"},  # an owner or admin of a team adds sites to it
     "site_editor": {"POST /sites/{site_id}/goals", "POST /sites/{site_id}/goals/{goal_id}/delete",
                     "POST /sites/{site_id}/funnels",
-                    "POST /sites/{site_id}/funnels/{funnel_id}/delete"},
+                    "POST /sites/{site_id}/funnels/{funnel_id}/delete",
+                    "POST /sites/{site_id}/segments",
+                    "POST /sites/{site_id}/segments/{segment_id}/delete"},
     "site_admin": {"POST /sites/{site_id}/settings", "POST /sites/{site_id}/people/{user_id}/role",
                    "POST /sites/{site_id}/people/{user_id}/remove",
                    "POST /sites/{site_id}/invitations",
@@ -164,7 +169,8 @@ PATH_VALUES = {"{goal_id}": "999", "{session_id}": "1", "{user_id}": "999", "{ke
                "{variant}": "hash", "{path:path}": "app.css", "{invite_id}": "999",
                "{token}": "not-a-token", "{rule_id}": "1", "{channel_id}": "1",
                "{incident_id}": "1", "{report_id}": "1", "{job_id}": "nope",
-               "{asset_id}": "0" * 64, "{funnel_id}": "999", "{link_id}": "999"}
+               "{asset_id}": "0" * 64, "{funnel_id}": "999", "{link_id}": "999",
+               "{segment_id}": "999"}
 FORM = {"domain": "new.example", "timezone": "Not/AZone", "current": "x", "new": "x",
         "confirm": "x", "kind": "event", "target": "Goal", "name": "k", "scope": "stats",
         "team": "999", "role": "nobody", "email": "not an address"}

@@ -414,10 +414,14 @@ async def dashboard_page(request: Request, viewer: Viewer | None, site: SiteInfo
     settings or management; ``embed``: without the page's chrome, for an iframe;
     ``auth_param``: what its scripts send as ``auth`` (a shared link's)."""
     props = await run_in_threadpool(_prop_keys, request, site)
+    segments = ([s.doc() for s in await run_in_threadpool(services(request).segments.of_site,
+                                                           site.id)]
+                if role is not None else [])  # the site's members' (not a link's, public)
     response = page(request, "site.html", {
         "viewer": viewer, "site": site, "role": role, "prop_keys": props,
         "revenue_goals": _revenue_goals(request, site), "read_only": read_only,
-        "embed": embed, "auth_param": auth_param})
+        "embed": embed, "auth_param": auth_param, "segments": segments,
+        "edit_segments": role is not None and role >= Role.EDITOR})
     response.headers.update(headers or {})
     return response
 

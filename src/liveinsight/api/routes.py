@@ -31,6 +31,7 @@ from liveinsight.api import (
     performance,
     realtime,
     reports,
+    segments,
     shared_links,
     sharing,
     stats,
@@ -51,4 +52,4 @@ ROUTERS: tuple[APIRouter, ...] = (ops.router, collect.router, tracker.router, st
                                   export.router, logs.router, logs_pages.router,
                                   performance.router, traces_pages.router,
                                   audit.router, audit.pages, two_factor.router,
-                                  sharing.router, shared_links.router)
+                                  sharing.router, shared_links.router, segments.router)

@@ -80,7 +80,7 @@ def parse_journey(raw: dict[str, Any]) -> Journey:
 def _int(raw: Any, field: str, low: int, high: int) -> int:
     try:
         value = int(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: JSON's Infinity
         raise bad_request(f"{field} must be an integer", field) from None
     if isinstance(raw, bool) or not low <= value <= high:
         raise bad_request(f"{field} must be between {low} and {high}", field)

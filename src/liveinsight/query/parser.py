@@ -450,7 +450,7 @@ def _strings(raw: Any, field: str, *, allow_empty: bool = False) -> list[str]:
 def _int(raw: Any, field: str, low: int, high: int) -> int:
     try:
         value = int(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: JSON's Infinity
         raise bad_request(f"{field} must be an integer", field) from None
     if not low <= value <= high:
         raise bad_request(f"{field} must be between {low} and {high}", field)

@@ -48,7 +48,7 @@
   };
   // URL filter operators: the simple API's (==, !=, ~, !~; * wildcards in == and !=) and
   // =~ for a regular expression (RE2). The page sends them to the API as v2 conditions.
-  const OPS = { '==': 'is', '!=': 'is not', '~': 'contains', '!~': 'does not contain', '=~': 'matches' };
+  const OPS = { '==': 'is', '!=': 'is not', '~': 'contains', '!~': 'does not contain', '=~': 'matches', '!=~': 'does not match' };
 
   // Card views: [tab label, property, metrics, extra filter]
   const CARDS = {
@@ -106,7 +106,7 @@
 
   function parseFilters(text) {
     return text.split(';').filter(Boolean).map((part) => {
-      const m = part.match(/^([A-Za-z0-9_:.$-]+?)(==|!=|!~|=~|~)(.*)$/);
+      const m = part.match(/^([A-Za-z0-9_:.$-]+?)(==|!=~|!=|!~|=~|~)(.*)$/);
       return m ? { dim: m[1], op: m[2], value: m[3] } : null;
     }).filter(Boolean);
   }
@@ -291,6 +291,59 @@
   }
   function removeFilter(gone) { state.filters = state.filters.filter((f) => f !== gone); changed(); }
   function dimLabel(dim) { return FILTER_LABELS[dim] || dim.replace(/^event:props:/, 'Property '); }
+
+  // --- saved segments: named filter sets of the site, shared with its members ----------
+  let SEGMENTS = JSON.parse(document.getElementById('segments-data').textContent || '[]');
+  const segmentSelect = document.getElementById('segment');
+  const CAN_EDIT_SEGMENTS = root.dataset.editSegments === 'true';
+  const URL_OP = { is: '==', is_not: '!=', contains: '~', contains_not: '!~', matches: '=~', matches_not: '!=~' };
+  function fromCondition([op, dim, values]) {
+    const value = op.startsWith('matches') ? (values.length > 1 ? values.map((v) => '(' + v + ')').join('|') : values[0]) : values.join('|');
+    return { dim, op: URL_OP[op], value: String(value) };
+  }
+  function sameFilters(a, b) { return serializeFilters(a) === serializeFilters(b); }
+  function renderSegments() {
+    if (!segmentSelect) return;
+    segmentSelect.replaceChildren(el('option', { value: '', text: 'None' }),
+      ...SEGMENTS.map((g) => el('option', { value: String(g.id), text: g.name })));
+    const current = SEGMENTS.find((g) => state.filters.length && sameFilters(g.filters.map(fromCondition), state.filters));
+    segmentSelect.value = current ? String(current.id) : '';
+    const save = document.getElementById('save-segment'), del = document.getElementById('delete-segment');
+    if (save) save.disabled = !state.filters.length || Boolean(current);
+    if (del) del.disabled = !current;
+  }
+  function applySegment(id) {
+    const found = SEGMENTS.find((g) => String(g.id) === id);
+    state.filters = found ? found.filters.map(fromCondition) : [];
+    changed();
+  }
+  async function postForm(url, fields) {
+    const body = new URLSearchParams({ csrf: root.dataset.csrf, ...fields });
+    const res = await fetch(url, { method: 'POST', credentials: 'same-origin', body });
+    const doc = res.status === 204 ? {} : await res.json().catch(() => ({}));
+    if (!res.ok) throw new Error((doc.error && doc.error.message) || res.statusText);
+    return doc;
+  }
+  async function saveSegment(ev) {
+    ev.preventDefault();
+    const error = document.getElementById('sg-error');
+    try {
+      const made = await postForm('/sites/' + SITE + '/segments', {
+        name: document.getElementById('sg-name').value, filters: JSON.stringify(v2Filters('')) });
+      SEGMENTS = SEGMENTS.concat([made]).sort((a, b) => a.name.localeCompare(b.name));
+      document.getElementById('segment-dialog').close();
+      renderSegments();
+    } catch (e) { error.textContent = e.message; }
+  }
+  async function deleteSegment() {
+    const found = SEGMENTS.find((g) => String(g.id) === segmentSelect.value);
+    if (!found || !window.confirm('Delete the segment "' + found.name + '" for everyone?')) return;
+    try {
+      await postForm('/sites/' + SITE + '/segments/' + found.id + '/delete', {});
+      SEGMENTS = SEGMENTS.filter((g) => g !== found);
+      renderSegments();
+    } catch (e) { document.getElementById('range-label').textContent = 'Could not delete: ' + e.message; }
+  }
 
   // The filter builder: any dimension (custom properties included), any operator.
   const builder = document.getElementById('filter-builder');
@@ -581,6 +634,7 @@
   // as the v2 condition the simple endpoints read it as (query/parser.py: _simple_filters).
   function v2Condition(dim, op, value) {
     if (op === '=~') return ['matches', dim, [value]];
+    if (op === '!=~') return ['matches_not', dim, [value]];
     const values = value.split('|');
     if (op === '~') return ['contains', dim, values];
     if (op === '!~') return ['contains_not', dim, values];
@@ -619,7 +673,8 @@
     const name = section.dataset.card;
     const tab = CARDS[name][state.tabs[name]][0];
     details.q = q;
-    details.title = section.querySelector('h2').textContent + ' · ' + (q.mode === 'map' ? 'Countries' : tab);
+    const heading = section.querySelector('h2').textContent, view = q.mode === 'map' ? 'Countries' : tab;
+    details.title = view === heading ? heading : heading + ' · ' + view;
     details.order = [q.metrics.split(',')[0], 'desc'];
     details.offset = 0;
     details.search = '';
@@ -739,6 +794,7 @@
     if (state.period === 'custom') { document.getElementById('from').value = state.from; document.getElementById('to').value = state.to; }
     intervalOptions();
     renderChips();
+    renderSegments();
   }
 
   function changed(replace) {
@@ -766,7 +822,7 @@
   // Keyboard shortcuts, as Plausible's; not while typing, nor with a modifier key.
   const KEYS = { d: 'day', e: 'yesterday', w: '7d', t: '30d', m: 'month', l: 'last_month', y: 'year', a: 'all', c: 'custom' };
   document.addEventListener('keydown', (e) => {
-    if (e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented || dialog.open || builder.open) return;
+    if (e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented || document.querySelector('dialog[open]')) return;
     const target = e.target;
     if (target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) return;
     if (e.key === 'ArrowLeft' || e.key === 'ArrowRight') { e.preventDefault(); movePeriod(e.key === 'ArrowLeft' ? -1 : 1); return; }
@@ -793,6 +849,18 @@
   window.addEventListener('popstate', () => { state = readState(); refresh(); });
 
   document.getElementById('add-filter').addEventListener('click', openBuilder);
+  if (segmentSelect) segmentSelect.addEventListener('change', (e) => applySegment(e.target.value));
+  if (CAN_EDIT_SEGMENTS) {
+    const dlg = document.getElementById('segment-dialog');
+    document.getElementById('save-segment').addEventListener('click', () => {
+      document.getElementById('sg-name').value = '';
+      document.getElementById('sg-error').textContent = '';
+      dlg.showModal();
+    });
+    document.getElementById('sg-form').addEventListener('submit', saveSegment);
+    document.getElementById('sg-cancel').addEventListener('click', () => dlg.close());
+    document.getElementById('delete-segment').addEventListener('click', deleteSegment);
+  }
   document.getElementById('fb-dim').addEventListener('change', suggest);
   document.getElementById('fb-form').addEventListener('submit', applyBuilder);
   document.getElementById('fb-cancel').addEventListener('click', () => builder.close());

@@ -20,7 +20,7 @@
 
   const endpoint = attr('api') || new URL('/api/event', script.src) // fetch takes a URL
   const domain = attr('domain') || loc.hostname
-  let user = attr('user-id') // sent as the user_id property; liveinsight.identify changes it
+  let user = attr('user-id') || undefined // the user_id property (undefined: left out); see identify
   const hashMode = flag('hash') || undefined // undefined: left out of the JSON body
   const allowLocal = flag('allow-local')
   const fileTypes = (
