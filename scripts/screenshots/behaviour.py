@@ -1,5 +1,6 @@
 """Screenshots of the behaviour analytics for docs/user-guide.md: the funnel builder with its
-live preview and result, the journeys' Sankey diagram, the retention triangle, the KPI board.
+live preview and result, the journeys' Sankey diagram, the retention triangle, the visitors
+(user analysis) tab, the KPI board.
 
 Fills a temporary data dir with demo data, starts ``liveinsight serve`` on a free loopback
 port, logs in with headless Chromium (Playwright, /usr/bin/chromium) and writes PNGs to
@@ -46,6 +47,10 @@ def shoot(page: Page, url: str, out: Path) -> None:
     page.goto(f"{url}/sites/{site}/behaviour?tab=retention&cohort=day&period=7d")
     page.locator("[data-retention]").wait_for()
     page.locator("#retention-title").locator("..").screenshot(path=str(out / "retention.png"))
+
+    page.goto(f"{url}/sites/{site}/behaviour?tab=users&period=7d")
+    page.locator("[data-heatmap]").wait_for()
+    page.locator("#users-title").locator("..").screenshot(path=str(out / "visitors.png"))
 
     page.goto(f"{url}/analytics/kpi?period=30d")
     page.locator("[data-kpi-site]").first.wait_for()

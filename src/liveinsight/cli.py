@@ -168,6 +168,18 @@ def _step(step: str) -> None:
     Console(stderr=True).print(f"  [dim]…[/dim] {step}")
 
 
+def _moment(text: str) -> Any:
+    """An ISO-8601 time given on the command line (UTC without an offset)."""
+    from datetime import UTC, datetime
+
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise _fail(f"--until: {text!r} is not an ISO-8601 time (2026-12-05T10:00:00Z)"
+                    ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _bars(operation: str) -> Any:
     """Progress bars of a long command on stderr (stdout holds its answer); nothing when
     stderr is not a terminal (``ops/progress.py``)."""
@@ -237,7 +249,12 @@ def backup(
 
 @app.command()
 def restore(
-    directory: Annotated[str, typer.Argument(help="The backup directory to restore.")],
+    directory: Annotated[str, typer.Argument(help="The backup directory to restore (with "
+                                             "--until: or the directory of backups).")],
+    until: Annotated[str | None, typer.Option(
+        "--until", help="Point-in-time recovery: the newest backup before this ISO-8601 "
+        "time, then the archived log segments closed by it (LIVEINSIGHT_WAL_ARCHIVE_DIR).")]
+    = None,
 ) -> None:
     """Replace this node's data with a backup (the server must be stopped; the current data
     is moved to <data_dir>/before-restore-<time>)."""
@@ -245,11 +262,16 @@ def restore(
 
     from liveinsight.errors import Problem
     from liveinsight.ops import backup as backups
+    from liveinsight.ops import recovery
 
     settings = _settings()
     try:
         with _bars("restore") as bars:
-            outcome = backups.restore(settings, Path(directory), progress=bars)
+            if until is None:
+                outcome = backups.restore(settings, Path(directory), progress=bars)
+            else:
+                outcome = recovery.recover(settings, Path(directory), _moment(until),
+                                           progress=bars)
     except Problem as exc:
         raise _fail(str(exc)) from None
     console.print_json(json.dumps(outcome))

@@ -186,7 +186,7 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         ingest_unclaimed(slots_root(settings), 0, store)
     wal = WriteAheadLog(settings.wal_dir, fsync=settings.wal_fsync,
                         interval_s=settings.wal_fsync_interval_ms / 1000,
-                        max_bytes=settings.wal_max_bytes)
+                        max_bytes=settings.wal_max_bytes, archive=settings.wal_archive_dir)
     if wal.repaired_bytes:
         log.warning("write-ahead log: truncated %d torn bytes after a crash", wal.repaired_bytes)
     node_id = _node_id(settings)

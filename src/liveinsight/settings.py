@@ -380,6 +380,13 @@ class Settings(BaseSettings):
         1 << 30,
         description="Disk quota for the write-ahead log; past it the collector answers 503.",
     )
+    wal_archive_dir: Path | None = Field(
+        None, description="Opt-in: move each log segment ClickHouse confirmed into this "
+        "directory instead of deleting it, for point-in-time recovery (`liveinsight restore "
+        "--until TIME`: the newest backup before TIME, then the archived segments closed "
+        "by TIME). It grows with the traffic: each backup deletes the segments older than "
+        "the oldest backup kept. Put it on another disk than the data directory."
+    )
     writer_batch_rows: int = Field(
         100_000, description="The writer inserts a log segment once it holds this many rows..."
     )

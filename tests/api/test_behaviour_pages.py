@@ -147,3 +147,31 @@ def test_the_retention_tab_counts_users_when_asked(tmp_path: Path) -> None:
         # u1: first seen 11-02 (visitor 70), back on 11-16 (visitor 71): offset 2.
         assert "2026-11-02,1,2,1,100.0" in rows
         assert sum(int(r.split(",")[1]) for r in rows[1:] if r.split(",")[2] == "0") == 1
+
+
+def test_the_visitors_tab_shows_the_user_analysis_of_the_api(tmp_path: Path) -> None:
+    with make_client(tmp_path, clock=fixed_clock(datetime(2026, 11, 12, 18, tzinfo=UTC))
+                     ) as client:
+        svc = svc_of(client)
+        site = make_site(client, "example.com")
+        ingest(svc.store, tmp_path / "segments", events())
+        svc.meta.create_user("vi@example.com", PASSWORD)
+        grant(client, site, "vi@example.com", "viewer")
+        login(client, "vi@example.com", PASSWORD)
+        key, _ = svc.meta.create_api_key("s", ["stats"])
+        api = client.post("/api/v2/users", headers={"authorization": f"Bearer {key}"},
+                          json={"site_id": "example.com", "date_range": "7d"}).json()
+        html = client.get(f"/sites/{site.id}/behaviour", params={"tab": "users",
+                                                                 "period": "7d"})
+        assert html.status_code == 200, html.text
+        shown = dict(re.findall(r'<td data-users-value="(\w+)">(\d+)</td>', html.text))
+        assert shown == {k: str(api[k]) for k in ("visitors", "new_visitors",
+                                                  "returning_visitors", "visits")}
+        assert api["visitors"] == 8 and "data-heatmap" in html.text
+        assert "pageview → Signup" in html.text.replace("&rarr;", "→")
+        rows = client.get(f"/sites/{site.id}/behaviour", params={
+            "tab": "users", "period": "7d", "format": "csv"}).text.splitlines()
+        assert rows[0] == "figure,bucket,count,percentage"
+        assert f"visitors,,{api['visitors']}," in rows
+        first = api["distributions"]["visits_per_visitor"][0]
+        assert f"visits_per_visitor,1,{first['count']},{first['percentage']}" in rows

@@ -138,3 +138,10 @@ def test_an_api_keys_usage_plan(env: Path) -> None:
     assert bad.exit_code == 1 and "daily quota" in bad.output
     made = runner.invoke(app, ["create-api-key", "metered", "--daily-quota", "500"])
     assert made.exit_code == 0, made.output
+
+
+def test_restore_until_checks_its_time_and_needs_the_archive(env: Path) -> None:
+    bad = runner.invoke(app, ["restore", str(env), "--until", "yesterday-ish"])
+    assert bad.exit_code == 1 and "not an ISO-8601 time" in bad.output
+    no_archive = runner.invoke(app, ["restore", str(env), "--until", "2026-12-05T10:00:00Z"])
+    assert no_archive.exit_code == 1 and "LIVEINSIGHT_WAL_ARCHIVE_DIR" in no_archive.output

@@ -8,8 +8,10 @@ admin saves them as a segment, which a viewer of the site then applies."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,6 +38,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     srv.start()
     yield srv.url
     srv.stop()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where screenshots go: ``$LIVEINSIGHT_SCREENSHOT_DIR`` (the docs use
+    ``docs/images``), else a temporary dir."""
+    target = os.environ.get("LIVEINSIGHT_SCREENSHOT_DIR")
+    path = Path(target) if target else tmp_path_factory.mktemp("shots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _shown(page: Any) -> list[list[str]]:
@@ -87,7 +99,7 @@ def _open(p: Any, server: str, who: tuple[str, str] = ADMIN) -> tuple[Any, Any, 
     return browser, page, errors
 
 
-def test_details_rows_are_the_apis(server: str) -> None:
+def test_details_rows_are_the_apis(server: str, shots: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -96,11 +108,12 @@ def test_details_rows_are_the_apis(server: str) -> None:
         # Top pages: all rows, headers, sorted by visitors; then by pageviews both ways
         page.get_by_role("button", name="Details of Top pages").click()
         dialog = page.get_by_role("dialog")
-        assert dialog.get_by_role("heading").inner_text() == "Top pages · Top pages"
+        assert dialog.get_by_role("heading").inner_text() == "Top pages"
         metrics = ["visitors", "pageviews"]
         doc = _api(page, server, "event:page", metrics, ["visitors", "desc"])
         _wait(page, _status(doc))
         assert _shown(page) == _expected(doc)
+        page.screenshot(path=str(shots / "details.png"))
         headers = dialog.locator("thead th").all_inner_texts()
         assert headers == ["Page", "Unique visitors ↓", "Total pageviews"]
         dialog.get_by_role("button", name="Total pageviews").click()
@@ -134,6 +147,8 @@ def test_details_rows_are_the_apis(server: str) -> None:
         card.get_by_role("button", name="Cities").click()
         page.wait_for_selector("[data-card=locations] .rows")
         page.get_by_role("button", name="Details of Locations").click()
+        assert page.get_by_role("dialog").get_by_role("heading").inner_text() == \
+            "Locations · Cities"
         first = _api(page, server, "visit:city", ["visitors"], ["visitors", "desc"])
         total = first["meta"]["total_rows"]
         assert total > PAGE, total
@@ -184,12 +199,18 @@ def _build(page: Any, dimension: str, operator: str, value: str) -> None:
     form.get_by_role("button", name="Apply filter").click()
 
 
-def test_the_filter_builder_with_each_operator(server: str) -> None:
+def test_the_filter_builder_with_each_operator(server: str, shots: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser, page, errors = _open(p, server)
-        _build(page, "Page", "contains", "pric")
+        page.get_by_role("button", name="+ Filter").click()
+        form = page.get_by_role("dialog")
+        form.get_by_label("Dimension").select_option(label="Page")
+        form.get_by_label("Operator").select_option(label="contains")
+        form.get_by_label(re.compile("^Value")).fill("pric")
+        form.screenshot(path=str(shots / "filter-builder.png"))
+        form.get_by_role("button", name="Apply filter").click()
         conditions: list[Any] = [["contains", "event:page", ["pric"]]]
         _visitors(page, server, conditions)
         _build(page, "Browser", "is not", "Chrome|Safari")
@@ -224,7 +245,7 @@ def test_the_filter_builder_with_each_operator(server: str) -> None:
         browser.close()
 
 
-def test_a_segment_saved_by_an_admin_applied_by_a_viewer(server: str) -> None:
+def test_a_segment_saved_by_an_admin_applied_by_a_viewer(server: str, shots: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -259,6 +280,7 @@ def test_a_segment_saved_by_an_admin_applied_by_a_viewer(server: str) -> None:
         page.get_by_label("Segment", exact=True).select_option(label="Desktop pricing")
         _visitors(page, server, conditions)
         assert len(page.locator(".chip").all_inner_texts()) == 2
+        page.locator(".toolbar").screenshot(path=str(shots / "segments.png"))
         page.get_by_label("Segment", exact=True).select_option(label="None")
         _visitors(page, server, [])
         assert page.locator(".chip").count() == 0

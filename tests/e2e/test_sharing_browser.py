@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import os
 import re
 import threading
 from collections.abc import Iterator
@@ -37,6 +38,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     srv.start()
     yield srv.url
     srv.stop()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where screenshots go: ``$LIVEINSIGHT_SCREENSHOT_DIR`` (the docs use
+    ``docs/images``), else a temporary dir."""
+    target = os.environ.get("LIVEINSIGHT_SCREENSHOT_DIR")
+    path = Path(target) if target else tmp_path_factory.mktemp("shots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +99,8 @@ def _visitors(page: Any) -> str:
 
 
 def test_a_protected_link_shared_embedded_and_revoked(server: str, browser: Any,
-                                                      parents: list[tuple[str, Path]]) -> None:
+                                                      parents: list[tuple[str, Path]],
+                                                      shots: Path) -> None:
     (allowed, allowed_dir), (other_origin, other_dir) = parents
     admin = browser.new_context()
     page = admin.new_page()
@@ -99,10 +111,13 @@ def test_a_protected_link_shared_embedded_and_revoked(server: str, browser: Any,
     page.get_by_label(re.compile("May be embedded on")).fill(allowed)
     page.get_by_role("button", name="Make a shared link").click()
     url = page.get_by_test_id("new-share-url").input_value()
+    page.locator("#sharing-title").scroll_into_view_if_needed()
+    page.locator("section[aria-labelledby=sharing-title]").screenshot(
+        path=str(shots / "sharing.png"))
     assert url.startswith(f"{server}/share/")
     assert page.locator("tr[data-shared-link]").count() == 1
 
-    visitor = browser.new_context()  # signed out
+    visitor = browser.new_context(viewport={"width": 1280, "height": 900})  # signed out
     shared = visitor.new_page()
     errors: list[str] = []
     shared.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -124,6 +139,8 @@ def test_a_protected_link_shared_embedded_and_revoked(server: str, browser: Any,
     hrefs = shared.eval_on_selector_all("a[href]", "as => as.map(a => a.getAttribute('href'))")
     assert not [h for h in hrefs if "/settings" in h or "/behaviour" in h or "/account" in h]
     assert shared.locator("form[action='/logout']").count() == 0
+    shared.wait_for_selector("[data-card=pages] .rows")
+    shared.screenshot(path=str(shots / "shared-dashboard.png"))
     shared.reload()  # the password is remembered for the link
     assert _visitors(shared) == shown
     # the page's grant reads this site only

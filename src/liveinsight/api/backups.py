@@ -4,9 +4,11 @@ administrators only (checked before the request is read)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -35,8 +37,20 @@ class StartBackup(BaseModel):
                               "top of it (400 when there is none).")
 
 
+@contextlib.contextmanager
+def _held(svc: Services) -> Iterator[None]:
+    """Every writer of the node held: the events' and those of its own records (logs,
+    spans, audit copies), so no table changes between the backup's row counts and its
+    ``BACKUP`` (what they write meanwhile waits in their logs and flows in after)."""
+    shippers = [svc.logs, svc.audit_copies, svc.tracing.shipper if svc.tracing else None]
+    with contextlib.ExitStack() as stack:
+        for writer in [svc.writer, *(s.writer for s in shippers if s is not None)]:
+            stack.enter_context(writer.held())
+        yield
+
+
 def _take(svc: Services, found: dict[str, Any], incremental: bool) -> dict[str, Any]:
-    manifest = backup.create(svc.settings, svc.store, svc.wal, svc.writer.held,
+    manifest = backup.create(svc.settings, svc.store, svc.wal, lambda: _held(svc),
                              incremental=incremental)
     found["path"] = manifest["path"]
     return {key: value for key, value in manifest.items() if key != "files"}

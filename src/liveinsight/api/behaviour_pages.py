@@ -1,12 +1,13 @@
 """The dashboard's behaviour page: ``/sites/{site_id}/behaviour`` (any role on the site).
 
-Three tabs, each a GET form whose answer is rendered on the server from the behaviour
+Four tabs, each a GET form whose answer is rendered on the server from the behaviour
 service's own answers (the same cached JSON the API serves, so the numbers are the API's):
 funnels (a saved funnel or steps typed one per line; bars with drop-offs), journeys (next /
-previous pages, top paths, and a Sankey diagram drawn as SVG here) and retention (the
-triangle). ``format=csv`` downloads the tab's table. The page works without script; with
-it, the funnel form previews its funnel live (``static/funnel-preview.js``: the ad-hoc funnel
-API, asked as the steps are edited), under the pages' CSP as it is.
+previous pages, top paths, and a Sankey diagram drawn as SVG here), retention (the
+triangle) and visitors (the user analysis of ``POST /api/v2/users``). ``format=csv``
+downloads the tab's table. The page works without script; with it, the funnel form previews
+its funnel live (``static/funnel-preview.js``: the ad-hoc funnel API, asked as the steps are
+edited), under the pages' CSP as it is.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from liveinsight.api.funnel_forms import steps_from_lines
 from liveinsight.errors import Problem
 
 router = APIRouter(include_in_schema=False)
-TABS = ("funnel", "journey", "retention")
+TABS = ("funnel", "journey", "retention", "users")
 _PERIODS = ("day", "7d", "28d", "30d", "91d", "month", "6mo", "12mo")
 
 
@@ -86,6 +87,8 @@ def _ask(request: Request, site: Any, tab: str, params: dict[str, str],
         if body["kind"] in ("next", "previous"):
             body["page"] = params.get("page", "/")
         answer = svc.behaviour.journey(site, body)
+    elif tab == "users":
+        answer = svc.behaviour.users(site, body)
     else:
         body["period"] = params.get("cohort", "week")
         body["identity"] = params.get("identity", "visitor")
@@ -113,6 +116,13 @@ def _csv(tab: str, result: dict[str, Any], domain: str) -> Response:
         for d in result["pages"]:
             for r in d["rows"]:
                 writer.writerow([d["depth"], r["page"], r["visits"], r["percentage"]])
+    elif tab == "users":
+        writer.writerow(["figure", "bucket", "count", "percentage"])
+        for key in ("visitors", "new_visitors", "returning_visitors", "visits"):
+            writer.writerow([key, "", result[key], ""])
+        for name, rows in result["distributions"].items():
+            for b in rows:
+                writer.writerow([name, b["bucket"], b["count"], b["percentage"]])
     else:
         writer.writerow(["cohort", "visitors", "offset", "returning", "percentage"])
         for c in result["cohorts"]:

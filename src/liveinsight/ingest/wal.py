@@ -2,7 +2,9 @@
 
 Layout: ``<wal_dir>/<20-digit ns>.wal`` segment files. Exactly one segment is open for appends;
 the writer closes it (``rotate``), ingests closed segments into ClickHouse and deletes each
-only after the store confirmed it.
+only after the store confirmed it — or, with an ``archive`` directory, moves it there (its
+modification time, the segment's last append, kept): the archive is what point-in-time
+recovery replays after a backup (``ops/backup.py``).
 
 Record format: a segment is JSON lines that ClickHouse reads directly (``_k`` = ``e`` for an
 event row, ``s`` for a session row). Each append is one *frame*: its lines followed by a
@@ -30,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
 import threading
 import time
 import zlib
@@ -156,10 +159,15 @@ class WriteAheadLog:
         max_bytes: int = 1 << 30,
         clock: Callable[[], float] = time.monotonic,
         wait: Callable[[float], bool] | None = None,
+        archive: Path | None = None,
     ) -> None:
         """Open (creating it if needed) the log in ``directory``, repairing segments left by
         an earlier run. ``wait`` defaults to the log's stop event; see the module docstring
-        for ``clock`` and ``wait``. Raises ``ValueError`` for an unknown ``fsync`` policy."""
+        for ``clock`` and ``wait``; ``archive``: where confirmed segments go instead of being
+        deleted. Raises ``ValueError`` for an unknown ``fsync`` policy."""
+        self.archive = Path(archive) if archive is not None else None
+        if self.archive is not None:
+            self.archive.mkdir(parents=True, exist_ok=True)
         if fsync not in ("always", "interval", "never"):
             raise ValueError(f"unknown fsync policy {fsync!r}")
         self.directory = Path(directory)
@@ -325,14 +333,23 @@ class WriteAheadLog:
             sites = dict(self._sealed_sites)
         return [Segment(p, sites.get(p)) for p in self._segments_on_disk() if p != current]
 
+    @property
+    def open_segment(self) -> Path | None:
+        """The segment appends go to now (None once closed)."""
+        with self._lock:
+            return self._path
+
     def delete(self, segment: Segment) -> None:
-        """Remove a segment the store has confirmed."""
+        """Remove a segment the store has confirmed (into the archive, when there is one)."""
         with self._lock:
             self._sealed_sites.pop(segment.path, None)
             self._sealed_first.pop(segment.path, None)
             try:
                 size = segment.path.stat().st_size
-                segment.path.unlink()
+                if self.archive is not None:
+                    shutil.move(segment.path, self.archive / segment.path.name)
+                else:
+                    segment.path.unlink()
             except FileNotFoundError:
                 return
             self._closed_bytes -= size

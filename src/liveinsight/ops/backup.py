@@ -64,7 +64,7 @@ class Progress(Protocol):
     def __call__(self, step: str, done: int = 0, total: int = 0) -> None: ...
 
 
-def _quiet(step: str, done: int = 0, total: int = 0) -> None:
+def quiet(step: str, done: int = 0, total: int = 0) -> None:
     return None
 
 
@@ -94,7 +94,7 @@ def table_counts(store: Store) -> dict[str, int]:
     return counts
 
 
-def _checksums(root: Path, progress: Progress = _quiet) -> dict[str, str]:
+def _checksums(root: Path, progress: Progress = quiet) -> dict[str, str]:
     sums: dict[str, str] = {}
     paths = sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST)
     total, done = sum(p.stat().st_size for p in paths), 0
@@ -151,7 +151,7 @@ def _embedded(store: Store) -> EmbeddedStore:
 
 def create(settings: Settings, store: Store, wal: WriteAheadLog,
            hold: Callable[[], AbstractContextManager[Any]], *, root: Path | None = None,
-           progress: Progress = _quiet, now: Callable[[], datetime] | None = None,
+           progress: Progress = quiet, now: Callable[[], datetime] | None = None,
            incremental: bool = False) -> dict[str, Any]:
     """Take a backup into a new directory under ``root`` (default: the setting) and return
     its manifest (with ``path``); then delete the oldest beyond ``backup_keep`` (and not
@@ -175,6 +175,8 @@ def create(settings: Settings, store: Store, wal: WriteAheadLog,
         raise
     progress("retention")
     prune(root, settings.backup_keep)
+    if settings.wal_archive_dir is not None:
+        prune_archive(settings.wal_archive_dir, root)
     return manifest
 
 
@@ -186,6 +188,7 @@ def _take(settings: Settings, store: EmbeddedStore, wal: WriteAheadLog,
         progress("log segments")
         wal.rotate()
         cut_off = datetime.now(UTC)
+        after = wal.open_segment  # it and later segments hold what came after the cut-off
         segments = wal.closed_segments()
         for n, segment in enumerate(segments, 1):
             shutil.copy2(segment.path, dest / "wal" / segment.path.name)
@@ -207,7 +210,9 @@ def _take(settings: Settings, store: EmbeddedStore, wal: WriteAheadLog,
         "version": VERSION, "started_at": started.isoformat(), "cut_off": cut_off.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(), "database": store.database,
         "metadata": metadata, "rows": counts, "wal_segments": len(segments),
-        "base": base.name if base else None, "files": _checksums(dest, progress),
+        "base": base.name if base else None,
+        "wal_after": after.name if after is not None else None,
+        "files": _checksums(dest, progress),
     }
     (dest / MANIFEST).write_text(json.dumps(manifest, indent=2))
     return {**manifest, "path": str(dest)}
@@ -280,7 +285,20 @@ def prune(root: Path, keep: int) -> list[Path]:
     return gone
 
 
-def check_files(backup: Path, manifest: dict[str, Any], progress: Progress = _quiet
+def prune_archive(archive: Path, root: Path) -> int:
+    """Delete the archived log segments every backup under ``root`` already holds (older
+    than the oldest backup's ``wal_after``); how many."""
+    oldest = next((m.get("wal_after") for m in
+                   (read_manifest(p) for p in _backups(root) if (p / MANIFEST).exists())), None)
+    if not oldest or not Path(archive).is_dir():
+        return 0
+    gone = [p for p in Path(archive).glob("*.wal") if p.name < str(oldest)]
+    for path in gone:
+        path.unlink(missing_ok=True)
+    return len(gone)
+
+
+def check_files(backup: Path, manifest: dict[str, Any], progress: Progress = quiet
                 ) -> list[str]:
     """Files missing or changed since the backup was taken, in it and in its bases (named
     ``<base>/<file>``)."""
@@ -330,7 +348,7 @@ def _restore_store(chdb_path: Path, database: str, backup: Path) -> dict[str, in
         return table_counts(store)
 
 
-def verify(backup: Path, *, progress: Progress = _quiet) -> dict[str, Any]:
+def verify(backup: Path, *, progress: Progress = quiet) -> dict[str, Any]:
     """Check every file's checksum, restore the event store into a scratch directory and
     compare its row counts with the manifest's. Needs a process with no other chDB data dir
     open (the CLI). Returns ``{"ok", "changed_files", "rows", "expected"}``."""
@@ -348,8 +366,8 @@ def verify(backup: Path, *, progress: Progress = _quiet) -> dict[str, Any]:
             "bases": [p.name for p in chain(backup)[1:]]}
 
 
-def restore(settings: Settings, backup: Path, *, progress: Progress = _quiet
-            ) -> dict[str, Any]:
+def restore(settings: Settings, backup: Path, *, progress: Progress = quiet,
+            replay: list[Path] | None = None) -> dict[str, Any]:
     """Replace this node's data with ``backup``: checksums first, then the event store, the
     log's segments, the metadata database and the node's files. What the data dir held
     before is moved to ``<data_dir>/before-restore-<time>`` (SQLite, chDB, log, node files),
@@ -378,7 +396,7 @@ def restore(settings: Settings, backup: Path, *, progress: Progress = _quiet
     rows = _restore_store(settings.chdb_path, manifest["database"], backup)
     progress("log segments")
     settings.wal_dir.mkdir(parents=True, exist_ok=True)
-    for segment in sorted((backup / "wal").iterdir()):
+    for segment in [*sorted((backup / "wal").iterdir()), *(replay or [])]:
         shutil.copy2(segment, settings.wal_dir / segment.name)
     progress("metadata")
     if manifest["metadata"] == "sqlite":
@@ -389,7 +407,7 @@ def restore(settings: Settings, backup: Path, *, progress: Progress = _quiet
         if (backup / "node" / name).exists():
             shutil.copy2(backup / "node" / name, settings.data_dir / name)
     return {"restored": str(backup), "cut_off": manifest["cut_off"], "rows": rows,
-            "wal_segments": manifest["wal_segments"],
+            "wal_segments": manifest["wal_segments"], "replayed_segments": len(replay or []),
             "previous_data": str(aside) if aside else None}
 
 

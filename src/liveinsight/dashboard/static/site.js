@@ -673,7 +673,8 @@
     const name = section.dataset.card;
     const tab = CARDS[name][state.tabs[name]][0];
     details.q = q;
-    details.title = section.querySelector('h2').textContent + ' · ' + (q.mode === 'map' ? 'Countries' : tab);
+    const heading = section.querySelector('h2').textContent, view = q.mode === 'map' ? 'Countries' : tab;
+    details.title = view === heading ? heading : heading + ' · ' + view;
     details.order = [q.metrics.split(',')[0], 'desc'];
     details.offset = 0;
     details.search = '';
