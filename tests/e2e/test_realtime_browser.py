@@ -122,4 +122,18 @@ def test_the_realtime_page(server: str) -> None:
         page.wait_for_url("**/sites/*?period=day&filters=*")
         page.wait_for_selector(".chip[data-filter='event:page']")
         assert errors == []
+
+        # on a phone: nothing scrolls sideways, the live list included
+        phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                    has_touch=True, device_scale_factor=2)
+        small = phone.new_page()
+        small.context.add_cookies(page.context.cookies())
+        small.goto(page.url.split("?")[0] + "/realtime")  # the dashboard's, unfiltered
+        small.locator("[data-rt-card=pages] .row").first.wait_for()
+        small.wait_for_selector("#rt-graph canvas")
+        _send(server, HOSTILE, "e")
+        small.wait_for_function(LISTED, arg=HOSTILE, timeout=30_000)
+        width = small.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= 390, f"the realtime page scrolls sideways on a phone ({width}px)"
+        phone.close()
         browser.close()
