@@ -39,7 +39,9 @@ from typing import IO
 
 from liveinsight.ingest.wal import WriteAheadLog, segment_paths
 from liveinsight.ingest.writer import BatchWriter
+from liveinsight.ops.logship import LogTable
 from liveinsight.settings import Settings
+from liveinsight.storage import schema
 from liveinsight.storage.owner import PASSWORD_ENV
 from liveinsight.storage.protocol import Store
 
@@ -89,8 +91,9 @@ def worker_environment(settings: Settings, clickhouse_url: str | None) -> dict[s
 
 
 def ingest_unclaimed(root: Path, workers: int, store: Store) -> int:
-    """Ingest the logs of slots ``workers`` and above (no worker of this run claims them)
-    into ``store`` and remove those slots; returns the segments ingested. A slot still
+    """Ingest the logs of slots ``workers`` and above (no worker of this run claims them):
+    the events' and the log records' and spans' own, into ``store``, and remove those slots;
+    returns the segments ingested. A slot still
     locked (a process of another run) is left alone."""
     done = 0
     if not root.is_dir():
@@ -103,6 +106,7 @@ def ingest_unclaimed(root: Path, workers: int, store: Store) -> int:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 continue
+            done += _ingest_records(slot, store)
             wal_dir = slot / "wal"
             if segment_paths(wal_dir):
                 node_file = slot / "node_id"
@@ -120,8 +124,37 @@ def ingest_unclaimed(root: Path, workers: int, store: Store) -> int:
             for leftover in segment_paths(wal_dir):  # empty segments the log made on opening
                 if leftover.stat().st_size == 0:
                     leftover.unlink()
-            if not segment_paths(wal_dir):
+            if not any(segment_paths(slot / d) for d in ("wal", "logs-wal", "spans-wal")):
                 _remove_slot(slot)
+    return done
+
+
+def _ingest_records(slot: Path, store: Store) -> int:
+    """Ingest what the slot's log records' and spans' own logs hold (``logs-wal``,
+    ``spans-wal``: ``ops/logship.py``, ``ops/spans.py``) into ``logs`` and ``spans``; how
+    many segments. What cannot be ingested stays (and so does the slot)."""
+    done = 0
+    node_file = slot / "node_id"
+    node_id = node_file.read_text().strip() if node_file.exists() else slot.name
+    for name, targets, kind in (("logs-wal", schema.LOG_TARGETS, "logs"),
+                                ("spans-wal", schema.SPAN_TARGETS, "spans")):
+        directory = slot / name
+        count = len(segment_paths(directory))
+        if not count:
+            continue
+        wal = WriteAheadLog(directory, fsync="never")
+        writer = BatchWriter(wal, LogTable(store, targets), node_id=f"{node_id}-{kind}")
+        try:
+            if writer.flush(timeout=120):
+                done += count
+            else:
+                log.warning("could not ingest the %s of %s: %s", name, slot,
+                            writer.last_error)
+        finally:
+            wal.close()
+        for leftover in segment_paths(directory):  # empty segments the log made on opening
+            if leftover.stat().st_size == 0:
+                leftover.unlink()
     return done
 
 
