@@ -229,6 +229,13 @@ def test_a_security_rule_is_checked_when_saved(world: World) -> None:
     assert "metric" not in rule and "site_id" not in rule
 
 
+def test_a_nan_duration_is_a_400_naming_the_field(world: World) -> None:
+    """Python's JSON reads NaN; int(NaN) raised ValueError, a 500 (property tests found it)."""
+    bad = world.client.post("/admin/alerts/rule", content=b'{"name": "x", "for": NaN}',
+                            headers={**world.headers, "content-type": "application/json"})
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "for", bad.text
+
+
 def test_the_rule_form_saves_a_security_rule(world: World) -> None:
     from tests.conftest import csrf_of, login
 
