@@ -8,10 +8,10 @@ The N worker processes (granian's) each run the whole app as a node of a cluster
   transport, exactly as nodes on a ClickHouse server do. With ``clickhouse_url`` set there is
   no owner: the workers talk to the server;
 - each worker has its own **slot** directory, ``<data_dir>/workers/<n>``: its write-ahead
-  log, its log records' log and its node id. A worker claims the lowest free slot with an
-  exclusive lock it holds while it lives, so a worker that crashed (granian starts another)
-  is replaced in its own slot, and the new process ingests the log it left, as a restarted
-  node does;
+  log, the logs of its log records, audit copies and spans, and its node id. A worker
+  claims the lowest free slot with an exclusive lock it holds while it lives, so a worker
+  that crashed (granian starts another) is replaced in its own slot, and the new process
+  ingests the logs it left, as a restarted node does;
 - live sessions, the live feed, rate limits and the cache's generations are shared through
   Redis (required above one worker); the metadata database, the secret key and the backup
   directory are the data dir's, given to every worker explicitly.
@@ -39,7 +39,9 @@ from typing import IO
 
 from liveinsight.ingest.wal import WriteAheadLog, segment_paths
 from liveinsight.ingest.writer import BatchWriter
+from liveinsight.ops.logship import LogTable
 from liveinsight.settings import Settings
+from liveinsight.storage import schema
 from liveinsight.storage.owner import PASSWORD_ENV
 from liveinsight.storage.protocol import Store
 
@@ -88,10 +90,20 @@ def worker_environment(settings: Settings, clickhouse_url: str | None) -> dict[s
     return env
 
 
+# A slot's write-ahead logs and the tables their segments feed (None: events and sessions).
+SLOT_LOGS: tuple[tuple[str, list[tuple[str, str, schema.Columns]] | None], ...] = (
+    ("wal", None),
+    ("logs-wal", schema.LOG_TARGETS),
+    ("audit-wal", schema.AUDIT_TARGETS),
+    ("spans-wal", schema.SPAN_TARGETS),
+)
+
+
 def ingest_unclaimed(root: Path, workers: int, store: Store) -> int:
     """Ingest the logs of slots ``workers`` and above (no worker of this run claims them)
-    into ``store`` and remove those slots; returns the segments ingested. A slot still
-    locked (a process of another run) is left alone."""
+    into ``store`` — events, and the log records', audit copies' and spans' own logs — and
+    remove those slots; returns the segments ingested. A slot still locked (a process of
+    another run) is left alone, as is one whose logs could not all be ingested."""
     done = 0
     if not root.is_dir():
         return 0
@@ -103,26 +115,31 @@ def ingest_unclaimed(root: Path, workers: int, store: Store) -> int:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 continue
-            wal_dir = slot / "wal"
-            if segment_paths(wal_dir):
-                node_file = slot / "node_id"
-                node_id = node_file.read_text().strip() if node_file.exists() else slot.name
-                wal = WriteAheadLog(wal_dir, fsync="always")
-                writer = BatchWriter(wal, store, node_id=node_id)
-                count = len(segment_paths(wal_dir))
-                try:
-                    if not writer.flush(timeout=120):
-                        raise RuntimeError(f"could not ingest the log of {slot}: "
-                                           f"{writer.last_error}")
-                finally:
-                    wal.close()
-                done += count
-            for leftover in segment_paths(wal_dir):  # empty segments the log made on opening
-                if leftover.stat().st_size == 0:
-                    leftover.unlink()
-            if not segment_paths(wal_dir):
+            node_file = slot / "node_id"
+            node_id = node_file.read_text().strip() if node_file.exists() else slot.name
+            for name, targets in SLOT_LOGS:
+                done += _drain(slot / name, store if targets is None
+                               else LogTable(store, targets), node_id)
+            if not any(segment_paths(slot / name) for name, _ in SLOT_LOGS):
                 _remove_slot(slot)
     return done
+
+
+def _drain(wal_dir: Path, store: Store, node_id: str) -> int:
+    """Ingest every segment of the log in ``wal_dir`` with the tokens its node would use."""
+    count = len(segment_paths(wal_dir))
+    if count:
+        wal = WriteAheadLog(wal_dir, fsync="always")
+        writer = BatchWriter(wal, store, node_id=node_id)
+        try:
+            if not writer.flush(timeout=120):
+                raise RuntimeError(f"could not ingest the log in {wal_dir}: {writer.last_error}")
+        finally:
+            wal.close()
+    for leftover in segment_paths(wal_dir):  # an empty segment the log made on opening
+        if leftover.stat().st_size == 0:
+            leftover.unlink()
+    return count
 
 
 def _remove_slot(slot: Path) -> None:
