@@ -34,8 +34,10 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 from typing import IO
+from urllib.parse import urlsplit
 
 from liveinsight.ingest.wal import WriteAheadLog, segment_paths
 from liveinsight.ingest.writer import BatchWriter
@@ -49,6 +51,8 @@ log = logging.getLogger(__name__)
 
 ROOT_ENV = "_LIVEINSIGHT_WORKER_ROOT"
 """Set by the parent for its workers: the directory of the slots (not a setting)."""
+OWNER_ENV = "_LIVEINSIGHT_WORKER_OWNER"
+"""Set by the parent when there is an engine owner: its URL, which workers wait for."""
 OWNER_USER = "liveinsight"
 _held: list[IO[bytes]] = []  # the claimed slot's lock, held for the life of the process
 
@@ -76,6 +80,22 @@ def claim_slot(root: Path) -> Path:
         return slot
 
 
+def wait_for_owner(url: str, timeout: float = 120) -> None:
+    """Block until the engine owner at ``url`` answers ``/ping`` (a worker starting while
+    the parent restarts the owner waits for it rather than failing its start)."""
+    parts = urlsplit(url)
+    ping = f"{parts.scheme}://{parts.hostname}:{parts.port}/ping"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(ping, timeout=2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                return  # the app's start then reports the store unreachable
+            time.sleep(0.2)
+
+
 def worker_environment(settings: Settings, clickhouse_url: str | None) -> dict[str, str]:
     """The variables every worker gets on top of the parent's: what the data dir holds that
     all workers share, named explicitly (each worker's own data dir is its slot)."""
@@ -87,15 +107,17 @@ def worker_environment(settings: Settings, clickhouse_url: str | None) -> dict[s
     }
     if clickhouse_url:
         env["LIVEINSIGHT_CLICKHOUSE_URL"] = clickhouse_url
+        env[OWNER_ENV] = clickhouse_url
     return env
 
 
-# A slot's write-ahead logs and the tables their segments feed (None: events and sessions).
-SLOT_LOGS: tuple[tuple[str, list[tuple[str, str, schema.Columns]] | None], ...] = (
-    ("wal", None),
-    ("logs-wal", schema.LOG_TARGETS),
-    ("audit-wal", schema.AUDIT_TARGETS),
-    ("spans-wal", schema.SPAN_TARGETS),
+# A slot's write-ahead logs: the tables their segments feed (None: events and sessions) and
+# the suffix of the node id their shipper writes with (the replay tokens must match its).
+SLOT_LOGS: tuple[tuple[str, list[tuple[str, str, schema.Columns]] | None, str], ...] = (
+    ("wal", None, ""),
+    ("logs-wal", schema.LOG_TARGETS, "-logs"),  # ops/logship.py
+    ("audit-wal", schema.AUDIT_TARGETS, "-audit"),  # ops/auditship.py
+    ("spans-wal", schema.SPAN_TARGETS, "-spans"),  # ops/spans.py
 )
 
 
@@ -117,10 +139,10 @@ def ingest_unclaimed(root: Path, workers: int, store: Store) -> int:
                 continue
             node_file = slot / "node_id"
             node_id = node_file.read_text().strip() if node_file.exists() else slot.name
-            for name, targets in SLOT_LOGS:
+            for name, targets, suffix in SLOT_LOGS:
                 done += _drain(slot / name, store if targets is None
-                               else LogTable(store, targets), node_id)
-            if not any(segment_paths(slot / name) for name, _ in SLOT_LOGS):
+                               else LogTable(store, targets), node_id + suffix)
+            if not any(segment_paths(slot / name) for name, _, _ in SLOT_LOGS):
                 _remove_slot(slot)
     return done
 

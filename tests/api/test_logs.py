@@ -124,6 +124,8 @@ def test_export_ndjson_and_csv(app: tuple[TestClient, dict[str, str]]) -> None:
     ({"field": "no-colon"}, "field"),
     ({"logger": "a*b"}, "logger"),
     ({"status": "abc"}, "status"),
+    ({"status": "\u00b2"}, "status"),  # a digit to str.isdigit(), not to int(): was a 500
+    ({"until": "0001-01-01T00:00:00Z"}, "until"),  # the hour before it: was an OverflowError
 ])
 def test_search_refuses_what_is_too_large_or_wrong(
         app: tuple[TestClient, dict[str, str]], params: dict[str, Any], field: str) -> None:

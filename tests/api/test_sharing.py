@@ -274,10 +274,18 @@ def test_a_public_site_is_read_without_signing_in(app: TestClient) -> None:
     for path in STATS:
         assert app.get(path, params=_q(site_id="example.com")).status_code == 200, path
     assert app.get("/api/stats/aggregate").status_code == 401  # which site? not said
+    # its realtime page too, and what its script reads (the site named by its id)
+    realtime = app.get(f"/sites/{site.id}/realtime")
+    assert realtime.status_code == 200 and "/settings" not in realtime.text
+    assert app.post("/api/v2/query", json={"site_id": str(site.id), "metrics": ["visitors"],
+                                           "date_range": ["2026-12-05T04:20:00Z",
+                                                          "2026-12-05T04:50:01Z"]}
+                    ).status_code == 200
     # the other site stays private, answered as an unknown one
     assert app.get("/api/stats/aggregate", params={"site_id": "other.org"}).status_code == 401
     other = _site(app, "other.org")
     assert app.get(f"/sites/{other.id}", follow_redirects=False).status_code == 303
+    assert app.get(f"/sites/{other.id}/realtime", follow_redirects=False).status_code == 303
     # settings and management stay closed
     assert app.get(f"/sites/{site.id}/settings", follow_redirects=False).status_code == 303
     assert app.get("/api/v1/sites/example.com/goals").status_code == 401

@@ -96,6 +96,9 @@ def test_every_kind_of_page_runs_under_its_policy(server: str, browser: Any) -> 
     page.get_by_text("onload=window.__xss=1", exact=False).first.wait_for()  # as text
     assert page.evaluate("window.__xss") is None
     assert page.evaluate("window.__csp") == [] and refused == []
+    visit("/sites/1/realtime", "#rt-graph canvas")
+    page.locator("[data-rt-card=pages] .row").first.wait_for()
+    assert page.evaluate("window.__xss") is None
     visit("/sites/1/settings", "form")
     visit("/account", "form")
     visit("/alerting", "h1")

@@ -98,7 +98,7 @@ ACCESS: dict[str, set[str]] = {
                   "DELETE /api/v1/sites/{site_id}/segments/{segment_id}"},
     "page": {"GET /account", "GET /sites"},
     "site_page": {"GET /sites/{site_id}", "GET /sites/{site_id}/settings",
-                  "GET /sites/{site_id}/behaviour"},
+                  "GET /sites/{site_id}/behaviour", "GET /sites/{site_id}/realtime"},
     "team_page": {"GET /teams/{team_id}"},
     "member_form": {"POST /account/two-factor/setup", "POST /account/two-factor/enable",
                     "POST /account/two-factor/disable", "POST /account/password",

@@ -389,21 +389,45 @@ async def add_site(request: Request) -> Response:
     return RedirectResponse(f"/sites/{site.id}/settings?created=1", status_code=303)
 
 
+async def _dashboard_reader(request: Request, site_id: int
+                            ) -> tuple[Viewer | None, SiteInfo, Role | None] | Response:
+    """Who may read the site's dashboard pages: the people holding a role on it (their
+    role), and anyone when the site is marked public (no role: read-only); otherwise the
+    sign-in or the 404 page."""
+    viewer = await auth.current_viewer(request)
+    found = await site_role(request, viewer, site_id) if viewer is not None else None
+    if found is not None:
+        return viewer, *found
+    public = services(request).sites.by_id(site_id)
+    if public is not None and public.public:
+        return viewer, public, None
+    if viewer is None:
+        return to_login(request)
+    return page(request, "missing.html", {
+        "viewer": viewer, "message": f"There is no site with id {site_id}."}, 404)
+
+
 @router.get("/sites/{site_id}")
 async def dashboard(request: Request, site_id: int) -> Response:
     """A site's dashboard: for the people holding a role on it, and read-only for anyone
     when the site is marked public (signed in or not)."""
-    viewer = await auth.current_viewer(request)
-    found = await site_role(request, viewer, site_id) if viewer is not None else None
-    if found is None:
-        public = services(request).sites.by_id(site_id)
-        if public is not None and public.public:
-            return await dashboard_page(request, viewer, public, None, read_only=True)
-        if viewer is None:
-            return to_login(request)
-        return page(request, "missing.html", {
-            "viewer": viewer, "message": f"There is no site with id {site_id}."}, 404)
-    return await dashboard_page(request, viewer, *found)
+    found = await _dashboard_reader(request, site_id)
+    if isinstance(found, Response):
+        return found
+    viewer, site, role = found
+    return await dashboard_page(request, viewer, site, role, read_only=role is None)
+
+
+@router.get("/sites/{site_id}/realtime")
+async def realtime(request: Request, site_id: int) -> Response:
+    """The site's realtime page (the last 30 minutes and the live events), readable as its
+    dashboard is; its script reads ``/api/v2/query`` and ``/api/realtime/stream``."""
+    found = await _dashboard_reader(request, site_id)
+    if isinstance(found, Response):
+        return found
+    viewer, site, role = found
+    return page(request, "realtime.html", {"viewer": viewer, "site": site, "role": role,
+                                           "read_only": role is None})
 
 
 async def dashboard_page(request: Request, viewer: Viewer | None, site: SiteInfo,

@@ -47,6 +47,10 @@ class LogFilter:
     fields: tuple[tuple[str, str], ...] = ()  # key → value of the fields map
 
 
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
 def parse_time(raw: str | None, field: str, default: datetime) -> datetime:
     if raw is None or raw == "":
         return default
@@ -55,13 +59,18 @@ def parse_time(raw: str | None, field: str, default: datetime) -> datetime:
     except ValueError:
         raise Invalid(f"{field} must be an ISO 8601 time, e.g. 2026-12-05T10:00:00Z",
                       field=field) from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    # Bounded, so the default range before it (and any arithmetic on it) stays a datetime.
+    if not _EARLIEST <= value < _LATEST:
+        raise Invalid(f"{field} must be from 1970 to 2099", field=field)
+    return value
 
 
 def _int(raw: str | None, field: str, low: int, high: int) -> int | None:
     if raw is None or raw == "":
         return None
-    if not raw.strip().isdigit() or not low <= int(raw) <= high:
+    # isascii: str.isdigit() accepts digits int() does not read ("²")
+    if not (raw.strip().isascii() and raw.strip().isdigit()) or not low <= int(raw) <= high:
         raise Invalid(f"{field} must be a whole number from {low} to {high}", field=field)
     return int(raw)
 

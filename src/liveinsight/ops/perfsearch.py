@@ -100,7 +100,8 @@ def parse_traces(params: Mapping[str, Any], now: datetime) -> TraceFilter:
     if raw == "error":
         status = "error"
     elif raw is not None:
-        if not raw.isdigit() or not 100 <= int(raw) <= 599:
+        # isascii: str.isdigit() accepts digits int() does not read ("²")
+        if not (raw.isascii() and raw.isdigit()) or not 100 <= int(raw) <= 599:
             raise Invalid("status is an HTTP status (100-599) or error", field="status")
         status = int(raw)
     least = params.get("min_duration_ms") or None

@@ -190,6 +190,14 @@
   function choosePeriod(value) {
     if (value === 'custom') { openCustom(); return; }
     if (value === 'shifted') return;
+    if (value === 'realtime') {
+      // Its own page (the last 30 minutes and the live events), with the same filters; not
+      // for a shared link's page, whose ``auth`` reads only this dashboard.
+      if (AUTH) return;
+      const q = state.filters.length ? '?' + new URLSearchParams({ filters: serializeFilters(state.filters) }).toString() : '';
+      location.href = '/sites/' + encodeURIComponent(SITE) + '/realtime' + q;
+      return;
+    }
     state.date = '';
     if (value === 'yesterday') { state.period = 'day'; state.date = siteDate(-1); }
     else if (value === 'last_month') { state.period = 'month'; state.date = addMonths(monthStart(siteDate(0)), -1); }
@@ -820,7 +828,7 @@
   document.getElementById('period').addEventListener('change', (e) => choosePeriod(e.target.value));
 
   // Keyboard shortcuts, as Plausible's; not while typing, nor with a modifier key.
-  const KEYS = { d: 'day', e: 'yesterday', w: '7d', t: '30d', m: 'month', l: 'last_month', y: 'year', a: 'all', c: 'custom' };
+  const KEYS = { r: 'realtime', d: 'day', e: 'yesterday', w: '7d', t: '30d', m: 'month', l: 'last_month', y: 'year', a: 'all', c: 'custom' };
   document.addEventListener('keydown', (e) => {
     if (e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented || document.querySelector('dialog[open]')) return;
     const target = e.target;
