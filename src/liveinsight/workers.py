@@ -8,10 +8,10 @@ The N worker processes (granian's) each run the whole app as a node of a cluster
   transport, exactly as nodes on a ClickHouse server do. With ``clickhouse_url`` set there is
   no owner: the workers talk to the server;
 - each worker has its own **slot** directory, ``<data_dir>/workers/<n>``: its write-ahead
-  log, its log records' log and its node id. A worker claims the lowest free slot with an
-  exclusive lock it holds while it lives, so a worker that crashed (granian starts another)
-  is replaced in its own slot, and the new process ingests the log it left, as a restarted
-  node does;
+  log, the logs of its log records, audit copies and spans, and its node id. A worker
+  claims the lowest free slot with an exclusive lock it holds while it lives, so a worker
+  that crashed (granian starts another) is replaced in its own slot, and the new process
+  ingests the logs it left, as a restarted node does;
 - live sessions, the live feed, rate limits and the cache's generations are shared through
   Redis (required above one worker); the metadata database, the secret key and the backup
   directory are the data dir's, given to every worker explicitly.
@@ -34,8 +34,10 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 from typing import IO
+from urllib.parse import urlsplit
 
 from liveinsight.ingest.wal import WriteAheadLog, segment_paths
 from liveinsight.ingest.writer import BatchWriter
@@ -49,6 +51,8 @@ log = logging.getLogger(__name__)
 
 ROOT_ENV = "_LIVEINSIGHT_WORKER_ROOT"
 """Set by the parent for its workers: the directory of the slots (not a setting)."""
+OWNER_ENV = "_LIVEINSIGHT_WORKER_OWNER"
+"""Set by the parent when there is an engine owner: its URL, which workers wait for."""
 OWNER_USER = "liveinsight"
 _held: list[IO[bytes]] = []  # the claimed slot's lock, held for the life of the process
 
@@ -76,6 +80,22 @@ def claim_slot(root: Path) -> Path:
         return slot
 
 
+def wait_for_owner(url: str, timeout: float = 120) -> None:
+    """Block until the engine owner at ``url`` answers ``/ping`` (a worker starting while
+    the parent restarts the owner waits for it rather than failing its start)."""
+    parts = urlsplit(url)
+    ping = f"{parts.scheme}://{parts.hostname}:{parts.port}/ping"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(ping, timeout=2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                return  # the app's start then reports the store unreachable
+            time.sleep(0.2)
+
+
 def worker_environment(settings: Settings, clickhouse_url: str | None) -> dict[str, str]:
     """The variables every worker gets on top of the parent's: what the data dir holds that
     all workers share, named explicitly (each worker's own data dir is its slot)."""
@@ -87,14 +107,25 @@ def worker_environment(settings: Settings, clickhouse_url: str | None) -> dict[s
     }
     if clickhouse_url:
         env["LIVEINSIGHT_CLICKHOUSE_URL"] = clickhouse_url
+        env[OWNER_ENV] = clickhouse_url
     return env
 
 
+# A slot's write-ahead logs: the tables their segments feed (None: events and sessions) and
+# the suffix of the node id their shipper writes with (the replay tokens must match its).
+SLOT_LOGS: tuple[tuple[str, list[tuple[str, str, schema.Columns]] | None, str], ...] = (
+    ("wal", None, ""),
+    ("logs-wal", schema.LOG_TARGETS, "-logs"),  # ops/logship.py
+    ("audit-wal", schema.AUDIT_TARGETS, "-audit"),  # ops/auditship.py
+    ("spans-wal", schema.SPAN_TARGETS, "-spans"),  # ops/spans.py
+)
+
+
 def ingest_unclaimed(root: Path, workers: int, store: Store) -> int:
-    """Ingest the logs of slots ``workers`` and above (no worker of this run claims them):
-    the events' and the log records' and spans' own, into ``store``, and remove those slots;
-    returns the segments ingested. A slot still
-    locked (a process of another run) is left alone."""
+    """Ingest the logs of slots ``workers`` and above (no worker of this run claims them)
+    into ``store`` — events, and the log records', audit copies' and spans' own logs — and
+    remove those slots; returns the segments ingested. A slot still locked (a process of
+    another run) is left alone, as is one whose logs could not all be ingested."""
     done = 0
     if not root.is_dir():
         return 0
@@ -106,56 +137,31 @@ def ingest_unclaimed(root: Path, workers: int, store: Store) -> int:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 continue
-            done += _ingest_records(slot, store)
-            wal_dir = slot / "wal"
-            if segment_paths(wal_dir):
-                node_file = slot / "node_id"
-                node_id = node_file.read_text().strip() if node_file.exists() else slot.name
-                wal = WriteAheadLog(wal_dir, fsync="always")
-                writer = BatchWriter(wal, store, node_id=node_id)
-                count = len(segment_paths(wal_dir))
-                try:
-                    if not writer.flush(timeout=120):
-                        raise RuntimeError(f"could not ingest the log of {slot}: "
-                                           f"{writer.last_error}")
-                finally:
-                    wal.close()
-                done += count
-            for leftover in segment_paths(wal_dir):  # empty segments the log made on opening
-                if leftover.stat().st_size == 0:
-                    leftover.unlink()
-            if not any(segment_paths(slot / d) for d in ("wal", "logs-wal", "spans-wal")):
+            node_file = slot / "node_id"
+            node_id = node_file.read_text().strip() if node_file.exists() else slot.name
+            for name, targets, suffix in SLOT_LOGS:
+                done += _drain(slot / name, store if targets is None
+                               else LogTable(store, targets), node_id + suffix)
+            if not any(segment_paths(slot / name) for name, _, _ in SLOT_LOGS):
                 _remove_slot(slot)
     return done
 
 
-def _ingest_records(slot: Path, store: Store) -> int:
-    """Ingest what the slot's log records' and spans' own logs hold (``logs-wal``,
-    ``spans-wal``: ``ops/logship.py``, ``ops/spans.py``) into ``logs`` and ``spans``; how
-    many segments. What cannot be ingested stays (and so does the slot)."""
-    done = 0
-    node_file = slot / "node_id"
-    node_id = node_file.read_text().strip() if node_file.exists() else slot.name
-    for name, targets, kind in (("logs-wal", schema.LOG_TARGETS, "logs"),
-                                ("spans-wal", schema.SPAN_TARGETS, "spans")):
-        directory = slot / name
-        count = len(segment_paths(directory))
-        if not count:
-            continue
-        wal = WriteAheadLog(directory, fsync="never")
-        writer = BatchWriter(wal, LogTable(store, targets), node_id=f"{node_id}-{kind}")
+def _drain(wal_dir: Path, store: Store, node_id: str) -> int:
+    """Ingest every segment of the log in ``wal_dir`` with the tokens its node would use."""
+    count = len(segment_paths(wal_dir))
+    if count:
+        wal = WriteAheadLog(wal_dir, fsync="always")
+        writer = BatchWriter(wal, store, node_id=node_id)
         try:
-            if writer.flush(timeout=120):
-                done += count
-            else:
-                log.warning("could not ingest the %s of %s: %s", name, slot,
-                            writer.last_error)
+            if not writer.flush(timeout=120):
+                raise RuntimeError(f"could not ingest the log in {wal_dir}: {writer.last_error}")
         finally:
             wal.close()
-        for leftover in segment_paths(directory):  # empty segments the log made on opening
-            if leftover.stat().st_size == 0:
-                leftover.unlink()
-    return done
+    for leftover in segment_paths(wal_dir):  # an empty segment the log made on opening
+        if leftover.stat().st_size == 0:
+            leftover.unlink()
+    return count
 
 
 def _remove_slot(slot: Path) -> None:

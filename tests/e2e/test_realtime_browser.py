@@ -1,12 +1,15 @@
 """The realtime page in a real browser against ``liveinsight serve``: ``r`` on the dashboard
 opens it; the current visitors and the top pages are the realtime API's; an event sent
 afterwards appears in the live list without a reload (its hostile path shown as text, never
-run); a filter picked from the top pages narrows the numbers and the live list alike; the
-dashboard's range keys lead back with the filters."""
+run); a filter picked from the top pages, or a "does not contain" one, narrows the numbers
+and the live list alike; a filter live events cannot apply pauses the list and says so; the
+dashboard's range keys lead back with the filters; nothing scrolls sideways on a phone."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -61,7 +64,17 @@ def _feed(page: Any) -> list[str]:
     return texts
 
 
-def test_the_realtime_page(server: str) -> None:
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where screenshots go: ``$LIVEINSIGHT_SCREENSHOT_DIR`` (the docs use
+    ``docs/images``), else a temporary dir."""
+    target = os.environ.get("LIVEINSIGHT_SCREENSHOT_DIR")
+    path = Path(target) if target else tmp_path_factory.mktemp("shots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def test_the_realtime_page(server: str, shots: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -91,10 +104,17 @@ def test_the_realtime_page(server: str) -> None:
         assert top.get_attribute("data-visitors") == str(doc["top_pages"][0]["visitors"]) == "2"
         countries = page.locator("[data-rt-card=countries] button.row")
         assert countries.count() == 1  # loopback: no country, "(unknown)"
-        assert page.locator("#rt-graph").get_attribute("data-values").split(",")[-1] in (
-            "1", "2")  # the last minute holds the events (or the one before, at a boundary)
+        per_minute = [int(v) for v in page.locator("#rt-graph").get_attribute(
+            "data-values").split(",")]
+        # two visitors, each in the minute(s) of their pageviews (a's two may straddle one)
+        assert len(per_minute) == 30 and 2 <= sum(per_minute) <= 3
 
-        # a new event: in the live list at once, and in the numbers once stored
+        # new events: in the live list at once, and in the numbers once stored
+        _send(server, "/blog/", "c")
+        page.wait_for_function(LISTED, arg="/blog/", timeout=30_000)
+        page.wait_for_function("() => document.getElementById('rt-current').dataset.value === '3'",
+                               timeout=30_000)
+        page.screenshot(path=str(shots / "realtime.png"), full_page=True)
         _send(server, HOSTILE, "c")
         page.wait_for_function(LISTED, arg=HOSTILE, timeout=30_000)
         page.wait_for_function("() => document.getElementById('rt-current').dataset.value === '3'",
@@ -116,11 +136,31 @@ def test_the_realtime_page(server: str) -> None:
         page.wait_for_function("() => document.getElementById('rt-current').dataset.value === '2'",
                                timeout=30_000)
 
+        # "does not contain" in the live list as in the numbers (visitors without /pricing)
+        page.goto(page.url.split("?")[0] + "?filters=event:page!~pri")
+        page.wait_for_function("() => document.getElementById('rt-current').dataset.value "
+                               "=== '4'", timeout=30_000)  # a, b, c, d each saw another page
+        _send(server, "/pricing", "e")
+        _send(server, "/about", "e")
+        page.wait_for_function(LISTED, arg="/about", timeout=30_000)
+        assert _feed(page) == ["/about"]
+        # a filter live events cannot apply: the list says so and shows nothing
+        page.goto(page.url.split("?")[0] + "?filters=visit:utm_source==news")
+        page.wait_for_function("() => document.getElementById('rt-current').dataset.value "
+                               "=== '0'", timeout=30_000)
+        note = page.locator("#rt-feed-note")
+        assert note.is_visible() and "UTM source" in note.inner_text()
+        _send(server, "/", "f")
+        # stored, so published to the stream before: the list left it out
+        wait_until(lambda: _realtime(server, page)["visitors"] == 6, 30, "f's event stored")
+        assert _feed(page) == []
+        assert page.locator("#rt-current").get_attribute("data-value") == "0"
+
         # the dashboard's keys lead back, with the filters
         page.locator("h1").click()
         page.keyboard.press("d")
         page.wait_for_url("**/sites/*?period=day&filters=*")
-        page.wait_for_selector(".chip[data-filter='event:page']")
+        page.wait_for_selector(".chip[data-filter='visit:utm_source']")
         assert errors == []
 
         # on a phone: nothing scrolls sideways, the live list included

@@ -88,7 +88,7 @@ def test_two_workers_store_every_acknowledged_event_once_through_kills(
         os.kill(owner_before, signal.SIGKILL)
         wait_until(lambda: _owner(srv) not in (None, owner_before), 60, "the owner started again")
         since = time.monotonic()
-        wait_until(lambda: load.acked_since(since) >= 300, 90, "events after the owner kill")
+        wait_until(lambda: load.acked_since(since) >= 300, 150, "events after the owner kill")
     finally:
         load.stop()
     assert srv.terminate() == 0, srv.log()

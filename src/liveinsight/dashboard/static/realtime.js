@@ -226,7 +226,7 @@
     const opts = {
       width: Math.max(280, box.clientWidth), height: window.innerWidth < 560 ? 180 : 220,
       series: [{ label: 'Minute', value: (u, i) => (i == null ? '' : labels[Math.round(i)] || '').slice(11, 16) },
-        { label: 'Visitors', stroke: '#4f46e5', width: 2, fill: 'rgba(79,70,229,.15)', paths: uPlot.paths.bars({ size: [0.7, 24] }) }],
+        { label: 'Visitors', stroke: '#4f46e5', width: 2, fill: 'rgba(79,70,229,.15)', points: { show: false }, paths: uPlot.paths.bars({ size: [0.7, 24] }) }],
       legend: { live: true },
       scales: { x: { time: false, range: [-0.5, 29.5] }, y: { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] } },
       axes: [
