@@ -380,7 +380,7 @@ def create_site(
 
     try:
         ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory ("America")
         raise _fail(f"unknown time zone {timezone!r}") from None
     meta = _meta(_settings())
     people = People(meta.engine)

@@ -202,6 +202,9 @@ def test_bad_settings_are_refused_with_a_message(tmp_path: Path) -> None:
                 "retention_days": "0"}
         for change, message in (({"domain": "other.example"}, "already uses that domain"),
                                 ({"timezone": "Mars/Olympus"}, "unknown time zone"),
+                                # a directory of zones, a name too long for a file:
+                                ({"timezone": "America"}, "unknown time zone"),  # were 500s
+                                ({"timezone": "A" * 300}, "unknown time zone"),
                                 ({"retention_days": "-3"}, "retention must be")):
             res = client.post(f"/sites/{site.id}/settings", data={**base, **change})
             assert res.status_code == 400 and message in res.text

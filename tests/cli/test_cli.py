@@ -28,6 +28,8 @@ def test_create_and_list_sites(env: Path) -> None:
     assert again.exit_code == 1 and "already exists" in again.output
     bad_tz = runner.invoke(app, ["create-site", "other.com", "--timezone", "Mars/Olympus"])
     assert bad_tz.exit_code == 1 and "time zone" in bad_tz.output
+    folder = runner.invoke(app, ["create-site", "other.com", "--timezone", "America"])
+    assert folder.exit_code == 1 and "time zone" in folder.output  # was IsADirectoryError
     listed = runner.invoke(app, ["list-sites", "--json"])
     assert [s["domain"] for s in json.loads(listed.stdout)] == ["example.com"]
 

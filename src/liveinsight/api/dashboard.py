@@ -584,7 +584,7 @@ def _lines(value: object) -> list[str]:
 def _zone(name: str) -> str:
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory ("America")
         raise ValueError(f"unknown time zone {name!r}") from None
     return name
 

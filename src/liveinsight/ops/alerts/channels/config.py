@@ -85,7 +85,7 @@ def _quiet(value: object) -> dict[str, Any] | None:
     zone = value.get("timezone", "UTC")
     try:
         ZoneInfo(str(zone))
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory ("America")
         raise Invalid(f"unknown time zone {str(zone)[:60]!r}", field="quiet_hours.timezone"
                       ) from None
     passes = value.get("critical_passes", True)
