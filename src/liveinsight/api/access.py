@@ -93,7 +93,8 @@ def _lookup(svc: Services, raw: object, field: str) -> SiteInfo | None:
     if not isinstance(raw, str | int) or isinstance(raw, bool) or not str(raw).strip():
         raise Invalid("site_id is required (the site's domain or id)", field=field)
     text = str(raw).strip()
-    return (svc.sites.by_id(int(text)) if text.isdigit() else None) or svc.sites.by_domain(
+    number = text.isascii() and text.isdigit()  # isdigit alone takes "²", which int() refuses
+    return (svc.sites.by_id(int(text)) if number else None) or svc.sites.by_domain(
         text) or svc.sites.by_uuid(text)
 
 

@@ -141,7 +141,8 @@ def _rule_body(form: Any) -> dict[str, Any]:
     body.update({"name": str(form.get("name", "")).strip(), "kind": kind,
                  "severity": str(form.get("severity", "warning")),
                  "for": str(form.get("for", "0s")).strip() or "0s",
-                 "channels": [int(c) for c in form.getlist("channels") if str(c).isdigit()],
+                 "channels": [int(c) for c in form.getlist("channels")
+                              if str(c).isascii() and str(c).isdigit()],
                  "enabled": form.get("enabled") == "on"})
     if kind == "metric":
         for key in ("metric", "stat", "window", "op"):

@@ -134,7 +134,7 @@ async def audit_page(request: Request, since: str = "", until: str = "", actor: 
 def _number(value: str, name: str) -> int | None:
     if not value.strip():
         return None
-    if not value.strip().isdigit() or len(value.strip()) > 12:
+    if not (value.strip().isascii() and value.strip().isdigit()) or len(value.strip()) > 12:
         raise Invalid(f"{name} must be a positive whole number", name)
     return int(value)
 

@@ -73,7 +73,7 @@ async def read_body(request: Request, limit: int, headers: Mapping[bytes, bytes]
     raw = headers.get(b"content-length")
     declared = None if raw is None else raw.decode("latin-1")
     if declared is not None:
-        if not declared.strip().isdigit():
+        if not (declared.strip().isascii() and declared.strip().isdigit()):
             raise Invalid("Content-Length is not a number", field="content-length")
         if int(declared) > limit:
             raise _too_large(limit)

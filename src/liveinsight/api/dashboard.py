@@ -254,7 +254,7 @@ async def create_key(request: Request) -> Response:
         days = int(str(form.get("expires_days", "") or 0))
         if not 0 <= days <= 3650:
             raise ValueError("expiry is between 0 (never) and 3650 days")
-        sites = [int(v) for v in form.getlist("site") if str(v).isdigit()]
+        sites = [int(v) for v in form.getlist("site") if str(v).isascii() and str(v).isdigit()]
         scopes = [str(v) for v in form.getlist("scope")]
         if not scopes:
             raise ValueError("choose at least one scope")

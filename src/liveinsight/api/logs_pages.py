@@ -41,7 +41,7 @@ async def logs_page(request: Request) -> Response:
                                "filters": chosen, "result": None, "top": [], "error": None}
     svc = services(request)
     try:
-        if not offset.isdigit():
+        if not (offset.isascii() and offset.isdigit()):
             raise Invalid("offset must be a whole number", field="offset")
         f = parse(svc, {k: v for k, v in chosen.items() if v})
         result = await run_search(svc, f, PAGE_SIZE, min(int(offset), 10_000))

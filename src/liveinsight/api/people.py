@@ -75,7 +75,7 @@ async def transfer_site(request: Request, site_id: int) -> Response:
     viewer, site, role, form = await site_form(request, site_id, Role.OWNER)
     people = services(request).people
     raw = str(form.get("team", ""))
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):
         raise Invalid("team: choose the team to transfer the site to", field="team")
     team_id = int(raw)
     if not viewer.is_admin:

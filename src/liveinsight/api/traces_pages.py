@@ -47,7 +47,7 @@ async def traces_page(request: Request) -> Response:
                                "result": None, "error": None}
     svc = services(request)
     try:
-        if not offset.isdigit():
+        if not (offset.isascii() and offset.isdigit()):
             raise Invalid("offset must be a whole number", field="offset")
         f = parse_traces(svc, chosen)
         result = await run_traces(svc, f, PAGE_SIZE, min(int(offset), 10_000))

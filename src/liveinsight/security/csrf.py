@@ -50,7 +50,7 @@ def verify(secret: bytes, session_id: str, token: str, now: float) -> None:
     """Return when ``token`` was issued for ``session_id`` and has not expired at ``now``;
     raise :class:`TokenError` saying why not."""
     expiry, _, signature = token.partition(".")
-    if not expiry.isdigit() or len(expiry) > 12 or not signature:
+    if not (expiry.isascii() and expiry.isdigit()) or len(expiry) > 12 or not signature:
         raise TokenError("the CSRF token is malformed")
     expected = _signature(secret, session_id, int(expiry))
     if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):

@@ -33,7 +33,7 @@ def accepted_step(secret: str, code: str, now: datetime, last_step: int | None) 
     """The time step ``code`` is valid for (now, or one step either side), when that step is
     later than ``last_step``; else None."""
     digits = "".join(code.split())
-    if len(digits) != 6 or not digits.isdigit():
+    if len(digits) != 6 or not (digits.isascii() and digits.isdigit()):
         return None
     totp = pyotp.TOTP(secret)
     current = totp.timecode(now)
