@@ -125,7 +125,8 @@ def ingest_unclaimed(root: Path, workers: int, store: Store) -> int:
     """Ingest the logs of slots ``workers`` and above (no worker of this run claims them)
     into ``store`` — events, and the log records', audit copies' and spans' own logs — and
     remove those slots; returns the segments ingested. A slot still locked (a process of
-    another run) is left alone, as is one whose logs could not all be ingested."""
+    another run) is left alone. Raises ``RuntimeError`` when a log cannot be ingested
+    within two minutes (the store refuses or is away): the slot and its logs stay."""
     done = 0
     if not root.is_dir():
         return 0

@@ -144,3 +144,14 @@ def test_serverless_needs_direct_ingest(tmp_path: Path) -> None:
         make_instance(make_settings(tmp_path))
     with pytest.raises(ValueError, match="ingest_mode=direct needs"):
         make_settings(tmp_path, ingest_mode="direct")
+
+
+def test_a_line_gets_the_columns_default_even_with_a_property_of_that_name() -> None:
+    from liveinsight.ingest.direct import table_lines
+
+    lines = (b'{"_k":"e","pathname":"/a","props":{"channel":"x"}}\n'
+             b'{"_k":"e","pathname":"/b","channel":"Organic Search"}\n'
+             b'{"_k":"s","pathname":"/c"}\n')
+    events = [json.loads(line) for line in table_lines(lines, "e").splitlines()]
+    assert [e["channel"] for e in events] == ["Direct", "Organic Search"]
+    assert events[0]["props"] == {"channel": "x"}

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import orjson
+
 from liveinsight.ingest.wal import WalUnavailable
 from liveinsight.storage import schema
 from liveinsight.storage.http import HttpStore
@@ -31,18 +33,20 @@ RETRY_AFTER_S = 5
 
 # A line leaves out default-valued fields; where the column's default is not its type's zero
 # (schema.SEGMENT_DEFAULTS), the JSON value is put in the line.
-_DEFAULTS = [(f'"{name}"'.encode(), f'"{name}":"{sql.strip(chr(39))}",'.encode())
+_DEFAULTS = [(name, f'"{name}"'.encode(), f'"{name}":"{sql.strip(chr(39))}",'.encode())
              for name, sql in schema.SEGMENT_DEFAULTS.items()]
 
 
-def _table_lines(payload: bytes, kind: str) -> bytes:
+def table_lines(payload: bytes, kind: str) -> bytes:
+    """The lines of ``kind`` in ``payload``, with the columns' non-zero defaults filled in."""
     prefix = b'{"_k":"' + kind.encode() + b'"'
     out = []
     for line in payload.splitlines():
         if not line.startswith(prefix):
             continue
-        for name, field in _DEFAULTS:
-            if name not in line:
+        for name, quoted, field in _DEFAULTS:
+            # the name may appear elsewhere (a property called "channel"): then read the line
+            if quoted not in line or name not in orjson.loads(line):
                 line = b"{" + field + line[1:]
         out.append(line)
     return b"\n".join(out) + b"\n" if out else b""
@@ -62,7 +66,7 @@ class DirectLog:
                sites: frozenset[int] | set[int] = frozenset()) -> None:
         try:
             for table, kind, columns in schema.SEGMENT_TARGETS:
-                data = _table_lines(payload, kind)
+                data = table_lines(payload, kind)
                 if data:
                     self.store.insert_lines(table, [name for name, _ in columns], data,
                                             INSERT_SETTINGS)
