@@ -176,8 +176,9 @@ def test_fuzzed_bodies_never_get_a_5xx_nor_freeze_the_server(
         run()
     assert health.failures == 0
     # A frozen event loop holds /health for as long as the work that froze it (seconds);
-    # a busy machine alone slows it too, so the bound is relative to a calm moment's.
-    bound = max(0.2, 5 * calm.slowest)
+    # a busy machine alone slows it too (258 ms seen on a loaded CI run, calm 11 ms), so the
+    # bound is relative to a calm moment's, and never under a second.
+    bound = max(1.0, 5 * calm.slowest)
     assert health.slowest < bound, (f"/health took {health.slowest * 1000:.0f} ms (calm: "
                                     f"{calm.slowest * 1000:.0f} ms)")
     assert set(statuses) & {200, 202} and 400 in statuses, statuses
