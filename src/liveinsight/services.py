@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -89,9 +90,9 @@ from liveinsight.security.throttle import Limits, LoginThrottle
 from liveinsight.settings import ConfigError, Settings
 from liveinsight.storage.http import HttpStore
 from liveinsight.storage.migrate import cluster_of, migrate
-from liveinsight.storage.protocol import Store
+from liveinsight.storage.protocol import Store, StoreUnavailable
 from liveinsight.storage.transports import open_store
-from liveinsight.workers import ROOT_ENV, ingest_unclaimed, slots_root
+from liveinsight.workers import OWNER_ENV, ROOT_ENV, ingest_unclaimed, slots_root
 
 log = logging.getLogger("liveinsight.services")
 
@@ -171,6 +172,27 @@ def _node_id(settings: Settings) -> str:
     return path.read_text().strip()
 
 
+def _open_migrated_store(settings: Settings) -> Store:
+    """The store, its schema checked. A worker of ``serve --workers`` whose engine owner is
+    being restarted by the parent waits for it (up to two minutes) instead of failing its
+    start: granian takes a worker that fails right after a respawn for a crash loop and
+    stops the whole server."""
+    deadline = time.monotonic() + (120 if OWNER_ENV in os.environ else 0)
+    while True:
+        store: Store | None = None
+        try:
+            store = open_store(settings)
+            migrate(store, cluster_of(settings))
+            return store
+        except StoreUnavailable:
+            if store is not None:
+                store.close()
+            if time.monotonic() > deadline:
+                raise
+            log.warning("the engine owner does not answer yet; waiting for it")
+            time.sleep(0.5)
+
+
 def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
     """Open storage, metadata and the log, apply migrations, replay what the log holds, and
     wire every service. The writer is not started (``svc.writer.start()``)."""
@@ -180,8 +202,7 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
     upgrade(engine)
     meta = Metadata(engine, PasswordPolicy(settings.password_min_length))
     sites = SiteDirectory(meta)
-    store = open_store(settings)
-    migrate(store, cluster_of(settings))
+    store = _open_migrated_store(settings)
     if ROOT_ENV not in os.environ:  # one process: what workers of a --workers run left
         ingest_unclaimed(slots_root(settings), 0, store)
     wal = WriteAheadLog(settings.wal_dir, fsync=settings.wal_fsync,
