@@ -84,7 +84,8 @@ def test_redis_down_under_load_answers_from_l1_then_recovers(tmp_path: Path) -> 
             worker.join(30)
         assert statuses and set(statuses) <= {200, 202}, sorted(set(statuses))
         # Sessions and the live feed (their own reconnect loops) are back within seconds too.
-        wait_until(lambda: _health(client)["status"] == "ok", 30, "health to say ok again")
+        wait_until(lambda: _health(client)["status"] == "ok", 120,
+                   "health to say ok again")  # each Redis user reconnects on its own schedule
         assert 'liveinsight_breaker_open{dependency="redis"} 0.0' in client.get(
             "/metrics", headers=OPS).text
         before = _l2(client).keys
