@@ -18,11 +18,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
 
-from tests.conftest import CLICKHOUSE_ID, IN_CI
+from tests.conftest import CLICKHOUSE_ID, EMULATOR_PASSWORD, IN_CI
 
 LIVEINSIGHT = Path(sys.executable).parent / "liveinsight"
 # Every test server's /metrics and /health/detailed token (they need one, see settings).
@@ -233,6 +234,52 @@ class Server:
         store = EmbeddedStore(self.data_dir / "chdb", "liveinsight")
         try:
             rows = store.query("SELECT pathname, count() FROM liveinsight.events "
+                               "GROUP BY pathname").rows
+        finally:
+            store.close()
+        return {r[0]: int(r[1]) for r in rows}
+
+
+class Emulator:
+    """ClickHouse's HTTP interface over chDB (tests/chdb_http.py) on a fixed port, which the
+    test can kill and start again on the same data."""
+
+    def __init__(self, data: Path) -> None:
+        self.data = data
+        self.port = free_port()
+        self.proc: subprocess.Popen[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://li:{quote(EMULATOR_PASSWORD, safe='')}@127.0.0.1:{self.port}"
+
+    def start(self) -> Emulator:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("chdb_http.py")), "--port",
+             str(self.port), "--data", str(self.data), "--user", "li",
+             "--password", EMULATOR_PASSWORD],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=dict(os.environ))
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        assert line.startswith("listening"), line
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL it (as a crash), wait until it is gone."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            assert self.proc.stdout is not None
+            self.proc.stdout.close()
+            self.proc = None
+
+    def stored(self, database: str = "liveinsight") -> dict[str, int]:
+        """``pathname → count`` of ``database``'s events table, asked over HTTP."""
+        from liveinsight.storage.http import HttpStore
+
+        store = HttpStore(self.url, database)
+        try:
+            rows = store.query(f"SELECT pathname, count() FROM `{database}`.events "
                                "GROUP BY pathname").rows
         finally:
             store.close()
