@@ -156,7 +156,7 @@ def test_the_sweep_deletes_what_another_process_brought_in(tmp_path: Path) -> No
                               " VALUES (now64(3), {s:UInt32}, 'pageview')", {"s": site.id})
 
         data = type(svc.site_data)(svc.store, None, svc.writer, svc.answers, svc.meta,
-                                   svc.sites, 0.5, sleep=late_rows)
+                                   svc.sites, None, 0.5, sleep=late_rows)
         job = svc.jobs.start("t", data.delete_steps(site.id))
         while job.status == "running":
             svc.jobs.get(job.id)

@@ -30,6 +30,7 @@ from typing import Any
 from liveinsight.cache.answers import Answers
 from liveinsight.ingest.writer import BatchWriter
 from liveinsight.meta.repo import Metadata, SiteDirectory
+from liveinsight.meta.site_imports import SiteImports
 from liveinsight.ops.jobs import Step
 from liveinsight.storage import schema
 from liveinsight.storage.protocol import Store
@@ -49,14 +50,25 @@ class SiteData:
     answers: Answers
     meta: Metadata
     sites: SiteDirectory
+    imports: SiteImports | None = None
     sweep_s: float = 15.0
     sleep: Callable[[float], None] = time.sleep
 
     def reset_steps(self, site_id: int) -> list[Step]:
-        """Flush the log, delete the rows, drop the cached answers."""
+        """Flush the log, delete the rows, forget the site's imports (their rows are gone),
+        drop the cached answers."""
         return [("flush log", self._flush),
                 ("delete rows", lambda: delete_site_rows(self.store, site_id, self.cluster)),
+                ("forget imports", lambda: self._forget_imports(site_id)),
                 ("drop cached answers", lambda: self.answers.invalidate_site(site_id))]
+
+    def _forget_imports(self, site_id: int) -> int:
+        if self.imports is None:
+            return 0
+        listed = self.imports.of_site(site_id)
+        for found in listed:
+            self.imports.delete(site_id, found.id)
+        return len(listed)
 
     def delete_steps(self, site_id: int) -> list[Step]:
         """Delete the metadata, then as :meth:`reset_steps`, then the sweep (when

@@ -1,10 +1,10 @@
 """Deleting one site's rows from every ClickHouse table that holds them (reset, delete).
 
 The tables: :data:`schema.SITE_DATA_TABLES` (events, sessions and their rollups: the rollups
-are fed by inserts only, so a delete on ``events`` does not reach them) plus every table of
-the database whose name starts with ``imported_`` (imported data, kept apart from native
-events). The service's own records (logs, spans, the audit copies) are not site data and
-stay: the audit log must outlive what it records.
+are fed by inserts only, so a delete on ``events`` does not reach them; the imported data's
+tables) plus any other table of the database whose name starts with ``imported_``. The
+service's own records (logs, spans, the audit copies) are not site data and stay: the
+audit log must outlive what it records.
 
 How: a lightweight ``DELETE FROM … WHERE site_id = …``, not a mutation (``ALTER TABLE …
 DELETE``). Measured with ``bench/site_delete.py`` on chDB (docs/performance.md, "Deleting a
@@ -25,13 +25,15 @@ IMPORTED_PREFIX = "imported_"
 
 
 def site_tables(store: Store) -> list[str]:
-    """Every table holding site data: events, sessions, their rollups, then ``imported_*``."""
+    """Every table holding site data: :data:`schema.SITE_DATA_TABLES`, then any other
+    ``imported_*`` table."""
     found = store.query(
         "SELECT name FROM system.tables WHERE database = {db:String}"
         " AND startsWith(name, {prefix:String}) AND NOT endsWith(name, '_local')"
         " AND engine NOT LIKE '%View' ORDER BY name",
         {"db": store.database, "prefix": IMPORTED_PREFIX}).rows
-    return [*schema.SITE_DATA_TABLES, *(str(r[0]) for r in found)]
+    known = list(schema.SITE_DATA_TABLES)
+    return known + [str(r[0]) for r in found if str(r[0]) not in known]
 
 
 def delete_statement(database: str, table: str, cluster: schema.Cluster | None) -> str:
