@@ -33,6 +33,8 @@ from liveinsight.cache.protocol import ResultCache
 from liveinsight.cache.redis import RedisResultCache
 from liveinsight.cache.warmup import Popularity, Warmer
 from liveinsight.errors import Invalid
+from liveinsight.imports.reader import Limits as ImportLimits
+from liveinsight.imports.service import Importer
 from liveinsight.ingest.citydb import CityDatabase, CityDatabaseError
 from liveinsight.ingest.direct import DirectLog
 from liveinsight.ingest.group import GroupIngest
@@ -56,6 +58,7 @@ from liveinsight.meta.people import People
 from liveinsight.meta.repo import Metadata, SiteDirectory
 from liveinsight.meta.segments import Segments
 from liveinsight.meta.shares import SharedLinks
+from liveinsight.meta.site_imports import SiteImports
 from liveinsight.meta.two_factor import TwoFactor
 from liveinsight.ops import mail
 from liveinsight.ops.alerts.channels.config import Deps
@@ -150,6 +153,7 @@ class Services:
     purger: Purger  # asks a CDN to drop cached URLs (POST /admin/cdn/purge)
     jobs: Jobs  # long administrative work (optimize, rebuild the rollups), with progress
     assets: Assets  # uploaded images (metadata database)
+    imports: Importer  # imported Plausible / GA4 aggregates: check, store (a job), delete
     # security
     keys: ApiKeyCache  # API key verifications, for the collector and the read APIs
     ips: ClientIpResolver
@@ -337,6 +341,12 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
     # must not reopen the cache's breaker (nor health), and they fail open anyway.
     limits_breaker = Breaker("redis_rate_limits", failures=3,
                              reset_after=settings.redis_retry_seconds)
+    jobs = Jobs()
+    imports = Importer(store, SiteImports(engine), jobs, answers.invalidate_site,
+                       ImportLimits(settings.import_max_upload_bytes,
+                                    settings.import_max_uncompressed_bytes,
+                                    settings.import_max_rows),
+                       settings.data_dir / "imports", cluster_of(settings))
     return Services(
         settings=settings, metrics=metrics, clock=clock, node_id=node_id,
         started_at=clock(), secret=secret,
@@ -359,7 +369,7 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         shares=SharedLinks(engine, PasswordPolicy(settings.password_min_length)),
         segments=Segments(engine),
         kpi_targets=KpiTargets(engine),
-        jobs=Jobs(), assets=Assets(engine), feed=feed,
+        jobs=jobs, imports=imports, assets=Assets(engine), feed=feed,
         snapshots=SharedSnapshots(runner, clock),
         keys=ApiKeyCache(meta.verify_api_key, settings.api_key_cache_seconds),
         ips=ClientIpResolver(settings.trusted_proxies),

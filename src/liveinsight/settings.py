@@ -463,6 +463,22 @@ class Settings(BaseSettings):
         "after new data (dashboards being looked at)."
     )
 
+    # --- imports (Plausible / Google Analytics exports) ---------------------------------
+    import_max_upload_bytes: int = Field(
+        100 << 20, ge=1024, le=4 << 30, description="Largest upload `POST "
+        "/api/v1/sites/{site}/imports` (and the settings page's import form) takes, zipped or "
+        "not (413 above). The whole body must still arrive within `body_timeout_seconds`."
+    )
+    import_max_uncompressed_bytes: int = Field(
+        1 << 30, ge=1024, le=64 << 30, description="Largest total size of the CSV files in an "
+        "imported zip, as its directory declares them (413 above; a member compressed more than "
+        "200 to 1 is refused as a zip bomb whatever its size)."
+    )
+    import_max_rows: int = Field(
+        5_000_000, ge=1, le=500_000_000, description="Most CSV rows one import may hold, all "
+        "files together (413 above)."
+    )
+
     # --- uploaded images ---------------------------------------------------------------
     asset_max_bytes: int = Field(
         2 << 20, ge=1024, le=50 << 20, description="Largest image `POST "
