@@ -383,7 +383,7 @@ def test_metadata_database_unreachable_known_sites_still_collect_the_rest_is_503
         make_site(client, "example.com")
         svc = svc_of(client)
         svc.sites.reload()
-        key, _ = svc.meta.create_api_key("server", ["ingest"])
+        key, _ = svc.meta.create_api_key("server", ["ingest", "stats"])
         auth = {"authorization": f"Bearer {key}"}
         assert plausible(client, PV).status_code == 202  # today's salts are held now
         meta_dir.rename(tmp_path / "away")  # no new connection can open the database
@@ -394,6 +394,8 @@ def test_metadata_database_unreachable_known_sites_still_collect_the_rest_is_503
         assert r.status_code == 503, r.text
         assert r.json()["error"]["code"] == "unavailable"
         assert r.headers["retry-after"] == "5"
+        r = client.get("/api/stats/aggregate", params={"site_id": "example.com"}, headers=auth)
+        assert (r.status_code, r.json()["error"]["code"]) == (503, "unavailable")  # its limit
         (tmp_path / "away").rename(meta_dir)
         assert client.post("/api/events", json=NATIVE, headers=auth).status_code == 202
         assert len(stored_events(client)) == 5

@@ -222,9 +222,14 @@ class FrontDoor:
             return
         note = Note(request_id(scope))
         scope[AUDIT_NOTE] = note
-        decision = await self._limit(scope)
         extra = [(b"x-request-id", note.request_id.encode())]
         status: list[int] = []
+        try:
+            decision = await self._limit(scope)
+        except UNREACHABLE as exc:  # an API key's limit needs the database to know the key
+            refusal = metadata_unreachable(scope["method"], scope["path"], exc)
+            await refusal(scope, receive, self._secured(send, https, extra, status))
+            return
         send = self._secured(send, https, extra + decision.headers() if decision else extra,
                              status)
         if decision is not None and decision.refused:
