@@ -27,7 +27,7 @@ import httpx
 import pytest
 
 from tests.e2e.load import Load, assert_exactly_once
-from tests.support import METRICS_TOKEN, Emulator, Server, wait_until
+from tests.support import METRICS_TOKEN, Emulator, Server, private_postgres, wait_until
 
 OUTAGE_S = float(os.environ.get("LIVEINSIGHT_TEST_OUTAGE_SECONDS", "20"))
 RECOVERY_S = 300.0  # the bound: back to ok within 5 minutes, no human action
@@ -56,8 +56,9 @@ def _all_ok(srv: Server) -> bool:
     return bool(_detailed(srv)["status"] == "ok" and _dependencies(srv)["status"] == "ok")
 
 
-def _api_key(srv: Server) -> str:
-    return srv.cli("create-api-key", "faults", "--scope", "stats").strip().splitlines()[-1]
+def _api_key(srv: Server, *scopes: str) -> str:
+    argv = [a for scope in scopes or ("stats",) for a in ("--scope", scope)]
+    return srv.cli("create-api-key", "faults", *argv).strip().splitlines()[-1]
 
 
 def _assert_clear_503s(load: Load, *, retry_after: bool) -> None:
@@ -148,3 +149,72 @@ def _clickhouse_outage(server: Callable[..., Server], emulator: Emulator) -> Non
           f"({acked_during} during the outage), reads during it: "
           f"{reads.count(200)} × 200, {reads.count(503)} × 503; health ok "
           f"{recovered_s:.1f} s and the writer caught up {replayed_s:.1f} s after it returned")
+
+
+# --- PostgreSQL (metadata) down --------------------------------------------------------------
+
+
+def test_postgresql_down_under_load_collects_for_known_sites_and_answers_503_elsewhere(
+        server: Callable[..., Server]) -> None:
+    with private_postgres() as postgres:
+        srv = server(database_url=postgres.url)
+        srv.start()
+        key = {"authorization": f"Bearer {_api_key(srv, 'stats', 'admin')}"}
+        stats = srv.url + "/api/stats/aggregate?site_id=example.com&period=day&metrics=visitors"
+        goals = srv.url + "/api/v1/sites/example.com/goals"
+        load = Load(lambda: srv.url, run="pg", workers=4, pause=0.02).start()
+        answers: dict[str, list[int]] = {"stats": [], "goal": []}
+        try:
+            wait_until(lambda: len(load.acked) >= 100, 30, "acknowledged events")
+            assert httpx.get(stats, headers=key, timeout=10).status_code == 200
+            assert _all_ok(srv)
+
+            postgres.stop()
+            down_at = time.monotonic()
+            deps = wait_until(lambda: (d := _dependencies(srv))["status"] == "down" and d, 30,
+                              "/health/dependencies to say down")
+            metadata = _dependency(deps, "metadata")
+            assert metadata["state"] == "down" and "Connection refused" in metadata["error"]
+            assert _dependency(_detailed(srv), "metadata")["state"] == "down"
+            ready = httpx.get(srv.url + "/health/ready", timeout=10)
+            assert ready.status_code == 503
+            assert ready.json()["reasons"] == ["metadata is down"]
+            while time.monotonic() - down_at < OUTAGE_S:
+                n = len(answers["goal"])
+                for what, r in (("stats", httpx.get(stats, headers=key, timeout=30)),
+                                ("goal", httpx.post(goals, headers=key, timeout=30,
+                                                    json={"page_path": f"/goal-{n}"}))):
+                    answers[what].append(r.status_code)
+                    if r.status_code == 503:
+                        assert r.json()["error"]["code"] == "unavailable", r.text
+                        assert r.headers["retry-after"] == "5"
+                time.sleep(0.5)
+            acked_during = load.acked_since(down_at)
+
+            postgres.start()
+            up_at = time.monotonic()
+            wait_until(lambda: _all_ok(srv), RECOVERY_S,
+                       "health to say ok after PostgreSQL returned", every=0.5)
+            recovered_s = time.monotonic() - up_at
+            assert httpx.post(goals, headers=key, timeout=10,
+                              json={"page_path": "/after"}).status_code == 201
+            assert httpx.get(stats, headers=key, timeout=10).status_code == 200
+            since = time.monotonic()
+            wait_until(lambda: load.acked_since(since) >= 50, 30, "events after recovery")
+        finally:
+            load.stop()
+        assert srv.terminate() == 0, srv.log()
+
+    # The collector went on for the site it knew (its directory and today's salts are held
+    # in memory); what needs the database answered 503: a new goal, and every API-key call
+    # once the key cache (api_key_cache_seconds, 1 s) asks the database again.
+    assert load.refused == [], load.refusal_bodies[:3]
+    assert acked_during >= 10 * OUTAGE_S, acked_during
+    assert set(answers["goal"]) == {503}, answers
+    assert set(answers["stats"]) <= {200, 503}, answers
+    assert_exactly_once(srv.stored(), load.acked)
+    print(f"\nPostgreSQL down {OUTAGE_S:.0f} s: {len(load.acked)} acknowledged "
+          f"({acked_during} during the outage, none refused); new goal "
+          f"{len(answers['goal'])} × 503; stats API {answers['stats'].count(200)} × 200, "
+          f"{answers['stats'].count(503)} × 503; health ok {recovered_s:.1f} s after it "
+          "returned")
