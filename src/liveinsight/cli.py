@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from typing import Annotated, Any
 
 import typer
@@ -398,6 +399,91 @@ def create_site(
                   f"team={owner.name!r}")
 
 
+def _confirmed(domain: str, yes: bool, what: str) -> None:
+    """Go on only with ``--yes`` or the site's domain typed at the prompt."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise _fail(f"{what} cannot be undone: pass --yes, or run it in a terminal and type "
+                    "the domain")
+    typed = typer.prompt(f"{what} cannot be undone. Type the site's domain ({domain}) to "
+                         "confirm", default="", show_default=False)
+    if typed.strip().lower() != domain:
+        raise _fail("the domain typed does not match: nothing was changed")
+
+
+def _wipe(domain: str, yes: bool, delete: bool) -> None:
+    """``reset-stats`` and ``delete-site``: see their help. Steps on stderr, the rows
+    deleted per table as JSON on stdout."""
+    from liveinsight.meta.repo import MetaError, normalize_domain
+    from liveinsight.services import shared_answers
+    from liveinsight.storage.migrate import cluster_of
+    from liveinsight.storage.protocol import StoreError
+    from liveinsight.storage.sitedata import delete_site_rows
+    from liveinsight.storage.transports import open_store
+    from liveinsight.workers import drain_logs, slots_root
+
+    settings = _settings()
+    meta = _meta(settings)
+    try:
+        wanted = normalize_domain(domain)
+    except MetaError:
+        wanted = domain.strip().lower()
+    site = next((s for s in meta.sites() if s.domain == wanted), None)
+    if site is None:
+        raise _fail(f"site: no site {domain!r} (liveinsight list-sites)")
+    _confirmed(site.domain, yes, "Deleting the site and all its data" if delete
+               else "Deleting every stored event of the site")
+    try:
+        store = open_store(settings)
+    except StoreError as exc:
+        raise _fail(f"cannot open ClickHouse ({exc}). With the embedded engine, stop the "
+                    "server first, or use the settings page or the API while it runs") from None
+    try:
+        if not settings.clickhouse_url:  # the engine was free: no server is running here
+            _step("ingesting what the write-ahead logs still hold")
+            drain_logs(settings, slots_root(settings), store)
+        if delete:
+            _step("deleting the site's metadata (goals, people, links, keys' scope)")
+            meta.delete_site(site.id)
+            if settings.clickhouse_url and settings.site_delete_sweep_seconds:
+                _step(f"waiting {settings.site_delete_sweep_seconds:g} s for running servers "
+                      "to drop its events and flush their logs")
+                time.sleep(settings.site_delete_sweep_seconds)
+        _step("deleting its rows (events, sessions, rollups, imported data)")
+        rows = delete_site_rows(store, site.id, cluster_of(settings))
+    except StoreError as exc:
+        raise _fail(f"ClickHouse: {exc}") from None
+    finally:
+        store.close()
+    _step("dropping its cached answers")
+    shared_answers(settings).invalidate_site(site.id)
+    print(json.dumps({"site": site.domain, "action": "delete" if delete else "reset",
+                      "rows": rows}))
+
+
+@app.command("reset-stats")
+def reset_stats(
+    domain: Annotated[str, typer.Argument(help="The site's domain.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for the domain again.")]
+    = False,
+) -> None:
+    """Delete every stored event, session and imported row of a site; keep its settings,
+    goals and people. Asks for the domain again unless --yes."""
+    _wipe(domain, yes, delete=False)
+
+
+@app.command("delete-site")
+def delete_site(
+    domain: Annotated[str, typer.Argument(help="The site's domain.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for the domain again.")]
+    = False,
+) -> None:
+    """Delete a site: its goals, funnels, segments, shared links, guests, invitations and
+    all its stored data. Asks for the domain again unless --yes."""
+    _wipe(domain, yes, delete=True)
+
+
 @app.command("list-sites")
 def list_sites(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List sites."""
@@ -758,6 +844,105 @@ def transfer_site(
     except MetaError as exc:
         raise _fail(str(exc)) from None
     console.print(f"{site} now belongs to team {team!r}")
+
+
+@app.command("import")
+def import_(
+    source: Annotated[str, typer.Argument(help="plausible (its CSV export: the zip, or one "
+                                          "CSV) or ga4 (CSV reports, see the user guide)")],
+    file: Annotated[str, typer.Argument(help="The zip or CSV file to import.")],
+    site: Annotated[str, typer.Option("--site", help="The site's domain (or id).")],
+    server: Annotated[str | None, typer.Option(
+        "--server", help="Upload to this running server instead (e.g. http://localhost:8000; "
+        "needs --api-key): the way while a server holds the embedded engine's data.")] = None,
+    api_key: Annotated[str | None, typer.Option(
+        "--api-key", envvar="LIVEINSIGHT_API_KEY", help="With --server: an API key with the "
+        "admin scope for the site.")] = None,
+) -> None:
+    """Import another tool's aggregates into a site (kept apart from native events; shown
+    with include.imports), with a progress bar on stderr; prints the import as JSON."""
+    from pathlib import Path
+
+    from liveinsight.errors import Problem
+    from liveinsight.ops.progress import StepBars
+
+    path = Path(file)
+    if source not in ("plausible", "ga4"):
+        raise _fail(f"source must be plausible or ga4, not {source!r}")
+    if not path.is_file():
+        raise _fail(f"no file {file!r}")
+    if server:
+        console.print_json(json.dumps(_import_through(server, api_key, site, source, path)))
+        return
+    settings = _settings()
+    from liveinsight.ops import backup as backups
+
+    if not settings.clickhouse_url and backups.held(settings.chdb_path):
+        raise _fail(f"a running LiveInsight holds {settings.data_dir}: import through it "
+                    "(--server URL --api-key KEY) or stop it first")
+    from liveinsight.imports.reader import Limits
+    from liveinsight.imports.service import Importer
+    from liveinsight.meta.site_imports import SiteImports
+    from liveinsight.ops.jobs import Jobs
+    from liveinsight.storage.migrate import cluster_of, migrate
+    from liveinsight.storage.transports import open_store
+
+    meta = _meta(settings)
+    found = _site_of(meta, site)
+    store = open_store(settings)
+    try:
+        migrate(store, cluster_of(settings))
+        importer = Importer(store, SiteImports(meta.engine), Jobs(), lambda _site: None,
+                            Limits(settings.import_max_upload_bytes,
+                                   settings.import_max_uncompressed_bytes,
+                                   settings.import_max_rows),
+                            settings.data_dir / "imports", cluster_of(settings))
+        with StepBars(["check", "insert"]) as bars:
+            info = importer.run(found, source, path, path.name, progress=bars)
+    except Problem as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        store.close()
+    console.print_json(json.dumps(importer.doc(info)))
+
+
+def _import_through(server: str, api_key: str | None, site: str, source: str,
+                    path: Any) -> dict[str, Any]:
+    """Upload to a running server, then follow its job until the import ends."""
+    import time
+
+    import httpx
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+
+    if not api_key:
+        raise _fail("--server needs --api-key (or LIVEINSIGHT_API_KEY)")
+    base = server.rstrip("/")
+    headers = {"authorization": f"Bearer {api_key}"}
+    bars = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                    console=Console(stderr=True), disable=not Console(stderr=True).is_terminal)
+    with bars, httpx.Client(timeout=600) as client:
+        task = bars.add_task("[1/2] upload and check", total=None)
+        with path.open("rb") as fh:
+            answer = client.post(f"{base}/api/v1/sites/{site}/imports", headers=headers,
+                                 data={"source": source}, files={"file": (path.name, fh)})
+        if answer.status_code >= 400:
+            raise _fail(f"{answer.status_code}: {answer.text[:500]}")
+        doc: dict[str, Any] = answer.json()
+        bars.update(task, total=1, completed=1)
+        task = bars.add_task("[2/2] insert", total=1)
+        while doc["status"] == "importing":
+            progress = doc.get("progress") or {}
+            bars.update(task, completed=float(progress.get("progress") or 0))
+            time.sleep(0.5)
+            answer = client.get(f"{base}/api/v1/sites/{site}/imports/{doc['id']}",
+                                headers=headers)
+            if answer.status_code >= 400:
+                raise _fail(f"{answer.status_code}: {answer.text[:500]}")
+            doc = answer.json()
+        bars.update(task, completed=1)
+    if doc["status"] != "completed":
+        raise _fail(f"the import failed: {doc.get('error')}")
+    return doc
 
 
 @app.command()
