@@ -174,6 +174,7 @@ def test_log_full_is_503_with_retry_after(app: TestClient) -> None:
     assert response.json()["error"]["code"] == "log_full"
     assert int(response.headers["retry-after"]) >= 1
     assert rejected(app, "event", 503) == 1
+    assert app.get("/health").json()["status"] == "degraded"  # for 10 s after a refusal
     svc_of(app).wal.max_bytes = 1 << 30
     assert plausible(app, PV).status_code == 202
 
