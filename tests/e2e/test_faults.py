@@ -18,6 +18,7 @@ the issue's 60 s run: ``LIVEINSIGHT_TEST_OUTAGE_SECONDS=60``).
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +28,15 @@ import httpx
 import pytest
 
 from tests.e2e.load import Load, assert_exactly_once
-from tests.support import METRICS_TOKEN, Emulator, Server, private_postgres, wait_until
+from tests.support import (
+    METRICS_TOKEN,
+    Emulator,
+    Server,
+    private_postgres,
+    private_redis,
+    tiny_tmpfs,
+    wait_until,
+)
 
 OUTAGE_S = float(os.environ.get("LIVEINSIGHT_TEST_OUTAGE_SECONDS", "20"))
 RECOVERY_S = 300.0  # the issue's bound: back to ok within 5 minutes, no human action
@@ -218,3 +227,128 @@ def test_postgresql_down_under_load_collects_for_known_sites_and_answers_503_els
           f"{len(answers['goal'])} × 503; stats API {answers['stats'].count(200)} × 200, "
           f"{answers['stats'].count(503)} × 503; health ok {recovered_s:.1f} s after it "
           "returned")
+
+
+# --- Redis down --------------------------------------------------------------------------------
+
+
+def test_redis_down_under_load_keeps_collecting_on_node_local_state(
+        server: Callable[..., Server], tmp_path: Path) -> None:
+    # tests/api/test_cache_failover.py covers the answer cache in process; this is the
+    # served node's ingest path (sessions, the live feed) with a Redis that crashes.
+    with private_redis(tmp_path / "redis") as redis_server:
+        srv = server(redis_url=redis_server.url, redis_timeout_seconds="0.2",
+                     redis_retry_seconds="1")
+        srv.start()
+        key = {"authorization": f"Bearer {_api_key(srv)}"}
+        stats = srv.url + "/api/stats/aggregate?site_id=example.com&period=day&metrics=visitors"
+        realtime = srv.url + "/api/realtime?site_id=example.com"
+        load = Load(lambda: srv.url, run="rd", workers=4, pause=0.02).start()
+        reads: list[int] = []
+        try:
+            wait_until(lambda: len(load.acked) >= 100, 30, "acknowledged events")
+            assert _all_ok(srv)
+
+            redis_server.stop()  # SIGKILL, as a crash; restarts empty (no persistence)
+            down_at = time.monotonic()
+            wait_until(lambda: _detailed(srv)["status"] == "degraded", 30,
+                       "/health/detailed to say degraded")
+            checks = wait_until(lambda: (c := _detailed(srv)["checks"])["sessions"] != "shared"
+                                and c, 30, "sessions to say node-local")
+            assert checks["sessions"].startswith("node-local"), checks
+            deps = wait_until(lambda: (d := _dependencies(srv))["status"] != "ok" and d, 30,
+                              "/health/dependencies to name Redis")
+            assert _dependency(deps, "redis")["state"] != "up"
+            assert _dependency(deps, "redis")["error"]
+            assert httpx.get(srv.url + "/health/ready", timeout=10).status_code == 200
+            while time.monotonic() - down_at < OUTAGE_S:
+                for url in (stats, realtime):
+                    reads.append(httpx.get(url, headers=key, timeout=30).status_code)
+                time.sleep(0.5)
+            acked_during = load.acked_since(down_at)
+
+            redis_server.start()
+            up_at = time.monotonic()
+            wait_until(lambda: _all_ok(srv), RECOVERY_S, "health to say ok after Redis returned",
+                       every=0.5)
+            recovered_s = time.monotonic() - up_at
+            since = time.monotonic()
+            wait_until(lambda: load.acked_since(since) >= 50, 30, "events after recovery")
+        finally:
+            load.stop()
+        assert srv.terminate() == 0, srv.log()
+
+    assert load.refused == [], load.refusal_bodies[:3]
+    assert acked_during >= 10 * OUTAGE_S, acked_during
+    assert set(reads) == {200}, reads
+    assert_exactly_once(srv.stored(), load.acked)
+    print(f"\nRedis down {OUTAGE_S:.0f} s: {len(load.acked)} acknowledged ({acked_during} "
+          f"during the outage, none refused); {len(reads)} stats/realtime reads, all 200; "
+          f"health ok {recovered_s:.1f} s after it returned")
+
+
+# --- the log's disk full -----------------------------------------------------------------------
+
+
+def _fill(directory: Path, stop: threading.Event) -> None:
+    """Another writer on the log's disk taking every byte that comes free until ``stop``."""
+    fd = os.open(directory / "ballast", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        while not stop.is_set():
+            try:
+                os.write(fd, b"\0" * 4096)
+            except OSError:
+                time.sleep(0.01)
+    finally:
+        os.close(fd)
+
+
+def test_the_logs_disk_full_answers_503_health_shows_it_recovers_when_space_returns(
+        server: Callable[..., Server]) -> None:
+    # tests/e2e/test_durability.py fills the log itself between two flushes; here something
+    # else takes the disk's space for the whole outage, as a runaway file would.
+    srv = server()
+    with tiny_tmpfs(srv.data_dir / "wal", "2m") as wal_dir:
+        srv.start()
+        load = Load(lambda: srv.url, run="df", workers=4, pause=0.02).start()
+        stop = threading.Event()
+        filler = threading.Thread(target=_fill, args=(wal_dir, stop), daemon=True)
+        try:
+            wait_until(lambda: len(load.acked) >= 100, 30, "acknowledged events")
+            assert _all_ok(srv)
+            filler.start()
+            full_at = time.monotonic()
+            wait_until(lambda: load.refused, 30, "a refusal")
+            detailed = wait_until(lambda: (d := _detailed(srv))["status"] == "degraded" and d,
+                                  30, "/health/detailed to say degraded")
+            assert detailed["checks"]["write_ahead_log"].startswith("refusing appends"), detailed
+            assert "No space left" in detailed["checks"]["write_ahead_log"]
+            assert detailed["checks"]["write_ahead_log_disk_free_bytes"] < 64 * 1024
+            assert httpx.get(srv.url + "/health", timeout=10).json()["status"] == "degraded"
+            wait_until(lambda: time.monotonic() - full_at >= OUTAGE_S, OUTAGE_S + 5, "the outage")
+            refused_during = len(load.refused)
+            stop.set()
+            filler.join(10)
+            (wal_dir / "ballast").unlink()
+            freed_at = time.monotonic()
+            wait_until(lambda: _all_ok(srv), RECOVERY_S, "health to say ok after space returned",
+                       every=0.5)
+            recovered_s = time.monotonic() - freed_at
+            since = time.monotonic()
+            wait_until(lambda: load.acked_since(since) >= 50, 30, "events after recovery")
+            metrics = srv.metrics()
+        finally:
+            stop.set()
+            load.stop()
+        assert srv.terminate() == 0, srv.log()
+        assert srv.wal_bytes() == 0
+    _assert_clear_503s(load, retry_after=True)
+    assert refused_during > 0
+    assert 'liveinsight_wal_append_failures_total{reason="io"}' in metrics
+    stored = srv.stored()
+    assert_exactly_once(stored, load.acked)  # every frame intact: nothing torn was replayed
+    never_kept = [m for m, _, _ in load.refused if m in stored]
+    assert not never_kept, f"{len(never_kept)} events answered 503 were stored"
+    print(f"\nLog's disk full {OUTAGE_S:.0f} s: {len(load.acked)} acknowledged, "
+          f"{len(load.refused)} refused with 503 + Retry-After; health ok {recovered_s:.1f} s "
+          "after space returned")
