@@ -760,6 +760,105 @@ def transfer_site(
     console.print(f"{site} now belongs to team {team!r}")
 
 
+@app.command("import")
+def import_(
+    source: Annotated[str, typer.Argument(help="plausible (its CSV export: the zip, or one "
+                                          "CSV) or ga4 (CSV reports, see the user guide)")],
+    file: Annotated[str, typer.Argument(help="The zip or CSV file to import.")],
+    site: Annotated[str, typer.Option("--site", help="The site's domain (or id).")],
+    server: Annotated[str | None, typer.Option(
+        "--server", help="Upload to this running server instead (e.g. http://localhost:8000; "
+        "needs --api-key): the way while a server holds the embedded engine's data.")] = None,
+    api_key: Annotated[str | None, typer.Option(
+        "--api-key", envvar="LIVEINSIGHT_API_KEY", help="With --server: an API key with the "
+        "admin scope for the site.")] = None,
+) -> None:
+    """Import another tool's aggregates into a site (kept apart from native events; shown
+    with include.imports), with a progress bar on stderr; prints the import as JSON."""
+    from pathlib import Path
+
+    from liveinsight.errors import Problem
+    from liveinsight.ops.progress import StepBars
+
+    path = Path(file)
+    if source not in ("plausible", "ga4"):
+        raise _fail(f"source must be plausible or ga4, not {source!r}")
+    if not path.is_file():
+        raise _fail(f"no file {file!r}")
+    if server:
+        console.print_json(json.dumps(_import_through(server, api_key, site, source, path)))
+        return
+    settings = _settings()
+    from liveinsight.ops import backup as backups
+
+    if not settings.clickhouse_url and backups.held(settings.chdb_path):
+        raise _fail(f"a running LiveInsight holds {settings.data_dir}: import through it "
+                    "(--server URL --api-key KEY) or stop it first")
+    from liveinsight.imports.reader import Limits
+    from liveinsight.imports.service import Importer
+    from liveinsight.meta.site_imports import SiteImports
+    from liveinsight.ops.jobs import Jobs
+    from liveinsight.storage.migrate import cluster_of, migrate
+    from liveinsight.storage.transports import open_store
+
+    meta = _meta(settings)
+    found = _site_of(meta, site)
+    store = open_store(settings)
+    try:
+        migrate(store, cluster_of(settings))
+        importer = Importer(store, SiteImports(meta.engine), Jobs(), lambda _site: None,
+                            Limits(settings.import_max_upload_bytes,
+                                   settings.import_max_uncompressed_bytes,
+                                   settings.import_max_rows),
+                            settings.data_dir / "imports", cluster_of(settings))
+        with StepBars(["check", "insert"]) as bars:
+            info = importer.run(found, source, path, path.name, progress=bars)
+    except Problem as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        store.close()
+    console.print_json(json.dumps(importer.doc(info)))
+
+
+def _import_through(server: str, api_key: str | None, site: str, source: str,
+                    path: Any) -> dict[str, Any]:
+    """Upload to a running server, then follow its job until the import ends."""
+    import time
+
+    import httpx
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+
+    if not api_key:
+        raise _fail("--server needs --api-key (or LIVEINSIGHT_API_KEY)")
+    base = server.rstrip("/")
+    headers = {"authorization": f"Bearer {api_key}"}
+    bars = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                    console=Console(stderr=True), disable=not Console(stderr=True).is_terminal)
+    with bars, httpx.Client(timeout=600) as client:
+        task = bars.add_task("[1/2] upload and check", total=None)
+        with path.open("rb") as fh:
+            answer = client.post(f"{base}/api/v1/sites/{site}/imports", headers=headers,
+                                 data={"source": source}, files={"file": (path.name, fh)})
+        if answer.status_code >= 400:
+            raise _fail(f"{answer.status_code}: {answer.text[:500]}")
+        doc: dict[str, Any] = answer.json()
+        bars.update(task, total=1, completed=1)
+        task = bars.add_task("[2/2] insert", total=1)
+        while doc["status"] == "importing":
+            progress = doc.get("progress") or {}
+            bars.update(task, completed=float(progress.get("progress") or 0))
+            time.sleep(0.5)
+            answer = client.get(f"{base}/api/v1/sites/{site}/imports/{doc['id']}",
+                                headers=headers)
+            if answer.status_code >= 400:
+                raise _fail(f"{answer.status_code}: {answer.text[:500]}")
+            doc = answer.json()
+        bars.update(task, completed=1)
+    if doc["status"] != "completed":
+        raise _fail(f"the import failed: {doc.get('error')}")
+    return doc
+
+
 @app.command()
 def demo(
     days: Annotated[int, typer.Option(help="Days of history to generate.")] = 30,

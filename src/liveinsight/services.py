@@ -33,6 +33,9 @@ from liveinsight.cache.protocol import ResultCache
 from liveinsight.cache.redis import RedisResultCache
 from liveinsight.cache.warmup import Popularity, Warmer
 from liveinsight.errors import Invalid
+from liveinsight.imports.reader import Limits as ImportLimits
+from liveinsight.imports.service import Importer
+from liveinsight.ingest.citydb import CityDatabase, CityDatabaseError
 from liveinsight.ingest.direct import DirectLog
 from liveinsight.ingest.group import GroupIngest
 from liveinsight.ingest.pipeline import build_pipeline
@@ -55,6 +58,7 @@ from liveinsight.meta.people import People
 from liveinsight.meta.repo import Metadata, SiteDirectory
 from liveinsight.meta.segments import Segments
 from liveinsight.meta.shares import SharedLinks
+from liveinsight.meta.site_imports import SiteImports
 from liveinsight.meta.two_factor import TwoFactor
 from liveinsight.ops import mail
 from liveinsight.ops.alerts.channels.config import Deps
@@ -126,6 +130,7 @@ class Services:
     ingestor: Ingestor
     group: GroupIngest  # the collector's group commit (fsync=always: appends off the loop)
     salts: SaltCache
+    cities: CityDatabase | None  # the city database (geo_city_database); None: country only
     sessions: SessionStore  # live sessions: in memory, or in Redis with redis_url
     ingested: Ingested  # bumped after each segment the writer moved into the store
     # reading
@@ -148,6 +153,7 @@ class Services:
     purger: Purger  # asks a CDN to drop cached URLs (POST /admin/cdn/purge)
     jobs: Jobs  # long administrative work (optimize, rebuild the rollups), with progress
     assets: Assets  # uploaded images (metadata database)
+    imports: Importer  # imported Plausible / GA4 aggregates: check, store (a job), delete
     # security
     keys: ApiKeyCache  # API key verifications, for the collector and the read APIs
     ips: ClientIpResolver
@@ -170,6 +176,19 @@ def _node_id(settings: Settings) -> str:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_hex(6))
     return path.read_text().strip()
+
+
+def _city_database(settings: Settings) -> CityDatabase | None:
+    """The city database the settings name, open; None without one."""
+    if settings.geo_city_database is None:
+        return None
+    try:
+        cities = CityDatabase(settings.geo_city_database)
+    except CityDatabaseError as exc:
+        raise ConfigError(f"LIVEINSIGHT_GEO_CITY_DATABASE: {exc}") from None
+    info = cities.info()
+    log.info("city database %s: %s built %s", info["path"], info["type"], info["build_date"])
+    return cities
 
 
 def _open_migrated_store(settings: Settings) -> Store:
@@ -197,6 +216,7 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
     """Open storage, metadata and the log, apply migrations, replay what the log holds, and
     wire every service. The writer is not started (``svc.writer.start()``)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    cities = _city_database(settings)  # first: a bad file fails the start before any opening
     metrics = Metrics()
     engine = make_engine(settings.metadata_url, pool_of(settings))
     upgrade(engine)
@@ -265,7 +285,8 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
     salts = SaltCache(meta, clock)
     sessions = _session_store(settings, clock)
     pipeline = build_pipeline(settings=settings, meta=meta, sites=sites, metrics=metrics,
-                              store=store, clock=clock, salts=salts, sessions=sessions)
+                              store=store, clock=clock, salts=salts, sessions=sessions,
+                              cities=cities)
     frames: WriteAheadLog | DirectLog = wal
     if settings.ingest_mode == "direct":  # no local log: ClickHouse confirms every answer
         if not isinstance(store, HttpStore):  # the settings require clickhouse_url
@@ -320,6 +341,12 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
     # must not reopen the cache's breaker (nor health), and they fail open anyway.
     limits_breaker = Breaker("redis_rate_limits", failures=3,
                              reset_after=settings.redis_retry_seconds)
+    jobs = Jobs()
+    imports = Importer(store, SiteImports(engine), jobs, answers.invalidate_site,
+                       ImportLimits(settings.import_max_upload_bytes,
+                                    settings.import_max_uncompressed_bytes,
+                                    settings.import_max_rows),
+                       settings.data_dir / "imports", cluster_of(settings))
     return Services(
         settings=settings, metrics=metrics, clock=clock, node_id=node_id,
         started_at=clock(), secret=secret,
@@ -332,7 +359,7 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         group=GroupIngest(ingestor, threaded=settings.wal_fsync == "always"
                           or settings.ingest_mode == "direct",
                           enrich_off_loop=bool(settings.redis_url)),
-        salts=salts, sessions=sessions, ingested=ingested,
+        salts=salts, cities=cities, sessions=sessions, ingested=ingested,
         runner=runner, answers=answers, dependencies=dependencies,
         health_checks=Checks(dependencies), logs=_log_shipper(settings, store, node_id, metrics),
         tracing=_tracing(settings, store, node_id, metrics), audit_copies=audit_copies,
@@ -342,7 +369,7 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         shares=SharedLinks(engine, PasswordPolicy(settings.password_min_length)),
         segments=Segments(engine),
         kpi_targets=KpiTargets(engine),
-        jobs=Jobs(), assets=Assets(engine), feed=feed,
+        jobs=jobs, imports=imports, assets=Assets(engine), feed=feed,
         snapshots=SharedSnapshots(runner, clock),
         keys=ApiKeyCache(meta.verify_api_key, settings.api_key_cache_seconds),
         ips=ClientIpResolver(settings.trusted_proxies),

@@ -14,6 +14,7 @@ import secrets
 from pathlib import Path
 from typing import Annotated, Literal
 
+import maxminddb
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -325,6 +326,12 @@ class Settings(BaseSettings):
     session_timeout_minutes: int = Field(
         30, description="A visitor's events further apart than this start a new session."
     )
+    geo_city_database: Path | None = Field(
+        None, description="A city database in MMDB format (DB-IP Lite City or MaxMind "
+        "GeoLite2 City, docs/enrichment.md#city-and-region) for visitors' regions and "
+        "cities. Empty: country only (the bundled `iptocc` table). Checked at start; a file "
+        "replaced later (renamed over it) is picked up within a minute without a restart."
+    )
     api_key_rate: float = Field(
         1000.0, gt=0, description="An API key's default usage plan: requests a second it "
         "may make to the read and management APIs, and events a second it may send to "
@@ -456,6 +463,22 @@ class Settings(BaseSettings):
         "after new data (dashboards being looked at)."
     )
 
+    # --- imports (Plausible / Google Analytics exports) ---------------------------------
+    import_max_upload_bytes: int = Field(
+        100 << 20, ge=1024, le=4 << 30, description="Largest upload `POST "
+        "/api/v1/sites/{site}/imports` (and the settings page's import form) takes, zipped or "
+        "not (413 above). The whole body must still arrive within `body_timeout_seconds`."
+    )
+    import_max_uncompressed_bytes: int = Field(
+        1 << 30, ge=1024, le=64 << 30, description="Largest total size of the CSV files in an "
+        "imported zip, as its directory declares them (413 above; a member compressed more than "
+        "200 to 1 is refused as a zip bomb whatever its size)."
+    )
+    import_max_rows: int = Field(
+        5_000_000, ge=1, le=500_000_000, description="Most CSV rows one import may hold, all "
+        "files together (413 above)."
+    )
+
     # --- uploaded images ---------------------------------------------------------------
     asset_max_bytes: int = Field(
         2 << 20, ge=1024, le=50 << 20, description="Largest image `POST "
@@ -553,6 +576,27 @@ class Settings(BaseSettings):
         256 << 20, ge=1 << 20, description="Disk quota of the log records' own write-ahead "
         "log (`logs-wal/`) while ClickHouse is away; past it records are dropped (counted)."
     )
+
+    @field_validator("geo_city_database", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("geo_city_database")
+    @classmethod
+    def _check_city_database(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return value
+        if not value.is_file():
+            raise ValueError(f"no file at {value}: download DB-IP Lite City or GeoLite2 "
+                             "City (docs/enrichment.md), or leave it empty for country only")
+        try:
+            with maxminddb.open_database(str(value)) as reader:
+                reader.metadata()
+        except (OSError, ValueError, maxminddb.InvalidDatabaseError) as exc:
+            raise ValueError(f"{value} is not a MaxMind DB (MMDB) file ({exc}); give the "
+                             "`.mmdb` file, not the compressed download") from None
+        return value
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -74,6 +74,12 @@ class Jobs:
                          daemon=True).start()
         return job
 
+    def ensure_idle(self, kind: str) -> None:
+        """Raise :class:`Busy` when a job of ``kind`` is running."""
+        with self._lock:
+            if any(j.kind == kind and j.status == "running" for j in self._jobs.values()):
+                raise Busy(f"a {kind} job is running already; wait for it to finish")
+
     def get(self, job_id: str) -> Job | None:
         with self._lock:
             return self._jobs.get(job_id)

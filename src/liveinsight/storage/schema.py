@@ -443,6 +443,93 @@ def _in_cluster_create(db: str, cluster: Cluster) -> list[str]:
     return []
 
 
+# --- imported data -----------------------------------------------------------------------------
+# Aggregates imported from another analytics tool (Plausible's CSV export, a Google Analytics 4
+# export: ``liveinsight.imports``), kept apart from the native events: one table per kind of
+# aggregate, as Plausible's ``imported_*`` tables, each row a day's counts for one value of its
+# dimensions, tagged with the site and the import it came from (deleting an import deletes its
+# rows). Every metric is a sum over rows, so a table's rows may sit on any shard of a cluster.
+
+IMPORTED_DIMENSIONS: dict[str, Columns] = {
+    "imported_visitors": [],
+    "imported_sources": [("source", "String"), ("referrer", "String"),
+                         ("utm_source", "String"), ("utm_medium", "String"),
+                         ("utm_campaign", "String"), ("utm_content", "String"),
+                         ("utm_term", "String")],
+    "imported_pages": [("hostname", "String"), ("page", "String")],
+    "imported_entry_pages": [("entry_page", "String")],
+    "imported_exit_pages": [("exit_page", "String")],
+    "imported_custom_events": [("name", "String"), ("link_url", "String"), ("path", "String")],
+    "imported_locations": [("country", "String"), ("region", "String"), ("city", "UInt64")],
+    "imported_devices": [("device", "String")],
+    "imported_browsers": [("browser", "String"), ("browser_version", "String")],
+    "imported_operating_systems": [("operating_system", "String"),
+                                   ("operating_system_version", "String")],
+}
+_VISIT_METRICS: Columns = [("visitors", "UInt64"), ("visits", "UInt64"),
+                           ("pageviews", "UInt64"), ("bounces", "UInt64"),
+                           ("visit_duration", "UInt64")]
+IMPORTED_METRICS: dict[str, Columns] = {
+    "imported_visitors": _VISIT_METRICS,
+    "imported_sources": _VISIT_METRICS,
+    "imported_pages": [("visitors", "UInt64"), ("visits", "UInt64"), ("pageviews", "UInt64"),
+                       ("exits", "UInt64"), ("time_on_page", "UInt64")],
+    "imported_entry_pages": [("visitors", "UInt64"), ("entrances", "UInt64"),
+                             ("pageviews", "UInt64"), ("bounces", "UInt64"),
+                             ("visit_duration", "UInt64")],
+    "imported_exit_pages": [("visitors", "UInt64"), ("exits", "UInt64"),
+                            ("pageviews", "UInt64"), ("bounces", "UInt64"),
+                            ("visit_duration", "UInt64")],
+    "imported_custom_events": [("visitors", "UInt64"), ("events", "UInt64")],
+    "imported_locations": _VISIT_METRICS,
+    "imported_devices": _VISIT_METRICS,
+    "imported_browsers": _VISIT_METRICS,
+    "imported_operating_systems": _VISIT_METRICS,
+}
+IMPORTED_TABLES: tuple[str, ...] = tuple(IMPORTED_DIMENSIONS)
+"""Every table of imported data (deleting or resetting a site deletes its rows there too)."""
+
+
+def imported_columns(table: str) -> Columns:
+    """Every column of an imported table, in order: site, import, date, dimensions, metrics."""
+    return [("site_id", "UInt32"), ("import_id", "UInt64"), ("date", "Date"),
+            *IMPORTED_DIMENSIONS[table], *IMPORTED_METRICS[table]]
+
+
+def _imported_keys(table: str) -> str:
+    dims = ", ".join(name for name, _ in IMPORTED_DIMENSIONS[table])
+    return (f"PARTITION BY toYYYYMM(date) ORDER BY (site_id, date, import_id"
+            f"{', ' + dims if dims else ''})")
+
+
+def _imported_ddl(db: str) -> list[str]:
+    return [f"CREATE TABLE IF NOT EXISTS `{db}`.{t} (\n    {_columns_ddl(imported_columns(t))}"
+            f"\n) ENGINE = MergeTree {_imported_keys(t)} SETTINGS {_DEDUP}"
+            for t in IMPORTED_TABLES]
+
+
+def _imported_cluster(db: str, c: Cluster) -> list[str]:
+    """On a cluster: ``<table>_local`` replicated on each shard, ``<table>`` over all of
+    them, rows spread by import and day (every metric is a sum: any shard will do)."""
+    out = []
+    for t in IMPORTED_TABLES:
+        out += [f"CREATE TABLE IF NOT EXISTS `{db}`.{t}_local {c.on()}"
+                f" (\n    {_columns_ddl(imported_columns(t))}\n)"
+                f" ENGINE = ReplicatedMergeTree({c.replicated_args()}) {_imported_keys(t)}"
+                f" SETTINGS {_REPLICATED_DEDUP}",
+                _distributed(db, t, "cityHash64(import_id, date)", c)]
+    return out
+
+
+def delete_rows_sql(db: str, table: str, where: str, cluster: Cluster | None = None) -> str:
+    """``ALTER TABLE ... DELETE WHERE where``, synchronous; on a cluster on every shard's
+    local table."""
+    if cluster is None:
+        return f"ALTER TABLE `{db}`.{table} DELETE WHERE {where} SETTINGS mutations_sync = 2"
+    return (f"ALTER TABLE `{db}`.{table}_local {cluster.on()} DELETE WHERE {where}"
+            " SETTINGS mutations_sync = 2")
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "events and sessions tables",
               lambda db: [EVENTS.single(db), SESSIONS.single(db)],
@@ -471,9 +558,11 @@ MIGRATIONS: list[Migration] = [
               lambda db: [_spans_ddl(db)], lambda db, c: _spans_cluster(db, c)),
     Migration(8, "audit: a searchable copy of the audit log's hash chain, with a TTL",
               lambda db: [_audit_ddl(db)], lambda db, c: _audit_cluster(db, c)),
+    Migration(9, "imported_*: aggregates imported from Plausible or Google Analytics exports",
+              _imported_ddl, _imported_cluster),
 ]
 
-SITE_DATA_TABLES = ("events", "sessions", "events_rollup", "sessions_rollup")
+SITE_DATA_TABLES = ("events", "sessions", "events_rollup", "sessions_rollup", *IMPORTED_TABLES)
 """Every table holding a site's data: deleting a site's rows must delete them from each
 (the rollups are fed by inserts only; an ``ALTER TABLE events DELETE`` does not reach them)."""
 
