@@ -34,6 +34,7 @@ from liveinsight.api import (
     segments,
     shared_links,
     sharing,
+    site_data,
     stats,
     traces_pages,
     tracker,
@@ -52,4 +53,5 @@ ROUTERS: tuple[APIRouter, ...] = (ops.router, collect.router, tracker.router, st
                                   export.router, logs.router, logs_pages.router,
                                   performance.router, traces_pages.router,
                                   audit.router, audit.pages, two_factor.router,
-                                  sharing.router, shared_links.router, segments.router)
+                                  sharing.router, shared_links.router, segments.router,
+                                  site_data.router)
