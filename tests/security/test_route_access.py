@@ -98,6 +98,7 @@ ACCESS: dict[str, set[str]] = {
                   "POST /api/v1/sites/{site_id}/segments",
                   "DELETE /api/v1/sites/{site_id}/segments/{segment_id}",
                   "POST /api/v1/sites/{site_id}/reset", "DELETE /api/v1/sites/{site_id}",
+                  "GET /api/v1/sites/{site_id}/export",
                   "GET /api/v1/sites/{site_id}", "PATCH /api/v1/sites/{site_id}"},
     "site_list": {"GET /api/v1/sites"},  # the sites the credential reads (none: an empty list)
     "page": {"GET /account", "GET /sites"},
@@ -158,7 +159,7 @@ ACCESS: dict[str, set[str]] = {
                    "POST /sites/{site_id}/invitations/{invite_id}/revoke",
                    "POST /sites/{site_id}/shared-links",
                    "POST /sites/{site_id}/shared-links/{link_id}/revoke",
-                   "POST /sites/{site_id}/reset"},
+                   "POST /sites/{site_id}/reset", "GET /sites/{site_id}/export"},
     "site_owner": {"POST /sites/{site_id}/transfer", "POST /sites/{site_id}/delete"},
     "team_admin": {"POST /teams/{team_id}/members/{user_id}/role",
                    "POST /teams/{team_id}/members/{user_id}/remove",
