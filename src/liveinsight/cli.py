@@ -103,6 +103,7 @@ def _serve_workers(settings: Settings, count: int, server: Any, address: str) ->
 
     from liveinsight import workers as multi
     from liveinsight.ops import backup as backups
+    from liveinsight.ops import metricshare
     from liveinsight.storage.http import HttpStore
     from liveinsight.storage.migrate import cluster_of
     from liveinsight.storage.migrate import migrate as run_migrations
@@ -125,6 +126,7 @@ def _serve_workers(settings: Settings, count: int, server: Any, address: str) ->
         try:
             run_migrations(store, cluster_of(settings))
             multi.ingest_unclaimed(multi.slots_root(settings), count, store)
+            metricshare.clear(multi.slots_root(settings))  # never a past run's figures
         finally:
             store.close()
         os.environ.update(multi.worker_environment(settings, owner.url if owner else None))
