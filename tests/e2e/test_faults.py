@@ -21,6 +21,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -352,3 +353,81 @@ def test_the_logs_disk_full_answers_503_health_shows_it_recovers_when_space_retu
     print(f"\nLog's disk full {OUTAGE_S:.0f} s: {len(load.acked)} acknowledged, "
           f"{len(load.refused)} refused with 503 + Retry-After; health ok {recovered_s:.1f} s "
           "after space returned")
+
+
+# --- the wall clock jumps ----------------------------------------------------------------------
+
+FAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1")
+STICKY = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 "
+          "Firefox/133.0", "X-Forwarded-For": "192.0.2.7", "Content-Type": "text/plain"}
+
+
+def _stored_times(srv: Server) -> dict[str, tuple[str, int]]:
+    """``pathname → (the event's UTC timestamp, its session id)``, read from the data dir."""
+    from liveinsight.storage.embedded import EmbeddedStore
+
+    store = EmbeddedStore(srv.data_dir / "chdb", "liveinsight")
+    try:
+        rows = store.query("SELECT pathname, toString(timestamp), session_id "
+                           "FROM liveinsight.events").rows
+    finally:
+        store.close()
+    return {r[0]: (r[1], int(r[2])) for r in rows}
+
+
+def test_the_wall_clock_jumping_forward_then_back_loses_nothing(
+        server: Callable[..., Server], tmp_path: Path) -> None:
+    # libfaketime (Debian's faketime package) moves the served process's wall clock
+    # (time(), clock_gettime(CLOCK_REALTIME): Python, granian and the embedded engine) while
+    # it runs; the monotonic clock (the log's lag, back-offs, caches) keeps going.
+    if not FAKETIME.exists():
+        pytest.skip("libfaketime is not installed (apt-get install faketime)")
+    offset = tmp_path / "faketime"
+    offset.write_text("+0\n")
+    srv = server()
+    srv.env |= {"LD_PRELOAD": str(FAKETIME), "FAKETIME_TIMESTAMP_FILE": str(offset),
+                "FAKETIME_CACHE_DURATION": "1", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+    srv.start()
+    phases: list[tuple[str, str, float]] = []  # (name, offset, acked from)
+    load = Load(lambda: srv.url, run="cj", workers=2, pause=0.05).start()
+    try:
+        for name, shift in (("before", "+0"), ("forward", "+3h"), ("back", "-1h")):
+            offset.write_text(f"{shift}\n")
+            time.sleep(1.5)  # libfaketime rereads the file once a second
+            since = time.monotonic()
+            phases.append((name, shift, since))
+            # One visitor (same address and agent) in every phase: its sessions.
+            r = httpx.post(srv.url + "/api/event", headers=STICKY, timeout=10, json={
+                "n": "pageview", "u": f"https://example.com/sticky-{name}", "d": "example.com"})
+            assert r.status_code == 202
+            wait_until(lambda s=since: load.acked_since(s) >= 100, 30,  # type: ignore[misc]
+                       f"events with the clock {shift}")
+            assert httpx.get(srv.url + "/health", timeout=10).status_code == 200
+        wait_until(lambda: _caught_up(srv), 60, "the writer to catch up")
+        assert _all_ok(srv), _detailed(srv)
+    finally:
+        load.stop()
+    assert srv.terminate() == 0, srv.log()
+    assert load.refused == [], load.refusal_bodies[:3]
+    stored = srv.stored()
+    assert_exactly_once(stored, load.acked + [f"/sticky-{name}" for name, _, _ in phases])
+    # Each event is stamped by the server's wall clock when it arrived: the jumped time.
+    times = _stored_times(srv)
+    acked_at = dict(zip(load.acked, load.ack_times, strict=True))
+    medians = {}
+    for i, (name, _, since) in enumerate(phases):
+        until = phases[i + 1][2] - 1.5 if i + 1 < len(phases) else float("inf")
+        stamps = sorted(datetime.fromisoformat(times[m][0]) for m, t in acked_at.items()
+                        if since <= t < until)
+        medians[name] = stamps[len(stamps) // 2]
+    forward = (medians["forward"] - medians["before"]).total_seconds() / 3600
+    back = (medians["back"] - medians["before"]).total_seconds() / 3600
+    assert 2.8 < forward < 3.2 and -1.2 < back < -0.8, (forward, back)
+    # 3 h later is past the 30 min idle limit (and a new UTC day's salt): a new session; back
+    # to an hour before the first event, the visitor's newest session "happened" in the
+    # future: see docs/operations.md for what the session step makes of it.
+    session = {name: times[f"/sticky-{name}"][1] for name, _, _ in phases}
+    assert session["forward"] != session["before"]
+    print(f"\nclock jump +3 h then to -1 h: {len(load.acked)} acknowledged, none refused, "
+          f"each stored once, stamped {forward:+.2f} h and {back:+.2f} h from before the jump; "
+          f"one visitor's sessions: {session}")
