@@ -1,6 +1,9 @@
 """Fault scenarios against real processes: ``liveinsight serve`` under steady ingest load
 while one of the things it depends on fails for real and comes back — the ClickHouse HTTP
-endpoint (the emulator's process SIGKILLed, then restarted on the same port and data), ...
+endpoint (the emulator's process SIGKILLed, then restarted on the same port and data), a
+private PostgreSQL holding the metadata (stopped, started), a private Redis (SIGKILLed,
+started empty), the log's disk (a tmpfs another writer fills) — and the server's wall clock
+jumping (libfaketime). SIGKILL and SIGTERM under load are in ``test_durability.py``.
 
 Each scenario checks the same promises (docs/operations.md, "Fault scenarios"):
 
