@@ -592,7 +592,9 @@
           text: (change > 0 ? '↑' : change < 0 ? '↓' : '') + Math.abs(change) + (metrics[0] === 'bounce_rate' || metrics[0] === 'conversion_rate' ? ' pts' : '%') }));
       const dim = q.property;
       const extra = q.event ? { dim: 'event:name', op: '==', value: q.event } : null;
+      // data-value / data-raw: the row's dimension value and its metrics' numbers, for tests and tools
       const button = el('button', { class: 'row', type: 'button', title: 'Filter by ' + label, 'aria-label': 'Filter by ' + label + ': ' + nums.textContent,
+        'data-value': String(value), 'data-raw': metrics.map((m) => String(num(r[m]))).join(','),
         onclick: () => addFilter(dim, value, extra) },
         el('span', { class: 'bar', style: 'width:' + Math.max(2, (100 * (num(r[metrics[0]]) || 0)) / max) + '%' }),
         el('span', { class: 'label' }, q.property === 'visit:country' ? badge(value) : null, label), nums);
