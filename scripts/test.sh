@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run the whole test suite: creates .venv and installs LiveInsight with its test extras when
 # needed. Browser tests use Debian's chromium, the deployment tests nginx (both installed
-# here when running as root with apt).
+# here when running as root with apt, with libfaketime for the clock-jump test).
 # Tests run in parallel worker processes (pytest-xdist, one per core: chDB allows one engine
 # per process, so each worker has its own). `--quick` leaves out the slow multi-process and
 # browser tests (unit + integration). `--coverage` measures the run with coverage.py
@@ -24,6 +24,8 @@ fi
 NEED=()
 [ -x /usr/bin/chromium ] || NEED+=(chromium)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || NEED+=(nginx-light)
+# libfaketime: the clock-jump fault scenario (tests/e2e/test_faults.py)
+[ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 ] || NEED+=(faketime)
 if [ "${#NEED[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${NEED[@]}" >/dev/null) \
     || echo "note: could not install ${NEED[*]}; browser and nginx tests will be skipped"
