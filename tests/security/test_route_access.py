@@ -95,7 +95,10 @@ ACCESS: dict[str, set[str]] = {
                   "DELETE /api/v1/sites/{site_id}/shared-links/{link_id}",
                   "PUT /api/v1/sites/{site_id}/public",
                   "POST /api/v1/sites/{site_id}/segments",
-                  "DELETE /api/v1/sites/{site_id}/segments/{segment_id}"},
+                  "DELETE /api/v1/sites/{site_id}/segments/{segment_id}",
+                  "POST /api/v1/sites/{site_id}/imports", "GET /api/v1/sites/{site_id}/imports",
+                  "GET /api/v1/sites/{site_id}/imports/{import_id}",
+                  "DELETE /api/v1/sites/{site_id}/imports/{import_id}"},
     "page": {"GET /account", "GET /sites"},
     "site_page": {"GET /sites/{site_id}", "GET /sites/{site_id}/settings",
                   "GET /sites/{site_id}/behaviour", "GET /sites/{site_id}/realtime"},
@@ -153,7 +156,8 @@ ACCESS: dict[str, set[str]] = {
                    "POST /sites/{site_id}/invitations",
                    "POST /sites/{site_id}/invitations/{invite_id}/revoke",
                    "POST /sites/{site_id}/shared-links",
-                   "POST /sites/{site_id}/shared-links/{link_id}/revoke"},
+                   "POST /sites/{site_id}/shared-links/{link_id}/revoke",
+                   "POST /sites/{site_id}/imports", "POST /sites/{site_id}/imports/{import_id}/delete"},
     "site_owner": {"POST /sites/{site_id}/transfer"},
     "team_admin": {"POST /teams/{team_id}/members/{user_id}/role",
                    "POST /teams/{team_id}/members/{user_id}/remove",
@@ -170,7 +174,7 @@ PATH_VALUES = {"{goal_id}": "999", "{session_id}": "1", "{user_id}": "999", "{ke
                "{token}": "not-a-token", "{rule_id}": "1", "{channel_id}": "1",
                "{incident_id}": "1", "{report_id}": "1", "{job_id}": "nope",
                "{asset_id}": "0" * 64, "{funnel_id}": "999", "{link_id}": "999",
-               "{segment_id}": "999"}
+               "{segment_id}": "999", "{import_id}": "999"}
 FORM = {"domain": "new.example", "timezone": "Not/AZone", "current": "x", "new": "x",
         "confirm": "x", "kind": "event", "target": "Goal", "name": "k", "scope": "stats",
         "team": "999", "role": "nobody", "email": "not an address"}

@@ -21,6 +21,7 @@ from liveinsight.api import (
     export,
     funnel_forms,
     goals,
+    imports,
     invitations,
     logs,
     logs_pages,
@@ -52,4 +53,5 @@ ROUTERS: tuple[APIRouter, ...] = (ops.router, collect.router, tracker.router, st
                                   export.router, logs.router, logs_pages.router,
                                   performance.router, traces_pages.router,
                                   audit.router, audit.pages, two_factor.router,
-                                  sharing.router, shared_links.router, segments.router)
+                                  sharing.router, shared_links.router, segments.router,
+                                  imports.router)
