@@ -35,6 +35,7 @@ from liveinsight.cache.warmup import Popularity, Warmer
 from liveinsight.errors import Invalid
 from liveinsight.imports.reader import Limits as ImportLimits
 from liveinsight.imports.service import Importer
+from liveinsight.ingest.citydb import CityDatabase, CityDatabaseError
 from liveinsight.ingest.direct import DirectLog
 from liveinsight.ingest.group import GroupIngest
 from liveinsight.ingest.pipeline import build_pipeline
@@ -129,6 +130,7 @@ class Services:
     ingestor: Ingestor
     group: GroupIngest  # the collector's group commit (fsync=always: appends off the loop)
     salts: SaltCache
+    cities: CityDatabase | None  # the city database (geo_city_database); None: country only
     sessions: SessionStore  # live sessions: in memory, or in Redis with redis_url
     ingested: Ingested  # bumped after each segment the writer moved into the store
     # reading
@@ -176,6 +178,19 @@ def _node_id(settings: Settings) -> str:
     return path.read_text().strip()
 
 
+def _city_database(settings: Settings) -> CityDatabase | None:
+    """The city database the settings name, open; None without one."""
+    if settings.geo_city_database is None:
+        return None
+    try:
+        cities = CityDatabase(settings.geo_city_database)
+    except CityDatabaseError as exc:
+        raise ConfigError(f"LIVEINSIGHT_GEO_CITY_DATABASE: {exc}") from None
+    info = cities.info()
+    log.info("city database %s: %s built %s", info["path"], info["type"], info["build_date"])
+    return cities
+
+
 def _open_migrated_store(settings: Settings) -> Store:
     """The store, its schema checked. A worker of ``serve --workers`` whose engine owner is
     being restarted by the parent waits for it (up to two minutes) instead of failing its
@@ -201,6 +216,7 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
     """Open storage, metadata and the log, apply migrations, replay what the log holds, and
     wire every service. The writer is not started (``svc.writer.start()``)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    cities = _city_database(settings)  # first: a bad file fails the start before any opening
     metrics = Metrics()
     engine = make_engine(settings.metadata_url, pool_of(settings))
     upgrade(engine)
@@ -269,7 +285,8 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
     salts = SaltCache(meta, clock)
     sessions = _session_store(settings, clock)
     pipeline = build_pipeline(settings=settings, meta=meta, sites=sites, metrics=metrics,
-                              store=store, clock=clock, salts=salts, sessions=sessions)
+                              store=store, clock=clock, salts=salts, sessions=sessions,
+                              cities=cities)
     frames: WriteAheadLog | DirectLog = wal
     if settings.ingest_mode == "direct":  # no local log: ClickHouse confirms every answer
         if not isinstance(store, HttpStore):  # the settings require clickhouse_url
@@ -342,7 +359,7 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         group=GroupIngest(ingestor, threaded=settings.wal_fsync == "always"
                           or settings.ingest_mode == "direct",
                           enrich_off_loop=bool(settings.redis_url)),
-        salts=salts, sessions=sessions, ingested=ingested,
+        salts=salts, cities=cities, sessions=sessions, ingested=ingested,
         runner=runner, answers=answers, dependencies=dependencies,
         health_checks=Checks(dependencies), logs=_log_shipper(settings, store, node_id, metrics),
         tracing=_tracing(settings, store, node_id, metrics), audit_copies=audit_copies,

@@ -14,6 +14,7 @@ import secrets
 from pathlib import Path
 from typing import Annotated, Literal
 
+import maxminddb
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -325,6 +326,12 @@ class Settings(BaseSettings):
     session_timeout_minutes: int = Field(
         30, description="A visitor's events further apart than this start a new session."
     )
+    geo_city_database: Path | None = Field(
+        None, description="A city database in MMDB format (DB-IP Lite City or MaxMind "
+        "GeoLite2 City, docs/enrichment.md#city-and-region) for visitors' regions and "
+        "cities. Empty: country only (the bundled `iptocc` table). Checked at start; a file "
+        "replaced later (renamed over it) is picked up within a minute without a restart."
+    )
     api_key_rate: float = Field(
         1000.0, gt=0, description="An API key's default usage plan: requests a second it "
         "may make to the read and management APIs, and events a second it may send to "
@@ -569,6 +576,27 @@ class Settings(BaseSettings):
         256 << 20, ge=1 << 20, description="Disk quota of the log records' own write-ahead "
         "log (`logs-wal/`) while ClickHouse is away; past it records are dropped (counted)."
     )
+
+    @field_validator("geo_city_database", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("geo_city_database")
+    @classmethod
+    def _check_city_database(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return value
+        if not value.is_file():
+            raise ValueError(f"no file at {value}: download DB-IP Lite City or GeoLite2 "
+                             "City (docs/enrichment.md), or leave it empty for country only")
+        try:
+            with maxminddb.open_database(str(value)) as reader:
+                reader.metadata()
+        except (OSError, ValueError, maxminddb.InvalidDatabaseError) as exc:
+            raise ValueError(f"{value} is not a MaxMind DB (MMDB) file ({exc}); give the "
+                             "`.mmdb` file, not the compressed download") from None
+        return value
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

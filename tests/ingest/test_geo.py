@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from liveinsight.ingest.geo import country_of, put_geo
@@ -32,5 +34,5 @@ def test_country_of(ip: str, country: str) -> None:
 
 def test_step_sets_country_and_leaves_region_city_empty() -> None:
     ctx = context(raw(ip="81.2.69.160"))
-    assert put_geo(ctx, None) is None  # type: ignore[arg-type]
+    assert put_geo(ctx, SimpleNamespace(cities=None)) is None  # type: ignore[arg-type]
     assert (ctx.country_code, ctx.region, ctx.city) == ("GB", "", "")

@@ -79,9 +79,10 @@ async def health_dependencies(request: Request) -> JSONResponse:
             responses=error_responses(401, 403))
 async def health_detailed(request: Request) -> JSONResponse:
     """Each component's state: the store's inserts, the log, the writer's lag, the disk,
-    shared state, and every dependency as ``/health/dependencies`` reports it; the node id
-    and its start time. Needs the ``metrics_token`` (Bearer), an API key with the ``admin``
-    scope or a logged-in admin."""
+    shared state, the city database in use (``geo_database``: its type, build date and
+    path, or ``"country only"``), and every dependency as ``/health/dependencies`` reports
+    it; the node id and its start time. Needs the ``metrics_token`` (Bearer), an API key
+    with the ``admin`` scope or a logged-in admin."""
     await ops_access(request)
     status, checks = _status(request)
     svc = services(request)
@@ -89,6 +90,7 @@ async def health_detailed(request: Request) -> JSONResponse:
     store = next((r for r in reports if r.kind == "clickhouse"), None)
     checks["store_ping"] = store is not None and store.state != "down"
     checks |= node_health.node(svc.wal, svc.writer, svc.settings.data_dir)
+    checks["geo_database"] = svc.cities.info() if svc.cities is not None else "country only"
     return JSONResponse({"status": status, "version": __version__, "checks": checks,
                          "dependencies": [node_health.as_json(r) for r in reports],
                          "node_id": svc.node_id, "started_at": svc.started_at.isoformat()})

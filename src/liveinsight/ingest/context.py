@@ -16,6 +16,7 @@ import msgspec
 from liveinsight.types import EventRow, RawEvent, SessionRow
 
 if TYPE_CHECKING:
+    from liveinsight.ingest.citydb import CityDatabase
     from liveinsight.ingest.session_store import SessionStore
     from liveinsight.ingest.ua import Agent
     from liveinsight.ingest.visitor import SaltCache
@@ -30,6 +31,7 @@ class Env:
     salts: SaltCache
     tracker: SessionStore
     clock: Callable[[], datetime]
+    cities: CityDatabase | None = None  # region and city; None: country only (iptocc)
 
 
 class Context(msgspec.Struct, gc=False):

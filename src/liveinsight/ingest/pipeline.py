@@ -21,6 +21,7 @@ from time import perf_counter
 
 from liveinsight.ingest.blocked import drop_blocked
 from liveinsight.ingest.bots import drop_bots
+from liveinsight.ingest.citydb import CityDatabase
 from liveinsight.ingest.context import Context, Env
 from liveinsight.ingest.geo import put_geo
 from liveinsight.ingest.referrer import put_referrer
@@ -206,16 +207,18 @@ def build_pipeline(
     clock: Callable[[], datetime],
     salts: SaltCache | None = None,
     sessions: SessionStore | None = None,
+    cities: CityDatabase | None = None,
 ) -> Pipeline:
     """The pipeline for one app: salts from ``meta``, sites from ``sites``, and ``sessions``
     (default: an in-memory tracker) warmed with the sessions still live at ``clock()``, from
     ``store`` and from the session lines of the write-ahead log in ``settings.wal_dir``
-    (rows not ingested yet)."""
+    (rows not ingested yet). ``cities``: the city database (None: country only)."""
     timeout = timedelta(minutes=settings.session_timeout_minutes)
     tracker = sessions if sessions is not None else SessionTracker(timeout, clock)
     warmed = warm_tracker(tracker, store, clock(), logged_lines(settings.wal_dir, SESSION_KIND))
     if warmed:
         log.info("session tracker warmed with %d live sessions", warmed)
     metrics.sessions_live.set_function(lambda: len(tracker))
-    env = Env(sites=sites, salts=salts or SaltCache(meta, clock), tracker=tracker, clock=clock)
+    env = Env(sites=sites, salts=salts or SaltCache(meta, clock), tracker=tracker, clock=clock,
+              cities=cities)
     return Pipeline(env, metrics)
