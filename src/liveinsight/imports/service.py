@@ -176,6 +176,8 @@ class Importer:
         return tuple(sorted(i.id for i in self.imports.completed(site_id)))
 
 
+
+
 def save_upload(read: Callable[[int], bytes], scratch: Path, limit: int) -> Path:
     """Copy an upload (``read(n)`` chunks) into ``scratch``; TooLarge past ``limit`` bytes."""
     import tempfile
