@@ -4,11 +4,17 @@
     .venv/bin/python bench/load/run.py --scenario both --users 1000 --minutes 3
     .venv/bin/python bench/load/run.py --scenario dashboards --users 1000 --minutes 3
     .venv/bin/python bench/load/run.py --scenario visitors --users 1000 --minutes 3
-    .venv/bin/python bench/load/run.py --scenario both --users 500 --minutes 30   # the soak
+    .venv/bin/python bench/load/run.py --scenario both --users 1000 --minutes 3 --ops
+    .venv/bin/python bench/load/run.py --scenario both --users 500 --minutes 30 --ops  # the soak
 
 Scenarios (``bench/load/locustfile.py``): ``visitors`` — people browsing the three demo sites
 (about 100 events/s per 1000 users); ``dashboards`` — people using a dashboard (period,
 filter, tab and site changes, each reloading the cards); ``both`` — half and half.
+``--ops`` adds the operations a production node runs beside the traffic (issue 17's scenario
+3): the alert evaluator every 5 s over four rules (two metric thresholds, a traffic spike
+rule on a demo site and a security rule) that notify a webhook receiver this process runs,
+and a backup of the node (``POST /admin/backups``, verified) started at half time; the report
+says how many evaluations and notifications there were and how long the backup took.
 
 1. A fresh data dir gets the demo's three sites (30 days of traffic), a fourth site with no
    traffic for the freshness probe, and an API key (stats + admin); the server starts.
@@ -32,6 +38,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import http.server
 import json
 import os
 import shutil
@@ -155,6 +162,108 @@ class Freshness(threading.Thread):
             self.missed += 1
 
 
+class Receiver(http.server.ThreadingHTTPServer):
+    """The webhook the alert rules notify: counts the notifications it gets."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        received = self.received
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                with contextlib.suppress(ValueError):
+                    received.append(json.loads(body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+class Ops:
+    """Scenario 3's operations: alert rules evaluated during the run, a backup at half time."""
+
+    def __init__(self, base: str, key: str, site: str) -> None:
+        self.base, self.key, self.site = base, key, site
+        self.receiver = Receiver()
+        self.backup: dict[str, Any] = {}
+        self.history_before = 0
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None
+              ) -> dict[str, Any]:
+        request = urllib.request.Request(
+            self.base + path, method=method,
+            data=json.dumps(body).encode() if body is not None else None,
+            headers={"authorization": f"Bearer {self.key}",
+                     "content-type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return dict(json.loads(response.read() or b"{}"))
+        except urllib.error.HTTPError as exc:
+            raise SystemExit(f"{method} {path}: {exc.code} {exc.read()[:500]!r}") from None
+
+    def set_up(self) -> None:
+        port = self.receiver.server_address[1]
+        channel = self._call("POST", "/admin/alerts/channel", {
+            "name": "load: receiver", "kind": "webhook",
+            "url": f"http://127.0.0.1:{port}/hook", "max_per_hour": 1000})["id"]
+        rules = [
+            {"name": "load: p95 of queries", "metric": "liveinsight_query_seconds",
+             "stat": "p95", "window": "1m", "op": ">", "threshold": 0.02, "for": "10s",
+             "severity": "warning", "channels": [channel]},
+            {"name": "load: log backlog", "metric": "liveinsight_wal_bytes", "op": ">",
+             "threshold": 500_000_000, "for": "1m", "severity": "critical",
+             "channels": [channel]},
+            {"name": "load: traffic spike", "kind": "traffic", "site_id": self.site,
+             "mode": "spike", "visitors": 5, "window": "5m", "for": "10s",
+             "channels": [channel]},
+            {"name": "load: sign-in attacks", "kind": "security", "action": "login.",
+             "events": 10, "window": "15m", "severity": "critical", "channels": [channel]},
+        ]
+        for rule in rules:
+            self._call("POST", "/admin/alerts/rule", rule)
+        self.history_before = len(self._call("GET", "/admin/alerts/history?limit=500")
+                                  ["events"])
+
+    def take_backup(self) -> None:
+        began = time.monotonic()
+        try:
+            job = self._call("POST", "/admin/backups", {"verify": True})
+            while True:
+                time.sleep(1)
+                job = self._call("GET", f"/admin/backups/jobs/{job['id']}")
+                if job["status"] != "running":
+                    break
+        except (SystemExit, OSError) as exc:  # refused or timed out: reported, not fatal
+            job = {"status": "failed", "error": str(exc)}
+        self.backup = {"status": job["status"], "seconds": time.monotonic() - began,
+                       "error": job.get("error")}
+
+    def summary(self) -> list[str]:
+        state = self._call("GET", "/admin/monitoring/alerts")
+        rules = state.get("rules", [])
+        states = [f"{r.get('name', '?')} {r.get('state')}"
+                  + (f" (value {max(x['value'] for x in r['series']):.3g})"
+                     if r.get("series") else "") for r in rules]
+        events = self._call("GET", "/admin/alerts/history?limit=500")["events"]
+        kinds: dict[str, int] = {}
+        for event in events[:max(0, len(events) - self.history_before)]:
+            kinds[event.get("kind", "?")] = kinds.get(event.get("kind", "?"), 0) + 1
+        backup = (f"backup at half time: {self.backup['status']} in "
+                  f"{self.backup['seconds']:.0f} s"
+                  + (f" ({self.backup['error']})" if self.backup.get("error") else "")
+                  if self.backup else "backup at half time: did not finish before the end")
+        return [f"alerting: {len(rules)} rules evaluated every 5 s; at the end: "
+                f"{'; '.join(states)}; history: "
+                f"{', '.join(f'{n} {k}' for k, n in sorted(kinds.items())) or 'nothing'}; "
+                f"{len(self.receiver.received)} webhook notifications received",
+                backup]
+
+
 def _stored(data_dir: Path) -> int:
     """Events in the store (in a child process: chDB holds one data path per process)."""
     code = ("import sys; from liveinsight.storage.embedded import EmbeddedStore as S; "
@@ -246,6 +355,8 @@ def main() -> None:
     ap.add_argument("--redis-url", help="serve with this Redis (L2, shared state)")
     ap.add_argument("--report", type=Path, help="write a markdown report (and a PNG beside)")
     ap.add_argument("--keep", action="store_true", help="keep the data dir")
+    ap.add_argument("--ops", action="store_true", help="alert rules evaluated every 5 s and "
+                    "a verified backup at half time, beside the traffic (scenario 3)")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                     help="a server setting (cache_live_lag_seconds=5 → "
                          "LIVEINSIGHT_CACHE_LIVE_LAG_SECONDS=5); repeatable")
@@ -256,6 +367,9 @@ def main() -> None:
     for item in args.set:
         name, _, value = item.partition("=")
         extra[f"LIVEINSIGHT_{name.strip().upper()}"] = value
+    if args.ops:
+        extra.update({"LIVEINSIGHT_ALERTS_INTERVAL_SECONDS": "5",
+                      "LIVEINSIGHT_ALERTS_ALLOW_PRIVATE_TARGETS": "true"})
     env = _env(data_dir, extra)
     began = time.monotonic()
     _cli(env, "demo", "--days", "30", "--scale", str(args.scale))
@@ -283,6 +397,12 @@ def main() -> None:
             calm.append((time.perf_counter() - t) * 1000)
         floor = statistics.median(calm)
         cache_before = _cache(base, key)
+        ops = Ops(base, key, sites[0]) if args.ops else None
+        if ops:
+            ops.set_up()
+            backup = threading.Timer(args.minutes * 30, ops.take_backup)
+            backup.daemon = True
+            backup.start()
         sampler = Sampler(server.pid)
         fresh = Freshness(base, key)
         sampler.start()
@@ -303,6 +423,9 @@ def main() -> None:
         sampler.stop.set()
         sampler.join(5)
         cache_after = _cache(base, key)
+        if ops:
+            backup.join(600)
+            ops_summary = ops.summary()
     finally:
         server.terminate()
         try:
@@ -369,7 +492,9 @@ def main() -> None:
         f"{stored_after - stored_before:,} stored → "
         f"{max(0, acknowledged - (stored_after - stored_before)):,} lost",
     ]
-    title = (f"{args.scenario}, {args.users} users, {args.minutes:g} min"
+    if args.ops:
+        summary += ops_summary
+    title = (f"{args.scenario}{' + ops' if args.ops else ''}, {args.users} users, {args.minutes:g} min"
              f"{''.join(', ' + s for s in args.set)}, "
              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average "
              f"{os.getloadavg()[0]:.1f}")

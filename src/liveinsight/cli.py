@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from typing import Annotated, Any
 
 import typer
@@ -396,6 +397,91 @@ def create_site(
         raise _fail(str(exc)) from None
     console.print(f"created site [bold]{site.domain}[/bold] id={site.id} uuid={site.uuid} "
                   f"team={owner.name!r}")
+
+
+def _confirmed(domain: str, yes: bool, what: str) -> None:
+    """Go on only with ``--yes`` or the site's domain typed at the prompt."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise _fail(f"{what} cannot be undone: pass --yes, or run it in a terminal and type "
+                    "the domain")
+    typed = typer.prompt(f"{what} cannot be undone. Type the site's domain ({domain}) to "
+                         "confirm", default="", show_default=False)
+    if typed.strip().lower() != domain:
+        raise _fail("the domain typed does not match: nothing was changed")
+
+
+def _wipe(domain: str, yes: bool, delete: bool) -> None:
+    """``reset-stats`` and ``delete-site``: see their help. Steps on stderr, the rows
+    deleted per table as JSON on stdout."""
+    from liveinsight.meta.repo import MetaError, normalize_domain
+    from liveinsight.services import shared_answers
+    from liveinsight.storage.migrate import cluster_of
+    from liveinsight.storage.protocol import StoreError
+    from liveinsight.storage.sitedata import delete_site_rows
+    from liveinsight.storage.transports import open_store
+    from liveinsight.workers import drain_logs, slots_root
+
+    settings = _settings()
+    meta = _meta(settings)
+    try:
+        wanted = normalize_domain(domain)
+    except MetaError:
+        wanted = domain.strip().lower()
+    site = next((s for s in meta.sites() if s.domain == wanted), None)
+    if site is None:
+        raise _fail(f"site: no site {domain!r} (liveinsight list-sites)")
+    _confirmed(site.domain, yes, "Deleting the site and all its data" if delete
+               else "Deleting every stored event of the site")
+    try:
+        store = open_store(settings)
+    except StoreError as exc:
+        raise _fail(f"cannot open ClickHouse ({exc}). With the embedded engine, stop the "
+                    "server first, or use the settings page or the API while it runs") from None
+    try:
+        if not settings.clickhouse_url:  # the engine was free: no server is running here
+            _step("ingesting what the write-ahead logs still hold")
+            drain_logs(settings, slots_root(settings), store)
+        if delete:
+            _step("deleting the site's metadata (goals, people, links, keys' scope)")
+            meta.delete_site(site.id)
+            if settings.clickhouse_url and settings.site_delete_sweep_seconds:
+                _step(f"waiting {settings.site_delete_sweep_seconds:g} s for running servers "
+                      "to drop its events and flush their logs")
+                time.sleep(settings.site_delete_sweep_seconds)
+        _step("deleting its rows (events, sessions, rollups, imported data)")
+        rows = delete_site_rows(store, site.id, cluster_of(settings))
+    except StoreError as exc:
+        raise _fail(f"ClickHouse: {exc}") from None
+    finally:
+        store.close()
+    _step("dropping its cached answers")
+    shared_answers(settings).invalidate_site(site.id)
+    print(json.dumps({"site": site.domain, "action": "delete" if delete else "reset",
+                      "rows": rows}))
+
+
+@app.command("reset-stats")
+def reset_stats(
+    domain: Annotated[str, typer.Argument(help="The site's domain.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for the domain again.")]
+    = False,
+) -> None:
+    """Delete every stored event, session and imported row of a site; keep its settings,
+    goals and people. Asks for the domain again unless --yes."""
+    _wipe(domain, yes, delete=False)
+
+
+@app.command("delete-site")
+def delete_site(
+    domain: Annotated[str, typer.Argument(help="The site's domain.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for the domain again.")]
+    = False,
+) -> None:
+    """Delete a site: its goals, funnels, segments, shared links, guests, invitations and
+    all its stored data. Asks for the domain again unless --yes."""
+    _wipe(domain, yes, delete=True)
 
 
 @app.command("list-sites")

@@ -78,6 +78,7 @@ from liveinsight.ops.lease_sql import SqlLease
 from liveinsight.ops.logship import LogShipper
 from liveinsight.ops.mail import Mailer
 from liveinsight.ops.metrics import Metrics
+from liveinsight.ops.site_data import SiteData
 from liveinsight.ops.spans import Tracing
 from liveinsight.query.live import Ingested, LiveBus, LiveFeed
 from liveinsight.query.realtime import SharedSnapshots
@@ -152,6 +153,7 @@ class Services:
     snapshots: SharedSnapshots  # realtime numbers shared by a site's stream subscribers
     purger: Purger  # asks a CDN to drop cached URLs (POST /admin/cdn/purge)
     jobs: Jobs  # long administrative work (optimize, rebuild the rollups), with progress
+    site_data: SiteData  # resetting a site's stats, deleting a site (as jobs)
     assets: Assets  # uploaded images (metadata database)
     imports: Importer  # imported Plausible / GA4 aggregates: check, store (a job), delete
     # security
@@ -372,6 +374,8 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         segments=Segments(engine),
         kpi_targets=KpiTargets(engine),
         jobs=jobs, imports=imports, assets=Assets(engine), feed=feed,
+        site_data=SiteData(store, cluster_of(settings), writer, answers, meta, sites,
+                           site_imports, settings.site_delete_sweep_seconds),
         snapshots=SharedSnapshots(runner, clock),
         keys=ApiKeyCache(meta.verify_api_key, settings.api_key_cache_seconds),
         ips=ClientIpResolver(settings.trusted_proxies),
@@ -390,6 +394,15 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         mailer=mailer, evaluator=evaluator, reports=reports,
         alerts=AlertService(evaluator, clock, _site_id),
     )
+
+
+def shared_answers(settings: Settings) -> Answers:
+    """The answer cache as a command run beside the servers sees it: what it invalidates
+    reaches every node through Redis (with ``redis_url``); without Redis, only this
+    process's memory, which a server does not share (a server started after the command
+    starts empty)."""
+    breaker = Breaker("redis", failures=3, reset_after=settings.redis_retry_seconds)
+    return _answers(settings, utc_now, breaker)[0]
 
 
 def _answers(settings: Settings, clock: Clock,

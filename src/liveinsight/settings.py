@@ -403,6 +403,12 @@ class Settings(BaseSettings):
     writer_retry_max_seconds: float = Field(
         30.0, description="Longest back-off between insert retries while ClickHouse fails."
     )
+    site_delete_sweep_seconds: float = Field(
+        15.0, ge=0, le=3600, description="After deleting a site's rows, wait this long and "
+        "delete what arrived meanwhile from other processes' write-ahead logs (their site "
+        "directories refresh within 10 s, their writers flush within `writer_flush_ms`). "
+        "0: no second pass (one process only)."
+    )
 
     # --- queries -----------------------------------------------------------------------
     query_timeout_seconds: float = Field(

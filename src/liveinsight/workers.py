@@ -148,6 +148,16 @@ def ingest_unclaimed(root: Path, workers: int, store: Store) -> int:
     return done
 
 
+def drain_logs(settings: Settings, root: Path, store: Store) -> int:
+    """Ingest what a stopped server left in its write-ahead log (with the tokens it would
+    use, so its next start replays nothing twice) and in unclaimed worker slots; the
+    segments ingested. Only while no server uses the data directory."""
+    node_file = settings.data_dir / "node_id"
+    node_id = node_file.read_text().strip() if node_file.exists() else "cli"
+    done = _drain(settings.wal_dir, store, node_id) if settings.wal_dir.is_dir() else 0
+    return done + ingest_unclaimed(root, 0, store)
+
+
 def _drain(wal_dir: Path, store: Store, node_id: str) -> int:
     """Ingest every segment of the log in ``wal_dir`` with the tokens its node would use."""
     count = len(segment_paths(wal_dir))

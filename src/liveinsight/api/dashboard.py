@@ -336,15 +336,15 @@ async def end_user_sessions(request: Request, user_id: int) -> Response:
 
 
 @router.get("/sites")
-async def sites(request: Request) -> Response:
+async def sites(request: Request, deleted: str = "") -> Response:
     viewer = await auth.current_viewer(request)
     if viewer is None:
         return to_login(request)
-    return await _sites_page(request, viewer, None, 200)
+    return await _sites_page(request, viewer, None, 200, deleted=deleted[:300])
 
 
-async def _sites_page(request: Request, viewer: Viewer, error: str | None, status: int
-                      ) -> Response:
+async def _sites_page(request: Request, viewer: Viewer, error: str | None, status: int,
+                      deleted: str = "") -> Response:
     """The sites the viewer holds a role on, and the add-site form when they may add one."""
     svc = services(request)
     roles = await site_roles(request, viewer)
@@ -352,6 +352,7 @@ async def _sites_page(request: Request, viewer: Viewer, error: str | None, statu
               if roles is None or s.id in roles]
     return page(request, "sites.html", {
         "viewer": viewer, "sites": listed, "zones": _ZONES, "error": error,
+        "deleted": deleted,
         "roles": {s.id: Role.OWNER if roles is None else roles[s.id] for s in listed},
         "teams": await _site_teams(request, viewer)}, status)
 

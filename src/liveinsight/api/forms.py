@@ -3,10 +3,10 @@
 Every form handler starts with one of these: :func:`member_form` (any logged-in user, for
 their own account), :func:`instance_form` (the instance administrator: users, API keys,
 teams) or :func:`site_form` (a role on the site the form changes: ``editor`` for goals,
-segments and funnels, ``admin`` for settings, sharing and people, ``owner`` for delete,
-reset and transfer); :func:`team_form` (a role in a team). 401 without a session, 403 for
-a wrong CSRF token or a role too low, 404 for a site or team the user holds no role in (as
-for one that does not exist).
+segments and funnels, ``admin`` for settings, sharing, people and resetting the stats,
+``owner`` for delete and transfer); :func:`team_form` (a role in a team). 401 without a
+session, 403 for a wrong CSRF token or a role too low, 404 for a site or team the user
+holds no role in (as for one that does not exist).
 """
 
 from __future__ import annotations

@@ -35,6 +35,7 @@ from liveinsight.api import (
     segments,
     shared_links,
     sharing,
+    site_data,
     stats,
     traces_pages,
     tracker,
@@ -54,4 +55,4 @@ ROUTERS: tuple[APIRouter, ...] = (ops.router, collect.router, tracker.router, st
                                   performance.router, traces_pages.router,
                                   audit.router, audit.pages, two_factor.router,
                                   sharing.router, shared_links.router, segments.router,
-                                  imports.router)
+                                  imports.router, site_data.router)

@@ -218,11 +218,24 @@ class Metadata:
         self._changed()
         return info
 
-    def delete_site(self, site_id: int) -> None:
+    def delete_site(self, site_id: int) -> int:
+        """Delete the site and what hangs on it (goals, funnels, segments, shared links,
+        guests, invitations, report subscriptions, assets, KPI targets: by the foreign
+        keys' ``ON DELETE CASCADE``); take it out of every API key limited to some sites,
+        revoking a key left with none. How many keys were revoked."""
+        revoked = 0
         with self._sessions() as s:
+            for key in s.scalars(select(models.ApiKey).where(models.ApiKey.site_ids.is_not(None))):
+                if key.site_ids is None or site_id not in key.site_ids:
+                    continue
+                key.site_ids = [i for i in key.site_ids if i != site_id]
+                if not key.site_ids and key.revoked_at is None:
+                    key.revoked_at = datetime.now(UTC)
+                    revoked += 1
             s.execute(delete(models.Site).where(models.Site.id == site_id))
             s.commit()
         self._changed()
+        return revoked
 
     def sites(self) -> list[SiteInfo]:
         with self._sessions() as s:

@@ -9,8 +9,8 @@ What each role may do, each including the ones below it:
 
 - ``viewer``: read the site's stats and see its settings;
 - ``editor``: manage goals, segments and funnels;
-- ``admin``: change the site's settings, sharing and people;
-- ``owner``: delete the site, reset its stats, transfer it to another team.
+- ``admin``: change the site's settings, sharing and people, reset its stats;
+- ``owner``: delete the site, transfer it to another team.
 """
 
 from __future__ import annotations
