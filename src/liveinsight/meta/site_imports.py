@@ -79,6 +79,8 @@ class SiteImports:
             return tuple((i, a, b) for i, a, b in rows if a is not None and b is not None)
 
     def get(self, site_id: int, import_id: int) -> ImportInfo:
+        if not 0 < import_id < 2**31:
+            raise NotFound(f"no import {import_id} in this site", field="import_id")
         with self._sessions() as s:
             row = s.get(models.SiteImport, import_id)
             if row is None or row.site_id != site_id:
@@ -108,6 +110,8 @@ class SiteImports:
 
     def delete(self, site_id: int, import_id: int) -> ImportInfo:
         """Forget an import (its rows are no longer read); the record as it was."""
+        if not 0 < import_id < 2**31:
+            raise NotFound(f"no import {import_id} in this site", field="import_id")
         with self._sessions() as s:
             row = s.get(models.SiteImport, import_id)
             if row is None or row.site_id != site_id:
