@@ -9,13 +9,17 @@ off (the front door's gate removed: ``app.trace(None)``), on at ``--ratio``, and
 every request (a gate admitting all: what one traced request costs), interleaved run by
 run (the order turned each run, so none is favoured), and a bare ASGI app as the floor. It
 prints the main thread's CPU time per request (best of ``--runs``), each variant's ratio to
-the floor, the measured overhead at ``--ratio`` (on / off - 1), and what the machine's
+the floor, the measured overhead at ``--ratio`` (on / off - 1: of the best runs, and the
+median of each run's pair — many short runs, ``--runs 30 --requests 2000``, let the
+machine's other load fall on both sides alike), and what the machine's
 other load disturbs least: the gate's decision alone in a tight loop, and the overhead it
 implies, ``(gate + ratio * (every request traced - off)) / off``.
 
 The spans of the traced requests go the whole way: rendered into rows, queued, appended to
 the spans' log by its thread and moved into the ``spans`` table by its writer (threads of
-their own: the main thread's CPU does not count theirs; ``bench/ingest.py`` does).
+their own: the main thread's CPU does not count theirs; ``bench/ingest.py`` does). They are
+flushed into the table after each run, outside the measured time, so no run pays for the
+shipping of another's spans.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ class _Everyone:
         self._tracing = tracing
 
     def gate(self, app: Any, name_of: Any) -> Gate:
-        return Gate(app, self._tracing.provider, 1.0, name_of)
+        return Gate(app, self._tracing.tracer, 1.0, name_of)
 
 
 def _gate_alone(tracing: Tracing) -> float:
@@ -95,6 +99,9 @@ async def main(args: argparse.Namespace) -> None:
             offset += n
             results.setdefault(name, []).append(
                 (await measure(app, requests(n, offset=offset), c))[0])
+            # the spans of this run into their table before the next run starts (their
+            # shipping would otherwise load the next variant's run: "every" leaves n)
+            await asyncio.to_thread(svc.tracing.flush, 60)
     app.trace(svc.tracing)
     floor = min(results["floor"])
     best = {name: min(values) for name, values in results.items()}
@@ -106,7 +113,10 @@ async def main(args: argparse.Namespace) -> None:
                         ("every", "every request traced")):
         print(f"  {label + ':':24} {best[name]:6.1f} µs CPU, {best[name] / floor:5.2f}x floor"
               f"  (runs: {', '.join(f'{v:.1f}' for v in results[name])})")
-    print(f"  measured overhead:       {best['on'] / best['off'] - 1:+.1%}")
+    pairs = sorted(on / off - 1 for on, off in zip(results["on"], results["off"], strict=True))
+    middle = (pairs[(len(pairs) - 1) // 2] + pairs[len(pairs) // 2]) / 2
+    print(f"  measured overhead:       {best['on'] / best['off'] - 1:+.1%} (best of each); "
+          f"median of the {len(pairs)} runs' on/off {middle:+.1%}")
     traced = best["every"] - best["off"]
     print(f"  the gate alone:          {gate:.2f} µs per request (tight loop)")
     print(f"  one traced request:      +{traced:.1f} µs")

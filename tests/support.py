@@ -458,3 +458,57 @@ class RoundRobinProxy:
     def close(self) -> None:
         self._closed = True
         self._listener.close()
+
+
+# --- browser flows -------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def static_site(root: Path, host: str = "127.0.0.1") -> Iterator[str]:
+    """Serve ``root`` over HTTP on a free loopback port (a visitor's website, another origin
+    than the server's); yields its base URL, ``http://<host>:<port>`` (``localhost`` names a
+    cross-site origin, ``127.0.0.1`` a same-site one)."""
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, directory=str(root), **kwargs)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return None
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://{host}:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def tracker_snippet(server: str, domain: str, extra: str = "") -> str:
+    """The product's tracking snippet (its versioned script) for ``domain``, posting to
+    ``server``; ``data-allow-local`` because test sites are on loopback."""
+    from liveinsight.api.tracker import tracker_path
+
+    return (f'<script defer src="{server}{tracker_path()}" data-domain="{domain}" '
+            f'data-api="{server}/api/event" data-allow-local{extra}></script>')
+
+
+def sign_in(page: Any, server: str, who: tuple[str, str]) -> None:
+    """Log in through the login form as ``(e-mail, password)``; returns on the sites list."""
+    page.goto(f"{server}/login")
+    page.get_by_label("E-mail").fill(who[0])
+    page.get_by_label("Password").fill(who[1])
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/sites")
+
+
+def session_cookies(page: Any) -> dict[str, str]:
+    """The browser context's cookies, for API calls made as the signed-in user."""
+    return {c["name"]: c["value"] for c in page.context.cookies()}
+
+
+def api_key(server: Server, *scopes: str) -> str:
+    """A new API key with ``scopes`` (created with the CLI, printed once on its last line)."""
+    argv = [a for scope in scopes for a in ("--scope", scope)]
+    return server.cli("create-api-key", "e2e", *argv).strip().splitlines()[-1]

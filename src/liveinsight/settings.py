@@ -398,7 +398,10 @@ class Settings(BaseSettings):
         100_000, description="The writer inserts a log segment once it holds this many rows..."
     )
     writer_flush_ms: int = Field(
-        500, description="...or once its oldest row is this old, whichever comes first."
+        500, description="...or once its oldest row is this old, whichever comes first; "
+        "at most one such time-triggered insert per this interval, and a row arriving "
+        "after a quiet interval is inserted at once (so sparse events are visible in the "
+        "time of one insert, steady traffic is inserted in batches)."
     )
     writer_retry_max_seconds: float = Field(
         30.0, description="Longest back-off between insert retries while ClickHouse fails."

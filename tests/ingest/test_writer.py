@@ -168,10 +168,9 @@ def test_the_open_segment_is_due_when_full_or_when_its_first_row_is_flush_s_old(
 ) -> None:
     fake = FakeTime(start=100.0)
     with _wal(tmp_path, clock=fake.clock) as wal:
-        writer = BatchWriter(wal, store, node_id=NODE, batch_rows=10, flush_s=0.5)
+        writer = BatchWriter(wal, store, node_id=NODE, batch_rows=10, flush_s=0.5,
+                             clock=fake.clock)
         assert not writer.rotation_due  # empty: never due, however long
-        fake.advance(3600)
-        assert not writer.rotation_due
         wal.append(_lines("/t/1"), 1)
         fake.advance(0.25)
         assert not writer.rotation_due
@@ -184,6 +183,34 @@ def test_the_open_segment_is_due_when_full_or_when_its_first_row_is_flush_s_old(
         assert not writer.rotation_due
         wal.append(_lines(*(f"/t/b{i}" for i in range(10))), 10)
         assert wal.oldest_age_s == 0.0 and writer.rotation_due  # a full batch: due at once
+
+
+def test_after_a_quiet_flush_s_a_new_row_is_due_at_once_then_one_close_per_flush_s(
+    tmp_path: Path, store: EmbeddedStore
+) -> None:
+    """Sparse traffic is stored in the time of an insert (realtime's promise of 1 s), while
+    steady traffic is still closed at most once per ``flush_s``, in batches."""
+    fake = FakeTime(start=100.0)
+    with _wal(tmp_path, clock=fake.clock) as wal:
+        writer = BatchWriter(wal, store, node_id=NODE, batch_rows=1000, flush_s=0.5,
+                             clock=fake.clock, sleep=fake.sleep)
+        fake.advance(0.5)  # quiet since the writer started
+        wal.append(_lines("/q/1"), 1)
+        assert wal.oldest_age_s == 0.0 and writer.rotation_due  # at once
+        assert writer.flush(timeout=10)  # closes and stores it
+        wal.append(_lines("/q/2"), 1)  # right after a close: waits
+        fake.advance(0.375)
+        assert not writer.rotation_due
+        fake.advance(0.125)
+        assert writer.rotation_due
+        assert writer.flush(timeout=10)
+        fake.advance(0.25)  # steady traffic: a row 0.25 s after the last close...
+        wal.append(_lines("/q/3"), 1)
+        fake.advance(0.125)
+        assert not writer.rotation_due
+        fake.advance(0.125)  # ...is due 0.5 s after that close, when it is 0.25 s old
+        assert wal.oldest_age_s == 0.25 and writer.rotation_due
+    assert _stored(store) == ["/q/1", "/q/2"]
 
 
 # --- ingest --------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The batch writer: moves write-ahead-log segments into ClickHouse.
 
-A background thread closes the open segment when it holds ``batch_rows`` rows or its oldest
-row is ``flush_s`` old (whichever comes first), then ingests closed segments oldest first and
+A background thread closes the open segment when it holds ``batch_rows`` rows, or when it
+holds any and ``flush_s`` has passed since its oldest row came or since the thread last closed
+one (see :attr:`BatchWriter.rotation_due`), then ingests closed segments oldest first and
 deletes each only after the store confirmed the insert. Segments left by an earlier run are
 ingested at start. Each insert carries the segment's deduplication token, so a crash between
 insert and delete never double-counts on replay.
@@ -77,6 +78,7 @@ class BatchWriter:
         self._clock = clock
         self._wait = wait if wait is not None else self._stop.wait
         self._sleep = sleep
+        self._rotated_at = clock()
         self._thread: threading.Thread | None = None
         self.healthy = True
         self.last_error: str | None = None
@@ -119,12 +121,21 @@ class BatchWriter:
 
     @property
     def rotation_due(self) -> bool:
-        """True when the open segment should be closed now: it holds ``batch_rows`` rows, or
-        it holds any and its first row is ``flush_s`` old (the log's ``oldest_age_s``)."""
+        """True when the open segment should be closed now: it holds ``batch_rows`` rows; or
+        it holds any and either its first row is ``flush_s`` old (the log's
+        ``oldest_age_s``) or the writer last closed one ``flush_s`` ago or more (by its own
+        clock; the writer's start counts as a close). So the time-triggered inserts are at
+        most one per ``flush_s``, as batching wants, while a row arriving after a quiet
+        moment goes in at once instead of waiting ``flush_s`` (sparse traffic is visible in
+        the time of an insert)."""
         rows = self.wal.pending_rows
-        return rows >= self.batch_rows or (rows > 0 and self.wal.oldest_age_s >= self.flush_s)
+        if rows >= self.batch_rows:
+            return True
+        return rows > 0 and (self.wal.oldest_age_s >= self.flush_s
+                             or self._clock() - self._rotated_at >= self.flush_s)
 
     def _flush_all(self, deadline: float) -> bool:
+        self._rotated_at = self._clock()
         try:
             self.wal.rotate()
         except OSError as exc:
@@ -139,6 +150,7 @@ class BatchWriter:
         backoff = 0.0
         while not self._stop.is_set():
             if self.rotation_due:
+                self._rotated_at = self._clock()
                 try:
                     self.wal.rotate()
                 except OSError as exc:

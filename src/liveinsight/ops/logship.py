@@ -137,21 +137,22 @@ class LogSink:
 
 
 class LogQueue:
-    """A bounded queue of rendered rows; :meth:`put` never waits."""
+    """A bounded queue of rows (rendered, or the things a :class:`RowShipper`'s ``render``
+    turns into rows); :meth:`put` never waits."""
 
     def __init__(self, max_records: int, on_drop: Callable[[str, int], None]) -> None:
         self.max_records = max_records
-        self._rows: collections.deque[str] = collections.deque()
+        self._rows: collections.deque[Any] = collections.deque()
         self._on_drop = on_drop
         self.wake = threading.Event()
 
-    def put(self, row: str) -> None:
+    def put(self, row: Any) -> None:
         if len(self._rows) >= self.max_records:
             self.dropped("queue_full")
             return
         self._rows.append(row)
 
-    def take(self) -> list[str]:
+    def take(self) -> list[Any]:
         out = []
         rows = self._rows
         while rows:
@@ -199,13 +200,16 @@ class RowShipper:
     """A queue of rendered rows, the thread moving it into a write-ahead log of its own
     every :data:`SHIP_EVERY_S`, and the writer moving that log into ``targets`` (see the
     module doc). Shared by the log records (:class:`LogShipper`) and the trace spans
-    (``ops/spans.py``)."""
+    (``ops/spans.py``). With ``render``, the queue holds what it turns into a row, and the
+    thread renders them (a thing it fails on is dropped, counted as ``error``)."""
 
     def __init__(self, store: Store, directory: Path, *, node_id: str,
                  targets: list[tuple[str, str, schema.Columns]], max_records: int,
                  max_bytes: int, on_drop: Callable[[str, int], None],
-                 on_shipped: Callable[[int], None], name: str = "log-shipper") -> None:
+                 on_shipped: Callable[[int], None], name: str = "log-shipper",
+                 render: Callable[[Any], str] | None = None) -> None:
         self.queue = LogQueue(max_records, on_drop)
+        self._render = render
         self.wal = WriteAheadLog(directory, fsync="never", max_bytes=max_bytes)
         self.writer = BatchWriter(self.wal, LogTable(store, targets), node_id=node_id,
                                   batch_rows=50_000, flush_s=FLUSH_S, retry_max_s=30.0,
@@ -228,6 +232,8 @@ class RowShipper:
     def ship(self) -> int:
         """Move the queued rows into the log now; how many were appended."""
         rows = self.queue.take()
+        if self._render is not None:
+            rows = self._rendered(rows)
         if not rows:
             return 0
         payload = ("\n".join(rows) + "\n").encode()
@@ -244,6 +250,18 @@ class RowShipper:
         if self.writer.rotation_due:
             self.writer.nudge()
         return len(rows)
+
+    def _rendered(self, things: list[Any]) -> list[str]:
+        assert self._render is not None
+        rows, failed = [], 0
+        for thing in things:
+            try:
+                rows.append(self._render(thing))
+            except Exception:
+                failed += 1
+        if failed:
+            self.queue.dropped("error", failed)
+        return rows
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Ship the queue and ingest everything: True once the rows are in their table."""
