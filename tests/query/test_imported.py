@@ -167,3 +167,10 @@ def test_an_import_changes_the_answer_at_once(world: Any, tmp_path: Path) -> Non
     again = svc.imports.run(site, "plausible", plausible_zip(tmp_path / "e.zip"), "e.zip")
     assert again.status == "completed"
     assert _rows(_v2(world, True, metrics=["visitors"]))[0][0] == before
+
+
+def test_all_time_starts_at_the_first_imported_day(world: Any) -> None:
+    doc = _v2(world, True, metrics=["visitors"], date_range="all")
+    assert _rows(doc) == [(36,)]
+    assert doc["query"]["date_range"][0].startswith("2024-01-01")
+    assert _rows(_v2(world, False, metrics=["visitors"], date_range="all")) == [(3,)]
