@@ -100,8 +100,12 @@ class Server:
     ``LIVEINSIGHT_WAL_FSYNC=always``) on top of the defaults below.
     """
 
-    def __init__(self, data_dir: Path, log_path: Path | None = None, **settings: str) -> None:
+    def __init__(self, data_dir: Path, log_path: Path | None = None, *,
+                 factory: str | None = None, **settings: str) -> None:
         self.data_dir = data_dir
+        # ``module:function`` of a test-only app factory to run on granian instead of
+        # ``liveinsight serve`` (tests/e2e/fake_clock_app.py: the app on a clock the test moves)
+        self.factory = factory
         self.log_path = log_path or data_dir.parent / "server.log"
         self.env = {
             **os.environ,
@@ -137,8 +141,12 @@ class Server:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             log.write(f"--- start {self.starts} on port {self.port}\n".encode())
+            argv = [str(LIVEINSIGHT), "serve", "--port", str(self.port)]
+            if self.factory:
+                argv = [sys.executable, "-m", "granian", "--interface", "asgi", "--factory",
+                        "--host", "127.0.0.1", "--port", str(self.port), self.factory]
             self.proc = subprocess.Popen(
-                [str(LIVEINSIGHT), "serve", "--port", str(self.port)], env=self.env,
+                argv, env=self.env, cwd=Path(__file__).parent.parent,
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -73,6 +73,8 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> FrontDoor:
         if svc.tracing is not None:
             svc.tracing.start()
             door.trace(svc.tracing)
+        if svc.metrics_share is not None:
+            svc.metrics_share.start()
         bots.warm()
         svc.writer.start()
         svc.audit.start()

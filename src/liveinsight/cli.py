@@ -103,6 +103,7 @@ def _serve_workers(settings: Settings, count: int, server: Any, address: str) ->
 
     from liveinsight import workers as multi
     from liveinsight.ops import backup as backups
+    from liveinsight.ops import metricshare
     from liveinsight.storage.http import HttpStore
     from liveinsight.storage.migrate import cluster_of
     from liveinsight.storage.migrate import migrate as run_migrations
@@ -125,6 +126,7 @@ def _serve_workers(settings: Settings, count: int, server: Any, address: str) ->
         try:
             run_migrations(store, cluster_of(settings))
             multi.ingest_unclaimed(multi.slots_root(settings), count, store)
+            metricshare.clear(multi.slots_root(settings))  # never a past run's figures
         finally:
             store.close()
         os.environ.update(multi.worker_environment(settings, owner.url if owner else None))
@@ -415,7 +417,6 @@ def _confirmed(domain: str, yes: bool, what: str) -> None:
 def _wipe(domain: str, yes: bool, delete: bool) -> None:
     """``reset-stats`` and ``delete-site``: see their help. Steps on stderr, the rows
     deleted per table as JSON on stdout."""
-    from liveinsight.meta.repo import MetaError, normalize_domain
     from liveinsight.services import shared_answers
     from liveinsight.storage.migrate import cluster_of
     from liveinsight.storage.protocol import StoreError
@@ -425,13 +426,7 @@ def _wipe(domain: str, yes: bool, delete: bool) -> None:
 
     settings = _settings()
     meta = _meta(settings)
-    try:
-        wanted = normalize_domain(domain)
-    except MetaError:
-        wanted = domain.strip().lower()
-    site = next((s for s in meta.sites() if s.domain == wanted), None)
-    if site is None:
-        raise _fail(f"site: no site {domain!r} (liveinsight list-sites)")
+    site = _site_named(meta, domain)
     _confirmed(site.domain, yes, "Deleting the site and all its data" if delete
                else "Deleting every stored event of the site")
     try:
@@ -482,6 +477,80 @@ def delete_site(
     """Delete a site: its goals, funnels, segments, shared links, guests, invitations and
     all its stored data. Asks for the domain again unless --yes."""
     _wipe(domain, yes, delete=True)
+
+
+@app.command("export-site")
+def export_site(
+    out: Annotated[str, typer.Argument(help="The zip to write (OUT.zip; - for stdout).")],
+    site: Annotated[str, typer.Option("--site", help="The site's domain.")],
+    from_: Annotated[str | None, typer.Option("--from", help="First day (site's time zone), "
+                                              "YYYY-MM-DD; default: its first day with events."
+                                              )] = None,
+    to: Annotated[str | None, typer.Option("--to", help="Last day, included; default: its "
+                                           "last day with events.")] = None,
+) -> None:
+    """Export a whole site as a zip of CSVs in Plausible's layout (imported_visitors_…csv,
+    imported_pages_…csv, ...), written as ClickHouse answers; progress on stderr."""
+    from datetime import UTC, date, datetime
+    from zoneinfo import ZoneInfo
+
+    from liveinsight.errors import Invalid
+    from liveinsight.query.site_archive import export_range, stream_zip
+    from liveinsight.storage.protocol import StoreError
+    from liveinsight.storage.transports import open_store
+
+    settings = _settings()
+    found = _site_named(_meta(settings), site)
+    try:
+        first = date.fromisoformat(from_) if from_ else None
+        last = date.fromisoformat(to) if to else None
+    except ValueError as exc:
+        raise _fail(f"--from/--to: {exc} (YYYY-MM-DD)") from None
+    try:
+        store = open_store(settings)
+    except StoreError as exc:
+        raise _fail(f"cannot open ClickHouse ({exc}). With the embedded engine, stop the "
+                    "server first, or download the export from the settings page or the "
+                    "API while it runs") from None
+    err = Console(stderr=True)
+    written = 0
+    try:
+        today = datetime.now(UTC).astimezone(ZoneInfo(found.timezone)).date()
+        first, last = export_range(store, found.id, found.timezone, first, last, today)
+        err.print(f"exporting {found.domain}, {first} to {last}")
+
+        def progress(name: str, done: int, total: int) -> None:
+            err.print(f"  [dim]…[/dim] {name}: {done}/{total} month-files, "
+                      f"{written / 1e6:.1f} MB written", highlight=False)
+
+        target = sys.stdout.buffer if out == "-" else open(out, "wb")  # noqa: SIM115
+        try:
+            for chunk in stream_zip(store, found.id, found.timezone, first, last, progress):
+                target.write(chunk)
+                written += len(chunk)
+        finally:
+            if target is not sys.stdout.buffer:
+                target.close()
+    except Invalid as exc:
+        raise _fail(f"{exc.field}: {exc.message}") from None
+    except (StoreError, OSError) as exc:
+        raise _fail(f"the export stopped: {exc}") from None
+    finally:
+        store.close()
+    err.print(f"wrote {out} ({written:,} bytes)")
+
+
+def _site_named(meta: Any, domain: str) -> Any:
+    from liveinsight.meta.repo import MetaError, normalize_domain
+
+    try:
+        wanted = normalize_domain(domain)
+    except MetaError:
+        wanted = domain.strip().lower()
+    found = next((s for s in meta.sites() if s.domain == wanted), None)
+    if found is None:
+        raise _fail(f"site: no site {domain!r} (liveinsight list-sites)")
+    return found
 
 
 @app.command("list-sites")

@@ -78,6 +78,7 @@ from liveinsight.ops.lease_sql import SqlLease
 from liveinsight.ops.logship import LogShipper
 from liveinsight.ops.mail import Mailer
 from liveinsight.ops.metrics import Metrics
+from liveinsight.ops.metricshare import MetricsShare
 from liveinsight.ops.site_data import SiteData
 from liveinsight.ops.spans import Tracing
 from liveinsight.query.live import Ingested, LiveBus, LiveFeed
@@ -142,6 +143,7 @@ class Services:
     logs: LogShipper | None  # log records into the logs table (None: log_store off)
     audit_copies: AuditShipper | None  # audit records into the audit table (None: off)
     tracing: Tracing | None  # sampled requests' spans into the spans table (None: off)
+    metrics_share: MetricsShare | None  # serve --workers: the whole server's /metrics
     warmer: Warmer  # recomputes the most viewed answers after new data
     stats: StatsService  # parse, cache or run, shape: one call per stats request
     behaviour: BehaviourService  # funnels, journeys, retention: as stats, through the cache
@@ -170,6 +172,15 @@ class Services:
     evaluator: Evaluator
     alerts: AlertService
     reports: Reports  # weekly/monthly e-mail reports, sent by the evaluator
+
+
+def _metrics_share(settings: Settings, metrics: Metrics) -> MetricsShare | None:
+    """A worker of ``serve --workers`` (its data dir is its slot): its share of the whole
+    server's ``/metrics`` (``ops/metricshare.py``)."""
+    root = os.environ.get(ROOT_ENV)
+    if not root:
+        return None
+    return MetricsShare(metrics.registry, Path(root), settings.data_dir)
 
 
 def _node_id(settings: Settings) -> str:
@@ -367,6 +378,7 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         runner=runner, answers=answers, dependencies=dependencies,
         health_checks=Checks(dependencies), logs=_log_shipper(settings, store, node_id, metrics),
         tracing=_tracing(settings, store, node_id, metrics), audit_copies=audit_copies,
+        metrics_share=_metrics_share(settings, metrics),
         warmer=warmer, stats=stats,
         purger=_purger(settings),
         behaviour=BehaviourService(runner, stats, answers), funnels=SavedFunnels(engine),
@@ -532,6 +544,8 @@ async def close_services(svc: Services) -> None:
     (keeping what was viewed for the next start), then close the cache, the live bus, the
     session store, the limiter, the store and the metadata engine."""
     await svc.evaluator.close()
+    if svc.metrics_share is not None:
+        await asyncio.to_thread(svc.metrics_share.stop)
     svc.wal.close()
     svc.writer.stop(flush=True, timeout=30)
     svc.warmer.stop()

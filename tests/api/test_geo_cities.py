@@ -5,6 +5,7 @@ replaced under the running app, and what ``/health/detailed`` says about it."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from liveinsight.app import create_app
 from liveinsight.settings import ConfigError
-from tests.conftest import make_client, make_settings, make_site, stored_events, svc_of
+from tests.conftest import login, make_client, make_settings, make_site, stored_events, svc_of
 from tests.ingest.citydb_factory import city, write_city_db
 
 UA = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -99,3 +100,34 @@ def test_a_file_gone_before_the_start_fails_it_naming_the_setting(tmp_path: Path
     with pytest.raises(ConfigError, match="LIVEINSIGHT_GEO_CITY_DATABASE: no file"), \
             TestClient(create_app(settings)):
         pass
+
+
+ADMIN = ("admin@example.com", "geo-test-password-42")
+
+
+def _page_geo(client: TestClient, domain: str) -> Any:
+    """The places the dashboard page of ``domain`` hands its script (``#geo``)."""
+    site = svc_of(client).sites.by_domain(domain)
+    html = client.get(f"/sites/{site.id}").text  # type: ignore[union-attr]
+    found = re.search(r'<script type="application/json" id="geo">(.*?)</script>', html)
+    assert found, "no #geo data in the dashboard page"
+    return json.loads(found.group(1))
+
+
+def test_the_dashboard_knows_whether_cities_are_looked_up(tmp_path: Path) -> None:
+    with make_client(tmp_path / "without") as client:
+        svc_of(client).meta.create_user(*ADMIN, role="admin")
+        make_site(client, "example.com")
+        make_site(client, "demo.liveinsight.dev")
+        assert login(client, *ADMIN).status_code == 303
+        assert _page_geo(client, "example.com") == {"cities": False, "credit": None,
+                                                    "demo": False}
+        assert _page_geo(client, "demo.liveinsight.dev")["demo"] is True
+    db = write_city_db(tmp_path / "city.mmdb", database_type="DBIP-City-Lite")
+    with make_client(tmp_path / "with", geo_city_database=db) as client:
+        svc_of(client).meta.create_user(*ADMIN, role="admin")
+        make_site(client, "example.com")
+        assert login(client, *ADMIN).status_code == 303
+        assert _page_geo(client, "example.com") == {
+            "cities": True, "credit": ["IP geolocation by DB-IP", "https://db-ip.com"],
+            "demo": False}

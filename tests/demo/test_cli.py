@@ -20,6 +20,7 @@ def test_demo_generates_then_skips(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     text = " ".join(first.output.split())
     assert "demo data:" in text and "events/s" in text
     assert "demo.liveinsight.dev, shop.example, blog.example" in text
+    assert "regions and cities are generated" in text  # not looked up, and it says so
     again = runner.invoke(app, ["demo", "--days", "2", "--scale", "0.02"])
     assert again.exit_code == 0 and "already stored" in " ".join(again.output.split())
     quiet = runner.invoke(app, ["demo", "--quiet-if-stored"])

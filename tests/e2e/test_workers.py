@@ -2,7 +2,8 @@
 owner holds chDB, two granian workers take the requests and share sessions through Redis.
 Every acknowledged event is stored once through SIGKILLs of a worker and of the owner; a
 visitor's requests spread over both workers make one visit; a crash of the whole group
-followed by a one-process start loses nothing (it ingests the workers' logs)."""
+followed by a one-process start loses nothing (it ingests the workers' logs); ``/metrics``,
+whichever worker answers, counts what both served."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.test_durability import AGENTS, Load, _assert_exactly_once
-from tests.support import LIVEINSIGHT, Server, redis_prefix, wait_until
+from tests.support import LIVEINSIGHT, METRICS_TOKEN, Server, redis_prefix, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -142,3 +145,50 @@ def test_workers_without_redis_are_refused(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode != 0
     assert "LIVEINSIGHT_REDIS_URL" in " ".join((done.stdout + done.stderr).split())
+
+
+def _scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    with httpx.Client(timeout=10, limits=httpx.Limits(max_keepalive_connections=0)) as c:
+        text = c.get(url + "/metrics",
+                     headers={"authorization": f"Bearer {METRICS_TOKEN}"}).text
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def test_metrics_add_up_what_both_workers_served(
+        tmp_path: Path, redis_url: str, prefix: str) -> None:
+    srv = Server(tmp_path / "data", tmp_path / "server.log", workers="2",
+                 redis_url=redis_url, redis_prefix=prefix)
+    srv.cli("create-site", "example.com")
+    srv.start()
+    _ready(srv)
+    sent = 60
+    with httpx.Client(timeout=10, limits=httpx.Limits(max_keepalive_connections=0)) as client:
+        for n in range(sent):  # a new connection each: the kernel spreads them over both
+            r = client.post(srv.url + "/api/event", json={
+                "n": "pageview", "u": f"https://example.com/m/{n}", "d": "example.com"},
+                headers={"User-Agent": AGENTS[0], "X-Forwarded-For": f"203.0.113.{n}"})
+            assert r.status_code == 202, r.text
+    accepted = ("liveinsight_events_accepted_total", (("endpoint", "event"),))
+    route = ("liveinsight_http_requests_total",
+             (("method", "POST"), ("route", "/api/event"), ("status", "202")))
+
+    def own() -> list[float]:
+        """Each worker's own count, from its snapshot."""
+        counts = []
+        for slot in sorted((srv.data_dir / "workers").iterdir()):
+            snapshot = orjson.loads((slot / "metrics.json").read_bytes())
+            counts.append(sum(s[2] for f in snapshot["families"] for s in f["samples"]
+                              if s[0] == accepted[0] and s[1] == dict(accepted[1])))
+        return counts
+
+    assert wait_until(lambda: sum(own()) == sent, 15, "both snapshots")
+    assert all(own()), f"both workers took events: {own()}"
+    # whichever worker answers a scrape (a new connection each), the sums are the server's
+    for _ in range(6):
+        scraped = _scrape(srv.url)
+        assert scraped.get(accepted) == sent, scraped.get(accepted)
+        assert scraped[route] == sent
+        assert {dict(labels).get("worker") for name, labels in scraped
+                if name == "process_resident_memory_bytes"} == {"0", "1"}
+    assert srv.terminate() == 0, srv.log()

@@ -29,7 +29,9 @@ from liveinsight.api.forms import instance_form, member_form, site_form
 from liveinsight.api.notes import note_details, record_event
 from liveinsight.api.session import Viewer
 from liveinsight.dashboard import assets
+from liveinsight.demo.catalog import SITES as DEMO_SITES
 from liveinsight.errors import Forbidden, NotFound
+from liveinsight.ingest.citydb import credit
 from liveinsight.meta.people import TeamInfo
 from liveinsight.meta.repo import SCOPES, MetaError, SiteInfo, UserInfo
 from liveinsight.security import links
@@ -37,6 +39,8 @@ from liveinsight.security.roles import Role
 from liveinsight.storage import StoreError
 
 router = APIRouter(include_in_schema=False)
+DEMO_DOMAINS = frozenset(s.domain for s in DEMO_SITES)
+
 log = logging.getLogger("liveinsight.dashboard")
 
 _HERE = Path(__file__).resolve().parent.parent / "dashboard"
@@ -449,9 +453,19 @@ async def dashboard_page(request: Request, viewer: Viewer | None, site: SiteInfo
         "has_imports": has_imports,
         "revenue_goals": _revenue_goals(request, site), "read_only": read_only,
         "embed": embed, "auth_param": auth_param, "segments": segments,
-        "edit_segments": role is not None and role >= Role.EDITOR})
+        "edit_segments": role is not None and role >= Role.EDITOR, "geo": _geo(request, site)})
     response.headers.update(headers or {})
     return response
+
+
+def _geo(request: Request, site: SiteInfo) -> dict[str, Any]:
+    """What the Regions and Cities tabs say beside their rows: whether this server looks up
+    cities (else a site without stored places gets a note, not an empty list), the credit
+    the city database's licence asks for, and whether the site's places are the demo's."""
+    cities = services(request).cities
+    found = credit(str(cities.info()["type"])) if cities is not None else None
+    return {"cities": cities is not None, "credit": list(found) if found else None,
+            "demo": site.domain in DEMO_DOMAINS}
 
 
 def _revenue_goals(request: Request, site: SiteInfo) -> dict[str, str]:

@@ -101,7 +101,12 @@ async def health_detailed(request: Request) -> JSONResponse:
                              "exposition format"}, **error_responses(401, 403)})
 async def metrics(request: Request) -> Response:
     """Prometheus text format. Needs the ``metrics_token`` (Bearer, what a scrape config
-    sends as ``authorization: {credentials: ...}``), an admin API key or a logged-in admin."""
+    sends as ``authorization: {credentials: ...}``), an admin API key or a logged-in admin.
+    Under ``serve --workers N``, the whole server's: every worker's counters and histograms
+    summed, gauges per worker (label ``worker``), see ``ops/metricshare.py``."""
     await ops_access(request)
     svc = services(request)
-    return Response(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    share = svc.metrics_share
+    registry = svc.metrics.registry if share is None else share.registry
+    body = await run_in_threadpool(generate_latest, registry)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

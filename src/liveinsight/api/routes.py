@@ -36,6 +36,7 @@ from liveinsight.api import (
     shared_links,
     sharing,
     site_data,
+    site_export,
     stats,
     traces_pages,
     tracker,
@@ -55,4 +56,4 @@ ROUTERS: tuple[APIRouter, ...] = (ops.router, collect.router, tracker.router, st
                                   performance.router, traces_pages.router,
                                   audit.router, audit.pages, two_factor.router,
                                   sharing.router, shared_links.router, segments.router,
-                                  imports.router, site_data.router)
+                                  imports.router, site_data.router, site_export.router)

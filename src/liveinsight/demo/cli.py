@@ -44,7 +44,10 @@ def generate(console: Console, settings: Settings, *, days: int, scale: float, s
         f"for {names}\n"
         f"  generated into the write-ahead log at {report.logged_per_second:,.0f} events/s; "
         f"stored in ClickHouse at {report.events_per_second:,.0f} events/s "
-        f"({report.seconds:.1f} s)")
+        f"({report.seconds:.1f} s)\n"
+        "  visitors' countries, regions and cities are generated from a fixed list, not "
+        "looked up (real traffic gets cities only with a city database: "
+        "LIVEINSIGHT_GEO_CITY_DATABASE)")
 
 
 def trickle_forever(console: Console, base_url: str, rate: float) -> None:

@@ -42,6 +42,18 @@ Place = tuple[str, str, str]
 _Stamp = tuple[int, int, int]  # inode, size, mtime (ns)
 
 
+def credit(database_type: str) -> tuple[str, str] | None:
+    """The attribution a free database's licence asks for where its data is shown, as
+    ``(text, link)``: DB-IP Lite (CC BY 4.0) and GeoLite2 (its EULA); None for others (the
+    commercial editions ask for none)."""
+    if database_type.startswith("DBIP-") and "Lite" in database_type:
+        return "IP geolocation by DB-IP", "https://db-ip.com"
+    if database_type.startswith("GeoLite2"):
+        return ("This product includes GeoLite2 data created by MaxMind, available from "
+                "https://www.maxmind.com", "https://www.maxmind.com")
+    return None
+
+
 class CityDatabaseError(Exception):
     """The file is missing, unreadable or not a MaxMind DB; the message says which."""
 
@@ -138,6 +150,8 @@ class CityDatabase:
             "build_date": datetime.fromtimestamp(meta.build_epoch, UTC).date().isoformat(),
             "path": str(self.path),
         }
+        if (found := credit(str(meta.database_type))) is not None:
+            out["credit"] = found[0]
         if self.reload_error:
             out["reload_error"] = self.reload_error
         return out

@@ -26,7 +26,7 @@ import hashlib
 import logging
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -185,6 +185,10 @@ class LogTable:
 
     def command(self, sql: str, params: Any = None) -> None:
         self.store.command(sql, params)
+
+    def stream(self, sql: str, params: Any = None, fmt: str = "CSVWithNames"
+               ) -> Iterator[bytes]:
+        return self.store.stream(sql, params, fmt)
 
     def ingest_segment(self, path: Path, token: str, targets: Any = None) -> None:
         self.store.ingest_segment(path, token, self.targets)

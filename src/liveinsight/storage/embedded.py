@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -160,6 +160,29 @@ class EmbeddedStore:
     def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         with tracing.span("store.command", _traced(sql)):
             self._run(sql, params, "CSV")
+
+    def stream(self, sql: str, params: Mapping[str, Any] | None = None,
+               fmt: str = "CSVWithNames") -> Iterator[bytes]:
+        with tracing.span("store.stream", _traced(sql)):
+            try:
+                text = {key: _param_text(value) for key, value in (params or {}).items()}
+                answer = self._conn().send_query(sql, fmt, params=text or None)
+            except StoreError:
+                raise
+            except Exception as exc:
+                message = str(exc).strip()
+                raise StoreError(message, code_in(message)) from exc
+            try:
+                for chunk in answer:
+                    data = chunk.bytes()
+                    if data:
+                        yield data
+            except Exception as exc:
+                message = str(exc).strip()
+                raise StoreError(message, code_in(message)) from exc
+            finally:
+                with contextlib.suppress(Exception):
+                    answer.close()
 
     def ingest_segment(self, path: Path, token: str,
                        targets: list[tuple[str, str, list[tuple[str, str]]]] | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -17,6 +17,8 @@ from clickhouse_connect.driver.exceptions import (
 from liveinsight.ops import tracing
 from liveinsight.storage import schema
 from liveinsight.storage.protocol import QueryResult, StoreError, StoreUnavailable, code_in
+
+STREAM_CHUNK = 1 << 16
 
 
 def _traced(sql: str) -> dict[str, str]:
@@ -90,6 +92,24 @@ class HttpStore:
             raise StoreUnavailable(str(exc)) from exc
         except ClickHouseError as exc:
             raise _refused(exc) from exc
+
+    def stream(self, sql: str, params: Mapping[str, Any] | None = None,
+               fmt: str = "CSVWithNames") -> Iterator[bytes]:
+        with tracing.span("store.stream", _traced(sql)):
+            try:
+                answer = self._client.raw_stream(sql, parameters=dict(params or {}), fmt=fmt)
+                with answer:
+                    while chunk := answer.read(STREAM_CHUNK):
+                        yield chunk
+            except StreamFailureError as exc:
+                text = str(exc)
+                if exc.code is None:
+                    raise StoreUnavailable(text) from exc
+                raise StoreError(text, exc.code) from exc
+            except OperationalError as exc:
+                raise StoreUnavailable(str(exc)) from exc
+            except ClickHouseError as exc:
+                raise _refused(exc) from exc
 
     def ingest_segment(self, path: Path, token: str,
                        targets: list[tuple[str, str, list[tuple[str, str]]]] | None = None

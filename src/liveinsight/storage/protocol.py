@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -74,6 +74,12 @@ class Store(Protocol):
 
     def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         """Run DDL or another statement without a result."""
+
+    def stream(self, sql: str, params: Mapping[str, Any] | None = None,
+               fmt: str = "CSVWithNames") -> Iterator[bytes]:
+        """Run a SELECT and yield its answer in ``fmt`` as it comes, a block at a time (the
+        whole answer is never held). Raises as :meth:`query` does, before the first chunk or
+        while iterating; closing the iterator early ends the query's read."""
 
     def ingest_segment(self, path: Path, token: str,
                        targets: list[tuple[str, str, list[tuple[str, str]]]] | None = None
