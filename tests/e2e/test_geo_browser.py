@@ -1,6 +1,7 @@
 """The Locations card's Regions and Cities tabs in a real browser, on a server without a
 city database: a real site (its visitor stored with a country only) gets a note saying
-regions and cities need a city database, not an "(unknown)" row; a demo site still lists its
+regions and cities need a city database, not an "(unknown)" row (in the card and its
+details view); a demo site still lists its
 generated places and says they are generated."""
 
 from __future__ import annotations
@@ -74,6 +75,11 @@ def test_regions_and_cities_say_what_they_need(server: str) -> None:
             assert "need a city database" in note.inner_text()
             assert "LIVEINSIGHT_GEO_CITY_DATABASE" in note.inner_text()
             assert page.locator(f"{card} .rows").count() == 0  # no "(unknown)" row
+            page.get_by_role("button", name="Details of Locations").click()
+            page.wait_for_function("() => /city database/.test(document.getElementById("
+                                   "'details-status').textContent)", timeout=30_000)
+            assert page.locator("#details-table tbody tr").count() == 0
+            page.keyboard.press("Escape")
 
             _site_page(page, server, DEMO, tab)
             page.wait_for_selector(f"{card} .rows li")

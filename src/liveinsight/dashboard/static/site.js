@@ -600,7 +600,9 @@
           text: (change > 0 ? '↑' : change < 0 ? '↓' : '') + Math.abs(change) + (metrics[0] === 'bounce_rate' || metrics[0] === 'conversion_rate' ? ' pts' : '%') }));
       const dim = q.property;
       const extra = q.event ? { dim: 'event:name', op: '==', value: q.event } : null;
+      // data-value / data-raw: the row's dimension value and its metrics' numbers, for tests and tools
       const button = el('button', { class: 'row', type: 'button', title: 'Filter by ' + label, 'aria-label': 'Filter by ' + label + ': ' + nums.textContent,
+        'data-value': String(value), 'data-raw': metrics.map((m) => String(num(r[m]))).join(','),
         onclick: () => addFilter(dim, value, extra) },
         el('span', { class: 'bar', style: 'width:' + Math.max(2, (100 * (num(r[metrics[0]]) || 0)) / max) + '%' }),
         el('span', { class: 'label' }, q.property === 'visit:country' ? badge(value) : null, label), nums);
@@ -609,10 +611,11 @@
     body.replaceChildren(list, ...(place ? placeNotes() : []));
   }
 
+  const NO_CITY_TEXT = 'Regions and cities need a city database, and this server has none: visitors are located by country only. ' +
+    'An administrator can add a free one (DB-IP IP to City Lite or MaxMind GeoLite2 City) with ';
+
   function noCityNote() {
-    return el('p', { class: 'empty-body geo-note', 'data-testid': 'no-city-database' },
-      'Regions and cities need a city database, and this server has none: visitors are located by country only. ' +
-      'An administrator can add a free one (DB-IP IP to City Lite or MaxMind GeoLite2 City) with ',
+    return el('p', { class: 'empty-body geo-note', 'data-testid': 'no-city-database' }, NO_CITY_TEXT,
       el('code', { text: 'LIVEINSIGHT_GEO_CITY_DATABASE' }),
       ' (documentation: enrichment.md, “City and region”).');
   }
@@ -744,6 +747,12 @@
 
   function renderDetails(body, doc) {
     const q = details.q;
+    if (PLACE_DIMS.test(q.property) && !GEO.cities && !details.search && details.offset === 0 && !doc.results.some((r) => r.dimensions[0])) {
+      document.getElementById('details-table').replaceChildren();  // not one "(unknown)" row
+      document.getElementById('details-status').textContent = NO_CITY_TEXT + 'LIVEINSIGHT_GEO_CITY_DATABASE.';
+      document.getElementById('details-prev').disabled = document.getElementById('details-next').disabled = true;
+      return;
+    }
     const metrics = body.metrics;
     const columns = [q.property, ...metrics];
     const head = el('tr', {}, ...columns.map((col, i) => {
