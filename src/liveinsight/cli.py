@@ -566,6 +566,81 @@ def list_sites(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
     console.print(table)
 
 
+@app.command("site-settings")
+def site_settings(
+    domain: Annotated[str, typer.Argument(help="The site's domain.")],
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    new_domain: Annotated[str | None, typer.Option("--domain", help="A new domain.")] = None,
+    alias: Annotated[list[str] | None, typer.Option(
+        help="Another domain of the site (repeat; replaces the list).")] = None,
+    timezone: Annotated[str | None, typer.Option(help="IANA time zone.")] = None,
+    currency: Annotated[str | None, typer.Option(help="ISO 4217 code.")] = None,
+    retention_days: Annotated[int | None, typer.Option(
+        help="Keep events this long (0: keep).", min=0, max=36500)] = None,
+    public: Annotated[bool | None, typer.Option(
+        "--public/--private", help="A public dashboard, without login.")] = None,
+    enabled: Annotated[bool | None, typer.Option(
+        "--enable/--disable", help="Off: its events are refused.")] = None,
+    signed_ingest: Annotated[bool | None, typer.Option(
+        "--signed-ingest/--unsigned-ingest", help="Accept only signed events.")] = None,
+    salt_rotation: Annotated[str | None, typer.Option(
+        help="How long visitor ids last: daily, weekly or monthly.")] = None,
+    block_ip: Annotated[list[str] | None, typer.Option(
+        help="An address or CIDR range whose events are dropped (repeat; replaces the "
+             "list).")] = None,
+    block_path: Annotated[list[str] | None, typer.Option(
+        help="A path (* and ** wildcards) whose events are dropped (repeat; replaces).")]
+    = None,
+    block_host: Annotated[list[str] | None, typer.Option(
+        help="A hostname whose events are dropped (repeat; replaces).")] = None,
+    clear: Annotated[list[str] | None, typer.Option(
+        help="Empty a list: aliases, blocked_ips, blocked_paths or blocked_hosts (repeat).")]
+    = None,
+) -> None:
+    """Show a site's settings, or change them (as the settings page and PATCH
+    /api/v1/sites/{site} do); prints the settings as JSON."""
+    from dataclasses import asdict
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from liveinsight.meta.repo import MetaError, check_site_fields, normalize_domain
+
+    meta = _meta(_settings())
+    try:
+        wanted = normalize_domain(domain)
+    except MetaError:
+        wanted = domain.strip().lower()
+    site = next((s for s in meta.sites() if s.domain == wanted), None)
+    if site is None:
+        raise _fail(f"site: no site {domain!r} (liveinsight list-sites)")
+    lists = ("aliases", "blocked_ips", "blocked_paths", "blocked_hosts")
+    fields: dict[str, object] = {name: [] for name in clear or ()}
+    unknown = set(fields) - set(lists)
+    if unknown:
+        raise _fail(f"--clear: {', '.join(sorted(unknown))} is not one of {', '.join(lists)}")
+    given = {"name": name, "domain": new_domain, "aliases": alias, "timezone": timezone,
+             "currency": currency, "retention_days": retention_days, "public": public,
+             "enabled": enabled, "require_signed_ingest": signed_ingest,
+             "salt_rotation": salt_rotation, "blocked_ips": block_ip,
+             "blocked_paths": block_path, "blocked_hosts": block_host}
+    fields.update({k: v for k, v in given.items() if v is not None})
+    if "timezone" in fields:
+        try:
+            ZoneInfo(str(fields["timezone"]))
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise _fail(f"--timezone: unknown time zone {timezone!r}") from None
+    if fields:
+        try:
+            site = meta.update_site(site.id, **check_site_fields(fields))
+        except MetaError as exc:
+            option = {"aliases": "alias", "require_signed_ingest": "signed-ingest",
+                      "blocked_ips": "block-ip", "blocked_paths": "block-path",
+                      "blocked_hosts": "block-host"}.get(exc.field or "",
+                                                         (exc.field or "").replace("_", "-"))
+            raise _fail(f"{'--' + option + ': ' if option else ''}{exc}") from None
+    doc = asdict(site)
+    print(json.dumps({k: list(v) if isinstance(v, tuple) else v for k, v in doc.items()}))
+
+
 @app.command("create-user")
 def create_user(
     email: Annotated[str, typer.Argument(help="Login e-mail.")],

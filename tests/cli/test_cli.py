@@ -147,3 +147,37 @@ def test_restore_until_checks_its_time_and_needs_the_archive(env: Path) -> None:
     assert bad.exit_code == 1 and "not an ISO-8601 time" in bad.output
     no_archive = runner.invoke(app, ["restore", str(env), "--until", "2026-12-05T10:00:00Z"])
     assert no_archive.exit_code == 1 and "LIVEINSIGHT_WAL_ARCHIVE_DIR" in no_archive.output
+
+
+def test_site_settings_show_change_and_refuse_bad_values(env: Path) -> None:
+    assert runner.invoke(app, ["create-site", "example.com"]).exit_code == 0
+    shown = runner.invoke(app, ["site-settings", "example.com"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["blocked_ips"] == []
+    changed = runner.invoke(app, [
+        "site-settings", "example.com", "--timezone", "Europe/Paris", "--currency", "eur",
+        "--block-ip", "203.0.113.0/24", "--block-ip", "2001:db8::/32",
+        "--block-path", "/admin/**", "--block-host", "Staging.Example.com", "--public",
+        "--retention-days", "400", "--signed-ingest"])
+    assert changed.exit_code == 0, changed.output
+    doc = json.loads(changed.stdout)
+    assert doc["timezone"] == "Europe/Paris" and doc["currency"] == "EUR"
+    assert doc["blocked_ips"] == ["203.0.113.0/24", "2001:db8::/32"]
+    assert doc["blocked_hosts"] == ["staging.example.com"] and doc["public"]
+    assert doc["retention_days"] == 400 and doc["require_signed_ingest"]
+    cleared = runner.invoke(app, ["site-settings", "example.com", "--clear", "blocked_ips",
+                                  "--private"])
+    assert json.loads(cleared.stdout)["blocked_ips"] == []
+    assert not json.loads(cleared.stdout)["public"]
+    for argv, says in ((["--block-ip", "10.0.0.0/33"], "--block-ip"),
+                       (["--block-path", "nope"], "--block-path"),
+                       (["--currency", "EURO"], "--currency"),
+                       (["--timezone", "America"], "--timezone"),
+                       (["--domain", "bad..domain"], "--domain"),
+                       (["--clear", "goals"], "--clear")):
+        bad = runner.invoke(app, ["site-settings", "example.com", *argv])
+        assert bad.exit_code == 1 and says in bad.output, (argv, bad.output)
+    unknown = runner.invoke(app, ["site-settings", "nowhere.example"])
+    assert unknown.exit_code == 1 and "no site" in unknown.output
+    assert json.loads(runner.invoke(app, ["site-settings", "example.com"]).stdout)[
+        "blocked_paths"] == ["/admin/**"]  # the refused calls changed nothing

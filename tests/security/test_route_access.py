@@ -38,6 +38,7 @@ EXPECT: dict[str, tuple[int | str, ...]] = {
     "ingest_key":     (401, 401, 401, 401, 401, 401, 401, 403, 403, 403, 403, A, 401),
     "ops":            (401, 403, 403, 403, 403, 403, A, 403, 403, 403, A, 403, 401),
     "read":           (401, 403, A, A, A, A, A, 403, A, A, 403, 403, 401),
+    "site_list":      (401, A, A, A, A, A, A, A, A, A, 403, 403, 401),
     "api_admin":      (401, 401, 401, 401, 401, 401, 401, 403, 403, A, A, 403, 401),
     "page":           (303, A, A, A, A, A, A, 303, 303, 303, 303, 303, 303),
     "site_page":      (303, 404, A, A, A, A, A, 303, 303, 303, 303, 303, 303),
@@ -100,7 +101,9 @@ ACCESS: dict[str, set[str]] = {
                   "GET /api/v1/sites/{site_id}/imports/{import_id}",
                   "DELETE /api/v1/sites/{site_id}/imports/{import_id}",
                   "POST /api/v1/sites/{site_id}/reset", "DELETE /api/v1/sites/{site_id}",
-                  "GET /api/v1/sites/{site_id}/export"},
+                  "GET /api/v1/sites/{site_id}/export",
+                  "GET /api/v1/sites/{site_id}", "PATCH /api/v1/sites/{site_id}"},
+    "site_list": {"GET /api/v1/sites"},  # the sites the credential reads (none: an empty list)
     "page": {"GET /account", "GET /sites"},
     "site_page": {"GET /sites/{site_id}", "GET /sites/{site_id}/settings",
                   "GET /sites/{site_id}/behaviour", "GET /sites/{site_id}/realtime"},
@@ -140,7 +143,7 @@ ACCESS: dict[str, set[str]] = {
         "GET /admin/analytics/kpi", "GET /admin/analytics/kpi/stream",
         "PUT /admin/analytics/kpi/targets",
         "GET /admin/analytics/kpi/targets", "GET /admin/audit",
-        "GET /admin/audit/export"},
+        "GET /admin/audit/export", "POST /api/v1/sites"},
     # instance admins' dashboard pages: a logged-in admin only (forms: instance_form)
     "admin_page": {"GET /analytics/kpi", "GET /logs", "GET /audit", "GET /traces",
                    "GET /traces/{trace_id}",

@@ -220,6 +220,14 @@ async def _reader(request: Request, svc: Services) -> _Reader:
     return _Reader(key, None, None)
 
 
+async def readable_sites(request: Request) -> list[SiteInfo]:
+    """Every site the caller reads (an API key with the ``stats`` scope, or a session);
+    401/403 as :func:`stats_access`."""
+    svc = services(request)
+    reader = await _reader(request, svc)
+    return [s for s in svc.sites.all() if reader.reads(s.id)]
+
+
 async def site_roles(request: Request, viewer: Viewer) -> dict[int, Role] | None:
     """The viewer's role on each site they reach; None for an instance administrator, who
     holds the owner's rights on every site."""

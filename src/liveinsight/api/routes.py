@@ -37,6 +37,7 @@ from liveinsight.api import (
     sharing,
     site_data,
     site_export,
+    sites,
     stats,
     traces_pages,
     tracker,
@@ -56,4 +57,5 @@ ROUTERS: tuple[APIRouter, ...] = (ops.router, collect.router, tracker.router, st
                                   performance.router, traces_pages.router,
                                   audit.router, audit.pages, two_factor.router,
                                   sharing.router, shared_links.router, segments.router,
-                                  imports.router, site_data.router, site_export.router)
+                                  imports.router, site_data.router, site_export.router,
+                                  sites.router)

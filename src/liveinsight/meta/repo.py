@@ -34,7 +34,12 @@ _hasher = PasswordHasher()
 
 
 class MetaError(Exception):
-    """A metadata change that cannot be made (duplicate, not found, invalid value)."""
+    """A metadata change that cannot be made (duplicate, not found, invalid value);
+    ``field``: the input it is about, when known."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +136,25 @@ def _exclusions(fields: dict[str, Any]) -> None:
         fields["currency"] = _currency(str(fields["currency"]))
     if "salt_rotation" in fields and fields["salt_rotation"] not in SALT_ROTATIONS:
         raise MetaError(f"salt rotation is one of {', '.join(SALT_ROTATIONS)}")
+
+
+def check_site_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a site's new settings, each checked and normalised as :meth:`Metadata.
+    update_site` would; MetaError with ``field`` set to the first bad one's name."""
+    out = dict(fields)
+    for name, value in fields.items():
+        try:
+            if name == "domain":
+                out[name] = normalize_domain(value)
+            elif name == "aliases":
+                out[name] = [normalize_domain(a) for a in value]
+            else:
+                one = {name: value}
+                _exclusions(one)
+                out[name] = one[name]
+        except MetaError as exc:
+            raise MetaError(str(exc), field=name) from None
+    return out
 
 
 def _currency(value: str) -> str:
