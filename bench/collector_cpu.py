@@ -1,6 +1,7 @@
 """The collector's CPU per request, in process: no HTTP server, no wrk, no network.
 
     .venv/bin/python bench/collector_cpu.py [--requests 20000] [--concurrency 500] [--runs 3]
+    .venv/bin/python bench/collector_cpu.py --observability --runs 30 --requests 2000
 
 The app (``create_app``, default settings but a trusted proxy, lifespan run, site
 ``example.com``) is called as an ASGI callable with prepared ``POST /api/event`` requests
@@ -10,6 +11,15 @@ prints the main thread's CPU time per request (``time.thread_time``: what the ma
 load disturbs least), the wall time, and the time the cyclic garbage collector took; the
 floor is a bare ASGI app (read the body, answer 202) driven the same way in the same process.
 The best of ``--runs`` runs is reported.
+
+With ``--observability``, the same app is also run with its logging, tracing and metrics
+switched off in process, interleaved with the default (on) run by run: the front door's
+request counting (``observe``) and tracing gate removed, the tracer uninstalled (our
+``ops/tracing.span`` calls make nothing) and the log records' sink removed — what
+``LIVEINSIGHT_LOG_STORE=false``, ``LIVEINSIGHT_TRACE_SAMPLE_RATIO=0`` and no counting give.
+The collector's own counters (events accepted, a 1-in-64 sample of the enrichment steps'
+times) have no switch and stay in both. It prints the best of each, and the median of the
+runs' on/off pairs.
 
 This is the figure to compare two versions of the request path with (run both, interleaved,
 on the same machine): ``bench/ingest.py`` adds granian, the event loop's own work and wrk,
@@ -30,6 +40,8 @@ from typing import Any
 import uvloop
 
 from liveinsight.app import create_app
+from liveinsight.ops import tracing
+from liveinsight.ops.logging import add_sink, remove_sink
 from liveinsight.settings import Settings
 
 AGENTS = [
@@ -156,6 +168,63 @@ async def main(args: argparse.Namespace) -> None:
     svc.sites.reload()
 
     await measure(app, requests(2000, offset=10**6), args.concurrency)  # warm caches
+    if args.observability:
+        await _observability(app, svc, args)
+    else:
+        await _one(app, args)
+    await inbox.put({"type": "lifespan.shutdown"})
+    await outbox.get()
+    await lifespan
+
+
+def _switch(app: Any, svc: Any, on: bool) -> None:
+    """Logging, tracing and request metrics on (as the app starts) or off."""
+    if on:
+        app.observe = svc.metrics.observe_request
+        if svc.tracing is not None:
+            tracing.install(svc.tracing.tracer)
+        app.trace(svc.tracing)
+        if svc.logs is not None:
+            add_sink(svc.logs.sink)
+    else:
+        app.observe = None
+        app.trace(None)
+        if svc.tracing is not None:
+            tracing.uninstall(svc.tracing.tracer)
+        if svc.logs is not None:
+            remove_sink(svc.logs.sink)
+
+
+async def _observability(app: Any, svc: Any, args: argparse.Namespace) -> None:
+    results: dict[str, list[float]] = {"floor": [], "off": [], "on": []}
+    offset = 0
+    for r in range(args.runs):
+        results["floor"].append((await measure(bare, requests(args.requests),
+                                                args.concurrency))[0])
+        for name in (("off", "on") if r % 2 == 0 else ("on", "off")):
+            _switch(app, svc, name == "on")
+            offset += args.requests
+            results[name].append((await measure(app, requests(args.requests, offset=offset),
+                                                args.concurrency))[0])
+            if svc.tracing is not None:  # this run's spans shipped outside the measured time
+                await asyncio.to_thread(svc.tracing.flush, 60)
+    _switch(app, svc, True)
+    floor = min(results["floor"])
+    print(f"collector CPU per request, logging + tracing + metrics on vs off, in process "
+          f"({args.requests:,} requests, {args.concurrency} at a time, {args.runs} runs, "
+          f"trace ratio {svc.settings.trace_sample_ratio:g})")
+    print(f"  floor (bare ASGI app):  {floor:6.1f} µs CPU")
+    for name in ("off", "on"):
+        best = min(results[name])
+        print(f"  {name + ':':23} {best:6.1f} µs CPU, {best / floor:5.2f}x floor  (runs: "
+              f"{', '.join(f'{v:.1f}' for v in results[name])})")
+    pairs = sorted(on / off - 1 for on, off in zip(results["on"], results["off"], strict=True))
+    middle = (pairs[(len(pairs) - 1) // 2] + pairs[len(pairs) // 2]) / 2
+    print(f"  overhead: {min(results['on']) / min(results['off']) - 1:+.1%} (best of each); "
+          f"median of the {len(pairs)} runs' on/off {middle:+.1%}")
+
+
+async def _one(app: Any, args: argparse.Namespace) -> None:
     floors, runs = [], []
     for r in range(args.runs):  # interleaved, so both see the same machine
         floors.append(await measure(bare, requests(args.requests), args.concurrency))
@@ -168,9 +237,6 @@ async def main(args: argparse.Namespace) -> None:
     print(f"  POST /api/event:        {best[0]:6.1f} µs CPU, {best[1]:6.1f} µs wall, "
           f"of which garbage collector {best[2]:.1f} µs")
     print(f"  ratio to the floor:     {best[0] / floor[0]:.2f}x CPU")
-    await inbox.put({"type": "lifespan.shutdown"})
-    await outbox.get()
-    await lifespan
 
 
 if __name__ == "__main__":
@@ -178,4 +244,6 @@ if __name__ == "__main__":
     parser.add_argument("--requests", type=int, default=20000)
     parser.add_argument("--concurrency", type=int, default=500)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--observability", action="store_true",
+                        help="logging + tracing + metrics on vs off, interleaved")
     uvloop.run(main(parser.parse_args()))

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Run the whole test suite: creates .venv and installs LiveInsight with its test extras when
 # needed. Browser tests use Debian's chromium, the deployment tests nginx (both installed
-# here when running as root with apt).
+# here when running as root with apt, with libfaketime for the clock-jump test).
 # Tests run in parallel worker processes (pytest-xdist, one per core: chDB allows one engine
 # per process, so each worker has its own). `--quick` leaves out the slow multi-process and
-# browser tests (unit + integration). Other arguments go to pytest.
+# browser tests (unit + integration). `--coverage` measures the run with coverage.py
+# (pytest-cov; the xdist workers' data combined) and prints the total of src/liveinsight and
+# the figure of each package CONTRIBUTING.md tracks; CI (.ci/run) runs with it. Code run by
+# the processes the e2e tests start (`liveinsight serve`, workers) is not measured. Other
+# arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -20,23 +24,43 @@ fi
 NEED=()
 [ -x /usr/bin/chromium ] || NEED+=(chromium)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || NEED+=(nginx-light)
+# libfaketime: the clock-jump fault scenario (tests/e2e/test_faults.py)
+[ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 ] || NEED+=(faketime)
 if [ "${#NEED[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${NEED[@]}" >/dev/null) \
     || echo "note: could not install ${NEED[*]}; browser and nginx tests will be skipped"
 fi
 ARGS=()
 WORKERS=(-n "${LIVEINSIGHT_TEST_WORKERS:-auto}")
+COVERAGE=0
 for arg in "$@"; do
   case "$arg" in
     --quick) ARGS+=(-m "not slow and not browser") ;;
+    --coverage) COVERAGE=1 ; ARGS+=(--cov=liveinsight --cov-report=) ;;
     -n*|--numprocesses*) WORKERS=() ; ARGS+=("$arg") ;;
     *) ARGS+=("$arg") ;;
   esac
 done
+if [ "$COVERAGE" = 1 ]; then
+  rm -f .coverage .coverage.*
+fi
+began=$(date +%s)
 set +e
 .venv/bin/python -m pytest "${WORKERS[@]}" "${ARGS[@]}"
 rc=$?
 set -e
+echo "tests took $(( $(date +%s) - began )) s"
+if [ "$COVERAGE" = 1 ] && [ -f .coverage ]; then
+  COV=".venv/bin/python -m coverage"
+  echo
+  echo "coverage of src/liveinsight (lines run by the tests' own processes):"
+  printf '  %-12s %s%%\n' "total" "$($COV report --format=total)"
+  for package in ingest storage query cache ops security; do
+    printf '  %-12s %s%%\n' "$package/" \
+      "$($COV report --format=total --include="src/liveinsight/$package/*")"
+  done
+  echo "(per file: .venv/bin/python -m coverage report -m)"
+fi
 if [ "$rc" = 5 ]; then
   echo "no tests were collected"
   exit 0

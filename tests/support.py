@@ -18,11 +18,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
 
-from tests.conftest import CLICKHOUSE_ID, IN_CI
+from tests.conftest import CLICKHOUSE_ID, EMULATOR_PASSWORD, IN_CI
 
 LIVEINSIGHT = Path(sys.executable).parent / "liveinsight"
 # Every test server's /metrics and /health/detailed token (they need one, see settings).
@@ -247,6 +248,52 @@ class Server:
         return {r[0]: int(r[1]) for r in rows}
 
 
+class Emulator:
+    """ClickHouse's HTTP interface over chDB (tests/chdb_http.py) on a fixed port, which the
+    test can kill and start again on the same data."""
+
+    def __init__(self, data: Path) -> None:
+        self.data = data
+        self.port = free_port()
+        self.proc: subprocess.Popen[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://li:{quote(EMULATOR_PASSWORD, safe='')}@127.0.0.1:{self.port}"
+
+    def start(self) -> Emulator:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("chdb_http.py")), "--port",
+             str(self.port), "--data", str(self.data), "--user", "li",
+             "--password", EMULATOR_PASSWORD],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=dict(os.environ))
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        assert line.startswith("listening"), line
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL it (as a crash), wait until it is gone."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            assert self.proc.stdout is not None
+            self.proc.stdout.close()
+            self.proc = None
+
+    def stored(self, database: str = "liveinsight") -> dict[str, int]:
+        """``pathname → count`` of ``database``'s events table, asked over HTTP."""
+        from liveinsight.storage.http import HttpStore
+
+        store = HttpStore(self.url, database)
+        try:
+            rows = store.query(f"SELECT pathname, count() FROM `{database}`.events "
+                               "GROUP BY pathname").rows
+        finally:
+            store.close()
+        return {r[0]: int(r[1]) for r in rows}
+
+
 # Every store a storage or query suite runs on: embedded chDB, and the HTTP transport (a real
 # server with LIVEINSIGHT_TEST_CLICKHOUSE_URL, else ClickHouse's HTTP interface emulated over
 # chDB, tests/chdb_http.py). Use as ``@pytest.fixture(params=STORE_KINDS)``.
@@ -373,6 +420,87 @@ def private_redis(directory: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+class PostgresServer:
+    """A private PostgreSQL (``initdb`` + ``pg_ctl``) on a free loopback port, for tests that
+    stop and start it (never the shared one on 5432). Its cluster lives in a directory of its
+    own under /tmp (owned by ``postgres`` when the tests run as root, since PostgreSQL refuses
+    to run as root); ``stop()``/``start()`` keep the port and the data."""
+
+    def __init__(self) -> None:
+        import tempfile
+
+        self.port = free_port()
+        self.directory = Path(tempfile.mkdtemp(prefix="li-pg-"))
+        self._as: list[str] = []
+        if os.geteuid() == 0:
+            import shutil
+
+            os.chown(self.directory, *self._postgres_ids())
+            self._as = ["runuser", "-u", "postgres", "--"]
+            if shutil.which("runuser") is None:
+                _skip_or_fail("runuser is not installed (PostgreSQL does not run as root)")
+        self._initialised = False
+
+    @staticmethod
+    def _postgres_ids() -> tuple[int, int]:
+        import pwd
+
+        try:
+            entry = pwd.getpwnam("postgres")
+        except KeyError:
+            _skip_or_fail("no postgres user to run a private PostgreSQL as")
+            raise
+        return entry.pw_uid, entry.pw_gid
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *argv: str) -> None:
+        import shutil
+
+        binary = shutil.which(argv[0])
+        if binary is None:
+            _skip_or_fail(f"{argv[0]} (PostgreSQL's server tools) is not installed")
+            return
+        proc = subprocess.run([*self._as, binary, *argv[1:]], capture_output=True, text=True,
+                              timeout=120, check=False, cwd=self.directory)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+    def start(self) -> PostgresServer:
+        data = self.directory / "data"
+        if not self._initialised:
+            self._run("initdb", "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
+                      "--no-sync")
+            self._initialised = True
+        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 "
+                   f"-c unix_socket_directories={self.directory} -c fsync=off")
+        self._run("pg_ctl", "-D", str(data), "-o", options, "-l", str(self.directory / "log"),
+                  "-w", "-t", "60", "start")
+        return self
+
+    def stop(self) -> None:
+        """Stop at once (``-m immediate``: no shutdown checkpoint, as a crash)."""
+        if (self.directory / "data" / "postmaster.pid").exists():
+            self._run("pg_ctl", "-D", str(self.directory / "data"), "-m", "immediate", "-w",
+                      "stop")
+
+    def remove(self) -> None:
+        import shutil
+
+        self.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def private_postgres() -> Iterator[PostgresServer]:
+    server = PostgresServer().start()
+    try:
+        yield server
+    finally:
+        server.remove()
 
 
 @contextlib.contextmanager

@@ -170,7 +170,7 @@ class Receiver(http.server.ThreadingHTTPServer):
         received = self.received
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 with contextlib.suppress(ValueError):
                     received.append(json.loads(body))
@@ -494,7 +494,8 @@ def main() -> None:
     ]
     if args.ops:
         summary += ops_summary
-    title = (f"{args.scenario}{' + ops' if args.ops else ''}, {args.users} users, {args.minutes:g} min"
+    title = (f"{args.scenario}{' + ops' if args.ops else ''}, {args.users} users, "
+             f"{args.minutes:g} min"
              f"{''.join(', ' + s for s in args.set)}, "
              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average "
              f"{os.getloadavg()[0]:.1f}")

@@ -174,6 +174,7 @@ def test_log_full_is_503_with_retry_after(app: TestClient) -> None:
     assert response.json()["error"]["code"] == "log_full"
     assert int(response.headers["retry-after"]) >= 1
     assert rejected(app, "event", 503) == 1
+    assert app.get("/health").json()["status"] == "degraded"  # for 10 s after a refusal
     svc_of(app).wal.max_bytes = 1 << 30
     assert plausible(app, PV).status_code == 202
 
@@ -372,3 +373,30 @@ def test_fuzz_endpoints_never_answer_500(tmp_path: Path) -> None:
 
         run()
         assert rejected(client, "event", 500) == 0
+
+
+def test_metadata_database_unreachable_known_sites_still_collect_the_rest_is_503(
+        tmp_path: Path) -> None:
+    meta_dir = tmp_path / "meta"
+    meta_dir.mkdir()
+    with make_client(tmp_path, clock=Clock(), database_url=f"sqlite:///{meta_dir / 'm.db'}",
+                     api_key_cache_seconds=0) as client:
+        make_site(client, "example.com")
+        svc = svc_of(client)
+        svc.sites.reload()
+        key, _ = svc.meta.create_api_key("server", ["ingest", "stats"])
+        auth = {"authorization": f"Bearer {key}"}
+        assert plausible(client, PV).status_code == 202  # today's salts are held now
+        meta_dir.rename(tmp_path / "away")  # no new connection can open the database
+        svc.meta.engine.dispose()
+        for _ in range(3):
+            assert plausible(client, PV).status_code == 202  # the site directory's last copy
+        r = client.post("/api/events", json=NATIVE, headers=auth)  # the key needs the database
+        assert r.status_code == 503, r.text
+        assert r.json()["error"]["code"] == "unavailable"
+        assert r.headers["retry-after"] == "5"
+        r = client.get("/api/stats/aggregate", params={"site_id": "example.com"}, headers=auth)
+        assert (r.status_code, r.json()["error"]["code"]) == (503, "unavailable")  # its limit
+        (tmp_path / "away").rename(meta_dir)
+        assert client.post("/api/events", json=NATIVE, headers=auth).status_code == 202
+        assert len(stored_events(client)) == 5

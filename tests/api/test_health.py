@@ -5,24 +5,18 @@ never answers), an SMTP server (aiosmtpd), a port nobody listens on."""
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import quote
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import EMULATOR_PASSWORD, make_client, svc_of
+from tests.conftest import make_client, svc_of
 from tests.ops.alerts.helpers import smtp_server
-from tests.support import free_port, wait_until
-
-EMULATOR = Path(__file__).resolve().parents[1] / "chdb_http.py"
+from tests.support import Emulator, free_port, wait_until
 
 
 def _auth(client: TestClient) -> dict[str, str]:
@@ -76,37 +70,6 @@ def test_smtp_is_checked_when_configured(tmp_path: Path) -> None:
         assert smtp["state"] == "degraded" and "Connection refused" in smtp["error"]
         assert body["status"] == "degraded"
         assert client.get("/health/ready").status_code == 200  # not required to serve
-
-
-class Emulator:
-    """ClickHouse's HTTP interface over chDB (tests/chdb_http.py) on a fixed port, which the
-    test can kill and start again on the same data."""
-
-    def __init__(self, data: Path) -> None:
-        self.data = data
-        self.port = free_port()
-        self.proc: subprocess.Popen[str] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://li:{quote(EMULATOR_PASSWORD, safe='')}@127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(EMULATOR), "--port", str(self.port), "--data", str(self.data),
-             "--user", "li", "--password", EMULATOR_PASSWORD],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=dict(os.environ))
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        assert line.startswith("listening"), line
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-            assert self.proc.stdout is not None
-            self.proc.stdout.close()
-            self.proc = None
 
 
 @contextmanager

@@ -1,14 +1,15 @@
-"""Fixtures shared by the browser flows (helpers that need no pytest fixture are in
-tests/support.py)."""
+"""Fixtures shared by the browser flows and the multi-process tests (helpers that need no
+pytest fixture are in tests/support.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support import DESKTOP_CHROME, launch_chromium, require_browser
+from tests.support import DESKTOP_CHROME, Server, launch_chromium, require_browser
 
 
 @pytest.fixture(scope="module")
@@ -22,3 +23,21 @@ def chromium() -> Iterator[Any]:
         browser = launch_chromium(p, DESKTOP_CHROME)
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
+    """``server(**settings)``: a :class:`Server` (not started) on this test's data dir with
+    the site example.com; killed at the end if still running."""
+    made: list[Server] = []
+
+    def make(**settings: str) -> Server:
+        s = Server(tmp_path / "data", tmp_path / "server.log", **settings)
+        s.cli("create-site", "example.com")
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        if s.proc is not None and s.proc.poll() is None:
+            s.kill()

@@ -9,109 +9,17 @@ is per event, not per count.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pytest
 
+from tests.e2e.load import Load, assert_exactly_once
 from tests.support import Server, tiny_tmpfs, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
-
-AGENTS = [
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-    "Version/18.1 Safari/605.1.15",
-    "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
-]
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
-    made: list[Server] = []
-
-    def make(**settings: str) -> Server:
-        s = Server(tmp_path / "data", tmp_path / "server.log", **settings)
-        s.cli("create-site", "example.com")
-        made.append(s)
-        return s
-
-    yield make
-    for s in made:
-        if s.proc is not None and s.proc.poll() is None:
-            s.kill()
-
-
-@dataclass
-class Load:
-    """Plausible events posted by ``workers`` concurrent senders from a thread of this
-    process until :meth:`stop`. Each attempt has a fresh marker; a marker is *acknowledged*
-    only when its answer was 2xx."""
-
-    url: Callable[[], str]
-    workers: int = 12
-    run: str = "r"
-    acked: list[str] = field(default_factory=list)
-    refused: list[tuple[str, int, str | None]] = field(default_factory=list)
-    transport_errors: int = 0
-    ack_times: list[float] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def start(self) -> Load:
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        assert self._thread is not None
-        self._thread.join(timeout=30)
-
-    def acked_since(self, moment: float) -> int:
-        return sum(1 for t in self.ack_times if t >= moment)
-
-    async def _main(self) -> None:
-        limits = httpx.Limits(max_connections=self.workers)
-        async with httpx.AsyncClient(timeout=5, limits=limits) as client:
-            await asyncio.gather(*(self._sender(client, w) for w in range(self.workers)))
-
-    async def _sender(self, client: httpx.AsyncClient, w: int) -> None:
-        seq = 0
-        while not self._stop.is_set():
-            seq += 1
-            marker = f"/p/{self.run}-{w}-{seq}"
-            headers = {"Content-Type": "text/plain", "User-Agent": AGENTS[seq % len(AGENTS)],
-                       "X-Forwarded-For": f"10.{w}.{seq // 250 % 250}.{seq % 250 + 1}"}
-            body = {"n": "pageview", "u": f"https://example.com{marker}", "d": "example.com"}
-            try:
-                resp = await client.post(self.url() + "/api/event", json=body, headers=headers)
-            except httpx.TransportError:
-                self.transport_errors += 1
-                await asyncio.sleep(0.05)
-                continue
-            if 200 <= resp.status_code < 300:
-                self.acked.append(marker)
-                self.ack_times.append(time.monotonic())
-            else:
-                self.refused.append((marker, resp.status_code, resp.headers.get("retry-after")))
-                await asyncio.sleep(0.02)
-
-
-def _assert_exactly_once(stored: dict[str, int], acked: list[str]) -> None:
-    assert len(acked) == len(set(acked))
-    duplicated = {m: c for m, c in stored.items() if c > 1}
-    assert not duplicated, f"{len(duplicated)} markers stored more than once"
-    missing = [m for m in acked if stored.get(m) != 1]
-    assert not missing, f"{len(missing)} of {len(acked)} acknowledged events were lost"
-
 
 # --- SIGKILL -------------------------------------------------------------------------------
 
@@ -141,7 +49,7 @@ def test_sigkill_under_load_loses_no_acknowledged_event(
     assert any(wal_at_kill), "no kill left rows in the log: the replay path was not exercised"
     assert load.transport_errors > 0  # the kills really cut requests off
     stored = srv.stored()
-    _assert_exactly_once(stored, load.acked)
+    assert_exactly_once(stored, load.acked)
     assert all(m.startswith("/p/k-") for m in stored)
     assert [s for s in load.refused if s[1] >= 500] == []
 
@@ -170,7 +78,7 @@ def test_sigterm_under_load_flushes_the_log_into_the_store(
     assert stop_s < 30
     assert srv.wal_bytes() == 0
     stored = srv.stored()
-    _assert_exactly_once(stored, load.acked)
+    assert_exactly_once(stored, load.acked)
     # Requests still running while the server stops are refused (503), never half-kept.
     assert {status for _, status, _ in load.refused} <= {503}
     assert not [m for m, _, _ in load.refused if m in stored]
@@ -210,6 +118,6 @@ def test_a_full_log_answers_503_then_recovers_when_the_writer_drains(
     reason = "quota" if limit == "quota" else "io"
     assert f'liveinsight_wal_append_failures_total{{reason="{reason}"}}' in metrics
     stored = srv.stored()
-    _assert_exactly_once(stored, load.acked)
+    assert_exactly_once(stored, load.acked)
     never_kept = [m for m, _, _ in load.refused if m in stored]
     assert not never_kept, f"{len(never_kept)} events answered 503 were stored"

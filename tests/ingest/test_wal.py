@@ -24,6 +24,7 @@ import orjson
 import pytest
 
 from liveinsight.ingest.wal import (
+    REFUSAL_SHOWN_S,
     SUFFIX,
     WalFull,
     WalUnavailable,
@@ -390,6 +391,21 @@ def test_quota_refuses_appends_until_segments_are_deleted(tmp_path: Path) -> Non
         assert wal.total_bytes == sizes[6]
 
 
+def test_a_refused_append_is_reported_for_ten_seconds(tmp_path: Path) -> None:
+    time = FakeTime()
+    quota = len(frame(_payload("/0000")))
+    with _wal(tmp_path, fsync="never", max_bytes=quota, clock=time.clock) as wal:
+        wal.append(_payload("/0000"), 1)
+        assert wal.refusing is None
+        with pytest.raises(WalFull):
+            wal.append(_payload("/0001"), 1)
+        assert wal.refusing == "the write-ahead log is full while the store catches up"
+        time.advance(REFUSAL_SHOWN_S - 0.1)
+        assert wal.refusing is not None
+        time.advance(0.1)
+        assert wal.refusing is None  # nothing refused for 10 s: health says ok again
+
+
 def test_quota_counts_segments_left_by_a_previous_run(tmp_path: Path) -> None:
     quota = len(frame(_payload("/0000"))) + len(frame(_payload("/0001")))
     with _wal(tmp_path, fsync="never", max_bytes=quota) as wal:
@@ -423,6 +439,7 @@ def test_disk_full_answers_unavailable_and_keeps_no_partial_frame(tiny_fs: Path)
                 acknowledged.append(f"/{i}/{big}")
         assert not isinstance(info.value, WalFull)
         assert "No space left" in str(info.value)
+        assert wal.refusing is not None and "No space left" in wal.refusing
         assert 0 < len(acknowledged) < 100
         for segment in _segments(tiny_fs / "wal"):
             data = segment.read_bytes()

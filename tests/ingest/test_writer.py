@@ -129,7 +129,7 @@ def _health_client(writer: BatchWriter, wal: WriteAheadLog, store: Any) -> TestC
     deps = Dependencies()
     deps.register("clickhouse", kind="clickhouse", check=ping, required=True)
     app.state.services = SimpleNamespace(
-        writer=writer, wal=wal, store=store, metrics=Metrics(), node_id=NODE,
+        writer=writer, wal=wal, store=store, metrics=Metrics(), node_id=NODE, cities=None,
         started_at=datetime.now(UTC), health_checks=Checks(deps, max_age=0),
         settings=SimpleNamespace(metrics_token="t", redis_url=None, data_dir=wal.directory))
     return TestClient(app, headers={"authorization": "Bearer t"})

@@ -126,3 +126,20 @@ def test_goals(meta: Metadata) -> None:
     assert [g.event_name for g in meta.goals(site.id)] == ["Signup", None]
     with pytest.raises(MetaError, match="no goal"):
         meta.delete_goal(site.id, revenue.id)
+
+
+def test_site_directory_keeps_its_last_copy_while_the_database_is_unreachable(
+        tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'db' / 'meta.db'}")
+    upgrade(engine)
+    meta = Metadata(engine)
+    site = meta.create_site("example.com")
+    directory = SiteDirectory(meta, refresh_s=0)  # reloads on every lookup
+    (tmp_path / "db").rename(tmp_path / "away")  # a new connection cannot open the file
+    engine.dispose()
+    assert directory.by_domain("example.com") == site  # the reload failed: the last copy
+    assert directory.by_id(site.id) == site
+    (tmp_path / "away").rename(tmp_path / "db")
+    other = meta.create_site("other.example")
+    assert directory.by_domain("other.example") == other  # reloads again once it answers
+    engine.dispose()

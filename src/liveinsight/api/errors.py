@@ -35,6 +35,7 @@ from liveinsight.errors import (
     Unavailable,
     UnsupportedMedia,
 )
+from liveinsight.meta.db import UNREACHABLE
 
 log = logging.getLogger("liveinsight.errors")
 
@@ -166,6 +167,20 @@ async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
     return error_response(400, "invalid", "a number in the request is out of range")
 
 
+def metadata_unreachable(method: str, path: str, exc: Exception) -> JSONResponse:
+    """503 + ``Retry-After`` for a request that needed the metadata database while it is
+    down or out of connections (``meta.db.UNREACHABLE``): a failure of the moment, logged
+    as a warning (one line, no traceback)."""
+    log.warning("metadata database unreachable on %s %s: %s", method, path,
+                str(exc).splitlines()[0][:300])
+    return error_response(503, "unavailable", "the metadata database is unavailable; retry "
+                          "later", headers={"retry-after": "5"})
+
+
+async def _metadata_unreachable(request: Request, exc: Exception) -> JSONResponse:
+    return metadata_unreachable(request.method, request.url.path, exc)
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal", "internal error; it has been logged")
@@ -179,4 +194,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(OverflowError, _out_of_range)
     app.add_exception_handler(DataError, _out_of_range)
+    for unreachable in UNREACHABLE:
+        app.add_exception_handler(unreachable, _metadata_unreachable)
     app.add_exception_handler(Exception, _unexpected)

@@ -36,9 +36,10 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from liveinsight.api.deadline import BodyDeadlines
-from liveinsight.api.errors import error_response
+from liveinsight.api.errors import error_response, metadata_unreachable
 from liveinsight.api.limits import Decision, RequestLimits
 from liveinsight.api.notes import AUDIT_NOTE, STATE_CHANGING, Note, request_entry, request_id
+from liveinsight.meta.db import UNREACHABLE
 from liveinsight.ops.logging import REQUEST, RequestContext
 from liveinsight.ops.spans import Gate, Tracing, name_request
 from liveinsight.security.audit import DENIED
@@ -143,6 +144,8 @@ class FrontDoor:
             # counted by the endpoint; nobody is left to answer
             self._count(scope["path"], "POST", CLIENT_GONE, started, collector=True)
             return
+        except UNREACHABLE as exc:  # an API key or a new day's salts need the database
+            response = metadata_unreachable("POST", scope["path"], exc)
         except Exception as exc:  # the endpoints answer every expected failure
             log.exception("unhandled error on POST %s", scope["path"], exc_info=exc)
             response = error_response(500, "internal", "internal error; it has "
@@ -220,9 +223,14 @@ class FrontDoor:
             return
         note = Note(request_id(scope))
         scope[AUDIT_NOTE] = note
-        decision = await self._limit(scope)
         extra = [(b"x-request-id", note.request_id.encode())]
         status: list[int] = []
+        try:
+            decision = await self._limit(scope)
+        except UNREACHABLE as exc:  # an API key's limit needs the database to know the key
+            refusal = metadata_unreachable(scope["method"], scope["path"], exc)
+            await refusal(scope, receive, self._secured(send, https, extra, status))
+            return
         send = self._secured(send, https, extra + decision.headers() if decision else extra,
                              status)
         if decision is not None and decision.refused:

@@ -35,8 +35,9 @@ def _status(request: Request) -> tuple[str, dict[str, Any]]:
 
 @router.get("/health", summary="Liveness and a one-word status")
 async def health(request: Request) -> JSONResponse:
-    """``ok``, or ``degraded`` while events wait in the log because ClickHouse fails, or
-    while Redis is unreachable and sessions, the live feed and cached answers are kept on
+    """``ok``, or ``degraded`` while events wait in the log because ClickHouse fails, while
+    the log refuses appends (its disk full: the collector answers 503), or while Redis is
+    unreachable and sessions, the live feed and cached answers are kept on
     this node only.
     The collector keeps accepting events while degraded, so this answers 200 either way."""
     status, _ = _status(request)

@@ -143,11 +143,11 @@ async def _form(request: Request, site_id: int, needs: Role, action: str) -> Res
                             status_code=303)
 
 
-@router.post("/sites/{site_id}/reset")
+@router.post("/sites/{site_id}/reset", include_in_schema=False)
 async def reset_stats_form(request: Request, site_id: int) -> Response:
     return await _form(request, site_id, Role.ADMIN, "reset")
 
 
-@router.post("/sites/{site_id}/delete")
+@router.post("/sites/{site_id}/delete", include_in_schema=False)
 async def delete_site_form(request: Request, site_id: int) -> Response:
     return await _form(request, site_id, Role.OWNER, "delete")

@@ -43,6 +43,8 @@ from pathlib import Path
 import orjson
 
 SUFFIX = ".wal"
+REFUSAL_SHOWN_S = 10.0
+"""How long (by ``clock``) :attr:`WriteAheadLog.refusing` reports the last refused append."""
 _TRAILER_PREFIX = b'{"_k":"c"'
 
 
@@ -200,6 +202,7 @@ class WriteAheadLog:
         self._dirty = False
         self._broken = False
         self._closed = False
+        self._last_refusal: tuple[float, str] | None = None
         self._stop = threading.Event()
         self._wait = wait if wait is not None else self._stop.wait
         self._syncer: threading.Thread | None = None
@@ -224,9 +227,13 @@ class WriteAheadLog:
             if self._closed:
                 raise WalUnavailable("the write-ahead log is closed: the server is stopping")
             if self._closed_bytes + self._size + len(data) > self.max_bytes:
-                raise WalFull("the write-ahead log is full while the store catches up")
+                raise self._refused(WalFull("the write-ahead log is full while the store "
+                                            "catches up"))
             if self._broken:
-                self._reopen_after_error()
+                try:
+                    self._reopen_after_error()
+                except WalUnavailable as exc:
+                    raise self._refused(exc) from exc.__cause__
             try:
                 self._write_all(data)
                 if self.fsync_policy == "always":
@@ -235,15 +242,28 @@ class WriteAheadLog:
                 # Truncate back to the last acknowledged frame: a frame whose write or fsync
                 # failed must not stay in the log, since its caller answers 503.
                 self._undo_partial_write()
-                raise WalUnavailable(
+                raise self._refused(WalUnavailable(
                     f"cannot write the write-ahead log: {exc.strerror or exc}"
-                ) from exc
+                )) from exc
             if self._rows == 0:
                 self._first_append = self._clock()
             self._size += len(data)
             self._rows += rows
             self._sites.update(sites)
             self._dirty = self.fsync_policy != "always"
+
+    def _refused(self, exc: WalUnavailable) -> WalUnavailable:
+        self._last_refusal = (self._clock(), str(exc))
+        return exc
+
+    @property
+    def refusing(self) -> str | None:
+        """Why the last append was refused (disk full, I/O error, quota) when that was less
+        than :data:`REFUSAL_SHOWN_S` ago, else None: what health shows of the log."""
+        last = self._last_refusal
+        if last is None or self._clock() - last[0] >= REFUSAL_SHOWN_S:
+            return None
+        return last[1]
 
     def _write_all(self, data: bytes) -> None:
         if self._fd < 0:

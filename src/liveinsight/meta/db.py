@@ -9,11 +9,17 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from liveinsight.settings import Settings
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+
+UNREACHABLE = (OperationalError, InterfaceError, PoolTimeout)
+"""What the metadata database raises when it cannot be reached (refused, dropped, no free
+connection within ``database_pool_timeout_seconds``): a failure of the moment, answered 503."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import logging
 import secrets
 import threading
 import time
@@ -25,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from liveinsight import names
 from liveinsight.meta import models
-from liveinsight.meta.db import session_factory
+from liveinsight.meta.db import UNREACHABLE, session_factory
 from liveinsight.security.passwords import PasswordPolicy, WeakPassword
 
 ROLES = ("admin", "viewer")
@@ -604,7 +605,10 @@ def _check_plan(rate: float | None, burst: int | None, daily_quota: int | None =
 
 
 class SiteDirectory:
-    """In-memory lookup of sites by domain, alias, UUID and id, for the hot path."""
+    """In-memory lookup of sites by domain, alias, UUID and id, for the hot path, reloaded
+    every ``refresh_s``. While the metadata database cannot be reached, the last copy keeps
+    answering (the collector goes on for the sites it knows) and the reload is tried again
+    ``refresh_s`` later; the first load raises."""
 
     def __init__(self, meta: Metadata, refresh_s: float = 10.0) -> None:
         self._meta = meta
@@ -636,7 +640,14 @@ class SiteDirectory:
 
     def _fresh(self) -> None:
         if time.monotonic() - self._loaded_at > self._refresh_s:
-            self.reload()
+            try:
+                self.reload()
+            except UNREACHABLE as exc:
+                with self._lock:
+                    self._loaded_at = time.monotonic()
+                logging.getLogger("liveinsight.meta").warning(
+                    "the metadata database cannot be reached: the site directory keeps its "
+                    "last copy: %s", str(exc).splitlines()[0][:300])
 
     def by_domain(self, domain: str) -> SiteInfo | None:
         self._fresh()

@@ -92,10 +92,14 @@ class AuditShipper(RowShipper):
             log.warning("audit copies: could not read the table's newest record: %s", exc)
             return 0
         count = 0
-        for batch in chain(max(0, newest - RESHIP)):
-            self.put(batch)
-            self.ship()
-            count += len(batch)
+        try:
+            for batch in chain(max(0, newest - RESHIP)):
+                self.put(batch)
+                self.ship()
+                count += len(batch)
+        except Exception as exc:  # the metadata database away: the next start tries again
+            log.warning("audit copies: could not read the audit chain: %s",
+                        str(exc).splitlines()[0][:300])
         return count
 
 

@@ -32,12 +32,16 @@ answer within it is down)."""
 def status(writer: BatchWriter, wal: WriteAheadLog,
            shared: Mapping[str, str | None] | None = None) -> tuple[str, dict[str, Any]]:
     """``("ok" | "degraded", checks)``: degraded while inserts into the store fail (events
-    wait in the log meanwhile), or while a state meant to be shared through Redis is kept in
-    this node only (``shared``: state name → why it is node-local, or None when shared);
-    the checks name the store's state and error, the log's size and quota, and each shared
-    state as ``"shared"`` or ``"node-local: <why>"``."""
+    wait in the log meanwhile), while the log refuses appends (its disk full, an I/O error,
+    its quota reached: the collector answers 503; shown for 10 s after the last refusal), or
+    while a state meant to be shared through Redis is kept in this node only (``shared``:
+    state name → why it is node-local, or None when shared); the checks name the store's
+    state and error, the log's state, size and quota, and each shared state as ``"shared"``
+    or ``"node-local: <why>"``."""
+    refusing = wal.refusing
     checks: dict[str, Any] = {
         "store": "ok" if writer.healthy else "failing",
+        "write_ahead_log": "ok" if refusing is None else f"refusing appends: {refusing}",
         "write_ahead_log_bytes": wal.total_bytes,
         "write_ahead_log_quota_bytes": wal.max_bytes,
     }
@@ -47,7 +51,8 @@ def status(writer: BatchWriter, wal: WriteAheadLog,
     for name, why in (shared or {}).items():
         checks[name] = "shared" if why is None else f"node-local: {why}"
         local = local or why is not None
-    return ("ok" if writer.healthy and not local else "degraded"), checks
+    ok = writer.healthy and refusing is None and not local
+    return ("ok" if ok else "degraded"), checks
 
 
 class Checks:
@@ -104,15 +109,17 @@ def as_json(report: Report) -> dict[str, Any]:
 
 
 def node(wal: WriteAheadLog, writer: BatchWriter, data_dir: Path) -> dict[str, Any]:
-    """The log's backlog, the writer's lag and state, the data directory's disk."""
+    """The log's backlog, the writer's lag and state, the data directory's disk and the
+    log's (``write_ahead_log_disk_*``: the same disk unless the log is mounted apart)."""
     out: dict[str, Any] = {
         "write_ahead_log_segments": wal.pending_segments,
         "writer_lag_seconds": round(wal.backlog_age_s, 3),
         "writer_failures_in_a_row": writer.failures,
     }
-    try:
-        disk = shutil.disk_usage(data_dir)
-        out |= {"disk_free_bytes": disk.free, "disk_total_bytes": disk.total}
-    except OSError as exc:
-        out["disk_error"] = str(exc)[:200]
+    for prefix, path in (("disk", data_dir), ("write_ahead_log_disk", wal.directory)):
+        try:
+            disk = shutil.disk_usage(path)
+            out |= {f"{prefix}_free_bytes": disk.free, f"{prefix}_total_bytes": disk.total}
+        except OSError as exc:
+            out[f"{prefix}_error"] = str(exc)[:200]
     return out
