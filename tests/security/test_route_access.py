@@ -66,7 +66,8 @@ ACCESS: dict[str, set[str]] = {
                "POST /logout", "GET /static/{path:path}", "GET /docs",
                "GET /api/v1/assets/optimized/{asset_id}",
                "GET /invitations/{token}", "POST /invitations/{token}",  # the link's token
-               "GET /share/{token}", "POST /share/{token}"},  # a shared link (its token)
+               "GET /share/{token}", "POST /share/{token}",  # a shared link (its token)
+               "GET /share/{token}/realtime"},
     "ingest_key": {"POST /api/events"},  # an API key with the ingest scope (or a signed token)
     "ops": {"GET /health/detailed", "GET /health/dependencies", "GET /metrics"},
     "read": {"POST /api/v2/query", "GET /api/stats", "GET /api/stats/aggregate",

@@ -432,16 +432,19 @@ async def realtime(request: Request, site_id: int) -> Response:
         return found
     viewer, site, role = found
     return page(request, "realtime.html", {"viewer": viewer, "site": site, "role": role,
-                                           "read_only": role is None})
+                                           "read_only": role is None, "embed": False,
+                                           "auth_param": "",
+                                           "dashboard_url": f"/sites/{site.id}"})
 
 
 async def dashboard_page(request: Request, viewer: Viewer | None, site: SiteInfo,
                          role: Role | None, *, read_only: bool = False, embed: bool = False,
-                         auth_param: str = "", headers: dict[str, str] | None = None
-                         ) -> HTMLResponse:
+                         auth_param: str = "", realtime_url: str = "",
+                         headers: dict[str, str] | None = None) -> HTMLResponse:
     """The dashboard of ``site``; ``read_only`` (a public site, a shared link): no links to
     settings or management; ``embed``: without the page's chrome, for an iframe;
-    ``auth_param``: what its scripts send as ``auth`` (a shared link's)."""
+    ``auth_param``: what its scripts send as ``auth`` (a shared link's); ``realtime_url``:
+    where its Realtime choice leads (a shared link's own realtime page; the site's else)."""
     props = await run_in_threadpool(_prop_keys, request, site)
     segments = ([s.doc() for s in await run_in_threadpool(services(request).segments.of_site,
                                                            site.id)]
@@ -453,6 +456,7 @@ async def dashboard_page(request: Request, viewer: Viewer | None, site: SiteInfo
         "has_imports": has_imports,
         "revenue_goals": _revenue_goals(request, site), "read_only": read_only,
         "embed": embed, "auth_param": auth_param, "segments": segments,
+        "realtime_url": realtime_url or f"/sites/{site.id}/realtime",
         "edit_segments": role is not None and role >= Role.EDITOR, "geo": _geo(request, site)})
     response.headers.update(headers or {})
     return response

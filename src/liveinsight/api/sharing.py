@@ -1,23 +1,28 @@
 """Shared links: a site's dashboard, read-only, opened without signing in.
 
 ``GET /share/{token}`` shows the dashboard of the link's site (no settings, no management
-links), or the password form of a link that has one; ``POST /share/{token}`` checks the
-password. Wrong passwords count against the login throttle (``security/throttle.py``: per
-link, as per account, and per client address, shared with sign-ins), so a link's password
-cannot be guessed faster than an account's. ``?embed=true`` answers the dashboard without
-its chrome, for an iframe, with ``frame-ancestors`` the link's allowed origins (none: it
-cannot be framed).
+links), or the password form of a link that has one; ``GET /share/{token}/realtime`` its
+realtime page (the last 30 minutes and the live events), with the same checks;
+``POST /share/{token}`` checks the password. Wrong passwords count against the login
+throttle (``security/throttle.py``: per link, as per account, and per client address, shared
+with sign-ins), so a link's password cannot be guessed faster than an account's.
+``?embed=true`` answers either page without its chrome, for an iframe, with
+``frame-ancestors`` the link's allowed origins (none: it cannot be framed).
 
 The page's scripts read the stats APIs with ``auth=``: the token itself for a link
 without a password, else a signed grant naming the link (``api/access.py``), handed out
 once the password was right (and kept in a cookie scoped to the link's path, so a reload
-does not ask again). Only the stats read APIs accept it, for the link's site only.
+and its realtime page do not ask again; inside an iframe, where that cookie may never come
+back, the pages pass the grant on as ``?auth=`` from one to the other). Only the stats
+read APIs accept it, for the link's site only.
 
 Admins of the site (the ``admin`` role) make and revoke links on its settings page:
 ``POST /sites/{id}/shared-links`` and ``.../{link_id}/revoke``.
 """
 
 from __future__ import annotations
+
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -62,10 +67,29 @@ def _gone(request: Request) -> HTMLResponse:
 
 
 def _granted(request: Request, link: SharedLinkInfo) -> bool:
+    """The link's password was given: its grant in the cookie, or in ``?auth=`` (how an
+    embedded page hands it on to the link's other page, as its scripts send it anyway)."""
     svc = services(request)
-    grant = links.verify(svc.secret, request.cookies.get(COOKIE), "share",
-                         svc.clock().timestamp())
-    return grant is not None and grant.record_id == link.id
+    now = svc.clock().timestamp()
+    for value in (request.cookies.get(COOKIE), request.query_params.get("auth")):
+        grant = links.verify(svc.secret, value, "share", now) if value else None
+        if grant is not None and grant.record_id == link.id:
+            return True
+    return False
+
+
+def _page_urls(token: str, auth_param: str, protected: bool, embed: bool
+               ) -> tuple[str, str]:
+    """The link's dashboard and realtime URLs, as its pages link to each other: embedded,
+    they stay embedded and a protected link's grant goes along."""
+    query = []
+    if embed:
+        query.append("embed=true")
+        if protected:
+            query.append(f"auth={quote(auth_param, safe='')}")
+    tail = "?" + "&".join(query) if query else ""
+    base = f"/share/{quote(token, safe='')}"
+    return base + tail, base + "/realtime" + tail
 
 
 async def _dashboard(request: Request, token: str, link: SharedLinkInfo, embed: bool
@@ -74,9 +98,10 @@ async def _dashboard(request: Request, token: str, link: SharedLinkInfo, embed: 
     site = svc.sites.by_id(link.site_id)
     if site is None:
         return _gone(request)
+    auth_param = share_grant(svc, link) if link.protected else token
     return await dashboard_page(
-        request, None, site, None, read_only=True, embed=embed,
-        auth_param=share_grant(svc, link) if link.protected else token,
+        request, None, site, None, read_only=True, embed=embed, auth_param=auth_param,
+        realtime_url=_page_urls(token, auth_param, link.protected, embed)[1],
         headers=_frame_headers(link, embed))
 
 
@@ -97,6 +122,29 @@ async def shared_dashboard(request: Request, token: str) -> Response:
     if link.protected and not _granted(request, link):
         return _password_page(request, link, embed, None, 200)
     return await _dashboard(request, token, link, embed)
+
+
+@router.get("/share/{token}/realtime")
+async def shared_realtime(request: Request, token: str) -> Response:
+    """The link's realtime page, read-only; a protected link asks for its password first
+    (answered at ``/share/{token}``, whose grant cookie covers this path too)."""
+    link = await _link(request, token)
+    if link is None:
+        return _gone(request)
+    embed = _embed(request)
+    if link.protected and not _granted(request, link):
+        return _password_page(request, link, embed, None, 200)
+    svc = services(request)
+    site = await run_in_threadpool(svc.sites.by_id, link.site_id)
+    if site is None:
+        return _gone(request)
+    auth_param = share_grant(svc, link) if link.protected else token
+    dashboard_url, _ = _page_urls(token, auth_param, link.protected, embed)
+    response = page(request, "realtime.html", {
+        "viewer": None, "site": site, "role": None, "read_only": True, "embed": embed,
+        "auth_param": auth_param, "dashboard_url": dashboard_url})
+    response.headers.update(_frame_headers(link, embed))
+    return response
 
 
 @router.post("/share/{token}")

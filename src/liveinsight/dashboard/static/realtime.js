@@ -3,12 +3,17 @@
  * ``generated_at`` of the stream's snapshots), with the page's filters; they are read again
  * each time the stream (GET /api/realtime/stream) sends new numbers, i.e. once new events
  * are stored, and every 15 s. The live list shows the stream's events, filtered here in the
- * page (the stream itself is not filtered) with the stats API's semantics. */
+ * page (the stream itself is not filtered) with the stats API's semantics. A shared link's
+ * page (GET /share/{token}/realtime) sends the link's ``auth`` with each of them. */
 (function () {
   'use strict';
   const root = document.getElementById('rt');
   const SITE = root.dataset.siteId;
   const TZ = root.dataset.timezone;
+  // A shared link's page reads the APIs with its ``auth`` (the token, or the grant given for
+  // its password) and links back to the link's dashboard (data-dashboard), not the site's.
+  const AUTH = root.dataset.auth || '';
+  const DASHBOARD = root.dataset.dashboard || '/sites/' + encodeURIComponent(SITE);
   const FEED_MAX = 50;
   const regionNames = window.Intl && Intl.DisplayNames ? new Intl.DisplayNames(['en'], { type: 'region' }) : null;
   const nf = new Intl.NumberFormat('en');
@@ -128,9 +133,10 @@
   }
   function setFilters(list) {
     filters = list;
-    const q = new URLSearchParams();
-    if (filters.length) q.set('filters', serializeFilters(filters));
-    history.pushState(null, '', location.pathname + (filters.length ? '?' + q.toString() : ''));
+    const q = new URLSearchParams(location.search);  // keeps a shared page's embed and auth
+    if (filters.length) q.set('filters', serializeFilters(filters)); else q.delete('filters');
+    const text = q.toString();
+    history.pushState(null, '', location.pathname + (text ? '?' + text : ''));
     filtersChanged();
   }
   function addFilter(dim, value) {
@@ -145,11 +151,10 @@
     if (serverNow) refresh();
   }
   function dashboardUrl(period) {
-    const q = new URLSearchParams();
-    if (period) q.set('period', period);
-    if (filters.length) q.set('filters', serializeFilters(filters));
-    const text = q.toString();
-    return '/sites/' + encodeURIComponent(SITE) + (text ? '?' + text : '');
+    const url = new URL(DASHBOARD, location.href);
+    if (period) url.searchParams.set('period', period);
+    if (filters.length) url.searchParams.set('filters', serializeFilters(filters));
+    return url.pathname + url.search;
   }
 
   // --- numbers ---------------------------------------------------------------------------
@@ -168,7 +173,7 @@
   }
 
   async function query(body) {
-    const res = await fetch('/api/v2/query', { method: 'POST', credentials: 'same-origin',
+    const res = await fetch('/api/v2/query' + (AUTH ? '?auth=' + encodeURIComponent(AUTH) : ''), { method: 'POST', credentials: 'same-origin',
       headers: { 'content-type': 'application/json', accept: 'application/json' },
       body: JSON.stringify({ site_id: SITE, filters: conditions(), ...body }) });
     if (res.status === 401) { location.reload(); throw new Error('signed out'); }
@@ -279,7 +284,7 @@
 
   let source = null;
   function connect() {
-    source = new EventSource('/api/realtime/stream?site_id=' + encodeURIComponent(SITE));
+    source = new EventSource('/api/realtime/stream?site_id=' + encodeURIComponent(SITE) + (AUTH ? '&auth=' + encodeURIComponent(AUTH) : ''));
     source.addEventListener('realtime', (ev) => {
       serverNow = new Date(JSON.parse(ev.data).generated_at);
       refresh();

@@ -199,11 +199,11 @@
     if (value === 'custom') { openCustom(); return; }
     if (value === 'shifted') return;
     if (value === 'realtime') {
-      // Its own page (the last 30 minutes and the live events), with the same filters; not
-      // for a shared link's page, whose ``auth`` reads only this dashboard.
-      if (AUTH) return;
-      const q = state.filters.length ? '?' + new URLSearchParams({ filters: serializeFilters(state.filters) }).toString() : '';
-      location.href = '/sites/' + encodeURIComponent(SITE) + '/realtime' + q;
+      // Its own page (the last 30 minutes and the live events), with the same filters; a
+      // shared link's page goes to the link's own realtime page (data-realtime).
+      const url = new URL(root.dataset.realtime || '/sites/' + encodeURIComponent(SITE) + '/realtime', location.href);
+      if (state.filters.length) url.searchParams.set('filters', serializeFilters(state.filters));
+      location.href = url.pathname + url.search;
       return;
     }
     state.date = '';
