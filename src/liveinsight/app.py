@@ -15,7 +15,7 @@ from fastapi import APIRouter, FastAPI
 from starlette_compress import CompressMiddleware, remove_compress_type
 
 from liveinsight import __version__
-from liveinsight.api import assets, collect, routes
+from liveinsight.api import assets, collect, imports, routes
 from liveinsight.api import errors as api_errors
 from liveinsight.api.deadline import BodyDeadlines
 from liveinsight.api.frontdoor import FrontDoor
@@ -119,7 +119,8 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> FrontDoor:
             app.include_router(APIRouter(routes=[route]),
                                responses=limits.responses(getattr(route, "path", "")))
     door = FrontDoor(app, collect.POST_ROUTES, BodyDeadlines(settings.body_timeout_seconds),
-                     settings.max_api_body_bytes, assets.body_limits(settings),
+                     settings.max_api_body_bytes,
+                     {**assets.body_limits(settings), **imports.body_limits(settings)},
                      headers=SecurityHeaders(settings.hsts_seconds),
                      ips=ClientIpResolver(settings.trusted_proxies),
                      require_https=settings.require_https, public_url=settings.public_url,

@@ -1024,6 +1024,9 @@ def import_(
     if not settings.clickhouse_url and backups.held(settings.chdb_path):
         raise _fail(f"a running LiveInsight holds {settings.data_dir}: import through it "
                     "(--server URL --api-key KEY) or stop it first")
+    import shutil
+    import tempfile
+
     from liveinsight.imports.reader import Limits
     from liveinsight.imports.service import Importer
     from liveinsight.meta.site_imports import SiteImports
@@ -1034,19 +1037,21 @@ def import_(
     meta = _meta(settings)
     found = _site_of(meta, site)
     store = open_store(settings)
+    scratch = Path(tempfile.mkdtemp(prefix="liveinsight-import-"))  # its own batches
     try:
         migrate(store, cluster_of(settings))
         importer = Importer(store, SiteImports(meta.engine), Jobs(), lambda _site: None,
                             Limits(settings.import_max_upload_bytes,
                                    settings.import_max_uncompressed_bytes,
                                    settings.import_max_rows),
-                            settings.data_dir / "imports", cluster_of(settings))
+                            scratch, cluster_of(settings))
         with StepBars(["check", "insert"]) as bars:
             info = importer.run(found, source, path, path.name, progress=bars)
     except Problem as exc:
         raise _fail(str(exc)) from None
     finally:
         store.close()
+        shutil.rmtree(scratch, ignore_errors=True)
     console.print_json(json.dumps(importer.doc(info)))
 
 

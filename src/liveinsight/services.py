@@ -272,8 +272,10 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
                               breaker=redis_breaker)
     popularity = Popularity()
     popularity.load(_popularity_file(settings))
+    site_imports = SiteImports(engine)
     stats = StatsService(runner, sites, clock, answers, popularity,
-                         sample_rows=settings.query_sample_rows)
+                         sample_rows=settings.query_sample_rows,
+                         imported=site_imports.ranges)
     warmer = Warmer(popularity, stats.replay, top=settings.cache_warmup_top,
                     min_interval=settings.cache_warmup_interval_seconds,
                     active=settings.cache_warmup_active_minutes * 60)
@@ -355,7 +357,6 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
     limits_breaker = Breaker("redis_rate_limits", failures=3,
                              reset_after=settings.redis_retry_seconds)
     jobs = Jobs()
-    site_imports = SiteImports(engine)
     imports = Importer(store, site_imports, jobs, answers.invalidate_site,
                        ImportLimits(settings.import_max_upload_bytes,
                                     settings.import_max_uncompressed_bytes,

@@ -3,6 +3,7 @@ exact; the overlap rule; deleting an import."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -10,8 +11,11 @@ import pytest
 
 from liveinsight.errors import Conflict
 from liveinsight.imports import runner
+from liveinsight.imports.reader import Limits, Upload
+from liveinsight.storage.protocol import Store
 from tests.conftest import make_client, make_site, svc_of
 from tests.imports.exports import TOTALS, plausible_zip
+from tests.support import STORE_KINDS, open_test_store
 
 
 def _sums(svc, site_id: int, table: str, cols: str) -> list:  # type: ignore[no-untyped-def]
@@ -69,3 +73,24 @@ def test_kept_range_rules() -> None:
     assert runner.kept_range(d(2024, 1, 1), d(2024, 1, 31), None,
                              [(d(2024, 1, 5), d(2024, 1, 10))]) == (d(2024, 1, 11),
                                                                      d(2024, 1, 31))
+
+
+@pytest.fixture(params=STORE_KINDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    with open_test_store(request, tmp_path / "chdb") as opened:
+        yield opened
+
+
+def test_rows_reach_either_transport_in_batches(store: Store, tmp_path: Path) -> None:
+    """Embedded (file()) and over HTTP (input()): small batches, every row once."""
+    upload = Upload(plausible_zip(tmp_path / "e.zip"), "e.zip", Limits())
+    done = runner.insert(store, upload, "plausible", 7, 42, (date(2024, 1, 2), date(2024, 1, 3)),
+                         54, batch_rows=5, scratch=tmp_path)
+    assert (done.rows, done.skipped) == (36, 18)
+    db = store.database
+    got = store.query(f"SELECT sum(visitors), count() FROM `{db}`.imported_visitors"
+                      " WHERE site_id = 7 AND import_id = 42").rows[0]
+    assert [int(v) for v in got] == [11 + 12, 2]
+    runner.delete_rows(store, 7, 42)
+    assert int(store.query(f"SELECT count() FROM `{db}`.imported_sources").scalar()) == 0
+    assert not list(tmp_path.glob("*.jsonl"))

@@ -98,6 +98,9 @@ ACCESS: dict[str, set[str]] = {
                   "PUT /api/v1/sites/{site_id}/public",
                   "POST /api/v1/sites/{site_id}/segments",
                   "DELETE /api/v1/sites/{site_id}/segments/{segment_id}",
+                  "POST /api/v1/sites/{site_id}/imports", "GET /api/v1/sites/{site_id}/imports",
+                  "GET /api/v1/sites/{site_id}/imports/{import_id}",
+                  "DELETE /api/v1/sites/{site_id}/imports/{import_id}",
                   "POST /api/v1/sites/{site_id}/reset", "DELETE /api/v1/sites/{site_id}",
                   "GET /api/v1/sites/{site_id}/export",
                   "GET /api/v1/sites/{site_id}", "PATCH /api/v1/sites/{site_id}"},
@@ -160,6 +163,8 @@ ACCESS: dict[str, set[str]] = {
                    "POST /sites/{site_id}/invitations/{invite_id}/revoke",
                    "POST /sites/{site_id}/shared-links",
                    "POST /sites/{site_id}/shared-links/{link_id}/revoke",
+                   "POST /sites/{site_id}/imports",
+                   "POST /sites/{site_id}/imports/{import_id}/delete",
                    "POST /sites/{site_id}/reset", "GET /sites/{site_id}/export"},
     "site_owner": {"POST /sites/{site_id}/transfer", "POST /sites/{site_id}/delete"},
     "team_admin": {"POST /teams/{team_id}/members/{user_id}/role",
@@ -177,7 +182,7 @@ PATH_VALUES = {"{goal_id}": "999", "{session_id}": "1", "{user_id}": "999", "{ke
                "{token}": "not-a-token", "{rule_id}": "1", "{channel_id}": "1",
                "{incident_id}": "1", "{report_id}": "1", "{job_id}": "nope",
                "{asset_id}": "0" * 64, "{funnel_id}": "999", "{link_id}": "999",
-               "{segment_id}": "999"}
+               "{segment_id}": "999", "{import_id}": "999"}
 FORM = {"domain": "new.example", "timezone": "Not/AZone", "current": "x", "new": "x",
         "confirm": "x", "kind": "event", "target": "Goal", "name": "k", "scope": "stats",
         "team": "999", "role": "nobody", "email": "not an address"}

@@ -449,8 +449,11 @@ async def dashboard_page(request: Request, viewer: Viewer | None, site: SiteInfo
     segments = ([s.doc() for s in await run_in_threadpool(services(request).segments.of_site,
                                                            site.id)]
                 if role is not None else [])  # the site's members' (not a link's, public)
+    has_imports = bool(await run_in_threadpool(services(request).imports.imports.ranges,
+                                               site.id))
     response = page(request, "site.html", {
         "viewer": viewer, "site": site, "role": role, "prop_keys": props,
+        "has_imports": has_imports,
         "revenue_goals": _revenue_goals(request, site), "read_only": read_only,
         "embed": embed, "auth_param": auth_param, "segments": segments,
         "realtime_url": realtime_url or f"/sites/{site.id}/realtime",
@@ -534,6 +537,8 @@ async def settings_page(request: Request, viewer: Viewer, site: SiteInfo, role: 
                          if role >= Role.ADMIN else []),
         "new_share_url": None,
         "invitations": invitations, "invited": None,
+        "imports": (await run_in_threadpool(svc.imports.listed, site.id)
+                    if role >= Role.ADMIN else []),
         "transfer_teams": (await _site_teams(request, viewer)
                            if role >= Role.OWNER else []), **extra,
     }, status)

@@ -83,6 +83,7 @@ class FrontDoor:
         self._deadlines = deadlines
         self._api_body_limit = api_body_limit
         self._body_limits = dict(body_limits or {})
+        self._templated = [(k.split("/"), v) for k, v in self._body_limits.items() if "{" in k]
         self._headers = headers or SecurityHeaders(0)
         self._ips = ips or ClientIpResolver([])
         self._require_https = require_https
@@ -236,7 +237,7 @@ class FrontDoor:
             self._tripped(scope, decision, note)
             await decision.refusal()(scope, receive, send)
             return
-        limit = self._body_limits.get(scope["path"], self._api_body_limit)
+        limit = self._body_limit(scope["path"])
         if _declared_length(scope) > limit:
             await _too_large(limit)(scope, receive, send)
             return
@@ -249,6 +250,20 @@ class FrontDoor:
             if scope["path"] not in self._unaudited and (
                     scope["method"] in STATE_CHANGING or answered == DENIED):
                 self._audit(scope, note, answered)
+
+    def _body_limit(self, path: str) -> int:
+        """``body_limits``' entry for ``path``: its own, or a template's whose ``{...}``
+        parts stand for one path segment each (``/api/v1/sites/{site_id}/imports``)."""
+        found = self._body_limits.get(path)
+        if found is not None:
+            return found
+        parts = path.split("/")
+        for template, limit in self._templated:
+            if len(template) == len(parts) and all(
+                    t == p or (t.startswith("{") and p) for t, p in zip(template, parts,
+                                                                        strict=True)):
+                return limit
+        return self._api_body_limit
 
     def _audit(self, scope: Scope, note: Note, status: int) -> None:
         svc = getattr(self.app.state, "services", None)

@@ -21,6 +21,7 @@ from liveinsight.api import (
     export,
     funnel_forms,
     goals,
+    imports,
     invitations,
     logs,
     logs_pages,
@@ -56,4 +57,5 @@ ROUTERS: tuple[APIRouter, ...] = (ops.router, collect.router, tracker.router, st
                                   performance.router, traces_pages.router,
                                   audit.router, audit.pages, two_factor.router,
                                   sharing.router, shared_links.router, segments.router,
-                                  site_data.router, site_export.router, sites.router)
+                                  imports.router, site_data.router, site_export.router,
+                                  sites.router)

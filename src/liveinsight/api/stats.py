@@ -130,6 +130,8 @@ _Compare = Query(None, description="previous_period, year_over_year or custom (w
 _CompareFrom = Query(None, description="First day of a custom comparison (YYYY-MM-DD)")
 _CompareTo = Query(None, description="Last day of a custom comparison (YYYY-MM-DD)")
 _MatchDay = Query(None, description="true: the comparison starts on the same weekday")
+_WithImported = Query(None, description="true: imported data (Plausible / GA4 imports) is "
+                      "mixed in where the query allows it (imports_included says whether)")
 
 
 def _comparing(compare: str | None, compare_from: str | None, compare_to: str | None,
@@ -162,6 +164,10 @@ class AggregateResponse(BaseModel):
     warnings: dict[str, dict[str, str]] | None = Field(
         None, description="Why a metric is null (revenue metrics: no single currency, no "
                           "revenue goal), as Plausible's meta.metric_warnings.")
+    imports_included: bool | None = Field(None, description="With with_imported=true: "
+                                          "whether imported data is in the numbers")
+    imports_skip_reason: str | None = None
+    warning: str | None = Field(None, description="Why imported data was left out")
 
 
 SUMMARY_METRICS = "visitors,visits,pageviews,views_per_visit,bounce_rate,visit_duration"
@@ -176,12 +182,14 @@ async def summary(request: Request, site_id: str | None = Query(
                   date: str | None = _Date, filters: str | None = _Filters,
                   compare: str | None = _Compare, sampling: str | None = _Sampling,
                   compare_from: str | None = _CompareFrom, compare_to: str | None = _CompareTo,
-                  match_day_of_week: str | None = _MatchDay) -> Response:
+                  match_day_of_week: str | None = _MatchDay,
+                  with_imported: str | None = _WithImported) -> Response:
     """Visitors, visits, pageviews, views per visit, bounce rate and visit duration, as
     ``/api/stats/aggregate`` answers them."""
     return await _simple(request, "aggregate", {
         "site_id": site_id, "period": period, "date": date, "metrics": SUMMARY_METRICS,
         "filters": filters, "sampling": sampling,
+        "with_imported": with_imported,
         **_comparing(compare, compare_from, compare_to, match_day_of_week)})
 
 
@@ -193,10 +201,12 @@ async def aggregate(request: Request, site_id: str | None = None, period: str = 
                     filters: str | None = _Filters, compare: str | None = _Compare,
                     sampling: str | None = _Sampling, compare_from: str | None = _CompareFrom,
                     compare_to: str | None = _CompareTo,
-                    match_day_of_week: str | None = _MatchDay) -> Response:
+                    match_day_of_week: str | None = _MatchDay,
+                    with_imported: str | None = _WithImported) -> Response:
     return await _simple(request, "aggregate", {
         "site_id": site_id, "period": period, "date": date, "metrics": metrics,
         "filters": filters, "sampling": sampling,
+        "with_imported": with_imported,
         **_comparing(compare, compare_from, compare_to, match_day_of_week)})
 
 
@@ -209,10 +219,12 @@ async def timeseries(request: Request, site_id: str | None = None, period: str =
                      filters: str | None = _Filters, compare: str | None = _Compare,
                      sampling: str | None = _Sampling, compare_from: str | None = _CompareFrom,
                      compare_to: str | None = _CompareTo,
-                     match_day_of_week: str | None = _MatchDay) -> Response:
+                     match_day_of_week: str | None = _MatchDay,
+                     with_imported: str | None = _WithImported) -> Response:
     return await _simple(request, "timeseries", {
         "site_id": site_id, "period": period, "date": date, "metrics": metrics,
         "interval": interval, "filters": filters, "sampling": sampling,
+        "with_imported": with_imported,
         **_comparing(compare, compare_from, compare_to, match_day_of_week)})
 
 
@@ -226,10 +238,11 @@ async def breakdown(request: Request, site_id: str | None = None, period: str = 
                     compare: str | None = _Compare, sampling: str | None = _Sampling,
                     compare_from: str | None = _CompareFrom,
                     compare_to: str | None = _CompareTo,
-                    match_day_of_week: str | None = _MatchDay) -> Response:
+                    match_day_of_week: str | None = _MatchDay,
+                    with_imported: str | None = _WithImported) -> Response:
     return await _simple(request, "breakdown", {
         "site_id": site_id, "period": period, "date": date, "metrics": metrics,
         "property": property, "filters": filters, "limit": limit, "page": page,
-        "sampling": sampling, **_comparing(compare, compare_from, compare_to,
-                                           match_day_of_week)})
+        "sampling": sampling, "with_imported": with_imported,
+        **_comparing(compare, compare_from, compare_to, match_day_of_week)})
 

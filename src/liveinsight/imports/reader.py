@@ -58,7 +58,7 @@ class Upload:
     def _members(self) -> list[Member]:
         try:
             with zipfile.ZipFile(self.path) as zf:
-                infos = [i for i in zf.infolist() if not i.is_dir()]
+                infos = [i for i in zf.infolist() if not i.is_dir() and not _clutter(i.filename)]
         except (zipfile.BadZipFile, OSError, ValueError) as exc:
             raise Invalid(f"{self.filename}: not a readable zip archive ({exc})",
                           field="file") from None
@@ -112,6 +112,11 @@ class Upload:
                 raise where.fail(None, "not UTF-8 text") from None
             except (csv.Error, zipfile.BadZipFile, EOFError) as exc:
                 raise where.fail(None, f"not a readable CSV record ({exc})") from None
+
+
+def _clutter(name: str) -> bool:
+    """What archivers add beside the files (macOS resource forks, hidden files)."""
+    return name.startswith("__MACOSX/") or name.rsplit("/", 1)[-1].startswith(".")
 
 
 def _numbered(text: IO[str], where: Where) -> Iterator[str]:

@@ -15,6 +15,7 @@ skipped and counted.
 
 from __future__ import annotations
 
+import secrets
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -135,6 +136,7 @@ def insert(store: Store, upload: Upload, source: Source, site_id: int, import_id
            batch_rows: int = BATCH_ROWS, scratch: Path | None = None) -> Inserted:
     """Store the rows of days in ``keep`` (the upload was checked), batch by batch."""
     out = Inserted()
+    run = secrets.token_hex(6)  # this run's batches: a retry is a new import anyway
     first, last = keep[0].isoformat(), keep[1].isoformat()
     batch: list[bytes] = []
     tables: set[str] = set()
@@ -151,7 +153,7 @@ def insert(store: Store, upload: Upload, source: Source, site_id: int, import_id
             fh.write(b"".join(batch))
             path = Path(fh.name)
         try:
-            store.ingest_segment(path, f"import-{import_id}-{number}", targets)
+            store.ingest_segment(path, f"import-{import_id}-{run}-{number}", targets)
         finally:
             path.unlink(missing_ok=True)
         batch.clear()

@@ -64,6 +64,9 @@ class Importer:
         self._cluster = cluster
         self._lock = threading.Lock()
         self._progress: dict[int, _Progress] = {}
+        # Uploads and batches a stopped process left (no import runs here yet).
+        for left in (*scratch.glob("*.upload"), *scratch.glob("*.jsonl")):
+            left.unlink(missing_ok=True)
 
     # --- starting -----------------------------------------------------------------------------
 
@@ -174,6 +177,8 @@ class Importer:
 
     def completed_ids(self, site_id: int) -> tuple[int, ...]:
         return tuple(sorted(i.id for i in self.imports.completed(site_id)))
+
+
 
 
 def save_upload(read: Callable[[int], bytes], scratch: Path, limit: int) -> Path:

@@ -477,6 +477,8 @@ class SiteImport(Base):
     read by the stats."""
 
     __tablename__ = "site_imports"
+    # ids are never reused (an import's id tags its ClickHouse rows)
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)

@@ -68,7 +68,19 @@ class SiteImports:
     def completed(self, site_id: int) -> list[ImportInfo]:
         return [i for i in self.of_site(site_id) if i.status == "completed"]
 
+    def ranges(self, site_id: int) -> tuple[tuple[int, date, date], ...]:
+        """The site's completed imports as the stats read them: (id, first, last day)."""
+        with self._sessions() as s:
+            rows = s.execute(select(models.SiteImport.id, models.SiteImport.start_date,
+                                    models.SiteImport.end_date)
+                             .where(models.SiteImport.site_id == site_id,
+                                    models.SiteImport.status == "completed")
+                             .order_by(models.SiteImport.id)).all()
+            return tuple((i, a, b) for i, a, b in rows if a is not None and b is not None)
+
     def get(self, site_id: int, import_id: int) -> ImportInfo:
+        if not 0 < import_id < 2**31:
+            raise NotFound(f"no import {import_id} in this site", field="import_id")
         with self._sessions() as s:
             row = s.get(models.SiteImport, import_id)
             if row is None or row.site_id != site_id:
@@ -98,6 +110,8 @@ class SiteImports:
 
     def delete(self, site_id: int, import_id: int) -> ImportInfo:
         """Forget an import (its rows are no longer read); the record as it was."""
+        if not 0 < import_id < 2**31:
+            raise NotFound(f"no import {import_id} in this site", field="import_id")
         with self._sessions() as s:
             row = s.get(models.SiteImport, import_id)
             if row is None or row.site_id != site_id:

@@ -166,6 +166,9 @@ class Include:
     time_labels: bool = False
     total_rows: bool = False
     imports: bool = False
+    # The site's completed imports ``(id, first day, last day)``, filled in by the stats
+    # service when ``imports`` is asked (``query/imported.py``); part of the question's key.
+    imported: tuple[tuple[int, date, date], ...] = ()
     # Comparison options (see ``comparison_range``): shift the comparison to start on the
     # main range's weekday; the range of ``comparison == "custom"``.
     match_day_of_week: bool = False

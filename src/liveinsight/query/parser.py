@@ -154,7 +154,8 @@ def parse_simple(params: Mapping[str, str], kind: Literal["aggregate", "timeseri
         site_id=site_id, timezone=timezone, goals=goals, date_range=date_range,
         include=Include(comparison=cast(Comparison, compare) if compare else None,
                         time_labels=kind == "timeseries", match_day_of_week=match_dow,
-                        compare_range=compare_range),
+                        compare_range=compare_range,
+                        imports=_flag(params.get("with_imported"), "with_imported")),
         metrics=metrics, dimensions=dimensions, filters=_simple_filters(params.get("filters")),
         order_by=[], limit=limit, offset=(page - 1) * limit, interval=interval,
         comparison_field="compare", now=now,
@@ -401,8 +402,11 @@ def _include(raw: Any, timezone: str) -> Include:
             raise bad_request("comparisons.match_day_of_week is true or false",
                               f"{field}.match_day_of_week")
         comparison = cast(Comparison, mode)
+    imports = raw.get("imports", False)
+    if not isinstance(imports, bool):
+        raise bad_request("include.imports is true or false", "include.imports")
     return Include(comparison=comparison, time_labels=bool(raw.get("time_labels")),
-                   total_rows=bool(raw.get("total_rows")), imports=bool(raw.get("imports")),
+                   total_rows=bool(raw.get("total_rows")), imports=imports,
                    match_day_of_week=match_dow, compare_range=compare_range)
 
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from liveinsight.query import revenue
+from liveinsight.query import imported, revenue
 from liveinsight.query.model import REVENUE_METRICS, DateRange, Query
 from liveinsight.query.runner import Result, Row
 
@@ -64,6 +64,7 @@ def v2(result: Result, echo: dict[str, Any]) -> dict[str, Any]:
             }
         rows.append(item)
     meta: dict[str, Any] = {"imports_included": False}
+    _mark_imports(meta, q, "imports_warning")
     warnings = revenue.warnings(q, plan)
     if warnings:
         meta["metric_warnings"] = warnings
@@ -98,6 +99,7 @@ def aggregate(result: Result) -> dict[str, Any]:
                                      previous[i] if result.comparison else 0)
         out[metric] = entry
     doc: dict[str, Any] = {"results": out}
+    _mark_imports(doc, q, "warning", only_asked=True)
     warnings = revenue.warnings(q, plan)
     if warnings:
         doc["warnings"] = warnings
@@ -120,6 +122,7 @@ def timeseries(result: Result) -> dict[str, Any]:
         row = by_label.get(label)
         out.append({"date": label, **_metrics(q, row)})
     doc: dict[str, Any] = {"results": out, "interval": q.bucket(q.dimensions[0])}
+    _mark_imports(doc, q, "warning", only_asked=True)
     if result.comparison is not None and result.comparison_range is not None:
         before = {r.dimensions[0]: r for r in result.comparison_rows or ()}
         other = (result.comparison_labels or ())[:len(labels)]
@@ -143,6 +146,7 @@ def breakdown(result: Result) -> dict[str, Any]:
                 q.metrics, row.metrics, (result.comparison[i] or row).metrics, strict=True)}
         rows.append(item)
     doc: dict[str, Any] = {"results": rows}
+    _mark_imports(doc, q, "warning", only_asked=True)
     if result.total_rows is not None:
         doc["total_rows"] = result.total_rows
     _mark_sampled(doc, result)
@@ -173,3 +177,19 @@ def _metrics(q: Query, row: Row | None) -> dict[str, Any]:
         empty = {m: None if m in _NO_EMPTY_VALUE else 0 for m in q.metrics}
         row = Row((), tuple(empty.values()))
     return dict(zip(q.metrics, shown(q, plan, row), strict=True))
+
+
+def _mark_imports(doc: dict[str, Any], q: Query, warning: str, only_asked: bool = False
+                  ) -> None:
+    """``imports_included`` (and, when imports were asked for and left out, why:
+    ``imports_skip_reason``, and a warning for an unsupported query), as Plausible says it."""
+    decision = imported.decide(q)
+    if decision is None:
+        if not only_asked:
+            doc["imports_included"] = False
+        return
+    doc["imports_included"] = decision.included
+    if decision.skip_reason is not None:
+        doc["imports_skip_reason"] = decision.skip_reason
+        if decision.skip_reason == "unsupported_query":
+            doc[warning] = imported.WARNING

@@ -191,6 +191,8 @@ class QueryRunner:
         first = q.date_range.last
         if data and data[0][0] and data[0][0] > "1970-01-01":
             first = min(first, date.fromisoformat(data[0][0]))
+        if q.include.imports and q.include.imported:  # imported days count as the site's
+            first = min(first, *(start for _, start, _ in q.include.imported))
         narrowed = local_range("all", first, q.date_range.last, q.timezone)
         interval = auto_interval(narrowed) if "time" in q.dimensions else q.interval
         problem = q.time_dimension() and interval_problem(interval, narrowed)

@@ -12,6 +12,7 @@ warm-up replays (``cache/warmup.py``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -34,8 +35,13 @@ SUMMARY = "visitors,visits,pageviews,views_per_visit,bounce_rate,visit_duration"
 class StatsService:
     def __init__(self, runner: QueryRunner, sites: SiteDirectory,
                  clock: Callable[[], datetime], answers: Answers,
-                 popularity: Popularity, sample_rows: int = 0) -> None:
-        """``sample_rows``: event reads over more rows are sampled (0: always exact)."""
+                 popularity: Popularity, sample_rows: int = 0,
+                 imported: Callable[[int], tuple[tuple[int, date, date], ...]] | None = None
+                 ) -> None:
+        """``sample_rows``: event reads over more rows are sampled (0: always exact).
+        ``imported(site_id)``: the site's completed imports (id, first day, last day), read
+        when a query asks for imports."""
+        self._imported = imported or (lambda _site_id: ())
         self._runner = runner
         self._sample_rows = sample_rows
         self._sites = sites
@@ -56,6 +62,7 @@ class StatsService:
         q = parser.parse_v2(body, site_id=site.id, timezone=site.timezone,
                             goals=self.goals(site), today=self.today(site),
                             sample_rows=self._sample_rows, now=self._clock())
+        q = self._with_imports(q)
         asked = Asked.of("v2", body)
         if track:
             self.popularity.seen(site.id, asked)
@@ -76,6 +83,7 @@ class StatsService:
         q = parser.parse_simple(params, kind, site_id=site.id, timezone=site.timezone,
                                 goals=self.goals(site), today=self.today(site),
                                 sample_rows=self._sample_rows, now=self._clock())
+        q = self._with_imports(q)
         asked = Asked.of(kind, dict(params))
         if track:
             self.popularity.seen(site.id, asked)
@@ -83,6 +91,13 @@ class StatsService:
         return self._answers.get(
             site.id, q.date_range.end, (kind, str(asked.params), query_key(q)),
             lambda: orjson.dumps(shape(self._runner.run(q, kind))))
+
+    def _with_imports(self, q: model.Query) -> model.Query:
+        """``q`` with the site's completed imports, when it asks for them: a new import
+        (or a deleted one) makes a new question, never a stale cached answer."""
+        if not q.include.imports:
+            return q
+        return replace(q, include=replace(q.include, imported=self._imported(q.site_id)))
 
     def realtime(self, site: SiteInfo, window: int) -> bytes:
         """``GET /api/realtime``'s document as of this second, through the cache: every

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from liveinsight.query import revenue, rollup
+from liveinsight.query import imported, revenue, rollup
 from liveinsight.query.filters import (
     Params,
     compile_filter,
@@ -65,6 +65,7 @@ _LABELS = {
     "month": "toString({k})",
 }
 _DIRECT = "if({k} = '', 'Direct / None', {k})"
+_IMPORTED_BUCKETS = {"day": "date", "week": "toMonday(date)", "month": "toStartOfMonth(date)"}
 _DAY_BUCKETS = ("day", "week", "month")
 _EVENT_METRICS = {
     "visitors": "uniqCombined(visitor_id)",
@@ -84,6 +85,19 @@ _SESSION_METRICS = {
     "bounce_rate": "sum(sign{w} * is_bounce) * 100 / nullIf(sum(sign{w}), 0)",
     "visit_duration": "sum(sign{w} * duration) / nullIf(sum(sign{w}), 0)",
     "views_per_visit": "sum(sign{w} * pageviews) / nullIf(sum(sign{w}), 0)",
+    # components, summed with imported ones (``query/imported.py``)
+    "bounces": "sum(sign{w} * is_bounce)",
+    "seconds": "sum(sign{w} * duration)",
+    "vpages": "sum(sign{w} * pageviews)",
+}
+_SESSION_COMPONENTS = frozenset({"visits", "bounces", "seconds", "vpages"})
+# A metric from the summed components of native and imported rows.
+_MIXED = {
+    "visitors": "sum(u_visitors)", "visits": "sum(u_visits)", "pageviews": "sum(u_pageviews)",
+    "events": "sum(u_events)",
+    "bounce_rate": "sum(u_bounces) * 100 / nullIf(sum(u_visits), 0)",
+    "visit_duration": "sum(u_seconds) / nullIf(sum(u_visits), 0)",
+    "views_per_visit": "sum(u_vpages) / nullIf(sum(u_visits), 0)",
 }
 _OUTER = {
     "visitors": "toUInt64(m_visitors)",
@@ -120,7 +134,7 @@ def build(q: Query, database: str, rollups: bool = True) -> tuple[str, dict[str,
     the range held fewer rows). Rows are ordered and paginated as ``q`` asks.
     """
     builder = _Builder(q, database)
-    if rollups and rollup.usable(q):
+    if rollups and rollup.usable(q) and builder.mix is None:
         return builder.rollup_sql()
     return builder.sql()
 
@@ -136,7 +150,11 @@ class _Builder:
         self.tz = self.p.add(q.timezone, "String")
         self.keys = [f"k{i}" for i in range(len(q.dimensions))]
         self.revenue = revenue.plan(q)
-        self.sample = q.sample_rows > 0 and set(q.metrics) <= SAMPLED_METRICS
+        decision = imported.decide(q)
+        self.mix = decision.group if decision is not None and decision.included else None
+        """The imported table group mixed in (None: native data only)."""
+        self.sample = (q.sample_rows > 0 and set(q.metrics) <= SAMPLED_METRICS
+                       and self.mix is None)
         self.sampled_events = False  # set by the plan: the answer carries _sample_factor
         leaves = conditions(q.filters)
         time_dim = q.time_dimension()
@@ -166,6 +184,8 @@ class _Builder:
     # --- plan ------------------------------------------------------------------------------
 
     def sql(self) -> tuple[str, dict[str, Any]]:
+        if self.mix is not None:
+            return self._outer_query(self._mixed_source())
         q = self.q
         inner = {"percentage", "conversion_rate"}
         wanted = {m for m in q.metrics if m not in inner}
@@ -246,6 +266,77 @@ class _Builder:
         dims = [f"d{i}" for i in range(len(q.dimensions))]
         keys.extend(f"{d} ASC" for d in dims if not any(k.startswith(d + " ") for k in keys))
         return ", ".join(keys) or "1"
+
+    # --- native + imported (see ``imported``) -------------------------------------------------
+
+    def _components(self) -> list[str]:
+        return sorted({c for m in self.q.metrics for c in imported.COMPONENTS[m]})
+
+    def _mixed_source(self) -> str:
+        """Native components (as ``sql`` splits them between events and sessions) and the
+        imported ones, unioned, summed per group, then the metrics from the sums."""
+        comps = set(self._components())
+        session_side = comps & _SESSION_COMPONENTS
+        if self.entry_exit:
+            session_side = comps
+        elif self.from_sessions:
+            session_side |= comps & {"visitors"}
+        event_side = comps - session_side
+        parts = []
+        if event_side:
+            parts.append(self._events_query(sorted(event_side)))
+        if session_side or not parts:
+            parts.append(self._sessions_query(sorted(session_side or {"visits"})))
+        keys = [self._union_key(d, f"k{i}") for i, d in enumerate(self.q.dimensions)]
+        native = [*keys, *(f"toInt64({'m_' + c if c in event_side | session_side else 0})"
+                           f" AS u_{c}" for c in sorted(comps))]
+        union = [f"SELECT {', '.join(native)} FROM {self._join(parts)}"]
+        union += self._imported_parts(sorted(comps))
+        group = f" GROUP BY {', '.join(self.keys)}" if self.keys else ""
+        sums = [*self.keys, *(f"{_MIXED[m]} AS m_{m}" for m in self.q.metrics if m in _MIXED)]
+        if {"percentage", "conversion_rate"} & set(self.q.metrics) \
+                and "visitors" not in self.q.metrics:
+            sums.append(f"{_MIXED['visitors']} AS m_visitors")
+        return (f"(SELECT {', '.join(sums)} FROM ({' UNION ALL '.join(union)}){group})")
+
+    def _union_key(self, dim: str, key: str) -> str:
+        return f"{key} AS {key}" if is_time_dimension(dim) else f"CAST({key}, 'String') AS {key}"
+
+    def _imported_where(self, node: Filter | None) -> str:
+        first = self.p.add(self.q.date_range.first.isoformat(), "Date")
+        last = self.p.add(self.q.date_range.last.isoformat(), "Date")
+        ids = self.p.add(imported.ids(self.q), "Array(UInt64)")
+        return (f"site_id = {self.site} AND has({ids}, import_id) AND date >= {first}"
+                f" AND date <= {last} AND {compile_filter(node, self._imported_leaf)}")
+
+    def _imported_leaf(self, cond: Condition) -> str:
+        if cond.dimension == GOAL:
+            return goal_condition(cond, self.q.goals, self.p)
+        return match_values(self._column(cond.dimension), cond, self.p)
+
+    def _imported_parts(self, comps: list[str]) -> list[str]:
+        assert self.mix is not None
+        out = []
+        for source in imported.sources(self.db, self.mix):
+            cols = []
+            for i, d in enumerate(self.q.dimensions):
+                expr = _IMPORTED_BUCKETS[self.q.bucket(d)] if is_time_dimension(d) \
+                    else f"CAST({self._event_dim(d, group=True)}, 'String')"
+                cols.append(f"{expr} AS k{i}")
+            cols += [f"toInt64(sum(c_{c})) AS u_{c}" for c in comps]
+            out.append(f"SELECT {', '.join(cols)} FROM ({source})"
+                       f" WHERE {self._imported_where(self.q.filters)}{self._group()}")
+        return out
+
+    def _imported_total(self, node: Filter | None) -> str:
+        """The imported visitors a percentage (``node``: the query's filters) or a
+        conversion rate (``node``: none; read from the site totals) is of."""
+        group = self.mix if node is not None else "visitors"
+        assert group is not None
+        parts = [f"SELECT toInt64(sum(c_visitors)) AS v FROM ({source})"
+                 f" WHERE {self._imported_where(node)}"
+                 for source in imported.sources(self.db, group)]
+        return f"(SELECT sum(v) FROM ({' UNION ALL '.join(parts)}))"
 
     # --- rollups (see ``rollup``) ------------------------------------------------------------
 
@@ -337,6 +428,12 @@ class _Builder:
                 f" {codes}, '')")
 
     def _total_visitors(self, node: Filter | None) -> str:
+        if self.mix is not None:
+            native = self._native_total_visitors(node)
+            return f"({native} + {self._imported_total(node)})"
+        return self._native_total_visitors(node)
+
+    def _native_total_visitors(self, node: Filter | None) -> str:
         if self.from_sessions:
             return (f"(SELECT {self._session_metric('visitors')} FROM {self._session_source()}"
                     f" WHERE {self._sessions_where(node)})")

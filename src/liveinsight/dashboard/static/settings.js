@@ -1,4 +1,4 @@
-/* Settings page: copy a tracking snippet to the clipboard. */
+/* Settings page: copy a tracking snippet to the clipboard; follow a running import. */
 (function () {
   'use strict';
   for (const button of document.querySelectorAll('[data-copy]')) {
@@ -10,5 +10,9 @@
       button.textContent = 'Copied';
       setTimeout(() => { button.textContent = text; }, 1500);
     });
+  }
+  // An import is being stored: show its progress by reloading the page until it ends.
+  if (document.querySelector('[data-import-status="importing"]')) {
+    setTimeout(() => { location.reload(); }, 2000);
   }
 })();

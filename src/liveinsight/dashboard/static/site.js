@@ -20,6 +20,8 @@
   // given once its password was right); ``embed``: the chrome-less page of an iframe.
   const AUTH = root.dataset.auth || '';
   const EMBED = root.dataset.embed === 'true';
+  // The site has completed imports: they are mixed in (with_imported) unless switched off.
+  const HAS_IMPORTS = root.dataset.hasImports === 'true';
   const regionNames = window.Intl && Intl.DisplayNames ? new Intl.DisplayNames(['en'], { type: 'region' }) : null;
 
   const METRIC_LABELS = {
@@ -83,6 +85,7 @@
       filters: parseFilters(q.get('filters') || ''),
       metric: TOP_METRICS.includes(q.get('metric')) ? q.get('metric') : 'visitors',
       interval: q.get('interval') || '',
+      imports: HAS_IMPORTS && q.get('imports') !== '0',
       tabs: {},
     };
     for (const card of Object.keys(CARDS)) {
@@ -103,6 +106,7 @@
     if (state.filters.length) q.set('filters', serializeFilters(state.filters));
     if (state.metric !== 'visitors') q.set('metric', state.metric);
     if (state.interval !== DEFAULT_INTERVAL[state.period]) q.set('interval', state.interval);
+    if (HAS_IMPORTS && !state.imports) q.set('imports', '0');
     for (const [card, tab] of Object.entries(state.tabs)) if (tab) q.set('tab_' + card, tab);
     const url = location.pathname + '?' + q.toString();
     if (replace) history.replaceState(null, '', url); else history.pushState(null, '', url);
@@ -213,6 +217,7 @@
   function apiUrl(kind, params, extraFilter) {
     const q = new URLSearchParams({ site_id: SITE, ...rangeParams(), ...params });
     if (AUTH) q.set('auth', AUTH);
+    if (state.imports) q.set('with_imported', 'true');
     const conditions = v2Filters(extraFilter);
     if (conditions.length) q.set('filters', JSON.stringify(conditions));
     return '/api/stats/' + kind + '?' + q.toString();
@@ -416,6 +421,9 @@
       const agg = await getJSON(apiUrl('aggregate', aggParams), signal);
       const label = document.getElementById('range-label');
       label.textContent = agg.comparison_date_range ? 'changes against ' + agg.comparison_date_range.map((d) => d.slice(0, 10)).join(' – ') : '';
+      const note = document.getElementById('imports-note');
+      if (note) note.textContent = !state.imports ? '' : agg.imports_included ? 'with imported data'
+        : 'imported data not included: ' + (IMPORTS_SKIPPED[agg.imports_skip_reason] || agg.imports_skip_reason || '');
       for (const tile of tiles) {
         const m = tile.dataset.metric;
         const r = agg.results[m] || {};
@@ -697,7 +705,7 @@
       site_id: SITE, metrics: q.metrics.split(','), dimensions: [q.property], ...v2Range(),
       filters: v2Filters(q.extra).concat(details.search ? [['contains', q.property, [details.search], { case_sensitive: false }]] : []),
       order_by: [details.order],
-      pagination: { limit: DETAILS_PAGE, offset: details.offset }, include: { total_rows: true },
+      pagination: { limit: DETAILS_PAGE, offset: details.offset }, include: { total_rows: true, imports: state.imports },
     };
   }
 
@@ -823,6 +831,8 @@
 
   // --- controls --------------------------------------------------------------------------
   function syncControls() {
+    const toggle = document.getElementById('imports-toggle');
+    if (toggle) toggle.checked = state.imports;
     const choice = periodChoice();
     const shifted = document.getElementById('period-shifted');
     shifted.hidden = choice !== 'shifted';
@@ -835,6 +845,16 @@
     intervalOptions();
     renderChips();
     renderSegments();
+  }
+
+  const IMPORTS_SKIPPED = {
+    out_of_range: 'none in this range', unsupported_interval: 'hourly and realtime views are native only',
+    unsupported_query: 'not for these filters', no_imported_data: 'no completed import',
+  };
+  const importsToggle = document.getElementById('imports-toggle');
+  if (importsToggle) {
+    importsToggle.checked = state.imports;
+    importsToggle.addEventListener('change', () => { state.imports = importsToggle.checked; changed(); });
   }
 
   function changed(replace) {
