@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.test_durability import Load
+from tests.e2e.load import Load
 from tests.support import LIVEINSIGHT, Server, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]

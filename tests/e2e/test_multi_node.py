@@ -26,7 +26,7 @@ from sqlalchemy import create_engine, text
 
 from liveinsight.storage.http import HttpStore
 from tests.conftest import POSTGRES_URL, require_service
-from tests.e2e.test_durability import AGENTS, Load, _assert_exactly_once
+from tests.e2e.load import AGENTS, Load, assert_exactly_once
 from tests.support import (
     METRICS_TOKEN,
     RoundRobinProxy,
@@ -279,7 +279,7 @@ def test_a_node_killed_under_load_loses_and_duplicates_nothing(
         _drained(nodes)
         stored = _stored(clickhouse_url, database)
         open_sessions = _open_sessions(clickhouse_url, database)
-    _assert_exactly_once(stored, load.acked)
+    assert_exactly_once(stored, load.acked)
     assert [r for r in load.refused if r[1] >= 500] == []
     assert open_sessions == []
 
@@ -324,5 +324,5 @@ def test_ingest_goes_on_while_redis_is_down_and_recovers(
             proxy.close()
         _drained(nodes)
         stored = _stored(clickhouse_url, database)
-    _assert_exactly_once(stored, load.acked)
+    assert_exactly_once(stored, load.acked)
     assert load.refused == []  # nothing was refused for Redis's sake

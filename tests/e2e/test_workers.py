@@ -19,7 +19,7 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.test_durability import AGENTS, Load, _assert_exactly_once
+from tests.e2e.load import AGENTS, Load, assert_exactly_once
 from tests.support import LIVEINSIGHT, METRICS_TOKEN, Server, redis_prefix, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -97,7 +97,7 @@ def test_two_workers_store_every_acknowledged_event_once_through_kills(
     assert srv.terminate() == 0, srv.log()
     assert not _children(srv.proc.pid if srv.proc else 0)
     stored = srv.stored()
-    _assert_exactly_once(stored, load.acked)
+    assert_exactly_once(stored, load.acked)
     assert [s for s in load.refused if s[1] >= 500 and s[1] != 503] == []
 
 
