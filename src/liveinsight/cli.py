@@ -602,16 +602,10 @@ def site_settings(
     from dataclasses import asdict
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    from liveinsight.meta.repo import MetaError, check_site_fields, normalize_domain
+    from liveinsight.meta.repo import MetaError, check_site_fields
 
     meta = _meta(_settings())
-    try:
-        wanted = normalize_domain(domain)
-    except MetaError:
-        wanted = domain.strip().lower()
-    site = next((s for s in meta.sites() if s.domain == wanted), None)
-    if site is None:
-        raise _fail(f"site: no site {domain!r} (liveinsight list-sites)")
+    site = _site_named(meta, domain)
     lists = ("aliases", "blocked_ips", "blocked_paths", "blocked_hosts")
     fields: dict[str, object] = {name: [] for name in clear or ()}
     unknown = set(fields) - set(lists)
