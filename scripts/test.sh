@@ -3,12 +3,13 @@
 # needed. Browser tests use Debian's chromium, the deployment tests nginx (both installed
 # here when running as root with apt, with libfaketime for the clock-jump test).
 # Tests run in parallel worker processes (pytest-xdist, one per core: chDB allows one engine
-# per process, so each worker has its own). `--quick` leaves out the slow multi-process and
-# browser tests (unit + integration). `--coverage` measures the run with coverage.py
-# (pytest-cov; the xdist workers' data combined) and prints the total of src/liveinsight and
-# the figure of each package CONTRIBUTING.md tracks; CI (.ci/run) runs with it. Code run by
-# the processes the e2e tests start (`liveinsight serve`, workers) is not measured. Other
-# arguments go to pytest.
+# per process, so each worker has its own), a module's tests on one worker (`--dist
+# loadscope`: a module's server or browser fixture starts once, not once per worker).
+# `--quick` leaves out the slow multi-process and browser tests (unit + integration).
+# `--coverage` measures the run with coverage.py (pytest-cov; the xdist workers' data
+# combined) and prints the total of src/liveinsight and the figure of each package
+# CONTRIBUTING.md tracks; CI (.ci/run) runs with it. Code run by the processes the e2e tests
+# start (`liveinsight serve`, workers) is not measured. Other arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -31,7 +32,7 @@ if [ "${#NEED[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/nul
     || echo "note: could not install ${NEED[*]}; browser and nginx tests will be skipped"
 fi
 ARGS=()
-WORKERS=(-n "${LIVEINSIGHT_TEST_WORKERS:-auto}")
+WORKERS=(-n "${LIVEINSIGHT_TEST_WORKERS:-auto}" --dist loadscope)
 COVERAGE=0
 for arg in "$@"; do
   case "$arg" in
