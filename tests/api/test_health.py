@@ -8,7 +8,7 @@ from __future__ import annotations
 import socket
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -54,6 +54,35 @@ def test_ready_dependencies_and_detailed_on_a_healthy_node(tmp_path: Path) -> No
         assert checks["write_ahead_log_segments"] == 0
         assert {d["name"] for d in r.json()["dependencies"]} == {"clickhouse", "metadata",
                                                                  *channels}
+
+
+def _refused(port: int) -> Callable[[], object]:
+    """A check that connects to ``port``, where nothing listens (a server that is down)."""
+    return lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+def test_detailed_says_down_while_a_required_dependency_is_and_liveness_stays_ok(
+        tmp_path: Path) -> None:
+    with make_client(tmp_path) as client:
+        auth = _auth(client)
+        assert client.get("/health/detailed", headers=auth).json()["status"] == "ok"
+        deps = svc_of(client).dependencies
+        deps.register("reports_db", kind="postgresql", check=_refused(free_port()))
+        body = wait_until(lambda: (b := client.get("/health/detailed", headers=auth).json())[
+            "status"] != "ok" and b, 10, "an optional dependency's failure shown")
+        assert body["status"] == "degraded"  # optional: the node serves without it
+        assert body["checks"]["store"] == "ok"  # the node's own parts are fine
+        # the metadata database (required) refuses connections
+        deps.register("metadata", kind="postgresql", check=_refused(free_port()),
+                      required=True)
+        body = wait_until(lambda: (b := client.get("/health/detailed", headers=auth).json())[
+            "status"] == "down" and b, 10, "/health/detailed to say down")
+        metadata = _by_name(body)["metadata"]
+        assert metadata["state"] == "down" and "Connection refused" in metadata["error"]
+        assert client.get("/health/dependencies", headers=auth).json()["status"] == "down"
+        live = client.get("/health")  # liveness: the node's memory only, no round-trip
+        assert (live.status_code, live.json()["status"]) == (200, "ok")
+        assert client.get("/health/ready").status_code == 503
 
 
 def test_smtp_is_checked_when_configured(tmp_path: Path) -> None:

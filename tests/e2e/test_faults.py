@@ -116,8 +116,8 @@ def _clickhouse_outage(server: Callable[..., Server], emulator: Emulator) -> Non
 
         emulator.kill()
         down_at = time.monotonic()
-        wait_until(lambda: _detailed(srv)["status"] == "degraded", 30,
-                   "/health/detailed to say degraded")
+        wait_until(lambda: _detailed(srv)["status"] == "down", 30,
+                   "/health/detailed to say down")  # a required dependency is down
         deps = wait_until(lambda: (d := _dependencies(srv))["status"] == "down" and d, 10,
                           "/health/dependencies to say down")  # its checks live 1 s
         assert _dependency(deps, "clickhouse")["state"] == "down"
@@ -188,7 +188,10 @@ def test_postgresql_down_under_load_collects_for_known_sites_and_answers_503_els
                               "/health/dependencies to say down")
             metadata = _dependency(deps, "metadata")
             assert metadata["state"] == "down" and "Connection refused" in metadata["error"]
-            assert _dependency(_detailed(srv), "metadata")["state"] == "down"
+            detailed = _detailed(srv)
+            assert _dependency(detailed, "metadata")["state"] == "down"
+            assert detailed["status"] == "down"  # the headline: a required dependency
+            assert httpx.get(srv.url + "/health", timeout=10).json()["status"] == "ok"
             ready = httpx.get(srv.url + "/health/ready", timeout=10)
             assert ready.status_code == 503
             assert ready.json()["reasons"] == ["metadata is down"]

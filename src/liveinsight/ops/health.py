@@ -5,7 +5,8 @@
 - ``/health/ready`` (readiness) and ``/health/dependencies``: the dependency registry's
   checks (``ops/dependencies.py``), run by :class:`Checks` at most once at a time and
   reused for a second, so a storm of probes costs one round-trip per dependency a second;
-- ``/health/detailed``: both, plus the log's backlog, the writer's lag and the disk.
+- ``/health/detailed``: both, plus the log's backlog, the writer's lag and the disk; its
+  headline is the worse of the two (:func:`worst`): ``down`` while a required dependency is.
 """
 
 from __future__ import annotations
@@ -85,6 +86,15 @@ def overall(reports: list[Report]) -> str:
     if any(r.required and r.state == DOWN for r in reports):
         return "down"
     return "ok" if all(r.state == UP for r in reports) else "degraded"
+
+
+_RANK = {"ok": 0, "degraded": 1, "down": 2}
+
+
+def worst(*statuses: str) -> str:
+    """The worst of ``statuses`` (``ok`` < ``degraded`` < ``down``): ``/health/detailed``'s
+    headline is the worst of :func:`status` and :func:`overall`."""
+    return max(statuses, key=_RANK.__getitem__)
 
 
 def readiness(reports: list[Report], accepting: bool) -> tuple[bool, list[str]]:
