@@ -70,7 +70,7 @@ from liveinsight.ops.alerts.store import AlertStore
 from liveinsight.ops.auditship import AuditShipper
 from liveinsight.ops.breaker import Breaker
 from liveinsight.ops.dependencies import Dependencies
-from liveinsight.ops.health import Checks
+from liveinsight.ops.health import Checks, log_disk
 from liveinsight.ops.jobs import Jobs
 from liveinsight.ops.lease import InProcessLease, Lease
 from liveinsight.ops.lease_redis import RedisLease
@@ -252,6 +252,8 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
                           required=True)
     dependencies.register("metadata", kind=engine.dialect.name,
                           check=lambda: _select_one(engine), required=True)
+    if settings.ingest_mode == "log":  # not required: reads go on while the log refuses
+        dependencies.register("write_ahead_log", kind="disk", check=log_disk(wal))
     redis_breaker: Breaker | None = None
     if settings.redis_url:
         redis_breaker = Breaker("redis", failures=3, reset_after=settings.redis_retry_seconds,

@@ -65,10 +65,11 @@ async def health_ready(request: Request) -> JSONResponse:
 @router.get("/health/dependencies", summary="Each external dependency's state",
             responses=error_responses(401, 403))
 async def health_dependencies(request: Request) -> JSONResponse:
-    """Each dependency (the store, the metadata database, Redis and the SMTP server when
-    configured): ``state`` (``up``, ``degraded``, ``down``), the check's ``latency_ms``, the
-    last ``error`` and its circuit breaker's state. Needs the ``metrics_token`` (Bearer), an
-    API key with the ``admin`` scope or a logged-in admin."""
+    """Each dependency (the store, the metadata database, the write-ahead log's disk,
+    Redis and the SMTP server when configured): ``state`` (``up``, ``degraded``, ``down``),
+    the check's ``latency_ms``, the last ``error``, its circuit breaker's state and the
+    check's figures (``detail``: the log's disk's free bytes...). Needs the
+    ``metrics_token`` (Bearer), an API key with the ``admin`` scope or a logged-in admin."""
     await ops_access(request)
     svc = services(request)
     reports = await run_in_threadpool(svc.health_checks.reports)
