@@ -167,14 +167,15 @@ class Evaluator:
         if info is None:  # the metric left the registry (a rule of an older version)
             return {}
         window = timedelta(seconds=rule.window_s)
-        sel = samples.Selector(rule.metric, rule.labels, rule.by)
-        values = samples.evaluate(self.history, sel, rule.stat, info.kind, window)
-        if rule.ratio_of is not None:
-            under = samples.Selector(rule.metric, rule.ratio_of, rule.by)
-            values = samples.ratio(values, samples.evaluate(self.history, under, rule.stat,
-                                                            info.kind, window))
+        under = (None if rule.ratio_of is None
+                 else samples.Selector(rule.metric, rule.ratio_of, rule.by))
+        values = samples.measure(self.history, samples.Selector(rule.metric, rule.labels,
+                                                                rule.by),
+                                 rule.stat, info.kind, window, ratio_of=under,
+                                 compare=rule.compare)
         if not values and not rule.by:  # nothing matched yet: the sum is 0 (or no data)
-            values = {(): 0.0 if rule.stat in ("value", "increase", "rate") else None}
+            values = {(): 0.0 if rule.stat in ("value", "increase", "rate")
+                      and not rule.compare else None}
         return {series_key(dict(k)): (dict(k), v) for k, v in values.items()}
 
     def _step_rule(self, sr: SavedRule, prev: Mapping[str, SeriesState],

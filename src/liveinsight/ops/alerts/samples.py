@@ -12,7 +12,11 @@ that history:
   as Prometheus's ``histogram_quantile``) or mean over the observations of the window;
 
 optionally divided by the same statistic over other labels (``ratio_of``: an error rate is
-``increase`` of ``status=5*`` over ``increase`` of every status). A statistic that needs a
+``increase`` of ``status=5*`` over ``increase`` of every status), and optionally compared
+with itself one window earlier (``compare="previous_window"``, :func:`measure`: the value
+now minus the same measured over the window before; a cache hit ratio that fell by 5
+points is ``increase`` of ``outcome=hit`` over every outcome of
+``liveinsight_cache_lookups_total``, compared, ``<= -0.05``). A statistic that needs a
 window answers None until the history covers 90 % of it, and None when nothing was observed.
 """
 
@@ -30,6 +34,7 @@ Labels = tuple[tuple[str, str], ...]
 QUANTILES = {"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99}
 WINDOW_STATS = ("increase", "rate", "change", "mean", *QUANTILES)
 STATS = ("value", *WINDOW_STATS)
+COMPARES = ("previous_window",)
 _HISTOGRAM_STATS = ("mean", *QUANTILES, "rate", "increase")
 
 
@@ -165,10 +170,11 @@ def histogram_quantile(q: float, buckets: list[tuple[float, float]]) -> float | 
     return lower
 
 
-def evaluate(history: History, sel: Selector, stat: str, kind: str, window: timedelta
-             ) -> dict[Labels, float | None]:
-    """``stat`` of each series of ``sel`` at the newest snapshot (see the module doc)."""
-    now = history.latest()
+def evaluate(history: History, sel: Selector, stat: str, kind: str, window: timedelta,
+             *, at: Snapshot | None = None) -> dict[Labels, float | None]:
+    """``stat`` of each series of ``sel`` at the snapshot ``at`` (the newest by default; see
+    the module doc)."""
+    now = history.latest() if at is None else at
     if now is None:
         return {}
     base = sel.metric
@@ -224,6 +230,32 @@ def _histogram(now: Snapshot, old: Snapshot | None, sel: Selector, stat: str, co
             (float(le), _delta(count, b_old.get((series, le)))))
     for series, buckets in per_series.items():
         out[series] = histogram_quantile(QUANTILES[stat], buckets)
+    return out
+
+
+def measure(history: History, sel: Selector, stat: str, kind: str, window: timedelta, *,
+            ratio_of: Selector | None = None, compare: str = "") -> dict[Labels, float | None]:
+    """A rule's value per series: ``stat`` of ``sel``, divided by the same of ``ratio_of``
+    when given; with ``compare="previous_window"``, that value minus the same measured at
+    the newest snapshot one ``window`` before the newest (None for a series where either
+    is None: no data, or a history shorter than two windows for a window statistic)."""
+
+    def one(at: Snapshot | None) -> dict[Labels, float | None]:
+        values = evaluate(history, sel, stat, kind, window, at=at)
+        if ratio_of is not None:
+            values = ratio(values, evaluate(history, ratio_of, stat, kind, window, at=at))
+        return values
+
+    values = one(None)
+    latest = history.latest()
+    if not compare or latest is None:
+        return values
+    earlier = history.at_or_before(latest.at - window)
+    before = one(earlier) if earlier is not None else {}
+    out: dict[Labels, float | None] = {}
+    for series, value in values.items():
+        prior = before.get(series)
+        out[series] = None if value is None or prior is None else value - prior
     return out
 
 
