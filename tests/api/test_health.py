@@ -5,18 +5,14 @@ never answers), an SMTP server (aiosmtpd), a port nobody listens on."""
 
 from __future__ import annotations
 
-import socket
-import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
 from tests.conftest import make_client, svc_of
 from tests.ops.alerts.helpers import smtp_server
-from tests.support import Emulator, free_port, wait_until
+from tests.support import Emulator, black_hole, free_port, wait_until
 
 
 def _auth(client: TestClient) -> dict[str, str]:
@@ -72,33 +68,6 @@ def test_smtp_is_checked_when_configured(tmp_path: Path) -> None:
         assert client.get("/health/ready").status_code == 200  # not required to serve
 
 
-@contextmanager
-def _black_hole(port: int) -> Iterator[None]:
-    """A listener on ``port`` that accepts connections and never answers."""
-    listener = socket.create_server(("127.0.0.1", port))
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(listener.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        listener.close()
-        for conn in held:
-            conn.close()
-
-
 def test_store_down_fails_readiness_not_liveness_and_recovers(tmp_path: Path) -> None:
     emulator = Emulator(tmp_path / "ch")
     emulator.start()
@@ -125,7 +94,7 @@ def test_store_down_fails_readiness_not_liveness_and_recovers(tmp_path: Path) ->
             assert client.get("/health/detailed", headers=auth).json()[
                 "checks"]["store_ping"] is False
 
-            with _black_hole(emulator.port):  # a store that accepts and never answers
+            with black_hole(emulator.port):  # a store that accepts and never answers
                 wait_until(lambda: "no answer within" in str(_by_name(client.get(
                     "/health/dependencies", headers=auth).json())["clickhouse"]["error"]),
                     30, "the hanging store reported")
@@ -135,8 +104,10 @@ def test_store_down_fails_readiness_not_liveness_and_recovers(tmp_path: Path) ->
             emulator.start()
             wait_until(lambda: client.get("/health/ready").status_code == 200, 30,
                        "ready again once the store is back")
-            assert _by_name(client.get("/health/dependencies", headers=auth).json())[
-                "clickhouse"]["state"] == "up"
+            # Up once its breaker (opened by the background shippers' failed inserts, if
+            # they tried while it was down) has closed: their next call after its pause.
+            wait_until(lambda: _by_name(client.get("/health/dependencies", headers=auth).json(
+                ))["clickhouse"]["state"] == "up", 60, "the store up, its breaker closed")
     finally:
         emulator.kill()
 
