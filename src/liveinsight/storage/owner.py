@@ -368,24 +368,33 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-def serve(port: int, chdb_path: Path, scratch: Path,
-          credentials: tuple[str, str] | None = None, connections: int = 8) -> None:
-    """Serve the chDB directory ``chdb_path`` on 127.0.0.1:``port`` (0: any free port) until
-    the process is stopped; inserts' data is staged in ``scratch`` (emptied first)."""
+def make_server(engine: Engine, scratch: Path, credentials: tuple[str, str] | None = None,
+                port: int = 0) -> ThreadingHTTPServer:
+    """An HTTP server for ``engine`` bound to 127.0.0.1:``port`` (0: any free port), not yet
+    serving; inserts' data is staged in ``scratch`` (emptied of ``*.data`` files first).
+    Each server has its own handler class, so two in one process do not share an engine."""
     scratch.mkdir(parents=True, exist_ok=True)
     for stale in scratch.glob("*.data"):  # left by a run that was killed mid-insert
         stale.unlink(missing_ok=True)
-    Handler.credentials = credentials
-    Handler.engine = Engine(chdb_path, connections)
-    Handler.tmp_dir = scratch
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    handler = type("EngineHandler", (Handler,),
+                   {"engine": engine, "tmp_dir": scratch, "credentials": credentials})
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
     server.daemon_threads = True
+    return server
+
+
+def serve(port: int, chdb_path: Path, scratch: Path,
+          credentials: tuple[str, str] | None = None, connections: int = 8) -> None:
+    """Serve the chDB directory ``chdb_path`` on 127.0.0.1:``port`` (0: any free port) until
+    the process is stopped (SIGTERM); inserts' data is staged in ``scratch``."""
+    engine = Engine(chdb_path, connections)
+    server = make_server(engine, scratch, credentials, port)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     print(f"listening on {server.server_address[1]}", flush=True)  # the starter waits for it
     os.dup2(2, 1)  # anything else written to stdout (chDB too) goes to the log, not a full pipe
     server.serve_forever()
     server.server_close()
-    Handler.engine.close()
+    engine.close()
 
 
 def main(argv: list[str] | None = None) -> None:
