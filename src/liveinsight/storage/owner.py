@@ -239,14 +239,18 @@ def with_data(sql: str, data: bytes, tmp: Path) -> str:
 def _decoded(body: bytes, encoding: str | None) -> bytes:
     if not encoding or encoding == "identity":
         return body
-    if encoding == "gzip":
-        return gzip.decompress(body)
-    if encoding == "deflate":
-        return zlib.decompress(body)
-    if encoding == "lz4":
-        import lz4.frame
+    try:
+        if encoding == "gzip":
+            return gzip.decompress(body)
+        if encoding == "deflate":
+            return zlib.decompress(body)
+        if encoding == "lz4":
+            import lz4.frame
 
-        return bytes(lz4.frame.decompress(body))
+            return bytes(lz4.frame.decompress(body))
+    except (OSError, EOFError, zlib.error, RuntimeError) as exc:  # lz4: RuntimeError
+        raise QueryFailed(f"Code: 271. DB::Exception: cannot decompress the {encoding} request "
+                          f"body: {exc}. (CANNOT_DECOMPRESS)") from exc
     raise QueryFailed(f"Code: 36. DB::Exception: the engine owner cannot decode Content-Encoding "
                       f"{encoding}. (BAD_ARGUMENTS)")
 
@@ -301,7 +305,11 @@ class Handler(BaseHTTPRequestHandler):
         password = self.headers.get("X-ClickHouse-Key") or params.get("password", "")
         auth = self.headers.get("Authorization", "")
         if auth.startswith("Basic "):
-            user, _, password = base64.b64decode(auth[6:]).decode().partition(":")
+            try:
+                decoded = base64.b64decode(auth[6:], validate=True).decode()
+            except ValueError:  # not base64, or not UTF-8: no credentials, refused below
+                return False
+            user, _, password = decoded.partition(":")
         return (user, password) == self.credentials
 
     def _execute(self, params: dict[str, str], body: bytes) -> None:
@@ -315,7 +323,8 @@ class Handler(BaseHTTPRequestHandler):
                                     "multipart requests (external data). (NOT_IMPLEMENTED)"))
             return
         query_id = params.get("query_id") or str(uuid.uuid4())
-        tmp = self.tmp_dir / f"{query_id}-{threading.get_ident()}.data"
+        # not named after the client's query id: it may hold "/" or ".."
+        tmp = self.tmp_dir / f"{uuid.uuid4().hex}.data"
         started = time.monotonic()
         try:
             sql, data = split_request(params.get("query", ""), body)
