@@ -70,7 +70,7 @@ from liveinsight.ops.alerts.store import AlertStore
 from liveinsight.ops.auditship import AuditShipper
 from liveinsight.ops.breaker import Breaker
 from liveinsight.ops.dependencies import Dependencies
-from liveinsight.ops.health import Checks
+from liveinsight.ops.health import Checks, log_disk
 from liveinsight.ops.jobs import Jobs
 from liveinsight.ops.lease import InProcessLease, Lease
 from liveinsight.ops.lease_redis import RedisLease
@@ -252,6 +252,8 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
                           required=True)
     dependencies.register("metadata", kind=engine.dialect.name,
                           check=lambda: _select_one(engine), required=True)
+    if settings.ingest_mode == "log":  # not required: reads go on while the log refuses
+        dependencies.register("write_ahead_log", kind="disk", check=log_disk(wal))
     redis_breaker: Breaker | None = None
     if settings.redis_url:
         redis_breaker = Breaker("redis", failures=3, reset_after=settings.redis_retry_seconds,
@@ -330,6 +332,7 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
     audit_copies = _audit_shipper(settings, store, node_id, metrics)
     audit_store = AuditStore(engine, chain_key(secret),
                              on_written=audit_copies.put if audit_copies else None)
+    share = _metrics_share(settings, metrics)
     evaluator = Evaluator(
         store=AlertStore(engine), incidents=Incidents(engine),
         lease=_lease(settings, engine, clock), metrics=metrics, runner=runner,
@@ -339,7 +342,8 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         clock=clock, holder=f"{node_id}:{os.getpid()}:{secrets.token_hex(3)}",
         interval_s=settings.alerts_interval_seconds, base_url=settings.public_url,
         sites=lambda site_id: (s.domain if (s := sites.by_id(site_id)) else None),
-        reports=reports, security_events=audit_store.count_flagged)
+        reports=reports, security_events=audit_store.count_flagged,
+        registry=share.by_worker if share is not None else None)
 
     def _site_id(raw: object) -> int:
         from_id = sites.by_id(raw) if isinstance(raw, int) and not isinstance(raw, bool) \
@@ -378,7 +382,7 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         runner=runner, answers=answers, dependencies=dependencies,
         health_checks=Checks(dependencies), logs=_log_shipper(settings, store, node_id, metrics),
         tracing=_tracing(settings, store, node_id, metrics), audit_copies=audit_copies,
-        metrics_share=_metrics_share(settings, metrics),
+        metrics_share=share,
         warmer=warmer, stats=stats,
         purger=_purger(settings),
         behaviour=BehaviourService(runner, stats, answers), funnels=SavedFunnels(engine),

@@ -116,8 +116,8 @@ def _clickhouse_outage(server: Callable[..., Server], emulator: Emulator) -> Non
 
         emulator.kill()
         down_at = time.monotonic()
-        wait_until(lambda: _detailed(srv)["status"] == "degraded", 30,
-                   "/health/detailed to say degraded")
+        wait_until(lambda: _detailed(srv)["status"] == "down", 30,
+                   "/health/detailed to say down")  # a required dependency is down
         deps = wait_until(lambda: (d := _dependencies(srv))["status"] == "down" and d, 10,
                           "/health/dependencies to say down")  # its checks live 1 s
         assert _dependency(deps, "clickhouse")["state"] == "down"
@@ -188,7 +188,10 @@ def test_postgresql_down_under_load_collects_for_known_sites_and_answers_503_els
                               "/health/dependencies to say down")
             metadata = _dependency(deps, "metadata")
             assert metadata["state"] == "down" and "Connection refused" in metadata["error"]
-            assert _dependency(_detailed(srv), "metadata")["state"] == "down"
+            detailed = _detailed(srv)
+            assert _dependency(detailed, "metadata")["state"] == "down"
+            assert detailed["status"] == "down"  # the headline: a required dependency
+            assert httpx.get(srv.url + "/health", timeout=10).json()["status"] == "ok"
             ready = httpx.get(srv.url + "/health/ready", timeout=10)
             assert ready.status_code == 503
             assert ready.json()["reasons"] == ["metadata is down"]
@@ -311,7 +314,9 @@ def test_the_logs_disk_full_answers_503_health_shows_it_recovers_when_space_retu
         server: Callable[..., Server]) -> None:
     # tests/e2e/test_durability.py fills the log itself between two flushes; here something
     # else takes the disk's space for the whole outage, as a runaway file would.
-    srv = server()
+    # a quota the 2 MiB disk can hold (the default 1 GiB could not: its dependency entry
+    # would say degraded from the start, as it should)
+    srv = server(wal_max_bytes=str(1536 * 1024))
     with tiny_tmpfs(srv.data_dir / "wal", "2m") as wal_dir:
         srv.start()
         load = Load(lambda: srv.url, run="df", workers=4, pause=0.02).start()
@@ -328,6 +333,10 @@ def test_the_logs_disk_full_answers_503_health_shows_it_recovers_when_space_retu
             assert detailed["checks"]["write_ahead_log"].startswith("refusing appends"), detailed
             assert "No space left" in detailed["checks"]["write_ahead_log"]
             assert detailed["checks"]["write_ahead_log_disk_free_bytes"] < 64 * 1024
+            disk = wait_until(lambda: (d := _dependency(_dependencies(srv), "write_ahead_log"))[
+                "state"] == "down" and d, 30, "/health/dependencies to name the log's disk")
+            assert disk["kind"] == "disk" and "No space left" in disk["error"], disk
+            assert disk["detail"]["free_bytes"] < 64 * 1024
             assert httpx.get(srv.url + "/health", timeout=10).json()["status"] == "degraded"
             wait_until(lambda: time.monotonic() - full_at >= OUTAGE_S, OUTAGE_S + 5, "the outage")
             refused_during = len(load.refused)
