@@ -70,7 +70,7 @@ from liveinsight.ops.alerts.store import AlertStore
 from liveinsight.ops.auditship import AuditShipper
 from liveinsight.ops.breaker import Breaker
 from liveinsight.ops.dependencies import Dependencies
-from liveinsight.ops.health import Checks
+from liveinsight.ops.health import Checks, log_disk
 from liveinsight.ops.jobs import Jobs
 from liveinsight.ops.lease import InProcessLease, Lease
 from liveinsight.ops.lease_redis import RedisLease
@@ -94,7 +94,7 @@ from liveinsight.security.passwords import PasswordPolicy
 from liveinsight.security.ratelimit import RateLimiter, open_rate_limiter
 from liveinsight.security.throttle import Limits, LoginThrottle
 from liveinsight.settings import ConfigError, Settings
-from liveinsight.storage.http import HttpStore
+from liveinsight.storage.http import HttpStore, outage
 from liveinsight.storage.migrate import cluster_of, migrate
 from liveinsight.storage.protocol import Store, StoreUnavailable
 from liveinsight.storage.transports import open_store
@@ -204,7 +204,7 @@ def _city_database(settings: Settings) -> CityDatabase | None:
     return cities
 
 
-def _open_migrated_store(settings: Settings) -> Store:
+def _open_migrated_store(settings: Settings, breaker: Breaker | None) -> Store:
     """The store, its schema checked. A worker of ``serve --workers`` whose engine owner is
     being restarted by the parent waits for it (up to two minutes) instead of failing its
     start: granian takes a worker that fails right after a respawn for a crash loop and
@@ -213,7 +213,7 @@ def _open_migrated_store(settings: Settings) -> Store:
     while True:
         store: Store | None = None
         try:
-            store = open_store(settings)
+            store = open_store(settings, breaker)
             migrate(store, cluster_of(settings))
             return store
         except StoreUnavailable:
@@ -231,11 +231,20 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     cities = _city_database(settings)  # first: a bad file fails the start before any opening
     metrics = Metrics()
-    engine = make_engine(settings.metadata_url, pool_of(settings))
+    meta_breaker = None
+    if settings.metadata_url.startswith("postgresql"):  # a server: connections can fail
+        meta_breaker = _dependency_breaker("metadata", settings.database_breaker_failures,
+                                           settings.database_retry_seconds, metrics)
+    engine = make_engine(settings.metadata_url, pool_of(settings), meta_breaker)
     upgrade(engine)
     meta = Metadata(engine, PasswordPolicy(settings.password_min_length))
     sites = SiteDirectory(meta)
-    store = _open_migrated_store(settings)
+    store_breaker = None
+    if settings.clickhouse_url:  # a server (or the engine owner of serve --workers)
+        store_breaker = _dependency_breaker("clickhouse", settings.clickhouse_breaker_failures,
+                                            settings.clickhouse_retry_seconds, metrics,
+                                            counts=outage)
+    store = _open_migrated_store(settings, store_breaker)
     if ROOT_ENV not in os.environ:  # one process: what workers of a --workers run left
         ingest_unclaimed(slots_root(settings), 0, store)
     wal = WriteAheadLog(settings.wal_dir, fsync=settings.wal_fsync,
@@ -249,9 +258,12 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
                          timings=QueryTimings())
     dependencies = Dependencies()
     dependencies.register("clickhouse", kind="clickhouse", check=lambda: _ping(store),
-                          required=True)
+                          breaker=store_breaker, required=True)
     dependencies.register("metadata", kind=engine.dialect.name,
-                          check=lambda: _select_one(engine), required=True)
+                          check=lambda: _select_one(engine), breaker=meta_breaker,
+                          required=True)
+    if settings.ingest_mode == "log":  # not required: reads go on while the log refuses
+        dependencies.register("write_ahead_log", kind="disk", check=log_disk(wal))
     redis_breaker: Breaker | None = None
     if settings.redis_url:
         redis_breaker = Breaker("redis", failures=3, reset_after=settings.redis_retry_seconds,
@@ -330,6 +342,7 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
     audit_copies = _audit_shipper(settings, store, node_id, metrics)
     audit_store = AuditStore(engine, chain_key(secret),
                              on_written=audit_copies.put if audit_copies else None)
+    share = _metrics_share(settings, metrics)
     evaluator = Evaluator(
         store=AlertStore(engine), incidents=Incidents(engine),
         lease=_lease(settings, engine, clock), metrics=metrics, runner=runner,
@@ -339,7 +352,8 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         clock=clock, holder=f"{node_id}:{os.getpid()}:{secrets.token_hex(3)}",
         interval_s=settings.alerts_interval_seconds, base_url=settings.public_url,
         sites=lambda site_id: (s.domain if (s := sites.by_id(site_id)) else None),
-        reports=reports, security_events=audit_store.count_flagged)
+        reports=reports, security_events=audit_store.count_flagged,
+        registry=share.by_worker if share is not None else None)
 
     def _site_id(raw: object) -> int:
         from_id = sites.by_id(raw) if isinstance(raw, int) and not isinstance(raw, bool) \
@@ -378,7 +392,7 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
         runner=runner, answers=answers, dependencies=dependencies,
         health_checks=Checks(dependencies), logs=_log_shipper(settings, store, node_id, metrics),
         tracing=_tracing(settings, store, node_id, metrics), audit_copies=audit_copies,
-        metrics_share=_metrics_share(settings, metrics),
+        metrics_share=share,
         warmer=warmer, stats=stats,
         purger=_purger(settings),
         behaviour=BehaviourService(runner, stats, answers), funnels=SavedFunnels(engine),
@@ -452,6 +466,16 @@ def _breaker(name: str, settings: Settings, clock: Clock, metrics: Metrics) -> B
                    clock=lambda: clock().timestamp(),
                    on_change=lambda state: metrics.breaker_open.labels(name).set(
                        float(state != "closed")))
+
+
+def _dependency_breaker(name: str, failures: int, reset_after: float, metrics: Metrics,
+                        counts: Callable[[BaseException], bool] | None = None) -> Breaker:
+    """The breaker of a required dependency (the store, the metadata database) on the
+    monotonic clock, its state in ``liveinsight_breaker_open{dependency=name}``."""
+    gauge = metrics.breaker_open.labels(name)
+    gauge.set(0.0)
+    return Breaker(name, failures=failures, reset_after=reset_after, counts=counts,
+                   on_change=lambda state: gauge.set(float(state != "closed")))
 
 
 def _ping(store: Store) -> None:

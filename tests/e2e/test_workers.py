@@ -3,7 +3,8 @@ owner holds chDB, two granian workers take the requests and share sessions throu
 Every acknowledged event is stored once through SIGKILLs of a worker and of the owner; a
 visitor's requests spread over both workers make one visit; a crash of the whole group
 followed by a one-process start loses nothing (it ingests the workers' logs); ``/metrics``,
-whichever worker answers, counts what both served."""
+``/admin/monitoring/metrics`` and the alert rules, whichever worker answers or evaluates,
+count what both served."""
 
 from __future__ import annotations
 
@@ -158,8 +159,10 @@ def _scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 def test_metrics_add_up_what_both_workers_served(
         tmp_path: Path, redis_url: str, prefix: str) -> None:
     srv = Server(tmp_path / "data", tmp_path / "server.log", workers="2",
-                 redis_url=redis_url, redis_prefix=prefix)
+                 redis_url=redis_url, redis_prefix=prefix, alerts_interval_seconds="1")
     srv.cli("create-site", "example.com")
+    key = srv.cli("create-api-key", "ops", "--scope", "admin").strip().splitlines()[-1]
+    admin = {"authorization": f"Bearer {key}"}
     srv.start()
     _ready(srv)
     sent = 60
@@ -191,4 +194,22 @@ def test_metrics_add_up_what_both_workers_served(
         assert scraped[route] == sent
         assert {dict(labels).get("worker") for name, labels in scraped
                 if name == "process_resident_memory_bytes"} == {"0", "1"}
+    with httpx.Client(timeout=10, limits=httpx.Limits(max_keepalive_connections=0)) as client:
+        for _ in range(6):  # /admin/monitoring/metrics too, whichever worker answers
+            body = client.get(srv.url + "/admin/monitoring/metrics", headers=admin).json()
+            assert body["workers"] == ["0", "1"]
+            assert body["ingest"]["events_accepted"] == {"event": sent}
+        # and the alert rules, on whichever worker holds the evaluator's lease
+        r = client.post(srv.url + "/admin/alerts/rule", headers=admin, json={
+            "name": "accepted", "metric": "liveinsight_events_accepted_total", "op": ">=",
+            "threshold": sent})
+        assert r.status_code == 201, r.text
+
+        def series() -> list[dict[str, object]]:
+            rules = client.get(srv.url + "/admin/monitoring/alerts", headers=admin).json()
+            found: list[dict[str, object]] = rules["rules"][0]["series"]
+            return found
+
+        [accepted_series] = wait_until(series, 30, "the rule evaluated")
+        assert accepted_series["value"] == sent and accepted_series["state"] == "firing"
     assert srv.terminate() == 0, srv.log()

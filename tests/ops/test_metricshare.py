@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
 
-from liveinsight.ops import metricshare
+from liveinsight.ops import metricshare, monitoring
 from liveinsight.ops.metricshare import MetricsShare
 
 
@@ -81,3 +83,35 @@ def test_the_thread_publishes_and_a_stop_publishes_the_last_counts(tmp_path: Pat
     finally:
         share.stop()
     assert not list((tmp_path / "0").glob(".metrics.json.*"))  # renamed into place
+
+
+def test_the_evaluators_view_labels_every_sample_with_its_worker(tmp_path: Path) -> None:
+    first, second = _worker(tmp_path, 0, 3, 10.0), _worker(tmp_path, 1, 4, 20.0)
+    second.publish()
+    got = {(s.name, tuple(sorted(s.labels.items()))): s.value
+           for f in first.by_worker.collect() for s in f.samples}
+    assert got[("requests_total", (("route", "/a"), ("worker", "0")))] == 3
+    assert got[("requests_total", (("route", "/a"), ("worker", "1")))] == 4
+    assert got[("seconds_count", (("worker", "1"),))] == 4
+    assert got[("backlog", (("worker", "0"),))] == 10.0
+
+
+def _gauges(wal: float, lag: float, up: float, free: float) -> list[Metric]:
+    return [GaugeMetricFamily("liveinsight_wal_bytes", "", value=wal),
+            GaugeMetricFamily("liveinsight_writer_lag_seconds", "", value=lag),
+            GaugeMetricFamily("liveinsight_store_up", "", value=up),
+            GaugeMetricFamily("liveinsight_data_dir_free_bytes", "", value=free)]
+
+
+def test_the_monitoring_summary_combines_the_workers_gauges() -> None:
+    merged = metricshare.merge([("0", _gauges(100, 0.5, 1, 9000)),
+                                ("1", _gauges(300, 2.5, 0, 7000))])
+    body = monitoring.report(merged, node_id="n", at=datetime.now(UTC))
+    assert body["workers"] == ["0", "1"]
+    ingest = body["ingest"]
+    assert ingest["wal_bytes"] == 400  # the server's backlog: every worker's log
+    assert ingest["writer_lag_seconds"] == 2.5  # the longest
+    assert ingest["store_up"] is False  # one worker's inserts fail
+    assert body["disk"]["free_bytes"] == 7000  # the least free space any worker sees
+    one = monitoring.report(_gauges(100, 0.5, 1, 9000), node_id="n", at=datetime.now(UTC))
+    assert one["workers"] == [] and one["ingest"]["wal_bytes"] == 100

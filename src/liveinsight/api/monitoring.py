@@ -29,7 +29,10 @@ async def monitoring_metrics(
     """Process (CPU seconds, resident memory, open files), the data directory's disk, the
     write-ahead log's backlog and the writer's lag, events accepted and dropped, and per
     route template and method: requests by status, 5xx answers, mean and p50/p95/p99
-    duration since the process started."""
+    duration since the process started. Under ``serve --workers N``, the whole server's
+    (every worker's, as ``/metrics``; ``workers`` lists the slots included)."""
     svc = services(request)
-    collected = await run_in_threadpool(monitoring.collect, svc.metrics.registry)
+    share = svc.metrics_share
+    registry = svc.metrics.registry if share is None else share.registry
+    collected = await run_in_threadpool(monitoring.collect, registry)
     return monitoring.report(collected, node_id=svc.node_id, at=svc.clock(), prefix=families)

@@ -65,10 +65,11 @@ async def health_ready(request: Request) -> JSONResponse:
 @router.get("/health/dependencies", summary="Each external dependency's state",
             responses=error_responses(401, 403))
 async def health_dependencies(request: Request) -> JSONResponse:
-    """Each dependency (the store, the metadata database, Redis and the SMTP server when
-    configured): ``state`` (``up``, ``degraded``, ``down``), the check's ``latency_ms``, the
-    last ``error`` and its circuit breaker's state. Needs the ``metrics_token`` (Bearer), an
-    API key with the ``admin`` scope or a logged-in admin."""
+    """Each dependency (the store, the metadata database, the write-ahead log's disk,
+    Redis and the SMTP server when configured): ``state`` (``up``, ``degraded``, ``down``),
+    the check's ``latency_ms``, the last ``error``, its circuit breaker's state and the
+    check's figures (``detail``: the log's disk's free bytes...). Needs the
+    ``metrics_token`` (Bearer), an API key with the ``admin`` scope or a logged-in admin."""
     await ops_access(request)
     svc = services(request)
     reports = await run_in_threadpool(svc.health_checks.reports)
@@ -82,12 +83,16 @@ async def health_detailed(request: Request) -> JSONResponse:
     """Each component's state: the store's inserts, the log, the writer's lag, the disk,
     shared state, the city database in use (``geo_database``: its type, build date and
     path, or ``"country only"``), and every dependency as ``/health/dependencies`` reports
-    it; the node id and its start time. Needs the ``metrics_token`` (Bearer), an API key
-    with the ``admin`` scope or a logged-in admin."""
+    it; the node id and its start time. ``status`` is the worse of ``/health``'s and
+    ``/health/dependencies``'': ``down`` while a required dependency (the store, the
+    metadata database) is down, ``degraded`` while any part is not as it should be. Needs
+    the ``metrics_token`` (Bearer), an API key with the ``admin`` scope or a logged-in
+    admin."""
     await ops_access(request)
     status, checks = _status(request)
     svc = services(request)
     reports = await run_in_threadpool(svc.health_checks.reports)
+    status = node_health.worst(status, node_health.overall(reports))
     store = next((r for r in reports if r.kind == "clickhouse"), None)
     checks["store_ping"] = store is not None and store.state != "down"
     checks |= node_health.node(svc.wal, svc.writer, svc.settings.data_dir)

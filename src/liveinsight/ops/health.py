@@ -3,9 +3,11 @@
 - ``/health`` (liveness): :func:`status`, a pure function of the parts' state in memory —
   no round-trip to any dependency, so it answers in microseconds even while one hangs;
 - ``/health/ready`` (readiness) and ``/health/dependencies``: the dependency registry's
-  checks (``ops/dependencies.py``), run by :class:`Checks` at most once at a time and
-  reused for a second, so a storm of probes costs one round-trip per dependency a second;
-- ``/health/detailed``: both, plus the log's backlog, the writer's lag and the disk.
+  checks (``ops/dependencies.py``; the log's disk's is :func:`log_disk`), run by
+  :class:`Checks` at most once at a time and reused for a second, so a storm of probes
+  costs one round-trip per dependency a second;
+- ``/health/detailed``: both, plus the log's backlog, the writer's lag and the disk; its
+  headline is the worse of the two (:func:`worst`): ``down`` while a required dependency is.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 
 from liveinsight.ingest.wal import WriteAheadLog
 from liveinsight.ingest.writer import BatchWriter
-from liveinsight.ops.dependencies import DOWN, UP, Dependencies, Report
+from liveinsight.ops.dependencies import DEGRADED, DOWN, UP, Dependencies, Reading, Report
 
 CHECKS_MAX_AGE_S = 1.0
 """How long one run of the dependency checks answers the probes that follow."""
@@ -55,6 +57,34 @@ def status(writer: BatchWriter, wal: WriteAheadLog,
     return ("ok" if ok else "degraded"), checks
 
 
+def log_disk(wal: WriteAheadLog) -> Callable[[], Reading]:
+    """The check of the write-ahead log's disk (the dependency ``write_ahead_log``, kind
+    ``disk``): ``down`` while the log refuses appends (disk full, an I/O error, its quota
+    reached: the collector answers 503; shown for 10 s after the last refusal);
+    ``degraded`` while the disk has less free space than the log's quota still lets it grow
+    by (the disk would fill before the quota: a long store outage would end in refused
+    events); else ``up``. Its ``detail``: the disk's ``free_bytes`` and ``total_bytes``, the
+    log's ``log_bytes`` and ``quota_bytes``. Raises ``OSError`` when the disk cannot be
+    read (the report then says so)."""
+
+    def check() -> Reading:
+        disk = shutil.disk_usage(wal.directory)
+        used, quota = wal.total_bytes, wal.max_bytes
+        room = max(0, quota - used)
+        detail = {"free_bytes": disk.free, "total_bytes": disk.total, "log_bytes": used,
+                  "quota_bytes": quota}
+        refusing = wal.refusing
+        if refusing is not None:
+            return Reading(DOWN, f"refusing appends: {refusing}", detail)
+        if disk.free < room:
+            return Reading(DEGRADED, f"{disk.free} bytes free on the log's disk, less than "
+                           f"the {room} its quota still lets it grow by: the disk would "
+                           "fill first", detail)
+        return Reading(UP, None, detail)
+
+    return check
+
+
 class Checks:
     """The registry's checks, run at most once at a time and reused for ``max_age``
     seconds (by ``clock``). Blocking: call :meth:`reports` off the event loop."""
@@ -85,6 +115,15 @@ def overall(reports: list[Report]) -> str:
     if any(r.required and r.state == DOWN for r in reports):
         return "down"
     return "ok" if all(r.state == UP for r in reports) else "degraded"
+
+
+_RANK = {"ok": 0, "degraded": 1, "down": 2}
+
+
+def worst(*statuses: str) -> str:
+    """The worst of ``statuses`` (``ok`` < ``degraded`` < ``down``): ``/health/detailed``'s
+    headline is the worst of :func:`status` and :func:`overall`."""
+    return max(statuses, key=_RANK.__getitem__)
 
 
 def readiness(reports: list[Report], accepting: bool) -> tuple[bool, list[str]]:

@@ -164,9 +164,11 @@ class Metrics:
 
     def watch_cache(self, layers: Callable[[], dict[str, CacheStats]]) -> None:
         """Expose the answer cache's numbers per layer (read at each scrape):
-        ``liveinsight_cache_{hits,misses,evictions}_total{layer}`` and
+        ``liveinsight_cache_{hits,misses,evictions}_total{layer}``,
         ``liveinsight_cache_{bytes,keys}{layer}`` (L2's by a scan of its keys, at most
-        every 10 seconds)."""
+        every 10 seconds) and the hits and misses once more as
+        ``liveinsight_cache_lookups_total{layer,outcome}`` (``hit`` or ``miss``: one
+        counter, so an alert rule's ``ratio_of`` can divide hits by every lookup)."""
         self.registry.register(_CacheCollector(layers))
 
 
@@ -244,6 +246,14 @@ class _CacheCollector(Collector):
             for layer, values in stats.items():
                 family.add_metric([layer], getattr(values, field))
             families.append(family)
+        lookups = CounterMetricFamily(
+            "liveinsight_cache_lookups", "Answers asked of the cache, by layer and outcome "
+            "(hit or miss): the hits and misses above as one counter, for hit ratios",
+            labels=["layer", "outcome"])
+        for layer, values in stats.items():
+            lookups.add_metric([layer, "hit"], values.hits)
+            lookups.add_metric([layer, "miss"], values.misses)
+        families.append(lookups)
         yield from families
 
 

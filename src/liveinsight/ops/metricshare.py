@@ -15,6 +15,13 @@ others' snapshots with its own live registry (:meth:`MetricsShare.families`):
   the server's is the sum, the maximum or the minimum is the query's choice
   (``sum(liveinsight_wal_bytes)``, ``max(liveinsight_writer_lag_seconds)``).
 
+The alert evaluator reads another view of the same snapshots (:meth:`MetricsShare.by_worker`,
+:func:`label_workers`): every sample of every worker labelled by its worker, counters
+included, so a rule takes a counter's growth per worker before summing (a worker started
+again counts from zero without the server's sum seeming to fall) and keeps gauges apart per
+worker (``ops/alerts/samples.py``). ``GET /admin/monitoring/metrics`` reads the merged view
+and sums or picks the gauges of its summary (``ops/monitoring.py``).
+
 A snapshot older than :data:`STALE_S` is left out (its worker died and was not replaced);
 a worker started again in the same slot starts its counters from zero, which Prometheus'
 ``rate()`` reads as a counter reset. The parent removes every slot's snapshot before the
@@ -112,6 +119,23 @@ def merge(workers: Iterable[tuple[str, Iterable[Metric]]]) -> list[Metric]:
     return list(merged.values())
 
 
+def label_workers(workers: Iterable[tuple[str, Iterable[Metric]]]) -> list[Metric]:
+    """The families of several workers (``(worker, its families)``), every sample labelled
+    with its worker (``worker``) and none summed: the view alert rules read."""
+    merged: dict[str, Metric] = {}
+    for worker, families in workers:
+        for family in families:
+            into = merged.get(family.name)
+            if into is None:
+                into = merged[family.name] = Metric(family.name, family.documentation,
+                                                    family.type, family.unit)
+            elif into.type != family.type:
+                continue  # a worker of another version: its family is left out
+            for s in family.samples:
+                into.add_sample(s.name, {**s.labels, WORKER_LABEL: worker}, s.value)
+    return list(merged.values())
+
+
 def _families(data: dict[str, Any]) -> list[Metric]:
     out = []
     for f in data["families"]:
@@ -125,7 +149,9 @@ def _families(data: dict[str, Any]) -> list[Metric]:
 class MetricsShare(Collector):
     """A worker's side: publishes ``registry`` into ``slot`` (:meth:`start`, :meth:`stop`)
     and collects the whole server's families (:meth:`families`; also a prometheus_client
-    collector, so :meth:`registry` can be handed to ``generate_latest``)."""
+    collector, so :attr:`registry` can be handed to ``generate_latest``); :attr:`by_worker`
+    is a registry of every worker's samples labelled by worker (:meth:`worker_families`),
+    for the alert evaluator."""
 
     def __init__(self, registry: CollectorRegistry, root: Path, slot: Path) -> None:
         self._own = registry
@@ -136,6 +162,8 @@ class MetricsShare(Collector):
         self._thread: threading.Thread | None = None
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
+        self.by_worker = CollectorRegistry(auto_describe=False)
+        self.by_worker.register(_ByWorker(self))
 
     def publish(self) -> None:
         """Write this worker's snapshot now (whole, then renamed into place)."""
@@ -186,5 +214,18 @@ class MetricsShare(Collector):
         (blocking: call it off the event loop)."""
         return merge([(self.worker, list(self._own.collect())), *self.others()])
 
+    def worker_families(self) -> list[Metric]:
+        """Every worker's families, each sample labelled by its worker (:func:`label_workers`;
+        blocking)."""
+        return label_workers([(self.worker, list(self._own.collect())), *self.others()])
+
     def collect(self) -> Iterator[Metric]:
         yield from self.families()
+
+
+class _ByWorker(Collector):
+    def __init__(self, share: MetricsShare) -> None:
+        self._share = share
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._share.worker_families()

@@ -2,6 +2,10 @@
 read (process, disk, ingest, HTTP per route with percentiles) and, optionally, every family
 of the Prometheus registry (``ops/metrics.py``) as the scrape would see it.
 
+Under ``serve --workers`` the families are the whole server's, as ``/metrics`` has them
+(``ops/metricshare.py``: counters and histograms summed, gauges per worker, label
+``worker``); the summary combines each gauge of the workers as :data:`OVER_WORKERS` says.
+
 Pure functions of one collection of the registry; the caller collects it off the event loop
 (the cache's collector may ask Redis).
 """
@@ -9,7 +13,7 @@ Pure functions of one collection of the registry; the caller collects it off the
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +21,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import Metric
 
 from liveinsight.ops.alerts.samples import QUANTILES, histogram_quantile
+from liveinsight.ops.metricshare import WORKER_LABEL
 
 MAX_PREFIX = 200
 _PROCESS = {"process_cpu_seconds_total": "cpu_seconds",
@@ -29,6 +34,16 @@ _INGEST = {"liveinsight_wal_bytes": "wal_bytes", "liveinsight_wal_segments": "wa
            "liveinsight_store_errors_total": "store_errors"}
 _DISK = {"liveinsight_data_dir_free_bytes": "free_bytes",
          "liveinsight_data_dir_total_bytes": "total_bytes"}
+OVER_WORKERS: dict[str, Callable[[list[float]], float]] = {
+    "process_resident_memory_bytes": sum, "process_virtual_memory_bytes": sum,
+    "process_open_fds": sum, "process_max_fds": min, "process_start_time_seconds": min,
+    "liveinsight_data_dir_free_bytes": min, "liveinsight_data_dir_total_bytes": max,
+    "liveinsight_wal_bytes": sum, "liveinsight_wal_segments": sum,
+    "liveinsight_writer_lag_seconds": max, "liveinsight_store_up": min,
+}
+"""How the summary combines a gauge every worker reports: the server's memory, open files
+and backlog are the sums; its lag the longest; the store up only if up for every worker;
+the free space the least any worker sees; started when the first worker started."""
 
 
 def collect(registry: CollectorRegistry) -> list[Metric]:
@@ -46,6 +61,8 @@ def report(families: Iterable[Metric], *, node_id: str, at: datetime,
     out: dict[str, Any] = {
         "node_id": node_id,
         "at": at.isoformat(),
+        "workers": sorted({s.labels[WORKER_LABEL] for f in fams for s in f.samples
+                           if WORKER_LABEL in s.labels}, key=lambda w: (len(w), w)),
         "process": {key: values.get(name) for name, key in _PROCESS.items()}
         | {"started_at": (datetime.fromtimestamp(start, UTC).isoformat()
                           if start is not None else None)},
@@ -98,8 +115,20 @@ def http_routes(families: Iterable[Metric]) -> list[dict[str, Any]]:
 
 
 def _plain(families: Iterable[Metric]) -> dict[str, float | None]:
-    """Sample name → value, for samples without labels."""
-    return {s.name: _num(s.value) for f in families for s in f.samples if not s.labels}
+    """Sample name → value, for samples without labels but ``worker`` (those of several
+    workers combined as :data:`OVER_WORKERS` says, else summed)."""
+    found: dict[str, list[float]] = {}
+    for f in families:
+        for s in f.samples:
+            if not s.labels or s.labels.keys() == {WORKER_LABEL}:
+                found.setdefault(s.name, []).append(s.value)
+    out: dict[str, float | None] = {}
+    for name, values in found.items():
+        if any(math.isnan(v) for v in values):
+            out[name] = None  # a worker could not read it: no honest figure for the server
+        else:
+            out[name] = _num(OVER_WORKERS.get(name, sum)(values))
+    return out
 
 
 def _by_label(families: Iterable[Metric], name: str, label: str) -> dict[str, int]:

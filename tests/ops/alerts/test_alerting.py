@@ -4,6 +4,7 @@ fake and each evaluation is run by the test."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -252,3 +253,59 @@ def test_the_rule_form_saves_a_security_rule(world: World) -> None:
     [rule] = world.get("/admin/alerts/rules").json()
     assert (rule["kind"], rule["events"], rule["action"], rule["window"]) == (
         "security", 1, "apikey.", "15m")
+
+
+def _lookups(world: World, hits: int, misses: int) -> None:
+    """``hits`` and ``misses`` of the real answer cache (a key already held is a hit, a new
+    key a miss)."""
+    cache = svc_of(world.client).answers.cache
+    for _ in range(hits):
+        cache.get_or_compute("hit-ratio-test", lambda: b"answer", ttl=3600, timeout=5)
+    for _ in range(misses):
+        cache.get_or_compute(f"hit-ratio-test-{uuid.uuid4().hex}", lambda: b"answer",
+                             ttl=3600, timeout=5)
+
+
+def test_a_cache_hit_ratio_that_drops_5_points_fires_and_one_that_stays_does_not(
+        world: World) -> None:
+    mail = world.channel(name="m", kind="email", to=["ops@example.com"])
+    _lookups(world, 1, 0)  # the key held from now on (its first lookup is a miss)
+    rule_id = world.rule(
+        name="cache hit ratio dropped", metric="liveinsight_cache_lookups_total",
+        labels={"outcome": "hit"}, ratio_of={}, by=["layer"], stat="increase",
+        compare="previous_window", window="1m", op="<=", threshold=-0.05,
+        channels=[mail])
+    rule = world.get(f"/admin/alerts/rule/{rule_id}").json()
+    assert rule["compare"] == "previous_window"
+    assert rule["condition"] == ("(increase(liveinsight_cache_lookups_total{outcome=hit}[1m])"
+                                 " / all) minus the same 1m earlier <= -0.05")
+    world.tick()
+    _lookups(world, 90, 10)  # window 1: 90 %
+    world.tick(60)
+    _lookups(world, 88, 12)  # window 2: 88 %, 2 points down: stays
+    world.tick(60)
+    [series] = world.get("/admin/monitoring/alerts").json()["rules"][0]["series"]
+    assert series["labels"] == {"layer": "l1"} and series["state"] == "ok"
+    assert series["value"] == pytest.approx(-0.02)
+    assert world.inbox.messages == []
+    _lookups(world, 80, 20)  # window 3: 80 %, 8 points down
+    world.tick(60)
+    [series] = world.get("/admin/monitoring/alerts").json()["rules"][0]["series"]
+    assert series["state"] == "firing" and series["value"] == pytest.approx(-0.08)
+    [message] = world.inbox.messages
+    assert message["Subject"] == "[LiveInsight] FIRING warning: cache hit ratio dropped"
+    _lookups(world, 81, 19)  # window 4: 81 %, up again: resolves
+    world.tick(60)
+    assert world.inbox.messages[-1]["Subject"].startswith("[LiveInsight] RESOLVED")
+
+
+def test_compare_is_checked_when_saved(world: World) -> None:
+    base = {"name": "x", "metric": "liveinsight_cache_lookups_total", "stat": "increase",
+            "op": "<", "threshold": 0}
+    for extra, field in (({"compare": "yesterday"}, "compare"),
+                         ({"compare": "previous_window", "stat": "change"}, "compare"),
+                         ({"compare": "previous_window", "window": "13h"}, "window")):
+        bad = world.post("/admin/alerts/rule", {**base, **extra})
+        assert bad.status_code == 400 and bad.json()["error"]["field"] == field, bad.text
+    assert world.post("/admin/alerts/rule", {**base, "compare": "previous_window",
+                                             "window": "12h"}).status_code == 201

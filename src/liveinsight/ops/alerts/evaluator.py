@@ -4,10 +4,12 @@ Each node runs :meth:`Evaluator.run` (started in the app's lifespan); a tick fir
 renews the cluster's lease (``ops/lease.py``) and does nothing more on a node that does not
 hold it, so one node evaluates and sends. The holder, each tick:
 
-1. takes a snapshot of its metric registry (rules' window statistics read the snapshots of
-   the last day kept in memory: after the lease moves, the new holder's window statistics
-   answer "no data" for one window), asks the store each traffic rule's question and the
-   audit log each security rule's (``security_events``: flagged records in a window);
+1. takes a snapshot of its metric registry (under ``serve --workers``, every worker's
+   metrics, through their snapshots: ``ops/metricshare.py``; rules' window statistics read
+   the snapshots of the last day kept in memory: after the lease moves, the new holder's
+   window statistics answer "no data" for one window), asks the store each traffic rule's
+   question and the audit log each security rule's (``security_events``: flagged records
+   in a window);
 2. steps every series of every enabled rule and plans each alert group's notifications
    (``decide.py``, pure), queueing them in the outbox, one per channel (quiet hours hold a
    message in the outbox until they end), and opens or resolves incidents;
@@ -68,9 +70,11 @@ class Evaluator:
                  clock: Callable[[], datetime], holder: str, interval_s: float,
                  base_url: str | None, sites: Callable[[int], str | None],
                  reports: Reports | None = None,
-                 security_events: SecurityEvents | None = None) -> None:
+                 security_events: SecurityEvents | None = None,
+                 registry: CollectorRegistry | None = None) -> None:
         self.store, self.incidents, self.lease = store, incidents, lease
         self._metrics, self._runner, self._database = metrics, runner, database
+        self._registry = registry if registry is not None else metrics.registry
         self.deps, self._clock, self.holder = deps, clock, holder
         self.interval_s = interval_s
         self._ttl = max(10.0, 3 * interval_s)
@@ -84,8 +88,10 @@ class Evaluator:
 
     @property
     def registry(self) -> CollectorRegistry:
-        """The registry rules read (``ops/metrics.py``)."""
-        return self._metrics.registry
+        """The registry rules read: this process's (``ops/metrics.py``), or under ``serve
+        --workers`` every worker's, each sample labelled by its worker
+        (``MetricsShare.by_worker``)."""
+        return self._registry
 
     # --- the loop --------------------------------------------------------------------
     async def run(self, sleep: Callable[[float], Awaitable[object]] = asyncio.sleep) -> None:
@@ -132,7 +138,7 @@ class Evaluator:
     # --- evaluation (blocking: runs in a thread) ---------------------------------------
     def _evaluate(self, now: datetime) -> None:
         saved = [r for r in self.store.rules() if r.rule.enabled]
-        registry = self._metrics.registry
+        registry = self._registry
         names = {r.rule.metric for r in saved if r.rule.kind == "metric"}
         self.history.add(samples.snapshot(registry, now, names))
         catalogue = samples.catalogue(registry) if names else {}
@@ -167,14 +173,15 @@ class Evaluator:
         if info is None:  # the metric left the registry (a rule of an older version)
             return {}
         window = timedelta(seconds=rule.window_s)
-        sel = samples.Selector(rule.metric, rule.labels, rule.by)
-        values = samples.evaluate(self.history, sel, rule.stat, info.kind, window)
-        if rule.ratio_of is not None:
-            under = samples.Selector(rule.metric, rule.ratio_of, rule.by)
-            values = samples.ratio(values, samples.evaluate(self.history, under, rule.stat,
-                                                            info.kind, window))
-        if not values and not rule.by:  # nothing matched yet: the sum is 0 (or no data)
-            values = {(): 0.0 if rule.stat in ("value", "increase", "rate") else None}
+        by = samples.kept_apart(info, rule.by)
+        under = (None if rule.ratio_of is None
+                 else samples.Selector(rule.metric, rule.ratio_of, by))
+        values = samples.measure(self.history, samples.Selector(rule.metric, rule.labels, by),
+                                 rule.stat, info.kind, window, ratio_of=under,
+                                 compare=rule.compare)
+        if not values and not by:  # nothing matched yet: the sum is 0 (or no data)
+            values = {(): 0.0 if rule.stat in ("value", "increase", "rate")
+                      and not rule.compare else None}
         return {series_key(dict(k)): (dict(k), v) for k, v in values.items()}
 
     def _step_rule(self, sr: SavedRule, prev: Mapping[str, SeriesState],

@@ -5,7 +5,9 @@ field at fault; :meth:`Rule.as_json` is what the metadata database keeps and the
 Three kinds:
 
 - ``metric``: a statistic (``samples.STATS``) of a metric of the app's registry, its series
-  kept apart by the labels in ``by``, compared with ``threshold`` by ``op``;
+  kept apart by the labels in ``by``, optionally divided by the same over other labels
+  (``ratio_of``) and taken as its difference from one window earlier (``compare``),
+  compared with ``threshold`` by ``op``;
 - ``traffic``: a site's visitors over ``window`` above ``visitors`` (``mode=spike``) or
   below ``percent`` % of the usual for that hour and weekday (``mode=drop``, the mean of the
   same window of the last ``weeks`` weeks; ``ops/alerts/traffic.py``);
@@ -26,7 +28,7 @@ from typing import Any
 
 from liveinsight.errors import Invalid
 from liveinsight.ops.alerts import durations
-from liveinsight.ops.alerts.samples import STATS, MetricInfo
+from liveinsight.ops.alerts.samples import COMPARES, STATS, MetricInfo
 
 SEVERITIES = ("info", "warning", "critical")
 OPS = (">", ">=", "<", "<=", "==", "!=")
@@ -34,6 +36,9 @@ MAX_RULES = 500
 MAX_LABELS = 10
 MAX_LEVELS = 5
 MAX_CHANNELS = 10
+MAX_COMPARED_WINDOW_S = 12 * 3600
+"""The longest ``window`` of a rule with ``compare``: it reads two windows of the
+evaluator's history, which keeps one day (``evaluator.HISTORY_KEEP``)."""
 _TEXT = 100
 
 
@@ -62,6 +67,7 @@ class Rule:
     by: tuple[str, ...] = ()
     stat: str = "value"
     ratio_of: Mapping[str, str] | None = None
+    compare: str = ""  # "" or "previous_window": the value minus the same a window earlier
     op: str = ">"
     threshold: float = 0.0
     window_s: int = 300
@@ -100,9 +106,11 @@ class Rule:
         data["labels"] = dict(self.labels)
         data["ratio_of"] = dict(self.ratio_of) if self.ratio_of is not None else None
         drop = {"metric": ("site_id", "mode", "visitors", "percent", "weeks"),
-                "traffic": ("metric", "labels", "by", "stat", "ratio_of", "op", "threshold"),
-                "security": ("metric", "labels", "by", "stat", "ratio_of", "op", "threshold",
-                             "site_id", "mode", "visitors", "percent", "weeks")}[self.kind]
+                "traffic": ("metric", "labels", "by", "stat", "ratio_of", "compare", "op",
+                            "threshold"),
+                "security": ("metric", "labels", "by", "stat", "ratio_of", "compare", "op",
+                             "threshold", "site_id", "mode", "visitors", "percent",
+                             "weeks")}[self.kind]
         for key in drop:
             data.pop(key)
         if self.kind != "security":
@@ -136,6 +144,8 @@ class Rule:
             what = f"{self.stat}({what}[{durations.shown(self.window_s)}])"
         if self.ratio_of is not None:
             what += " / " + (",".join(f"{k}={v}" for k, v in self.ratio_of.items()) or "all")
+        if self.compare:
+            what = f"({what}) minus the same {durations.shown(self.window_s)} earlier"
         return f"{what} {self.op} {self.threshold:g}"
 
 
@@ -298,8 +308,25 @@ def _metric(body: Mapping[str, Any], common: dict[str, Any],
     group_by = _names(body.get("group_by"), "group_by", frozenset(by))
     return Rule(**common, metric=name, labels=labels, stat=stat,
                 ratio_of=None if ratio_of is None else _labels(ratio_of, "ratio_of", known),
+                compare=_compare(body.get("compare"), stat, common["window_s"]),
                 op=op, threshold=_number(body.get("threshold"), "threshold", -1e15, 1e15),
                 by=by, group_by=group_by)
+
+
+def _compare(value: object, stat: str, window_s: int) -> str:
+    if value is None or value == "":
+        return ""
+    if value not in COMPARES:
+        raise Invalid("compare must be 'previous_window' (the value minus the same one "
+                      "window earlier) or left out", field="compare")
+    if stat == "change":
+        raise Invalid("compare needs a stat other than change (change already compares "
+                      "with one window earlier)", field="compare")
+    if window_s > MAX_COMPARED_WINDOW_S:
+        raise Invalid(f"with compare, window must be at most "
+                      f"{durations.shown(MAX_COMPARED_WINDOW_S)} (two windows of the "
+                      "evaluator's one-day history)", field="window")
+    return str(value)
 
 
 def _traffic(body: Mapping[str, Any], common: dict[str, Any],

@@ -12,7 +12,11 @@ that history:
   as Prometheus's ``histogram_quantile``) or mean over the observations of the window;
 
 optionally divided by the same statistic over other labels (``ratio_of``: an error rate is
-``increase`` of ``status=5*`` over ``increase`` of every status). A statistic that needs a
+``increase`` of ``status=5*`` over ``increase`` of every status), and optionally compared
+with itself one window earlier (``compare="previous_window"``, :func:`measure`: the value
+now minus the same measured over the window before; a cache hit ratio that fell by 5
+points is ``increase`` of ``outcome=hit`` over every outcome of
+``liveinsight_cache_lookups_total``, compared, ``<= -0.05``). A statistic that needs a
 window answers None until the history covers 90 % of it, and None when nothing was observed.
 """
 
@@ -26,10 +30,13 @@ from datetime import datetime, timedelta
 
 from prometheus_client import CollectorRegistry
 
+from liveinsight.ops.metricshare import SUMMED, WORKER_LABEL
+
 Labels = tuple[tuple[str, str], ...]
 QUANTILES = {"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99}
 WINDOW_STATS = ("increase", "rate", "change", "mean", *QUANTILES)
 STATS = ("value", *WINDOW_STATS)
+COMPARES = ("previous_window",)
 _HISTOGRAM_STATS = ("mean", *QUANTILES, "rate", "increase")
 
 
@@ -45,6 +52,17 @@ class MetricInfo:
         if self.kind == "histogram":
             return stat in _HISTOGRAM_STATS or stat == "value"
         return stat in ("value", "increase", "rate", "change")
+
+
+def kept_apart(info: MetricInfo, by: tuple[str, ...]) -> tuple[str, ...]:
+    """The labels a rule's series of ``info`` are kept apart by: ``by``, plus ``worker``
+    for a gauge read from the workers of ``serve --workers`` (a gauge is one process's
+    figure — its backlog, its memory, the free space it sees — whose sum over the workers
+    is often meaningless, as ``/metrics`` lists gauges per worker; counters and histograms
+    are summed over the workers unless ``by`` names ``worker``)."""
+    if info.kind in SUMMED or WORKER_LABEL not in info.labels or WORKER_LABEL in by:
+        return by
+    return (*by, WORKER_LABEL)
 
 
 def catalogue(registry: CollectorRegistry) -> dict[str, MetricInfo]:
@@ -127,9 +145,13 @@ class Selector:
         return tuple((k, found.get(k, "")) for k in self.by)
 
 
-def _sums(snap: Snapshot, sample: str, sel: Selector, extra: str | None = None
-          ) -> dict[tuple[Labels, str], float]:
-    """Per series (and per value of label ``extra``, e.g. ``le``): summed samples."""
+def _sums(snap: Snapshot, sample: str, sel: Selector, extra: str | None = None, *,
+          since: Snapshot | None = None) -> dict[tuple[Labels, str], float]:
+    """Per series (and per value of label ``extra``, e.g. ``le``): summed samples; with
+    ``since``, each sample's growth since that snapshot (a reset counted from zero), summed.
+    Growth is taken sample by sample, before the sum: under ``serve --workers`` each
+    worker's samples are apart (label ``worker``), so a worker started again (its counters
+    from zero) or gone does not make the server's sum look reset."""
     out: dict[tuple[Labels, str], float] = {}
     for (name, labels), value in snap.values.items():
         if name != sample:
@@ -139,6 +161,8 @@ def _sums(snap: Snapshot, sample: str, sel: Selector, extra: str | None = None
         if series is None:
             continue
         sub = dict(labels).get(extra, "") if extra else ""
+        if since is not None:
+            value = _delta(value, since.values.get((name, labels)))
         out[(series, sub)] = out.get((series, sub), 0.0) + value
     return out
 
@@ -165,10 +189,11 @@ def histogram_quantile(q: float, buckets: list[tuple[float, float]]) -> float | 
     return lower
 
 
-def evaluate(history: History, sel: Selector, stat: str, kind: str, window: timedelta
-             ) -> dict[Labels, float | None]:
-    """``stat`` of each series of ``sel`` at the newest snapshot (see the module doc)."""
-    now = history.latest()
+def evaluate(history: History, sel: Selector, stat: str, kind: str, window: timedelta,
+             *, at: Snapshot | None = None) -> dict[Labels, float | None]:
+    """``stat`` of each series of ``sel`` at the snapshot ``at`` (the newest by default; see
+    the module doc)."""
+    now = history.latest() if at is None else at
     if now is None:
         return {}
     base = sel.metric
@@ -181,16 +206,21 @@ def evaluate(history: History, sel: Selector, stat: str, kind: str, window: time
     current = _sums(now, base, sel)
     if not covered or old is None:
         return {s: None for (s, _) in current}
-    before = _sums(old, base, sel)
     seconds = (now.at - old.at).total_seconds()
     out: dict[Labels, float | None] = {}
-    for key, value in current.items():
-        if stat == "change":
+    if stat == "change":
+        before = _sums(old, base, sel)
+        for key, value in current.items():
             prior = before.get(key)
             out[key[0]] = None if prior is None else value - prior
-        else:
-            grown = _delta(value, before.get(key))
-            out[key[0]] = grown / seconds if stat == "rate" else grown
+        return out
+    if kind in SUMMED:  # a counter: each sample's growth, summed
+        grown = _sums(now, base, sel, since=old)
+    else:  # a gauge's sum, as it moved (its samples may go down, which is no reset)
+        before = _sums(old, base, sel)
+        grown = {key: _delta(value, before.get(key)) for key, value in current.items()}
+    for key, value in grown.items():
+        out[key[0]] = value / seconds if stat == "rate" else value
     return out
 
 
@@ -203,27 +233,49 @@ def _histogram(now: Snapshot, old: Snapshot | None, sel: Selector, stat: str, co
     if not covered or old is None:
         return {s: None for (s, _) in counts_now}
     seconds = (now.at - old.at).total_seconds()
-    counts_old = _sums(old, name + "_count", sel)
+    counts = _sums(now, name + "_count", sel, since=old)
     out: dict[Labels, float | None] = {}
     if stat in ("rate", "increase"):
-        for key, value in counts_now.items():
-            grown = _delta(value, counts_old.get(key))
+        for key, grown in counts.items():
             out[key[0]] = grown / seconds if stat == "rate" else grown
         return out
     if stat == "mean":
-        sums_now, sums_old = _sums(now, name + "_sum", sel), _sums(old, name + "_sum", sel)
-        for key, count in counts_now.items():
-            n = _delta(count, counts_old.get(key))
-            out[key[0]] = _delta(sums_now.get(key, 0.0), sums_old.get(key)) / n if n else None
+        sums = _sums(now, name + "_sum", sel, since=old)
+        for key, n in counts.items():
+            out[key[0]] = sums.get(key, 0.0) / n if n else None
         return out
-    b_now = _sums(now, name + "_bucket", sel, extra="le")
-    b_old = _sums(old, name + "_bucket", sel, extra="le")
     per_series: dict[Labels, list[tuple[float, float]]] = {}
-    for (series, le), count in b_now.items():
-        per_series.setdefault(series, []).append(
-            (float(le), _delta(count, b_old.get((series, le)))))
+    for (series, le), grown in _sums(now, name + "_bucket", sel, extra="le",
+                                     since=old).items():
+        per_series.setdefault(series, []).append((float(le), grown))
     for series, buckets in per_series.items():
         out[series] = histogram_quantile(QUANTILES[stat], buckets)
+    return out
+
+
+def measure(history: History, sel: Selector, stat: str, kind: str, window: timedelta, *,
+            ratio_of: Selector | None = None, compare: str = "") -> dict[Labels, float | None]:
+    """A rule's value per series: ``stat`` of ``sel``, divided by the same of ``ratio_of``
+    when given; with ``compare="previous_window"``, that value minus the same measured at
+    the newest snapshot one ``window`` before the newest (None for a series where either
+    is None: no data, or a history shorter than two windows for a window statistic)."""
+
+    def one(at: Snapshot | None) -> dict[Labels, float | None]:
+        values = evaluate(history, sel, stat, kind, window, at=at)
+        if ratio_of is not None:
+            values = ratio(values, evaluate(history, ratio_of, stat, kind, window, at=at))
+        return values
+
+    values = one(None)
+    latest = history.latest()
+    if not compare or latest is None:
+        return values
+    earlier = history.at_or_before(latest.at - window)
+    before = one(earlier) if earlier is not None else {}
+    out: dict[Labels, float | None] = {}
+    for series, value in values.items():
+        prior = before.get(series)
+        out[series] = None if value is None or prior is None else value - prior
     return out
 
 
