@@ -90,6 +90,10 @@ class EmbeddedStore:
         self._target = str(self.path)
         if backup_root is not None:
             self._target += "?config-file=" + str(_backup_config(self.path, backup_root))
+        self._local = threading.local()
+        self._conns: list[Any] = []
+        self._lock = threading.Lock()
+        self._closed = False
         with _OPEN_LOCK:
             if _OPEN_PATHS and str(self.path) not in _OPEN_PATHS:
                 raise StoreError(
@@ -97,18 +101,18 @@ class EmbeddedStore:
                     "close that store before opening another data directory"
                 )
             _OPEN_PATHS.add(str(self.path))
-        self.path.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._conns: list[Any] = []
-        self._lock = threading.Lock()
-        self._closed = False
-        self.command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self.command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+        except BaseException:
+            self.close()  # else the process could open no other data directory
+            raise
 
     def _conn(self) -> Any:
+        if self._closed:  # a thread's connection outlives close(): it must not be used
+            raise StoreUnavailable("the embedded store is closed")
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            if self._closed:
-                raise StoreUnavailable("the embedded store is closed")
             conn = chdb.connect(self._target)  # type: ignore[no-untyped-call]
             self._local.conn = conn
             with self._lock:
@@ -124,6 +128,8 @@ class EmbeddedStore:
         except StoreError:
             raise
         except Exception as exc:
+            if self._closed:  # closed while the query ran
+                raise StoreUnavailable("the embedded store is closed") from exc
             # chDB raises plain exceptions: the code is only in the message's "Code: N."
             message = str(exc).strip()
             code = code_in(message)
