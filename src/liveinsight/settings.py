@@ -105,8 +105,13 @@ class Settings(BaseSettings):
     )
     clickhouse_retry_seconds: float = Field(
         5.0, gt=0, le=300, description="While ClickHouse's circuit breaker is open, how "
-        "often a node lets one call through as a trial (the writer's retry or a request's); "
-        "its success closes the breaker."
+        "often a node lets one call through as a trial (the writer's retry, a request's, or "
+        "the health check's); its success closes the breaker."
+    )
+    database_connect_timeout_seconds: int = Field(
+        5, ge=2, le=300, description="PostgreSQL: how long opening a connection may take "
+        "(libpq's `connect_timeout`, whole seconds) before it fails, and counts toward the "
+        "circuit breaker: a server that hangs then costs this per attempt, not forever."
     )
     database_breaker_failures: int = Field(
         3, ge=1, le=100, description="PostgreSQL: failed connection attempts (and "

@@ -109,6 +109,10 @@ class EmbeddedStore:
         self._target = str(self.path)
         if backup_root is not None:
             self._target += "?config-file=" + str(_backup_config(self.path, backup_root))
+        self._idle: list[Any] = []
+        self._lent = 0
+        self._lock = threading.Lock()
+        self._closed = False
         with _OPEN_LOCK:
             if _OPEN_PATHS and str(self.path) not in _OPEN_PATHS:
                 raise StoreError(
@@ -116,12 +120,12 @@ class EmbeddedStore:
                     "close that store before opening another data directory"
                 )
             _OPEN_PATHS.add(str(self.path))
-        self.path.mkdir(parents=True, exist_ok=True)
-        self._idle: list[Any] = []
-        self._lent = 0
-        self._lock = threading.Lock()
-        self._closed = False
-        self.command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self.command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+        except BaseException:
+            self.close()  # else the process could open no other data directory
+            raise
 
     @property
     def connections(self) -> int:
@@ -169,6 +173,8 @@ class EmbeddedStore:
                     return bytes(conn.query(sql, fmt, params=text).bytes())
                 return bytes(conn.query(sql, fmt).bytes())
             except Exception as exc:
+                if self._closed:  # closed while the query ran
+                    raise StoreUnavailable("the embedded store is closed") from exc
                 # chDB raises plain exceptions: the code is only in the message's "Code: N."
                 message = str(exc).strip()
                 code = code_in(message)
