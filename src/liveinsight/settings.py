@@ -108,6 +108,11 @@ class Settings(BaseSettings):
         "often a node lets one call through as a trial (the writer's retry or a request's); "
         "its success closes the breaker."
     )
+    database_connect_timeout_seconds: int = Field(
+        5, ge=2, le=300, description="PostgreSQL: how long opening a connection may take "
+        "(libpq's `connect_timeout`, whole seconds) before it fails, and counts toward the "
+        "circuit breaker: a server that hangs then costs this per attempt, not forever."
+    )
     database_breaker_failures: int = Field(
         3, ge=1, le=100, description="PostgreSQL: failed connection attempts (and "
         "connections dropped while in use) in a row that open the metadata database's "

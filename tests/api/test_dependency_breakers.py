@@ -193,6 +193,33 @@ def test_postgresql_down_opens_the_breaker_metadata_calls_fail_fast_and_it_recov
         assert "liveinsight_breaker_open{dependency=\"metadata\"} 0.0" in _metrics(client)
 
 
+def test_a_postgresql_that_hangs_costs_a_connect_timeout_per_attempt_until_it_opens(
+        tmp_path: Path) -> None:
+    with private_postgres() as postgres, make_client(
+            tmp_path, database_url=postgres.url, database_connect_timeout_seconds=2,
+            database_breaker_failures=2, database_retry_seconds=RETRY_S) as client:
+        make_site(client)
+        auth = _key(client)
+        goals = "/api/v1/sites/example.com/goals"
+        assert client.post(goals, headers=auth, json={"page_path": "/before"}).status_code == 201
+        postgres.stop()
+        with black_hole(postgres.port) as tried:  # accepts, never answers: libpq would wait
+            for n in range(10):
+                r = client.post(goals, headers=auth, json={"page_path": f"/hung-{n}"})
+                assert r.status_code == 503, r.text
+                if _breaker(client, "metadata").state == "open":
+                    break
+            opened = _breaker(client, "metadata")
+            assert opened.state == "open" and "timeout" in str(opened.last_error)
+            attempts = len(tried)
+            assert attempts >= 2  # each failure was a connection the server never answered
+            for n in range(5):
+                r = client.post(goals, headers=auth, json={"page_path": f"/open-{n}"})
+                assert r.status_code == 503
+                assert "circuit breaker open" in r.json()["error"]["message"]
+            assert len(tried) == attempts  # refused without connecting
+
+
 def test_sqlite_and_the_embedded_store_have_no_breaker(tmp_path: Path) -> None:
     with make_client(tmp_path, metrics_token=OPS["authorization"][7:]) as client:
         for name in ("clickhouse", "metadata"):

@@ -9,7 +9,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -30,17 +30,20 @@ class Pool:
     """A server database's connection pool (PostgreSQL): ``size`` kept open, ``overflow``
     more opened under bursts, ``timeout`` seconds a request waits for one, connections
     older than ``recycle`` seconds replaced, each checked before use (pre-ping: a
-    connection the server or a proxy dropped is replaced, not handed out)."""
+    connection the server or a proxy dropped is replaced, not handed out); opening one
+    fails after ``connect_timeout`` seconds (libpq waits forever by default)."""
 
     size: int = 10
     overflow: int = 20
     timeout: float = 10.0
     recycle: float = 1800.0
+    connect_timeout: int = 5
 
 
 def pool_of(settings: Settings) -> Pool:
     return Pool(settings.database_pool_size, settings.database_pool_overflow,
-                settings.database_pool_timeout_seconds, settings.database_pool_recycle_seconds)
+                settings.database_pool_timeout_seconds, settings.database_pool_recycle_seconds,
+                settings.database_connect_timeout_seconds)
 
 
 def make_engine(url: str, pool: Pool | None = None, breaker: Breaker | None = None
@@ -63,8 +66,11 @@ def make_engine(url: str, pool: Pool | None = None, breaker: Breaker | None = No
 
         return engine
     p = pool or Pool()
+    given = make_url(url).query  # a connect_timeout in the URL itself is kept
+    connect = {} if "connect_timeout" in given else {"connect_timeout": p.connect_timeout}
     engine = create_engine(url, pool_pre_ping=True, pool_size=p.size, max_overflow=p.overflow,
-                           pool_timeout=p.timeout, pool_recycle=p.recycle)
+                           pool_timeout=p.timeout, pool_recycle=p.recycle,
+                           connect_args=connect)
     if breaker is not None:
         _guard(engine, breaker)
     return engine
