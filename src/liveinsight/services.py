@@ -9,6 +9,7 @@ opened at import time, nothing else builds these objects, and every field of
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -96,7 +97,7 @@ from liveinsight.security.throttle import Limits, LoginThrottle
 from liveinsight.settings import ConfigError, Settings
 from liveinsight.storage.http import HttpStore, outage
 from liveinsight.storage.migrate import cluster_of, migrate
-from liveinsight.storage.protocol import Store, StoreUnavailable
+from liveinsight.storage.protocol import Store, StoreError, StoreUnavailable
 from liveinsight.storage.transports import open_store
 from liveinsight.workers import OWNER_ENV, ROOT_ENV, ingest_unclaimed, slots_root
 
@@ -257,7 +258,8 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
     runner = QueryRunner(store, metrics, settings.query_timeout_seconds,
                          timings=QueryTimings())
     dependencies = Dependencies()
-    dependencies.register("clickhouse", kind="clickhouse", check=lambda: _ping(store),
+    dependencies.register("clickhouse", kind="clickhouse",
+                          check=lambda: _ping(store, store_breaker),
                           breaker=store_breaker, required=True)
     dependencies.register("metadata", kind=engine.dialect.name,
                           check=lambda: _select_one(engine), breaker=meta_breaker,
@@ -478,9 +480,17 @@ def _dependency_breaker(name: str, failures: int, reset_after: float, metrics: M
                    on_change=lambda state: gauge.set(float(state != "closed")))
 
 
-def _ping(store: Store) -> None:
+def _ping(store: Store, breaker: Breaker | None = None) -> None:
+    """The store's check: its ping (never through the breaker). Once the breaker's pause is
+    over (half-open) and the ping answers, a ``SELECT 1`` through the breaker is its trial,
+    so a node that nothing else calls (no events, no reads) still closes it: the same as
+    the metadata check, whose connection goes through its breaker. The trial's own failure
+    is the breaker's business (it opens again), not the check's."""
     if not store.ping():
         raise ConnectionError("the store did not answer SELECT 1")
+    if breaker is not None and breaker.state().state == "half_open":
+        with contextlib.suppress(StoreError):  # refused (a trial runs) or failed: reported
+            store.query("SELECT 1")             # by the breaker's state, not as down
 
 
 def _select_one(engine: Engine) -> None:

@@ -105,8 +105,8 @@ class Settings(BaseSettings):
     )
     clickhouse_retry_seconds: float = Field(
         5.0, gt=0, le=300, description="While ClickHouse's circuit breaker is open, how "
-        "often a node lets one call through as a trial (the writer's retry or a request's); "
-        "its success closes the breaker."
+        "often a node lets one call through as a trial (the writer's retry, a request's, or "
+        "the health check's); its success closes the breaker."
     )
     database_connect_timeout_seconds: int = Field(
         5, ge=2, le=300, description="PostgreSQL: how long opening a connection may take "

@@ -19,12 +19,14 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from liveinsight.storage.protocol import StoreUnavailable
 from tests.conftest import make_client, make_site, svc_of
 from tests.support import Emulator, black_hole, private_postgres, wait_until
 
 pytestmark = pytest.mark.timeout(300)
 
 RETRY_S = 15  # long enough for the refusals below to fall before the next trial
+OPS = {"authorization": "Bearer breakers-metrics-token"}  # needs no database, as an API key does
 
 
 def _key(client: TestClient) -> dict[str, str]:
@@ -132,13 +134,35 @@ def test_clickhouse_down_opens_the_breaker_reads_fail_fast_events_wait_and_it_re
         emulator.kill()
 
 
+def test_on_a_quiet_node_the_health_check_is_the_clickhouse_trial(tmp_path: Path) -> None:
+    emulator = Emulator(tmp_path / "ch").start()
+    try:
+        with make_client(tmp_path / "app", clickhouse_url=emulator.url,
+                         clickhouse_database=f"li_{uuid.uuid4().hex[:10]}",
+                         clickhouse_breaker_failures=2, clickhouse_retry_seconds=2,
+                         log_store=False, audit_store=False, alerts_enabled=False,
+                         metrics_token=OPS["authorization"][7:]) as client:
+            svc = svc_of(client)
+            emulator.kill()
+            for _ in range(2):
+                with pytest.raises(StoreUnavailable):
+                    svc.store.query("SELECT 1")
+            assert _breaker(client, "clickhouse").state == "open"
+            emulator.start()
+            # No events, no reads, no background shipping: nothing but the check calls it.
+            wait_until(lambda: _breaker(client, "clickhouse").state == "half_open", 30,
+                       "the breaker's pause to end")
+            store = _dependency(client, OPS, "clickhouse")
+            assert store["state"] == "up" and store["breaker"]["state"] == "closed"
+            assert _breaker(client, "clickhouse").opened_total == 1
+    finally:
+        emulator.kill()
+
+
 def _metrics(client: TestClient) -> str:
     from prometheus_client import generate_latest
 
     return generate_latest(svc_of(client).metrics.registry).decode()
-
-
-OPS = {"authorization": "Bearer breakers-metrics-token"}  # needs no database, as an API key does
 
 
 def test_postgresql_down_opens_the_breaker_metadata_calls_fail_fast_and_it_recovers(

@@ -5,7 +5,8 @@ With a :class:`~liveinsight.ops.breaker.Breaker` (``open_services`` gives one, c
 its ``failures`` outages in a row the calls fail at once with ``StoreUnavailable`` ("not tried:
 ... circuit breaker open, next try in N s") instead of each waiting for a connection, until
 one trial call every ``reset_after`` seconds finds the server back. ``ping`` stays outside
-it: it is the health check, which must see the server itself, not the breaker.
+it: it is the health check, which must see the server itself, not the breaker (the check
+in ``services`` then makes the trial when one is due).
 """
 
 from __future__ import annotations
