@@ -58,11 +58,15 @@ class Owner:
 
 
 @contextlib.contextmanager
-def serving_owner(root: Path, connections: int = 1) -> Iterator[Owner]:
+def serving_owner(root: Path, connections: int = 1, config: Path | None = None
+                  ) -> Iterator[Owner]:
     """An owner on ``root/chdb`` with ``connections`` pooled connections (one by default: what
     a request leaves on its connection is seen by the next), staging inserts in
-    ``root/scratch``, requiring :data:`AUTH`."""
-    engine = Engine(root / "chdb", connections=connections)
+    ``root/scratch``, requiring :data:`AUTH`; its engine started with the server
+    configuration file ``config`` if given (chDB reads ``?config-file=`` in its path)."""
+    path = root / "chdb"
+    engine = Engine(Path(f"{path}?config-file={config}") if config else path,
+                    connections=connections)
     scratch = root / "scratch"
     server = make_server(engine, scratch, AUTH)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

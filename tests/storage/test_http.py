@@ -145,4 +145,11 @@ def test_an_answer_broken_off_midway_is_unavailable(owner: Owner, proxy: Cutting
     with pytest.raises(StoreUnavailable):
         store.query(BIG)
     assert store.query("SELECT 42").scalar() == 42  # a new connection
+    proxy.cut_after(100_000)
+    pieces: list[bytes] = []
+    with pytest.raises(StoreUnavailable, match="broke off"):
+        for piece in store.stream(BIG, None, "CSV"):
+            pieces.append(piece)
+    assert 0 < sum(map(len, pieces)) < 100_000
+    assert b"".join(store.stream("SELECT 42", None, "CSV")) == b"42\n"
     store.close()

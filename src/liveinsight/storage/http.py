@@ -23,6 +23,7 @@ from clickhouse_connect.driver.exceptions import (
     OperationalError,
     StreamFailureError,
 )
+from urllib3.exceptions import HTTPError as TransportError
 
 from liveinsight.ops import tracing
 from liveinsight.ops.breaker import Breaker, DependencyDown, not_tried
@@ -151,6 +152,8 @@ class HttpStore:
             raise StoreUnavailable(str(exc)) from exc
         except ClickHouseError as exc:
             raise _refused(exc) from exc
+        except (TransportError, OSError) as exc:  # read() is urllib3's: it raises its own
+            raise StoreUnavailable(f"the answer broke off: {exc}") from exc
 
     def ingest_segment(self, path: Path, token: str,
                        targets: list[tuple[str, str, list[tuple[str, str]]]] | None = None

@@ -340,6 +340,7 @@ class Handler(BaseHTTPRequestHandler):
                 params.get("database"), fmt,
             )
         except QueryFailed as exc:
+            tmp.unlink(missing_ok=True)  # before the answer: whoever sees it sees no file
             self._error(exc)
             return
         finally:
