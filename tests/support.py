@@ -80,6 +80,35 @@ def tiny_tmpfs(path: Path, size: str) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(path)], check=False)
 
 
+@contextlib.contextmanager
+def black_hole(port: int) -> Iterator[list[socket.socket]]:
+    """A listener on ``port`` that accepts connections and never answers (a server that
+    hangs); yields the connections it accepted (a test can count who tried), all closed at
+    the end, so a client still waiting on one then fails at once."""
+    listener = socket.create_server(("127.0.0.1", port))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield held
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+        for conn in held:
+            conn.close()
+
+
 def wait_until(predicate: Callable[[], Any], timeout: float, what: str,
                every: float = 0.05) -> Any:
     """``predicate()``'s first truthy value, polled every ``every`` s; fails the test after

@@ -9,6 +9,7 @@ opened at import time, nothing else builds these objects, and every field of
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -94,9 +95,9 @@ from liveinsight.security.passwords import PasswordPolicy
 from liveinsight.security.ratelimit import RateLimiter, open_rate_limiter
 from liveinsight.security.throttle import Limits, LoginThrottle
 from liveinsight.settings import ConfigError, Settings
-from liveinsight.storage.http import HttpStore
+from liveinsight.storage.http import HttpStore, outage
 from liveinsight.storage.migrate import cluster_of, migrate
-from liveinsight.storage.protocol import Store, StoreUnavailable
+from liveinsight.storage.protocol import Store, StoreError, StoreUnavailable
 from liveinsight.storage.transports import open_store
 from liveinsight.workers import OWNER_ENV, ROOT_ENV, ingest_unclaimed, slots_root
 
@@ -204,7 +205,7 @@ def _city_database(settings: Settings) -> CityDatabase | None:
     return cities
 
 
-def _open_migrated_store(settings: Settings) -> Store:
+def _open_migrated_store(settings: Settings, breaker: Breaker | None) -> Store:
     """The store, its schema checked. A worker of ``serve --workers`` whose engine owner is
     being restarted by the parent waits for it (up to two minutes) instead of failing its
     start: granian takes a worker that fails right after a respawn for a crash loop and
@@ -213,7 +214,7 @@ def _open_migrated_store(settings: Settings) -> Store:
     while True:
         store: Store | None = None
         try:
-            store = open_store(settings)
+            store = open_store(settings, breaker)
             migrate(store, cluster_of(settings))
             return store
         except StoreUnavailable:
@@ -231,11 +232,20 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     cities = _city_database(settings)  # first: a bad file fails the start before any opening
     metrics = Metrics()
-    engine = make_engine(settings.metadata_url, pool_of(settings))
+    meta_breaker = None
+    if settings.metadata_url.startswith("postgresql"):  # a server: connections can fail
+        meta_breaker = _dependency_breaker("metadata", settings.database_breaker_failures,
+                                           settings.database_retry_seconds, metrics)
+    engine = make_engine(settings.metadata_url, pool_of(settings), meta_breaker)
     upgrade(engine)
     meta = Metadata(engine, PasswordPolicy(settings.password_min_length))
     sites = SiteDirectory(meta)
-    store = _open_migrated_store(settings)
+    store_breaker = None
+    if settings.clickhouse_url:  # a server (or the engine owner of serve --workers)
+        store_breaker = _dependency_breaker("clickhouse", settings.clickhouse_breaker_failures,
+                                            settings.clickhouse_retry_seconds, metrics,
+                                            counts=outage)
+    store = _open_migrated_store(settings, store_breaker)
     if ROOT_ENV not in os.environ:  # one process: what workers of a --workers run left
         ingest_unclaimed(slots_root(settings), 0, store)
     wal = WriteAheadLog(settings.wal_dir, fsync=settings.wal_fsync,
@@ -248,10 +258,12 @@ def open_services(settings: Settings, clock: Clock = utc_now) -> Services:
     runner = QueryRunner(store, metrics, settings.query_timeout_seconds,
                          timings=QueryTimings())
     dependencies = Dependencies()
-    dependencies.register("clickhouse", kind="clickhouse", check=lambda: _ping(store),
-                          required=True)
+    dependencies.register("clickhouse", kind="clickhouse",
+                          check=lambda: _ping(store, store_breaker),
+                          breaker=store_breaker, required=True)
     dependencies.register("metadata", kind=engine.dialect.name,
-                          check=lambda: _select_one(engine), required=True)
+                          check=lambda: _select_one(engine), breaker=meta_breaker,
+                          required=True)
     if settings.ingest_mode == "log":  # not required: reads go on while the log refuses
         dependencies.register("write_ahead_log", kind="disk", check=log_disk(wal))
     redis_breaker: Breaker | None = None
@@ -458,9 +470,27 @@ def _breaker(name: str, settings: Settings, clock: Clock, metrics: Metrics) -> B
                        float(state != "closed")))
 
 
-def _ping(store: Store) -> None:
+def _dependency_breaker(name: str, failures: int, reset_after: float, metrics: Metrics,
+                        counts: Callable[[BaseException], bool] | None = None) -> Breaker:
+    """The breaker of a required dependency (the store, the metadata database) on the
+    monotonic clock, its state in ``liveinsight_breaker_open{dependency=name}``."""
+    gauge = metrics.breaker_open.labels(name)
+    gauge.set(0.0)
+    return Breaker(name, failures=failures, reset_after=reset_after, counts=counts,
+                   on_change=lambda state: gauge.set(float(state != "closed")))
+
+
+def _ping(store: Store, breaker: Breaker | None = None) -> None:
+    """The store's check: its ping (never through the breaker). Once the breaker's pause is
+    over (half-open) and the ping answers, a ``SELECT 1`` through the breaker is its trial,
+    so a node that nothing else calls (no events, no reads) still closes it: the same as
+    the metadata check, whose connection goes through its breaker. The trial's own failure
+    is the breaker's business (it opens again), not the check's."""
     if not store.ping():
         raise ConnectionError("the store did not answer SELECT 1")
+    if breaker is not None and breaker.state().state == "half_open":
+        with contextlib.suppress(StoreError):  # refused (a trial runs) or failed: reported
+            store.query("SELECT 1")             # by the breaker's state, not as down
 
 
 def _select_one(engine: Engine) -> None:

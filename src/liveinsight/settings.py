@@ -96,6 +96,34 @@ class Settings(BaseSettings):
         1800, gt=0, description="PostgreSQL: connections older than this are replaced "
         "(below any idle timeout of a proxy such as PgBouncer or a cloud load balancer)."
     )
+    clickhouse_breaker_failures: int = Field(
+        3, ge=1, le=100, description="ClickHouse server (`clickhouse_url`, and the engine "
+        "owner of `serve --workers`): outages in a row (connection refused or dropped, no "
+        "answer in time, an answer cut short; never a query the server refuses) that open "
+        "its circuit breaker: calls then fail at once (events wait in the log, reads answer "
+        "503) until a trial call finds it back."
+    )
+    clickhouse_retry_seconds: float = Field(
+        5.0, gt=0, le=300, description="While ClickHouse's circuit breaker is open, how "
+        "often a node lets one call through as a trial (the writer's retry, a request's, or "
+        "the health check's); its success closes the breaker."
+    )
+    database_connect_timeout_seconds: int = Field(
+        5, ge=2, le=300, description="PostgreSQL: how long opening a connection may take "
+        "(libpq's `connect_timeout`, whole seconds) before it fails, and counts toward the "
+        "circuit breaker: a server that hangs then costs this per attempt, not forever."
+    )
+    database_breaker_failures: int = Field(
+        3, ge=1, le=100, description="PostgreSQL: failed connection attempts (and "
+        "connections dropped while in use) in a row that open the metadata database's "
+        "circuit breaker: new connections then fail at once (503 for what needs the "
+        "database) until a trial connection succeeds."
+    )
+    database_retry_seconds: float = Field(
+        5.0, gt=0, le=300, description="PostgreSQL: while the metadata database's circuit "
+        "breaker is open, how often a node tries one new connection as a trial (a request's "
+        "or the health check's); its success closes the breaker."
+    )
     redis_url: str | None = Field(
         None,
         description="Redis URL (`redis://host:6379/0`) for the state app nodes and worker "

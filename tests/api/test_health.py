@@ -7,17 +7,15 @@ from __future__ import annotations
 
 import shutil
 import socket
-import threading
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
 from tests.conftest import make_client, make_site, svc_of
 from tests.ops.alerts.helpers import smtp_server
-from tests.support import Emulator, free_port, wait_until
+from tests.support import Emulator, black_hole, free_port, wait_until
 
 UA = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
       "Chrome/126.0.0.0 Safari/537.36")
@@ -150,33 +148,6 @@ def test_smtp_is_checked_when_configured(tmp_path: Path) -> None:
         assert client.get("/health/ready").status_code == 200  # not required to serve
 
 
-@contextmanager
-def _black_hole(port: int) -> Iterator[None]:
-    """A listener on ``port`` that accepts connections and never answers."""
-    listener = socket.create_server(("127.0.0.1", port))
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(listener.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        listener.close()
-        for conn in held:
-            conn.close()
-
-
 def test_store_down_fails_readiness_not_liveness_and_recovers(tmp_path: Path) -> None:
     emulator = Emulator(tmp_path / "ch")
     emulator.start()
@@ -203,7 +174,7 @@ def test_store_down_fails_readiness_not_liveness_and_recovers(tmp_path: Path) ->
             assert client.get("/health/detailed", headers=auth).json()[
                 "checks"]["store_ping"] is False
 
-            with _black_hole(emulator.port):  # a store that accepts and never answers
+            with black_hole(emulator.port):  # a store that accepts and never answers
                 wait_until(lambda: "no answer within" in str(_by_name(client.get(
                     "/health/dependencies", headers=auth).json())["clickhouse"]["error"]),
                     30, "the hanging store reported")
@@ -213,8 +184,10 @@ def test_store_down_fails_readiness_not_liveness_and_recovers(tmp_path: Path) ->
             emulator.start()
             wait_until(lambda: client.get("/health/ready").status_code == 200, 30,
                        "ready again once the store is back")
-            assert _by_name(client.get("/health/dependencies", headers=auth).json())[
-                "clickhouse"]["state"] == "up"
+            # Up once its breaker (opened by the background shippers' failed inserts, if
+            # they tried while it was down) has closed: their next call after its pause.
+            wait_until(lambda: _by_name(client.get("/health/dependencies", headers=auth).json(
+                ))["clickhouse"]["state"] == "up", 60, "the store up, its breaker closed")
     finally:
         emulator.kill()
 

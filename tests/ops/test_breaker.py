@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Iterator
 
 import pytest
 
-from liveinsight.ops.breaker import Breaker, DependencyDown
+from liveinsight.ops.breaker import Breaker, DependencyDown, not_tried, refusal_in
 from liveinsight.ops.dependencies import Dependencies
 
 
@@ -139,3 +140,146 @@ def test_dependencies_report_up_down_and_degraded() -> None:
     finally:
         stuck.set()
         deps.close()
+
+
+# --- what counts (the classifier) and guarded streams ------------------------------------------
+
+
+class Refused(Exception):
+    """The dependency's answer "no" to one call (a bad query): it is up."""
+
+
+def _outage(exc: BaseException) -> bool:
+    return isinstance(exc, ConnectionError)
+
+
+def _refuse() -> None:
+    raise Refused("bad SQL")
+
+
+def test_an_exception_it_does_not_count_is_an_answer_and_closes_it() -> None:
+    clock = Clock()
+    breaker = Breaker("clickhouse", failures=2, reset_after=5, clock=clock, counts=_outage)
+    _fail(breaker, 1)
+    for _ in range(5):  # refusals neither open it nor add to the count...
+        with pytest.raises(Refused):
+            breaker.call(_refuse)
+    assert not breaker.is_open and breaker.state().consecutive_failures == 0
+    _fail(breaker, 1)  # ...they reset it, as a success would: one outage is not two in a row
+    assert not breaker.is_open
+    _fail(breaker, 1)
+    assert breaker.is_open
+    clock.now += 5
+    with pytest.raises(Refused):  # the trial is refused: the dependency answered
+        breaker.call(_refuse)
+    assert breaker.state().state == "closed" and breaker.state().opened_total == 1
+
+
+def test_async_calls_use_the_classifier_too() -> None:
+    breaker = Breaker("clickhouse", failures=1, reset_after=5, clock=Clock(), counts=_outage)
+
+    async def refused() -> None:
+        raise Refused("no")
+
+    with pytest.raises(Refused):
+        asyncio.run(breaker.acall(refused))
+    assert not breaker.is_open
+
+
+def _items(*items: object, then: BaseException | None = None) -> Iterator[object]:
+    yield from items
+    if then is not None:
+        raise then
+
+
+def test_a_stream_is_admitted_at_its_first_read_and_settled_by_its_first_item() -> None:
+    clock = Clock()
+    breaker = Breaker("clickhouse", failures=1, reset_after=5, clock=clock, counts=_outage)
+    made: list[int] = []
+
+    def make() -> Iterator[object]:
+        made.append(1)
+        return _items("a", "b")
+
+    stream = breaker.stream(make)
+    assert made == []  # nothing happens before the first read
+    assert list(stream) == ["a", "b"] and made == [1]
+    _fail(breaker, 1)
+    refused = breaker.stream(make)
+    with pytest.raises(DependencyDown):
+        next(refused)
+    assert made == [1]  # refused without asking
+    clock.now += 5
+    trial = breaker.stream(lambda: _items("first", "second"))
+    assert next(trial) == "first"
+    # The first item closed it: a long answer does not hold the half-open trial slot.
+    assert breaker.state().state == "closed"
+    assert breaker.call(lambda: "other") == "other"
+    assert list(trial) == ["second"]
+
+
+def test_a_stream_that_fails_before_its_first_item_counts_by_the_classifier() -> None:
+    breaker = Breaker("clickhouse", failures=2, reset_after=5, clock=Clock(), counts=_outage)
+    with pytest.raises(ConnectionError):
+        list(breaker.stream(lambda: _items(then=ConnectionError("refused"))))
+    assert breaker.state().consecutive_failures == 1
+    with pytest.raises(Refused):  # the server refused the query: an answer
+        list(breaker.stream(lambda: _items(then=Refused("bad"))))
+    assert breaker.state().consecutive_failures == 0
+    assert list(breaker.stream(lambda: _items())) == []  # an empty answer is a success
+    assert not breaker.is_open
+
+
+def test_a_stream_broken_off_after_its_first_item_is_one_more_failure() -> None:
+    breaker = Breaker("clickhouse", failures=2, reset_after=5, clock=Clock(), counts=_outage)
+    _fail(breaker, 1)
+    stream = breaker.stream(lambda: _items("a", then=ConnectionError("reset by peer")))
+    assert next(stream) == "a"  # the server answered: the count starts again
+    assert breaker.state().consecutive_failures == 0
+    with pytest.raises(ConnectionError):
+        next(stream)
+    assert breaker.state().consecutive_failures == 1
+    broken = breaker.stream(lambda: _items("a", then=Refused("limit reached mid-answer")))
+    with pytest.raises(Refused):
+        list(broken)
+    assert breaker.state().consecutive_failures == 0 and not breaker.is_open
+
+
+def test_closing_a_stream_early_is_no_failure_and_closes_its_source() -> None:
+    clock = Clock()
+    breaker = Breaker("clickhouse", failures=1, reset_after=5, clock=clock, counts=_outage)
+    closed: list[str] = []
+
+    def source() -> Iterator[object]:
+        try:
+            yield from ("a", "b", "c")
+        finally:
+            closed.append("source")
+
+    stream = breaker.stream(source)
+    assert next(stream) == "a"
+    stream.close()  # the reader stopped: GeneratorExit
+    assert closed == ["source"] and not breaker.is_open
+    assert breaker.state().consecutive_failures == 0
+    _fail(breaker, 1)
+    clock.now += 5
+    trial = breaker.stream(source)  # a trial closed after its first item closed the breaker
+    assert next(trial) == "a"
+    trial.close()
+    assert breaker.state().state == "closed"
+
+
+def test_a_transports_error_raised_from_a_refusal_names_it() -> None:
+    breaker = Breaker("clickhouse", failures=1, reset_after=5, clock=Clock())
+    _fail(breaker, 1)
+    try:
+        try:
+            breaker.call(lambda: None)
+        except DependencyDown as exc:
+            raise RuntimeError(not_tried(exc)) from exc
+    except RuntimeError as exc:
+        refusal = refusal_in(exc)
+        assert refusal is not None and refusal.retry_after == 5
+        assert str(exc) == ("not tried (circuit breaker open, next try in 5 s): clickhouse "
+                            "is unavailable: ConnectionError: refused")
+    assert refusal_in(RuntimeError("no cause")) is None

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from liveinsight.ops.jobs import Busy, Jobs
+from liveinsight.ops.jobs import KEEP, Busy, Job, Jobs
 from tests.support import wait_until
 
 
@@ -35,3 +35,31 @@ def test_a_failing_step_fails_the_job_and_skips_the_rest() -> None:
     job = jobs.start("optimize", [("a", broken), ("b", lambda: ran.append(1))])
     wait_until(lambda: job.status != "running", 10, "the job")
     assert (job.status, job.error, ran) == ("failed", "a: disk full", [])
+
+
+def test_only_the_last_finished_jobs_are_kept_and_the_newest_come_first() -> None:
+    jobs = Jobs()
+    first = jobs.start("optimize", [("a", lambda: None)])
+    wait_until(lambda: first.status == "done", 10, "the first job")
+    made = [first]
+    for _ in range(KEEP + 1):  # finished ones are let go when the next job starts
+        job = jobs.start("optimize", [("a", lambda: None)])
+        wait_until(lambda job=job: job.status == "done", 10, "a job")
+        made.append(job)
+    assert jobs.get(first.id) is None  # the oldest finished one is forgotten
+    assert [j.id for j in jobs.all()] == [j.id for j in reversed(made[1:])]  # KEEP + 1
+    assert made[-1].describe()["finished_at"] is not None
+
+
+def test_ensure_idle_refuses_while_a_job_of_the_kind_runs() -> None:
+    jobs = Jobs()
+    release = threading.Event()
+    job = jobs.start("reset", [("wait", lambda: release.wait(10))])
+    with pytest.raises(Busy, match="a reset job is running already"):
+        jobs.ensure_idle("reset")
+    jobs.ensure_idle("delete")  # another kind: free to go
+    assert job.describe()["current"] == "wait" and job.describe()["finished_at"] is None
+    release.set()
+    wait_until(lambda: job.status == "done", 10, "the job")
+    jobs.ensure_idle("reset")
+    assert Job("x", "empty", []).describe()["progress"] == 1.0  # no steps: nothing left

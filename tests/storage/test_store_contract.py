@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -234,3 +235,17 @@ def test_calls_are_spans_of_a_traced_request_only(store: Store) -> None:
     assert spans[0].attributes is not None
     assert spans[0].attributes["db.statement"] == "SELECT {n:UInt8} + 1"
     assert spans[2].status.status_code is StatusCode.ERROR
+
+
+def test_python_values_bind_as_their_clickhouse_types(store: Store) -> None:
+    """Booleans, floats, sequences and aware datetimes (the instant, in UTC) bind the same on
+    both transports."""
+    moment = datetime(2026, 3, 29, 1, 30, 15, 250000, tzinfo=timezone(timedelta(hours=2)))
+    got = store.query(
+        "SELECT {b:Bool} AS b, {f:Float64} * 2 AS f,"
+        " toString({t:DateTime64(3, 'UTC')}) AS t, {ids:Array(UInt32)} AS ids,"
+        " {names:Array(String)} AS names",
+        {"b": True, "f": 1.25, "t": moment, "ids": [1, 2], "names": ["a\tb", "it's", "c\\d"]})
+    assert got.dicts() == [{"b": True, "f": 2.5, "t": "2026-03-28 23:30:15.250",
+                            "ids": [1, 2], "names": ["a\tb", "it's", "c\\d"]}]
+    assert store.query("SELECT {b:Bool}", {"b": False}).scalar() is False

@@ -34,3 +34,19 @@ def test_a_bad_query_raises_the_stores_error(store: Store) -> None:
     with pytest.raises(StoreError) as raised:
         list(store.stream("SELECT nope FROM numbers(1)", None, "CSV"))
     assert raised.value.code == 47  # UNKNOWN_IDENTIFIER
+
+
+def test_a_query_failing_after_its_first_blocks_raises_the_stores_error(store: Store) -> None:
+    late = "SELECT throwIf(number = 250000, 'late') AS x FROM numbers(300000)"
+    with pytest.raises(StoreError) as raised:
+        list(store.stream(late, None, "CSV"))
+    assert raised.value.code == 395  # FUNCTION_THROW_IF_VALUE_IS_NON_ZERO
+    assert store.query("SELECT 42").scalar() == 42
+
+
+def test_closing_a_stream_early_leaves_the_store_usable(store: Store) -> None:
+    answer = store.stream("SELECT number FROM numbers(2000000)", None, "CSV")
+    assert next(answer).startswith(b"0\n1\n2\n")
+    answer.close()
+    assert store.query("SELECT 42").scalar() == 42
+    assert b"".join(store.stream("SELECT {n:UInt8}", {"n": 7}, "CSV")) == b"7\n"

@@ -36,6 +36,7 @@ from liveinsight.errors import (
     UnsupportedMedia,
 )
 from liveinsight.meta.db import UNREACHABLE
+from liveinsight.ops.breaker import refusal_in
 
 log = logging.getLogger("liveinsight.errors")
 
@@ -170,9 +171,16 @@ async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
 def metadata_unreachable(method: str, path: str, exc: Exception) -> JSONResponse:
     """503 + ``Retry-After`` for a request that needed the metadata database while it is
     down or out of connections (``meta.db.UNREACHABLE``): a failure of the moment, logged
-    as a warning (one line, no traceback)."""
+    as a warning (one line, no traceback). While its circuit breaker is open (nothing was
+    tried), the answer says so and ``Retry-After`` is the time to its next trial."""
     log.warning("metadata database unreachable on %s %s: %s", method, path,
                 str(exc).splitlines()[0][:300])
+    refusal = refusal_in(exc)
+    if refusal is not None:
+        wait = refusal.retry_after or 1
+        return error_response(503, "unavailable", "the metadata database is unavailable "
+                              f"(circuit breaker open, next try in {wait} s); retry later",
+                              headers={"retry-after": str(wait)})
     return error_response(503, "unavailable", "the metadata database is unavailable; retry "
                           "later", headers={"retry-after": "5"})
 

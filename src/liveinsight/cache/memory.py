@@ -2,9 +2,14 @@
 stale-while-revalidate.
 
 Follows :mod:`liveinsight.cache.protocol`'s contract. Thread-safe (queries run on worker
-threads). Memory: at most ``max_bytes`` of values plus a small per-key overhead; a value
-larger than ``max_bytes`` is returned but not kept. ``clock`` dates entries (TTLs); waiting
-for another caller's computation is measured in real time.
+threads). Memory: at most ``max_bytes`` of values plus a per-key overhead (the key, the
+entry: about 0.35 KB a key); a value larger than ``max_bytes`` is returned but not kept.
+Entries past their last servable moment are dropped at most ``SWEEP_SECONDS`` after it, not
+only when the bytes run out: answers over ranges including now get new keys with every
+ingested batch, and the ones left behind would otherwise fill the cache to its cap (at
+~0.5 KB an answer, hours of a busy server) before least-recently-used eviction set in.
+``clock`` dates entries (TTLs); waiting for another caller's computation is measured in
+real time.
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ from collections.abc import Callable
 from liveinsight.cache.protocol import CacheStats
 
 log = logging.getLogger("liveinsight.cache")
+
+SWEEP_SECONDS = 10.0
+"""How often (by the cache's clock, when something is stored) expired entries are dropped."""
 
 
 class _Flight:
@@ -39,6 +47,7 @@ class MemoryResultCache:
         self._flights: dict[str, _Flight] = {}
         self._bytes = 0
         self._hits = self._misses = self._evictions = 0
+        self._swept = clock()
 
     def get_or_compute(self, key: str, compute: Callable[[], bytes], *, ttl: float,
                        timeout: float, stale: float = 0.0) -> bytes:
@@ -109,11 +118,19 @@ class MemoryResultCache:
             if key in self._entries:
                 self._drop(key)
             now = self._clock()
+            if now - self._swept >= SWEEP_SECONDS:
+                self._sweep(now)
             self._entries[key] = (now + ttl, now + ttl + max(stale, 0.0), value)
             self._bytes += len(value)
             while self._bytes > self.max_bytes:
                 self._drop(next(iter(self._entries)))
                 self._evictions += 1
+
+    def _sweep(self, now: float) -> None:
+        """(Lock held.) Drop every entry that can no longer be served."""
+        self._swept = now
+        for key in [k for k, entry in self._entries.items() if entry[1] <= now]:
+            self._drop(key)
 
     def _drop(self, key: str) -> None:
         value = self._entries.pop(key)[2]

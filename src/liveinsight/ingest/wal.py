@@ -347,11 +347,19 @@ class WriteAheadLog:
         return Segment(closed, self._sealed_sites.get(closed))
 
     def closed_segments(self) -> list[Segment]:
-        """Closed segments in append order (the writer ingests them in this order)."""
+        """Closed segments in append order (the writer ingests them in this order).
+
+        Only segments older than the one open when this was called: the directory is read
+        outside the lock (appends must not wait for it), and a rotation by another thread
+        meanwhile (``BatchWriter.flush`` from a job, say) opens a newer segment that is
+        already on disk by then; it is still being appended to and must never be ingested
+        and deleted (its later appends, acknowledged, would be lost). Names grow with each
+        new segment, so "older" is "a smaller name"."""
         with self._lock:
             current = self._path
             sites = dict(self._sealed_sites)
-        return [Segment(p, sites.get(p)) for p in self._segments_on_disk() if p != current]
+        return [Segment(p, sites.get(p)) for p in self._segments_on_disk()
+                if current is None or p.name < current.name]
 
     @property
     def open_segment(self) -> Path | None:

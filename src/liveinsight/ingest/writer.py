@@ -9,7 +9,13 @@ insert and delete never double-counts on replay.
 
 While the store fails, segments stay on disk and the writer retries with exponential back-off
 (:func:`~liveinsight.ingest.backoff.next_backoff`, capped at ``retry_max_s``); the log's quota
-bounds what can wait.
+bounds what can wait. The back-off holds whatever the append rate: :meth:`BatchWriter.nudge`
+(rows arrived) never ends a back-off wait, only a stop does, and a synchronous flush
+(:meth:`BatchWriter.flush`, :meth:`BatchWriter.stop`) pauses on the same schedule between its
+attempts. A breaker's refusal (``StoreUnavailable``, "not tried") is a failure like any. The
+failures are logged once when they start, then at most once per :data:`FAILURE_LOG_EVERY_S`
+as a summary, and once when an insert succeeds again: the product's own log records go to
+the same store through a writer like this one, so a line per attempt would feed itself.
 
 Time comes from three injectable callables (defaults: the real clock and real waits), so
 tests can run the retry schedule on a fake clock and assert the delays exactly:
@@ -20,7 +26,7 @@ tests can run the retry schedule on a fake clock and assert the delays exactly:
   ``seconds`` and returns True when the writer is stopping (default: the writer's own stop
   event, which :meth:`BatchWriter.stop` sets; ``stop`` waits at most its ``timeout`` for the
   thread, so an injected ``wait`` should return True by then);
-- ``sleep(seconds)``: the pause between attempts of a synchronous flush (default
+- ``sleep(seconds)``: the back-off between attempts of a synchronous flush (default
   ``time.sleep``); it must advance ``clock``, so inject the two together.
 """
 
@@ -39,9 +45,8 @@ from liveinsight.storage.protocol import Store, StoreError, StoreUnavailable
 
 log = logging.getLogger("liveinsight.writer")
 
-FLUSH_RETRY_S: Final = 0.05
-"""The pause between attempts of a synchronous flush (``flush``, ``stop``) while the store
-fails, in seconds."""
+FAILURE_LOG_EVERY_S: Final = 60.0
+"""While inserts keep failing, at most one log line (a summary) per this many seconds."""
 
 
 class BatchWriter:
@@ -84,6 +89,10 @@ class BatchWriter:
         self.last_error: str | None = None
         self.failures = 0
         self.ingested_segments = 0
+        self._report_lock = threading.Lock()
+        self._failing_since: float | None = None
+        self._logged_at = 0.0
+        self._unlogged = 0
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="wal-writer", daemon=True)
@@ -108,7 +117,8 @@ class BatchWriter:
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Synchronously rotate and ingest everything; True when the log is empty after.
-        While the store fails it retries every :data:`FLUSH_RETRY_S` until ``timeout``."""
+        While the store fails it retries on the back-off schedule (0.1 s, doubling, at most
+        ``retry_max_s``; the last pause cut short at the deadline) until ``timeout``."""
         return self._flush_all(self._clock() + timeout)
 
     @contextlib.contextmanager
@@ -140,10 +150,12 @@ class BatchWriter:
             self.wal.rotate()
         except OSError as exc:
             self._failed(exc)
-        while self._clock() < deadline:
+        pause = 0.0
+        while (left := deadline - self._clock()) > 0:
             if self._drain_once():
                 return True
-            self._sleep(FLUSH_RETRY_S)
+            pause = next_backoff(pause, self.retry_max_s)
+            self._sleep(min(pause, left))
         return False
 
     def _run(self) -> None:
@@ -160,6 +172,8 @@ class BatchWriter:
                 self._wake.wait(min(0.05, self.flush_s / 4))
                 self._wake.clear()
             else:
+                # Only a stop ends this wait: rows appended meanwhile (nudges) must not turn
+                # each append into an insert attempt while the store is away.
                 backoff = next_backoff(backoff, self.retry_max_s)
                 if self._wait(backoff):
                     return
@@ -179,17 +193,44 @@ class BatchWriter:
                 return False
             self.wal.delete(segment)
             self.ingested_segments += 1
-            self.healthy = True
-            self.failures = 0
+            self._recovered()
             if self._on_ingested is not None:
                 self._on_ingested(segment, self._clock() - started)
         return True
 
     def _failed(self, exc: Exception) -> None:
-        self.failures += 1
-        self.healthy = False
-        self.last_error = str(exc)[:500]
-        if self.failures in (1, 10) or self.failures % 100 == 0:
-            log.warning("writer: store insert failed (%d in a row): %s", self.failures, exc)
+        now = self._clock()
+        with self._report_lock:
+            self.failures += 1
+            self.healthy = False
+            self.last_error = str(exc)[:500]
+            self._unlogged += 1
+            if self._failing_since is None:
+                self._failing_since = now
+                line = "writer: store insert failed: %s (retrying with back-off up to %g s)"
+                args: tuple[object, ...] = (exc, self.retry_max_s)
+            elif now - self._logged_at >= FAILURE_LOG_EVERY_S:
+                line = "writer: store inserts still failing: %d attempts in %.0f s since the " \
+                       "last report, %d in a row over %.0f s; last error: %s"
+                args = (self._unlogged, now - self._logged_at, self.failures,
+                        now - self._failing_since, exc)
+            else:
+                line, args = "", ()
+            if line:
+                self._logged_at = now
+                self._unlogged = 0
+        if line:
+            log.warning(line, *args)
         if self._on_error is not None:
             self._on_error(exc)
+
+    def _recovered(self) -> None:
+        with self._report_lock:
+            since, failures = self._failing_since, self.failures
+            self.healthy = True
+            self.failures = 0
+            self._failing_since = None
+            self._unlogged = 0
+        if since is not None:
+            log.info("writer: store inserts succeed again after %d failed attempts "
+                        "over %.0f s", failures, self._clock() - since)

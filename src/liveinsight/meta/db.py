@@ -5,14 +5,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
+from liveinsight.ops.breaker import Breaker, DependencyDown, not_tried
 from liveinsight.settings import Settings
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
@@ -27,22 +30,26 @@ class Pool:
     """A server database's connection pool (PostgreSQL): ``size`` kept open, ``overflow``
     more opened under bursts, ``timeout`` seconds a request waits for one, connections
     older than ``recycle`` seconds replaced, each checked before use (pre-ping: a
-    connection the server or a proxy dropped is replaced, not handed out)."""
+    connection the server or a proxy dropped is replaced, not handed out); opening one
+    fails after ``connect_timeout`` seconds (libpq waits forever by default)."""
 
     size: int = 10
     overflow: int = 20
     timeout: float = 10.0
     recycle: float = 1800.0
+    connect_timeout: int = 5
 
 
 def pool_of(settings: Settings) -> Pool:
     return Pool(settings.database_pool_size, settings.database_pool_overflow,
-                settings.database_pool_timeout_seconds, settings.database_pool_recycle_seconds)
+                settings.database_pool_timeout_seconds, settings.database_pool_recycle_seconds,
+                settings.database_connect_timeout_seconds)
 
 
-def make_engine(url: str, pool: Pool | None = None) -> Engine:
+def make_engine(url: str, pool: Pool | None = None, breaker: Breaker | None = None
+                ) -> Engine:
     """An engine for ``url``; SQLite gets WAL journaling and foreign keys, a server
-    database the ``pool``."""
+    database the ``pool`` and, if given, the ``breaker`` (see :func:`_guard`)."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -59,8 +66,38 @@ def make_engine(url: str, pool: Pool | None = None) -> Engine:
 
         return engine
     p = pool or Pool()
-    return create_engine(url, pool_pre_ping=True, pool_size=p.size, max_overflow=p.overflow,
-                         pool_timeout=p.timeout, pool_recycle=p.recycle)
+    given = make_url(url).query  # a connect_timeout in the URL itself is kept
+    connect = {} if "connect_timeout" in given else {"connect_timeout": p.connect_timeout}
+    engine = create_engine(url, pool_pre_ping=True, pool_size=p.size, max_overflow=p.overflow,
+                           pool_timeout=p.timeout, pool_recycle=p.recycle,
+                           connect_args=connect)
+    if breaker is not None:
+        _guard(engine, breaker)
+    return engine
+
+
+def _guard(engine: Engine, breaker: Breaker) -> None:
+    """Every new connection of ``engine`` is opened through ``breaker``; a pooled connection
+    that turns out dropped while in use (a disconnect error, not the pool's pre-ping, which
+    replaces it by a new connection anyway) is recorded as a failure. While the breaker is
+    open, opening a connection fails at once with the driver's own ``OperationalError``
+    ("not tried (circuit breaker open, next try in N s): ...", the refusal as its cause), so
+    every caller handles it as it handles an unreachable database (:data:`UNREACHABLE`:
+    503, the site directory's last copy...). Connections already pooled are not refused: a
+    connection that works is used."""
+    dbapi = engine.dialect.loaded_dbapi
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(dialect: Dialect, _record: Any, cargs: Any, cparams: Any) -> Any:
+        try:
+            return breaker.call(lambda: dialect.connect(*cargs, **cparams))
+        except DependencyDown as exc:
+            raise dbapi.OperationalError(not_tried(exc)) from exc
+
+    @event.listens_for(engine, "handle_error")
+    def _dropped(ctx: ExceptionContext) -> None:
+        if ctx.is_disconnect and not ctx.is_pre_ping and ctx.connection is not None:
+            breaker.record_failure(ctx.original_exception)
 
 
 def _private(db: Path) -> None:

@@ -7,6 +7,11 @@ through (half-open): success closes it, failure opens it again. So a dead Redis 
 timeout per ``reset_after`` seconds per node instead of one per request, and recovery needs
 no human: the first trial after the dependency returns closes the breaker.
 
+What counts as a failure is the breaker's ``counts`` (every exception by default): a
+dependency that answers "no" to one call (a refused query, a 4xx) is working, and such an
+exception closes the breaker like a success. :meth:`Breaker.stream` guards an iterator (an
+answer read as it comes) the same way.
+
 Why our own and not the ``circuitbreaker`` package (2.1, checked): its ``call()`` does not
 refuse calls while open (only its decorator does), its half-open state lets every caller
 through at once instead of one trial, it keeps state without a lock (threads of the
@@ -19,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -31,7 +36,8 @@ CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 
 
 class DependencyDown(Unavailable):
-    """Refused without trying: the dependency's breaker is open."""
+    """Refused without trying: the dependency's breaker is open (``retry_after``: whole
+    seconds until its next trial, at least 1)."""
 
     def __init__(self, name: str, retry_in: float, last_error: str | None) -> None:
         why = f": {last_error}" if last_error else ""
@@ -55,12 +61,17 @@ class Breaker:
 
     def __init__(self, name: str, *, failures: int = 3, reset_after: float = 5.0,
                  clock: Callable[[], float] = time.monotonic,
-                 on_change: Callable[[str], None] | None = None) -> None:
+                 on_change: Callable[[str], None] | None = None,
+                 counts: Callable[[BaseException], bool] | None = None) -> None:
         """``failures``: consecutive failures that open it; ``reset_after``: seconds open
-        before one trial call; ``on_change(state)``: told of each state change (metrics)."""
+        before one trial call; ``on_change(state)``: told of each state change (metrics);
+        ``counts(exc)``: whether an exception of a call is the dependency's failure (None:
+        every exception is). One it does not count proves the dependency answered: it is
+        recorded as a success (closing the breaker after a trial) and re-raised."""
         if failures < 1 or reset_after <= 0:
             raise ValueError("failures must be >= 1 and reset_after > 0")
         self.name = name
+        self._counts = counts
         self._threshold = failures
         self._reset_after = reset_after
         self._clock = clock
@@ -77,12 +88,12 @@ class Breaker:
 
     def call(self, fn: Callable[[], T], /) -> T:
         """``fn()``, or :class:`DependencyDown` at once while open; ``fn``'s exception
-        otherwise (counted as a failure)."""
+        otherwise (a failure if ``counts`` says so, else a success)."""
         trial = self._admit()
         try:
             result = fn()
         except BaseException as exc:
-            self._failed(exc, trial)
+            self._ended(exc, trial)
             raise
         self._succeeded()
         return result
@@ -93,10 +104,46 @@ class Breaker:
         try:
             result = await fn()
         except BaseException as exc:
-            self._failed(exc, trial)
+            self._ended(exc, trial)
             raise
         self._succeeded()
         return result
+
+    def stream(self, make: Callable[[], Iterable[T]], /) -> Iterator[T]:
+        """The items of ``make()``, guarded as :meth:`call` guards a call. Nothing happens
+        until the first ``next()``: then the call is admitted (or :class:`DependencyDown`
+        raised) and ``make()`` called. The first item (or the end of an empty answer)
+        settles the call as a success, so a long answer holds no half-open trial slot; an
+        exception before it settles the call as :meth:`call` would. After it, an exception
+        that ``counts`` (the answer broke off) is recorded as one more failure. Closing the
+        iterator early (``GeneratorExit``: the reader stopped) is no failure."""
+        return self._guarded(make)
+
+    def _guarded(self, make: Callable[[], Iterable[T]]) -> Iterator[T]:
+        trial = self._admit()
+        settled = False
+        items: Iterator[T] | None = None
+        try:
+            items = iter(make())
+            for item in items:
+                if not settled:
+                    settled = True
+                    self._succeeded()
+                yield item
+        except GeneratorExit:
+            raise  # only at a yield, so after the first item: already settled
+        except BaseException as exc:
+            if not settled:
+                self._ended(exc, trial)
+            elif self._counts is None or self._counts(exc):
+                self._failed(exc, trial=False)
+            raise
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:  # the source's own clean-up (its connection) at once
+                close()
+        if not settled:
+            self._succeeded()
 
     def record_failure(self, exc: BaseException) -> None:
         """A failure observed outside :meth:`call` (a background listener's error)."""
@@ -146,6 +193,13 @@ class Breaker:
             error = self._last_error
         raise DependencyDown(self.name, retry, error)
 
+    def _ended(self, exc: BaseException, trial: bool) -> None:
+        """A call that raised ``exc``: a failure, or the dependency's answer."""
+        if self._counts is None or self._counts(exc):
+            self._failed(exc, trial)
+        else:
+            self._succeeded()
+
     def _failed(self, exc: BaseException, trial: bool) -> None:
         with self._lock:
             if trial:
@@ -171,3 +225,22 @@ class Breaker:
         if self._on_change is not None:
             with contextlib.suppress(Exception):  # a metrics callback never breaks a call
                 self._on_change(state)
+
+
+def refusal_in(exc: BaseException) -> DependencyDown | None:
+    """The breaker's refusal that ``exc`` was raised from (``raise ... from``, at any depth),
+    if any: a transport that turns a refusal into its own error keeps it as the cause."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return None
+        if isinstance(seen, DependencyDown):
+            return seen
+        seen = seen.__cause__
+    return None
+
+
+def not_tried(exc: DependencyDown) -> str:
+    """How a refusal reads in a transport's own error (the breaker first: error texts get
+    cut at a few hundred characters, and the last error can be long)."""
+    return f"not tried (circuit breaker open, next try in {exc.retry_after} s): {exc.message}"

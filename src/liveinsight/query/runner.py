@@ -20,6 +20,7 @@ import orjson
 
 from liveinsight.errors import Invalid, TooExpensive, Unavailable
 from liveinsight.ops import tracing
+from liveinsight.ops.breaker import refusal_in
 from liveinsight.ops.metrics import Metrics
 from liveinsight.query import sql
 from liveinsight.query.filters import Params
@@ -132,8 +133,10 @@ class QueryRunner:
         try:
             return self.store.query(sql_text, params, timeout=self.timeout_s).rows
         except StoreUnavailable as exc:
+            refusal = refusal_in(exc)  # its breaker open: not tried, retry at its next trial
             raise Unavailable("the event store is unavailable; retry shortly",
-                              code="store_unavailable", retry_after=5) from exc
+                              code="store_unavailable",
+                              retry_after=refusal.retry_after if refusal else 5) from exc
         except StoreError as exc:
             text = str(exc)
             if exc.code in LIMIT_CODES:

@@ -2,6 +2,14 @@
 
 chDB allows one engine per process and one open data path at a time, so an app process owns
 its data directory; connections on that path query in parallel and release the GIL.
+
+A query borrows a connection from the store's pool and gives it back when it is done; at most
+``IDLE_CONNECTIONS`` wait idle, any more are closed when given back. (Connections used to be
+one per thread, kept until the store closed: each open one holds about 1 MB of the engine's
+tracked memory (``MemoryTracking``, what its memory limit is checked against) and 0.1 MB of
+resident memory, so worker threads that come and go — AnyIO stops its idle ones after 10 s,
+the answer cache refreshes on a new thread each time — grew the process for as long as it
+ran. A query run between two pieces of a stream on the same thread also broke the stream.)
 """
 
 from __future__ import annotations
@@ -29,6 +37,10 @@ from liveinsight.storage.protocol import (
 
 _OPEN_PATHS: set[str] = set()
 _OPEN_LOCK = threading.Lock()
+
+IDLE_CONNECTIONS = 16
+"""Idle chDB connections a store keeps for the next queries (more run at once when asked:
+each query has its own while it runs)."""
 
 
 _TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r",
@@ -74,6 +86,13 @@ def _with_settings(sql: str, settings: Mapping[str, Any]) -> str:
     return sql + " SETTINGS " + ", ".join(f"{key} = {value}" for key, value in settings.items())
 
 
+def _drain(conn: Any) -> None:
+    """chDB leaves the output of a query stopped by its time limit on the connection, in front
+    of the next answer; one throwaway query takes it off."""
+    with contextlib.suppress(Exception):
+        conn.query("SELECT 1", "CSV")
+
+
 def _traced(sql: str) -> dict[str, str]:
     return {"db.system": "clickhouse", "db.transport": "embedded", "db.statement": sql[:500]}
 
@@ -90,6 +109,10 @@ class EmbeddedStore:
         self._target = str(self.path)
         if backup_root is not None:
             self._target += "?config-file=" + str(_backup_config(self.path, backup_root))
+        self._idle: list[Any] = []
+        self._lent = 0
+        self._lock = threading.Lock()
+        self._closed = False
         with _OPEN_LOCK:
             if _OPEN_PATHS and str(self.path) not in _OPEN_PATHS:
                 raise StoreError(
@@ -97,45 +120,67 @@ class EmbeddedStore:
                     "close that store before opening another data directory"
                 )
             _OPEN_PATHS.add(str(self.path))
-        self.path.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._conns: list[Any] = []
-        self._lock = threading.Lock()
-        self._closed = False
-        self.command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self.command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+        except BaseException:
+            self.close()  # else the process could open no other data directory
+            raise
 
-    def _conn(self) -> Any:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
+    @property
+    def connections(self) -> int:
+        """chDB connections open now: the idle ones plus those lent to running queries."""
+        with self._lock:
+            return len(self._idle) + self._lent
+
+    def _borrow(self) -> Any:
+        with self._lock:
             if self._closed:
                 raise StoreUnavailable("the embedded store is closed")
-            conn = chdb.connect(self._target)  # type: ignore[no-untyped-call]
-            self._local.conn = conn
-            with self._lock:
-                self._conns.append(conn)
-        return conn
-
-    def _run(self, sql: str, params: Mapping[str, Any] | None, fmt: str) -> Any:
+            self._lent += 1
+            if self._idle:
+                return self._idle.pop()
         try:
-            if params:
-                text = {key: _param_text(value) for key, value in params.items()}
-                return self._conn().query(sql, fmt, params=text)
-            return self._conn().query(sql, fmt)
-        except StoreError:
+            return chdb.connect(self._target)  # type: ignore[no-untyped-call]
+        except Exception:
+            with self._lock:
+                self._lent -= 1
             raise
-        except Exception as exc:
-            # chDB raises plain exceptions: the code is only in the message's "Code: N."
-            message = str(exc).strip()
-            code = code_in(message)
-            if code == Code.TIMEOUT_EXCEEDED:
-                self._drain()
-            raise StoreError(message, code) from exc
 
-    def _drain(self) -> None:
-        """chDB leaves the output of a query stopped by its time limit on the thread's
-        connection, in front of the next answer; one throwaway query takes it off."""
-        with contextlib.suppress(Exception):
-            self._conn().query("SELECT 1", "CSV")
+    def _give_back(self, conn: Any) -> None:
+        with self._lock:
+            self._lent -= 1
+            if not self._closed and len(self._idle) < IDLE_CONNECTIONS:
+                self._idle.append(conn)
+                return
+        with contextlib.suppress(Exception):  # closing a broken connection: best effort
+            conn.close()
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[Any]:
+        conn = self._borrow()
+        try:
+            yield conn
+        finally:
+            self._give_back(conn)
+
+    def _run(self, sql: str, params: Mapping[str, Any] | None, fmt: str) -> bytes:
+        """The answer's bytes, taken while the connection is still this query's."""
+        with self._connection() as conn:
+            try:
+                if params:
+                    text = {key: _param_text(value) for key, value in params.items()}
+                    return bytes(conn.query(sql, fmt, params=text).bytes())
+                return bytes(conn.query(sql, fmt).bytes())
+            except Exception as exc:
+                if self._closed:  # closed while the query ran
+                    raise StoreUnavailable("the embedded store is closed") from exc
+                # chDB raises plain exceptions: the code is only in the message's "Code: N."
+                message = str(exc).strip()
+                code = code_in(message)
+                if code == Code.TIMEOUT_EXCEEDED:
+                    _drain(conn)
+                raise StoreError(message, code) from exc
 
     def query(
         self, sql: str, params: Mapping[str, Any] | None = None, *, timeout: float | None = None
@@ -147,8 +192,7 @@ class EmbeddedStore:
                ) -> QueryResult:
         if timeout:
             sql = _with_settings(sql, {"max_execution_time": timeout})
-        result = self._run(sql, params, "JSONCompact")
-        raw = result.bytes()
+        raw = self._run(sql, params, "JSONCompact")
         if not raw:
             return QueryResult((), (), [])
         doc = orjson.loads(raw)
@@ -163,12 +207,10 @@ class EmbeddedStore:
 
     def stream(self, sql: str, params: Mapping[str, Any] | None = None,
                fmt: str = "CSVWithNames") -> Iterator[bytes]:
-        with tracing.span("store.stream", _traced(sql)):
+        with tracing.span("store.stream", _traced(sql)), self._connection() as conn:
             try:
                 text = {key: _param_text(value) for key, value in (params or {}).items()}
-                answer = self._conn().send_query(sql, fmt, params=text or None)
-            except StoreError:
-                raise
+                answer = conn.send_query(sql, fmt, params=text or None)
             except Exception as exc:
                 message = str(exc).strip()
                 raise StoreError(message, code_in(message)) from exc
@@ -205,9 +247,11 @@ class EmbeddedStore:
             return False
 
     def close(self) -> None:
+        """Close the idle connections now; those lent to running queries close when given
+        back. Queries asked for afterwards raise StoreUnavailable."""
         with self._lock:
             self._closed = True
-            conns, self._conns = self._conns, []
+            conns, self._idle = self._idle, []
         for conn in conns:
             with contextlib.suppress(Exception):  # closing a broken connection: best effort
                 conn.close()

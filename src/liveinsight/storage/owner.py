@@ -239,14 +239,18 @@ def with_data(sql: str, data: bytes, tmp: Path) -> str:
 def _decoded(body: bytes, encoding: str | None) -> bytes:
     if not encoding or encoding == "identity":
         return body
-    if encoding == "gzip":
-        return gzip.decompress(body)
-    if encoding == "deflate":
-        return zlib.decompress(body)
-    if encoding == "lz4":
-        import lz4.frame
+    try:
+        if encoding == "gzip":
+            return gzip.decompress(body)
+        if encoding == "deflate":
+            return zlib.decompress(body)
+        if encoding == "lz4":
+            import lz4.frame
 
-        return bytes(lz4.frame.decompress(body))
+            return bytes(lz4.frame.decompress(body))
+    except (OSError, EOFError, zlib.error, RuntimeError) as exc:  # lz4: RuntimeError
+        raise QueryFailed(f"Code: 271. DB::Exception: cannot decompress the {encoding} request "
+                          f"body: {exc}. (CANNOT_DECOMPRESS)") from exc
     raise QueryFailed(f"Code: 36. DB::Exception: the engine owner cannot decode Content-Encoding "
                       f"{encoding}. (BAD_ARGUMENTS)")
 
@@ -301,7 +305,11 @@ class Handler(BaseHTTPRequestHandler):
         password = self.headers.get("X-ClickHouse-Key") or params.get("password", "")
         auth = self.headers.get("Authorization", "")
         if auth.startswith("Basic "):
-            user, _, password = base64.b64decode(auth[6:]).decode().partition(":")
+            try:
+                decoded = base64.b64decode(auth[6:], validate=True).decode()
+            except ValueError:  # not base64, or not UTF-8: no credentials, refused below
+                return False
+            user, _, password = decoded.partition(":")
         return (user, password) == self.credentials
 
     def _execute(self, params: dict[str, str], body: bytes) -> None:
@@ -315,7 +323,8 @@ class Handler(BaseHTTPRequestHandler):
                                     "multipart requests (external data). (NOT_IMPLEMENTED)"))
             return
         query_id = params.get("query_id") or str(uuid.uuid4())
-        tmp = self.tmp_dir / f"{query_id}-{threading.get_ident()}.data"
+        # not named after the client's query id: it may hold "/" or ".."
+        tmp = self.tmp_dir / f"{uuid.uuid4().hex}.data"
         started = time.monotonic()
         try:
             sql, data = split_request(params.get("query", ""), body)
@@ -331,6 +340,7 @@ class Handler(BaseHTTPRequestHandler):
                 params.get("database"), fmt,
             )
         except QueryFailed as exc:
+            tmp.unlink(missing_ok=True)  # before the answer: whoever sees it sees no file
             self._error(exc)
             return
         finally:
@@ -368,24 +378,33 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-def serve(port: int, chdb_path: Path, scratch: Path,
-          credentials: tuple[str, str] | None = None, connections: int = 8) -> None:
-    """Serve the chDB directory ``chdb_path`` on 127.0.0.1:``port`` (0: any free port) until
-    the process is stopped; inserts' data is staged in ``scratch`` (emptied first)."""
+def make_server(engine: Engine, scratch: Path, credentials: tuple[str, str] | None = None,
+                port: int = 0) -> ThreadingHTTPServer:
+    """An HTTP server for ``engine`` bound to 127.0.0.1:``port`` (0: any free port), not yet
+    serving; inserts' data is staged in ``scratch`` (emptied of ``*.data`` files first).
+    Each server has its own handler class, so two in one process do not share an engine."""
     scratch.mkdir(parents=True, exist_ok=True)
     for stale in scratch.glob("*.data"):  # left by a run that was killed mid-insert
         stale.unlink(missing_ok=True)
-    Handler.credentials = credentials
-    Handler.engine = Engine(chdb_path, connections)
-    Handler.tmp_dir = scratch
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    handler = type("EngineHandler", (Handler,),
+                   {"engine": engine, "tmp_dir": scratch, "credentials": credentials})
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
     server.daemon_threads = True
+    return server
+
+
+def serve(port: int, chdb_path: Path, scratch: Path,
+          credentials: tuple[str, str] | None = None, connections: int = 8) -> None:
+    """Serve the chDB directory ``chdb_path`` on 127.0.0.1:``port`` (0: any free port) until
+    the process is stopped (SIGTERM); inserts' data is staged in ``scratch``."""
+    engine = Engine(chdb_path, connections)
+    server = make_server(engine, scratch, credentials, port)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     print(f"listening on {server.server_address[1]}", flush=True)  # the starter waits for it
     os.dup2(2, 1)  # anything else written to stdout (chDB too) goes to the log, not a full pipe
     server.serve_forever()
     server.server_close()
-    Handler.engine.close()
+    engine.close()
 
 
 def main(argv: list[str] | None = None) -> None:
