@@ -86,6 +86,18 @@ def snapshot(families: Iterable[Metric], worker: str, at: float) -> bytes:
     })
 
 
+def _family_into(merged: dict[str, Metric], family: Metric) -> Metric | None:
+    """The merged family ``family``'s samples go into (made at its first worker), or None
+    for a worker whose family of that name has another type (another version: left out)."""
+    into = merged.get(family.name)
+    if into is None:
+        into = merged[family.name] = Metric(family.name, family.documentation,
+                                            family.type, family.unit)
+    elif into.type != family.type:
+        return None
+    return into
+
+
 def merge(workers: Iterable[tuple[str, Iterable[Metric]]]) -> list[Metric]:
     """The families of several workers (``(worker, its families)``) as one server's (see
     the module doc: summed, or kept per worker)."""
@@ -93,15 +105,11 @@ def merge(workers: Iterable[tuple[str, Iterable[Metric]]]) -> list[Metric]:
     summed: dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], float]] = {}
     for worker, families in workers:
         for family in families:
-            into = merged.get(family.name)
+            into = _family_into(merged, family)
             if into is None:
-                into = merged[family.name] = Metric(family.name, family.documentation,
-                                                    family.type, family.unit)
-                summed[family.name] = {}
-            elif into.type != family.type:
-                continue  # a worker of another version: its family is left out
+                continue
             if family.type in SUMMED:
-                values = summed[family.name]
+                values = summed.setdefault(family.name, {})
                 for s in family.samples:
                     key = (s.name, tuple(sorted(s.labels.items())))
                     if key not in values:
@@ -125,12 +133,9 @@ def label_workers(workers: Iterable[tuple[str, Iterable[Metric]]]) -> list[Metri
     merged: dict[str, Metric] = {}
     for worker, families in workers:
         for family in families:
-            into = merged.get(family.name)
+            into = _family_into(merged, family)
             if into is None:
-                into = merged[family.name] = Metric(family.name, family.documentation,
-                                                    family.type, family.unit)
-            elif into.type != family.type:
-                continue  # a worker of another version: its family is left out
+                continue
             for s in family.samples:
                 into.add_sample(s.name, {**s.labels, WORKER_LABEL: worker}, s.value)
     return list(merged.values())
