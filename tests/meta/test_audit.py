@@ -5,6 +5,7 @@ prunes and says so in the chain."""
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -155,3 +156,22 @@ def test_a_full_queue_drops_and_counts_rather_than_blocking(engine: Engine) -> N
     assert len(dropped) == 2
     writer.close()  # writes what was queued
     assert AuditStore(engine, KEY).verify().records == 2
+
+
+def test_close_writes_every_queued_batch(engine: Engine) -> None:
+    writer = AuditLog(AuditStore(engine, KEY))
+    for i in range(1, 1201):  # more than one batch of 500, the thread not started
+        writer.record(_entry(i))
+    writer.close()
+    assert AuditStore(engine, KEY).verify().records == 1200
+
+
+def test_close_does_not_wait_out_the_writers_interval(engine: Engine) -> None:
+    writer = AuditLog(AuditStore(engine, KEY), interval=60)
+    writer.start()
+    writer.record(_entry(1))
+    assert writer.flush(timeout=30)
+    began = time.monotonic()
+    writer.close()  # the thread sleeps in a 60 s wait for entries: close wakes it
+    assert time.monotonic() - began < 5  # not the 10 s join timeout either
+    assert AuditStore(engine, KEY).verify().records == 1

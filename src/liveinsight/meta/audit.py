@@ -13,6 +13,7 @@ about ``interval`` seconds otherwise); a clean stop writes them all.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -269,9 +270,16 @@ class AuditLog:
 
     def close(self) -> None:
         self._stop.set()
+        self._wake()
         if self._thread is not None:
             self._thread.join(timeout=10)
-        self._drain()
+        while not self._queue.empty():  # every batch of what is left, not just the first
+            self._drain()
+
+    def _wake(self) -> None:
+        """End the writer's wait for entries now rather than at the end of its interval."""
+        with contextlib.suppress(queue.Full):  # a full queue wakes it anyway
+            self._queue.put_nowait(threading.Event())
 
     def _run(self) -> None:
         while not self._stop.is_set():
