@@ -9,6 +9,7 @@ for as long as it ran (issue 17's soak).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,3 +100,30 @@ def test_a_closed_store_holds_no_connection_and_refuses_queries(tmp_path: Path) 
     assert store.connections == 0
     with pytest.raises(StoreUnavailable):
         store.query("SELECT 1")
+
+
+def test_close_waits_for_a_running_query_so_another_path_opens_next(tmp_path: Path) -> None:
+    """A query still running when the store closes (a background thread's) kept chDB's engine
+    on the old path after close returned: the next store, on another path, was refused
+    ("EmbeddedServer already initialized with path …"), once in a run of app restarts."""
+    store = EmbeddedStore(tmp_path / "old", "pool")
+    started = threading.Event()
+    answers: list[int] = []
+
+    def slow() -> None:
+        started.set()
+        answers.append(int(store.query("SELECT 5 + sleep(0.5) * 0").scalar()))
+
+    thread = threading.Thread(target=slow)
+    thread.start()
+    started.wait()
+    time.sleep(0.1)  # the query is running
+    store.close()
+    assert store.connections == 0
+    nxt = EmbeddedStore(tmp_path / "new", "pool")
+    try:
+        assert nxt.query("SELECT 1").scalar() == 1
+    finally:
+        nxt.close()
+        thread.join()
+    assert answers == [5]

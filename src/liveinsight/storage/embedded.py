@@ -112,6 +112,7 @@ class EmbeddedStore:
         self._idle: list[Any] = []
         self._lent = 0
         self._lock = threading.Lock()
+        self._returned = threading.Condition(self._lock)  # a lent connection came back
         self._closed = False
         with _OPEN_LOCK:
             if _OPEN_PATHS and str(self.path) not in _OPEN_PATHS:
@@ -143,18 +144,22 @@ class EmbeddedStore:
         try:
             return chdb.connect(self._target)  # type: ignore[no-untyped-call]
         except Exception:
-            with self._lock:
+            with self._returned:
                 self._lent -= 1
+                self._returned.notify_all()
             raise
 
     def _give_back(self, conn: Any) -> None:
         with self._lock:
-            self._lent -= 1
             if not self._closed and len(self._idle) < IDLE_CONNECTIONS:
+                self._lent -= 1
                 self._idle.append(conn)
                 return
         with contextlib.suppress(Exception):  # closing a broken connection: best effort
             conn.close()
+        with self._returned:
+            self._lent -= 1
+            self._returned.notify_all()
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[Any]:
@@ -246,14 +251,18 @@ class EmbeddedStore:
         except StoreError:
             return False
 
-    def close(self) -> None:
+    def close(self, wait: float = 10.0) -> None:
         """Close the idle connections now; those lent to running queries close when given
-        back. Queries asked for afterwards raise StoreUnavailable."""
+        back, and close waits up to ``wait`` seconds for them: chDB's engine stays on this
+        path until its last connection closes, and a store opened on another path before
+        then would be refused. Queries asked for afterwards raise StoreUnavailable."""
         with self._lock:
             self._closed = True
             conns, self._idle = self._idle, []
         for conn in conns:
             with contextlib.suppress(Exception):  # closing a broken connection: best effort
                 conn.close()
+        with self._returned:
+            self._returned.wait_for(lambda: self._lent == 0, timeout=wait)
         with _OPEN_LOCK:
             _OPEN_PATHS.discard(str(self.path))
