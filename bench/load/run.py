@@ -280,6 +280,18 @@ def _cache(base: str, key: str) -> dict[str, Any]:
     return dict(json.loads(body)["layers"]) if status == 200 else {}
 
 
+def _growth(points: list[tuple[float, float]]) -> float:
+    """Growth in % over ``points`` (seconds, MB) along their least-squares line."""
+    if len(points) < 2:
+        return float("nan")
+    n = len(points)
+    mean_t = sum(t for t, _ in points) / n
+    mean_v = sum(v for _, v in points) / n
+    per_second = _slope(points) / 60
+    begins = mean_v + per_second * (points[0][0] - mean_t)
+    return per_second * (points[-1][0] - points[0][0]) / begins * 100
+
+
 def _percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -471,10 +483,15 @@ def main() -> None:
     ratio = hits / (hits + misses) if hits + misses else float("nan")
     samples = sampler.samples
     rss = [s[2] for s in samples]
-    half = [(s[0], s[2]) for s in samples if samples and s[0] >= samples[-1][0] / 2]
+    # The second half of the load itself: samples after the planned end (Locust's wind-down,
+    # the RSS falling as users stop) would hide growth, as they did in an earlier report.
+    # Growth is the least-squares line over that half (a backup's spike is one sample of
+    # many), relative to the line's value where the half begins.
+    load_end = args.minutes * 60
+    half = [(s[0], s[2]) for s in samples if load_end / 2 <= s[0] <= load_end]
     cpu = [s[1] for s in samples]
     locust_cpu = [s[3] for s in samples]
-    growth = (half[-1][1] - half[0][1]) / half[0][1] * 100 if len(half) > 1 else float("nan")
+    growth = _growth(half)
     summary = [
         f"floor (GET /health, calm, median of 20): {floor:.2f} ms",
         f"error rate: {failures}/{total} = {100 * failures / max(total, 1):.3f} %",
@@ -483,8 +500,9 @@ def main() -> None:
         f"{max(cpu, default=0):.0f} % (of one core; 2 cores = 200 %); Locust CPU mean "
         f"{statistics.mean(locust_cpu) if locust_cpu else 0:.0f} %",
         f"server RSS: start {rss[0] if rss else 0:.0f} MB, peak {max(rss, default=0):.0f} MB, "
-        f"end {rss[-1] if rss else 0:.0f} MB; second half growth {growth:+.1f} % "
-        f"(slope {_slope(half):+.2f} MB/min)",
+        f"end {rss[-1] if rss else 0:.0f} MB; second half of the load: growth {growth:+.1f} % "
+        f"(fitted slope {_slope(half):+.2f} MB/min; first → last sample "
+        f"{half[0][1] if half else 0:.0f} → {half[-1][1] if half else 0:.0f} MB)",
         f"freshness (202 → in /api/realtime): p50 {_percentile(fresh.delays, 0.5) * 1000:.0f} "
         f"ms, p95 {_percentile(fresh.delays, 0.95) * 1000:.0f} ms over {len(fresh.delays)} "
         f"probes ({fresh.missed} not seen within 10 s or refused)",
