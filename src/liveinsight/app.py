@@ -21,6 +21,7 @@ from liveinsight.api.deadline import BodyDeadlines
 from liveinsight.api.frontdoor import FrontDoor
 from liveinsight.api.limits import RequestLimits
 from liveinsight.ingest import bots
+from liveinsight.meta import repo
 from liveinsight.ops import housekeeping, sentry
 from liveinsight.ops.logging import configure as configure_logging
 from liveinsight.ops.logging import set_node
@@ -76,6 +77,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> FrontDoor:
         if svc.metrics_share is not None:
             svc.metrics_share.start()
         bots.warm()
+        repo.warm_sign_in()
         svc.writer.start()
         svc.audit.start()
         if svc.audit_copies is not None:

@@ -7,6 +7,7 @@ sites refreshed on every change made through this process and every ``refresh_s`
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -308,7 +309,7 @@ class Metadata:
         """The user when the password matches, else None (same cost either way)."""
         with self._sessions() as s:
             user = s.scalar(select(models.User).where(models.User.email == email.strip().lower()))
-            stored = user.password_hash if user else _DUMMY_HASH
+            stored = user.password_hash if user else _dummy_hash()
             try:
                 _hasher.verify(stored, password)
             except (VerificationError, InvalidHashError):
@@ -560,7 +561,19 @@ class Metadata:
             return [_goal_info(g) for g in s.scalars(q).all()]
 
 
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash of a random password, verified against when no user has the e-mail (the same
+    cost either way). Made once per process when the app starts (:func:`warm_sign_in`,
+    beside the start rather than in it) or on first use, not at import: an argon2 hash
+    costs ~0.1 s, which every CLI command paid."""
+    return _hasher.hash(secrets.token_hex(16))
+
+
+def warm_sign_in() -> None:
+    """Make the unknown-user hash in the background, so that the first sign-in with an
+    unknown e-mail costs what one with a known e-mail does."""
+    threading.Thread(target=_dummy_hash, name="sign-in-warm-up", daemon=True).start()
 
 
 def period_starts(rotation: str, today: date) -> tuple[date, date]:
