@@ -28,9 +28,10 @@ says how many evaluations and notifications there were and how long the backup t
 
 Prints per endpoint: requests, RPS, errors, average, p50/p95/p99, and p95 as a ratio of the
 floor; the cache hit ratio over the run (``/admin/cache/stats``); CPU and RSS (start, peak,
-growth over the second half); freshness p50/p95; events acknowledged vs stored. With
-``--report PATH`` also writes a markdown report there and a PNG plot (p95 latency, RSS and
-CPU over time) beside it. Exit status 0 whatever the figures.
+growth over the second half of the load, along its least-squares line); freshness p50/p95;
+events acknowledged vs stored. With ``--report PATH`` also writes a markdown report there, a
+PNG plot (p95 latency, RSS and CPU over time) and the samples as CSV beside it. Exit status 0
+whatever the figures.
 """
 
 from __future__ import annotations
@@ -527,6 +528,11 @@ def main() -> None:
         text = [f"### {title}", "", "\n".join(lines), "", *("- " + s for s in summary)]
         if plotted:
             text += ["", f"![p95 latency, RSS and CPU over time]({png.name})"]
+        samples_csv = args.report.with_suffix(".samples.csv")
+        samples_csv.write_text("seconds,server_cpu_percent,server_rss_mb,locust_cpu_percent\n"
+                               + "".join(f"{t:.1f},{c:.0f},{r:.1f},{lc:.0f}\n"
+                                         for t, c, r, lc in samples))
+        text += ["", f"Samples (one a second): [{samples_csv.name}]({samples_csv.name})."]
         args.report.write_text("\n".join(text) + "\n")
         print(f"report: {args.report}" + (f", plot: {png}" if plotted else ""))
     shutil.rmtree(csv_dir, ignore_errors=True)
