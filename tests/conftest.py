@@ -3,6 +3,7 @@ real Redis/PostgreSQL when reachable (required when CI=true)."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
@@ -135,12 +136,13 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
 # The product's own start then finds the schema current, as on any restart. Migrations from
 # nothing run in the tests of migrate/upgrade, the e2e tests' `liveinsight serve` processes
 # and every start that is not on the embedded defaults.
-_TEMPLATES: dict[str, Path | None] = {}
+_TEMPLATES: dict[str, Path] = {}
 
 
 def _migrated_template(database: str) -> Path | None:
     if database not in _TEMPLATES:
         root = Path(tempfile.mkdtemp(prefix="liveinsight-template-")) / "data"
+        atexit.register(shutil.rmtree, root.parent, ignore_errors=True)
         settings = Settings(_env_file=None, data_dir=root,  # type: ignore[call-arg]
                             secret_key="test-secret-key-with-enough-entropy",
                             clickhouse_database=database)
