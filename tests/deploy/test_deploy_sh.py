@@ -124,15 +124,12 @@ class Load:
                 seq += 1
                 marker = f"/d/{seq}"
                 try:
-                    resp = self._post(client, seq, marker)
-                except httpx.RemoteProtocolError:  # closed unanswered by a retiring worker
-                    self.retried.append(marker)
                     try:
                         resp = self._post(client, seq, marker)
-                    except httpx.TransportError as exc:
-                        self.failed.append((marker, repr(exc)))
-                        continue
-                except httpx.TransportError as exc:
+                    except httpx.RemoteProtocolError:  # closed unanswered by a retiring worker
+                        self.retried.append(marker)
+                        resp = self._post(client, seq, marker)
+                except httpx.TransportError as exc:  # the first failure, or the retry's
                     self.failed.append((marker, repr(exc)))
                     continue
                 if resp.status_code == 202:
