@@ -270,9 +270,15 @@ def _stored(data_dir: Path) -> int:
     code = ("import sys; from liveinsight.storage.embedded import EmbeddedStore as S; "
             "s = S(sys.argv[1], 'liveinsight'); "
             "print(s.query('SELECT count() FROM liveinsight.events').scalar()); s.close()")
-    out = subprocess.run([sys.executable, "-c", code, str(data_dir / "chdb")],
-                         capture_output=True, text=True, check=True)
-    return int(out.stdout.strip().splitlines()[-1])
+    deadline = time.monotonic() + 120
+    while True:  # the server's worker may still be letting go of the data dir
+        out = subprocess.run([sys.executable, "-c", code, str(data_dir / "chdb")],
+                             capture_output=True, text=True, check=False)
+        if out.returncode == 0:
+            return int(out.stdout.strip().splitlines()[-1])
+        if time.monotonic() > deadline:
+            raise SystemExit(f"could not count the stored events:\n{out.stderr[-3000:]}")
+        time.sleep(2)
 
 
 def _cache(base: str, key: str) -> dict[str, Any]:
