@@ -1,6 +1,6 @@
 """The embedded transport's own promises (``storage/embedded.py``), beyond the Store contract:
-one data directory per process, what a closed store answers, and the backup directory its
-engine is started with."""
+one data directory per process, what a closed store answers, and the configuration its
+engine is started with (the backup directory, the query condition cache's cap)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from liveinsight.storage.embedded import EmbeddedStore
+from liveinsight.storage import embedded
+from liveinsight.storage.embedded import CONDITION_CACHE_BYTES, EmbeddedStore
 from liveinsight.storage.protocol import StoreError, StoreUnavailable
 
 
@@ -78,5 +79,48 @@ def test_backups_may_go_under_the_backup_root_only(tmp_path: Path) -> None:
         store.command("DROP TABLE db.t SYNC")
         store.command(f"RESTORE TABLE db.t FROM File('{root}/one')")
         assert store.query("SELECT sum(a) FROM db.t").scalar() == 3
+    finally:
+        store.close()
+
+
+def _condition_cache(store: EmbeddedStore) -> dict[str, int]:
+    rows = store.query("SELECT metric, value FROM system.metrics"
+                       " WHERE metric LIKE 'QueryConditionCache%'").rows
+    return {name: int(value) for name, value in rows}
+
+
+def test_the_engine_starts_with_the_condition_cache_capped(tmp_path: Path) -> None:
+    store = EmbeddedStore(tmp_path / "chdb", "db")
+    try:
+        assert int(store.query("SELECT value FROM system.server_settings"
+                               " WHERE name = 'query_condition_cache_size'").scalar()
+                   ) == CONDITION_CACHE_BYTES
+    finally:
+        store.close()
+
+
+def test_filters_over_many_parts_leave_the_condition_cache_within_its_cap(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An entry per (part, filter) read: the soak's parts and filters filled ClickHouse's
+    default 100 MiB cache at ~190 bytes of memory per ~60-byte entry. Here with a small cap,
+    so that it is reached: the cache is used and stays within the cap."""
+    cap = 64 * 1024
+    monkeypatch.setattr(embedded, "CONDITION_CACHE_BYTES", cap)
+    store = EmbeddedStore(tmp_path / "chdb", "db")
+    try:
+        store.command("CREATE TABLE db.t (site String, ts DateTime, name String, v UInt32)"
+                      " ENGINE = MergeTree ORDER BY (site, ts)"
+                      " SETTINGS index_granularity = 128")
+        for part in range(30):
+            store.command("INSERT INTO db.t SELECT 's' || toString(number % 5),"
+                          " toDateTime('2026-01-01') + number,"
+                          " if(number % 7 = 0, 'x', 'pageview'), number"
+                          f" FROM numbers({part * 4000}, 4000)")
+        for n in range(2, 250):
+            store.query(f"SELECT count() FROM db.t WHERE name = 'x' AND v % {n} = 1")
+        cache = _condition_cache(store)
+        assert cache["QueryConditionCacheEntries"] > 100, cache
+        assert 0 < cache["QueryConditionCacheBytes"] <= cap, cache
+        assert (tmp_path / "chdb-engine.xml").read_text().count(f">{cap}<") == 1
     finally:
         store.close()

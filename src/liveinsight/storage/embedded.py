@@ -10,6 +10,11 @@ tracked memory (``MemoryTracking``, what its memory limit is checked against) an
 resident memory, so worker threads that come and go — AnyIO stops its idle ones after 10 s,
 the answer cache refreshes on a new thread each time — grew the process for as long as it
 ran. A query run between two pieces of a stream on the same thread also broke the stream.)
+
+The engine starts with a configuration file LiveInsight writes next to the data directory
+(``<data_dir>/chdb-engine.xml``): it bounds the query condition cache
+(``CONDITION_CACHE_BYTES``) and, when the store may take backups, allows ``BACKUP``/``RESTORE``
+under their directory.
 """
 
 from __future__ import annotations
@@ -42,6 +47,15 @@ IDLE_CONNECTIONS = 16
 """Idle chDB connections a store keeps for the next queries (more run at once when asked:
 each query has its own while it runs)."""
 
+CONDITION_CACHE_BYTES = 8 * 2**20
+"""The engine's query condition cache (which granules of a part matched a filter) is capped
+at this many bytes of its own weight (ClickHouse's default: 100 MiB). An entry is kept per
+(part, filter) read, and parts come and go with every insert and merge, so entries for parts
+long merged away stayed until the cap: ~12,000 new ones a minute in the 500-user soak, each
+weighing ~60 bytes against the cap but holding ~190 bytes of memory (up to ~300 MB before
+ClickHouse's cap). 8 MiB keeps the last ~130,000 entries: more than the live parts times the
+filters of a busy dashboard (docs/performance.md, "Soak: the query condition cache")."""
+
 
 _TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r",
                               "\0": "\\0"})
@@ -68,12 +82,15 @@ def _param_text(value: Any) -> str:
     return str(value).translate(_TSV_ESCAPES)
 
 
-def _backup_config(path: Path, root: Path) -> Path:
-    """A chDB configuration file next to the data dir allowing backups under ``root``."""
-    root = Path(root).resolve()
-    config = path.parent / f"{path.name}-backups.xml"
-    allowed = xml_escape(str(root) + "/")
-    text = f"<clickhouse><backups><allowed_path>{allowed}</allowed_path></backups></clickhouse>\n"
+def _engine_config(path: Path, backup_root: Path | None) -> Path:
+    """The chDB configuration file next to the data dir: the condition cache's cap and, with
+    ``backup_root``, backups allowed under it."""
+    text = f"<query_condition_cache_size>{CONDITION_CACHE_BYTES}</query_condition_cache_size>"
+    if backup_root is not None:
+        allowed = xml_escape(str(Path(backup_root).resolve()) + "/")
+        text += f"<backups><allowed_path>{allowed}</allowed_path></backups>"
+    text = f"<clickhouse>{text}</clickhouse>\n"
+    config = path.parent / f"{path.name}-engine.xml"
     path.parent.mkdir(parents=True, exist_ok=True)
     if not config.exists() or config.read_text() != text:
         config.write_text(text)
@@ -106,9 +123,7 @@ class EmbeddedStore:
         when the engine starts; without one the File backup engine is refused)."""
         self.path = Path(path).resolve()
         self.database = database
-        self._target = str(self.path)
-        if backup_root is not None:
-            self._target += "?config-file=" + str(_backup_config(self.path, backup_root))
+        self._target = f"{self.path}?config-file={_engine_config(self.path, backup_root)}"
         self._idle: list[Any] = []
         self._lent = 0
         self._lock = threading.Lock()
