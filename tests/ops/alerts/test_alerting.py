@@ -5,10 +5,13 @@ fake and each evaluation is run by the test."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from liveinsight.ops.alerts.evaluator import HISTORY_KEEP, history_needed
+from liveinsight.ops.alerts.rules import Rule
 from tests.conftest import svc_of
 from tests.ops.alerts.world import World, alert_world
 
@@ -297,6 +300,44 @@ def test_a_cache_hit_ratio_that_drops_5_points_fires_and_one_that_stays_does_not
     _lookups(world, 81, 19)  # window 4: 81 %, up again: resolves
     world.tick(60)
     assert world.inbox.messages[-1]["Subject"].startswith("[LiveInsight] RESOLVED")
+
+
+def test_the_evaluator_keeps_only_the_history_its_rules_read(world: World) -> None:
+    """A snapshot of the rules' metrics is kept per evaluation; a fixed day of them grew the
+    soak's server all along. Kept: the longest window (twice it when compared) plus 5 min."""
+    evaluator = svc_of(world.client).evaluator
+    world.rule(name="hit ratio", metric="liveinsight_cache_lookups_total",
+               labels={"outcome": "hit"}, ratio_of={}, stat="increase",
+               compare="previous_window", window="1m", op="<=", threshold=-0.05)
+    for _ in range(60):  # an hour, a minute apart
+        _lookups(world, 9, 1)
+        world.tick(60)
+    kept = evaluator.history.items
+    assert len(kept) == 8, [s.at for s in kept]  # 2 windows of 1 min + 5 min, both ends
+    assert kept[-1].at - kept[0].at == timedelta(minutes=7)
+    [series] = world.get("/admin/monitoring/alerts").json()["rules"][0]["series"]
+    assert series["value"] == pytest.approx(0.0)  # the same ratio as the minute before
+    world.rule(name="slow", metric="liveinsight_cache_lookups_total", stat="rate",
+               window="30m", op=">=", threshold=1e9)
+    for _ in range(40):
+        world.tick(60)
+    assert evaluator.history.items[-1].at - evaluator.history.items[0].at == timedelta(
+        minutes=35)
+
+
+def test_history_needed_by_rules() -> None:
+    def rule(window_s: int, kind: str = "metric", compare: str = "") -> Rule:
+        return Rule(name="r", kind=kind, severity="warning", for_s=0, channels=(),
+                    metric="liveinsight_events_dropped_total", window_s=window_s,
+                    compare=compare)
+
+    assert history_needed([], 15) == timedelta(minutes=5)
+    assert history_needed([rule(600)], 15) == timedelta(minutes=15)
+    assert history_needed([rule(600, compare="previous_window"), rule(60)],
+                          15) == timedelta(minutes=25)
+    assert history_needed([rule(600)], 300) == timedelta(minutes=20)  # two evaluations
+    assert history_needed([rule(86400, kind="traffic")], 15) == timedelta(minutes=5)
+    assert history_needed([rule(86400)], 15) == HISTORY_KEEP
 
 
 def test_compare_is_checked_when_saved(world: World) -> None:

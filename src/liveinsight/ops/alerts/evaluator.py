@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -49,6 +49,23 @@ log = logging.getLogger("liveinsight.alerts")
 
 MAX_ATTEMPTS = 5
 HISTORY_KEEP = timedelta(days=1, minutes=5)
+"""The most history of samples the evaluator keeps: a day-long window, or two 12-hour ones
+compared (``rules.MAX_COMPARED_WINDOW_S``), plus a margin."""
+HISTORY_MARGIN = timedelta(minutes=5)
+
+
+def history_needed(rules: Iterable[Rule], interval_s: float) -> timedelta:
+    """How much history of samples ``rules`` read: the longest window of a metric rule
+    (twice it for one compared with the window before), plus a margin of at least two
+    evaluations. Each evaluation keeps a snapshot of every sample of the rules' metrics (a
+    histogram's buckets per label set: ~29 KB for the soak's four rules), so a fixed day of
+    them grew a process by ~170 MB over a day at the default 15 s, whatever the rules'
+    windows were. A rule saved with a longer window than the others sees no value until it
+    has had that much history, as after a restart."""
+    longest = max((r.window_s * (2 if r.compare else 1) for r in rules if r.kind == "metric"),
+                  default=0)
+    margin = max(HISTORY_MARGIN, timedelta(seconds=2 * interval_s))
+    return min(HISTORY_KEEP, timedelta(seconds=longest) + margin)
 
 
 class Reports(Protocol):
@@ -140,6 +157,7 @@ class Evaluator:
         saved = [r for r in self.store.rules() if r.rule.enabled]
         registry = self._registry
         names = {r.rule.metric for r in saved if r.rule.kind == "metric"}
+        self.history.keep = history_needed((r.rule for r in saved), self.interval_s)
         self.history.add(samples.snapshot(registry, now, names))
         catalogue = samples.catalogue(registry) if names else {}
         states = self.store.states()

@@ -38,7 +38,7 @@ MAX_LEVELS = 5
 MAX_CHANNELS = 10
 MAX_COMPARED_WINDOW_S = 12 * 3600
 """The longest ``window`` of a rule with ``compare``: it reads two windows of the
-evaluator's history, which keeps one day (``evaluator.HISTORY_KEEP``)."""
+evaluator's history, which keeps at most a day (``evaluator.HISTORY_KEEP``)."""
 _TEXT = 100
 
 
