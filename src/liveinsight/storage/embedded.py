@@ -52,7 +52,7 @@ CONDITION_CACHE_BYTES = 8 * 2**20
 at this many bytes of its own weight (ClickHouse's default: 100 MiB). An entry is kept per
 (part, filter) read, and parts come and go with every insert and merge, so entries for parts
 long merged away stayed until the cap: ~12,000 new ones a minute in the 500-user soak, each
-weighing ~60 bytes against the cap but holding ~190 bytes of memory (up to ~300 MB before
+weighing ~61 bytes against the cap but holding ~184 bytes of memory (up to ~300 MB before
 ClickHouse's cap). 8 MiB keeps the last ~130,000 entries: more than the live parts times the
 filters of a busy dashboard (docs/performance.md, "Soak: the query condition cache")."""
 
