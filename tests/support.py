@@ -109,17 +109,18 @@ def black_hole(port: int) -> Iterator[list[socket.socket]]:
             conn.close()
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str,
+def wait_until(predicate: Callable[[], Any], timeout: float, what: str | Callable[[], str],
                every: float = 0.05) -> Any:
     """``predicate()``'s first truthy value, polled every ``every`` s; fails the test after
-    ``timeout`` s naming ``what``."""
+    ``timeout`` s naming ``what`` (or what ``what()`` says then: the state last seen)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() >= deadline:
-            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+            pytest.fail(f"timed out after {timeout:g} s waiting for "
+                        f"{what() if callable(what) else what}")
         time.sleep(every)
 
 
