@@ -190,3 +190,32 @@ def test_warm_start_keeps_what_redis_holds_when_newer(redis_url: str, prefix: st
     assert row.session_id == other.state.session_id and got is not None and got[1].version == 2
     a.close()
     b.close()
+
+
+def test_a_quiet_node_hands_its_sessions_over_without_a_new_event(tmp_path: Path) -> None:
+    """Redis comes back and no event follows: the store tries Redis itself every retry_s,
+    hands this node's sessions over and stops saying degraded."""
+    with private_redis(tmp_path / "redis") as server:
+        clock = Clock()
+        store = node(server.url, "li:", clock=clock, retry_s=0.2, socket_timeout=0.2)
+        server.stop()
+        during = event(visitor=3, path="/during")
+        store.record(during, NOW)
+        assert store.degraded is not None
+        server.start()
+        wait_until(lambda: store.degraded is None, 10, "the store to share again")
+        held = redis.Redis.from_url(server.url, decode_responses=True)
+        assert held.exists(f"li:s:1:{during.session_id}")
+        held.close()
+        store.close()
+
+
+def test_closing_a_degraded_store_stops_its_retries() -> None:
+    store = RedisSessionStore(f"redis://127.0.0.1:{free_port()}/0", TIMEOUT, Clock(),
+                              socket_timeout=0.1, retry_s=0.1)
+    store.record(event(), NOW)
+    assert store.degraded is not None
+    healer = store._healer
+    assert healer is not None and healer.is_alive()
+    store.close()
+    assert not healer.is_alive() and store.degraded is not None

@@ -154,3 +154,20 @@ def test_the_bus_recovers_when_redis_comes_back(tmp_path: Path) -> None:
             return got
 
         assert asyncio.run(main()) == ["/back"]
+
+
+def test_a_quiet_node_stops_saying_degraded_once_redis_answers(tmp_path: Path) -> None:
+    """No event after Redis comes back: the publisher checks Redis itself (a PING every
+    retry_s), so health does not report an outage that is over."""
+    with private_redis(tmp_path / "redis") as server:
+        bus = RedisLiveBus(server.url, node_id="a", retry_s=0.2, socket_timeout=0.2)
+
+        async def main() -> None:
+            server.stop()
+            bus.publish([_row(1, "/lost")])
+            await _until(lambda: bus.degraded is not None, "the bus to notice")
+            await asyncio.to_thread(server.start)
+            await _until(lambda: bus.degraded is None, "the bus to see Redis back")
+            await bus.close()
+
+        asyncio.run(main())

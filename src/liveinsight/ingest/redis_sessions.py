@@ -23,11 +23,12 @@ node's own memory (:class:`~liveinsight.ingest.sessions.SessionTracker`) and the
 *degraded* (``degraded`` says why; health reports it): events are never failed for it, but a
 visit whose events reach several nodes meanwhile is split into a session per node, and a
 visit already under way in Redis continues as a new session. Redis is tried again every
-``retry_s``; once it answers, this node's sessions are handed to it (a session replaces what
-Redis holds only when its version is higher, a visitor's alias moves only to a session with a
-later event) and the node goes on sharing. One case is not recovered: a reply lost after the
-script ran (a time-out on a slow Redis) leaves Redis one version ahead of the rows written;
-that session's next change then cancels a version never written.
+``retry_s`` (by the next batch, or by a thread of the store when no event comes); once it
+answers, this node's sessions are handed to it (a session replaces what Redis holds only when
+its version is higher, a visitor's alias moves only to a session with a later event) and the
+node goes on sharing. One case is not recovered: a reply lost after the script ran (a
+time-out on a slow Redis) leaves Redis one version ahead of the rows written; that session's
+next change then cancels a version never written.
 """
 
 from __future__ import annotations
@@ -208,6 +209,9 @@ class RedisSessionStore:
         self._degraded: str | None = None
         self._retry_at = 0.0
         self._count = 0
+        self._closed = threading.Event()
+        self._healer: threading.Thread | None = None
+        self._healing = False  # a healer runs (set and cleared under the lock)
 
     # --- the contract ----------------------------------------------------------------------
 
@@ -253,6 +257,9 @@ class RedisSessionStore:
                 self._local.warm(sessions)
 
     def close(self) -> None:
+        self._closed.set()
+        if self._healer is not None:
+            self._healer.join(5)
         self._redis.close()
 
     # --- Redis -----------------------------------------------------------------------------
@@ -314,6 +321,7 @@ class RedisSessionStore:
             return False
         sessions = self._local.drain(now)
         try:
+            self._redis.ping()  # answers even when there is nothing to hand over
             handed = self._adopt_all(sessions, now)
         except RedisError as exc:
             self._local.warm(sessions)
@@ -330,6 +338,22 @@ class RedisSessionStore:
                         "answers again (visits reaching other nodes meanwhile are split)", exc)
         self._degraded = f"Redis unreachable: {str(exc)[:200]}"
         self._retry_at = self._monotonic() + self._retry_s
+        if not self._healing and not self._closed.is_set():
+            self._healing = True
+            self._healer = threading.Thread(target=self._heal, daemon=True,
+                                            name="sessions-redis-retry")
+            self._healer.start()
+
+    def _heal(self) -> None:
+        """While degraded: try Redis every ``retry_s`` even when no event comes (a quiet node
+        would otherwise say degraded until its next event); ends once it shares again."""
+        while not self._closed.wait(self._retry_s):
+            with self._lock:
+                if self._degraded is None or self._recovered(self._clock()):
+                    self._healing = False
+                    return
+        with self._lock:
+            self._healing = False
 
 
 def _changed(answer: list[Any]) -> list[SessionRow]:

@@ -12,7 +12,8 @@ milliseconds on a LAN).
 
 Best effort, as the contract says: while Redis cannot be reached, batches for other nodes are
 dropped (counted by ``on_drop``), this node's subscribers still see this node's events, and
-``degraded`` says so; publishing is retried every ``retry_s`` and the listener reconnects,
+``degraded`` says so; publishing is retried every ``retry_s`` (with a ``PING`` when there is
+nothing to publish, so a quiet node does not stay degraded) and the listener reconnects,
 each by itself. Events published while a node was not listening are not replayed.
 """
 
@@ -128,6 +129,8 @@ class RedisLiveBus:
                 with self._outbox_lock:
                     batches, self._outbox = list(self._outbox), deque()
                 if not batches:
+                    if self._publish_error is not None and time.monotonic() >= retry_at:
+                        retry_at = self._probe(client)
                     continue
                 by_site: dict[int, list[dict[str, Any]]] = defaultdict(list)
                 for rows in batches:
@@ -156,6 +159,17 @@ class RedisLiveBus:
         finally:
             client.close()
 
+    def _probe(self, client: Any) -> float:
+        """Nothing to publish while degraded: clear the error once Redis answers a ``PING``;
+        the time of the next try."""
+        try:
+            client.ping()
+        except RedisError as exc:
+            self._publish_error = str(exc)[:200]
+            return time.monotonic() + self._retry_s
+        self._publish_error = None
+        return 0.0
+
     # --- listening (a task on the subscribers' loop) -----------------------------------------
 
     async def _listen(self) -> None:
@@ -165,6 +179,9 @@ class RedisLiveBus:
             client = Redis.from_url(self._url, socket_connect_timeout=self._socket_timeout)
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
+                if self._listen_error is not None:  # back: say so even before a message
+                    await client.ping()
+                    self._listen_error = None
                 await self._relay(pubsub)
             except (RedisError, OSError) as exc:
                 if self._listen_error is None:
