@@ -18,8 +18,15 @@ if [ ! -x .venv/bin/python ]; then
 fi
 if ! .venv/bin/python -c "import liveinsight, pytest, playwright" 2>/dev/null \
    || [ pyproject.toml -nt .venv/.installed ]; then
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[test]'
+  # uv installs the ~150 packages in ~6 s where pip takes ~45 s (a clean checkout's CI run
+  # pays it every time); pip when uv cannot be had or cannot reach the index.
+  if .venv/bin/python -m pip install -q uv 2>/dev/null \
+     && .venv/bin/python -m uv pip install -q --python .venv/bin/python -e '.[test]'; then
+    :
+  else
+    .venv/bin/python -m pip install -q --upgrade pip
+    .venv/bin/python -m pip install -q -e '.[test]'
+  fi
   touch .venv/.installed
 fi
 NEED=()
