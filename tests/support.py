@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import json
 import os
 import signal
 import socket
@@ -26,6 +27,22 @@ import pytest
 from tests.conftest import CLICKHOUSE_ID, EMULATOR_PASSWORD, IN_CI
 
 LIVEINSIGHT = Path(sys.executable).parent / "liveinsight"
+
+# Runs several `liveinsight` commands in one process (Server.cli_many): each through the CLI's
+# own entry point (typer), its standard output kept apart; stops at the first that fails.
+_CLI_MANY = """
+import contextlib, io, json, sys
+from liveinsight.cli import app
+outputs = []
+for argv in json.loads(sys.argv[1]):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = app(args=argv, prog_name="liveinsight", standalone_mode=False)
+    if code:
+        sys.exit(out.getvalue() + f"liveinsight {' '.join(argv)}: exit status {code}")
+    outputs.append(out.getvalue())
+print(json.dumps(outputs))
+"""
 # Every test server's /metrics and /health/detailed token (they need one, see settings).
 METRICS_TOKEN = "test-metrics-token"
 
@@ -163,6 +180,17 @@ class Server:
                               text=True, timeout=timeout, check=False)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         return proc.stdout
+
+    def cli_many(self, *commands: list[str], timeout: float = 240) -> list[str]:
+        """Run several ``liveinsight`` commands (each an argv list) one after the other in one
+        process, with this server's settings; their outputs. For a test's set-up: the CLI's
+        imports are paid once (~0.5 s a command); ``cli`` runs one command as a user does."""
+        proc = subprocess.run([sys.executable, "-c", _CLI_MANY, json.dumps(commands)],
+                              env=self.env, capture_output=True, text=True, timeout=timeout,
+                              check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        outputs: list[str] = json.loads(proc.stdout.splitlines()[-1])
+        return outputs
 
     def start(self, timeout: float = 60) -> Server:
         """Start (each restart on a new port) and return once /health answers."""

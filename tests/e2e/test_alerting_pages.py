@@ -31,8 +31,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("alerting")
     srv = Server(tmp / "data", tmp / "server.log", wal_fsync="never",
                  alerts_allow_private_targets="true")
-    srv.cli("create-user", ADMIN[0], "--password", ADMIN[1], "--role", "admin")
-    srv.cli("create-user", VIEWER[0], "--password", VIEWER[1], "--role", "viewer")
+    srv.cli_many(
+        ["create-user", ADMIN[0], "--password", ADMIN[1], "--role", "admin"],
+        ["create-user", VIEWER[0], "--password", VIEWER[1], "--role", "viewer"],
+    )
     srv.start()
     yield srv.url
     srv.stop()

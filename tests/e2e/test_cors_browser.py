@@ -41,8 +41,10 @@ CALL = """async ([url, init]) => {
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("cors")
     srv = Server(tmp / "data", tmp / "server.log", wal_fsync="never")
-    srv.cli("create-site", SITE)
-    srv.cli("create-user", ADMIN[0], "--password", ADMIN[1], "--role", "admin")
+    srv.cli_many(
+        ["create-site", SITE],
+        ["create-user", ADMIN[0], "--password", ADMIN[1], "--role", "admin"],
+    )
     srv.start()
     yield srv
     srv.stop()

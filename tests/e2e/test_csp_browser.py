@@ -39,8 +39,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     # kind of page, the dashboard's dozen API calls included, stays under it
     srv = Server(tmp / "data", tmp / "server.log", wal_fsync="never",
                  rate_limit_per_minute="60")
-    srv.cli("create-site", "example.com")
-    srv.cli("create-user", ADMIN[0], "--password", ADMIN[1], "--role", "admin")
+    srv.cli_many(
+        ["create-site", "example.com"],
+        ["create-user", ADMIN[0], "--password", ADMIN[1], "--role", "admin"],
+    )
     srv.start()
     try:
         for path in ("/", "/pricing", "/blog/", HOSTILE_PATH):

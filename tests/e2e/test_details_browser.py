@@ -31,10 +31,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     require_browser()
     tmp = tmp_path_factory.mktemp("details")
     srv = Server(tmp / "data", tmp / "server.log", wal_fsync="never")
-    srv.cli("demo", "--days", "7", "--scale", "0.2")
-    srv.cli("create-user", ADMIN[0], "--password", ADMIN[1], "--role", "admin")
-    srv.cli("create-user", VIEWER[0], "--password", VIEWER[1])
-    srv.cli("members", "add", SITE, VIEWER[0], "--role", "viewer")
+    srv.cli_many(
+        ["demo", "--days", "7", "--scale", "0.2"],
+        ["create-user", ADMIN[0], "--password", ADMIN[1], "--role", "admin"],
+        ["create-user", VIEWER[0], "--password", VIEWER[1]],
+        ["members", "add", SITE, VIEWER[0], "--role", "viewer"],
+    )
     srv.start()
     yield srv.url
     srv.stop()

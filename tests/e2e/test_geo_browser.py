@@ -25,9 +25,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     require_browser()
     tmp = tmp_path_factory.mktemp("geo")
     srv = Server(tmp / "data", tmp / "server.log", wal_fsync="never")
-    srv.cli("demo", "--days", "2", "--scale", "0.05")
-    srv.cli("create-user", ADMIN[0], "--password", ADMIN[1], "--role", "admin")
-    srv.cli("create-site", "example.com")
+    srv.cli_many(
+        ["demo", "--days", "2", "--scale", "0.05"],
+        ["create-user", ADMIN[0], "--password", ADMIN[1], "--role", "admin"],
+        ["create-site", "example.com"],
+    )
     srv.start()
     # a visitor from London (the proxy header is believed from 127.0.0.1)
     r = httpx.post(f"{srv.url}/api/event", content=b'{"n":"pageview","u":"https://example.com/",'

@@ -24,8 +24,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     require_browser()
     tmp = tmp_path_factory.mktemp("imports")
     srv = Server(tmp / "data", tmp / "server.log", wal_fsync="never")
-    srv.cli("create-site", "example.com", "--timezone", "UTC")
-    srv.cli("create-user", ADMIN[0], "--password", ADMIN[1], "--role", "admin")
+    srv.cli_many(
+        ["create-site", "example.com", "--timezone", "UTC"],
+        ["create-user", ADMIN[0], "--password", ADMIN[1], "--role", "admin"],
+    )
     srv.start()
     yield srv.url
     srv.stop()

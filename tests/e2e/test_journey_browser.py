@@ -56,9 +56,11 @@ OVERSUBSCRIBED_BOUND_S = 5.0
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("journey")
     srv = Server(tmp / "data", tmp / "server.log")  # the defaults: what users get
-    srv.cli("create-site", SITE)
-    srv.cli("create-site", "warm.example")
-    srv.cli("create-user", ADMIN[0], "--password", ADMIN[1], "--role", "admin")
+    srv.cli_many(
+        ["create-site", SITE],
+        ["create-site", "warm.example"],
+        ["create-user", ADMIN[0], "--password", ADMIN[1], "--role", "admin"],
+    )
     srv.start()
     yield srv
     srv.stop()

@@ -21,9 +21,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     require_browser()
     tmp = tmp_path_factory.mktemp("kpi")
     srv = Server(tmp / "data", tmp / "server.log", wal_fsync="never")
-    srv.cli("create-site", "kpi.example")
-    srv.cli("create-site", "other.example")
-    srv.cli("create-user", ADMIN[0], "--password", ADMIN[1], "--role", "admin")
+    srv.cli_many(
+        ["create-site", "kpi.example"],
+        ["create-site", "other.example"],
+        ["create-user", ADMIN[0], "--password", ADMIN[1], "--role", "admin"],
+    )
     srv.start()
     yield srv
     srv.stop()

@@ -104,9 +104,9 @@ def cluster(tmp_path: Path) -> Iterator[Callable[..., Cluster]]:
 def _start(cluster: Cluster, nodes: int) -> tuple[list[Server], str]:
     """Migrate once, create the site and a stats key, start ``nodes`` nodes; the key."""
     first = cluster.node()
-    first.cli("migrate")
-    first.cli("create-site", "example.com")
-    key = first.cli("create-api-key", "t", "--scope", "stats").strip().splitlines()[-1]
+    *_, made = first.cli_many(["migrate"], ["create-site", "example.com"],
+                              ["create-api-key", "t", "--scope", "stats"])
+    key = made.strip().splitlines()[-1]
     servers = [first, *(cluster.node() for _ in range(nodes - 1))]
     for server in servers:
         server.start()

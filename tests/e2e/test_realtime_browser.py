@@ -39,8 +39,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     require_browser()
     tmp = tmp_path_factory.mktemp("realtime")
     srv = Server(tmp / "data", tmp / "server.log", wal_fsync="never")
-    srv.cli("create-site", SITE)
-    srv.cli("create-user", ADMIN[0], "--password", ADMIN[1], "--role", "admin")
+    srv.cli_many(
+        ["create-site", SITE],
+        ["create-user", ADMIN[0], "--password", ADMIN[1], "--role", "admin"],
+    )
     srv.start()
     try:
         _send(srv.url, "/", "a")

@@ -30,11 +30,10 @@ MINE, OTHER = "mine.example", "other.example"
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("roles")
     srv = Server(tmp / "data", tmp / "server.log", wal_fsync="never")
-    srv.cli("create-site", MINE)
-    srv.cli("create-site", OTHER)
-    for (email, password), role in ((VIEWER, "viewer"), (EDITOR, "editor")):
-        srv.cli("create-user", email, "--password", password)
-        srv.cli("members", "add", MINE, email, "--role", role)
+    people = [[["create-user", email, "--password", password],
+               ["members", "add", MINE, email, "--role", role]]
+              for (email, password), role in ((VIEWER, "viewer"), (EDITOR, "editor"))]
+    srv.cli_many(["create-site", MINE], ["create-site", OTHER], *people[0], *people[1])
     srv.start()
     yield srv
     srv.stop()

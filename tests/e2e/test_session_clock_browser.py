@@ -35,8 +35,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv = Server(tmp / "data", tmp / "server.log", factory="tests.e2e.fake_clock_app:app",
                  wal_fsync="never")
     srv.env[CLOCK_FILE_ENV] = str(tmp / "clock-offset")
-    srv.cli("create-site", SITE)
-    srv.cli("create-user", ADMIN[0], "--password", ADMIN[1], "--role", "admin")
+    srv.cli_many(
+        ["create-site", SITE],
+        ["create-user", ADMIN[0], "--password", ADMIN[1], "--role", "admin"],
+    )
     srv.start()
     yield srv
     srv.stop()

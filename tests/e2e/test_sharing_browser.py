@@ -33,8 +33,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     require_browser()
     tmp = tmp_path_factory.mktemp("sharing")
     srv = Server(tmp / "data", tmp / "server.log", wal_fsync="never")
-    srv.cli("demo", "--days", "3", "--scale", "0.1")
-    srv.cli("create-user", ADMIN[0], "--password", ADMIN[1], "--role", "admin")
+    srv.cli_many(
+        ["demo", "--days", "3", "--scale", "0.1"],
+        ["create-user", ADMIN[0], "--password", ADMIN[1], "--role", "admin"],
+    )
     srv.start()
     yield srv.url
     srv.stop()
