@@ -4,6 +4,7 @@ and recovers (a private redis-server, stopped and started)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -213,9 +214,11 @@ def test_a_quiet_node_hands_its_sessions_over_without_a_new_event(tmp_path: Path
 def test_closing_a_degraded_store_stops_its_retries() -> None:
     store = RedisSessionStore(f"redis://127.0.0.1:{free_port()}/0", TIMEOUT, Clock(),
                               socket_timeout=0.1, retry_s=0.1)
+    before = set(threading.enumerate())
     store.record(event(), NOW)
     assert store.degraded is not None
-    healer = store._healer
-    assert healer is not None and healer.is_alive()
+    retrying = [t for t in set(threading.enumerate()) - before
+                if t.name == "sessions-redis-retry"]
+    assert len(retrying) == 1  # one thread tries Redis again while no event comes
     store.close()
-    assert not healer.is_alive() and store.degraded is not None
+    assert not retrying[0].is_alive() and store.degraded is not None
