@@ -18,10 +18,13 @@ if [ ! -x .venv/bin/python ]; then
 fi
 if ! .venv/bin/python -c "import liveinsight, pytest, playwright" 2>/dev/null \
    || [ pyproject.toml -nt .venv/.installed ]; then
-  # uv installs the ~150 packages in ~6 s where pip takes ~45 s (a clean checkout's CI run
-  # pays it every time); pip when uv cannot be had or cannot reach the index.
+  # uv installs the ~150 packages in ~11 s where pip takes ~45 s (a clean checkout's CI run
+  # pays it every time); pip when uv cannot be had or cannot reach the index. Bytecode
+  # compiled at install, as pip does: where PYTHONDONTWRITEBYTECODE is set, every process the
+  # tests start would compile the libraries it imports again (it slowed the e2e tests ~40 %).
   if .venv/bin/python -m pip install -q uv 2>/dev/null \
-     && .venv/bin/python -m uv pip install -q --python .venv/bin/python -e '.[test]'; then
+     && .venv/bin/python -m uv pip install -q --compile-bytecode --python .venv/bin/python \
+        -e '.[test]'; then
     :
   else
     .venv/bin/python -m pip install -q --upgrade pip
