@@ -43,6 +43,7 @@ for argv in json.loads(sys.argv[1]):
     outputs.append(out.getvalue())
 print(json.dumps(outputs))
 """
+
 # Every test server's /metrics and /health/detailed token (they need one, see settings).
 METRICS_TOKEN = "test-metrics-token"
 
