@@ -66,14 +66,9 @@ rc=$?
 set -e
 echo "tests took $(( $(date +%s) - began )) s"
 if [ "$COVERAGE" = 1 ] && [ -f .coverage ]; then
-  COV=".venv/bin/python -m coverage"
   echo
   echo "coverage of src/liveinsight (lines run by the tests' own processes):"
-  printf '  %-12s %s%%\n' "total" "$($COV report --format=total)"
-  for package in ingest storage query cache ops security; do
-    printf '  %-12s %s%%\n' "$package/" \
-      "$($COV report --format=total --include="src/liveinsight/$package/*")"
-  done
+  .venv/bin/python scripts/coverage_figures.py ingest storage query cache ops security
   echo "(per file: .venv/bin/python -m coverage report -m)"
 fi
 if [ "$rc" = 5 ]; then
