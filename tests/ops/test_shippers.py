@@ -1,11 +1,13 @@
 """The record shippers where they fail (``ops/logship.py``, ``ops/auditship.py``): a frame
 past the log's quota is dropped and counted, the rows after it still go; a failing counter
-stops nothing; a catch-up of the audit copies that cannot read the table or the chain ends
-quietly (the next start tries again), keeping what it had copied."""
+stops nothing; a flush waits for the rows the shipping thread is moving; a catch-up of the
+audit copies that cannot read the table or the chain ends quietly (the next start tries
+again), keeping what it had copied."""
 
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,8 +15,9 @@ from typing import Any
 import pytest
 
 from liveinsight.ops.auditship import AuditShipper
-from liveinsight.ops.logship import LogShipper
+from liveinsight.ops.logship import LogQueue, LogShipper, LogSink, RowShipper
 from liveinsight.security.audit import AuditEntry, AuditRecord
+from liveinsight.storage import schema
 from tests.conftest import make_client, svc_of
 
 
@@ -50,6 +53,48 @@ def test_a_frame_past_the_quota_is_dropped_and_the_next_one_still_goes(tmp_path:
             shipper.close()
     assert rows == [["small", "warning"]]
     assert drops == [("wal_full", 20)]
+
+
+def test_a_flush_waits_for_the_rows_the_shipping_thread_is_moving(tmp_path: Path) -> None:
+    # The spans' shipper renders what it takes from its queue on its thread: a flush that
+    # came meanwhile found the queue empty and returned before those rows were in the log
+    # (a CI run's trace search found 1 of 4 traced requests after a flush said done).
+    rendered = LogQueue(10, lambda r, n: None)
+    LogSink(rendered, "info", 7)({"event": "in flight", "level": "warning",
+                                  "logger": "liveinsight.test.flight"})
+    (row,) = rendered.take()
+    rendering, release = threading.Event(), threading.Event()
+
+    def render(thing: str) -> str:
+        rendering.set()
+        release.wait(30)
+        return thing
+
+    with make_client(tmp_path) as c:
+        svc = svc_of(c)
+        shipper = RowShipper(svc.store, tmp_path / "flight-wal", node_id="flight",
+                             targets=schema.LOG_TARGETS, max_records=10, max_bytes=1 << 20,
+                             on_drop=lambda r, n: None, on_shipped=lambda n: None,
+                             render=render)
+        shipper.start()
+        try:
+            shipper.queue.put(row)
+            assert rendering.wait(10)  # the thread has taken the row and is rendering it
+            flushed: list[bool] = []
+            flusher = threading.Thread(target=lambda: flushed.append(shipper.flush(30)))
+            flusher.start()
+            flusher.join(0.5)
+            assert flusher.is_alive(), "the flush returned with a row still in flight"
+            release.set()
+            flusher.join(30)
+            assert flushed == [True]
+            rows = svc.store.query(
+                f"SELECT message FROM `{svc.store.database}`.logs "
+                "WHERE logger = 'liveinsight.test.flight'").rows
+        finally:
+            release.set()
+            shipper.close()
+    assert rows == [["in flight"]]
 
 
 def _records(n: int, first: int = 1) -> list[AuditRecord]:

@@ -222,6 +222,9 @@ class RowShipper:
         self._on_shipped = on_shipped
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # One ship at a time: what the thread has taken from the queue is in the log before
+        # another ship (a flush's) returns, so that a flush waits for it
+        self._shipping = threading.Lock()
 
     def start(self) -> None:
         self.writer.start()
@@ -234,7 +237,12 @@ class RowShipper:
         self.ship()
 
     def ship(self) -> int:
-        """Move the queued rows into the log now; how many were appended."""
+        """Move the queued rows into the log now (after the rows another ship took, if one
+        is under way); how many this call appended."""
+        with self._shipping:
+            return self._ship()
+
+    def _ship(self) -> int:
         rows = self.queue.take()
         if self._render is not None:
             rows = self._rendered(rows)
@@ -268,7 +276,8 @@ class RowShipper:
         return rows
 
     def flush(self, timeout: float = 10.0) -> bool:
-        """Ship the queue and ingest everything: True once the rows are in their table."""
+        """Ship the queue and ingest everything: True once the rows queued before the call
+        (the ones the shipping thread was moving too) are in their table."""
         self.ship()
         return self.writer.flush(timeout)
 
