@@ -147,7 +147,8 @@ class Pipeline:
         """The per-event steps of a traced batch, step by step over its events (each step
         one span; an event still goes through its steps in order and stops at its first
         drop, as :meth:`_per_event` does). The kept events, as :meth:`_run_many` wants
-        them; ``outs`` gets every event's drop reason (a placeholder when kept)."""
+        them; ``outs`` gets a slot per event: its drop reason, or for a kept event
+        ``DropReason.INVALID`` until :meth:`_run_many` writes the event's rows over it."""
         env = self.env
         contexts = [Context(raw, now if now is not None else env.clock())
                     for raw, now in events]
